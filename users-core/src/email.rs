@@ -1,0 +1,99 @@
+//! Email normalisation: the one function every write and every lookup goes through.
+
+use crate::UsersError;
+
+/// The longest email address accepted, in bytes (RFC 5321's path limit less the brackets).
+pub const MAX_EMAIL_BYTES: usize = 254;
+
+/// Trims and lowercases an email address and checks that it is well formed.
+///
+/// The rules are deliberately simple and strict: exactly one `@`, a non-empty local part and
+/// domain, no whitespace or control characters inside, and at most [`MAX_EMAIL_BYTES`] bytes
+/// after trimming. Lowercasing is Unicode-aware, so `ÉMILE@Example.COM` becomes
+/// `émile@example.com`. Applying it twice gives the same result as applying it once.
+///
+/// ```
+/// use users_core::normalize_email;
+///
+/// assert_eq!(normalize_email("  Alice@Example.COM ").unwrap(), "alice@example.com");
+/// assert!(normalize_email("not-an-email").is_err());
+/// ```
+pub fn normalize_email(email: &str) -> Result<String, UsersError> {
+    let email = email.trim();
+    let invalid = |reason: &str| Err(UsersError::InvalidEmail(reason.to_owned()));
+    if email.is_empty() {
+        return invalid("it is empty");
+    }
+    if email.len() > MAX_EMAIL_BYTES {
+        return invalid("it is longer than 254 bytes");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return invalid("it contains whitespace or control characters");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return invalid("it has no '@'");
+    };
+    if domain.contains('@') {
+        return invalid("it has more than one '@'");
+    }
+    if local.is_empty() {
+        return invalid("the part before '@' is empty");
+    }
+    if domain.is_empty() {
+        return invalid("the part after '@' is empty");
+    }
+    let normalized = email.to_lowercase();
+    // Lowercasing can lengthen some characters (e.g. 'İ'), so check the bound again.
+    if normalized.len() > MAX_EMAIL_BYTES {
+        return invalid("it is longer than 254 bytes");
+    }
+    Ok(normalized)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_and_lowercases() {
+        assert_eq!(normalize_email("  Bob@EXAMPLE.org\t").unwrap(), "bob@example.org");
+        assert_eq!(normalize_email("ÉMILE@Bücher.DE").unwrap(), "émile@bücher.de");
+    }
+
+    #[test]
+    fn is_idempotent() {
+        let once = normalize_email(" MiXeD@Case.Example ").unwrap();
+        assert_eq!(normalize_email(&once).unwrap(), once);
+    }
+
+    #[test]
+    fn rejects_malformed_addresses() {
+        for bad in [
+            "",
+            "   ",
+            "plain",
+            "@example.com",
+            "alice@",
+            "a@b@c",
+            "al ice@example.com",
+            "alice@exa\u{7}mple.com",
+            "alice@example.com\u{0}",
+        ] {
+            assert!(
+                matches!(normalize_email(bad), Err(UsersError::InvalidEmail(_))),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn enforces_the_length_bound_in_bytes() {
+        let domain = "@example.com";
+        let fits = format!("{}{domain}", "a".repeat(MAX_EMAIL_BYTES - domain.len()));
+        assert_eq!(normalize_email(&fits).unwrap().len(), MAX_EMAIL_BYTES);
+        let too_long = format!("{}{domain}", "a".repeat(MAX_EMAIL_BYTES - domain.len() + 1));
+        assert!(normalize_email(&too_long).is_err());
+        // 'é' is two bytes: 127 of them are 254 bytes before the domain is even added.
+        assert!(normalize_email(&format!("{}{domain}", "é".repeat(127))).is_err());
+    }
+}

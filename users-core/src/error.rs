@@ -1,0 +1,60 @@
+//! The one error type of the framework.
+
+use std::error::Error as StdError;
+
+/// Everything that can go wrong in the users framework.
+///
+/// Messages are safe to log: none of them contains a password, a password hash or a token.
+/// A failure of the database itself is [`UsersError::Database`]; a unique violation on the email
+/// column is never reported that way but as [`UsersError::EmailTaken`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UsersError {
+    /// The email address is malformed; the reason says which rule it broke.
+    #[error("invalid email address: {0}")]
+    InvalidEmail(String),
+    /// The password breaks a password rule (length bounds or an application hook).
+    #[error("invalid password: {0}")]
+    InvalidPassword(String),
+    /// Another user already has this email address (compared after normalisation).
+    #[error("a user with this email address already exists")]
+    EmailTaken,
+    /// Unknown email or wrong password: deliberately indistinguishable.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// The credentials are right but the account is deactivated.
+    #[error("the user is not active")]
+    InactiveUser,
+    /// The credentials are right but the configuration requires a verified email address.
+    #[error("the user has not verified their email address")]
+    UnverifiedUser,
+    /// A verification token was requested for a user who is already verified.
+    #[error("the user is already verified")]
+    AlreadyVerified,
+    /// The token is malformed, tampered with, expired, of the wrong purpose, signed with another
+    /// secret, or no longer valid because the email or password it was issued for has changed.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// No user has the given id.
+    #[error("user not found")]
+    UserNotFound,
+    /// A role with this name already exists.
+    #[error("a role with this name already exists")]
+    RoleExists,
+    /// No role has the given name or id.
+    #[error("role not found")]
+    RoleNotFound,
+    /// The configuration is unusable (for example a secret shorter than 32 bytes).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The database failed; the source is the driver's error.
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl UsersError {
+    /// Wraps a database driver's error as [`UsersError::Database`].
+    pub fn database(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        UsersError::Database(error.into())
+    }
+}

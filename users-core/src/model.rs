@@ -1,0 +1,101 @@
+//! The traits `#[user_model]` and `#[role_model]` implement, so the manager can work on any model.
+
+use std::fmt::{Debug, Display};
+use std::hash::Hash;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+/// A typed id: a UUID that knows which model it belongs to.
+///
+/// Implemented by every type that has the listed properties; the framework's own ids are
+/// `users_diesel::Id<Model>`.
+pub trait ModelId:
+    Copy + Eq + Hash + Debug + Display + FromStr + From<Uuid> + Into<Uuid> + Send + Sync + 'static
+{
+}
+
+impl<T> ModelId for T where
+    T: Copy + Eq + Hash + Debug + Display + FromStr + From<Uuid> + Into<Uuid> + Send + Sync + 'static
+{
+}
+
+/// A user model: a struct with the five injected fields, written by `#[user_model]`.
+///
+/// The accessors exist for generic code such as the [`Users`](crate::Users) manager;
+/// application code uses the public fields directly.
+pub trait UserModel: Clone + Debug + Send + Sync + Sized + 'static {
+    /// The model's typed id.
+    type Id: ModelId;
+
+    /// The name of the model's table.
+    const TABLE: &'static str;
+
+    /// A new, active, unverified user with the given credentials. Every custom field starts at
+    /// its `#[column(default = …)]` value, or at `Default::default()` where it has none, and
+    /// timestamps (if any) at the current time.
+    fn from_credentials(id: Self::Id, email: String, password_hash: String) -> Self;
+
+    /// The user's id.
+    fn id(&self) -> Self::Id;
+    /// The normalised email address.
+    fn email(&self) -> &str;
+    /// Replaces the email address; callers pass it normalised.
+    fn set_email(&mut self, email: String);
+    /// The argon2id PHC string of the password.
+    fn password_hash(&self) -> &str;
+    /// Replaces the password hash.
+    fn set_password_hash(&mut self, password_hash: String);
+    /// Whether the account may log in.
+    fn is_active(&self) -> bool;
+    /// Activates or deactivates the account.
+    fn set_active(&mut self, active: bool);
+    /// Whether the email address has been verified.
+    fn is_verified(&self) -> bool;
+    /// Marks the email address as verified or not.
+    fn set_verified(&mut self, verified: bool);
+}
+
+/// A role model, written by `#[role_model]`.
+pub trait RoleModel: Clone + Debug + Send + Sync + Sized + 'static {
+    /// The model's typed id.
+    type Id: ModelId;
+
+    /// The name of the model's table.
+    const TABLE: &'static str;
+
+    /// A new role. Every custom field starts at its `#[column(default = …)]` value, or at
+    /// `Default::default()` where it has none.
+    fn from_name(id: Self::Id, name: String, description: Option<String>) -> Self;
+
+    /// The role's id.
+    fn id(&self) -> Self::Id;
+    /// The role's unique name.
+    fn name(&self) -> &str;
+    /// The role's description, if it has one.
+    fn description(&self) -> Option<&str>;
+}
+
+/// The role type of an application without roles: `Users<User>` means `Users<User, NoRoles>`.
+///
+/// It has no values, so no role operation can ever be reached with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoRoles {}
+
+impl RoleModel for NoRoles {
+    type Id = Uuid;
+    const TABLE: &'static str = "";
+
+    fn from_name(_: Uuid, _: String, _: Option<String>) -> Self {
+        unreachable!("NoRoles has no values; role operations require a #[role_model] type")
+    }
+    fn id(&self) -> Uuid {
+        match *self {}
+    }
+    fn name(&self) -> &str {
+        match *self {}
+    }
+    fn description(&self) -> Option<&str> {
+        match *self {}
+    }
+}
