@@ -2,17 +2,28 @@
 //!
 //! Applications use it through `users-diesel`, which re-exports everything here and adds the
 //! `#[user_model]` / `#[role_model]` macros and the Diesel stores. This crate holds what every
-//! application would otherwise rewrite: the model and store traits, email normalisation and the
-//! error type.
+//! application would otherwise rewrite: the model and store traits, email normalisation, argon2id
+//! password hashing, signed verification and reset tokens, hooks, the error type, and the
+//! [`Users`] manager that ties them together over any [`UserStore`].
 #![deny(missing_docs, unsafe_code)]
 
+mod config;
 mod email;
 mod error;
+mod hooks;
+mod manager;
 mod model;
+mod password;
 mod store;
+mod token;
 
+pub use config::{UsersConfig, MIN_SECRET_BYTES};
 pub use email::{normalize_email, MAX_EMAIL_BYTES};
 pub use error::UsersError;
+pub use hooks::{NoHooks, UsersHooks};
+pub use manager::{LoginOutcome, Users};
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
+pub use password::{PasswordHasher, PasswordVerification};
 pub use store::UserStore;
+pub use token::{OpenedToken, TokenPurpose, TokenSigner};
 pub use uuid::Uuid;

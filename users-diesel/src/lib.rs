@@ -1,1 +1,70 @@
-//! placeholder
+//! User models for Diesel in one attribute.
+//!
+//! `users-diesel` is the crate applications depend on. It re-exports the `#[user_model]` and
+//! `#[role_model]` macros and everything in [`users_core`], and holds what touches Diesel: the
+//! typed [`Id`], the portable [`sql_types`], the generated [`migrations`], and the runtime the
+//! generated per-backend stores call.
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")] {
+//! use diesel::prelude::*;
+//! use diesel_migrations::MigrationHarness;
+//! use users_diesel::prelude::*;
+//!
+//! #[user_model]
+//! pub struct User {
+//!     pub display_name: Option<String>,
+//!     #[column(default = 0)]
+//!     pub token_count: i32,
+//! }
+//!
+//! let mut conn = SqliteConnection::establish(":memory:").unwrap();
+//! conn.run_pending_migrations(Migrations::new().with::<User>()).unwrap();
+//!
+//! let alice = User {
+//!     id: Id::new(),
+//!     email: "alice@example.com".into(),
+//!     password_hash: "(an argon2id PHC string)".into(),
+//!     is_active: true,
+//!     is_verified: false,
+//!     display_name: Some("Alice".into()),
+//!     token_count: 0,
+//! };
+//! diesel::insert_into(users::table).values(&alice).execute(&mut conn).unwrap();
+//! let found: User = users::table.find(alice.id).first(&mut conn).unwrap();
+//! assert_eq!(found, alice);
+//! # }
+//! ```
+//!
+//! Features: `sqlite` (default, bundled libsqlite3), `postgres`, `mysql` (MySQL and MariaDB),
+//! `serde` (`Serialize`/`Deserialize` for [`Id`]).
+#![deny(missing_docs, unsafe_code)]
+
+mod id;
+pub mod migrations;
+pub mod schema;
+pub mod sql_types;
+mod store;
+
+pub use id::Id;
+pub use migrations::{Dialect, MigrationSql, Migrations};
+pub use users_core::*;
+/// Turns a struct into a user model: see the crate documentation and `DESIGN.md`.
+pub use users_derive::user_model;
+
+/// Everything an application needs in scope: `use users_diesel::prelude::*;`.
+pub mod prelude {
+    pub use crate::schema::ModelSchema;
+    pub use crate::{user_model, Id, Migrations, UserModel, UserStore, UsersError};
+}
+
+/// Runtime items for generated code. Not public API: names here may change at any time.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::schema::{Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, Table};
+    pub use crate::store::{database_error, now, transaction, user_write_error};
+    pub use crate::Id;
+    pub use chrono;
+    pub use diesel;
+    pub use users_core::{UserModel, UserStore, UsersError};
+}

@@ -1,0 +1,295 @@
+//! The settings of a [`Users`](crate::Users) manager: the token secret, argon2id costs, token
+//! lifetimes and password rules.
+
+use std::fmt;
+use std::time::Duration;
+
+use argon2::Params;
+use zeroize::Zeroizing;
+
+use crate::UsersError;
+
+/// The shortest secret [`UsersConfig::new`] accepts, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Settings of a [`Users`](crate::Users) manager.
+///
+/// Built from a secret with [`UsersConfig::new`]; every other setting has a default and a
+/// consuming builder method. `Debug` never prints the secret.
+///
+/// ```
+/// use std::time::Duration;
+/// use users_core::UsersConfig;
+///
+/// let config = UsersConfig::new("an application secret of at least 32 bytes")?
+///     .argon2_params(19_456, 2, 1)?
+///     .reset_token_lifetime(Duration::from_secs(30 * 60))
+///     .require_verified(true);
+/// assert!(config.requires_verified());
+/// assert!(!format!("{config:?}").contains("application secret"));
+/// # Ok::<(), users_core::UsersError>(())
+/// ```
+#[derive(Clone)]
+pub struct UsersConfig {
+    secret: Zeroizing<Vec<u8>>,
+    argon2: Params,
+    verification_token_lifetime: Duration,
+    reset_token_lifetime: Duration,
+    password_min_chars: usize,
+    password_max_bytes: usize,
+    require_verified: bool,
+}
+
+impl UsersConfig {
+    /// A configuration with default settings around `secret`, which signs tokens.
+    ///
+    /// The secret must be at least [`MIN_SECRET_BYTES`] bytes; use random bytes from a secret
+    /// store, not a memorable phrase. Changing it invalidates every outstanding token (but no
+    /// password). Defaults: argon2id with m = 19456 KiB, t = 2, p = 1; verification tokens live
+    /// 24 hours, reset tokens one hour; passwords need at least 8 characters and at most 4096
+    /// bytes; a verified email is not required to log in.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if the secret is too short.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, UsersError> {
+        let secret = secret.as_ref();
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(UsersError::Config(format!(
+                "the secret has {} bytes, it needs at least {MIN_SECRET_BYTES}",
+                secret.len()
+            )));
+        }
+        Ok(UsersConfig {
+            secret: Zeroizing::new(secret.to_vec()),
+            argon2: Params::DEFAULT,
+            verification_token_lifetime: Duration::from_secs(24 * 60 * 60),
+            reset_token_lifetime: Duration::from_secs(60 * 60),
+            password_min_chars: 8,
+            password_max_bytes: 4096,
+            require_verified: false,
+        })
+    }
+
+    /// Sets the argon2id costs of new hashes: memory in KiB, iterations and parallelism.
+    ///
+    /// Stored hashes with other costs keep working and are rehashed with these on the next
+    /// successful login.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if argon2 rejects them: at least 8 KiB per lane, one iteration
+    /// and one lane, and at most 2^24 - 1 lanes.
+    pub fn argon2_params(
+        mut self,
+        memory_kib: u32,
+        iterations: u32,
+        parallelism: u32,
+    ) -> Result<Self, UsersError> {
+        let invalid = |reason: &dyn fmt::Display| {
+            UsersError::Config(format!(
+                "invalid argon2 parameters (memory {memory_kib} KiB, {iterations} iterations, \
+                 parallelism {parallelism}): {reason}"
+            ))
+        };
+        // argon2 multiplies the lanes by 8 unchecked, so an absurd value must not reach it.
+        if parallelism > Params::MAX_P_COST {
+            return Err(invalid(&"too many lanes"));
+        }
+        self.argon2 = Params::new(memory_kib, iterations, parallelism, None)
+            .map_err(|error| invalid(&error))?;
+        Ok(self)
+    }
+
+    /// Sets how long an email verification token stays valid, in whole seconds.
+    pub fn verification_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.verification_token_lifetime = lifetime;
+        self
+    }
+
+    /// Sets how long a password reset token stays valid, in whole seconds.
+    pub fn reset_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.reset_token_lifetime = lifetime;
+        self
+    }
+
+    /// Sets the password length rules: at least `min_chars` characters (Unicode scalar values)
+    /// and at most `max_bytes` bytes of UTF-8.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if `min_chars` is zero or no password could satisfy both bounds.
+    pub fn password_length(mut self, min_chars: usize, max_bytes: usize) -> Result<Self, UsersError> {
+        if min_chars == 0 {
+            return Err(UsersError::Config(
+                "the minimum password length must be at least one character".to_owned(),
+            ));
+        }
+        if max_bytes < min_chars {
+            return Err(UsersError::Config(format!(
+                "no password can have at least {min_chars} characters and at most {max_bytes} bytes"
+            )));
+        }
+        self.password_min_chars = min_chars;
+        self.password_max_bytes = max_bytes;
+        Ok(self)
+    }
+
+    /// Whether users must have verified their email address to log in.
+    pub fn require_verified(mut self, required: bool) -> Self {
+        self.require_verified = required;
+        self
+    }
+
+    /// The argon2id memory cost of new hashes, in KiB.
+    pub fn argon2_memory_kib(&self) -> u32 {
+        self.argon2.m_cost()
+    }
+
+    /// The argon2id iteration count of new hashes.
+    pub fn argon2_iterations(&self) -> u32 {
+        self.argon2.t_cost()
+    }
+
+    /// The argon2id parallelism (lanes) of new hashes.
+    pub fn argon2_parallelism(&self) -> u32 {
+        self.argon2.p_cost()
+    }
+
+    /// How long a verification token stays valid; see
+    /// [`verification_token_lifetime`](Self::verification_token_lifetime).
+    pub fn verification_token_ttl(&self) -> Duration {
+        self.verification_token_lifetime
+    }
+
+    /// How long a reset token stays valid; see
+    /// [`reset_token_lifetime`](Self::reset_token_lifetime).
+    pub fn reset_token_ttl(&self) -> Duration {
+        self.reset_token_lifetime
+    }
+
+    /// The minimum password length in characters.
+    pub fn password_min_chars(&self) -> usize {
+        self.password_min_chars
+    }
+
+    /// The maximum password length in bytes.
+    pub fn password_max_bytes(&self) -> usize {
+        self.password_max_bytes
+    }
+
+    /// Whether users must have verified their email address to log in.
+    pub fn requires_verified(&self) -> bool {
+        self.require_verified
+    }
+
+    pub(crate) fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    pub(crate) fn argon2(&self) -> &Params {
+        &self.argon2
+    }
+}
+
+impl fmt::Debug for UsersConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UsersConfig")
+            .field("secret", &"[redacted]")
+            .field("argon2_memory_kib", &self.argon2.m_cost())
+            .field("argon2_iterations", &self.argon2.t_cost())
+            .field("argon2_parallelism", &self.argon2.p_cost())
+            .field("verification_token_lifetime", &self.verification_token_lifetime)
+            .field("reset_token_lifetime", &self.reset_token_lifetime)
+            .field("password_min_chars", &self.password_min_chars)
+            .field("password_max_bytes", &self.password_max_bytes)
+            .field("require_verified", &self.require_verified)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn has_the_documented_defaults() {
+        let config = UsersConfig::new(SECRET).unwrap();
+        assert_eq!(
+            (
+                config.argon2_memory_kib(),
+                config.argon2_iterations(),
+                config.argon2_parallelism()
+            ),
+            (19_456, 2, 1)
+        );
+        assert_eq!(config.verification_token_ttl(), Duration::from_secs(86_400));
+        assert_eq!(config.reset_token_ttl(), Duration::from_secs(3_600));
+        assert_eq!(config.password_min_chars(), 8);
+        assert_eq!(config.password_max_bytes(), 4096);
+        assert!(!config.requires_verified());
+    }
+
+    #[test]
+    fn rejects_a_short_secret_with_a_clear_message() {
+        let error = UsersConfig::new(&SECRET.as_bytes()[..31]).unwrap_err();
+        assert!(matches!(&error, UsersError::Config(message) if message.contains("at least 32")));
+        assert!(!error.to_string().contains(&SECRET[..31]));
+        assert!(UsersConfig::new(SECRET.as_bytes()).is_ok());
+        assert!(UsersConfig::new([7u8; 64]).is_ok());
+    }
+
+    #[test]
+    fn debug_redacts_the_secret() {
+        let debug = format!("{:?}", UsersConfig::new(SECRET).unwrap());
+        assert!(debug.contains("[redacted]"));
+        assert!(!debug.contains(SECRET));
+        assert!(!debug.contains("48, 49, 50"), "the secret's bytes leaked: {debug}");
+    }
+
+    #[test]
+    fn builders_set_what_they_say() {
+        let config = UsersConfig::new(SECRET)
+            .unwrap()
+            .argon2_params(64, 3, 4)
+            .unwrap()
+            .verification_token_lifetime(Duration::from_secs(5))
+            .reset_token_lifetime(Duration::from_secs(6))
+            .password_length(12, 64)
+            .unwrap()
+            .require_verified(true);
+        assert_eq!(
+            (
+                config.argon2_memory_kib(),
+                config.argon2_iterations(),
+                config.argon2_parallelism()
+            ),
+            (64, 3, 4)
+        );
+        assert_eq!(config.verification_token_ttl(), Duration::from_secs(5));
+        assert_eq!(config.reset_token_ttl(), Duration::from_secs(6));
+        assert_eq!((config.password_min_chars(), config.password_max_bytes()), (12, 64));
+        assert!(config.requires_verified());
+    }
+
+    #[test]
+    fn rejects_unusable_argon2_parameters() {
+        let config = || UsersConfig::new(SECRET).unwrap();
+        for (m, t, p) in [(7, 1, 1), (8, 0, 1), (8, 1, 0), (15, 1, 2), (8, 1, u32::MAX)] {
+            assert!(
+                matches!(config().argon2_params(m, t, p), Err(UsersError::Config(_))),
+                "m={m} t={t} p={p} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_impossible_password_lengths() {
+        let config = || UsersConfig::new(SECRET).unwrap();
+        assert!(matches!(config().password_length(0, 10), Err(UsersError::Config(_))));
+        assert!(matches!(config().password_length(11, 10), Err(UsersError::Config(_))));
+        assert!(config().password_length(10, 10).is_ok());
+    }
+}

@@ -1,0 +1,238 @@
+//! The manager's decisions, as plain methods over what the store returned.
+//!
+//! Nothing here touches a store: [`Users`]' own operations call these between their loads and
+//! writes, and an async driver can call the same ones around its awaits, running the methods
+//! that hash (`prepare_registration`, `check_login`, `prepare_password_change`,
+//! `prepare_new_password`, `finish_password_reset`) on a blocking pool, since each costs an
+//! argon2 run or two. A stored row that the store did not find is passed as `None`.
+
+use std::time::SystemTime;
+
+use uuid::Uuid;
+
+use super::Users;
+use crate::password::check_length;
+use crate::{
+    normalize_email, OpenedToken, PasswordVerification, RoleModel, TokenPurpose, UserModel,
+    UsersError,
+};
+
+/// What [`Users::check_login`] decided for a login whose password checked out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum LoginOutcome<U> {
+    /// The stored hash is current: nothing to write.
+    Current(U),
+    /// The stored hash was outdated; the user carries a fresh one that the caller must store.
+    Rehashed(U),
+}
+
+impl<U: UserModel, R: RoleModel> Users<U, R> {
+    /// Checks a new password against the configured length bounds, then the
+    /// `validate_password` hook.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidPassword`], with a reason that never quotes the password.
+    pub fn validate_password(&self, password: &str) -> Result<(), UsersError> {
+        check_length(
+            password,
+            self.config.password_min_chars(),
+            self.config.password_max_bytes(),
+        )?;
+        self.hooks
+            .validate_password(password)
+            .map_err(UsersError::InvalidPassword)
+    }
+
+    /// The user to insert for a registration: a fresh UUIDv7 id, the normalised email, the hash
+    /// of the validated password, the custom fields of [`UserModel::from_credentials`] as
+    /// `customize` left them, active and unverified.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidEmail`] or [`UsersError::InvalidPassword`].
+    pub fn prepare_registration(
+        &self,
+        email: &str,
+        password: &str,
+        customize: impl FnOnce(&mut U),
+    ) -> Result<U, UsersError> {
+        let email = normalize_email(email)?;
+        self.validate_password(password)?;
+        let hash = self.hasher.hash(password)?;
+        let mut user = U::from_credentials(U::Id::from(Uuid::now_v7()), email.clone(), hash.clone());
+        customize(&mut user);
+        user.set_email(email);
+        user.set_password_hash(hash);
+        user.set_active(true);
+        user.set_verified(false);
+        Ok(user)
+    }
+
+    /// Decides a login for the user found by email (`None` if there was none).
+    ///
+    /// Exactly one argon2 verification runs either way, so the two failures take the same
+    /// time. The account's state is only revealed to a caller who knows the password.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidCredentials`], then [`UsersError::InactiveUser`], then
+    /// [`UsersError::UnverifiedUser`] where verified users are required.
+    pub fn check_login(&self, user: Option<U>, password: &str) -> Result<LoginOutcome<U>, UsersError> {
+        let Some(mut user) = user else {
+            self.hasher.dummy_verify(password);
+            return Err(UsersError::InvalidCredentials);
+        };
+        let verification = self.hasher.verify(password, user.password_hash());
+        if !verification.is_valid() {
+            return Err(UsersError::InvalidCredentials);
+        }
+        if !user.is_active() {
+            return Err(UsersError::InactiveUser);
+        }
+        if self.config.requires_verified() && !user.is_verified() {
+            return Err(UsersError::UnverifiedUser);
+        }
+        if verification == PasswordVerification::ValidButOutdated {
+            user.set_password_hash(self.hasher.hash(password)?);
+            return Ok(LoginOutcome::Rehashed(user));
+        }
+        Ok(LoginOutcome::Current(user))
+    }
+
+    /// The row to store for an update of `stored` to `requested`: every field of `requested`,
+    /// with the email normalised, `is_verified` cleared if the email changed, and the stored
+    /// password hash kept.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::UserNotFound`] or [`UsersError::InvalidEmail`].
+    pub fn prepare_update(&self, stored: Option<U>, requested: &U) -> Result<U, UsersError> {
+        let stored = stored.ok_or(UsersError::UserNotFound)?;
+        let email = normalize_email(requested.email())?;
+        let mut user = requested.clone();
+        if email != stored.email() {
+            user.set_verified(false);
+        }
+        user.set_email(email);
+        user.set_password_hash(stored.password_hash().to_owned());
+        Ok(user)
+    }
+
+    /// `stored` with the hash of `new`, provided `current` is its password.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::UserNotFound`], [`UsersError::InvalidCredentials`] or
+    /// [`UsersError::InvalidPassword`].
+    pub fn prepare_password_change(
+        &self,
+        stored: Option<U>,
+        current: &str,
+        new: &str,
+    ) -> Result<U, UsersError> {
+        let stored = stored.ok_or(UsersError::UserNotFound)?;
+        if !self.hasher.verify(current, stored.password_hash()).is_valid() {
+            return Err(UsersError::InvalidCredentials);
+        }
+        self.prepare_new_password(Some(stored), new)
+    }
+
+    /// `stored` with the hash of `new`.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::UserNotFound`] or [`UsersError::InvalidPassword`].
+    pub fn prepare_new_password(&self, stored: Option<U>, new: &str) -> Result<U, UsersError> {
+        let mut user = stored.ok_or(UsersError::UserNotFound)?;
+        self.validate_password(new)?;
+        user.set_password_hash(self.hasher.hash(new)?);
+        Ok(user)
+    }
+
+    /// A token that verifies the user's current email address, valid for the configured
+    /// verification lifetime; [`Users::verify`] consumes it.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::AlreadyVerified`] if the user is verified.
+    pub fn verification_token(&self, user: &U) -> Result<String, UsersError> {
+        if user.is_verified() {
+            return Err(UsersError::AlreadyVerified);
+        }
+        Ok(self.tokens.issue(
+            TokenPurpose::Verification,
+            user,
+            SystemTime::now(),
+            self.config.verification_token_ttl(),
+        ))
+    }
+
+    /// A password reset token for `user`, valid for the configured reset lifetime and until its
+    /// password hash changes.
+    pub fn password_reset_token_for(&self, user: &U) -> String {
+        self.tokens.issue(
+            TokenPurpose::PasswordReset,
+            user,
+            SystemTime::now(),
+            self.config.reset_token_ttl(),
+        )
+    }
+
+    /// Checks a token's signature, purpose and expiry; the caller then loads the user with
+    /// [`OpenedToken::user_id`] and passes it on to [`finish_verification`](Self::finish_verification)
+    /// or [`finish_password_reset`](Self::finish_password_reset).
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidToken`].
+    pub fn open_token(&self, token: &str, purpose: TokenPurpose) -> Result<OpenedToken, UsersError> {
+        self.tokens.open(token, purpose, SystemTime::now())
+    }
+
+    /// `stored`, the user of an opened verification token, marked as verified.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidToken`] if the user is gone or its email changed since the token was
+    /// issued, [`UsersError::AlreadyVerified`] if it is verified.
+    pub fn finish_verification(&self, token: &OpenedToken, stored: Option<U>) -> Result<U, UsersError> {
+        let mut user = self.token_user(token, TokenPurpose::Verification, stored)?;
+        if user.is_verified() {
+            return Err(UsersError::AlreadyVerified);
+        }
+        user.set_verified(true);
+        Ok(user)
+    }
+
+    /// `stored`, the user of an opened reset token, with the hash of `new`.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidToken`] if the user is gone or its password changed since the token
+    /// was issued, [`UsersError::InvalidPassword`].
+    pub fn finish_password_reset(
+        &self,
+        token: &OpenedToken,
+        stored: Option<U>,
+        new: &str,
+    ) -> Result<U, UsersError> {
+        let user = self.token_user(token, TokenPurpose::PasswordReset, stored)?;
+        self.prepare_new_password(Some(user), new)
+    }
+
+    fn token_user(
+        &self,
+        token: &OpenedToken,
+        purpose: TokenPurpose,
+        stored: Option<U>,
+    ) -> Result<U, UsersError> {
+        let user = stored.ok_or(UsersError::InvalidToken)?;
+        if token.purpose() != purpose {
+            return Err(UsersError::InvalidToken);
+        }
+        self.tokens.check_user(token, &user)?;
+        Ok(user)
+    }
+}

@@ -1,0 +1,114 @@
+//! A plain-data description of a model's tables, written by the macros and read by the
+//! migrations (and, later, the schema verification). It says *what* the table holds; how each
+//! backend spells it is [`crate::migrations`]' business.
+
+/// The portable type of a column, before any backend has spelled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    /// [`sql_types::Uuid`](crate::sql_types::Uuid): a typed id or a `uuid::Uuid`.
+    Uuid,
+    /// `Text`: a `String`.
+    Text,
+    /// `Bool`.
+    Bool,
+    /// `SmallInt`: an `i16`.
+    SmallInt,
+    /// `Integer`: an `i32`.
+    Integer,
+    /// `BigInt`: an `i64`.
+    BigInt,
+    /// `Float`: an `f32`.
+    Float,
+    /// `Double`: an `f64`.
+    Double,
+    /// `Binary`: a `Vec<u8>`.
+    Binary,
+    /// `Timestamp`: a `chrono::NaiveDateTime`.
+    Timestamp,
+    /// `Date`: a `chrono::NaiveDate`.
+    Date,
+    /// `Time`: a `chrono::NaiveTime`.
+    Time,
+    /// A type named by `#[column(sql_type = …)]` that the framework does not know; the string is
+    /// the SQL type written in the DDL on every backend.
+    Custom(&'static str),
+}
+
+/// A literal default of a column, emitted as the SQL `DEFAULT`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DefaultValue {
+    /// An integer literal.
+    Int(i64),
+    /// A floating point literal, as written.
+    Float(&'static str),
+    /// `true` or `false`.
+    Bool(bool),
+    /// A string literal.
+    Str(&'static str),
+}
+
+/// One column of a table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Column {
+    /// The SQL name.
+    pub name: &'static str,
+    /// The portable type.
+    pub ty: ColumnType,
+    /// Whether the column accepts NULL (the field is an `Option`).
+    pub nullable: bool,
+    /// Whether the column has a UNIQUE constraint.
+    pub unique: bool,
+    /// Whether the column has an index of its own (besides any unique one).
+    pub indexed: bool,
+    /// The literal SQL default, if any.
+    pub default: Option<DefaultValue>,
+    /// The maximum length in characters, for backends that need one to index text.
+    pub max_length: Option<u32>,
+}
+
+impl Column {
+    /// A NOT NULL column with no constraints, default or length.
+    pub const fn new(name: &'static str, ty: ColumnType) -> Self {
+        Column {
+            name,
+            ty,
+            nullable: false,
+            unique: false,
+            indexed: false,
+            default: None,
+            max_length: None,
+        }
+    }
+}
+
+/// A foreign key from one column to another table's primary key, deleted with its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForeignKey {
+    /// The referencing column of this table.
+    pub column: &'static str,
+    /// The referenced table (its `id` column).
+    pub references: &'static str,
+}
+
+/// One table: its columns in order, primary key, foreign keys.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Table {
+    /// The SQL name.
+    pub name: &'static str,
+    /// The columns, in the order of the struct's fields.
+    pub columns: &'static [Column],
+    /// The primary key's columns.
+    pub primary_key: &'static [&'static str],
+    /// Foreign keys, each `ON DELETE CASCADE`.
+    pub foreign_keys: &'static [ForeignKey],
+}
+
+/// A model that brings its own tables: implemented by `#[user_model]` and `#[role_model]`.
+pub trait ModelSchema {
+    /// The tables the model's migration creates, in creation order.
+    const TABLES: &'static [Table];
+
+    /// Where the model's migration sorts among the framework's: user models before role models,
+    /// because a role model's join table references the user table.
+    const MIGRATION_ORDER: u8;
+}
