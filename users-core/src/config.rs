@@ -119,7 +119,11 @@ impl UsersConfig {
     /// # Errors
     ///
     /// [`UsersError::Config`] if `min_chars` is zero or no password could satisfy both bounds.
-    pub fn password_length(mut self, min_chars: usize, max_bytes: usize) -> Result<Self, UsersError> {
+    pub fn password_length(
+        mut self,
+        min_chars: usize,
+        max_bytes: usize,
+    ) -> Result<Self, UsersError> {
         if min_chars == 0 {
             return Err(UsersError::Config(
                 "the minimum password length must be at least one character".to_owned(),
@@ -199,7 +203,10 @@ impl fmt::Debug for UsersConfig {
             .field("argon2_memory_kib", &self.argon2.m_cost())
             .field("argon2_iterations", &self.argon2.t_cost())
             .field("argon2_parallelism", &self.argon2.p_cost())
-            .field("verification_token_lifetime", &self.verification_token_lifetime)
+            .field(
+                "verification_token_lifetime",
+                &self.verification_token_lifetime,
+            )
             .field("reset_token_lifetime", &self.reset_token_lifetime)
             .field("password_min_chars", &self.password_min_chars)
             .field("password_max_bytes", &self.password_max_bytes)
@@ -246,7 +253,10 @@ mod tests {
         let debug = format!("{:?}", UsersConfig::new(SECRET).unwrap());
         assert!(debug.contains("[redacted]"));
         assert!(!debug.contains(SECRET));
-        assert!(!debug.contains("48, 49, 50"), "the secret's bytes leaked: {debug}");
+        assert!(
+            !debug.contains("48, 49, 50"),
+            "the secret's bytes leaked: {debug}"
+        );
     }
 
     #[test]
@@ -270,14 +280,23 @@ mod tests {
         );
         assert_eq!(config.verification_token_ttl(), Duration::from_secs(5));
         assert_eq!(config.reset_token_ttl(), Duration::from_secs(6));
-        assert_eq!((config.password_min_chars(), config.password_max_bytes()), (12, 64));
+        assert_eq!(
+            (config.password_min_chars(), config.password_max_bytes()),
+            (12, 64)
+        );
         assert!(config.requires_verified());
     }
 
     #[test]
     fn rejects_unusable_argon2_parameters() {
         let config = || UsersConfig::new(SECRET).unwrap();
-        for (m, t, p) in [(7, 1, 1), (8, 0, 1), (8, 1, 0), (15, 1, 2), (8, 1, u32::MAX)] {
+        for (m, t, p) in [
+            (7, 1, 1),
+            (8, 0, 1),
+            (8, 1, 0),
+            (15, 1, 2),
+            (8, 1, u32::MAX),
+        ] {
             assert!(
                 matches!(config().argon2_params(m, t, p), Err(UsersError::Config(_))),
                 "m={m} t={t} p={p} should be rejected"
@@ -288,8 +307,14 @@ mod tests {
     #[test]
     fn rejects_impossible_password_lengths() {
         let config = || UsersConfig::new(SECRET).unwrap();
-        assert!(matches!(config().password_length(0, 10), Err(UsersError::Config(_))));
-        assert!(matches!(config().password_length(11, 10), Err(UsersError::Config(_))));
+        assert!(matches!(
+            config().password_length(0, 10),
+            Err(UsersError::Config(_))
+        ));
+        assert!(matches!(
+            config().password_length(11, 10),
+            Err(UsersError::Config(_))
+        ));
         assert!(config().password_length(10, 10).is_ok());
     }
 }

@@ -56,8 +56,14 @@ mod tests {
 
     #[test]
     fn trims_and_lowercases() {
-        assert_eq!(normalize_email("  Bob@EXAMPLE.org\t").unwrap(), "bob@example.org");
-        assert_eq!(normalize_email("ÉMILE@Bücher.DE").unwrap(), "émile@bücher.de");
+        assert_eq!(
+            normalize_email("  Bob@EXAMPLE.org\t").unwrap(),
+            "bob@example.org"
+        );
+        assert_eq!(
+            normalize_email("ÉMILE@Bücher.DE").unwrap(),
+            "émile@bücher.de"
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub enum UsersError {
     /// The credentials are right but the configuration requires a verified email address.
     #[error("the user has not verified their email address")]
     UnverifiedUser,
-    /// A verification token was requested for a user who is already verified.
+    /// A verification token was requested, or used, for a user who is already verified.
     #[error("the user is already verified")]
     AlreadyVerified,
     /// The token is malformed, tampered with, expired, of the wrong purpose, signed with another

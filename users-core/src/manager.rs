@@ -4,9 +4,9 @@
 //! The methods here only drive the store: load, call a decision, write, run a hook, inside one
 //! transaction where more than one step is involved. The decisions themselves (normalise,
 //! validate, hash, check credentials and tokens, decide a rehash) are plain public methods
-//! (`prepare_registration`, `check_login`, `finish_verification`, …) that take what the store
-//! returned, so that a store which cannot implement
-//! [`UserStore`] (an async one) drives the same logic without a copy.
+//! (`prepare_registration`, `check_login`, `finish_verification`, …) over what the store
+//! returned, so that a store which cannot implement [`UserStore`] (an async one) can drive
+//! the same logic without a second copy.
 
 mod decisions;
 
@@ -27,10 +27,73 @@ use crate::{
 /// `&mut C`, for any `C` the model has a store for; the manager itself holds no connection and
 /// is cheap to clone.
 ///
-/// ```ignore
+/// ```
+/// # use users_core::{UserModel, UserStore, Uuid};
+/// use users_core::{Users, UsersConfig, UsersError};
+///
+/// # #[derive(Clone, Debug)]
+/// # struct User { id: Uuid, email: String, password_hash: String, is_active: bool, is_verified: bool }
+/// # impl UserModel for User {
+/// #     type Id = Uuid;
+/// #     const TABLE: &'static str = "users";
+/// #     fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
+/// #         User { id, email, password_hash, is_active: true, is_verified: false }
+/// #     }
+/// #     fn id(&self) -> Uuid { self.id }
+/// #     fn email(&self) -> &str { &self.email }
+/// #     fn set_email(&mut self, email: String) { self.email = email }
+/// #     fn password_hash(&self) -> &str { &self.password_hash }
+/// #     fn set_password_hash(&mut self, hash: String) { self.password_hash = hash }
+/// #     fn is_active(&self) -> bool { self.is_active }
+/// #     fn set_active(&mut self, active: bool) { self.is_active = active }
+/// #     fn is_verified(&self) -> bool { self.is_verified }
+/// #     fn set_verified(&mut self, verified: bool) { self.is_verified = verified }
+/// # }
+/// # // A toy store; applications get theirs from `#[user_model]`.
+/// # impl UserStore<Vec<User>> for User {
+/// #     fn insert(conn: &mut Vec<User>, user: &Self) -> Result<Self, UsersError> {
+/// #         conn.push(user.clone());
+/// #         Ok(user.clone())
+/// #     }
+/// #     fn find(conn: &mut Vec<User>, id: Uuid) -> Result<Option<Self>, UsersError> {
+/// #         Ok(conn.iter().find(|u| u.id == id).cloned())
+/// #     }
+/// #     fn find_by_email(conn: &mut Vec<User>, email: &str) -> Result<Option<Self>, UsersError> {
+/// #         Ok(conn.iter().find(|u| u.email == email).cloned())
+/// #     }
+/// #     fn update(conn: &mut Vec<User>, user: &Self) -> Result<Self, UsersError> {
+/// #         let row = conn.iter_mut().find(|u| u.id == user.id).ok_or(UsersError::UserNotFound)?;
+/// #         *row = user.clone();
+/// #         Ok(user.clone())
+/// #     }
+/// #     fn delete(conn: &mut Vec<User>, id: Uuid) -> Result<bool, UsersError> {
+/// #         let before = conn.len();
+/// #         conn.retain(|u| u.id != id);
+/// #         Ok(conn.len() < before)
+/// #     }
+/// #     fn transaction<T, F>(conn: &mut Vec<User>, f: F) -> Result<T, UsersError>
+/// #     where
+/// #         F: FnOnce(&mut Vec<User>) -> Result<T, UsersError>,
+/// #     {
+/// #         f(conn)
+/// #     }
+/// # }
+/// # let mut conn = Vec::new();
+/// # let secret = [7u8; 32];
 /// let users = Users::<User>::new(UsersConfig::new(secret)?);
 /// let alice = users.register(&mut conn, "Alice@Example.COM", "correct horse battery staple")?;
-/// let alice = users.authenticate(&mut conn, "alice@example.com", "correct horse battery staple")?;
+/// assert_eq!(alice.email, "alice@example.com");
+///
+/// let token = users.verification_token(&alice)?;
+/// let alice = users.verify(&mut conn, &token)?;
+/// assert!(alice.is_verified);
+///
+/// users.authenticate(&mut conn, "alice@example.com", "correct horse battery staple")?;
+/// assert!(matches!(
+///     users.authenticate(&mut conn, "alice@example.com", "wrong"),
+///     Err(UsersError::InvalidCredentials)
+/// ));
+/// # Ok::<(), UsersError>(())
 /// ```
 pub struct Users<U: UserModel, R: RoleModel = NoRoles> {
     config: UsersConfig,
@@ -119,7 +182,12 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     /// [`UsersError::InvalidCredentials`]; with the right password only,
     /// [`UsersError::InactiveUser`], then [`UsersError::UnverifiedUser`] where the
     /// configuration requires verified users; or the error of the `after_login` hook.
-    pub fn authenticate<C>(&self, conn: &mut C, email: &str, password: &str) -> Result<U, UsersError>
+    pub fn authenticate<C>(
+        &self,
+        conn: &mut C,
+        email: &str,
+        password: &str,
+    ) -> Result<U, UsersError>
     where
         U: UserStore<C>,
     {

@@ -16,7 +16,17 @@ pub trait ModelId:
 }
 
 impl<T> ModelId for T where
-    T: Copy + Eq + Hash + Debug + Display + FromStr + From<Uuid> + Into<Uuid> + Send + Sync + 'static
+    T: Copy
+        + Eq
+        + Hash
+        + Debug
+        + Display
+        + FromStr
+        + From<Uuid>
+        + Into<Uuid>
+        + Send
+        + Sync
+        + 'static
 {
 }
 

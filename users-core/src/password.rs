@@ -83,10 +83,18 @@ impl PasswordHasher {
             return PasswordVerification::Invalid;
         };
         // argon2 multiplies the lanes by 8 unchecked; an absurd stored value must not reach it.
-        if hash.params.get_decimal("p").is_some_and(|p| p > Params::MAX_P_COST) {
+        if hash
+            .params
+            .get_decimal("p")
+            .is_some_and(|p| p > Params::MAX_P_COST)
+        {
             return PasswordVerification::Invalid;
         }
-        if self.argon2.verify_password(password.as_bytes(), &hash).is_err() {
+        if self
+            .argon2
+            .verify_password(password.as_bytes(), &hash)
+            .is_err()
+        {
             return PasswordVerification::Invalid;
         }
         if self.is_current(&hash) {
@@ -170,8 +178,14 @@ mod tests {
         let second = hasher.hash("hunter2hunter2").unwrap();
         assert!(first.starts_with("$argon2id$v=19$m=8,t=1,p=1$"), "{first}");
         assert_ne!(first, second, "each hash has its own salt");
-        assert_eq!(hasher.verify("hunter2hunter2", &first), PasswordVerification::Valid);
-        assert_eq!(hasher.verify("hunter2hunter3", &first), PasswordVerification::Invalid);
+        assert_eq!(
+            hasher.verify("hunter2hunter2", &first),
+            PasswordVerification::Valid
+        );
+        assert_eq!(
+            hasher.verify("hunter2hunter3", &first),
+            PasswordVerification::Invalid
+        );
     }
 
     #[test]
@@ -256,7 +270,9 @@ mod tests {
     #[test]
     fn length_errors_name_the_rule_not_the_password() {
         let error = check_length("s3cr!", 8, 4096).unwrap_err();
-        assert!(matches!(&error, UsersError::InvalidPassword(reason) if reason.contains("8 characters")));
+        assert!(
+            matches!(&error, UsersError::InvalidPassword(reason) if reason.contains("8 characters"))
+        );
         assert!(!error.to_string().contains("s3cr!"));
         let long = "x".repeat(40);
         let error = check_length(&long, 8, 32).unwrap_err();

@@ -198,9 +198,16 @@ impl TokenSigner {
     /// # Errors
     ///
     /// [`UsersError::InvalidToken`] if the user is another one or has changed since.
-    pub fn check_user<U: UserModel>(&self, token: &OpenedToken, user: &U) -> Result<(), UsersError> {
+    pub fn check_user<U: UserModel>(
+        &self,
+        token: &OpenedToken,
+        user: &U,
+    ) -> Result<(), UsersError> {
         let user_id: Uuid = user.id().into();
-        let same_binding: bool = self.binding(token.purpose, user).ct_eq(&token.binding).into();
+        let same_binding: bool = self
+            .binding(token.purpose, user)
+            .ct_eq(&token.binding)
+            .into();
         if user_id == token.user_id && same_binding {
             Ok(())
         } else {
@@ -290,7 +297,11 @@ mod tests {
     }
 
     fn alice() -> User {
-        User::from_credentials(Uuid::now_v7(), "alice@example.com".into(), "$argon2id$1".into())
+        User::from_credentials(
+            Uuid::now_v7(),
+            "alice@example.com".into(),
+            "$argon2id$1".into(),
+        )
     }
 
     fn now() -> SystemTime {
@@ -324,14 +335,20 @@ mod tests {
         assert!(is_invalid(open_at(now() + HOUR)));
         assert!(is_invalid(open_at(now() + 100 * HOUR)));
         let instant = signer.issue(TokenPurpose::Verification, &alice, now(), Duration::ZERO);
-        assert!(is_invalid(signer.open(&instant, TokenPurpose::Verification, now())));
+        assert!(is_invalid(signer.open(
+            &instant,
+            TokenPurpose::Verification,
+            now()
+        )));
     }
 
     #[test]
     fn a_huge_lifetime_saturates_instead_of_overflowing() {
         let (signer, alice) = (signer(1), alice());
         let token = signer.issue(TokenPurpose::PasswordReset, &alice, now(), Duration::MAX);
-        assert!(signer.open(&token, TokenPurpose::PasswordReset, now()).is_ok());
+        assert!(signer
+            .open(&token, TokenPurpose::PasswordReset, now())
+            .is_ok());
     }
 
     #[test]
@@ -339,15 +356,27 @@ mod tests {
         let (signer, alice) = (signer(1), alice());
         let verification = signer.issue(TokenPurpose::Verification, &alice, now(), HOUR);
         let reset = signer.issue(TokenPurpose::PasswordReset, &alice, now(), HOUR);
-        assert!(is_invalid(signer.open(&verification, TokenPurpose::PasswordReset, now())));
-        assert!(is_invalid(signer.open(&reset, TokenPurpose::Verification, now())));
+        assert!(is_invalid(signer.open(
+            &verification,
+            TokenPurpose::PasswordReset,
+            now()
+        )));
+        assert!(is_invalid(signer.open(
+            &reset,
+            TokenPurpose::Verification,
+            now()
+        )));
     }
 
     #[test]
     fn rejects_a_foreign_secret() {
         let alice = alice();
         let token = signer(1).issue(TokenPurpose::Verification, &alice, now(), HOUR);
-        assert!(is_invalid(signer(2).open(&token, TokenPurpose::Verification, now())));
+        assert!(is_invalid(signer(2).open(
+            &token,
+            TokenPurpose::Verification,
+            now()
+        )));
     }
 
     #[test]
@@ -359,13 +388,25 @@ mod tests {
                 let mut altered = token.clone();
                 altered.replace_range(position..=position, &replacement.to_string());
                 if altered != token {
-                    assert!(is_invalid(signer.open(&altered, TokenPurpose::PasswordReset, now())));
+                    assert!(is_invalid(signer.open(
+                        &altered,
+                        TokenPurpose::PasswordReset,
+                        now()
+                    )));
                 }
             }
-            assert!(is_invalid(signer.open(&token[..position], TokenPurpose::PasswordReset, now())));
+            assert!(is_invalid(signer.open(
+                &token[..position],
+                TokenPurpose::PasswordReset,
+                now()
+            )));
         }
         let longer = format!("{token}AAAA");
-        assert!(is_invalid(signer.open(&longer, TokenPurpose::PasswordReset, now())));
+        assert!(is_invalid(signer.open(
+            &longer,
+            TokenPurpose::PasswordReset,
+            now()
+        )));
     }
 
     #[test]
@@ -373,7 +414,11 @@ mod tests {
         let signer = signer(1);
         let long = "A".repeat(100_000);
         for garbage in ["", "=", "====", "\0", "🦀🦀🦀", "a.b.c", long.as_str()] {
-            assert!(is_invalid(signer.open(garbage, TokenPurpose::Verification, now())));
+            assert!(is_invalid(signer.open(
+                garbage,
+                TokenPurpose::Verification,
+                now()
+            )));
         }
     }
 
@@ -381,9 +426,13 @@ mod tests {
     fn binds_verification_to_the_email_and_reset_to_the_hash() {
         let (signer, alice) = (signer(1), alice());
         let verification = signer.issue(TokenPurpose::Verification, &alice, now(), HOUR);
-        let verification = signer.open(&verification, TokenPurpose::Verification, now()).unwrap();
+        let verification = signer
+            .open(&verification, TokenPurpose::Verification, now())
+            .unwrap();
         let reset = signer.issue(TokenPurpose::PasswordReset, &alice, now(), HOUR);
-        let reset = signer.open(&reset, TokenPurpose::PasswordReset, now()).unwrap();
+        let reset = signer
+            .open(&reset, TokenPurpose::PasswordReset, now())
+            .unwrap();
 
         let mut new_email = alice.clone();
         new_email.set_email("alice@example.org".into());
@@ -395,7 +444,10 @@ mod tests {
         assert!(is_invalid(signer.check_user(&reset, &new_hash)));
         signer.check_user(&verification, &new_hash).unwrap();
 
-        let bob = User { id: Uuid::now_v7(), ..alice.clone() };
+        let bob = User {
+            id: Uuid::now_v7(),
+            ..alice.clone()
+        };
         assert!(is_invalid(signer.check_user(&verification, &bob)));
     }
 

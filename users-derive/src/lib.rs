@@ -1,5 +1,23 @@
-//! placeholder
+//! The `#[user_model]` and `#[role_model]` attribute macros of the `users` framework.
+//!
+//! Use them through `users_diesel::prelude`. This crate is a thin entry: each macro calls a
+//! plain function over `proc_macro2` tokens, which unit and snapshot tests call directly.
+
+mod ast;
+mod attr;
+mod ctxt;
+mod expand;
+mod types;
+mod user_model;
+mod valid;
+
 use proc_macro::TokenStream;
-/// placeholder
+
+/// Turns a struct into a user model: injects `id`, `email`, `password_hash`, `is_active` and
+/// `is_verified`, and emits the Diesel `table!`, derives, stores and migration.
+///
+/// See `users_diesel`'s documentation for the options and `#[column(...)]` keys.
 #[proc_macro_attribute]
-pub fn user_model(_attr: TokenStream, item: TokenStream) -> TokenStream { item }
+pub fn user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
+    user_model::expand_user_model(attr.into(), item.into()).into()
+}

@@ -79,6 +79,36 @@ impl Column {
             max_length: None,
         }
     }
+
+    /// The same column, accepting NULL.
+    pub const fn nullable(mut self) -> Self {
+        self.nullable = true;
+        self
+    }
+
+    /// The same column, with a UNIQUE constraint.
+    pub const fn unique(mut self) -> Self {
+        self.unique = true;
+        self
+    }
+
+    /// The same column, with an index of its own.
+    pub const fn indexed(mut self) -> Self {
+        self.indexed = true;
+        self
+    }
+
+    /// The same column, with a literal SQL default.
+    pub const fn default(mut self, value: DefaultValue) -> Self {
+        self.default = Some(value);
+        self
+    }
+
+    /// The same column, with a maximum length in characters.
+    pub const fn max_length(mut self, length: u32) -> Self {
+        self.max_length = Some(length);
+        self
+    }
 }
 
 /// A foreign key from one column to another table's primary key, deleted with its target.

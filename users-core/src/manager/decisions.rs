@@ -61,7 +61,8 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         let email = normalize_email(email)?;
         self.validate_password(password)?;
         let hash = self.hasher.hash(password)?;
-        let mut user = U::from_credentials(U::Id::from(Uuid::now_v7()), email.clone(), hash.clone());
+        let mut user =
+            U::from_credentials(U::Id::from(Uuid::now_v7()), email.clone(), hash.clone());
         customize(&mut user);
         user.set_email(email);
         user.set_password_hash(hash);
@@ -79,7 +80,11 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     ///
     /// [`UsersError::InvalidCredentials`], then [`UsersError::InactiveUser`], then
     /// [`UsersError::UnverifiedUser`] where verified users are required.
-    pub fn check_login(&self, user: Option<U>, password: &str) -> Result<LoginOutcome<U>, UsersError> {
+    pub fn check_login(
+        &self,
+        user: Option<U>,
+        password: &str,
+    ) -> Result<LoginOutcome<U>, UsersError> {
         let Some(mut user) = user else {
             self.hasher.dummy_verify(password);
             return Err(UsersError::InvalidCredentials);
@@ -133,7 +138,11 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         new: &str,
     ) -> Result<U, UsersError> {
         let stored = stored.ok_or(UsersError::UserNotFound)?;
-        if !self.hasher.verify(current, stored.password_hash()).is_valid() {
+        if !self
+            .hasher
+            .verify(current, stored.password_hash())
+            .is_valid()
+        {
             return Err(UsersError::InvalidCredentials);
         }
         self.prepare_new_password(Some(stored), new)
@@ -187,7 +196,11 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     /// # Errors
     ///
     /// [`UsersError::InvalidToken`].
-    pub fn open_token(&self, token: &str, purpose: TokenPurpose) -> Result<OpenedToken, UsersError> {
+    pub fn open_token(
+        &self,
+        token: &str,
+        purpose: TokenPurpose,
+    ) -> Result<OpenedToken, UsersError> {
         self.tokens.open(token, purpose, SystemTime::now())
     }
 
@@ -197,7 +210,11 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     ///
     /// [`UsersError::InvalidToken`] if the user is gone or its email changed since the token was
     /// issued, [`UsersError::AlreadyVerified`] if it is verified.
-    pub fn finish_verification(&self, token: &OpenedToken, stored: Option<U>) -> Result<U, UsersError> {
+    pub fn finish_verification(
+        &self,
+        token: &OpenedToken,
+        stored: Option<U>,
+    ) -> Result<U, UsersError> {
         let mut user = self.token_user(token, TokenPurpose::Verification, stored)?;
         if user.is_verified() {
             return Err(UsersError::AlreadyVerified);

@@ -1,0 +1,115 @@
+//! The typed model of an annotated struct: the only thing [`crate::expand`] reads.
+
+use proc_macro2::{Ident, Span};
+use syn::{Attribute, Fields, ItemStruct, LitStr, Path};
+
+use crate::attr::{self, ColumnAttrs, UserOptions};
+use crate::ctxt::Errors;
+use crate::types::{self, SqlMapping};
+
+/// A `#[user_model]` struct.
+pub struct UserModel<'a> {
+    pub item: &'a ItemStruct,
+    /// The SQL table name (`users` unless `table = "…"`).
+    pub table: String,
+    /// Where to blame the table name: the `table = "…"` literal, or the struct's name.
+    pub table_span: Span,
+    pub timestamps: bool,
+    /// The path of `users_diesel` in the user's crate.
+    pub krate: Path,
+    /// The user's own fields, in order.
+    pub fields: Vec<Field<'a>>,
+    /// Whether the user derives serde's `Serialize` or `Deserialize`.
+    pub serde: bool,
+}
+
+/// One of the user's own fields.
+pub struct Field<'a> {
+    pub original: &'a syn::Field,
+    pub ident: &'a Ident,
+    pub column: ColumnAttrs,
+    /// The SQL column name: `#[column(name = "…")]` or the field's name.
+    pub column_name: String,
+    /// `None` where the type cannot be mapped (the error is already recorded).
+    pub sql: Option<SqlMapping>,
+}
+
+impl<'a> Field<'a> {
+    /// The field's attributes other than `#[column(...)]`, which the macro consumes.
+    pub fn passthrough_attrs(&self) -> impl Iterator<Item = &'a Attribute> {
+        self.original
+            .attrs
+            .iter()
+            .filter(|attr| !attr::is_column_attr(attr))
+    }
+}
+
+impl<'a> UserModel<'a> {
+    pub fn from_syn(item: &'a ItemStruct, options: UserOptions, errors: &mut Errors) -> Self {
+        let (table, table_span) = match &options.table {
+            Some(lit) => (lit.value(), lit.span()),
+            None => ("users".to_owned(), item.ident.span()),
+        };
+        UserModel {
+            item,
+            table,
+            table_span,
+            timestamps: options.timestamps.is_some(),
+            krate: options
+                .krate
+                .unwrap_or_else(|| syn::parse_quote!(::users_diesel)),
+            fields: fields_from_syn(&item.fields, errors),
+            serde: derives(&item.attrs).any(|path| {
+                path.segments
+                    .last()
+                    .is_some_and(|s| s.ident == "Serialize" || s.ident == "Deserialize")
+            }),
+        }
+    }
+}
+
+fn fields_from_syn<'a>(fields: &'a Fields, errors: &mut Errors) -> Vec<Field<'a>> {
+    let Fields::Named(named) = fields else {
+        return Vec::new();
+    };
+    named
+        .named
+        .iter()
+        .filter_map(|field| {
+            let ident = field.ident.as_ref()?;
+            let column = attr::parse_column_attrs(&field.attrs, errors);
+            let column_name = column
+                .name
+                .as_ref()
+                .map_or_else(|| ident.to_string(), LitStr::value);
+            let sql = match types::map_type(&field.ty, column.sql_type.as_ref()) {
+                Ok(sql) => Some(sql),
+                Err(error) => {
+                    errors.push(error);
+                    None
+                }
+            };
+            Some(Field {
+                original: field,
+                ident,
+                column,
+                column_name,
+                sql,
+            })
+        })
+        .collect()
+}
+
+/// Every path inside the item's `#[derive(...)]` attributes.
+pub fn derives(attrs: &[Attribute]) -> impl Iterator<Item = Path> + '_ {
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("derive"))
+        .flat_map(|attr| {
+            attr.parse_args_with(
+                syn::punctuated::Punctuated::<Path, syn::Token![,]>::parse_terminated,
+            )
+            .map(|paths| paths.into_iter().collect::<Vec<_>>())
+            .unwrap_or_default()
+        })
+}

@@ -1,0 +1,173 @@
+//! Parsing of the macros' options and of `#[column(...)]` field attributes.
+//!
+//! Parsing records problems in [`Errors`] and carries on, so every bad option of an item is
+//! reported at once; [`crate::valid`] checks what parses but makes no sense.
+
+use proc_macro2::TokenStream;
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Attribute, Expr, LitInt, LitStr, Path};
+
+use crate::ctxt::Errors;
+
+// #[user_model(table = "accounts")]
+pub const TABLE: &str = "table";
+// #[user_model(timestamps)]
+pub const TIMESTAMPS: &str = "timestamps";
+// #[user_model(schema = crate::schema::users)]
+pub const SCHEMA: &str = "schema";
+// #[user_model(crate = my_app::users_diesel)]
+pub const CRATE: &str = "crate";
+
+/// The options of `#[user_model(...)]`, each kept with its tokens for error spans.
+#[derive(Default)]
+pub struct UserOptions {
+    pub table: Option<LitStr>,
+    pub timestamps: Option<Path>,
+    pub krate: Option<Path>,
+}
+
+const USER_OPTIONS_HELP: &str = "valid options are `table = \"name\"`, `timestamps`, \
+     `schema = path::to::table` and `crate = path::to::users_diesel`, \
+     e.g. #[user_model(table = \"accounts\", timestamps)]";
+
+/// Parses the tokens inside `#[user_model(...)]`.
+pub fn parse_user_options(tokens: TokenStream, errors: &mut Errors) -> UserOptions {
+    let mut options = UserOptions::default();
+    let parser = syn::meta::parser(|meta| {
+        let key = meta.path.clone();
+        if key.is_ident(TABLE) {
+            let value = meta.value()?.parse::<LitStr>()?;
+            set_once(&mut options.table, value, &key, errors);
+        } else if key.is_ident(TIMESTAMPS) {
+            reject_value(&meta, "`timestamps` takes no value: write #[user_model(timestamps)]")?;
+            set_once(&mut options.timestamps, key.clone(), &key, errors);
+        } else if key.is_ident(CRATE) {
+            let value = meta.value()?.parse::<Path>()?;
+            set_once(&mut options.krate, value, &key, errors);
+        } else if key.is_ident(SCHEMA) {
+            skip_value(&meta)?;
+            errors.error_at(
+                &key,
+                "`schema = …` (binding to an existing table) is not available yet; \
+                 remove it and let #[user_model] emit the table",
+            );
+        } else {
+            skip_value(&meta)?;
+            errors.error_at(&key, unknown("option", &key, USER_OPTIONS_HELP));
+        }
+        Ok(())
+    });
+    if let Err(error) = parser.parse2(tokens) {
+        errors.push(error);
+    }
+    options
+}
+
+/// The keys of one field's `#[column(...)]` attributes.
+#[derive(Default)]
+pub struct ColumnAttrs {
+    pub unique: Option<Path>,
+    pub index: Option<Path>,
+    pub default: Option<Expr>,
+    pub max_length: Option<LitInt>,
+    pub name: Option<LitStr>,
+    pub sql_type: Option<Path>,
+}
+
+// #[column(unique)]
+pub const UNIQUE: &str = "unique";
+// #[column(index)]
+pub const INDEX: &str = "index";
+// #[column(default = 0)]
+pub const DEFAULT: &str = "default";
+// #[column(max_length = 64)]
+pub const MAX_LENGTH: &str = "max_length";
+// #[column(name = "sql_name")]
+pub const NAME: &str = "name";
+// #[column(sql_type = diesel::sql_types::Jsonb)]
+pub const SQL_TYPE: &str = "sql_type";
+
+const COLUMN_HELP: &str = "valid keys are `unique`, `index`, `default = <expr>`, \
+     `max_length = <integer>`, `name = \"sql_name\"` and `sql_type = path::to::SqlType`, \
+     e.g. #[column(unique, max_length = 64)]";
+
+/// Whether an attribute is one of ours on a field.
+pub fn is_column_attr(attr: &Attribute) -> bool {
+    attr.path().is_ident("column")
+}
+
+/// Parses every `#[column(...)]` attribute of a field into one set of keys.
+pub fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttrs {
+    let mut column = ColumnAttrs::default();
+    for attr in attrs.iter().filter(|attr| is_column_attr(attr)) {
+        let result = attr.parse_nested_meta(|meta| {
+            let key = meta.path.clone();
+            if key.is_ident(UNIQUE) {
+                reject_value(&meta, "`unique` takes no value: write #[column(unique)]")?;
+                set_once(&mut column.unique, key.clone(), &key, errors);
+            } else if key.is_ident(INDEX) {
+                reject_value(&meta, "`index` takes no value: write #[column(index)]")?;
+                set_once(&mut column.index, key.clone(), &key, errors);
+            } else if key.is_ident(DEFAULT) {
+                let value = meta.value()?.parse::<Expr>()?;
+                set_once(&mut column.default, value, &key, errors);
+            } else if key.is_ident(MAX_LENGTH) {
+                let value = meta.value()?.parse::<LitInt>()?;
+                set_once(&mut column.max_length, value, &key, errors);
+            } else if key.is_ident(NAME) {
+                let value = meta.value()?.parse::<LitStr>()?;
+                set_once(&mut column.name, value, &key, errors);
+            } else if key.is_ident(SQL_TYPE) {
+                let value = meta.value()?.parse::<Path>()?;
+                set_once(&mut column.sql_type, value, &key, errors);
+            } else {
+                skip_value(&meta)?;
+                errors.error_at(&key, unknown("`#[column]` key", &key, COLUMN_HELP));
+            }
+            Ok(())
+        });
+        if let Err(error) = result {
+            errors.push(with_help(error, COLUMN_HELP));
+        }
+    }
+    column
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, key: &Path, errors: &mut Errors) {
+    if slot.is_some() {
+        errors.error_at(key, format!("duplicate `{}`: give it once", path_name(key)));
+    } else {
+        *slot = Some(value);
+    }
+}
+
+fn reject_value(meta: &ParseNestedMeta, message: &str) -> syn::Result<()> {
+    if meta.input.is_empty() || meta.input.peek(syn::Token![,]) {
+        Ok(())
+    } else {
+        Err(meta.error(message))
+    }
+}
+
+/// Consumes whatever follows an unknown key so parsing can go on to the next one.
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.parse_nested_meta(|nested| skip_value(&nested))?;
+    }
+    Ok(())
+}
+
+fn unknown(what: &str, key: &Path, help: &str) -> String {
+    format!("unknown {what} `{}`; {help}", path_name(key))
+}
+
+fn with_help(error: syn::Error, help: &str) -> syn::Error {
+    syn::Error::new(error.span(), format!("{error}; {help}"))
+}
+
+pub fn path_name(path: &Path) -> String {
+    quote::quote!(#path).to_string().replace(' ', "")
+}

@@ -1,0 +1,64 @@
+//! `#[user_model]`: parse → validate → expand.
+
+use proc_macro2::TokenStream;
+use quote::{quote, ToTokens};
+use syn::{Fields, Item};
+
+use crate::ast::UserModel;
+use crate::ctxt::Errors;
+use crate::{attr, expand, valid};
+
+/// Expands `#[user_model(<attr>)]` on `<item>`. On any error the item is re-emitted (without
+/// the macro's own field attributes) beside every error, so one mistake does not cascade.
+pub fn expand_user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let options = attr::parse_user_options(attr, &mut errors);
+    let item = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Struct(item)) => item,
+        Ok(other) => {
+            errors.error_at(
+                item_keyword(&other),
+                "#[user_model] goes on a struct with named fields, e.g. \
+                 `pub struct User { pub display_name: Option<String> }`",
+            );
+            return with_errors(other.into_token_stream(), &errors);
+        }
+        Err(error) => {
+            errors.push(error);
+            return with_errors(item, &errors);
+        }
+    };
+    let model = UserModel::from_syn(&item, options, &mut errors);
+    valid::check_user_model(&model, &mut errors);
+    if !errors.is_empty() {
+        return with_errors(strip_column_attrs(item).into_token_stream(), &errors);
+    }
+    expand::user_model(&model)
+}
+
+fn with_errors(item: TokenStream, errors: &Errors) -> TokenStream {
+    let errors = errors.to_compile_errors();
+    quote!(#item #errors)
+}
+
+fn strip_column_attrs(mut item: syn::ItemStruct) -> syn::ItemStruct {
+    if let Fields::Named(fields) = &mut item.fields {
+        for field in &mut fields.named {
+            field.attrs.retain(|attr| !attr::is_column_attr(attr));
+        }
+    }
+    item
+}
+
+/// The token to blame when the macro is put on the wrong kind of item.
+fn item_keyword(item: &Item) -> TokenStream {
+    match item {
+        Item::Enum(item) => item.enum_token.into_token_stream(),
+        Item::Union(item) => item.union_token.into_token_stream(),
+        Item::Fn(item) => item.sig.fn_token.into_token_stream(),
+        Item::Trait(item) => item.trait_token.into_token_stream(),
+        Item::Impl(item) => item.impl_token.into_token_stream(),
+        Item::Type(item) => item.type_token.into_token_stream(),
+        other => other.into_token_stream(),
+    }
+}

@@ -1,0 +1,198 @@
+//! Checks of a parsed model that need no code generation: each problem is recorded with a span
+//! at the user's token and a sentence saying what to write instead.
+
+use std::collections::HashSet;
+
+use quote::ToTokens;
+use syn::{Expr, Fields, Lit, UnOp};
+
+use crate::ast::{self, Field, UserModel};
+use crate::ctxt::Errors;
+
+/// The fields `#[user_model]` injects, and those `timestamps` adds.
+pub const USER_FIELDS: &[&str] = &["id", "email", "password_hash", "is_active", "is_verified"];
+pub const TIMESTAMP_FIELDS: &[&str] = &["created_at", "updated_at"];
+
+/// Traits the macro implements itself; deriving them as well would conflict.
+const GENERATED_DERIVES: &[&str] = &[
+    "Queryable",
+    "Selectable",
+    "Insertable",
+    "AsChangeset",
+    "Identifiable",
+    "Clone",
+    "PartialEq",
+];
+
+pub fn check_user_model(model: &UserModel, errors: &mut Errors) {
+    check_shape(model.item, errors);
+    check_sql_name(&model.table, model.table_span, "table", errors);
+    check_derives(model.item, errors);
+    let mut injected: Vec<&str> = USER_FIELDS.to_vec();
+    if model.timestamps {
+        injected.extend(TIMESTAMP_FIELDS);
+    }
+    check_fields(&model.fields, &injected, errors);
+}
+
+fn check_shape(item: &syn::ItemStruct, errors: &mut Errors) {
+    match &item.fields {
+        Fields::Named(_) => {}
+        Fields::Unnamed(fields) => errors.error_at(
+            fields,
+            "#[user_model] needs a struct with named fields; write \
+             `pub struct User { pub display_name: Option<String> }` (or `pub struct User {}`)",
+        ),
+        Fields::Unit => errors.error_at(
+            &item.ident,
+            "#[user_model] needs a struct with named fields; write `pub struct User {}`",
+        ),
+    }
+    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        errors.error_at(
+            &item.generics,
+            "#[user_model] does not support generic parameters: a model maps to one table; \
+             remove them",
+        );
+    }
+}
+
+fn check_derives(item: &syn::ItemStruct, errors: &mut Errors) {
+    for path in ast::derives(&item.attrs) {
+        let Some(name) = path.segments.last().map(|s| s.ident.to_string()) else {
+            continue;
+        };
+        if name == "Debug" {
+            errors.error_at(
+                &path,
+                "#[user_model] writes a `Debug` impl that redacts `password_hash`; \
+                 remove `Debug` from this derive",
+            );
+        } else if GENERATED_DERIVES.contains(&name.as_str()) {
+            errors.error_at(
+                &path,
+                format!("#[user_model] already derives `{name}`; remove it from this derive"),
+            );
+        }
+    }
+}
+
+fn check_fields(fields: &[Field], injected: &[&str], errors: &mut Errors) {
+    let mut seen = HashSet::new();
+    for field in fields {
+        let ident = field.ident.to_string();
+        if injected.contains(&ident.as_str()) {
+            errors.error_at(
+                field.ident,
+                format!(
+                    "`{ident}` is injected by #[user_model]; remove this field or rename it \
+                     (the injected fields are {})",
+                    injected.join(", ")
+                ),
+            );
+        } else if let Some(name) = &field.column.name {
+            if injected.contains(&field.column_name.as_str()) {
+                errors.error_at(
+                    name,
+                    format!("column `{}` is injected by #[user_model]; choose another name", field.column_name),
+                );
+            }
+        }
+        if let Some(name) = &field.column.name {
+            check_sql_name(&field.column_name, name.span(), "column", errors);
+        }
+        if !seen.insert(field.column_name.clone()) {
+            errors.error_at(
+                field.ident,
+                format!("two fields map to the column `{}`; give one another `#[column(name = \"…\")]`", field.column_name),
+            );
+        }
+        check_column(field, errors);
+    }
+}
+
+fn check_column(field: &Field, errors: &mut Errors) {
+    let column = &field.column;
+    if let (Some(_), Some(index)) = (&column.unique, &column.index) {
+        errors.error_at(
+            index,
+            "`unique` already creates an index; keep only #[column(unique)]",
+        );
+    }
+    if let Some(length) = &column.max_length {
+        match length.base10_parse::<u32>() {
+            Ok(0) | Err(_) => errors.error_at(
+                length,
+                "`max_length` must be a positive integer, e.g. #[column(max_length = 64)]",
+            ),
+            Ok(_) => {}
+        }
+        let sized = field
+            .sql
+            .as_ref()
+            .is_some_and(|sql| ["Text", "Binary"].contains(&sql.column_type.to_string().as_str()));
+        if !sized && field.sql.is_some() {
+            errors.error_at(
+                length,
+                "`max_length` applies to text and binary columns only (String, Vec<u8>); remove it",
+            );
+        }
+    }
+    if let Some(default) = &column.default {
+        if is_nested_option_literal(default) {
+            errors.error_at(default, "write the default value itself, without `Some(…)`");
+        }
+    }
+}
+
+fn is_nested_option_literal(expr: &Expr) -> bool {
+    matches!(expr, Expr::Call(call) if call.func.to_token_stream().to_string() == "Some")
+}
+
+/// Table and column names become Rust identifiers (the `table!` module and its columns) and
+/// SQL identifiers, so they must be plain lowercase-friendly identifiers.
+fn check_sql_name(name: &str, span: proc_macro2::Span, what: &str, errors: &mut Errors) {
+    let mut chars = name.chars();
+    let valid_start = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let valid_rest = chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_start || !valid_rest || syn::parse_str::<proc_macro2::Ident>(name).is_err() {
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "`{name}` cannot be a {what} name: use letters, digits and `_`, not starting \
+                 with a digit, and not a Rust keyword, e.g. \"app_users\""
+            ),
+        ));
+    }
+}
+
+/// A `default = …` that is a literal becomes the SQL `DEFAULT` too.
+pub enum LiteralDefault {
+    Int(i64),
+    Float(String),
+    Bool(bool),
+    Str(String),
+}
+
+pub fn literal_default(expr: &Expr) -> Option<LiteralDefault> {
+    match expr {
+        Expr::Lit(lit) => match &lit.lit {
+            Lit::Int(int) => int.base10_parse().ok().map(LiteralDefault::Int),
+            Lit::Float(float) => Some(LiteralDefault::Float(float.base10_digits().to_owned())),
+            Lit::Bool(b) => Some(LiteralDefault::Bool(b.value)),
+            Lit::Str(s) => Some(LiteralDefault::Str(s.value())),
+            _ => None,
+        },
+        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => {
+            match literal_default(&unary.expr)? {
+                LiteralDefault::Int(value) => Some(LiteralDefault::Int(-value)),
+                LiteralDefault::Float(value) => Some(LiteralDefault::Float(format!("-{value}"))),
+                _ => None,
+            }
+        }
+        Expr::Group(group) => literal_default(&group.expr),
+        _ => None,
+    }
+}
