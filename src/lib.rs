@@ -1,2 +1,188 @@
-//! Test support for the users workspace: connections to a fresh, private database per test on
-//! every enabled backend. Not published.
+//! Test support for the users workspace (not published): a fresh, private database per test on
+//! every enabled backend, and [`backend_tests!`] to run one test body on each of them.
+//!
+//! PostgreSQL and MySQL are reached at `USERS_TEST_POSTGRES_URL` and `USERS_TEST_MYSQL_URL`,
+//! defaulting to the CI services `postgres://root@127.0.0.1:5432/test` and
+//! `mysql://root@127.0.0.1:3306/test`. Each test gets a schema (PostgreSQL) or database (MySQL)
+//! of its own, dropped when the test ends; SQLite tests use a private in-memory database.
+
+use std::ops::{Deref, DerefMut};
+
+use diesel::Connection;
+use users_diesel::migrations::SupportedBackend;
+use users_diesel::Dialect;
+
+/// A connection to a private test database, dropped with it.
+pub struct TestDb<C: Connection> {
+    conn: C,
+    url: String,
+    cleanup: Option<Box<dyn FnOnce(&mut C)>>,
+}
+
+impl<C: Connection> TestDb<C> {
+    /// Another connection to the same private database.
+    pub fn connect(&self) -> C {
+        C::establish(&self.url).expect("connect to the test database")
+    }
+
+    /// The URL of the private database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl<C: Connection> Deref for TestDb<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.conn
+    }
+}
+
+impl<C: Connection> DerefMut for TestDb<C> {
+    fn deref_mut(&mut self) -> &mut C {
+        &mut self.conn
+    }
+}
+
+impl<C: Connection> Drop for TestDb<C> {
+    fn drop(&mut self) {
+        if let Some(cleanup) = self.cleanup.take() {
+            cleanup(&mut self.conn);
+        }
+    }
+}
+
+/// The DDL dialect of a connection's backend.
+pub fn dialect_of<C>(_: &C) -> Dialect
+where
+    C: Connection,
+    C::Backend: SupportedBackend,
+{
+    <C::Backend as SupportedBackend>::DIALECT
+}
+
+fn unique_name() -> String {
+    format!("users_test_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// A private in-memory SQLite database.
+#[cfg(feature = "sqlite")]
+pub fn sqlite() -> TestDb<diesel::SqliteConnection> {
+    // A named shared-cache memory database, so `connect` reaches the same data.
+    let url = format!("file:{}?mode=memory&cache=shared", unique_name());
+    TestDb {
+        conn: diesel::SqliteConnection::establish(&url).expect("open in-memory SQLite"),
+        url,
+        cleanup: None,
+    }
+}
+
+/// A private schema in the PostgreSQL test database; every connection to [`TestDb::url`] has
+/// it as its search path.
+#[cfg(feature = "postgres")]
+pub fn postgres() -> TestDb<diesel::PgConnection> {
+    use diesel::connection::SimpleConnection;
+
+    let base = std::env::var("USERS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned());
+    let schema = unique_name();
+    let mut admin = diesel::PgConnection::establish(&base)
+        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is not reachable: {e}"));
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .expect("create test schema");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+    TestDb {
+        conn: diesel::PgConnection::establish(&url).expect("connect to the test schema"),
+        url,
+        cleanup: Some(Box::new(move |_| {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+        })),
+    }
+}
+
+/// A private database on the MySQL/MariaDB test server.
+#[cfg(feature = "mysql")]
+pub fn mysql() -> TestDb<diesel::MysqlConnection> {
+    use diesel::connection::SimpleConnection;
+
+    let base = std::env::var("USERS_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
+    let database = unique_name();
+    let mut admin = diesel::MysqlConnection::establish(&base)
+        .unwrap_or_else(|e| panic!("MySQL at {base} is not reachable: {e}"));
+    admin
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .expect("create test database");
+    let server = base.rsplit_once('/').map_or(base.as_str(), |(server, _)| server);
+    let url = format!("{server}/{database}");
+    TestDb {
+        conn: diesel::MysqlConnection::establish(&url).expect("connect to the test database"),
+        url,
+        cleanup: Some(Box::new(move |_| {
+            let _ = admin.batch_execute(&format!("DROP DATABASE {database}"));
+        })),
+    }
+}
+
+/// Runs each test body once per enabled backend, as `sqlite::name`, `postgres::name` and
+/// `mysql::name`, with `$conn` bound to a `&mut` connection to a private database and `$db` to
+/// its [`TestDb`].
+///
+/// ```ignore
+/// backend_tests! {
+///     fn inserts_a_user(conn, db) { /* … */ }
+/// }
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    ($(fn $name:ident($conn:ident, $db:ident) $body:block)*) => {
+        #[cfg(feature = "sqlite")]
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    #[allow(unused_mut, unused_variables)]
+                    let mut $db = $crate::sqlite();
+                    #[allow(unused_variables)]
+                    let $conn = &mut *$db;
+                    $body
+                }
+            )*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    #[allow(unused_mut, unused_variables)]
+                    let mut $db = $crate::postgres();
+                    #[allow(unused_variables)]
+                    let $conn = &mut *$db;
+                    $body
+                }
+            )*
+        }
+        #[cfg(feature = "mysql")]
+        mod mysql {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    #[allow(unused_mut, unused_variables)]
+                    let mut $db = $crate::mysql();
+                    #[allow(unused_variables)]
+                    let $conn = &mut *$db;
+                    $body
+                }
+            )*
+        }
+    };
+}
