@@ -116,7 +116,9 @@ pub fn mysql() -> TestDb<diesel::MysqlConnection> {
     admin
         .batch_execute(&format!("CREATE DATABASE {database}"))
         .expect("create test database");
-    let server = base.rsplit_once('/').map_or(base.as_str(), |(server, _)| server);
+    let server = base
+        .rsplit_once('/')
+        .map_or(base.as_str(), |(server, _)| server);
     let url = format!("{server}/{database}");
     TestDb {
         conn: diesel::MysqlConnection::establish(&url).expect("connect to the test database"),
@@ -186,3 +188,8 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// The README's Rust code blocks, compiled and run by `cargo test`.
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

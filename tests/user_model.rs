@@ -67,7 +67,9 @@ diesel::table! {
 diesel::joinable!(posts -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(posts, users);
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable, Associations)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable, Associations,
+)]
 #[diesel(table_name = posts, belongs_to(User))]
 pub struct Post {
     pub id: Id<Post>,
@@ -132,7 +134,6 @@ fn account(owner: Id<User>) -> Account {
         ..Account::from_credentials(Id::new(), "acct@example.com".into(), "hash".into())
     }
 }
-
 
 backend_tests! {
     fn migrations_run_once_and_revert(conn, db) {
@@ -357,8 +358,14 @@ fn migrations_are_written_for_the_diesel_cli() {
         ]
     );
     let up = std::fs::read_to_string(written[0].join("up.sql")).unwrap();
-    assert!(up.contains("CONSTRAINT \"users_email_key\" UNIQUE (\"email\")"), "{up}");
-    assert!(up.contains("\"token_count\" INTEGER NOT NULL DEFAULT 0"), "{up}");
+    assert!(
+        up.contains("CONSTRAINT \"users_email_key\" UNIQUE (\"email\")"),
+        "{up}"
+    );
+    assert!(
+        up.contains("\"token_count\" INTEGER NOT NULL DEFAULT 0"),
+        "{up}"
+    );
     assert!(up.contains("\"display_name\" TEXT,"), "{up}");
     let down = std::fs::read_to_string(written[0].join("down.sql")).unwrap();
     assert_eq!(down, "DROP TABLE \"users\";\n");
@@ -369,7 +376,13 @@ fn migrations_are_written_for_the_diesel_cli() {
 fn mysql_gets_lengths_for_indexed_text() {
     let sql = &migrations().sql(Dialect::Mysql)[1].up;
     assert!(sql.contains("`email` VARCHAR(254) NOT NULL"), "{sql}");
-    assert!(sql.contains("`role_name` VARCHAR(16) NOT NULL DEFAULT 'guest'"), "{sql}");
+    assert!(
+        sql.contains("`role_name` VARCHAR(16) NOT NULL DEFAULT 'guest'"),
+        "{sql}"
+    );
     assert!(sql.contains("`owner` BINARY(16) NOT NULL"), "{sql}");
-    assert!(sql.contains("CREATE INDEX `accounts_renamed_column_idx`"), "{sql}");
+    assert!(
+        sql.contains("CREATE INDEX `accounts_renamed_column_idx`"),
+        "{sql}"
+    );
 }

@@ -40,7 +40,10 @@ pub fn parse_user_options(tokens: TokenStream, errors: &mut Errors) -> UserOptio
             let value = meta.value()?.parse::<LitStr>()?;
             set_once(&mut options.table, value, &key, errors);
         } else if key.is_ident(TIMESTAMPS) {
-            reject_value(&meta, "`timestamps` takes no value: write #[user_model(timestamps)]")?;
+            reject_value(
+                &meta,
+                "`timestamps` takes no value: write #[user_model(timestamps)]",
+            )?;
             set_once(&mut options.timestamps, key.clone(), &key, errors);
         } else if key.is_ident(CRATE) {
             let value = meta.value()?.parse::<Path>()?;

@@ -69,7 +69,9 @@ fn injected_fields(model: &UserModel) -> Vec<Injected> {
             doc: "The email address, trimmed and lowercased; unique.",
             ty: quote!(String),
             sql: quote!(Text),
-            column: quote!(Column::new("email", ColumnType::Text).unique().max_length(254)),
+            column: quote!(Column::new("email", ColumnType::Text)
+                .unique()
+                .max_length(254)),
             attrs: quote!(),
         },
         Injected {
@@ -85,7 +87,9 @@ fn injected_fields(model: &UserModel) -> Vec<Injected> {
             doc: "Whether the user may log in.",
             ty: quote!(bool),
             sql: quote!(Bool),
-            column: quote!(Column::new("is_active", ColumnType::Bool).default(DefaultValue::Bool(true))),
+            column: quote!(
+                Column::new("is_active", ColumnType::Bool).default(DefaultValue::Bool(true))
+            ),
             attrs: quote!(),
         },
         Injected {
@@ -93,7 +97,9 @@ fn injected_fields(model: &UserModel) -> Vec<Injected> {
             doc: "Whether the user has verified their email address.",
             ty: quote!(bool),
             sql: quote!(Bool),
-            column: quote!(Column::new("is_verified", ColumnType::Bool).default(DefaultValue::Bool(false))),
+            column: quote!(
+                Column::new("is_verified", ColumnType::Bool).default(DefaultValue::Bool(false))
+            ),
             attrs: quote!(),
         },
     ]
@@ -148,9 +154,7 @@ fn user_struct(model: &UserModel, head: &[Injected], tail: &[Injected]) -> Token
         fields
             .iter()
             .map(|field| {
-                let Injected {
-                    doc, ty, attrs, ..
-                } = field;
+                let Injected { doc, ty, attrs, .. } = field;
                 let name = format_ident!("{}", field.name);
                 quote! {
                     #[doc = #doc]
@@ -374,7 +378,9 @@ fn default_value(field: &Field) -> TokenStream {
     };
     let nullable = field.sql.as_ref().is_some_and(|sql| sql.nullable);
     let value = match literal_default(default) {
-        Some(LiteralDefault::Str(_)) => quote_spanned!(default.span()=> ::std::string::String::from(#default)),
+        Some(LiteralDefault::Str(_)) => {
+            quote_spanned!(default.span()=> ::std::string::String::from(#default))
+        }
         _ => quote!(#default),
     };
     if nullable {

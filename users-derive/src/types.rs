@@ -219,7 +219,12 @@ mod tests {
 
     #[test]
     fn rejects_what_it_cannot_map_with_help() {
-        for ty in ["Vec<String>", "HashMap<String, i32>", "uuid::Uuid", "Option<Option<i32>>"] {
+        for ty in [
+            "Vec<String>",
+            "HashMap<String, i32>",
+            "uuid::Uuid",
+            "Option<Option<i32>>",
+        ] {
             let ty: Type = syn::parse_str(ty).unwrap();
             let error = map_type(&ty, None).err().expect("should not map");
             assert!(!error.to_string().is_empty());
@@ -231,7 +236,10 @@ mod tests {
         let ty: Type = syn::parse_str("serde_json::Value").unwrap();
         let path: Path = syn::parse_str("diesel::sql_types::Jsonb").unwrap();
         let mapping = map_type(&ty, Some(&path)).unwrap();
-        assert_eq!(mapping.diesel_type.to_string(), "diesel :: sql_types :: Jsonb");
+        assert_eq!(
+            mapping.diesel_type.to_string(),
+            "diesel :: sql_types :: Jsonb"
+        );
         assert_eq!(mapping.column_type.to_string(), "Custom (\"JSONB\")");
         let local: Path = syn::parse_str("MyEnum").unwrap();
         let mapping = map_type(&ty, Some(&local)).unwrap();

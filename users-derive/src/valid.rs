@@ -94,7 +94,10 @@ fn check_fields(fields: &[Field], injected: &[&str], errors: &mut Errors) {
             if injected.contains(&field.column_name.as_str()) {
                 errors.error_at(
                     name,
-                    format!("column `{}` is injected by #[user_model]; choose another name", field.column_name),
+                    format!(
+                        "column `{}` is injected by #[user_model]; choose another name",
+                        field.column_name
+                    ),
                 );
             }
         }
@@ -104,7 +107,10 @@ fn check_fields(fields: &[Field], injected: &[&str], errors: &mut Errors) {
         if !seen.insert(field.column_name.clone()) {
             errors.error_at(
                 field.ident,
-                format!("two fields map to the column `{}`; give one another `#[column(name = \"…\")]`", field.column_name),
+                format!(
+                    "two fields map to the column `{}`; give one another `#[column(name = \"…\")]`",
+                    field.column_name
+                ),
             );
         }
         check_column(field, errors);

@@ -55,7 +55,10 @@ pub use users_derive::user_model;
 /// Everything an application needs in scope: `use users_diesel::prelude::*;`.
 pub mod prelude {
     pub use crate::schema::ModelSchema;
-    pub use crate::{user_model, Id, Migrations, UserModel, UserStore, UsersError};
+    pub use crate::{
+        user_model, Id, Migrations, NoRoles, RoleModel, UserModel, UserStore, Users, UsersConfig,
+        UsersError,
+    };
 }
 
 /// Runtime items for generated code. Not public API: names here may change at any time.

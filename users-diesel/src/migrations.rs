@@ -109,7 +109,11 @@ const MAX_VERSION_LEN: usize = 50;
 impl MigrationSql {
     fn new(model: &ModelTables, dialect: Dialect) -> Self {
         let main = model.tables.first().map_or("", |t| t.name);
-        let mut prefix = format!("00000000000000-users{}-{}", model.order, main.replace('_', "-"));
+        let mut prefix = format!(
+            "00000000000000-users{}-{}",
+            model.order,
+            main.replace('_', "-")
+        );
         prefix.truncate(MAX_VERSION_LEN);
         let name = format!("{prefix}_create_{main}");
         let version = prefix.replace('-', "");
@@ -210,7 +214,11 @@ impl Dialect {
 
     fn column_definition(self, table: &Table, column: &Column) -> String {
         let is_key = column.unique || column.indexed || table.primary_key.contains(&column.name);
-        let mut sql = format!("{} {}", self.quote(column.name), self.type_name(column, is_key));
+        let mut sql = format!(
+            "{} {}",
+            self.quote(column.name),
+            self.type_name(column, is_key)
+        );
         if !column.nullable {
             sql.push_str(" NOT NULL");
         }
@@ -224,7 +232,9 @@ impl Dialect {
     pub fn type_name(self, column: &Column, is_key: bool) -> String {
         use ColumnType as T;
         use Dialect::*;
-        let text_length = column.max_length.or(is_key.then_some(MYSQL_DEFAULT_INDEXED_LENGTH));
+        let text_length = column
+            .max_length
+            .or(is_key.then_some(MYSQL_DEFAULT_INDEXED_LENGTH));
         let name = match (self, column.ty) {
             (_, T::Custom(name)) => name,
             (Postgres, T::Uuid) => "UUID",

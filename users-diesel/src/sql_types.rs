@@ -47,7 +47,6 @@ mod pg {
             uuid_from_bytes(value.as_bytes()).map(Id::from_uuid)
         }
     }
-
 }
 
 #[cfg(feature = "sqlite")]
@@ -69,7 +68,6 @@ mod sqlite {
             uuid_from_bytes(value.read_blob()).map(Id::from_uuid)
         }
     }
-
 }
 
 #[cfg(feature = "mysql")]
@@ -96,4 +94,3 @@ mod mysql {
 
     // MySQL's DATETIME has no time zone: the column holds UTC by contract.
 }
-
