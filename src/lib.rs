@@ -16,7 +16,8 @@ use users_diesel::Dialect;
 pub struct TestDb<C: Connection> {
     conn: C,
     url: String,
-    cleanup: Option<Box<dyn FnOnce(&mut C)>>,
+    /// Drops the private schema or database, over a connection of its own.
+    cleanup: Option<Box<dyn FnOnce()>>,
 }
 
 impl<C: Connection> TestDb<C> {
@@ -48,7 +49,7 @@ impl<C: Connection> DerefMut for TestDb<C> {
 impl<C: Connection> Drop for TestDb<C> {
     fn drop(&mut self) {
         if let Some(cleanup) = self.cleanup.take() {
-            cleanup(&mut self.conn);
+            cleanup();
         }
     }
 }
@@ -97,7 +98,7 @@ pub fn postgres() -> TestDb<diesel::PgConnection> {
     TestDb {
         conn: diesel::PgConnection::establish(&url).expect("connect to the test schema"),
         url,
-        cleanup: Some(Box::new(move |_| {
+        cleanup: Some(Box::new(move || {
             let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
         })),
     }
@@ -123,7 +124,7 @@ pub fn mysql() -> TestDb<diesel::MysqlConnection> {
     TestDb {
         conn: diesel::MysqlConnection::establish(&url).expect("connect to the test database"),
         url,
-        cleanup: Some(Box::new(move |_| {
+        cleanup: Some(Box::new(move || {
             let _ = admin.batch_execute(&format!("DROP DATABASE {database}"));
         })),
     }
