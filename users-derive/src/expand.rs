@@ -7,34 +7,46 @@ use syn::spanned::Spanned;
 use crate::ast::{Field, UserModel};
 use crate::valid::{literal_default, LiteralDefault};
 
-/// A Diesel backend the generated code is checked against and stores for.
-pub struct Backend {
-    pub check: TokenStream,
-    pub connection: TokenStream,
+/// A Diesel backend the generated code is checked against and implements stores for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    Mysql,
 }
 
-/// The backends users-diesel was built with (it switches on this crate's features).
-pub fn enabled_backends() -> Vec<Backend> {
-    let mut backends = Vec::new();
-    if cfg!(feature = "sqlite") {
-        backends.push(Backend {
-            check: quote!(diesel::sqlite::Sqlite),
-            connection: quote!(diesel::sqlite::SqliteConnection),
-        });
+impl Backend {
+    /// Every backend, in the order the generated code lists them.
+    #[cfg(test)]
+    pub const ALL: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::Mysql];
+
+    /// The backends users-diesel was built with (it switches on this crate's features).
+    pub fn enabled() -> Vec<Backend> {
+        [
+            (cfg!(feature = "sqlite"), Backend::Sqlite),
+            (cfg!(feature = "postgres"), Backend::Postgres),
+            (cfg!(feature = "mysql"), Backend::Mysql),
+        ]
+        .into_iter()
+        .filter_map(|(enabled, backend)| enabled.then_some(backend))
+        .collect()
     }
-    if cfg!(feature = "postgres") {
-        backends.push(Backend {
-            check: quote!(diesel::pg::Pg),
-            connection: quote!(diesel::pg::PgConnection),
-        });
+
+    fn diesel_backend(self) -> TokenStream {
+        match self {
+            Backend::Sqlite => quote!(diesel::sqlite::Sqlite),
+            Backend::Postgres => quote!(diesel::pg::Pg),
+            Backend::Mysql => quote!(diesel::mysql::Mysql),
+        }
     }
-    if cfg!(feature = "mysql") {
-        backends.push(Backend {
-            check: quote!(diesel::mysql::Mysql),
-            connection: quote!(diesel::mysql::MysqlConnection),
-        });
+
+    fn connection(self) -> TokenStream {
+        match self {
+            Backend::Sqlite => quote!(diesel::sqlite::SqliteConnection),
+            Backend::Postgres => quote!(diesel::pg::PgConnection),
+            Backend::Mysql => quote!(diesel::mysql::MysqlConnection),
+        }
     }
-    backends
 }
 
 /// A column the macro adds to the user's struct.
@@ -58,7 +70,7 @@ fn injected_fields(model: &UserModel) -> Vec<Injected> {
     vec![
         Injected {
             name: "id",
-            doc: "The user's id: a UUIDv7, so ids sort by creation time.",
+            doc: " The user's id: a UUIDv7, so ids sort by creation time.",
             ty: quote!(#krate::Id<#ident>),
             sql: quote!(Uuid),
             column: quote!(Column::new("id", ColumnType::Uuid)),
@@ -66,7 +78,7 @@ fn injected_fields(model: &UserModel) -> Vec<Injected> {
         },
         Injected {
             name: "email",
-            doc: "The email address, trimmed and lowercased; unique.",
+            doc: " The email address, trimmed and lowercased; unique.",
             ty: quote!(String),
             sql: quote!(Text),
             column: quote!(Column::new("email", ColumnType::Text)
@@ -76,7 +88,7 @@ fn injected_fields(model: &UserModel) -> Vec<Injected> {
         },
         Injected {
             name: "password_hash",
-            doc: "The argon2id hash of the password, as a PHC string. Never printed by `Debug`.",
+            doc: " The argon2id hash of the password, as a PHC string. Never printed by `Debug`.",
             ty: quote!(String),
             sql: quote!(Text),
             column: quote!(Column::new("password_hash", ColumnType::Text)),
@@ -84,7 +96,7 @@ fn injected_fields(model: &UserModel) -> Vec<Injected> {
         },
         Injected {
             name: "is_active",
-            doc: "Whether the user may log in.",
+            doc: " Whether the user may log in.",
             ty: quote!(bool),
             sql: quote!(Bool),
             column: quote!(
@@ -94,7 +106,7 @@ fn injected_fields(model: &UserModel) -> Vec<Injected> {
         },
         Injected {
             name: "is_verified",
-            doc: "Whether the user has verified their email address.",
+            doc: " Whether the user has verified their email address.",
             ty: quote!(bool),
             sql: quote!(Bool),
             column: quote!(
@@ -113,7 +125,7 @@ fn timestamp_fields(model: &UserModel) -> Vec<Injected> {
     vec![
         Injected {
             name: "created_at",
-            doc: "When the user was inserted (UTC); set by the store.",
+            doc: " When the user was inserted (UTC); set by the store.",
             ty: quote!(#krate::__private::chrono::NaiveDateTime),
             sql: quote!(Timestamp),
             column: quote!(Column::new("created_at", ColumnType::Timestamp)),
@@ -121,7 +133,7 @@ fn timestamp_fields(model: &UserModel) -> Vec<Injected> {
         },
         Injected {
             name: "updated_at",
-            doc: "When the user was last written (UTC); set by the store.",
+            doc: " When the user was last written (UTC); set by the store.",
             ty: quote!(#krate::__private::chrono::NaiveDateTime),
             sql: quote!(Timestamp),
             column: quote!(Column::new("updated_at", ColumnType::Timestamp)),
@@ -130,12 +142,12 @@ fn timestamp_fields(model: &UserModel) -> Vec<Injected> {
     ]
 }
 
-pub fn user_model(model: &UserModel) -> TokenStream {
+pub fn user_model(model: &UserModel, backends: &[Backend]) -> TokenStream {
     let head = injected_fields(model);
     let tail = timestamp_fields(model);
-    let item = user_struct(model, &head, &tail);
+    let item = user_struct(model, &head, &tail, backends);
     let table = table(model, &head, &tail);
-    let impls = user_impls(model, &head, &tail);
+    let impls = user_impls(model, &head, &tail, backends);
     quote! {
         #item
         #table
@@ -143,13 +155,18 @@ pub fn user_model(model: &UserModel) -> TokenStream {
     }
 }
 
-fn user_struct(model: &UserModel, head: &[Injected], tail: &[Injected]) -> TokenStream {
+fn user_struct(
+    model: &UserModel,
+    head: &[Injected],
+    tail: &[Injected],
+    backends: &[Backend],
+) -> TokenStream {
     let item = model.item;
     let attrs = &item.attrs;
     let vis = &item.vis;
     let ident = &item.ident;
     let table = table_ident(model);
-    let checks = enabled_backends().into_iter().map(|backend| backend.check);
+    let checks = backends.iter().map(|backend| backend.diesel_backend());
     let injected = |fields: &[Injected]| -> Vec<TokenStream> {
         fields
             .iter()
@@ -205,7 +222,7 @@ fn table(model: &UserModel, head: &[Injected], tail: &[Injected]) -> TokenStream
     let krate = &model.krate;
     let table = table_ident(model);
     let doc = format!(
-        "The `{}` table of [`{}`], written by `#[user_model]`.",
+        " The `{}` table of [`{}`], written by `#[user_model]`.",
         model.table, model.item.ident
     );
     let injected = |fields: &[Injected]| -> Vec<TokenStream> {
@@ -240,14 +257,19 @@ fn table(model: &UserModel, head: &[Injected], tail: &[Injected]) -> TokenStream
     }
 }
 
-fn user_impls(model: &UserModel, head: &[Injected], tail: &[Injected]) -> TokenStream {
+fn user_impls(
+    model: &UserModel,
+    head: &[Injected],
+    tail: &[Injected],
+    backends: &[Backend],
+) -> TokenStream {
     let krate = &model.krate;
     let debug = debug_impl(model, head, tail);
     let user_model = user_model_impl(model);
     let schema = schema_impl(model, head, tail);
-    let stores = enabled_backends()
-        .into_iter()
-        .map(|backend| user_store_impl(model, &backend.connection));
+    let stores = backends
+        .iter()
+        .map(|backend| user_store_impl(model, &backend.connection()));
     quote! {
         const _: () = {
             use #krate::__private::diesel::prelude::*;
@@ -430,13 +452,16 @@ fn column_description(field: &Field) -> Option<TokenStream> {
         tokens.extend(quote!(.indexed()));
     }
     if let Some(length) = &field.column.max_length {
-        let length = length.base10_parse::<u32>().unwrap_or(0);
+        let length = proc_macro2::Literal::u32_unsuffixed(length.base10_parse().unwrap_or(0));
         tokens.extend(quote!(.max_length(#length)));
     }
     let default = field.column.default.as_ref().and_then(literal_default);
     if let Some(default) = default {
         let value = match default {
-            LiteralDefault::Int(value) => quote!(DefaultValue::Int(#value)),
+            LiteralDefault::Int(value) => {
+                let value = proc_macro2::Literal::i64_unsuffixed(value);
+                quote!(DefaultValue::Int(#value))
+            }
             LiteralDefault::Float(value) => quote!(DefaultValue::Float(#value)),
             LiteralDefault::Bool(value) => quote!(DefaultValue::Bool(#value)),
             LiteralDefault::Str(value) => quote!(DefaultValue::Str(#value)),

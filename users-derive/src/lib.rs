@@ -21,3 +21,6 @@ use proc_macro::TokenStream;
 pub fn user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
     user_model::expand_user_model(attr.into(), item.into()).into()
 }
+
+#[cfg(test)]
+mod tests;

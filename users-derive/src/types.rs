@@ -60,6 +60,7 @@ fn builtin_sql_type(ty: &Type) -> syn::Result<&'static str> {
         return unmappable(format!("#[user_model] cannot map this type to SQL; {HELP}"));
     };
     let name = segment.ident.to_string();
+    let written = type_as_written(ty);
     Ok(match name.as_str() {
         "String" => "Text",
         "bool" => "Bool",
@@ -91,10 +92,15 @@ fn builtin_sql_type(ty: &Type) -> syn::Result<&'static str> {
         }
         _ => {
             return unmappable(format!(
-                "#[user_model] cannot map `{name}` to a SQL type; {HELP}"
+                "#[user_model] cannot map `{written}` to a SQL type; {HELP}"
             ))
         }
     })
+}
+
+/// A type as a person writes it: `Vec<String>`, not `Vec < String >`.
+fn type_as_written(ty: &Type) -> String {
+    quote!(#ty).to_string().replace(' ', "").replace(',', ", ")
 }
 
 fn is_vec_u8(arguments: &PathArguments) -> bool {

@@ -6,11 +6,22 @@ use syn::{Fields, Item};
 
 use crate::ast::UserModel;
 use crate::ctxt::Errors;
-use crate::{attr, expand, valid};
+use crate::expand::{self, Backend};
+use crate::{attr, valid};
 
 /// Expands `#[user_model(<attr>)]` on `<item>`. On any error the item is re-emitted (without
 /// the macro's own field attributes) beside every error, so one mistake does not cascade.
 pub fn expand_user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_user_model_for(attr, item, &Backend::enabled())
+}
+
+/// [`expand_user_model`] for the given backends rather than the enabled ones, so expansion
+/// snapshots do not depend on the features of the build that runs them.
+pub fn expand_user_model_for(
+    attr: TokenStream,
+    item: TokenStream,
+    backends: &[Backend],
+) -> TokenStream {
     let mut errors = Errors::default();
     let options = attr::parse_user_options(attr, &mut errors);
     let item = match syn::parse2::<Item>(item.clone()) {
@@ -33,7 +44,7 @@ pub fn expand_user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
     if !errors.is_empty() {
         return with_errors(strip_column_attrs(item).into_token_stream(), &errors);
     }
-    expand::user_model(&model)
+    expand::user_model(&model, backends)
 }
 
 fn with_errors(item: TokenStream, errors: &Errors) -> TokenStream {

@@ -1,0 +1,9 @@
+use users_diesel::prelude::*;
+
+#[user_model]
+pub enum User {
+    Admin,
+    Member,
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use std::collections::HashMap;
+use users_diesel::prelude::*;
+
+#[user_model]
+pub struct User {
+    pub tags: Vec<String>,
+    pub settings: HashMap<String, String>,
+    pub external_id: uuid::Uuid,
+}
+
+fn main() {}
