@@ -194,3 +194,36 @@ macro_rules! backend_tests {
 #[cfg(all(doctest, feature = "sqlite"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// Counting the rows of a table by name, on any enabled backend.
+pub trait CountRows {
+    /// `SELECT COUNT(*) FROM <table>`.
+    fn count_rows(&mut self, table: &str) -> i64;
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+macro_rules! count_rows_on {
+    ($($feature:literal => $connection:ty),*) => {$(
+        #[cfg(feature = $feature)]
+        impl CountRows for $connection {
+            fn count_rows(&mut self, table: &str) -> i64 {
+                use diesel::RunQueryDsl;
+                diesel::sql_query(format!("SELECT COUNT(*) AS count FROM {table}"))
+                    .get_result::<Count>(self)
+                    .expect("count rows")
+                    .count
+            }
+        }
+    )*};
+}
+
+count_rows_on!(
+    "sqlite" => diesel::SqliteConnection,
+    "postgres" => diesel::PgConnection,
+    "mysql" => diesel::MysqlConnection
+);

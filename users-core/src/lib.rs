@@ -24,6 +24,6 @@ pub use hooks::{NoHooks, UsersHooks};
 pub use manager::{LoginOutcome, Users};
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
 pub use password::{PasswordHasher, PasswordVerification};
-pub use store::UserStore;
+pub use store::{RoleStore, UserStore};
 pub use token::{OpenedToken, TokenPurpose, TokenSigner};
 pub use uuid::Uuid;

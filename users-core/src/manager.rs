@@ -9,6 +9,7 @@
 //! the same logic without a second copy.
 
 mod decisions;
+mod roles;
 
 use std::fmt;
 use std::marker::PhantomData;

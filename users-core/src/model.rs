@@ -82,8 +82,12 @@ pub trait RoleModel: Clone + Debug + Send + Sync + Sized + 'static {
     fn id(&self) -> Self::Id;
     /// The role's unique name.
     fn name(&self) -> &str;
+    /// Renames the role.
+    fn set_name(&mut self, name: String);
     /// The role's description, if it has one.
     fn description(&self) -> Option<&str>;
+    /// Replaces the description.
+    fn set_description(&mut self, description: Option<String>);
 }
 
 /// The role type of an application without roles: `Users<User>` means `Users<User, NoRoles>`.
@@ -105,7 +109,13 @@ impl RoleModel for NoRoles {
     fn name(&self) -> &str {
         match *self {}
     }
+    fn set_name(&mut self, _: String) {
+        match *self {}
+    }
     fn description(&self) -> Option<&str> {
+        match *self {}
+    }
+    fn set_description(&mut self, _: Option<String>) {
         match *self {}
     }
 }

@@ -5,7 +5,7 @@
 //! That keeps the orphan rule happy and keeps Diesel trait bounds out of application code: the
 //! manager asks for `U: UserStore<C>` and nothing else.
 
-use crate::{UserModel, UsersError};
+use crate::{RoleModel, UserModel, UsersError};
 
 /// Storage of one user model over connections of type `C`.
 ///
@@ -33,4 +33,77 @@ pub trait UserStore<C>: UserModel {
     fn transaction<T, F>(conn: &mut C, f: F) -> Result<T, UsersError>
     where
         F: FnOnce(&mut C) -> Result<T, UsersError>;
+}
+
+/// Storage of one role model, and of its join table with the user model, over connections of
+/// type `C`. Written by `#[role_model]`.
+///
+/// Each query is one statement: `has_role`, `has_any_role` and `count_roles_named` use the join
+/// table's primary key and the unique index on the role name; `roles_of_users` loads the roles of
+/// many users in one query. Implementations map a unique violation on the role name to
+/// [`UsersError::RoleExists`], and a missing user or role behind a join row to
+/// [`UsersError::UserNotFound`] or [`UsersError::RoleNotFound`].
+pub trait RoleStore<C>: RoleModel {
+    /// The user model the roles are assigned to.
+    type User: UserModel;
+
+    /// Inserts a new role and returns it.
+    fn insert(conn: &mut C, role: &Self) -> Result<Self, UsersError>;
+
+    /// Loads the role with this id.
+    fn find(conn: &mut C, id: Self::Id) -> Result<Option<Self>, UsersError>;
+
+    /// Loads the role with this name.
+    fn find_by_name(conn: &mut C, name: &str) -> Result<Option<Self>, UsersError>;
+
+    /// Writes every field of `role` to its row; [`UsersError::RoleNotFound`] if there is none.
+    fn update(conn: &mut C, role: &Self) -> Result<Self, UsersError>;
+
+    /// Deletes the role with this id, and its assignments; `false` if there was none.
+    fn delete(conn: &mut C, id: Self::Id) -> Result<bool, UsersError>;
+
+    /// Gives the user the role; doing it again changes nothing.
+    fn assign(
+        conn: &mut C,
+        user: <Self::User as UserModel>::Id,
+        role: Self::Id,
+    ) -> Result<(), UsersError>;
+
+    /// Takes the role from the user; `false` if the user did not have it.
+    fn revoke(
+        conn: &mut C,
+        user: <Self::User as UserModel>::Id,
+        role: Self::Id,
+    ) -> Result<bool, UsersError>;
+
+    /// Whether the user has the role with this name.
+    fn has_role(
+        conn: &mut C,
+        user: <Self::User as UserModel>::Id,
+        name: &str,
+    ) -> Result<bool, UsersError>;
+
+    /// Whether the user has at least one of the roles with these names.
+    fn has_any_role(
+        conn: &mut C,
+        user: <Self::User as UserModel>::Id,
+        names: &[&str],
+    ) -> Result<bool, UsersError>;
+
+    /// How many of the roles with these (distinct) names the user has.
+    fn count_roles_named(
+        conn: &mut C,
+        user: <Self::User as UserModel>::Id,
+        names: &[&str],
+    ) -> Result<usize, UsersError>;
+
+    /// The user's roles, by name.
+    fn roles_of(conn: &mut C, user: <Self::User as UserModel>::Id)
+        -> Result<Vec<Self>, UsersError>;
+
+    /// The roles of each of `users`, in the same order, in one query.
+    fn roles_of_users(conn: &mut C, users: &[Self::User]) -> Result<Vec<Vec<Self>>, UsersError>;
+
+    /// The users who have the role with this name, oldest first.
+    fn users_with_role(conn: &mut C, name: &str) -> Result<Vec<Self::User>, UsersError>;
 }

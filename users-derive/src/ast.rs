@@ -3,24 +3,47 @@
 use proc_macro2::{Ident, Span};
 use syn::{Attribute, Fields, ItemStruct, LitStr, Path};
 
-use crate::attr::{self, ColumnAttrs, UserOptions};
+use crate::attr::{self, ColumnAttrs, MacroKind, Options};
 use crate::ctxt::Errors;
 use crate::types::{self, SqlMapping};
 
-/// A `#[user_model]` struct.
-pub struct UserModel<'a> {
+/// A `#[user_model]` or `#[role_model]` struct.
+pub struct Model<'a> {
+    pub kind: Kind,
     pub item: &'a ItemStruct,
-    /// The SQL table name (`users` unless `table = "…"`).
+    /// The SQL table name (`users` or `roles` unless `table = "…"`).
     pub table: String,
     /// Where to blame the table name: the `table = "…"` literal, or the struct's name.
     pub table_span: Span,
-    pub timestamps: bool,
     /// The path of `users_diesel` in the user's crate.
     pub krate: Path,
     /// The user's own fields, in order.
     pub fields: Vec<Field<'a>>,
     /// Whether the user derives serde's `Serialize` or `Deserialize`.
     pub serde: bool,
+}
+
+/// What differs between the two macros.
+pub enum Kind {
+    User {
+        timestamps: bool,
+    },
+    Role {
+        /// The join table's SQL name (`user_roles` unless `join_table = "…"`).
+        join_table: String,
+        join_table_span: Span,
+        /// The user model type (`User` unless `user = …`).
+        user: Path,
+    },
+}
+
+impl Kind {
+    pub fn macro_kind(&self) -> MacroKind {
+        match self {
+            Kind::User { .. } => MacroKind::User,
+            Kind::Role { .. } => MacroKind::Role,
+        }
+    }
 }
 
 /// One of the user's own fields.
@@ -44,17 +67,37 @@ impl<'a> Field<'a> {
     }
 }
 
-impl<'a> UserModel<'a> {
-    pub fn from_syn(item: &'a ItemStruct, options: UserOptions, errors: &mut Errors) -> Self {
-        let (table, table_span) = match &options.table {
-            Some(lit) => (lit.value(), lit.span()),
-            None => ("users".to_owned(), item.ident.span()),
+impl<'a> Model<'a> {
+    pub fn from_syn(
+        kind: MacroKind,
+        item: &'a ItemStruct,
+        options: Options,
+        errors: &mut Errors,
+    ) -> Self {
+        let default_table = match kind {
+            MacroKind::User => "users",
+            MacroKind::Role => "roles",
         };
-        UserModel {
+        let (table, table_span) = name_or(options.table.as_ref(), default_table, item);
+        let kind = match kind {
+            MacroKind::User => Kind::User {
+                timestamps: options.timestamps.is_some(),
+            },
+            MacroKind::Role => {
+                let (join_table, join_table_span) =
+                    name_or(options.join_table.as_ref(), "user_roles", item);
+                Kind::Role {
+                    join_table,
+                    join_table_span,
+                    user: options.user.unwrap_or_else(|| syn::parse_quote!(User)),
+                }
+            }
+        };
+        Model {
+            kind,
             item,
             table,
             table_span,
-            timestamps: options.timestamps.is_some(),
             krate: options
                 .krate
                 .unwrap_or_else(|| syn::parse_quote!(::users_diesel)),
@@ -65,6 +108,13 @@ impl<'a> UserModel<'a> {
                     .is_some_and(|s| s.ident == "Serialize" || s.ident == "Deserialize")
             }),
         }
+    }
+}
+
+fn name_or(option: Option<&LitStr>, default: &str, item: &ItemStruct) -> (String, Span) {
+    match option {
+        Some(lit) => (lit.value(), lit.span()),
+        None => (default.to_owned(), item.ident.span()),
     }
 }
 

@@ -10,7 +10,7 @@ use syn::{Attribute, Expr, LitInt, LitStr, Path};
 
 use crate::ctxt::Errors;
 
-// #[user_model(table = "accounts")]
+// #[user_model(table = "accounts")], #[role_model(table = "groups")]
 pub const TABLE: &str = "table";
 // #[user_model(timestamps)]
 pub const TIMESTAMPS: &str = "timestamps";
@@ -18,51 +18,101 @@ pub const TIMESTAMPS: &str = "timestamps";
 pub const SCHEMA: &str = "schema";
 // #[user_model(crate = my_app::users_diesel)]
 pub const CRATE: &str = "crate";
+// #[role_model(join_table = "memberships")]
+pub const JOIN_TABLE: &str = "join_table";
+// #[role_model(user = crate::models::Account)]
+pub const USER: &str = "user";
 
-/// The options of `#[user_model(...)]`, each kept with its tokens for error spans.
+/// Which macro is being expanded: decides the valid options and what is injected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacroKind {
+    User,
+    Role,
+}
+
+impl MacroKind {
+    /// The attribute as the user writes it, for messages.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            MacroKind::User => "#[user_model]",
+            MacroKind::Role => "#[role_model]",
+        }
+    }
+
+    fn options_help(self) -> &'static str {
+        match self {
+            MacroKind::User => {
+                "valid options are `table = \"name\"`, `timestamps`, \
+                 `schema = path::to::table` and `crate = path::to::users_diesel`, \
+                 e.g. #[user_model(table = \"accounts\", timestamps)]"
+            }
+            MacroKind::Role => {
+                "valid options are `table = \"name\"`, `join_table = \"name\"`, \
+                 `user = UserType` and `crate = path::to::users_diesel`, \
+                 e.g. #[role_model(table = \"groups\", join_table = \"memberships\", user = Account)]"
+            }
+        }
+    }
+
+    fn accepts(self, key: &str) -> bool {
+        match self {
+            MacroKind::User => [TABLE, TIMESTAMPS, CRATE].contains(&key),
+            MacroKind::Role => [TABLE, JOIN_TABLE, USER, CRATE].contains(&key),
+        }
+    }
+}
+
+/// The options of `#[user_model(...)]` or `#[role_model(...)]`, each kept with its tokens for
+/// error spans.
 #[derive(Default)]
-pub struct UserOptions {
+pub struct Options {
     pub table: Option<LitStr>,
     pub timestamps: Option<Path>,
     pub krate: Option<Path>,
+    pub join_table: Option<LitStr>,
+    pub user: Option<Path>,
 }
 
-const USER_OPTIONS_HELP: &str = "valid options are `table = \"name\"`, `timestamps`, \
-     `schema = path::to::table` and `crate = path::to::users_diesel`, \
-     e.g. #[user_model(table = \"accounts\", timestamps)]";
-
-/// Parses the tokens inside `#[user_model(...)]`.
-pub fn parse_user_options(tokens: TokenStream, errors: &mut Errors) -> UserOptions {
-    let mut options = UserOptions::default();
+/// Parses the tokens inside the macro's parentheses.
+pub fn parse_options(kind: MacroKind, tokens: TokenStream, errors: &mut Errors) -> Options {
+    let mut options = Options::default();
     let parser = syn::meta::parser(|meta| {
         let key = meta.path.clone();
-        if key.is_ident(TABLE) {
+        let name = path_name(&key);
+        if !kind.accepts(&name) {
+            skip_value(&meta)?;
+            if kind == MacroKind::User && name == SCHEMA {
+                errors.error_at(
+                    &key,
+                    "`schema = …` (binding to an existing table) is not available yet; \
+                     remove it and let #[user_model] emit the table",
+                );
+            } else {
+                errors.error_at(&key, unknown("option", &key, kind.options_help()));
+            }
+        } else if name == TABLE {
             let value = meta.value()?.parse::<LitStr>()?;
             set_once(&mut options.table, value, &key, errors);
-        } else if key.is_ident(TIMESTAMPS) {
+        } else if name == JOIN_TABLE {
+            let value = meta.value()?.parse::<LitStr>()?;
+            set_once(&mut options.join_table, value, &key, errors);
+        } else if name == TIMESTAMPS {
             reject_value(
                 &meta,
                 "`timestamps` takes no value: write #[user_model(timestamps)]",
             )?;
             set_once(&mut options.timestamps, key.clone(), &key, errors);
-        } else if key.is_ident(CRATE) {
+        } else if name == CRATE {
             let value = meta.value()?.parse::<Path>()?;
             set_once(&mut options.krate, value, &key, errors);
-        } else if key.is_ident(SCHEMA) {
-            skip_value(&meta)?;
-            errors.error_at(
-                &key,
-                "`schema = …` (binding to an existing table) is not available yet; \
-                 remove it and let #[user_model] emit the table",
-            );
         } else {
-            skip_value(&meta)?;
-            errors.error_at(&key, unknown("option", &key, USER_OPTIONS_HELP));
+            let value = meta.value()?.parse::<Path>()?;
+            set_once(&mut options.user, value, &key, errors);
         }
         Ok(())
     });
     if let Err(error) = parser.parse2(tokens) {
-        errors.push(error);
+        errors.push(with_help(error, kind.options_help()));
     }
     options
 }

@@ -6,9 +6,9 @@
 mod ast;
 mod attr;
 mod ctxt;
+mod entry;
 mod expand;
 mod types;
-mod user_model;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -19,7 +19,17 @@ use proc_macro::TokenStream;
 /// See `users_diesel`'s documentation for the options and `#[column(...)]` keys.
 #[proc_macro_attribute]
 pub fn user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
-    user_model::expand_user_model(attr.into(), item.into()).into()
+    entry::expand_user_model(attr.into(), item.into()).into()
+}
+
+/// Turns a struct into a role model: injects `id`, `name` and `description`, and emits the
+/// roles table, the user↔role join table with its struct and joins, the stores and the
+/// migration.
+///
+/// See `users_diesel`'s documentation for the options.
+#[proc_macro_attribute]
+pub fn role_model(attr: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand_role_model(attr.into(), item.into()).into()
 }
 
 #[cfg(test)]

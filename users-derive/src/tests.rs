@@ -3,22 +3,25 @@
 
 use proc_macro2::TokenStream;
 
+use crate::attr::MacroKind;
+use crate::entry::expand_for;
 use crate::expand::Backend;
-use crate::user_model::expand_user_model_for;
 
-fn expand(attr: &str, item: &str) -> String {
+fn expand(kind: MacroKind, attr: &str, item: &str) -> String {
     let attr: TokenStream = attr.parse().expect("attribute tokens");
     let item: TokenStream = item.parse().expect("item tokens");
-    let output = expand_user_model_for(attr, item, &Backend::ALL);
+    let output = expand_for(kind, attr, item, &Backend::ALL);
     let file = syn::parse2::<syn::File>(output).expect("the expansion parses as a file");
     prettyplease::unparse(&file)
 }
 
 macro_rules! snapshot {
-    ($name:literal, attr = $attr:literal, item = $item:literal) => {{
-        let description = format!("#[user_model({})]\n{}", $attr, $item);
+    ($name:literal, $kind:ident, attr = $attr:literal, item = $item:literal) => {{
+        let kind = MacroKind::$kind;
+        let attribute = kind.attribute().trim_end_matches(']');
+        let description = format!("{attribute}({})]\n{}", $attr, $item);
         insta::with_settings!({ description => description, omit_expression => true }, {
-            insta::assert_snapshot!($name, expand($attr, $item));
+            insta::assert_snapshot!($name, expand(kind, $attr, $item));
         });
     }};
 }
@@ -27,6 +30,7 @@ macro_rules! snapshot {
 fn quickstart_model() {
     snapshot!(
         "quickstart_model",
+        User,
         attr = "",
         item = "/// An application's user.
 pub struct User {
@@ -41,6 +45,7 @@ pub struct User {
 fn every_model_option() {
     snapshot!(
         "every_model_option",
+        User,
         attr = "table = \"accounts\", timestamps, crate = my_app::users_diesel",
         item = "pub struct Account {
     pub nickname: Option<String>,
@@ -52,6 +57,7 @@ fn every_model_option() {
 fn every_column_key() {
     snapshot!(
         "every_column_key",
+        User,
         attr = "",
         item = "#[derive(serde::Serialize)]
 pub struct User {
@@ -74,11 +80,35 @@ pub struct User {
 fn errors_are_reported_together_beside_the_item() {
     snapshot!(
         "errors_beside_the_item",
+        User,
         attr = "tabel = \"accounts\"",
         item = "pub struct User {
     pub email: String,
     #[column(uniq)]
     pub nickname: Vec<String>,
+}"
+    );
+}
+
+#[test]
+fn role_model_defaults() {
+    snapshot!(
+        "role_model_defaults",
+        Role,
+        attr = "",
+        item = "pub struct Role {}"
+    );
+}
+
+#[test]
+fn role_model_with_every_option() {
+    snapshot!(
+        "role_model_with_every_option",
+        Role,
+        attr = "table = \"groups\", join_table = \"memberships\", user = crate::models::Account",
+        item = "pub struct Group {
+    #[column(default = 0)]
+    pub rank: i32,
 }"
     );
 }

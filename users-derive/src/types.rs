@@ -57,7 +57,7 @@ pub fn option_inner(ty: &Type) -> Option<&Type> {
 fn builtin_sql_type(ty: &Type) -> syn::Result<&'static str> {
     let unmappable = |message: String| Err(syn::Error::new_spanned(ty, message));
     let Some(segment) = last_segment(ty) else {
-        return unmappable(format!("#[user_model] cannot map this type to SQL; {HELP}"));
+        return unmappable(format!("this type cannot be mapped to SQL; {HELP}"));
     };
     let name = segment.ident.to_string();
     let written = type_as_written(ty);
@@ -92,7 +92,7 @@ fn builtin_sql_type(ty: &Type) -> syn::Result<&'static str> {
         }
         _ => {
             return unmappable(format!(
-                "#[user_model] cannot map `{written}` to a SQL type; {HELP}"
+                "`{written}` cannot be mapped to a SQL type; {HELP}"
             ))
         }
     })

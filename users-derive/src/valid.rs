@@ -6,14 +6,16 @@ use std::collections::HashSet;
 use quote::ToTokens;
 use syn::{Expr, Fields, Lit, UnOp};
 
-use crate::ast::{self, Field, UserModel};
+use crate::ast::{self, Field, Kind, Model};
 use crate::ctxt::Errors;
 
 /// The fields `#[user_model]` injects, and those `timestamps` adds.
 pub const USER_FIELDS: &[&str] = &["id", "email", "password_hash", "is_active", "is_verified"];
 pub const TIMESTAMP_FIELDS: &[&str] = &["created_at", "updated_at"];
+/// The fields `#[role_model]` injects.
+pub const ROLE_FIELDS: &[&str] = &["id", "name", "description"];
 
-/// Traits the macro implements itself; deriving them as well would conflict.
+/// Traits the macros implement themselves; deriving them as well would conflict.
 const GENERATED_DERIVES: &[&str] = &[
     "Queryable",
     "Selectable",
@@ -24,60 +26,99 @@ const GENERATED_DERIVES: &[&str] = &[
     "PartialEq",
 ];
 
-pub fn check_user_model(model: &UserModel, errors: &mut Errors) {
-    check_shape(model.item, errors);
+pub fn check_model(model: &Model, errors: &mut Errors) {
+    let attribute = model.kind.macro_kind().attribute();
+    check_shape(model.item, attribute, errors);
     check_sql_name(&model.table, model.table_span, "table", errors);
-    check_derives(model.item, errors);
-    let mut injected: Vec<&str> = USER_FIELDS.to_vec();
-    if model.timestamps {
-        injected.extend(TIMESTAMP_FIELDS);
+    if let Kind::Role {
+        join_table,
+        join_table_span,
+        ..
+    } = &model.kind
+    {
+        check_sql_name(join_table, *join_table_span, "join table", errors);
+        if *join_table == model.table {
+            errors.push(syn::Error::new(
+                *join_table_span,
+                format!("the join table cannot also be named `{join_table}`; choose another `join_table = \"…\"`"),
+            ));
+        }
     }
-    check_fields(&model.fields, &injected, errors);
+    check_derives(model.item, attribute, errors);
+    check_fields(
+        &model.fields,
+        &injected_fields(&model.kind),
+        attribute,
+        errors,
+    );
 }
 
-fn check_shape(item: &syn::ItemStruct, errors: &mut Errors) {
+/// The names a model's own fields may not take.
+pub fn injected_fields(kind: &Kind) -> Vec<&'static str> {
+    match kind {
+        Kind::User { timestamps } => {
+            let mut fields = USER_FIELDS.to_vec();
+            if *timestamps {
+                fields.extend(TIMESTAMP_FIELDS);
+            }
+            fields
+        }
+        Kind::Role { .. } => ROLE_FIELDS.to_vec(),
+    }
+}
+
+fn check_shape(item: &syn::ItemStruct, attribute: &str, errors: &mut Errors) {
+    let name = &item.ident;
     match &item.fields {
         Fields::Named(_) => {}
         Fields::Unnamed(fields) => errors.error_at(
             fields,
-            "#[user_model] needs a struct with named fields; write \
-             `pub struct User { pub display_name: Option<String> }` (or `pub struct User {}`)",
+            format!(
+                "{attribute} needs a struct with named fields; write \
+                 `pub struct {name} {{ pub display_name: Option<String> }}` (or `pub struct {name} {{}}`)"
+            ),
         ),
         Fields::Unit => errors.error_at(
             &item.ident,
-            "#[user_model] needs a struct with named fields; write `pub struct User {}`",
+            format!("{attribute} needs a struct with named fields; write `pub struct {name} {{}}`"),
         ),
     }
     if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
         errors.error_at(
             &item.generics,
-            "#[user_model] does not support generic parameters: a model maps to one table; \
-             remove them",
+            format!(
+                "{attribute} does not support generic parameters: a model maps to one table; \
+                 remove them"
+            ),
         );
     }
 }
 
-fn check_derives(item: &syn::ItemStruct, errors: &mut Errors) {
+fn check_derives(item: &syn::ItemStruct, attribute: &str, errors: &mut Errors) {
     for path in ast::derives(&item.attrs) {
         let Some(name) = path.segments.last().map(|s| s.ident.to_string()) else {
             continue;
         };
         if name == "Debug" {
+            let why = if attribute == "#[user_model]" {
+                "writes a `Debug` impl that redacts `password_hash`"
+            } else {
+                "already writes a `Debug` impl"
+            };
             errors.error_at(
                 &path,
-                "#[user_model] writes a `Debug` impl that redacts `password_hash`; \
-                 remove `Debug` from this derive",
+                format!("{attribute} {why}; remove `Debug` from this derive"),
             );
         } else if GENERATED_DERIVES.contains(&name.as_str()) {
             errors.error_at(
                 &path,
-                format!("#[user_model] already derives `{name}`; remove it from this derive"),
+                format!("{attribute} already derives `{name}`; remove it from this derive"),
             );
         }
     }
 }
 
-fn check_fields(fields: &[Field], injected: &[&str], errors: &mut Errors) {
+fn check_fields(fields: &[Field], injected: &[&str], attribute: &str, errors: &mut Errors) {
     let mut seen = HashSet::new();
     for field in fields {
         let ident = field.ident.to_string();
@@ -85,7 +126,7 @@ fn check_fields(fields: &[Field], injected: &[&str], errors: &mut Errors) {
             errors.error_at(
                 field.ident,
                 format!(
-                    "`{ident}` is injected by #[user_model]; remove this field or rename it \
+                    "`{ident}` is injected by {attribute}; remove this field or rename it \
                      (the injected fields are {})",
                     injected.join(", ")
                 ),
@@ -95,7 +136,7 @@ fn check_fields(fields: &[Field], injected: &[&str], errors: &mut Errors) {
                 errors.error_at(
                     name,
                     format!(
-                        "column `{}` is injected by #[user_model]; choose another name",
+                        "column `{}` is injected by {attribute}; choose another name",
                         field.column_name
                     ),
                 );

@@ -49,6 +49,8 @@ mod store;
 pub use id::Id;
 pub use migrations::{Dialect, MigrationSql, Migrations};
 pub use users_core::*;
+/// Turns a struct into a role model: see the crate documentation and `DESIGN.md`.
+pub use users_derive::role_model;
 /// Turns a struct into a user model: see the crate documentation and `DESIGN.md`.
 pub use users_derive::user_model;
 
@@ -56,8 +58,8 @@ pub use users_derive::user_model;
 pub mod prelude {
     pub use crate::schema::ModelSchema;
     pub use crate::{
-        user_model, Id, Migrations, NoRoles, RoleModel, UserModel, UserStore, Users, UsersConfig,
-        UsersError,
+        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, UserModel,
+        UserStore, Users, UsersConfig, UsersError,
     };
 }
 
@@ -65,9 +67,11 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::schema::{Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, Table};
-    pub use crate::store::{database_error, now, transaction, user_write_error};
+    pub use crate::store::{
+        database_error, join_write_error, now, role_write_error, transaction, user_write_error,
+    };
     pub use crate::Id;
     pub use chrono;
     pub use diesel;
-    pub use users_core::{UserModel, UserStore, UsersError};
+    pub use users_core::{RoleModel, RoleStore, UserModel, UserStore, UsersError};
 }

@@ -13,7 +13,7 @@ use diesel::migration::{
     Migration, MigrationMetadata, MigrationName, MigrationSource, MigrationVersion,
 };
 
-use crate::schema::{Column, ColumnType, DefaultValue, ModelSchema, Table};
+use crate::schema::{Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, Table};
 
 /// The migrations of a set of models, in the order their tables depend on each other.
 ///
@@ -126,7 +126,7 @@ impl MigrationSql {
             .tables
             .iter()
             .rev()
-            .map(|table| format!("DROP TABLE {};\n", dialect.quote(table.name)))
+            .map(|table| dialect.drop_table(table))
             .collect::<String>();
         MigrationSql {
             name,
@@ -171,7 +171,7 @@ impl Dialect {
         for fk in table.foreign_keys {
             lines.push(format!(
                 "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE CASCADE",
-                self.quote(&format!("{}_{}_fkey", table.name, fk.column)),
+                self.quote(&foreign_key_name(table.name, fk.column)),
                 self.quote(fk.column),
                 self.quote(fk.references),
                 self.quote("id")
@@ -192,6 +192,24 @@ impl Dialect {
                 self.quote(column.name)
             );
         }
+        if self == Dialect::Sqlite {
+            for fk in table.foreign_keys {
+                sql.push_str(&sqlite_foreign_key_triggers(table.name, fk));
+            }
+        }
+        sql
+    }
+
+    /// The statements that drop a table and whatever it left on the tables it references.
+    pub fn drop_table(self, table: &Table) -> String {
+        let mut sql = String::new();
+        if self == Dialect::Sqlite {
+            for fk in table.foreign_keys {
+                let trigger = format!("{}_cascade", foreign_key_name(table.name, fk.column));
+                let _ = writeln!(sql, "DROP TRIGGER IF EXISTS {};", self.quote(&trigger));
+            }
+        }
+        let _ = writeln!(sql, "DROP TABLE {};", self.quote(table.name));
         sql
     }
 
@@ -273,6 +291,31 @@ impl Dialect {
 /// error messages on every backend name the same constraint.
 pub fn unique_constraint_name(table: &str, column: &str) -> String {
     format!("{table}_{column}_key")
+}
+
+/// The name of the foreign key constraint on `table.column`, PostgreSQL's default spelling.
+/// Errors that name it tell which referenced row was missing.
+pub fn foreign_key_name(table: &str, column: &str) -> String {
+    format!("{table}_{column}_fkey")
+}
+
+/// SQLite enforces foreign keys only on connections that ran `PRAGMA foreign_keys = ON`, so
+/// triggers give the same guarantees on every connection: a row cannot reference a missing row,
+/// and deleting the referenced row deletes the rows that reference it.
+fn sqlite_foreign_key_triggers(table: &str, fk: &ForeignKey) -> String {
+    let d = Dialect::Sqlite;
+    let name = foreign_key_name(table, fk.column);
+    let (q_table, q_column, q_references) =
+        (d.quote(table), d.quote(fk.column), d.quote(fk.references));
+    format!(
+        "CREATE TRIGGER {check} BEFORE INSERT ON {q_table} FOR EACH ROW \
+         WHEN NOT EXISTS (SELECT 1 FROM {q_references} WHERE \"id\" = NEW.{q_column}) \
+         BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: {name}'); END;\n\
+         CREATE TRIGGER {cascade} AFTER DELETE ON {q_references} FOR EACH ROW \
+         BEGIN DELETE FROM {q_table} WHERE {q_column} = OLD.\"id\"; END;\n",
+        check = d.quote(&format!("{name}_check")),
+        cascade = d.quote(&format!("{name}_cascade")),
+    )
 }
 
 struct DefaultSql(DefaultValue);

@@ -6,7 +6,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
 use users_core::UsersError;
 
-use crate::migrations::unique_constraint_name;
+use crate::migrations::{foreign_key_name, unique_constraint_name};
 
 /// Maps a failed write to a user table: a unique violation on its email column is
 /// [`UsersError::EmailTaken`], anything else [`UsersError::Database`].
@@ -16,6 +16,37 @@ pub fn user_write_error(error: DieselError, table: &str) -> UsersError {
     } else {
         UsersError::database(error)
     }
+}
+
+/// Maps a failed write to a role table: a unique violation on its name column is
+/// [`UsersError::RoleExists`], anything else [`UsersError::Database`].
+pub fn role_write_error(error: DieselError, table: &str) -> UsersError {
+    if is_unique_violation_of(&error, table, "name") {
+        UsersError::RoleExists
+    } else {
+        UsersError::database(error)
+    }
+}
+
+/// Maps a failed write to a join table: a row referencing a missing user or role is
+/// [`UsersError::UserNotFound`] or [`UsersError::RoleNotFound`], anything else
+/// [`UsersError::Database`]. Every backend names the violated constraint (SQLite through the
+/// framework's own triggers).
+pub fn join_write_error(error: DieselError, join_table: &str) -> UsersError {
+    if let DieselError::DatabaseError(_, info) = &error {
+        let names = |column: &str| {
+            let constraint = foreign_key_name(join_table, column);
+            info.constraint_name() == Some(constraint.as_str())
+                || info.message().contains(&constraint)
+        };
+        if names("user_id") {
+            return UsersError::UserNotFound;
+        }
+        if names("role_id") {
+            return UsersError::RoleNotFound;
+        }
+    }
+    UsersError::database(error)
 }
 
 /// Maps a failed read to [`UsersError::Database`].

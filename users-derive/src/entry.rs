@@ -1,10 +1,11 @@
-//! `#[user_model]`: parse → validate → expand.
+//! The two macros' entry points: parse → validate → expand.
 
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 use syn::{Fields, Item};
 
-use crate::ast::UserModel;
+use crate::ast::Model;
+use crate::attr::MacroKind;
 use crate::ctxt::Errors;
 use crate::expand::{self, Backend};
 use crate::{attr, valid};
@@ -12,25 +13,39 @@ use crate::{attr, valid};
 /// Expands `#[user_model(<attr>)]` on `<item>`. On any error the item is re-emitted (without
 /// the macro's own field attributes) beside every error, so one mistake does not cascade.
 pub fn expand_user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand_user_model_for(attr, item, &Backend::enabled())
+    expand_for(MacroKind::User, attr, item, &Backend::enabled())
 }
 
-/// [`expand_user_model`] for the given backends rather than the enabled ones, so expansion
-/// snapshots do not depend on the features of the build that runs them.
-pub fn expand_user_model_for(
+/// Expands `#[role_model(<attr>)]` on `<item>`, like [`expand_user_model`].
+pub fn expand_role_model(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_for(MacroKind::Role, attr, item, &Backend::enabled())
+}
+
+/// Either macro for the given backends rather than the enabled ones, so expansion snapshots
+/// do not depend on the features of the build that runs them.
+pub fn expand_for(
+    kind: MacroKind,
     attr: TokenStream,
     item: TokenStream,
     backends: &[Backend],
 ) -> TokenStream {
     let mut errors = Errors::default();
-    let options = attr::parse_user_options(attr, &mut errors);
+    let options = attr::parse_options(kind, attr, &mut errors);
     let item = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Struct(item)) => item,
         Ok(other) => {
             errors.error_at(
                 item_keyword(&other),
-                "#[user_model] goes on a struct with named fields, e.g. \
-                 `pub struct User { pub display_name: Option<String> }`",
+                format!(
+                    "{} goes on a struct with named fields, e.g. \
+                     `pub struct {} {{ pub display_name: Option<String> }}`",
+                    kind.attribute(),
+                    if kind == MacroKind::User {
+                        "User"
+                    } else {
+                        "Role"
+                    },
+                ),
             );
             return with_errors(other.into_token_stream(), &errors);
         }
@@ -39,12 +54,12 @@ pub fn expand_user_model_for(
             return with_errors(item, &errors);
         }
     };
-    let model = UserModel::from_syn(&item, options, &mut errors);
-    valid::check_user_model(&model, &mut errors);
+    let model = Model::from_syn(kind, &item, options, &mut errors);
+    valid::check_model(&model, &mut errors);
     if !errors.is_empty() {
         return with_errors(strip_column_attrs(item).into_token_stream(), &errors);
     }
-    expand::user_model(&model, backends)
+    expand::model(&model, backends)
 }
 
 fn with_errors(item: TokenStream, errors: &Errors) -> TokenStream {

@@ -1,0 +1,926 @@
+//! The `Users` manager end to end on every enabled backend, against real databases: a
+//! `#[user_model]` with custom fields, the generated stores, real transactions and real unique
+//! constraints. Role calls are tested in `tests/roles*.rs`.
+//!
+//! Every manager but the one of the rehash test uses argon2 at its cheapest (8 KiB, one
+//! iteration), so that the tests spend their time in the database, not in hashing.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::migration::MigrationSource;
+use diesel::prelude::*;
+use diesel_migrations::MigrationHarness;
+use users_diesel::prelude::*;
+use users_diesel::UsersHooks;
+use users_tests::backend_tests;
+
+#[user_model]
+pub struct User {
+    pub display_name: Option<String>,
+    #[column(default = 0)]
+    pub token_count: i32,
+    #[column(default = "reader", max_length = 32)]
+    pub plan: String,
+}
+
+const SECRET: &str = "the secret of the manager tests, 32+ bytes";
+const OTHER_SECRET: &str = "another application's secret, also 32+ bytes";
+const EMAIL: &str = "alice@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+const NEW_PASSWORD: &str = "tr0ub4dor&3, but longer";
+const CHEAP_PARAMS: &str = "m=8,t=1,p=1";
+const DEFAULT_PARAMS: &str = "m=19456,t=2,p=1";
+
+/// The test configuration: [`SECRET`] and the cheapest argon2 parameters.
+fn config() -> UsersConfig {
+    UsersConfig::new(SECRET)
+        .and_then(|config| config.argon2_params(8, 1, 1))
+        .expect("a valid test configuration")
+}
+
+fn manager() -> Users<User> {
+    Users::new(config())
+}
+
+fn migrate<C>(conn: &mut C)
+where
+    C: Connection + MigrationHarness<C::Backend>,
+    Migrations: MigrationSource<C::Backend>,
+{
+    conn.run_pending_migrations(Migrations::new().with::<User>())
+        .expect("migrate");
+}
+
+/// `token` with one character replaced, so that one of its bytes differs.
+fn tampered(token: &str) -> String {
+    let middle = token.len() / 2;
+    let replacement = if token[middle..].starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
+    let mut tampered = token.to_owned();
+    tampered.replace_range(middle..=middle, replacement);
+    assert_ne!(tampered, token);
+    tampered
+}
+
+/// Asserts that a result is an error matching a pattern, showing what it was otherwise.
+macro_rules! assert_err {
+    ($result:expr, $pattern:pat $(if $guard:expr)? $(,)?) => {
+        match $result {
+            Err($pattern) $(if $guard)? => {}
+            other => panic!(
+                "expected Err({}), got {other:?}",
+                stringify!($pattern $(if $guard)?)
+            ),
+        }
+    };
+}
+
+/// The number of rows in the users table, read with plain Diesel.
+macro_rules! user_count {
+    ($conn:expr) => {
+        users::table
+            .count()
+            .get_result::<i64>($conn)
+            .expect("count the users")
+    };
+}
+
+/// The stored password hash of a user, read with plain Diesel.
+macro_rules! stored_hash {
+    ($conn:expr, $id:expr) => {
+        users::table
+            .find($id)
+            .select(users::password_hash)
+            .first::<String>($conn)
+            .expect("read the stored hash")
+    };
+}
+
+/// Hooks that record their calls in order and fail the one named in `fail`.
+#[derive(Clone, Default)]
+struct Recorder {
+    calls: Arc<Mutex<Vec<String>>>,
+    fail: Option<&'static str>,
+}
+
+impl Recorder {
+    fn failing(hook: &'static str) -> Self {
+        Recorder {
+            fail: Some(hook),
+            ..Recorder::default()
+        }
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("the log is not poisoned").clone()
+    }
+
+    fn record(&self, hook: &'static str, user: &User) -> Result<(), UsersError> {
+        self.calls
+            .lock()
+            .expect("the log is not poisoned")
+            .push(format!(
+                "{hook} {} verified={}",
+                user.email, user.is_verified
+            ));
+        if self.fail == Some(hook) {
+            Err(UsersError::Config(format!("{hook} refused")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl UsersHooks<User> for Recorder {
+    fn validate_password(&self, _password: &str) -> Result<(), String> {
+        self.calls
+            .lock()
+            .expect("the log is not poisoned")
+            .push("validate_password".to_owned());
+        if self.fail == Some("validate_password") {
+            Err("refused by the hook".to_owned())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn after_register(&self, user: &User) -> Result<(), UsersError> {
+        self.record("after_register", user)
+    }
+
+    fn after_login(&self, user: &User) -> Result<(), UsersError> {
+        self.record("after_login", user)
+    }
+
+    fn after_verify(&self, user: &User) -> Result<(), UsersError> {
+        self.record("after_verify", user)
+    }
+
+    fn after_reset(&self, user: &User) -> Result<(), UsersError> {
+        self.record("after_reset", user)
+    }
+
+    fn after_update(&self, user: &User) -> Result<(), UsersError> {
+        self.record("after_update", user)
+    }
+
+    fn before_delete(&self, user: &User) -> Result<(), UsersError> {
+        self.record("before_delete", user)
+    }
+}
+
+backend_tests! {
+    // Registration.
+
+    fn register_normalises_the_email_and_stores_the_user(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, "  Alice@Example.COM\t", PASSWORD).unwrap();
+        assert_eq!(alice.email, EMAIL);
+        assert!(alice.is_active);
+        assert!(!alice.is_verified);
+        assert!(alice.password_hash.starts_with("$argon2id$v=19$"));
+        assert!(!alice.password_hash.contains(PASSWORD));
+        assert_eq!(alice.id.get_version_num(), 7);
+
+        let stored: User = users::table.find(alice.id).first(conn).unwrap();
+        assert_eq!(stored, alice);
+        assert_eq!(user_count!(conn), 1);
+    }
+
+    fn register_refuses_a_case_variant_of_a_taken_email(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        assert_err!(
+            users.register(conn, " ALICE@example.COM ", NEW_PASSWORD),
+            UsersError::EmailTaken
+        );
+        assert_err!(users.register(conn, EMAIL, NEW_PASSWORD), UsersError::EmailTaken);
+        assert_eq!(user_count!(conn), 1);
+        let stored: User = users::table.first(conn).unwrap();
+        assert_eq!(stored, alice);
+        users.authenticate(conn, EMAIL, PASSWORD).unwrap();
+        assert_err!(
+            users.authenticate(conn, EMAIL, NEW_PASSWORD),
+            UsersError::InvalidCredentials
+        );
+    }
+
+    fn register_refuses_a_malformed_email(conn, db) {
+        migrate(conn);
+        let users = manager();
+        for email in ["", "   ", "alice", "alice@", "@example.com", "a@b@c", "al ice@example.com"] {
+            assert_err!(users.register(conn, email, PASSWORD), UsersError::InvalidEmail(_));
+        }
+        assert_eq!(user_count!(conn), 0);
+    }
+
+    fn register_with_sets_custom_fields_and_defaults_apply_otherwise(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let bob = users
+            .register_with(conn, "Bob@Example.com", PASSWORD, |user| {
+                user.display_name = Some("Bob".to_owned());
+                user.token_count = 3;
+                user.plan = "pro".to_owned();
+                // The manager owns these: they are reset whatever the closure does.
+                user.email = "mallory@example.com".to_owned();
+                user.password_hash = "not a hash".to_owned();
+                user.is_active = false;
+                user.is_verified = true;
+            })
+            .unwrap();
+        let stored = users.get(conn, bob.id).unwrap().expect("bob is stored");
+        assert_eq!(stored, bob);
+        assert_eq!(stored.display_name.as_deref(), Some("Bob"));
+        assert_eq!(stored.token_count, 3);
+        assert_eq!(stored.plan, "pro");
+        assert_eq!(stored.email, "bob@example.com");
+        assert!(stored.is_active);
+        assert!(!stored.is_verified);
+        users.authenticate(conn, "bob@example.com", PASSWORD).unwrap();
+
+        let carol = users.register(conn, "carol@example.com", PASSWORD).unwrap();
+        let stored = users.get(conn, carol.id).unwrap().expect("carol is stored");
+        assert_eq!(stored.display_name, None);
+        assert_eq!(stored.token_count, 0);
+        assert_eq!(stored.plan, "reader");
+    }
+
+    // Logging in.
+
+    fn authenticate_accepts_only_the_right_password(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+
+        let logged_in = users.authenticate(conn, " Alice@EXAMPLE.com ", PASSWORD).unwrap();
+        assert_eq!(logged_in, alice);
+        assert_err!(
+            users.authenticate(conn, EMAIL, "correct horse battery stapl"),
+            UsersError::InvalidCredentials
+        );
+        assert_err!(
+            users.authenticate(conn, EMAIL, &PASSWORD.to_uppercase()),
+            UsersError::InvalidCredentials
+        );
+        assert_err!(
+            users.authenticate(conn, "bob@example.com", PASSWORD),
+            UsersError::InvalidCredentials
+        );
+        // A malformed address belongs to nobody: the same answer, not InvalidEmail.
+        assert_err!(
+            users.authenticate(conn, "not an email", PASSWORD),
+            UsersError::InvalidCredentials
+        );
+    }
+
+    fn an_inactive_user_is_told_so_only_with_the_right_password(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let alice = users.update(conn, &User { is_active: false, ..alice }).unwrap();
+        assert!(!alice.is_active);
+
+        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InactiveUser);
+        assert_err!(
+            users.authenticate(conn, EMAIL, NEW_PASSWORD),
+            UsersError::InvalidCredentials
+        );
+
+        users.update(conn, &User { is_active: true, ..alice }).unwrap();
+        users.authenticate(conn, EMAIL, PASSWORD).unwrap();
+    }
+
+    fn require_verified_refuses_unverified_users_until_they_verify(conn, db) {
+        migrate(conn);
+        let users = Users::<User>::new(config().require_verified(true));
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+
+        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::UnverifiedUser);
+        assert_err!(
+            users.authenticate(conn, EMAIL, NEW_PASSWORD),
+            UsersError::InvalidCredentials
+        );
+        // Inactive comes first.
+        let inactive = users.update(conn, &User { is_active: false, ..alice.clone() }).unwrap();
+        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InactiveUser);
+        users.update(conn, &User { is_active: true, ..inactive }).unwrap();
+
+        let token = users.verification_token(&alice).unwrap();
+        users.verify(conn, &token).unwrap();
+        let logged_in = users.authenticate(conn, EMAIL, PASSWORD).unwrap();
+        assert!(logged_in.is_verified);
+
+        // Without the requirement, an unverified user logs in.
+        users.register(conn, "bob@example.com", PASSWORD).unwrap();
+        assert_err!(
+            users.authenticate(conn, "bob@example.com", PASSWORD),
+            UsersError::UnverifiedUser
+        );
+        manager().authenticate(conn, "bob@example.com", PASSWORD).unwrap();
+    }
+
+    fn login_rehashes_an_outdated_hash_in_place(conn, db) {
+        migrate(conn);
+        let cheap = manager();
+        let alice = cheap.register(conn, EMAIL, PASSWORD).unwrap();
+        let cheap_hash = stored_hash!(conn, alice.id);
+        assert!(cheap_hash.contains(CHEAP_PARAMS), "{cheap_hash}");
+
+        let current = Users::<User>::new(UsersConfig::new(SECRET).unwrap());
+        // A failed login changes nothing.
+        assert_err!(
+            current.authenticate(conn, EMAIL, NEW_PASSWORD),
+            UsersError::InvalidCredentials
+        );
+        assert_eq!(stored_hash!(conn, alice.id), cheap_hash);
+
+        let logged_in = current.authenticate(conn, EMAIL, PASSWORD).unwrap();
+        let upgraded = stored_hash!(conn, alice.id);
+        assert!(upgraded.starts_with("$argon2id$v=19$"), "{upgraded}");
+        assert!(upgraded.contains(DEFAULT_PARAMS), "{upgraded}");
+        assert_eq!(logged_in.password_hash, upgraded);
+        assert_eq!(User { password_hash: cheap_hash, ..logged_in }, alice);
+
+        // The upgraded hash is current: the next login keeps it.
+        current.authenticate(conn, EMAIL, PASSWORD).unwrap();
+        assert_eq!(stored_hash!(conn, alice.id), upgraded);
+        assert_err!(
+            current.authenticate(conn, EMAIL, NEW_PASSWORD),
+            UsersError::InvalidCredentials
+        );
+    }
+
+    // Reading.
+
+    fn get_and_find_by_email(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let bob = users.register(conn, "bob@example.com", PASSWORD).unwrap();
+
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()));
+        assert_eq!(users.get(conn, bob.id).unwrap(), Some(bob.clone()));
+        assert_eq!(users.get(conn, Id::new()).unwrap(), None);
+
+        assert_eq!(users.find_by_email(conn, EMAIL).unwrap(), Some(alice.clone()));
+        assert_eq!(users.find_by_email(conn, "  ALICE@Example.Com ").unwrap(), Some(alice));
+        assert_eq!(users.find_by_email(conn, "BOB@example.com").unwrap(), Some(bob));
+        assert_eq!(users.find_by_email(conn, "carol@example.com").unwrap(), None);
+        assert_err!(users.find_by_email(conn, "not an email"), UsersError::InvalidEmail(_));
+    }
+
+    // Updating.
+
+    fn update_persists_custom_fields_and_keeps_verification(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let alice = users.verify(conn, &users.verification_token(&alice).unwrap()).unwrap();
+
+        let requested = User {
+            display_name: Some("Alice".to_owned()),
+            token_count: 7,
+            plan: "pro".to_owned(),
+            ..alice.clone()
+        };
+        let updated = users.update(conn, &requested).unwrap();
+        assert_eq!(updated, requested);
+        let stored: User = users::table.find(alice.id).first(conn).unwrap();
+        assert_eq!(stored, requested);
+        assert!(stored.is_verified);
+
+        // The same address in another case is no change of email.
+        let updated = users
+            .update(conn, &User { email: "ALICE@Example.com".to_owned(), ..stored.clone() })
+            .unwrap();
+        assert_eq!(updated, stored);
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(stored.clone()));
+
+        // An update that changes nothing still succeeds and returns the row.
+        assert_eq!(users.update(conn, &stored).unwrap(), stored);
+    }
+
+    fn update_renormalises_a_changed_email_and_clears_verification(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let alice = users.verify(conn, &users.verification_token(&alice).unwrap()).unwrap();
+        assert!(alice.is_verified);
+
+        let updated = users
+            .update(conn, &User { email: " Alice@NEW.example ".to_owned(), ..alice.clone() })
+            .unwrap();
+        assert_eq!(updated.email, "alice@new.example");
+        assert!(!updated.is_verified);
+        let stored = users.get(conn, alice.id).unwrap().expect("alice is stored");
+        assert_eq!(stored, updated);
+
+        // The caller cannot keep the flag by asking for it.
+        let updated = users
+            .update(
+                conn,
+                &User { email: "alice@newer.example".to_owned(), is_verified: true, ..stored },
+            )
+            .unwrap();
+        assert!(!updated.is_verified);
+        assert!(!users.get(conn, alice.id).unwrap().expect("alice is stored").is_verified);
+
+        assert_eq!(users.find_by_email(conn, EMAIL).unwrap(), None);
+        users.authenticate(conn, "Alice@Newer.Example", PASSWORD).unwrap();
+        assert_err!(
+            users.update(conn, &User { email: "no at sign".to_owned(), ..updated }),
+            UsersError::InvalidEmail(_)
+        );
+    }
+
+    fn update_to_a_taken_email_changes_nothing(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let bob = users.register(conn, "bob@example.com", PASSWORD).unwrap();
+
+        let requested = User {
+            email: "BOB@example.com".to_owned(),
+            display_name: Some("Bob's impostor".to_owned()),
+            ..alice.clone()
+        };
+        assert_err!(users.update(conn, &requested), UsersError::EmailTaken);
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
+        assert_eq!(users.get(conn, bob.id).unwrap(), Some(bob));
+        assert_eq!(user_count!(conn), 2);
+    }
+
+    fn update_cannot_change_the_password_hash(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let other = users.register(conn, "bob@example.com", NEW_PASSWORD).unwrap();
+
+        let updated = users
+            .update(
+                conn,
+                &User {
+                    password_hash: other.password_hash.clone(),
+                    token_count: 1,
+                    ..alice.clone()
+                },
+            )
+            .unwrap();
+        assert_eq!(updated.password_hash, alice.password_hash);
+        assert_eq!(updated.token_count, 1);
+        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+        users.authenticate(conn, EMAIL, PASSWORD).unwrap();
+        assert_err!(
+            users.authenticate(conn, EMAIL, NEW_PASSWORD),
+            UsersError::InvalidCredentials
+        );
+    }
+
+    fn changes_to_a_missing_user_are_user_not_found(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        users.delete(conn, alice.id).unwrap();
+
+        assert_err!(users.update(conn, &alice), UsersError::UserNotFound);
+        assert_err!(
+            users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD),
+            UsersError::UserNotFound
+        );
+        assert_err!(users.set_password(conn, &alice, NEW_PASSWORD), UsersError::UserNotFound);
+        assert_eq!(user_count!(conn), 0);
+    }
+
+    // Passwords.
+
+    fn change_password_needs_the_current_password(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+
+        assert_err!(
+            users.change_password(conn, &alice, "not the password", NEW_PASSWORD),
+            UsersError::InvalidCredentials
+        );
+        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+        assert_err!(
+            users.change_password(conn, &alice, PASSWORD, "short"),
+            UsersError::InvalidPassword(_)
+        );
+        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+
+        let changed = users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD).unwrap();
+        assert_ne!(changed.password_hash, alice.password_hash);
+        assert_eq!(stored_hash!(conn, alice.id), changed.password_hash);
+        // Only the hash changed.
+        assert_eq!(User { password_hash: alice.password_hash.clone(), ..changed }, alice);
+
+        users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
+        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
+    }
+
+    fn set_password_replaces_the_password_without_the_current_one(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+
+        assert_err!(users.set_password(conn, &alice, "1234567"), UsersError::InvalidPassword(_));
+        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+
+        let changed = users.set_password(conn, &alice, NEW_PASSWORD).unwrap();
+        assert_eq!(stored_hash!(conn, alice.id), changed.password_hash);
+        assert_eq!(User { password_hash: alice.password_hash.clone(), ..changed }, alice);
+        users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
+        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
+    }
+
+    fn password_length_is_bounded_in_characters_and_bytes(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let too_short = [
+            "1234567".to_owned(),
+            "é".repeat(7), // 14 bytes, but 7 characters
+            "🦀".repeat(4), // 16 bytes, 4 characters
+        ];
+        let too_long = [
+            "a".repeat(4097),
+            "é".repeat(2048) + "a", // 4097 bytes in 2049 characters
+            "a".repeat(4095) + "é", // 4097 bytes
+        ];
+        for (i, password) in too_short.iter().chain(&too_long).enumerate() {
+            assert_err!(
+                users.register(conn, &format!("rejected{i}@example.com"), password),
+                UsersError::InvalidPassword(_)
+            );
+        }
+        assert_eq!(user_count!(conn), 0);
+
+        let fine = ["12345678".to_owned(), "é".repeat(8), "a".repeat(4096), "é".repeat(2048)];
+        for (i, password) in fine.iter().enumerate() {
+            let email = format!("accepted{i}@example.com");
+            users.register(conn, &email, password).unwrap();
+            users.authenticate(conn, &email, password).unwrap();
+        }
+        assert_eq!(user_count!(conn), 4);
+
+        // The same bounds hold for every way of setting a password.
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        for password in too_short.iter().chain(&too_long) {
+            assert_err!(users.set_password(conn, &alice, password), UsersError::InvalidPassword(_));
+            assert_err!(
+                users.change_password(conn, &alice, PASSWORD, password),
+                UsersError::InvalidPassword(_)
+            );
+        }
+        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+    }
+
+    // Deleting.
+
+    fn delete_removes_the_user_once(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let bob = users.register(conn, "bob@example.com", PASSWORD).unwrap();
+
+        users.delete(conn, alice.id).unwrap();
+        assert_eq!(users.get(conn, alice.id).unwrap(), None);
+        assert_eq!(users.find_by_email(conn, EMAIL).unwrap(), None);
+        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
+        assert_err!(users.delete(conn, alice.id), UsersError::UserNotFound);
+        assert_err!(users.delete(conn, Id::new()), UsersError::UserNotFound);
+
+        assert_eq!(users.get(conn, bob.id).unwrap(), Some(bob));
+        assert_eq!(user_count!(conn), 1);
+        // The address is free again.
+        users.register(conn, EMAIL, NEW_PASSWORD).unwrap();
+    }
+
+    // Verification.
+
+    fn verify_marks_the_user_verified(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let token = users.verification_token(&alice).unwrap();
+
+        let verified = users.verify(conn, &token).unwrap();
+        assert!(verified.is_verified);
+        assert_eq!(User { is_verified: false, ..verified.clone() }, alice);
+        assert!(users::table
+            .find(alice.id)
+            .select(users::is_verified)
+            .first::<bool>(conn)
+            .unwrap());
+        assert_err!(users.verification_token(&verified), UsersError::AlreadyVerified);
+        assert_err!(users.verify(conn, &token), UsersError::AlreadyVerified);
+    }
+
+    fn a_verification_token_dies_with_an_email_change(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let token = users.verification_token(&alice).unwrap();
+
+        let moved = users
+            .update(conn, &User { email: "alice@new.example".to_owned(), ..alice.clone() })
+            .unwrap();
+        assert_err!(users.verify(conn, &token), UsersError::InvalidToken);
+        assert!(!users.get(conn, alice.id).unwrap().expect("alice is stored").is_verified);
+
+        // A token for the new address works.
+        let verified = users.verify(conn, &users.verification_token(&moved).unwrap()).unwrap();
+        assert!(verified.is_verified);
+    }
+
+    fn a_verification_token_survives_a_password_change(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let token = users.verification_token(&alice).unwrap();
+        users.set_password(conn, &alice, NEW_PASSWORD).unwrap();
+        assert!(users.verify(conn, &token).unwrap().is_verified);
+    }
+
+    // Password reset.
+
+    fn password_reset_token_is_none_for_an_unknown_email(conn, db) {
+        migrate(conn);
+        let users = manager();
+        users.register(conn, EMAIL, PASSWORD).unwrap();
+        assert_eq!(users.password_reset_token(conn, "bob@example.com").unwrap(), None);
+        assert!(users.password_reset_token(conn, " ALICE@example.com").unwrap().is_some());
+        assert_err!(
+            users.password_reset_token(conn, "not an email"),
+            UsersError::InvalidEmail(_)
+        );
+    }
+
+    fn reset_password_works_once(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let token = users
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("alice has an account");
+
+        // A password the rules refuse does not use the token up.
+        assert_err!(users.reset_password(conn, &token, "short"), UsersError::InvalidPassword(_));
+        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+
+        let reset = users.reset_password(conn, &token, NEW_PASSWORD).unwrap();
+        assert_eq!(reset.id, alice.id);
+        assert_eq!(stored_hash!(conn, alice.id), reset.password_hash);
+        users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
+        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
+
+        assert_err!(
+            users.reset_password(conn, &token, "a third password"),
+            UsersError::InvalidToken
+        );
+        users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
+    }
+
+    fn a_reset_token_dies_when_the_password_changes(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let token = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD).unwrap();
+
+        assert_err!(
+            users.reset_password(conn, &token, "a third password"),
+            UsersError::InvalidToken
+        );
+        users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
+    }
+
+    // Tokens.
+
+    fn a_token_of_one_purpose_is_useless_for_the_other(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let verification = users.verification_token(&alice).unwrap();
+        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+
+        assert_err!(users.verify(conn, &reset), UsersError::InvalidToken);
+        assert_err!(
+            users.reset_password(conn, &verification, NEW_PASSWORD),
+            UsersError::InvalidToken
+        );
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
+        users.authenticate(conn, EMAIL, PASSWORD).unwrap();
+
+        // Both still work for their own purpose.
+        users.verify(conn, &verification).unwrap();
+        users.reset_password(conn, &reset, NEW_PASSWORD).unwrap();
+    }
+
+    fn a_token_signed_with_another_secret_is_invalid(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let foreign = Users::<User>::new(
+            UsersConfig::new(OTHER_SECRET).unwrap().argon2_params(8, 1, 1).unwrap(),
+        );
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+
+        let verification = foreign.verification_token(&alice).unwrap();
+        let reset = foreign.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        assert_err!(users.verify(conn, &verification), UsersError::InvalidToken);
+        assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::InvalidToken);
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
+    }
+
+    fn a_tampered_token_is_invalid(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let verification = users.verification_token(&alice).unwrap();
+        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+
+        for token in [&verification, &reset] {
+            let garbled = [
+                tampered(token),
+                token[..token.len() - 1].to_owned(),
+                format!("{token}A"),
+                String::new(),
+                "not a token".to_owned(),
+            ];
+            for bad in &garbled {
+                assert_err!(users.verify(conn, bad), UsersError::InvalidToken);
+                assert_err!(
+                    users.reset_password(conn, bad, NEW_PASSWORD),
+                    UsersError::InvalidToken
+                );
+            }
+        }
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
+        users.verify(conn, &verification).unwrap();
+        users.reset_password(conn, &reset, NEW_PASSWORD).unwrap();
+    }
+
+    fn an_expired_token_is_invalid(conn, db) {
+        migrate(conn);
+        let users = Users::<User>::new(
+            config()
+                .verification_token_lifetime(Duration::ZERO)
+                .reset_token_lifetime(Duration::ZERO),
+        );
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let verification = users.verification_token(&alice).unwrap();
+        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+
+        assert_err!(users.verify(conn, &verification), UsersError::InvalidToken);
+        assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::InvalidToken);
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
+    }
+
+    fn the_tokens_of_a_deleted_user_are_invalid(conn, db) {
+        migrate(conn);
+        let users = manager();
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let verification = users.verification_token(&alice).unwrap();
+        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        users.delete(conn, alice.id).unwrap();
+
+        assert_err!(users.verify(conn, &verification), UsersError::InvalidToken);
+        assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::InvalidToken);
+        assert_eq!(user_count!(conn), 0);
+    }
+
+    // Hooks.
+
+    fn hooks_run_in_order_on_success_only(conn, db) {
+        migrate(conn);
+        let recorder = Recorder::default();
+        let users = manager().with_hooks(recorder.clone());
+
+        let alice = users.register(conn, "Alice@Example.com", PASSWORD).unwrap();
+        assert_err!(users.authenticate(conn, EMAIL, NEW_PASSWORD), UsersError::InvalidCredentials);
+        users.authenticate(conn, EMAIL, PASSWORD).unwrap();
+        let alice = users.verify(conn, &users.verification_token(&alice).unwrap()).unwrap();
+        let alice = users
+            .update(conn, &User { display_name: Some("Alice".to_owned()), ..alice })
+            .unwrap();
+        assert_err!(
+            users.change_password(conn, &alice, NEW_PASSWORD, NEW_PASSWORD),
+            UsersError::InvalidCredentials
+        );
+        let alice = users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD).unwrap();
+        let alice = users.set_password(conn, &alice, PASSWORD).unwrap();
+        let token = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        users.reset_password(conn, &token, NEW_PASSWORD).unwrap();
+        assert_err!(users.delete(conn, Id::new()), UsersError::UserNotFound);
+        users.delete(conn, alice.id).unwrap();
+
+        assert_eq!(
+            recorder.calls(),
+            [
+                "validate_password",
+                "after_register alice@example.com verified=false",
+                "after_login alice@example.com verified=false",
+                "after_verify alice@example.com verified=true",
+                "after_update alice@example.com verified=true",
+                "validate_password",
+                "after_update alice@example.com verified=true",
+                "validate_password",
+                "after_update alice@example.com verified=true",
+                "validate_password",
+                "after_reset alice@example.com verified=true",
+                "before_delete alice@example.com verified=true",
+            ]
+        );
+    }
+
+    fn a_failing_validate_password_hook_refuses_the_password(conn, db) {
+        migrate(conn);
+        let users = manager().with_hooks(Recorder::failing("validate_password"));
+        assert_err!(
+            users.register(conn, EMAIL, PASSWORD),
+            UsersError::InvalidPassword(reason) if reason == "refused by the hook"
+        );
+        assert_eq!(user_count!(conn), 0);
+    }
+
+    fn a_failing_after_register_hook_stores_nothing(conn, db) {
+        migrate(conn);
+        let recorder = Recorder::failing("after_register");
+        let users = manager().with_hooks(recorder.clone());
+        assert_err!(
+            users.register(conn, EMAIL, PASSWORD),
+            UsersError::Config(message) if message == "after_register refused"
+        );
+        // The hook saw the inserted row, which the rollback then removed.
+        assert_eq!(
+            recorder.calls(),
+            ["validate_password", "after_register alice@example.com verified=false"]
+        );
+        assert_eq!(user_count!(conn), 0);
+        assert_eq!(manager().find_by_email(conn, EMAIL).unwrap(), None);
+        // The address is still free.
+        manager().register(conn, EMAIL, PASSWORD).unwrap();
+        assert_eq!(user_count!(conn), 1);
+    }
+
+    fn a_failing_before_delete_hook_keeps_the_user(conn, db) {
+        migrate(conn);
+        let alice = manager().register(conn, EMAIL, PASSWORD).unwrap();
+        let recorder = Recorder::failing("before_delete");
+        let users = manager().with_hooks(recorder.clone());
+        assert_err!(
+            users.delete(conn, alice.id),
+            UsersError::Config(message) if message == "before_delete refused"
+        );
+        assert_eq!(recorder.calls(), ["before_delete alice@example.com verified=false"]);
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
+        assert_eq!(user_count!(conn), 1);
+    }
+
+    fn a_failing_after_hook_rolls_back_its_write(conn, db) {
+        migrate(conn);
+        let alice = manager().register(conn, EMAIL, PASSWORD).unwrap();
+
+        let users = manager().with_hooks(Recorder::failing("after_update"));
+        let requested = User { display_name: Some("Alice".to_owned()), ..alice.clone() };
+        assert_err!(users.update(conn, &requested), UsersError::Config(_));
+        assert_err!(users.set_password(conn, &alice, NEW_PASSWORD), UsersError::Config(_));
+        assert_err!(
+            users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD),
+            UsersError::Config(_)
+        );
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()));
+
+        let users = manager().with_hooks(Recorder::failing("after_verify"));
+        let verification = users.verification_token(&alice).unwrap();
+        assert_err!(users.verify(conn, &verification), UsersError::Config(_));
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()));
+
+        let users = manager().with_hooks(Recorder::failing("after_reset"));
+        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::Config(_));
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()));
+
+        // Rolled back, so both tokens are still good.
+        manager().verify(conn, &verification).unwrap();
+        manager().reset_password(conn, &reset, NEW_PASSWORD).unwrap();
+        manager().authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
+    }
+
+    fn a_failing_after_login_hook_keeps_the_outdated_hash(conn, db) {
+        migrate(conn);
+        let alice = manager().register(conn, EMAIL, PASSWORD).unwrap();
+        let current = Users::<User>::new(UsersConfig::new(SECRET).unwrap())
+            .with_hooks(Recorder::failing("after_login"));
+        assert_err!(current.authenticate(conn, EMAIL, PASSWORD), UsersError::Config(_));
+        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+    }
+}

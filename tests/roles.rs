@@ -1,0 +1,194 @@
+//! `#[role_model]` and role-based access control on every enabled backend.
+
+use diesel::prelude::*;
+use diesel_migrations::MigrationHarness;
+use users_diesel::prelude::*;
+use users_tests::backend_tests;
+
+#[user_model]
+pub struct User {}
+
+#[role_model]
+pub struct Role {
+    #[column(default = 0)]
+    pub level: i32,
+}
+
+fn manager() -> Users<User, Role> {
+    let config = UsersConfig::new([7u8; 32])
+        .and_then(|config| config.argon2_params(8, 1, 1))
+        .unwrap();
+    Users::new(config)
+}
+
+fn migrations() -> Migrations {
+    // Registered roles first on purpose: the join table still runs after the user table.
+    Migrations::new().with::<Role>().with::<User>()
+}
+
+fn join_rows(conn: &mut impl users_tests::CountRows) -> i64 {
+    conn.count_rows("user_roles")
+}
+
+backend_tests! {
+    fn roles_are_created_found_renamed_and_deleted(conn, db) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let admin = users.create_role(conn, "admin", Some("full access")).unwrap();
+        assert_eq!((admin.name.as_str(), admin.description.as_deref(), admin.level), ("admin", Some("full access"), 0));
+        assert!(matches!(users.create_role(conn, "admin", None), Err(UsersError::RoleExists)));
+        assert_eq!(users.find_role(conn, "admin").unwrap(), Some(admin.clone()));
+        assert_eq!(users.find_role(conn, "nobody").unwrap(), None);
+        assert!(matches!(users.role(conn, "nobody"), Err(UsersError::RoleNotFound)));
+
+        let editor = users.create_role(conn, "editor", None).unwrap();
+        assert!(matches!(users.rename_role(conn, &editor, "admin"), Err(UsersError::RoleExists)));
+        let writer = users.rename_role(conn, &editor, "writer").unwrap();
+        assert_eq!(users.role(conn, "writer").unwrap(), writer);
+        assert_eq!(users.find_role(conn, "editor").unwrap(), None);
+        let promoted = users.update_role(conn, &Role { level: 5, ..writer.clone() }).unwrap();
+        assert_eq!(users.role(conn, "writer").unwrap().level, 5);
+
+        users.delete_role(conn, &promoted).unwrap();
+        assert!(matches!(users.delete_role(conn, &promoted), Err(UsersError::RoleNotFound)));
+        assert!(matches!(users.update_role(conn, &promoted), Err(UsersError::RoleNotFound)));
+    }
+
+    fn assignments_are_idempotent_and_revocable(conn, db) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
+        let admin = users.create_role(conn, "admin", None).unwrap();
+        users.assign_role(conn, &alice, &admin).unwrap();
+        users.assign_role(conn, &alice, &admin).unwrap();
+        assert_eq!(join_rows(conn), 1);
+        assert!(users.has_role(conn, &alice, "admin").unwrap());
+
+        users.revoke_role(conn, &alice, &admin).unwrap();
+        users.revoke_role(conn, &alice, &admin).unwrap();
+        assert_eq!(join_rows(conn), 0);
+        assert!(!users.has_role(conn, &alice, "admin").unwrap());
+    }
+
+    fn role_checks_answer_in_one_query_each(conn, db) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
+        let bob = users.register(conn, "bob@example.com", "a long password").unwrap();
+        let admin = users.create_role(conn, "admin", None).unwrap();
+        let editor = users.create_role(conn, "editor", None).unwrap();
+        users.create_role(conn, "viewer", None).unwrap();
+        users.assign_role(conn, &alice, &admin).unwrap();
+        users.assign_role(conn, &alice, &editor).unwrap();
+        users.assign_role(conn, &bob, &editor).unwrap();
+
+        assert!(users.has_role(conn, &alice, "admin").unwrap());
+        assert!(!users.has_role(conn, &bob, "admin").unwrap());
+        assert!(!users.has_role(conn, &alice, "no such role").unwrap());
+
+        assert!(users.has_any_role(conn, &bob, &["admin", "editor"]).unwrap());
+        assert!(!users.has_any_role(conn, &bob, &["admin", "viewer"]).unwrap());
+        assert!(!users.has_any_role(conn, &bob, &[]).unwrap());
+
+        assert!(users.has_all_roles(conn, &alice, &["admin", "editor"]).unwrap());
+        assert!(users.has_all_roles(conn, &alice, &["admin", "admin", "editor"]).unwrap());
+        assert!(!users.has_all_roles(conn, &bob, &["admin", "editor"]).unwrap());
+        assert!(!users.has_all_roles(conn, &alice, &["admin", "ghost"]).unwrap());
+        assert!(users.has_all_roles(conn, &bob, &[]).unwrap());
+    }
+
+    fn roles_and_users_are_listed(conn, db) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
+        let bob = users.register(conn, "bob@example.com", "a long password").unwrap();
+        let carol = users.register(conn, "carol@example.com", "a long password").unwrap();
+        let viewer = users.create_role(conn, "viewer", None).unwrap();
+        let admin = users.create_role(conn, "admin", None).unwrap();
+        users.create_role(conn, "unused", None).unwrap();
+        for (user, role) in [(&alice, &viewer), (&alice, &admin), (&carol, &viewer)] {
+            users.assign_role(conn, user, role).unwrap();
+        }
+
+        assert_eq!(users.roles_of(conn, &alice).unwrap(), [admin.clone(), viewer.clone()]);
+        assert!(users.roles_of(conn, &bob).unwrap().is_empty());
+
+        let everyone = [alice.clone(), bob.clone(), carol.clone()];
+        let grouped = users.roles_of_users(conn, &everyone).unwrap();
+        assert_eq!(grouped, [vec![admin.clone(), viewer.clone()], vec![], vec![viewer.clone()]]);
+        assert!(users.roles_of_users(conn, &[]).unwrap().is_empty());
+
+        assert_eq!(users.users_with_role(conn, "viewer").unwrap(), [alice.clone(), carol.clone()]);
+        assert!(users.users_with_role(conn, "unused").unwrap().is_empty());
+        assert!(matches!(users.users_with_role(conn, "ghost"), Err(UsersError::RoleNotFound)));
+    }
+
+    fn deleting_a_user_or_a_role_removes_its_assignments(conn, db) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
+        let bob = users.register(conn, "bob@example.com", "a long password").unwrap();
+        let admin = users.create_role(conn, "admin", None).unwrap();
+        let editor = users.create_role(conn, "editor", None).unwrap();
+        for user in [&alice, &bob] {
+            for role in [&admin, &editor] {
+                users.assign_role(conn, user, role).unwrap();
+            }
+        }
+        assert_eq!(join_rows(conn), 4);
+
+        users.delete(conn, alice.id).unwrap();
+        assert_eq!(join_rows(conn), 2);
+        // Plain Diesel deletes cascade too, on SQLite without `PRAGMA foreign_keys` as well.
+        diesel::delete(roles::table.find(admin.id)).execute(conn).unwrap();
+        assert_eq!(join_rows(conn), 1);
+        assert_eq!(users.roles_of(conn, &bob).unwrap(), [editor.clone()]);
+
+        assert!(matches!(users.assign_role(conn, &alice, &editor), Err(UsersError::UserNotFound)));
+        assert!(matches!(users.assign_role(conn, &bob, &admin), Err(UsersError::RoleNotFound)));
+        assert_eq!(join_rows(conn), 1);
+    }
+
+    fn plain_diesel_joins_across_the_three_tables(conn, db) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
+        let bob = users.register(conn, "bob@example.com", "a long password").unwrap();
+        let admin = users.create_role(conn, "admin", None).unwrap();
+        let editor = users.create_role(conn, "editor", None).unwrap();
+        users.assign_role(conn, &alice, &admin).unwrap();
+        users.assign_role(conn, &bob, &editor).unwrap();
+
+        let admins: Vec<String> = users::table
+            .inner_join(user_roles::table.inner_join(roles::table))
+            .filter(roles::name.eq("admin"))
+            .select(users::email)
+            .load(conn)
+            .unwrap();
+        assert_eq!(admins, ["alice@example.com"]);
+
+        let pairs: Vec<(User, Role)> = user_roles::table
+            .inner_join(users::table)
+            .inner_join(roles::table)
+            .select((User::as_select(), Role::as_select()))
+            .order(users::email)
+            .load(conn)
+            .unwrap();
+        assert_eq!(pairs, [(alice.clone(), admin.clone()), (bob.clone(), editor)]);
+
+        let rows: Vec<UserRole> = UserRole::belonging_to(&alice).load(conn).unwrap();
+        assert_eq!(rows, [UserRole { user_id: alice.id, role_id: admin.id }]);
+    }
+
+    fn role_migrations_revert_cleanly(conn, db) {
+        assert_eq!(conn.run_pending_migrations(migrations()).unwrap().len(), 2);
+        assert!(conn.run_pending_migrations(migrations()).unwrap().is_empty());
+        let users = manager();
+        let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
+        conn.revert_last_migration(migrations()).unwrap();
+        // With the role tables gone, users can still be deleted (no dangling triggers).
+        users.delete(conn, alice.id).unwrap();
+        assert_eq!(conn.run_pending_migrations(migrations()).unwrap().len(), 1);
+        users.create_role(conn, "admin", None).unwrap();
+    }
+}

@@ -1,0 +1,324 @@
+//! Code generation: reads the typed model, never tokens. What both macros emit is here; what
+//! only one emits is in [`user`] and [`role`].
+
+mod role;
+mod user;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::ast::{Field, Kind, Model};
+use crate::valid::{literal_default, LiteralDefault};
+
+/// A Diesel backend the generated code is checked against and implements stores for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl Backend {
+    /// Every backend, in the order the generated code lists them.
+    #[cfg(test)]
+    pub const ALL: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::Mysql];
+
+    /// The backends users-diesel was built with (it switches on this crate's features).
+    pub fn enabled() -> Vec<Backend> {
+        [
+            (cfg!(feature = "sqlite"), Backend::Sqlite),
+            (cfg!(feature = "postgres"), Backend::Postgres),
+            (cfg!(feature = "mysql"), Backend::Mysql),
+        ]
+        .into_iter()
+        .filter_map(|(enabled, backend)| enabled.then_some(backend))
+        .collect()
+    }
+
+    pub fn diesel_backend(self) -> TokenStream {
+        match self {
+            Backend::Sqlite => quote!(diesel::sqlite::Sqlite),
+            Backend::Postgres => quote!(diesel::pg::Pg),
+            Backend::Mysql => quote!(diesel::mysql::Mysql),
+        }
+    }
+
+    pub fn connection(self) -> TokenStream {
+        match self {
+            Backend::Sqlite => quote!(diesel::sqlite::SqliteConnection),
+            Backend::Postgres => quote!(diesel::pg::PgConnection),
+            Backend::Mysql => quote!(diesel::mysql::MysqlConnection),
+        }
+    }
+}
+
+/// A column the macro adds to the user's struct.
+pub struct Injected {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub ty: TokenStream,
+    pub sql: TokenStream,
+    pub column: TokenStream,
+    pub attrs: TokenStream,
+}
+
+/// The injected fields of a model: those before the user's fields and those after.
+pub struct InjectedFields {
+    pub head: Vec<Injected>,
+    pub tail: Vec<Injected>,
+}
+
+/// Everything a model expands to.
+pub fn model(model: &Model, backends: &[Backend]) -> TokenStream {
+    let fields = match &model.kind {
+        Kind::User { timestamps } => user::injected_fields(model, *timestamps),
+        Kind::Role { .. } => role::injected_fields(model),
+    };
+    let item = model_struct(model, &fields, backends);
+    let table = table(model, &fields);
+    let krate = &model.krate;
+    let debug = debug_impl(model, &fields);
+    let schema_columns = schema_columns(model, &fields);
+    let (related, impls) = match &model.kind {
+        Kind::User { timestamps } => (
+            quote!(),
+            user::impls(model, *timestamps, &schema_columns, backends),
+        ),
+        Kind::Role {
+            join_table, user, ..
+        } => (
+            role::join_items(model, join_table, user, backends),
+            role::impls(model, join_table, user, &schema_columns, backends),
+        ),
+    };
+    quote! {
+        #item
+        #table
+        #related
+        const _: () = {
+            use #krate::__private::diesel::prelude::*;
+            use #krate::__private::{Column, ColumnType, Id, ModelSchema, Table, UsersError};
+
+            #impls
+            #debug
+        };
+    }
+}
+
+fn model_struct(model: &Model, fields: &InjectedFields, backends: &[Backend]) -> TokenStream {
+    let item = model.item;
+    let attrs = &item.attrs;
+    let vis = &item.vis;
+    let ident = &item.ident;
+    let table = table_ident(model);
+    let checks = backends.iter().map(|backend| backend.diesel_backend());
+    let injected = |fields: &[Injected]| -> Vec<TokenStream> {
+        fields
+            .iter()
+            .map(|field| {
+                let Injected { doc, ty, attrs, .. } = field;
+                let name = format_ident!("{}", field.name);
+                quote! {
+                    #[doc = #doc]
+                    #attrs
+                    pub #name: #ty
+                }
+            })
+            .collect()
+    };
+    let head = injected(&fields.head);
+    let tail = injected(&fields.tail);
+    let own = model.fields.iter().map(|field| {
+        let original = field.original;
+        let attrs = field.passthrough_attrs();
+        let (vis, ident, ty) = (&original.vis, field.ident, &original.ty);
+        let rename = field.column.name.as_ref().map(|_| {
+            let column = format_ident!("{}", field.column_name);
+            quote!(#[diesel(column_name = #column)])
+        });
+        quote! {
+            #(#attrs)*
+            #rename
+            #vis #ident: #ty
+        }
+    });
+    quote! {
+        #(#attrs)*
+        #[derive(
+            diesel::Queryable,
+            diesel::Selectable,
+            diesel::Insertable,
+            diesel::AsChangeset,
+            diesel::Identifiable,
+            Clone,
+            PartialEq
+        )]
+        #[diesel(table_name = #table, check_for_backend(#(#checks),*))]
+        #[diesel(treat_none_as_null = true)]
+        #vis struct #ident {
+            #(#head,)*
+            #(#own,)*
+            #(#tail,)*
+        }
+    }
+}
+
+fn table(model: &Model, fields: &InjectedFields) -> TokenStream {
+    let krate = &model.krate;
+    let table = table_ident(model);
+    let doc = format!(
+        " The `{}` table of [`{}`], written by `{}`.",
+        model.table,
+        model.item.ident,
+        model.kind.macro_kind().attribute()
+    );
+    let injected = |fields: &[Injected]| -> Vec<TokenStream> {
+        fields
+            .iter()
+            .map(|field| {
+                let name = format_ident!("{}", field.name);
+                let sql = &field.sql;
+                quote!(#name -> #sql)
+            })
+            .collect()
+    };
+    let head = injected(&fields.head);
+    let tail = injected(&fields.tail);
+    let own = model.fields.iter().filter_map(|field| {
+        let sql = &field.sql.as_ref()?.diesel_type;
+        let column = format_ident!("{}", field.column_name);
+        Some(quote!(#column -> #sql))
+    });
+    quote! {
+        diesel::table! {
+            use diesel::sql_types::*;
+            use #krate::sql_types::Uuid;
+
+            #[doc = #doc]
+            #table (id) {
+                #(#head,)*
+                #(#own,)*
+                #(#tail,)*
+            }
+        }
+    }
+}
+
+fn debug_impl(model: &Model, fields: &InjectedFields) -> TokenStream {
+    let ident = &model.item.ident;
+    let name = ident.to_string();
+    let field = |field_name: &str| {
+        let member = format_ident!("{}", field_name);
+        if field_name == "password_hash" {
+            quote!(.field("password_hash", &"<redacted>"))
+        } else {
+            quote!(.field(#field_name, &self.#member))
+        }
+    };
+    let head = fields.head.iter().map(|f| field(f.name));
+    let own = model.fields.iter().map(|f| {
+        let member = f.ident;
+        let field_name = member.to_string();
+        quote!(.field(#field_name, &self.#member))
+    });
+    let tail = fields.tail.iter().map(|f| field(f.name));
+    quote! {
+        impl ::core::fmt::Debug for #ident {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#name)
+                    #(#head)*
+                    #(#own)*
+                    #(#tail)*
+                    .finish()
+            }
+        }
+    }
+}
+
+/// A field's starting value in `from_credentials`: its `#[column(default = …)]`, or
+/// `Default::default()` spanned at its type so a missing `Default` points there.
+pub fn default_value(field: &Field) -> TokenStream {
+    let ty = &field.original.ty;
+    let Some(default) = &field.column.default else {
+        return quote_spanned!(ty.span()=> ::core::default::Default::default());
+    };
+    let nullable = field.sql.as_ref().is_some_and(|sql| sql.nullable);
+    let value = match literal_default(default) {
+        Some(LiteralDefault::Str(_)) => {
+            quote_spanned!(default.span()=> ::std::string::String::from(#default))
+        }
+        _ => quote!(#default),
+    };
+    if nullable {
+        quote_spanned!(default.span()=> ::core::option::Option::Some(#value))
+    } else {
+        value
+    }
+}
+
+/// `Column::new("name", ColumnType::Text).nullable().unique()…` for one of the user's fields.
+fn column_description(field: &Field) -> Option<TokenStream> {
+    let sql = field.sql.as_ref()?;
+    let name = &field.column_name;
+    let column_type = &sql.column_type;
+    let mut tokens = quote!(Column::new(#name, ColumnType::#column_type));
+    if sql.nullable {
+        tokens.extend(quote!(.nullable()));
+    }
+    if field.column.unique.is_some() {
+        tokens.extend(quote!(.unique()));
+    }
+    if field.column.index.is_some() {
+        tokens.extend(quote!(.indexed()));
+    }
+    if let Some(length) = &field.column.max_length {
+        let length = proc_macro2::Literal::u32_unsuffixed(length.base10_parse().unwrap_or(0));
+        tokens.extend(quote!(.max_length(#length)));
+    }
+    let default = field.column.default.as_ref().and_then(literal_default);
+    if let Some(default) = default {
+        let value = match default {
+            LiteralDefault::Int(value) => {
+                let value = proc_macro2::Literal::i64_unsuffixed(value);
+                quote!(DefaultValue::Int(#value))
+            }
+            LiteralDefault::Float(value) => quote!(DefaultValue::Float(#value)),
+            LiteralDefault::Bool(value) => quote!(DefaultValue::Bool(#value)),
+            LiteralDefault::Str(value) => quote!(DefaultValue::Str(#value)),
+        };
+        tokens.extend(quote!(.default(#value)));
+    }
+    Some(tokens)
+}
+
+/// `name: <starting value>` for each of the user's fields, for the `from_*` constructors.
+pub fn field_defaults(model: &Model) -> Vec<TokenStream> {
+    model
+        .fields
+        .iter()
+        .map(|field| {
+            let member = field.ident;
+            let value = default_value(field);
+            quote!(#member: #value)
+        })
+        .collect()
+}
+
+/// The `Column` descriptions of a model's table, injected and own, in order.
+fn schema_columns(model: &Model, fields: &InjectedFields) -> Vec<TokenStream> {
+    let head = fields.head.iter().map(|f| f.column.clone());
+    let own = model.fields.iter().filter_map(column_description);
+    let tail = fields.tail.iter().map(|f| f.column.clone());
+    head.chain(own).chain(tail).collect()
+}
+
+pub fn table_ident(model: &Model) -> Ident {
+    sql_ident(&model.table)
+}
+
+/// A validated SQL name as a Rust identifier (validation rejected the rest; expansion only
+/// runs without errors).
+pub fn sql_ident(name: &str) -> Ident {
+    Ident::new(name, Span::call_site())
+}

@@ -1,0 +1,417 @@
+//! What only `#[role_model]` emits: the role's injected fields, the join table with its struct
+//! and joins, `RoleModel` and the stores.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+use syn::Path;
+
+use super::{field_defaults, sql_ident, table_ident, Backend, Injected, InjectedFields};
+use crate::ast::Model;
+
+/// `id`, `name` and `description` first; roles have no timestamps.
+pub fn injected_fields(model: &Model) -> InjectedFields {
+    let krate = &model.krate;
+    let ident = &model.item.ident;
+    InjectedFields {
+        head: vec![
+            Injected {
+                name: "id",
+                doc: " The role's id: a UUIDv7.",
+                ty: quote!(#krate::Id<#ident>),
+                sql: quote!(Uuid),
+                column: quote!(Column::new("id", ColumnType::Uuid)),
+                attrs: quote!(),
+            },
+            Injected {
+                name: "name",
+                doc: " The role's unique name, e.g. `admin`.",
+                ty: quote!(String),
+                sql: quote!(Text),
+                column: quote!(Column::new("name", ColumnType::Text).unique()),
+                attrs: quote!(),
+            },
+            Injected {
+                name: "description",
+                doc: " What the role is for.",
+                ty: quote!(Option<String>),
+                sql: quote!(Nullable<Text>),
+                column: quote!(Column::new("description", ColumnType::Text).nullable()),
+                attrs: quote!(),
+            },
+        ],
+        tail: Vec::new(),
+    }
+}
+
+/// The name of the join struct: the user type's name followed by the role's, e.g. `UserRole`.
+fn join_struct(model: &Model, user: &Path) -> Ident {
+    let user = user
+        .segments
+        .last()
+        .map_or_else(|| "User".to_owned(), |s| s.ident.to_string());
+    format_ident!("{}{}", user, model.item.ident)
+}
+
+/// The join table, its struct, and the joins between roles and the join table. The joins that
+/// involve the user table are impls in [`impls`], since only the user *type* is known here.
+pub fn join_items(
+    model: &Model,
+    join_table: &str,
+    user: &Path,
+    backends: &[Backend],
+) -> TokenStream {
+    let krate = &model.krate;
+    let role = &model.item.ident;
+    let vis = &model.item.vis;
+    let roles = table_ident(model);
+    let join = sql_ident(join_table);
+    let join_struct = join_struct(model, user);
+    let checks = backends.iter().map(|backend| backend.diesel_backend());
+    let table_doc = format!(
+        " The join table between [`{}`] and [`{role}`], written by `#[role_model]`.",
+        quote!(#user).to_string().replace(' ', "")
+    );
+    let struct_doc = format!(" One assignment of a [`{role}`] to a user: a row of `{join_table}`.");
+    quote! {
+        diesel::table! {
+            use diesel::sql_types::*;
+            use #krate::sql_types::Uuid;
+
+            #[doc = #table_doc]
+            #join (user_id, role_id) {
+                user_id -> Uuid,
+                role_id -> Uuid,
+            }
+        }
+
+        diesel::joinable!(#join -> #roles (role_id));
+        diesel::allow_tables_to_appear_in_same_query!(#roles, #join);
+
+        #[doc = #struct_doc]
+        #[derive(
+            diesel::Queryable,
+            diesel::Selectable,
+            diesel::Insertable,
+            diesel::Identifiable,
+            diesel::Associations,
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash
+        )]
+        #[diesel(table_name = #join, primary_key(user_id, role_id))]
+        #[diesel(belongs_to(#user, foreign_key = user_id), belongs_to(#role, foreign_key = role_id))]
+        #[diesel(check_for_backend(#(#checks),*))]
+        #vis struct #join_struct {
+            /// The user who has the role.
+            pub user_id: #krate::Id<#user>,
+            /// The role the user has.
+            pub role_id: #krate::Id<#role>,
+        }
+    }
+}
+
+/// `RoleModel`, `ModelSchema`, the joins with the user table, and a `RoleStore` per backend.
+pub fn impls(
+    model: &Model,
+    join_table: &str,
+    user: &Path,
+    columns: &[TokenStream],
+    backends: &[Backend],
+) -> TokenStream {
+    let krate = &model.krate;
+    let role_model = role_model_impl(model);
+    let schema = schema_impl(model, join_table, user, columns);
+    let joins = user_table_joins(model, join_table, user);
+    let stores = backends
+        .iter()
+        .map(|backend| role_store_impl(model, join_table, user, *backend));
+    let default_value = model
+        .fields
+        .iter()
+        .any(|f| f.column.default.is_some())
+        .then(|| quote!(DefaultValue,));
+    quote! {
+        use #krate::__private::{
+            database_error, join_write_error, role_write_error, #default_value ForeignKey,
+            RoleModel, RoleStore, UserModel,
+        };
+
+        #role_model
+        #schema
+        #joins
+        #(#stores)*
+    }
+}
+
+fn role_model_impl(model: &Model) -> TokenStream {
+    let ident = &model.item.ident;
+    let table = &model.table;
+    let defaults = field_defaults(model);
+    quote! {
+        impl RoleModel for #ident {
+            type Id = Id<#ident>;
+
+            const TABLE: &'static str = #table;
+
+            fn from_name(id: Id<#ident>, name: String, description: Option<String>) -> Self {
+                #ident {
+                    id,
+                    name,
+                    description,
+                    #(#defaults,)*
+                }
+            }
+
+            fn id(&self) -> Id<#ident> {
+                self.id
+            }
+
+            fn name(&self) -> &str {
+                &self.name
+            }
+
+            fn set_name(&mut self, name: String) {
+                self.name = name;
+            }
+
+            fn description(&self) -> Option<&str> {
+                self.description.as_deref()
+            }
+
+            fn set_description(&mut self, description: Option<String>) {
+                self.description = description;
+            }
+        }
+    }
+}
+
+fn schema_impl(
+    model: &Model,
+    join_table: &str,
+    user: &Path,
+    columns: &[TokenStream],
+) -> TokenStream {
+    let ident = &model.item.ident;
+    let table = &model.table;
+    quote! {
+        impl ModelSchema for #ident {
+            const TABLES: &'static [Table] = &[
+                Table {
+                    name: #table,
+                    columns: &[#(#columns),*],
+                    primary_key: &["id"],
+                    foreign_keys: &[],
+                },
+                Table {
+                    name: #join_table,
+                    columns: &[
+                        Column::new("user_id", ColumnType::Uuid),
+                        Column::new("role_id", ColumnType::Uuid).indexed(),
+                    ],
+                    primary_key: &["user_id", "role_id"],
+                    foreign_keys: &[
+                        ForeignKey { column: "user_id", references: <#user as UserModel>::TABLE },
+                        ForeignKey { column: "role_id", references: #table },
+                    ],
+                },
+            ];
+
+            // After the user models: the join table references the user table.
+            const MIGRATION_ORDER: u8 = 2;
+        }
+    }
+}
+
+/// `joinable!` and `allow_tables_to_appear_in_same_query!` need the user table's module path,
+/// which the role macro cannot know; the same impls are written against the user type's table,
+/// `<User as HasTable>::Table`.
+fn user_table_joins(model: &Model, join_table: &str, user: &Path) -> TokenStream {
+    let roles = table_ident(model);
+    let join = sql_ident(join_table);
+    quote! {
+        type UserTable = <#user as diesel::associations::HasTable>::Table;
+
+        impl diesel::query_source::TableNotEqual<UserTable> for #roles::table {}
+        impl diesel::query_source::TableNotEqual<#roles::table> for UserTable {}
+        impl diesel::query_source::TableNotEqual<UserTable> for #join::table {}
+        impl diesel::query_source::TableNotEqual<#join::table> for UserTable {}
+
+        type UserJoin = diesel::dsl::Eq<
+            diesel::dsl::Nullable<#join::user_id>,
+            diesel::dsl::Nullable<<UserTable as diesel::Table>::PrimaryKey>,
+        >;
+
+        impl diesel::JoinTo<UserTable> for #join::table {
+            type FromClause = UserTable;
+            type OnClause = UserJoin;
+
+            fn join_target(users: UserTable) -> (UserTable, UserJoin) {
+                let on = #join::user_id.nullable().eq(diesel::Table::primary_key(&users).nullable());
+                (users, on)
+            }
+        }
+
+        impl diesel::JoinTo<#join::table> for UserTable {
+            type FromClause = #join::table;
+            type OnClause = UserJoin;
+
+            fn join_target(join: #join::table) -> (#join::table, UserJoin) {
+                let users = <#user as diesel::associations::HasTable>::table();
+                let on = #join::user_id.nullable().eq(diesel::Table::primary_key(&users).nullable());
+                (join, on)
+            }
+        }
+    }
+}
+
+fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backend) -> TokenStream {
+    let ident = &model.item.ident;
+    let connection = backend.connection();
+    let roles = table_ident(model);
+    let roles_name = &model.table;
+    let join = sql_ident(join_table);
+    let join_struct = join_struct(model, user);
+    let user_id = quote!(<#user as UserModel>::Id);
+    // MySQL has no ON CONFLICT; Diesel spells "do nothing" there as a no-op ON DUPLICATE KEY
+    // UPDATE, which unlike INSERT IGNORE still reports a missing user or role.
+    let on_conflict = match backend {
+        Backend::Mysql => quote!(.on_conflict(diesel::dsl::DuplicatedKeys).do_nothing()),
+        Backend::Sqlite | Backend::Postgres => quote!(.on_conflict_do_nothing()),
+    };
+    quote! {
+        impl RoleStore<#connection> for #ident {
+            type User = #user;
+
+            fn insert(conn: &mut #connection, role: &Self) -> Result<Self, UsersError> {
+                diesel::insert_into(#roles::table)
+                    .values(role)
+                    .execute(conn)
+                    .map_err(|error| role_write_error(error, #roles_name))?;
+                Ok(role.clone())
+            }
+
+            fn find(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
+                #roles::table
+                    .find(id)
+                    .select(#ident::as_select())
+                    .first(conn)
+                    .optional()
+                    .map_err(database_error)
+            }
+
+            fn find_by_name(conn: &mut #connection, name: &str) -> Result<Option<Self>, UsersError> {
+                #roles::table
+                    .filter(#roles::name.eq(name))
+                    .select(#ident::as_select())
+                    .first(conn)
+                    .optional()
+                    .map_err(database_error)
+            }
+
+            fn update(conn: &mut #connection, role: &Self) -> Result<Self, UsersError> {
+                let updated = diesel::update(#roles::table.find(role.id))
+                    .set(role)
+                    .execute(conn)
+                    .map_err(|error| role_write_error(error, #roles_name))?;
+                if updated == 0 {
+                    return Err(UsersError::RoleNotFound);
+                }
+                Ok(role.clone())
+            }
+
+            fn delete(conn: &mut #connection, id: Id<#ident>) -> Result<bool, UsersError> {
+                diesel::delete(#roles::table.find(id))
+                    .execute(conn)
+                    .map(|deleted| deleted > 0)
+                    .map_err(database_error)
+            }
+
+            fn assign(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> Result<(), UsersError> {
+                diesel::insert_into(#join::table)
+                    .values(#join_struct { user_id: user, role_id: role })
+                    #on_conflict
+                    .execute(conn)
+                    .map(drop)
+                    .map_err(|error| join_write_error(error, #join_table))
+            }
+
+            fn revoke(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> Result<bool, UsersError> {
+                diesel::delete(#join::table.find((user, role)))
+                    .execute(conn)
+                    .map(|deleted| deleted > 0)
+                    .map_err(database_error)
+            }
+
+            fn has_role(conn: &mut #connection, user: #user_id, name: &str) -> Result<bool, UsersError> {
+                diesel::select(diesel::dsl::exists(
+                    #join::table
+                        .inner_join(#roles::table)
+                        .filter(#join::user_id.eq(user))
+                        .filter(#roles::name.eq(name)),
+                ))
+                .get_result(conn)
+                .map_err(database_error)
+            }
+
+            fn has_any_role(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<bool, UsersError> {
+                diesel::select(diesel::dsl::exists(
+                    #join::table
+                        .inner_join(#roles::table)
+                        .filter(#join::user_id.eq(user))
+                        .filter(#roles::name.eq_any(names.iter().copied())),
+                ))
+                .get_result(conn)
+                .map_err(database_error)
+            }
+
+            fn count_roles_named(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<usize, UsersError> {
+                #join::table
+                    .inner_join(#roles::table)
+                    .filter(#join::user_id.eq(user))
+                    .filter(#roles::name.eq_any(names.iter().copied()))
+                    .count()
+                    .get_result::<i64>(conn)
+                    .map(|count| usize::try_from(count).unwrap_or(0))
+                    .map_err(database_error)
+            }
+
+            fn roles_of(conn: &mut #connection, user: #user_id) -> Result<Vec<Self>, UsersError> {
+                #join::table
+                    .inner_join(#roles::table)
+                    .filter(#join::user_id.eq(user))
+                    .select(#ident::as_select())
+                    .order(#roles::name)
+                    .load(conn)
+                    .map_err(database_error)
+            }
+
+            fn roles_of_users(conn: &mut #connection, users: &[#user]) -> Result<Vec<Vec<Self>>, UsersError> {
+                let assignments: Vec<(#join_struct, Self)> = #join_struct::belonging_to(users)
+                    .inner_join(#roles::table)
+                    .select((#join_struct::as_select(), #ident::as_select()))
+                    .order(#roles::name)
+                    .load(conn)
+                    .map_err(database_error)?;
+                Ok(assignments
+                    .grouped_by(users)
+                    .into_iter()
+                    .map(|roles| roles.into_iter().map(|(_, role)| role).collect())
+                    .collect())
+            }
+
+            fn users_with_role(conn: &mut #connection, name: &str) -> Result<Vec<#user>, UsersError> {
+                #join::table
+                    .inner_join(<#user as diesel::associations::HasTable>::table())
+                    .inner_join(#roles::table)
+                    .filter(#roles::name.eq(name))
+                    .select(#user::as_select())
+                    .order(#join::user_id)
+                    .load(conn)
+                    .map_err(database_error)
+            }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! What only `#[user_model]` emits: the user's injected fields, `UserModel` and the stores.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{field_defaults, table_ident, Backend, Injected, InjectedFields};
+use crate::ast::Model;
+
+/// The five injected fields first, the timestamps (if asked for) last.
+pub fn injected_fields(model: &Model, timestamps: bool) -> InjectedFields {
+    InjectedFields {
+        head: head_fields(model),
+        tail: timestamp_fields(model, timestamps),
+    }
+}
+
+fn head_fields(model: &Model) -> Vec<Injected> {
+    let krate = &model.krate;
+    let ident = &model.item.ident;
+    let hash_attrs = if model.serde {
+        quote!(#[serde(skip)])
+    } else {
+        quote!()
+    };
+    vec![
+        Injected {
+            name: "id",
+            doc: " The user's id: a UUIDv7, so ids sort by creation time.",
+            ty: quote!(#krate::Id<#ident>),
+            sql: quote!(Uuid),
+            column: quote!(Column::new("id", ColumnType::Uuid)),
+            attrs: quote!(),
+        },
+        Injected {
+            name: "email",
+            doc: " The email address, trimmed and lowercased; unique.",
+            ty: quote!(String),
+            sql: quote!(Text),
+            column: quote!(Column::new("email", ColumnType::Text)
+                .unique()
+                .max_length(254)),
+            attrs: quote!(),
+        },
+        Injected {
+            name: "password_hash",
+            doc: " The argon2id hash of the password, as a PHC string. Never printed by `Debug`.",
+            ty: quote!(String),
+            sql: quote!(Text),
+            column: quote!(Column::new("password_hash", ColumnType::Text)),
+            attrs: hash_attrs,
+        },
+        Injected {
+            name: "is_active",
+            doc: " Whether the user may log in.",
+            ty: quote!(bool),
+            sql: quote!(Bool),
+            column: quote!(
+                Column::new("is_active", ColumnType::Bool).default(DefaultValue::Bool(true))
+            ),
+            attrs: quote!(),
+        },
+        Injected {
+            name: "is_verified",
+            doc: " Whether the user has verified their email address.",
+            ty: quote!(bool),
+            sql: quote!(Bool),
+            column: quote!(
+                Column::new("is_verified", ColumnType::Bool).default(DefaultValue::Bool(false))
+            ),
+            attrs: quote!(),
+        },
+    ]
+}
+
+fn timestamp_fields(model: &Model, timestamps: bool) -> Vec<Injected> {
+    if !timestamps {
+        return Vec::new();
+    }
+    let krate = &model.krate;
+    vec![
+        Injected {
+            name: "created_at",
+            doc: " When the user was inserted (UTC); set by the store.",
+            ty: quote!(#krate::__private::chrono::NaiveDateTime),
+            sql: quote!(Timestamp),
+            column: quote!(Column::new("created_at", ColumnType::Timestamp)),
+            attrs: quote!(#[diesel(skip_update)]),
+        },
+        Injected {
+            name: "updated_at",
+            doc: " When the user was last written (UTC); set by the store.",
+            ty: quote!(#krate::__private::chrono::NaiveDateTime),
+            sql: quote!(Timestamp),
+            column: quote!(Column::new("updated_at", ColumnType::Timestamp)),
+            attrs: quote!(),
+        },
+    ]
+}
+
+/// `UserModel`, `ModelSchema` and a `UserStore` per backend.
+pub fn impls(
+    model: &Model,
+    timestamps: bool,
+    columns: &[TokenStream],
+    backends: &[Backend],
+) -> TokenStream {
+    let krate = &model.krate;
+    let user_model = user_model_impl(model, timestamps);
+    let schema = schema_impl(model, columns);
+    let stores = backends
+        .iter()
+        .map(|backend| user_store_impl(model, timestamps, &backend.connection()));
+    let now = timestamps.then(|| quote!(now,));
+    quote! {
+        use #krate::__private::{
+            database_error, #now transaction, user_write_error, DefaultValue, UserModel, UserStore,
+        };
+
+        #user_model
+        #schema
+        #(#stores)*
+    }
+}
+
+fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
+    let ident = &model.item.ident;
+    let table = &model.table;
+    let defaults = field_defaults(model);
+    let (now, timestamps) = if timestamps {
+        (
+            quote!(let now = now();),
+            quote!(created_at: now, updated_at: now,),
+        )
+    } else {
+        (quote!(), quote!())
+    };
+    quote! {
+        impl UserModel for #ident {
+            type Id = Id<#ident>;
+
+            const TABLE: &'static str = #table;
+
+            fn from_credentials(id: Id<#ident>, email: String, password_hash: String) -> Self {
+                #now
+                #ident {
+                    id,
+                    email,
+                    password_hash,
+                    is_active: true,
+                    is_verified: false,
+                    #(#defaults,)*
+                    #timestamps
+                }
+            }
+
+            fn id(&self) -> Id<#ident> {
+                self.id
+            }
+
+            fn email(&self) -> &str {
+                &self.email
+            }
+
+            fn set_email(&mut self, email: String) {
+                self.email = email;
+            }
+
+            fn password_hash(&self) -> &str {
+                &self.password_hash
+            }
+
+            fn set_password_hash(&mut self, password_hash: String) {
+                self.password_hash = password_hash;
+            }
+
+            fn is_active(&self) -> bool {
+                self.is_active
+            }
+
+            fn set_active(&mut self, active: bool) {
+                self.is_active = active;
+            }
+
+            fn is_verified(&self) -> bool {
+                self.is_verified
+            }
+
+            fn set_verified(&mut self, verified: bool) {
+                self.is_verified = verified;
+            }
+        }
+    }
+}
+
+fn schema_impl(model: &Model, columns: &[TokenStream]) -> TokenStream {
+    let ident = &model.item.ident;
+    let table = &model.table;
+    quote! {
+        impl ModelSchema for #ident {
+            const TABLES: &'static [Table] = &[Table {
+                name: #table,
+                columns: &[#(#columns),*],
+                primary_key: &["id"],
+                foreign_keys: &[],
+            }];
+
+            const MIGRATION_ORDER: u8 = 1;
+        }
+    }
+}
+
+fn user_store_impl(model: &Model, timestamps: bool, connection: &TokenStream) -> TokenStream {
+    let ident = &model.item.ident;
+    let table = table_ident(model);
+    let table_name = &model.table;
+    let (insert_prepare, update_prepare, update_result) = if timestamps {
+        (
+            quote! {
+                let now = now();
+                let user = &#ident { created_at: now, updated_at: now, ..user.clone() };
+            },
+            quote!(let user = &#ident { updated_at: now(), ..user.clone() };),
+            // `created_at` is not part of the changeset, so read the stored row back.
+            quote!(#table::table.find(user.id).select(#ident::as_select()).first(conn).map_err(database_error)),
+        )
+    } else {
+        (quote!(), quote!(), quote!(Ok(user.clone())))
+    };
+    quote! {
+        impl UserStore<#connection> for #ident {
+            fn insert(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
+                #insert_prepare
+                diesel::insert_into(#table::table)
+                    .values(user)
+                    .execute(conn)
+                    .map_err(|error| user_write_error(error, #table_name))?;
+                Ok(user.clone())
+            }
+
+            fn find(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
+                #table::table
+                    .find(id)
+                    .select(#ident::as_select())
+                    .first(conn)
+                    .optional()
+                    .map_err(database_error)
+            }
+
+            fn find_by_email(conn: &mut #connection, email: &str) -> Result<Option<Self>, UsersError> {
+                #table::table
+                    .filter(#table::email.eq(email))
+                    .select(#ident::as_select())
+                    .first(conn)
+                    .optional()
+                    .map_err(database_error)
+            }
+
+            fn update(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
+                #update_prepare
+                let updated = diesel::update(#table::table.find(user.id))
+                    .set(user)
+                    .execute(conn)
+                    .map_err(|error| user_write_error(error, #table_name))?;
+                if updated == 0 {
+                    return Err(UsersError::UserNotFound);
+                }
+                #update_result
+            }
+
+            fn delete(conn: &mut #connection, id: Id<#ident>) -> Result<bool, UsersError> {
+                diesel::delete(#table::table.find(id))
+                    .execute(conn)
+                    .map(|deleted| deleted > 0)
+                    .map_err(database_error)
+            }
+
+            fn transaction<T, F>(conn: &mut #connection, f: F) -> Result<T, UsersError>
+            where
+                F: FnOnce(&mut #connection) -> Result<T, UsersError>,
+            {
+                transaction(conn, f)
+            }
+        }
+    }
+}
