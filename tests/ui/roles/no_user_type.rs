@@ -1,0 +1,7 @@
+use users_diesel::prelude::*;
+
+// No `User` model in scope, and no `user = …` to name another one.
+#[role_model]
+pub struct Role {}
+
+fn main() {}
