@@ -142,7 +142,7 @@ backend_tests! {
         // Plain Diesel deletes cascade too, on SQLite without `PRAGMA foreign_keys` as well.
         diesel::delete(roles::table.find(admin.id)).execute(conn).unwrap();
         assert_eq!(join_rows(conn), 1);
-        assert_eq!(users.roles_of(conn, &bob).unwrap(), [editor.clone()]);
+        assert_eq!(users.roles_of(conn, &bob).unwrap(), std::slice::from_ref(&editor));
 
         assert!(matches!(users.assign_role(conn, &alice, &editor), Err(UsersError::UserNotFound)));
         assert!(matches!(users.assign_role(conn, &bob, &admin), Err(UsersError::RoleNotFound)));

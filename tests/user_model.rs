@@ -56,6 +56,14 @@ pub struct Member {
     pub nickname: Option<String>,
 }
 
+/// A crate that re-exports users_diesel names it with `crate = …`.
+mod framework {
+    pub use users_diesel as reexported;
+}
+
+#[user_model(crate = crate::framework::reexported, table = "staff")]
+pub struct Staff {}
+
 diesel::table! {
     posts (id) {
         id -> users_diesel::sql_types::Uuid,
@@ -96,6 +104,7 @@ fn migrations() -> Migrations {
         .with::<User>()
         .with::<Account>()
         .with::<Member>()
+        .with::<Staff>()
 }
 
 fn user(email: &str) -> User {
@@ -138,17 +147,20 @@ fn account(owner: Id<User>) -> Account {
 backend_tests! {
     fn migrations_run_once_and_revert(conn, db) {
         let applied = conn.run_pending_migrations(migrations()).unwrap();
-        assert_eq!(applied.len(), 3);
+        assert_eq!(applied.len(), 4);
         assert!(conn.run_pending_migrations(migrations()).unwrap().is_empty());
 
-        for _ in 0..3 {
+        for _ in 0..4 {
             conn.revert_last_migration(migrations()).unwrap();
         }
         let error = users::table.count().get_result::<i64>(conn);
         assert!(error.is_err(), "the users table should be gone after reverting");
 
         let reapplied = conn.run_pending_migrations(migrations()).unwrap();
-        assert_eq!(reapplied.len(), 3);
+        assert_eq!(reapplied.len(), 4);
+        let staff = Staff::from_credentials(Id::new(), "staff@example.com".into(), "hash".into());
+        Staff::insert(conn, &staff).unwrap();
+        assert_eq!(staff::table.find(staff.id).first::<Staff>(conn).unwrap(), staff);
         assert_eq!(users::table.count().get_result::<i64>(conn).unwrap(), 0);
     }
 
@@ -342,7 +354,7 @@ backend_tests! {
 fn migrations_are_written_for_the_diesel_cli() {
     let dir = std::env::temp_dir().join(format!("users-migrations-{}", uuid::Uuid::now_v7()));
     let written = migrations().write_to(&dir, Dialect::Postgres).unwrap();
-    assert_eq!(written.len(), 3);
+    assert_eq!(written.len(), 4);
     let names: Vec<String> = written
         .iter()
         .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
@@ -353,6 +365,7 @@ fn migrations_are_written_for_the_diesel_cli() {
             "00000000000000-users1-users_create_users",
             "00000000000000-users1-accounts_create_accounts",
             "00000000000000-users1-members_create_members",
+            "00000000000000-users1-staff_create_staff",
         ]
     );
     let up = std::fs::read_to_string(written[0].join("up.sql")).unwrap();

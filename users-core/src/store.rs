@@ -12,6 +12,12 @@ use crate::{RoleModel, UserModel, UsersError};
 /// Emails passed in are already normalised; the store compares them with plain `=` on the
 /// unique index. Implementations map a unique violation on the email column to
 /// [`UsersError::EmailTaken`] and every other database failure to [`UsersError::Database`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no user store for connections of type `{C}`",
+    label = "not a connection of an enabled backend",
+    note = "pass `&mut` a SqliteConnection, PgConnection or MysqlConnection whose backend feature \
+            of users-diesel is enabled; for a pooled connection write `&mut *conn`"
+)]
 pub trait UserStore<C>: UserModel {
     /// Inserts a new user and returns the stored row (timestamps set by the store).
     fn insert(conn: &mut C, user: &Self) -> Result<Self, UsersError>;
@@ -43,6 +49,13 @@ pub trait UserStore<C>: UserModel {
 /// many users in one query. Implementations map a unique violation on the role name to
 /// [`UsersError::RoleExists`], and a missing user or role behind a join row to
 /// [`UsersError::UserNotFound`] or [`UsersError::RoleNotFound`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no role store for connections of type `{C}`",
+    label = "not a connection of an enabled backend",
+    note = "pass `&mut` a SqliteConnection, PgConnection or MysqlConnection whose backend feature \
+            of users-diesel is enabled; for a pooled connection write `&mut *conn`",
+    note = "`Users<U, R>` needs `R` to be a `#[role_model]` whose `user = …` is `U`"
+)]
 pub trait RoleStore<C>: RoleModel {
     /// The user model the roles are assigned to.
     type User: UserModel;
