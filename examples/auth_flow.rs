@@ -51,7 +51,7 @@ fn main() -> Result<(), Error> {
     let alice = users.verify(&mut conn, &token)?;
     println!("verified {}: {}", alice.email, alice.is_verified);
 
-    let alice = users.authenticate(&mut conn, "alice@example.com", PASSWORD)?;
+    let alice = users.authenticate(&mut conn, EMAIL, PASSWORD)?;
     println!("logged in as {}", alice.email);
 
     // Answer "if the address has an account, we sent a link" either way.
