@@ -142,45 +142,20 @@ pub fn mysql() -> TestDb<diesel::MysqlConnection> {
 #[macro_export]
 macro_rules! backend_tests {
     ($(fn $name:ident($conn:ident, $db:ident) $body:block)*) => {
-        #[cfg(feature = "sqlite")]
-        mod sqlite {
+        $crate::backend_tests!(@backend "sqlite", sqlite, $(fn $name($conn, $db) $body)*);
+        $crate::backend_tests!(@backend "postgres", postgres, $(fn $name($conn, $db) $body)*);
+        $crate::backend_tests!(@backend "mysql", mysql, $(fn $name($conn, $db) $body)*);
+    };
+    (@backend $feature:literal, $backend:ident, $(fn $name:ident($conn:ident, $db:ident) $body:block)*) => {
+        #[cfg(feature = $feature)]
+        mod $backend {
             #[allow(unused_imports)]
             use super::*;
             $(
                 #[test]
                 fn $name() {
                     #[allow(unused_mut, unused_variables)]
-                    let mut $db = $crate::sqlite();
-                    #[allow(unused_variables)]
-                    let $conn = &mut *$db;
-                    $body
-                }
-            )*
-        }
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                #[test]
-                fn $name() {
-                    #[allow(unused_mut, unused_variables)]
-                    let mut $db = $crate::postgres();
-                    #[allow(unused_variables)]
-                    let $conn = &mut *$db;
-                    $body
-                }
-            )*
-        }
-        #[cfg(feature = "mysql")]
-        mod mysql {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                #[test]
-                fn $name() {
-                    #[allow(unused_mut, unused_variables)]
-                    let mut $db = $crate::mysql();
+                    let mut $db = $crate::$backend();
                     #[allow(unused_variables)]
                     let $conn = &mut *$db;
                     $body
@@ -189,11 +164,6 @@ macro_rules! backend_tests {
         }
     };
 }
-
-/// The README's Rust code blocks, compiled and run by `cargo test`.
-#[cfg(all(doctest, feature = "sqlite"))]
-#[doc = include_str!("../README.md")]
-pub struct ReadmeDoctests;
 
 /// Counting the rows of a table by name, on any enabled backend.
 pub trait CountRows {

@@ -292,6 +292,41 @@ fn column_description(field: &Field) -> Option<TokenStream> {
     Some(tokens)
 }
 
+/// The store methods a user and a role model share: load by id, load by a unique text column,
+/// delete by id.
+pub fn shared_store_methods(model: &Model, connection: &TokenStream, by: &str) -> TokenStream {
+    let ident = &model.item.ident;
+    let table = table_ident(model);
+    let find_by = format_ident!("find_by_{}", by);
+    let column = format_ident!("{}", by);
+    quote! {
+        fn find(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
+            #table::table
+                .find(id)
+                .select(#ident::as_select())
+                .first(conn)
+                .optional()
+                .map_err(database_error)
+        }
+
+        fn #find_by(conn: &mut #connection, #column: &str) -> Result<Option<Self>, UsersError> {
+            #table::table
+                .filter(#table::#column.eq(#column))
+                .select(#ident::as_select())
+                .first(conn)
+                .optional()
+                .map_err(database_error)
+        }
+
+        fn delete(conn: &mut #connection, id: Id<#ident>) -> Result<bool, UsersError> {
+            diesel::delete(#table::table.find(id))
+                .execute(conn)
+                .map(|deleted| deleted > 0)
+                .map_err(database_error)
+        }
+    }
+}
+
 /// `name: <starting value>` for each of the user's fields, for the `from_*` constructors.
 pub fn field_defaults(model: &Model) -> Vec<TokenStream> {
     model

@@ -5,7 +5,9 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 use syn::Path;
 
-use super::{field_defaults, sql_ident, table_ident, Backend, Injected, InjectedFields};
+use super::{
+    field_defaults, shared_store_methods, sql_ident, table_ident, Backend, Injected, InjectedFields,
+};
 use crate::ast::Model;
 
 /// `id`, `name` and `description` first; roles have no timestamps.
@@ -281,6 +283,7 @@ fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backen
         Backend::Mysql => quote!(.on_conflict(diesel::dsl::DuplicatedKeys).do_nothing()),
         Backend::Sqlite | Backend::Postgres => quote!(.on_conflict_do_nothing()),
     };
+    let shared = shared_store_methods(model, &connection, "name");
     quote! {
         impl RoleStore<#connection> for #ident {
             type User = #user;
@@ -293,23 +296,7 @@ fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backen
                 Ok(role.clone())
             }
 
-            fn find(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
-                #roles::table
-                    .find(id)
-                    .select(#ident::as_select())
-                    .first(conn)
-                    .optional()
-                    .map_err(database_error)
-            }
-
-            fn find_by_name(conn: &mut #connection, name: &str) -> Result<Option<Self>, UsersError> {
-                #roles::table
-                    .filter(#roles::name.eq(name))
-                    .select(#ident::as_select())
-                    .first(conn)
-                    .optional()
-                    .map_err(database_error)
-            }
+            #shared
 
             fn update(conn: &mut #connection, role: &Self) -> Result<Self, UsersError> {
                 let updated = diesel::update(#roles::table.find(role.id))
@@ -320,13 +307,6 @@ fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backen
                     return Err(UsersError::RoleNotFound);
                 }
                 Ok(role.clone())
-            }
-
-            fn delete(conn: &mut #connection, id: Id<#ident>) -> Result<bool, UsersError> {
-                diesel::delete(#roles::table.find(id))
-                    .execute(conn)
-                    .map(|deleted| deleted > 0)
-                    .map_err(database_error)
             }
 
             fn assign(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> Result<(), UsersError> {

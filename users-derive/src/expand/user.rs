@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{field_defaults, table_ident, Backend, Injected, InjectedFields};
+use super::{field_defaults, shared_store_methods, table_ident, Backend, Injected, InjectedFields};
 use crate::ast::Model;
 
 /// The five injected fields first, the timestamps (if asked for) last.
@@ -226,6 +226,7 @@ fn user_store_impl(model: &Model, timestamps: bool, connection: &TokenStream) ->
     } else {
         (quote!(), quote!(), quote!(Ok(user.clone())))
     };
+    let shared = shared_store_methods(model, connection, "email");
     quote! {
         impl UserStore<#connection> for #ident {
             fn insert(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
@@ -237,23 +238,7 @@ fn user_store_impl(model: &Model, timestamps: bool, connection: &TokenStream) ->
                 Ok(user.clone())
             }
 
-            fn find(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
-                #table::table
-                    .find(id)
-                    .select(#ident::as_select())
-                    .first(conn)
-                    .optional()
-                    .map_err(database_error)
-            }
-
-            fn find_by_email(conn: &mut #connection, email: &str) -> Result<Option<Self>, UsersError> {
-                #table::table
-                    .filter(#table::email.eq(email))
-                    .select(#ident::as_select())
-                    .first(conn)
-                    .optional()
-                    .map_err(database_error)
-            }
+            #shared
 
             fn update(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
                 #update_prepare
@@ -265,13 +250,6 @@ fn user_store_impl(model: &Model, timestamps: bool, connection: &TokenStream) ->
                     return Err(UsersError::UserNotFound);
                 }
                 #update_result
-            }
-
-            fn delete(conn: &mut #connection, id: Id<#ident>) -> Result<bool, UsersError> {
-                diesel::delete(#table::table.find(id))
-                    .execute(conn)
-                    .map(|deleted| deleted > 0)
-                    .map_err(database_error)
             }
 
             fn transaction<T, F>(conn: &mut #connection, f: F) -> Result<T, UsersError>
