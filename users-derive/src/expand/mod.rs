@@ -178,8 +178,8 @@ fn table(model: &Model, fields: &InjectedFields) -> TokenStream {
             .iter()
             .map(|field| {
                 let name = format_ident!("{}", field.name);
-                let sql = &field.sql;
-                quote!(#name -> #sql)
+                let (sql, doc) = (&field.sql, field.doc);
+                quote!(#[doc = #doc] #name -> #sql)
             })
             .collect()
     };
@@ -188,7 +188,8 @@ fn table(model: &Model, fields: &InjectedFields) -> TokenStream {
     let own = model.fields.iter().filter_map(|field| {
         let sql = &field.sql.as_ref()?.diesel_type;
         let column = format_ident!("{}", field.column_name);
-        Some(quote!(#column -> #sql))
+        let docs = column_docs(field);
+        Some(quote!(#(#docs)* #column -> #sql))
     });
     quote! {
         diesel::table! {
@@ -290,6 +291,24 @@ fn column_description(field: &Field) -> Option<TokenStream> {
         tokens.extend(quote!(.default(#value)));
     }
     Some(tokens)
+}
+
+/// A column's documentation in `table!`: the field's own doc comments, or a line naming it
+/// (every generated public item is documented, so `#![deny(missing_docs)]` holds downstream).
+fn column_docs(field: &Field) -> Vec<TokenStream> {
+    let docs: Vec<TokenStream> = field
+        .original
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("doc"))
+        .map(|attr| quote!(#attr))
+        .collect();
+    if docs.is_empty() {
+        let doc = format!(" The `{}` column.", field.column_name);
+        vec![quote!(#[doc = #doc])]
+    } else {
+        docs
+    }
 }
 
 /// The store methods a user and a role model share: load by id, load by a unique text column,

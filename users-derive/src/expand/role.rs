@@ -81,7 +81,9 @@ pub fn join_items(
 
             #[doc = #table_doc]
             #join (user_id, role_id) {
+                /// The user who has the role.
                 user_id -> Uuid,
+                /// The role the user has.
                 role_id -> Uuid,
             }
         }

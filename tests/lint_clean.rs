@@ -1,0 +1,45 @@
+//! Generated code is lint-clean in a downstream crate that denies warnings, unqualified paths
+//! and missing docs, and (under `cargo clippy`) clippy's pedantic group. Every macro option and
+//! `#[column]` key is used here.
+#![deny(warnings, missing_docs, unused_qualifications, clippy::pedantic)]
+
+use users_diesel::prelude::*;
+
+/// The framework, reached through a re-export.
+mod framework {
+    pub use users_diesel as reexported;
+}
+
+/// A user model with every option.
+#[user_model(table = "accounts", timestamps, crate = crate::framework::reexported)]
+pub struct Account {
+    /// A handle.
+    #[column(unique, max_length = 32, name = "handle")]
+    pub username: String,
+    /// A team.
+    #[column(index)]
+    pub team: Option<i64>,
+    /// A plan.
+    #[column(default = "free")]
+    pub plan: String,
+    /// Raw settings.
+    #[column(sql_type = diesel::sql_types::Binary)]
+    pub settings: Vec<u8>,
+}
+
+/// A role model with every option.
+#[role_model(table = "groups", join_table = "memberships", user = Account)]
+pub struct Group {
+    /// A rank.
+    #[column(default = 0)]
+    pub rank: i32,
+}
+
+#[test]
+fn models_are_usable() {
+    let account = Account::from_credentials(Id::new(), "a@example.com".into(), "hash".into());
+    assert_eq!(account.plan, "free");
+    let group = Group::from_name(Id::new(), "staff".into(), None);
+    assert_eq!(group.rank, 0);
+    assert_eq!(<Group as RoleModel>::TABLE, "groups");
+}
