@@ -4,7 +4,7 @@
 //! PostgreSQL and MySQL are reached at `USERS_TEST_POSTGRES_URL` and `USERS_TEST_MYSQL_URL`,
 //! defaulting to the CI services `postgres://root@127.0.0.1:5432/test` and
 //! `mysql://root@127.0.0.1:3306/test`. Each test gets a schema (PostgreSQL) or database (MySQL)
-//! of its own, dropped when the test ends; SQLite tests use a private in-memory database.
+//! of its own, dropped when the test ends; SQLite tests use a private temporary file.
 
 use std::ops::{Deref, DerefMut};
 
@@ -16,6 +16,8 @@ use users_diesel::Dialect;
 pub struct TestDb<C: Connection> {
     conn: C,
     url: String,
+    /// Run on every new connection.
+    setup: fn(&mut C),
     /// Drops the private schema or database, over a connection of its own.
     cleanup: Option<Box<dyn FnOnce()>>,
 }
@@ -23,7 +25,9 @@ pub struct TestDb<C: Connection> {
 impl<C: Connection> TestDb<C> {
     /// Another connection to the same private database.
     pub fn connect(&self) -> C {
-        C::establish(&self.url).expect("connect to the test database")
+        let mut conn = C::establish(&self.url).expect("connect to the test database");
+        (self.setup)(&mut conn);
+        conn
     }
 
     /// The URL of the private database.
@@ -67,15 +71,31 @@ fn unique_name() -> String {
     format!("users_test_{}", uuid::Uuid::now_v7().simple())
 }
 
-/// A private in-memory SQLite database.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn no_setup<C>(_: &mut C) {}
+
+/// A private SQLite database in a temporary file, in WAL mode with a busy timeout, so that
+/// several connections can use it at once as they would in an application.
 #[cfg(feature = "sqlite")]
 pub fn sqlite() -> TestDb<diesel::SqliteConnection> {
-    // A named shared-cache memory database, so `connect` reaches the same data.
-    let url = format!("file:{}?mode=memory&cache=shared", unique_name());
+    let path = std::env::temp_dir().join(format!("{}.sqlite", unique_name()));
+    let url = path.to_string_lossy().into_owned();
+    let setup = |conn: &mut diesel::SqliteConnection| {
+        users_diesel::configure_sqlite(conn).expect("configure SQLite");
+    };
+    let mut conn = diesel::SqliteConnection::establish(&url).expect("open SQLite");
+    setup(&mut conn);
     TestDb {
-        conn: diesel::SqliteConnection::establish(&url).expect("open in-memory SQLite"),
+        conn,
         url,
-        cleanup: None,
+        setup,
+        cleanup: Some(Box::new(move || {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = path.clone().into_os_string();
+                file.push(suffix);
+                let _ = std::fs::remove_file(file);
+            }
+        })),
     }
 }
 
@@ -98,6 +118,7 @@ pub fn postgres() -> TestDb<diesel::PgConnection> {
     TestDb {
         conn: diesel::PgConnection::establish(&url).expect("connect to the test schema"),
         url,
+        setup: no_setup,
         cleanup: Some(Box::new(move || {
             let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
         })),
@@ -124,6 +145,7 @@ pub fn mysql() -> TestDb<diesel::MysqlConnection> {
     TestDb {
         conn: diesel::MysqlConnection::establish(&url).expect("connect to the test database"),
         url,
+        setup: no_setup,
         cleanup: Some(Box::new(move || {
             let _ = admin.batch_execute(&format!("DROP DATABASE {database}"));
         })),

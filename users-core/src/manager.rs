@@ -59,6 +59,9 @@ use crate::{
 /// #     fn find(conn: &mut Vec<User>, id: Uuid) -> Result<Option<Self>, UsersError> {
 /// #         Ok(conn.iter().find(|u| u.id == id).cloned())
 /// #     }
+/// #     fn find_for_update(conn: &mut Vec<User>, id: Uuid) -> Result<Option<Self>, UsersError> {
+/// #         Self::find(conn, id)
+/// #     }
 /// #     fn find_by_email(conn: &mut Vec<User>, email: &str) -> Result<Option<Self>, UsersError> {
 /// #         Ok(conn.iter().find(|u| u.email == email).cloned())
 /// #     }
@@ -198,16 +201,25 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
             Ok(email) => U::find_by_email(conn, &email)?,
             Err(_) => None,
         };
+        let verified_hash = user.as_ref().map(|u| u.password_hash().to_owned());
         match self.check_login(user, password)? {
             LoginOutcome::Current(user) => {
                 self.hooks.after_login(&user)?;
                 Ok(user)
             }
-            LoginOutcome::Rehashed(user) => U::transaction(conn, |conn| {
-                let user = U::update(conn, &user)?;
-                self.hooks.after_login(&user)?;
-                Ok(user)
-            }),
+            LoginOutcome::Rehashed(rehashed) => self.modify(
+                conn,
+                rehashed.id(),
+                |stored| {
+                    let mut stored = stored.ok_or(UsersError::InvalidCredentials)?;
+                    // Upgrade only the hash that was verified: a password changed meanwhile wins.
+                    if Some(stored.password_hash()) == verified_hash.as_deref() {
+                        stored.set_password_hash(rehashed.password_hash().to_owned());
+                    }
+                    Ok(stored)
+                },
+                |user| self.hooks.after_login(user),
+            ),
         }
     }
 
@@ -312,7 +324,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         U: UserStore<C>,
     {
         U::transaction(conn, |conn| {
-            let user = U::find(conn, id)?.ok_or(UsersError::UserNotFound)?;
+            let user = U::find_for_update(conn, id)?.ok_or(UsersError::UserNotFound)?;
             self.hooks.before_delete(&user)?;
             if U::delete(conn, id)? {
                 Ok(())
@@ -396,7 +408,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         U: UserStore<C>,
     {
         U::transaction(conn, |conn| {
-            let user = decide(U::find(conn, id)?)?;
+            let user = decide(U::find_for_update(conn, id)?)?;
             let user = U::update(conn, &user)?;
             hook(&user)?;
             Ok(user)

@@ -25,6 +25,11 @@ pub trait UserStore<C>: UserModel {
     /// Loads the user with this id.
     fn find(conn: &mut C, id: Self::Id) -> Result<Option<Self>, UsersError>;
 
+    /// Loads the user with this id and locks its row until the transaction ends, so that a
+    /// read-decide-write sequence (a password reset, an email change) cannot interleave with
+    /// another one on the same user. Call it inside [`UserStore::transaction`].
+    fn find_for_update(conn: &mut C, id: Self::Id) -> Result<Option<Self>, UsersError>;
+
     /// Loads the user with this normalised email address.
     fn find_by_email(conn: &mut C, email: &str) -> Result<Option<Self>, UsersError>;
 
@@ -36,6 +41,7 @@ pub trait UserStore<C>: UserModel {
     fn delete(conn: &mut C, id: Self::Id) -> Result<bool, UsersError>;
 
     /// Runs `f` in a database transaction: committed if it returns `Ok`, rolled back otherwise.
+    /// Inside a transaction already, it is a savepoint.
     fn transaction<T, F>(conn: &mut C, f: F) -> Result<T, UsersError>
     where
         F: FnOnce(&mut C) -> Result<T, UsersError>;

@@ -124,6 +124,10 @@ impl UserStore<MemConn> for TestUser {
         Ok(conn.users.iter().find(|user| user.id == id).cloned())
     }
 
+    fn find_for_update(conn: &mut MemConn, id: Uuid) -> Result<Option<Self>, UsersError> {
+        Self::find(conn, id)
+    }
+
     fn find_by_email(conn: &mut MemConn, email: &str) -> Result<Option<Self>, UsersError> {
         Ok(conn.users.iter().find(|user| user.email == email).cloned())
     }

@@ -48,6 +48,8 @@ mod store;
 
 pub use id::Id;
 pub use migrations::{Dialect, MigrationSql, Migrations};
+#[cfg(feature = "sqlite")]
+pub use store::configure_sqlite;
 pub use users_core::*;
 /// Turns a struct into a role model: see the crate documentation and `DESIGN.md`.
 pub use users_derive::role_model;
@@ -67,6 +69,8 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::schema::{Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, Table};
+    #[cfg(feature = "sqlite")]
+    pub use crate::store::sqlite_transaction;
     pub use crate::store::{
         database_error, join_write_error, now, role_write_error, transaction, user_write_error,
     };

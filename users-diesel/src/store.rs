@@ -75,15 +75,39 @@ where
     F: FnOnce(&mut C) -> Result<T, UsersError>,
 {
     conn.transaction(|conn| f(conn).map_err(TransactionError::Users))
-        .map_err(|error| match error {
-            TransactionError::Users(error) => error,
-            TransactionError::Database(error) => UsersError::database(error),
-        })
+        .map_err(TransactionError::into_users_error)
+}
+
+/// [`transaction`] for SQLite, where the outermost transaction begins `IMMEDIATE`: it takes the
+/// write lock up front (waiting up to the busy timeout), so a read-decide-write sequence sees the
+/// latest committed rows and never fails half-way on a lock upgrade.
+#[cfg(feature = "sqlite")]
+pub fn sqlite_transaction<T, F>(conn: &mut diesel::SqliteConnection, f: F) -> Result<T, UsersError>
+where
+    F: FnOnce(&mut diesel::SqliteConnection) -> Result<T, UsersError>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
+    let depth = AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth();
+    if !matches!(depth, Ok(None)) {
+        return transaction(conn, f);
+    }
+    conn.immediate_transaction(|conn| f(conn).map_err(TransactionError::Users))
+        .map_err(TransactionError::into_users_error)
 }
 
 enum TransactionError {
     Users(UsersError),
     Database(DieselError),
+}
+
+impl TransactionError {
+    fn into_users_error(self) -> UsersError {
+        match self {
+            TransactionError::Users(error) => error,
+            TransactionError::Database(error) => UsersError::database(error),
+        }
+    }
 }
 
 impl From<DieselError> for TransactionError {
@@ -97,4 +121,19 @@ impl From<DieselError> for TransactionError {
 /// time-zone-aware type that all three backends share.
 pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// Prepares a SQLite connection for concurrent use: waits up to five seconds for a lock instead
+/// of failing at once, uses write-ahead logging (readers never block the writer) and enforces
+/// foreign keys. Call it once per connection, e.g. from an r2d2 `CustomizeConnection`.
+///
+/// The framework's own guarantees do not depend on it: its write transactions begin
+/// `IMMEDIATE`, and its migrations enforce the join table's foreign keys with triggers.
+#[cfg(feature = "sqlite")]
+pub fn configure_sqlite(conn: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+
+    conn.batch_execute(
+        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;",
+    )
 }

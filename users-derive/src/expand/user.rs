@@ -109,11 +109,18 @@ pub fn impls(
     let schema = schema_impl(model, columns);
     let stores = backends
         .iter()
-        .map(|backend| user_store_impl(model, timestamps, &backend.connection()));
+        .map(|backend| user_store_impl(model, timestamps, *backend));
     let now = timestamps.then(|| quote!(now,));
+    let sqlite = backends
+        .contains(&Backend::Sqlite)
+        .then(|| quote!(sqlite_transaction,));
+    let other = backends
+        .iter()
+        .any(|backend| *backend != Backend::Sqlite)
+        .then(|| quote!(transaction,));
     quote! {
         use #krate::__private::{
-            database_error, #now transaction, user_write_error, DefaultValue, UserModel, UserStore,
+            database_error, #now #sqlite #other user_write_error, DefaultValue, UserModel, UserStore,
         };
 
         #user_model
@@ -209,7 +216,8 @@ fn schema_impl(model: &Model, columns: &[TokenStream]) -> TokenStream {
     }
 }
 
-fn user_store_impl(model: &Model, timestamps: bool, connection: &TokenStream) -> TokenStream {
+fn user_store_impl(model: &Model, timestamps: bool, backend: Backend) -> TokenStream {
+    let connection = &backend.connection();
     let ident = &model.item.ident;
     let table = table_ident(model);
     let table_name = &model.table;
@@ -227,6 +235,11 @@ fn user_store_impl(model: &Model, timestamps: bool, connection: &TokenStream) ->
         (quote!(), quote!(), quote!(Ok(user.clone())))
     };
     let shared = shared_store_methods(model, connection, "email");
+    // SQLite has no row locks; its write transactions take the database lock up front instead.
+    let (lock, transaction) = match backend {
+        Backend::Sqlite => (quote!(), quote!(sqlite_transaction)),
+        Backend::Postgres | Backend::Mysql => (quote!(.for_update()), quote!(transaction)),
+    };
     quote! {
         impl UserStore<#connection> for #ident {
             fn insert(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
@@ -239,6 +252,16 @@ fn user_store_impl(model: &Model, timestamps: bool, connection: &TokenStream) ->
             }
 
             #shared
+
+            fn find_for_update(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
+                #table::table
+                    .find(id)
+                    .select(#ident::as_select())
+                    #lock
+                    .first(conn)
+                    .optional()
+                    .map_err(database_error)
+            }
 
             fn update(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
                 #update_prepare
@@ -256,7 +279,7 @@ fn user_store_impl(model: &Model, timestamps: bool, connection: &TokenStream) ->
             where
                 F: FnOnce(&mut #connection) -> Result<T, UsersError>,
             {
-                transaction(conn, f)
+                #transaction(conn, f)
             }
         }
     }
