@@ -1,7 +1,7 @@
 //! Role-based access control: the role operations of [`Users`].
 
 use super::Users;
-use crate::{RoleModel, RoleStore, UserModel, UsersError};
+use crate::{RoleModel, RoleStore, UserModel, UserStore, UsersError};
 
 impl<U: UserModel, R: RoleModel> Users<U, R> {
     /// Creates a role.
@@ -99,6 +99,23 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         R: RoleStore<C, User = U>,
     {
         R::assign(conn, user.id(), role.id())
+    }
+
+    /// Gives `user` every role in `roles`, all or none: if one assignment fails, none is kept.
+    ///
+    /// # Errors
+    ///
+    /// As [`assign_role`](Self::assign_role), for the first assignment that fails.
+    pub fn assign_roles<C>(&self, conn: &mut C, user: &U, roles: &[R]) -> Result<(), UsersError>
+    where
+        U: UserStore<C>,
+        R: RoleStore<C, User = U>,
+    {
+        U::transaction(conn, |conn| {
+            roles
+                .iter()
+                .try_for_each(|role| R::assign(conn, user.id(), role.id()))
+        })
     }
 
     /// Takes the role from `user`; `Ok` whether or not the user had it.

@@ -1,0 +1,215 @@
+//! Concurrency and faults on every enabled backend: races that the database must decide, and
+//! failures part way through an operation that must leave nothing behind.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use diesel::prelude::*;
+use diesel_migrations::MigrationHarness;
+use users_diesel::prelude::*;
+use users_tests::{backend_tests, CountRows};
+
+#[user_model]
+pub struct User {}
+
+#[role_model]
+pub struct Role {}
+
+const THREADS: usize = 32;
+
+fn manager() -> Users<User, Role> {
+    let config = UsersConfig::new([9u8; 32])
+        .and_then(|config| config.argon2_params(8, 1, 1))
+        .unwrap();
+    Users::new(config)
+}
+
+fn migrations() -> Migrations {
+    Migrations::new().with::<User>().with::<Role>()
+}
+
+/// `alice@example.com` with the letters' case chosen by the bits of `i`.
+fn case_variant(i: usize) -> String {
+    "alice@example.com"
+        .chars()
+        .enumerate()
+        .map(|(n, c)| {
+            if i >> (n % 6) & 1 == 1 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Runs `work` on `THREADS` threads at once, each with its own connection to `db`.
+fn race<C, T, F>(db: &users_tests::TestDb<C>, work: F) -> Vec<Result<T, UsersError>>
+where
+    C: Connection + Send + 'static,
+    T: Send + 'static,
+    F: Fn(usize, &mut C) -> Result<T, UsersError> + Send + Sync + 'static,
+{
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let work = Arc::new(work);
+    let threads: Vec<_> = (0..THREADS)
+        .map(|i| {
+            let mut conn = db.connect();
+            let (barrier, work) = (Arc::clone(&barrier), Arc::clone(&work));
+            thread::spawn(move || {
+                barrier.wait();
+                work(i, &mut conn)
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|thread| thread.join().expect("no thread panics"))
+        .collect()
+}
+
+backend_tests! {
+    fn concurrent_case_variant_registrations_admit_exactly_one(conn, db) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let results = race(&db, move |i, conn| {
+            users.register(conn, &case_variant(i), "a long password")
+        });
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        let taken = results.iter().filter(|r| matches!(r, Err(UsersError::EmailTaken))).count();
+        assert_eq!((won, taken), (1, THREADS - 1), "{results:?}");
+        assert_eq!(db.count_rows("users"), 1);
+    }
+
+    fn concurrent_assignments_of_one_role_leave_one_row(conn, db) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
+        let admin = users.create_role(conn, "admin", None).unwrap();
+        let results = race(&db, move |_, conn| users.assign_role(conn, &alice, &admin));
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(db.count_rows("user_roles"), 1);
+    }
+
+    fn a_reset_token_used_concurrently_works_at_most_once(conn, db) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        users.register(conn, "alice@example.com", "the old password").unwrap();
+        let token = users.password_reset_token(conn, "alice@example.com").unwrap().unwrap();
+        let racers = users.clone();
+        let results = race(&db, move |i, conn| {
+            racers.reset_password(conn, &token, &format!("new password number {i}"))
+        });
+        let won: Vec<usize> = (0..THREADS).filter(|&i| results[i].is_ok()).collect();
+        assert!(won.len() <= 1, "{results:?}");
+        assert!(
+            results.iter().all(|r| r.is_ok() || matches!(r, Err(UsersError::InvalidToken))),
+            "{results:?}"
+        );
+        // The winner's password is the one that works.
+        let conn = &mut *db;
+        if let [winner] = won[..] {
+            let password = format!("new password number {winner}");
+            users.authenticate(conn, "alice@example.com", &password).unwrap();
+        }
+        assert!(users.authenticate(conn, "alice@example.com", "the old password").is_err());
+    }
+
+    fn a_failing_batch_of_role_assignments_keeps_none(conn, db) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
+        let admin = users.create_role(conn, "admin", None).unwrap();
+        let gone = users.create_role(conn, "gone", None).unwrap();
+        let editor = users.create_role(conn, "editor", None).unwrap();
+        users.delete_role(conn, &gone).unwrap();
+
+        let batch = [admin.clone(), gone, editor.clone()];
+        assert!(matches!(users.assign_roles(conn, &alice, &batch), Err(UsersError::RoleNotFound)));
+        assert_eq!(conn.count_rows("user_roles"), 0);
+
+        users.assign_roles(conn, &alice, &[admin, editor]).unwrap();
+        assert_eq!(conn.count_rows("user_roles"), 2);
+    }
+}
+
+/// Without a busy timeout, a SQLite writer blocked by another gets a clear database error, not a
+/// panic or a corrupt row; once the lock is gone the same call succeeds.
+#[cfg(feature = "sqlite")]
+#[test]
+fn sqlite_reports_a_held_write_lock_as_a_database_error() {
+    use diesel::connection::SimpleConnection;
+
+    let mut db = users_tests::sqlite();
+    db.run_pending_migrations(migrations()).unwrap();
+    let mut holder = db.connect();
+    let mut impatient = db.connect();
+    impatient.batch_execute("PRAGMA busy_timeout = 0").unwrap();
+    let users = manager();
+
+    holder.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let blocked = users.register(&mut impatient, "bob@example.com", "a long password");
+    match blocked {
+        Err(UsersError::Database(error)) => {
+            assert!(error.to_string().contains("locked"), "{error}")
+        }
+        other => panic!("expected a database error, got {other:?}"),
+    }
+    holder.batch_execute("COMMIT").unwrap();
+
+    users
+        .register(&mut impatient, "bob@example.com", "a long password")
+        .unwrap();
+    assert_eq!(db.count_rows("users"), 1);
+}
+
+/// A PostgreSQL session killed in the middle of a registration: the call fails with a database
+/// error, nothing of the registration remains, and a fresh connection works.
+#[cfg(feature = "postgres")]
+#[test]
+fn a_killed_postgres_session_leaves_nothing_behind() {
+    use diesel::sql_types::{Bool, Integer};
+    use std::sync::Mutex;
+
+    struct KillSessionAfterInsert {
+        admin: Mutex<PgConnection>,
+        victim_pid: i32,
+    }
+
+    impl users_diesel::UsersHooks<User> for KillSessionAfterInsert {
+        fn after_register(&self, _: &User) -> Result<(), UsersError> {
+            let mut admin = self.admin.lock().unwrap();
+            let killed: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!(
+                "pg_terminate_backend({})",
+                self.victim_pid
+            )))
+            .get_result(&mut *admin)
+            .map_err(UsersError::database)?;
+            assert!(killed);
+            Ok(())
+        }
+    }
+
+    let mut db = users_tests::postgres();
+    db.run_pending_migrations(migrations()).unwrap();
+    let mut victim = db.connect();
+    let victim_pid: i32 = diesel::select(diesel::dsl::sql::<Integer>("pg_backend_pid()"))
+        .get_result(&mut victim)
+        .unwrap();
+    let hooks = KillSessionAfterInsert {
+        admin: Mutex::new(db.connect()),
+        victim_pid,
+    };
+    let users = manager().with_hooks(hooks);
+
+    let result = users.register(&mut victim, "carol@example.com", "a long password");
+    assert!(matches!(result, Err(UsersError::Database(_))), "{result:?}");
+
+    let mut fresh = db.connect();
+    assert_eq!(fresh.count_rows("users"), 0);
+    let plain = manager();
+    plain
+        .register(&mut fresh, "carol@example.com", "a long password")
+        .unwrap();
+    assert_eq!(fresh.count_rows("users"), 1);
+}
