@@ -1,8 +1,10 @@
 //! Password hashing with argon2id, and the password length rules.
 //!
 //! All hashing goes through [`PasswordHasher`], so an async caller can move it, whole, onto a
-//! blocking thread pool. No copy of a plaintext password is made: the hasher reads the caller's
-//! `&str` and argon2 wipes its own working memory.
+//! blocking thread pool. No copy of a plaintext password is made: the hasher, the length rules
+//! and the hooks all read the caller's `&str`, so there is nothing of ours to wipe; the caller's
+//! buffer is the caller's to zeroize. argon2 (with its `zeroize` feature) wipes its initial hash
+//! and final block, but not its memory matrix.
 
 use std::sync::OnceLock;
 
