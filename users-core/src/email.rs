@@ -1,5 +1,7 @@
 //! Email normalisation: the one function every write and every lookup goes through.
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::UsersError;
 
 /// The longest email address accepted, in bytes (RFC 5321's path limit less the brackets).
@@ -8,9 +10,11 @@ pub const MAX_EMAIL_BYTES: usize = 254;
 /// Trims and lowercases an email address and checks that it is well formed.
 ///
 /// The rules are deliberately simple and strict: exactly one `@`, a non-empty local part and
-/// domain, no whitespace or control characters inside, and at most [`MAX_EMAIL_BYTES`] bytes
-/// after trimming. Lowercasing is Unicode-aware, so `ÉMILE@Example.COM` becomes
-/// `émile@example.com`. Applying it twice gives the same result as applying it once.
+/// domain, no whitespace, control or invisible formatting characters inside (a zero-width space
+/// would make a lookalike of another address), and at most [`MAX_EMAIL_BYTES`] bytes. The
+/// result is lowercased (Unicode-aware, so `ÉMILE@Example.COM` becomes `émile@example.com`) and
+/// in Unicode normal form C, so the two ways of writing `é` are the same address. Applying it
+/// twice gives the same result as applying it once.
 ///
 /// ```
 /// use users_core::normalize_email;
@@ -30,6 +34,9 @@ pub fn normalize_email(email: &str) -> Result<String, UsersError> {
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return invalid("it contains whitespace or control characters");
     }
+    if email.chars().any(is_invisible) {
+        return invalid("it contains invisible formatting characters");
+    }
     let Some((local, domain)) = email.split_once('@') else {
         return invalid("it has no '@'");
     };
@@ -42,12 +49,38 @@ pub fn normalize_email(email: &str) -> Result<String, UsersError> {
     if domain.is_empty() {
         return invalid("the part after '@' is empty");
     }
-    let normalized = email.to_lowercase();
+    let normalized: String = email.to_lowercase().nfc().collect();
     // Lowercasing can lengthen some characters (e.g. 'İ'), so check the bound again.
     if normalized.len() > MAX_EMAIL_BYTES {
         return invalid("it is longer than 254 bytes");
     }
     Ok(normalized)
+}
+
+/// Characters that render as nothing: Unicode's format characters (zero-width spaces and
+/// joiners, bidirectional controls, the byte order mark, the soft hyphen, …), variation
+/// selectors and the invisible fillers.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 #[cfg(test)]
@@ -63,6 +96,23 @@ mod tests {
         assert_eq!(
             normalize_email("ÉMILE@Bücher.DE").unwrap(),
             "émile@bücher.de"
+        );
+    }
+
+    #[test]
+    fn lookalikes_are_refused_or_folded() {
+        for invisible in [
+            "alice\u{200B}@example.com",
+            "\u{FEFF}alice@example.com",
+            "al\u{AD}ice@example.com",
+            "alice@exa\u{202E}mple.com",
+        ] {
+            assert!(normalize_email(invisible).is_err(), "{invisible:?}");
+        }
+        // 'é' precomposed and as 'e' + combining acute are one address.
+        assert_eq!(
+            normalize_email("e\u{301}mile@example.com").unwrap(),
+            normalize_email("\u{E9}mile@example.com").unwrap()
         );
     }
 
