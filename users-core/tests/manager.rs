@@ -14,59 +14,12 @@ const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "tr0ub4dor&3-but-longer";
 const HOUR: Duration = Duration::from_secs(3600);
 
-#[derive(Clone, Debug, PartialEq)]
-struct TestUser {
-    id: Uuid,
-    email: String,
-    password_hash: String,
-    is_active: bool,
-    is_verified: bool,
-    nickname: String,
-    karma: i32,
-}
+mod support;
 
-impl UserModel for TestUser {
-    type Id = Uuid;
-    const TABLE: &'static str = "test_users";
-
-    fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
-        TestUser {
-            id,
-            email,
-            password_hash,
-            is_active: true,
-            is_verified: false,
-            nickname: "anonymous".to_owned(),
-            karma: 10,
-        }
-    }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn email(&self) -> &str {
-        &self.email
-    }
-    fn set_email(&mut self, email: String) {
-        self.email = email;
-    }
-    fn password_hash(&self) -> &str {
-        &self.password_hash
-    }
-    fn set_password_hash(&mut self, password_hash: String) {
-        self.password_hash = password_hash;
-    }
-    fn is_active(&self) -> bool {
-        self.is_active
-    }
-    fn set_active(&mut self, active: bool) {
-        self.is_active = active;
-    }
-    fn is_verified(&self) -> bool {
-        self.is_verified
-    }
-    fn set_verified(&mut self, verified: bool) {
-        self.is_verified = verified;
-    }
+support::test_user! {
+    #[derive(PartialEq)]
+    nickname: String = "anonymous".to_owned(),
+    karma: i32 = 10,
 }
 
 /// A table of users with a unique email column, compared with plain `=` like the real stores.

@@ -12,48 +12,9 @@ use users_core::{
     Users, UsersConfig, UsersError, Uuid, MAX_EMAIL_BYTES,
 };
 
-#[derive(Clone, Debug)]
-struct TestUser {
-    id: Uuid,
-    email: String,
-    password_hash: String,
-}
+mod support;
 
-impl UserModel for TestUser {
-    type Id = Uuid;
-    const TABLE: &'static str = "users";
-
-    fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
-        TestUser {
-            id,
-            email,
-            password_hash,
-        }
-    }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn email(&self) -> &str {
-        &self.email
-    }
-    fn set_email(&mut self, email: String) {
-        self.email = email;
-    }
-    fn password_hash(&self) -> &str {
-        &self.password_hash
-    }
-    fn set_password_hash(&mut self, password_hash: String) {
-        self.password_hash = password_hash;
-    }
-    fn is_active(&self) -> bool {
-        true
-    }
-    fn set_active(&mut self, _: bool) {}
-    fn is_verified(&self) -> bool {
-        false
-    }
-    fn set_verified(&mut self, _: bool) {}
-}
+support::test_user!();
 
 fn config(secret: [u8; 32]) -> UsersConfig {
     UsersConfig::new(secret)

@@ -11,56 +11,9 @@ use users_core::{
     UsersError, UsersHooks, Uuid,
 };
 
-#[derive(Clone, Debug)]
-struct TestUser {
-    id: Uuid,
-    email: String,
-    password_hash: String,
-    is_active: bool,
-    is_verified: bool,
-}
+mod support;
 
-impl UserModel for TestUser {
-    type Id = Uuid;
-    const TABLE: &'static str = "users";
-
-    fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
-        TestUser {
-            id,
-            email,
-            password_hash,
-            is_active: true,
-            is_verified: false,
-        }
-    }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn email(&self) -> &str {
-        &self.email
-    }
-    fn set_email(&mut self, email: String) {
-        self.email = email;
-    }
-    fn password_hash(&self) -> &str {
-        &self.password_hash
-    }
-    fn set_password_hash(&mut self, password_hash: String) {
-        self.password_hash = password_hash;
-    }
-    fn is_active(&self) -> bool {
-        self.is_active
-    }
-    fn set_active(&mut self, active: bool) {
-        self.is_active = active;
-    }
-    fn is_verified(&self) -> bool {
-        self.is_verified
-    }
-    fn set_verified(&mut self, verified: bool) {
-        self.is_verified = verified;
-    }
-}
+support::test_user!();
 
 /// A password rule whose reason, as the hook contract asks, does not quote the password.
 struct RequireDigit;
