@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use proptest::collection::vec;
 use proptest::prelude::*;
+use unicode_normalization::UnicodeNormalization;
 use users_core::{
     normalize_email, PasswordHasher, PasswordVerification, TokenPurpose, TokenSigner, UserModel,
     Users, UsersConfig, UsersError, Uuid, MAX_EMAIL_BYTES,
@@ -94,7 +95,8 @@ proptest! {
     ) {
         if let Ok(normalized) = normalize_email(&input) {
             prop_assert!(input.trim().len() <= MAX_EMAIL_BYTES);
-            prop_assert_eq!(&normalized, &input.trim().to_lowercase());
+            let expected: String = input.trim().to_lowercase().nfc().collect();
+            prop_assert_eq!(&normalized, &expected);
             prop_assert_eq!(normalized.to_lowercase(), normalized.clone());
             prop_assert!(normalized.len() <= MAX_EMAIL_BYTES);
             prop_assert_eq!(normalized.matches('@').count(), 1);
@@ -109,7 +111,9 @@ proptest! {
     fn well_formed_addresses_are_accepted_exactly_when_they_fit(
         (input, local, domain) in address(),
     ) {
-        let lowercased = format!("{local}@{domain}").to_lowercase();
+        // Lowercased and in normal form C (a compatibility ideograph such as U+F910 becomes
+        // its canonical equivalent).
+        let lowercased: String = format!("{local}@{domain}").to_lowercase().nfc().collect();
         let fits = input.trim().len() <= MAX_EMAIL_BYTES && lowercased.len() <= MAX_EMAIL_BYTES;
         match normalize_email(&input) {
             Ok(normalized) => {
