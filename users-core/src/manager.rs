@@ -130,6 +130,11 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         &self.config
     }
 
+    /// The password hasher, for a driver that runs argon2 on a blocking pool.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
     /// The hooks, for a store driver that runs them in its own transactions.
     pub fn hooks(&self) -> &(dyn UsersHooks<U> + Send + Sync) {
         &*self.hooks

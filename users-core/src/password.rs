@@ -6,6 +6,7 @@
 //! buffer is the caller's to zeroize. argon2 (with its `zeroize` feature) wipes its initial hash
 //! and final block, but not its memory matrix.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -50,6 +51,7 @@ impl PasswordVerification {
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
     dummy_hash: OnceLock<String>,
+    runs: AtomicU64,
 }
 
 impl PasswordHasher {
@@ -58,7 +60,14 @@ impl PasswordHasher {
         PasswordHasher {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, config.argon2().clone()),
             dummy_hash: OnceLock::new(),
+            runs: AtomicU64::new(0),
         }
+    }
+
+    /// How many argon2 verifications this hasher has run, real and dummy: a figure to monitor
+    /// login load, and the count by which tests check that every login costs exactly one.
+    pub fn verifications(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
     }
 
     /// Hashes `password` with a fresh random salt from the operating system, as a PHC string
@@ -92,6 +101,7 @@ impl PasswordHasher {
         {
             return PasswordVerification::Invalid;
         }
+        self.runs.fetch_add(1, Ordering::Relaxed);
         if self
             .argon2
             .verify_password(password.as_bytes(), &hash)
@@ -117,7 +127,9 @@ impl PasswordHasher {
             self.hash("a password nobody has").unwrap_or_default()
         });
         // Making the hash cost exactly one argon2 run already; a verify would double it.
-        if !made_now {
+        if made_now {
+            self.runs.fetch_add(1, Ordering::Relaxed);
+        } else {
             let _ = self.verify(password, dummy_hash);
         }
     }
