@@ -50,7 +50,7 @@ pub trait UserStore<C>: UserModel {
 /// Storage of one role model, and of its join table with the user model, over connections of
 /// type `C`. Written by `#[role_model]`.
 ///
-/// Each query is one statement: `has_role`, `has_any_role` and `count_roles_named` use the join
+/// Each query is one statement: `has_any_role` and `count_roles_named` use the join
 /// table's primary key and the unique index on the role name; `roles_of_users` loads the roles of
 /// many users in one query. Implementations map a unique violation on the role name to
 /// [`UsersError::RoleExists`], and a missing user or role behind a join row to
@@ -93,13 +93,6 @@ pub trait RoleStore<C>: RoleModel {
         conn: &mut C,
         user: <Self::User as UserModel>::Id,
         role: Self::Id,
-    ) -> Result<bool, UsersError>;
-
-    /// Whether the user has the role with this name.
-    fn has_role(
-        conn: &mut C,
-        user: <Self::User as UserModel>::Id,
-        name: &str,
     ) -> Result<bool, UsersError>;
 
     /// Whether the user has at least one of the roles with these names.

@@ -12,6 +12,8 @@ pub struct SqlMapping {
     pub column_type: TokenStream,
     /// Whether the field is an `Option`.
     pub nullable: bool,
+    /// Whether the column is text or binary, the types `max_length` applies to.
+    pub sized: bool,
 }
 
 const HELP: &str = "supported types are String, bool, i16, i32, i64, f32, f64, Vec<u8>, \
@@ -25,12 +27,15 @@ pub fn map_type(ty: &Type, sql_type: Option<&Path>) -> syn::Result<SqlMapping> {
         Some(inner) => (inner, true),
         None => (ty, false),
     };
-    let (diesel_type, column_type) = match sql_type {
-        Some(path) => (table_path(path), column_type_of_sql_type(path)),
+    let (diesel_type, column_type, sized) = match sql_type {
+        Some(path) => {
+            let (column_type, sized) = column_type_of_sql_type(path);
+            (table_path(path), column_type, sized)
+        }
         None => {
             let name = builtin_sql_type(inner)?;
             let ident = Ident::new(name, Span::call_site());
-            (quote!(#ident), quote!(#ident))
+            (quote!(#ident), quote!(#ident), is_sized(name))
         }
     };
     let diesel_type = if nullable {
@@ -42,6 +47,7 @@ pub fn map_type(ty: &Type, sql_type: Option<&Path>) -> syn::Result<SqlMapping> {
         diesel_type,
         column_type,
         nullable,
+        sized,
     })
 }
 
@@ -145,8 +151,9 @@ fn table_path(path: &Path) -> TokenStream {
 
 /// The portable column type of an explicitly named SQL type: a Diesel type the framework
 /// knows maps to its own variant, anything else is spelled in the DDL as its name in
-/// upper snake case (`Jsonb` → `JSONB`, `MyEnum` → `MY_ENUM`).
-fn column_type_of_sql_type(path: &Path) -> TokenStream {
+/// upper snake case (`Jsonb` → `JSONB`, `MyEnum` → `MY_ENUM`). Also says whether the column
+/// is text or binary.
+fn column_type_of_sql_type(path: &Path) -> (TokenStream, bool) {
     let name = path
         .segments
         .last()
@@ -169,8 +176,8 @@ fn column_type_of_sql_type(path: &Path) -> TokenStream {
     };
     match known {
         Some(variant) => {
-            let variant = Ident::new(variant, Span::call_site());
-            quote!(#variant)
+            let ident = Ident::new(variant, Span::call_site());
+            (quote!(#ident), is_sized(variant))
         }
         None => {
             let ddl = match name.as_str() {
@@ -178,9 +185,14 @@ fn column_type_of_sql_type(path: &Path) -> TokenStream {
                 "Datetime" => "DATETIME".to_owned(),
                 _ => upper_snake_case(&name),
             };
-            quote!(Custom(#ddl))
+            (quote!(Custom(#ddl)), false)
         }
     }
+}
+
+/// Whether a `ColumnType` variant takes a `max_length`.
+fn is_sized(variant: &str) -> bool {
+    matches!(variant, "Text" | "Binary")
 }
 
 fn upper_snake_case(name: &str) -> String {

@@ -174,11 +174,7 @@ fn check_column(field: &Field, errors: &mut Errors) {
             ),
             Ok(_) => {}
         }
-        let sized = field
-            .sql
-            .as_ref()
-            .is_some_and(|sql| ["Text", "Binary"].contains(&sql.column_type.to_string().as_str()));
-        if !sized && field.sql.is_some() {
+        if field.sql.as_ref().is_some_and(|sql| !sql.sized) {
             errors.error_at(
                 length,
                 "`max_length` applies to text and binary columns only (String, Vec<u8>); remove it",

@@ -132,7 +132,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     where
         R: RoleStore<C, User = U>,
     {
-        R::has_role(conn, user.id(), name)
+        R::has_any_role(conn, user.id(), &[name])
     }
 
     /// Whether `user` has at least one of the roles named, in one query; `false` for none.

@@ -327,17 +327,6 @@ fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backen
                     .map_err(database_error)
             }
 
-            fn has_role(conn: &mut #connection, user: #user_id, name: &str) -> Result<bool, UsersError> {
-                diesel::select(diesel::dsl::exists(
-                    #join::table
-                        .inner_join(#roles::table)
-                        .filter(#join::user_id.eq(user))
-                        .filter(#roles::name.eq(name)),
-                ))
-                .get_result(conn)
-                .map_err(database_error)
-            }
-
             fn has_any_role(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<bool, UsersError> {
                 diesel::select(diesel::dsl::exists(
                     #join::table
