@@ -154,7 +154,7 @@ pub fn mysql() -> TestDb<diesel::MysqlConnection> {
 
 /// Runs each test body once per enabled backend, as `sqlite::name`, `postgres::name` and
 /// `mysql::name`, with `$conn` bound to a `&mut` connection to a private database and `$db` to
-/// its [`TestDb`].
+/// its [`TestDb`]. The body can open a second private database with `fresh_db()`.
 ///
 /// ```ignore
 /// backend_tests! {
@@ -173,6 +173,9 @@ macro_rules! backend_tests {
         mod $backend {
             #[allow(unused_imports)]
             use super::*;
+            /// Another private database on the same backend, for tests that compare two.
+            #[allow(unused_imports)]
+            use $crate::$backend as fresh_db;
             $(
                 #[test]
                 fn $name() {

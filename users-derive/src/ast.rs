@@ -15,6 +15,8 @@ pub struct Model<'a> {
     pub table: String,
     /// Where to blame the table name: the `table = "…"` literal, or the struct's name.
     pub table_span: Span,
+    /// `schema = path::to::table`: an existing Diesel table to bind to instead of emitting one.
+    pub schema: Option<Path>,
     /// The path of `users_diesel` in the user's crate.
     pub krate: Path,
     /// The user's own fields, in order.
@@ -78,7 +80,16 @@ impl<'a> Model<'a> {
             MacroKind::User => "users",
             MacroKind::Role => "roles",
         };
-        let (table, table_span) = name_or(options.table.as_ref(), default_table, item);
+        // Bound to an existing table, the SQL name is that module's name unless `table` says
+        // otherwise (a `table!` with `#[sql_name]`).
+        let schema_table = options
+            .schema
+            .as_ref()
+            .and_then(|path| path.segments.last());
+        let (table, table_span) = match (&options.table, schema_table) {
+            (None, Some(segment)) => (segment.ident.to_string(), segment.ident.span()),
+            _ => name_or(options.table.as_ref(), default_table, item),
+        };
         let kind = match kind {
             MacroKind::User => Kind::User {
                 timestamps: options.timestamps.is_some(),
@@ -98,6 +109,7 @@ impl<'a> Model<'a> {
             item,
             table,
             table_span,
+            schema: options.schema,
             krate: options
                 .krate
                 .unwrap_or_else(|| syn::parse_quote!(::users_diesel)),

@@ -14,7 +14,7 @@ use crate::ctxt::Errors;
 pub const TABLE: &str = "table";
 // #[user_model(timestamps)]
 pub const TIMESTAMPS: &str = "timestamps";
-// #[user_model(schema = crate::schema::users)]
+// #[user_model(schema = crate::schema::users)], #[role_model(schema = crate::schema::roles)]
 pub const SCHEMA: &str = "schema";
 // #[user_model(crate = my_app::users_diesel)]
 pub const CRATE: &str = "crate";
@@ -48,16 +48,16 @@ impl MacroKind {
             }
             MacroKind::Role => {
                 "valid options are `table = \"name\"`, `join_table = \"name\"`, \
-                 `user = UserType` and `crate = path::to::users_diesel`, \
-                 e.g. #[role_model(table = \"groups\", join_table = \"memberships\", user = Account)]"
+                 `user = UserType`, `schema = path::to::table` and \
+                 `crate = path::to::users_diesel`, e.g. #[role_model(table = \"groups\", join_table = \"memberships\", user = Account)]"
             }
         }
     }
 
     fn accepts(self, key: &str) -> bool {
         match self {
-            MacroKind::User => [TABLE, TIMESTAMPS, CRATE].contains(&key),
-            MacroKind::Role => [TABLE, JOIN_TABLE, USER, CRATE].contains(&key),
+            MacroKind::User => [TABLE, TIMESTAMPS, SCHEMA, CRATE].contains(&key),
+            MacroKind::Role => [TABLE, JOIN_TABLE, USER, SCHEMA, CRATE].contains(&key),
         }
     }
 }
@@ -68,6 +68,7 @@ impl MacroKind {
 pub struct Options {
     pub table: Option<LitStr>,
     pub timestamps: Option<Path>,
+    pub schema: Option<Path>,
     pub krate: Option<Path>,
     pub join_table: Option<LitStr>,
     pub user: Option<Path>,
@@ -81,15 +82,7 @@ pub fn parse_options(kind: MacroKind, tokens: TokenStream, errors: &mut Errors) 
         let name = path_name(&key);
         if !kind.accepts(&name) {
             skip_value(&meta)?;
-            if kind == MacroKind::User && name == SCHEMA {
-                errors.error_at(
-                    &key,
-                    "`schema = …` (binding to an existing table) is not available yet; \
-                     remove it and let #[user_model] emit the table",
-                );
-            } else {
-                errors.error_at(&key, unknown("option", &key, kind.options_help()));
-            }
+            errors.error_at(&key, unknown("option", &key, kind.options_help()));
         } else if name == TABLE {
             let value = meta.value()?.parse::<LitStr>()?;
             set_once(&mut options.table, value, &key, errors);
@@ -102,6 +95,9 @@ pub fn parse_options(kind: MacroKind, tokens: TokenStream, errors: &mut Errors) 
                 "`timestamps` takes no value: write #[user_model(timestamps)]",
             )?;
             set_once(&mut options.timestamps, key.clone(), &key, errors);
+        } else if name == SCHEMA {
+            let value = meta.value()?.parse::<Path>()?;
+            set_once(&mut options.schema, value, &key, errors);
         } else if name == CRATE {
             let value = meta.value()?.parse::<Path>()?;
             set_once(&mut options.krate, value, &key, errors);

@@ -19,7 +19,9 @@ use crate::sql_types;
 /// It is `Copy`, compares and hashes as its UUID, prints as the hyphenated UUID, parses from one,
 /// and `Deref`s to [`Uuid`]. In Diesel it binds to the portable
 /// [`sql_types::Uuid`], so it works in `find`, `eq`, `eq_any`, `belonging_to` and as the type of a
-/// foreign key column in the application's own tables.
+/// foreign key column in the application's own tables. It also binds to the types
+/// `diesel print-schema` prints for those columns (`Binary`, and `Uuid` on PostgreSQL), so a
+/// model can use a printed schema with `schema = …`.
 ///
 /// ```
 /// use users_diesel::Id;
@@ -32,6 +34,8 @@ use crate::sql_types;
 /// ```
 #[derive(AsExpression, FromSqlRow)]
 #[diesel(sql_type = sql_types::Uuid)]
+#[diesel(sql_type = diesel::sql_types::Binary)]
+#[cfg_attr(feature = "postgres", diesel(sql_type = diesel::sql_types::Uuid))]
 pub struct Id<T> {
     uuid: Uuid,
     // `fn() -> T` keeps `Id<T>` `Send`, `Sync` and `Copy` whatever `T` is.

@@ -2,8 +2,8 @@
 //!
 //! `users-diesel` is the crate applications depend on. It re-exports the `#[user_model]` and
 //! `#[role_model]` macros and everything in [`users_core`], and holds what touches Diesel: the
-//! typed [`Id`], the portable [`sql_types`], the generated [`migrations`], and the runtime the
-//! generated per-backend stores call.
+//! typed [`Id`], the portable [`sql_types`], the generated [`migrations`], the runtime check
+//! [`verify_schema`], and the runtime the generated per-backend stores call.
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")] {
@@ -45,6 +45,7 @@ pub mod migrations;
 pub mod schema;
 pub mod sql_types;
 mod store;
+mod verify;
 
 pub use id::Id;
 pub use migrations::{Dialect, MigrationSql, Migrations};
@@ -55,6 +56,7 @@ pub use users_core::*;
 pub use users_derive::role_model;
 /// Turns a struct into a user model: see the crate documentation and `DESIGN.md`.
 pub use users_derive::user_model;
+pub use verify::{verify_schema, IntrospectSchema, LiveColumn, SchemaError, SchemaProblem};
 
 /// Everything an application needs in scope: `use users_diesel::prelude::*;`.
 pub mod prelude {
@@ -68,6 +70,7 @@ pub mod prelude {
 /// Runtime items for generated code. Not public API: names here may change at any time.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::schema::check as schema_check;
     pub use crate::schema::{Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, Table};
     #[cfg(feature = "sqlite")]
     pub use crate::store::sqlite_transaction;

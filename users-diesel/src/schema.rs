@@ -142,3 +142,44 @@ pub trait ModelSchema {
     /// because a role model's join table references the user table.
     const MIGRATION_ORDER: u8;
 }
+
+/// Bounds the macros emit for a table bound with `schema = …`, one per injected column, so a
+/// mistyped column fails to compile with a message that names it.
+#[doc(hidden)]
+pub mod check {
+    /// The column's SQL type (`Self`) is exactly the one the model's field needs.
+    #[diagnostic::on_unimplemented(
+        message = "column `{Column}` has SQL type `{Self}`, but the model needs `{Expected}`",
+        label = "this table's column has the wrong type",
+        note = "declare the column as `{Expected}` in the `table!` and in its migration"
+    )]
+    pub trait SqlTypeIs<Column, Expected> {}
+
+    impl<Column, T> SqlTypeIs<Column, T> for T {}
+
+    /// The column's SQL type can hold a typed id.
+    #[diagnostic::on_unimplemented(
+        message = "column `{Column}` has SQL type `{Self}`, which cannot hold a typed id",
+        label = "this table's id column has the wrong type",
+        note = "an id column is `Uuid` on PostgreSQL, `Binary` (16 bytes) on SQLite and MySQL, \
+                or `users_diesel::sql_types::Uuid` on any backend"
+    )]
+    pub trait IdSqlType<Column> {}
+
+    impl<Column> IdSqlType<Column> for crate::sql_types::Uuid {}
+    impl<Column> IdSqlType<Column> for diesel::sql_types::Binary {}
+    #[cfg(feature = "postgres")]
+    impl<Column> IdSqlType<Column> for diesel::sql_types::Uuid {}
+
+    /// The column's SQL type can hold a UTC `NaiveDateTime`.
+    #[diagnostic::on_unimplemented(
+        message = "column `{Column}` has SQL type `{Self}`, which cannot hold a timestamp",
+        label = "this table's timestamp column has the wrong type",
+        note = "a timestamp column is `Timestamp` (or `Datetime` on MySQL)"
+    )]
+    pub trait TimestampSqlType<Column> {}
+
+    impl<Column> TimestampSqlType<Column> for diesel::sql_types::Timestamp {}
+    #[cfg(feature = "mysql")]
+    impl<Column> TimestampSqlType<Column> for diesel::sql_types::Datetime {}
+}

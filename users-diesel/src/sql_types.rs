@@ -4,11 +4,13 @@
 //! |---|---|---|---|
 //! | [`Uuid`] | `UUID` | 16-byte `BLOB` | `BINARY(16)` |
 //!
-//! Every backend-specific line of the mapping lives in this file.
+//! Every backend-specific line of the mapping lives in this file. [`Id<T>`](crate::Id) also
+//! reads and writes the same bytes as `Binary` on every backend and as PostgreSQL's own `Uuid`,
+//! the types `diesel print-schema` prints for these columns.
 
 use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
-use diesel::sql_types::SqlType;
+use diesel::sql_types::{Binary, SqlType};
 
 use crate::Id;
 
@@ -20,6 +22,23 @@ use crate::Id;
 #[diesel(sqlite_type(name = "Binary"))]
 #[diesel(mysql_type(name = "Blob"))]
 pub struct Uuid;
+
+/// `Id<T>` as `$sql` on `$backend`, spelled exactly as the portable [`Uuid`] is.
+macro_rules! same_as_uuid {
+    ($sql:ty, $backend:ty, $value:ty) => {
+        impl<T> ToSql<$sql, $backend> for Id<T> {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, $backend>) -> serialize::Result {
+                <Self as ToSql<Uuid, $backend>>::to_sql(self, out)
+            }
+        }
+
+        impl<T> FromSql<$sql, $backend> for Id<T> {
+            fn from_sql(value: $value) -> deserialize::Result<Self> {
+                <Self as FromSql<Uuid, $backend>>::from_sql(value)
+            }
+        }
+    };
+}
 
 fn uuid_from_bytes(bytes: &[u8]) -> deserialize::Result<uuid::Uuid> {
     uuid::Uuid::from_slice(bytes)
@@ -47,6 +66,9 @@ mod pg {
             uuid_from_bytes(value.as_bytes()).map(Id::from_uuid)
         }
     }
+
+    same_as_uuid!(Binary, Pg, PgValue<'_>);
+    same_as_uuid!(diesel::sql_types::Uuid, Pg, PgValue<'_>);
 }
 
 #[cfg(feature = "sqlite")]
@@ -68,6 +90,8 @@ mod sqlite {
             uuid_from_bytes(value.read_blob()).map(Id::from_uuid)
         }
     }
+
+    same_as_uuid!(Binary, Sqlite, SqliteValue<'_, '_, '_>);
 }
 
 #[cfg(feature = "mysql")]
@@ -91,6 +115,8 @@ mod mysql {
             uuid_from_bytes(value.as_bytes()).map(Id::from_uuid)
         }
     }
+
+    same_as_uuid!(Binary, Mysql, MysqlValue<'_>);
 
     // MySQL's DATETIME has no time zone: the column holds UTC by contract.
 }

@@ -5,7 +5,7 @@ mod role;
 mod user;
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
 use crate::ast::{Field, Kind, Model};
@@ -76,7 +76,11 @@ pub fn model(model: &Model, backends: &[Backend]) -> TokenStream {
         Kind::Role { .. } => role::injected_fields(model),
     };
     let item = model_struct(model, &fields, backends);
-    let table = table(model, &fields);
+    // Bound to an existing table, its checks come first, so a mismatch is the first error.
+    let (checks, table) = match model.schema {
+        Some(_) => (schema_checks(model, &fields), quote!()),
+        None => (quote!(), table(model, &fields)),
+    };
     let krate = &model.krate;
     let debug = debug_impl(model, &fields);
     let schema_columns = schema_columns(model, &fields);
@@ -93,6 +97,7 @@ pub fn model(model: &Model, backends: &[Backend]) -> TokenStream {
         ),
     };
     quote! {
+        #checks
         #item
         #table
         #related
@@ -111,14 +116,14 @@ fn model_struct(model: &Model, fields: &InjectedFields, backends: &[Backend]) ->
     let attrs = &item.attrs;
     let vis = &item.vis;
     let ident = &item.ident;
-    let table = table_ident(model);
+    let table = table_path(model);
     let checks = backends.iter().map(|backend| backend.diesel_backend());
     let injected = |fields: &[Injected]| -> Vec<TokenStream> {
         fields
             .iter()
             .map(|field| {
                 let Injected { doc, ty, attrs, .. } = field;
-                let name = format_ident!("{}", field.name);
+                let name = Ident::new(field.name, injected_span(model));
                 quote! {
                     #[doc = #doc]
                     #attrs
@@ -166,7 +171,7 @@ fn model_struct(model: &Model, fields: &InjectedFields, backends: &[Backend]) ->
 
 fn table(model: &Model, fields: &InjectedFields) -> TokenStream {
     let krate = &model.krate;
-    let table = table_ident(model);
+    let table = table_path(model);
     let doc = format!(
         " The `{}` table of [`{}`], written by `{}`.",
         model.table,
@@ -203,6 +208,44 @@ fn table(model: &Model, fields: &InjectedFields) -> TokenStream {
                 #(#tail,)*
             }
         }
+    }
+}
+
+/// With `schema = …`: one bound per injected column that its SQL type is one the field can
+/// hold, each blamed on the schema path. The user's own fields need no bound of ours: the
+/// derives' `check_for_backend` already checks each against its column, at the field.
+fn schema_checks(model: &Model, fields: &InjectedFields) -> TokenStream {
+    let krate = &model.krate;
+    let table = table_path(model);
+    let span = injected_span(model);
+    let bounds = fields.head.iter().chain(&fields.tail).map(|field| {
+        let column = Ident::new(field.name, span);
+        let column = quote!(#table::#column);
+        let actual = quote_spanned!(span=> <#column as Expression>::SqlType);
+        match field.name {
+            "id" => quote_spanned!(span=> #actual: IdSqlType<#column>),
+            "created_at" | "updated_at" => {
+                quote_spanned!(span=> #actual: TimestampSqlType<#column>)
+            }
+            _ => {
+                let expected = &field.sql;
+                quote_spanned!(span=> #actual: SqlTypeIs<#column, #expected>)
+            }
+        }
+    });
+    let timestamps = fields
+        .tail
+        .iter()
+        .any(|field| field.name == "created_at")
+        .then(|| quote!(TimestampSqlType,));
+    quote! {
+        const _: () = {
+            use #krate::__private::diesel::expression::Expression;
+            use #krate::__private::diesel::sql_types::*;
+            use #krate::__private::schema_check::{IdSqlType, SqlTypeIs, #timestamps};
+
+            fn _check_columns() where #(#bounds,)* {}
+        };
     }
 }
 
@@ -315,7 +358,7 @@ fn column_docs(field: &Field) -> Vec<TokenStream> {
 /// delete by id.
 pub fn shared_store_methods(model: &Model, connection: &TokenStream, by: &str) -> TokenStream {
     let ident = &model.item.ident;
-    let table = table_ident(model);
+    let table = table_path(model);
     let find_by = format_ident!("find_by_{}", by);
     let column = format_ident!("{}", by);
     quote! {
@@ -367,8 +410,37 @@ fn schema_columns(model: &Model, fields: &InjectedFields) -> Vec<TokenStream> {
     head.chain(own).chain(tail).collect()
 }
 
-pub fn table_ident(model: &Model) -> Ident {
-    sql_ident(&model.table)
+/// The path of the model's table module: the one `table!` emits, or the `schema = …` path.
+pub fn table_path(model: &Model) -> TokenStream {
+    match &model.schema {
+        Some(path) => quote!(#path),
+        None => sql_ident(&model.table).into_token_stream(),
+    }
+}
+
+/// The path of a table beside the model's own: in the same module as the `schema = …` table
+/// (as `diesel print-schema` writes them), or emitted next to the model.
+pub fn sibling_table_path(model: &Model, name: &str) -> TokenStream {
+    let table = sql_ident(name);
+    match &model.schema {
+        Some(path) => {
+            let mut path = path.clone();
+            if let Some(last) = path.segments.last_mut() {
+                last.ident = table;
+            }
+            quote!(#path)
+        }
+        None => table.into_token_stream(),
+    }
+}
+
+/// Where errors about an injected column belong: the `schema = …` path that lacks or mistypes
+/// it, or the macro itself.
+fn injected_span(model: &Model) -> Span {
+    model
+        .schema
+        .as_ref()
+        .map_or_else(Span::call_site, |path| path.span())
 }
 
 /// A validated SQL name as a Rust identifier (validation rejected the rest; expansion only

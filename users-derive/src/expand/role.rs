@@ -6,7 +6,8 @@ use quote::{format_ident, quote};
 use syn::Path;
 
 use super::{
-    field_defaults, shared_store_methods, sql_ident, table_ident, Backend, Injected, InjectedFields,
+    field_defaults, shared_store_methods, sibling_table_path, sql_ident, table_path, Backend,
+    Injected, InjectedFields,
 };
 use crate::ast::Model;
 
@@ -65,8 +66,8 @@ pub fn join_items(
     let krate = &model.krate;
     let role = &model.item.ident;
     let vis = &model.item.vis;
-    let roles = table_ident(model);
-    let join = sql_ident(join_table);
+    let roles = table_path(model);
+    let join = sibling_table_path(model, join_table);
     let join_struct = join_struct(model, user);
     let checks = backends.iter().map(|backend| backend.diesel_backend());
     let table_doc = format!(
@@ -74,22 +75,29 @@ pub fn join_items(
         quote!(#user).to_string().replace(' ', "")
     );
     let struct_doc = format!(" One assignment of a [`{role}`] to a user: a row of `{join_table}`.");
-    quote! {
-        diesel::table! {
-            use diesel::sql_types::*;
-            use #krate::sql_types::Uuid;
+    // A schema bound with `schema = …` has its own join table and joins, as
+    // `diesel print-schema` writes them from the foreign keys.
+    let table = model.schema.is_none().then(|| {
+        quote! {
+            diesel::table! {
+                use diesel::sql_types::*;
+                use #krate::sql_types::Uuid;
 
-            #[doc = #table_doc]
-            #join (user_id, role_id) {
-                /// The user who has the role.
-                user_id -> Uuid,
-                /// The role the user has.
-                role_id -> Uuid,
+                #[doc = #table_doc]
+                #join (user_id, role_id) {
+                    /// The user who has the role.
+                    user_id -> Uuid,
+                    /// The role the user has.
+                    role_id -> Uuid,
+                }
             }
-        }
 
-        diesel::joinable!(#join -> #roles (role_id));
-        diesel::allow_tables_to_appear_in_same_query!(#roles, #join);
+            diesel::joinable!(#join -> #roles (role_id));
+            diesel::allow_tables_to_appear_in_same_query!(#roles, #join);
+        }
+    });
+    quote! {
+        #table
 
         #[doc = #struct_doc]
         #[derive(
@@ -128,7 +136,10 @@ pub fn impls(
     let krate = &model.krate;
     let role_model = role_model_impl(model);
     let schema = schema_impl(model, join_table, user, columns);
-    let joins = user_table_joins(model, join_table, user);
+    let joins = model
+        .schema
+        .is_none()
+        .then(|| user_table_joins(model, join_table, user));
     let stores = backends
         .iter()
         .map(|backend| role_store_impl(model, join_table, user, *backend));
@@ -233,7 +244,7 @@ fn schema_impl(
 /// which the role macro cannot know; the same impls are written against the user type's table,
 /// `<User as HasTable>::Table`.
 fn user_table_joins(model: &Model, join_table: &str, user: &Path) -> TokenStream {
-    let roles = table_ident(model);
+    let roles = table_path(model);
     let join = sql_ident(join_table);
     quote! {
         type UserTable = <#user as diesel::associations::HasTable>::Table;
@@ -274,9 +285,9 @@ fn user_table_joins(model: &Model, join_table: &str, user: &Path) -> TokenStream
 fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backend) -> TokenStream {
     let ident = &model.item.ident;
     let connection = backend.connection();
-    let roles = table_ident(model);
+    let roles = table_path(model);
     let roles_name = &model.table;
-    let join = sql_ident(join_table);
+    let join = sibling_table_path(model, join_table);
     let join_struct = join_struct(model, user);
     let user_id = quote!(<#user as UserModel>::Id);
     // MySQL has no ON CONFLICT; Diesel spells "do nothing" there as a no-op ON DUPLICATE KEY

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{field_defaults, shared_store_methods, table_ident, Backend, Injected, InjectedFields};
+use super::{field_defaults, shared_store_methods, table_path, Backend, Injected, InjectedFields};
 use crate::ast::Model;
 
 /// The five injected fields first, the timestamps (if asked for) last.
@@ -219,7 +219,7 @@ fn schema_impl(model: &Model, columns: &[TokenStream]) -> TokenStream {
 fn user_store_impl(model: &Model, timestamps: bool, backend: Backend) -> TokenStream {
     let connection = &backend.connection();
     let ident = &model.item.ident;
-    let table = table_ident(model);
+    let table = table_path(model);
     let table_name = &model.table;
     let (insert_prepare, update_prepare, update_result) = if timestamps {
         (
