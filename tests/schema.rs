@@ -251,3 +251,19 @@ backend_tests! {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// Writes these models' migrations for each backend into `$USERS_MIGRATIONS_OUT/<backend>`,
+/// for `tests/fixtures/schema/print-schema.sh` to run through the diesel CLI.
+#[test]
+#[ignore = "writes fixtures; run by tests/fixtures/schema/print-schema.sh"]
+fn write_migrations_for_print_schema() {
+    let out = std::env::var("USERS_MIGRATIONS_OUT").expect("USERS_MIGRATIONS_OUT");
+    let out = std::path::Path::new(&out);
+    for (backend, dialect) in [
+        ("sqlite", users_diesel::Dialect::Sqlite),
+        ("postgres", users_diesel::Dialect::Postgres),
+        ("mysql", users_diesel::Dialect::Mysql),
+    ] {
+        migrations().write_to(out.join(backend), dialect).unwrap();
+    }
+}
