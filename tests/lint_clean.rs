@@ -35,6 +35,51 @@ pub struct Group {
     pub rank: i32,
 }
 
+/// A printed schema, as `diesel print-schema` writes it.
+#[allow(missing_docs)]
+mod schema {
+    diesel::table! {
+        members (id) {
+            id -> Binary,
+            email -> Text,
+            password_hash -> Text,
+            is_active -> Bool,
+            is_verified -> Bool,
+            nickname -> Nullable<Text>,
+        }
+    }
+
+    diesel::table! {
+        teams (id) {
+            id -> Binary,
+            name -> Text,
+            description -> Nullable<Text>,
+        }
+    }
+
+    diesel::table! {
+        team_members (user_id, role_id) {
+            user_id -> Binary,
+            role_id -> Binary,
+        }
+    }
+
+    diesel::joinable!(team_members -> members (user_id));
+    diesel::joinable!(team_members -> teams (role_id));
+    diesel::allow_tables_to_appear_in_same_query!(members, teams, team_members);
+}
+
+/// A user model bound to a printed schema.
+#[user_model(schema = schema::members)]
+pub struct Member {
+    /// A nickname.
+    pub nickname: Option<String>,
+}
+
+/// A role model bound to a printed schema.
+#[role_model(schema = schema::teams, join_table = "team_members", user = Member)]
+pub struct Team {}
+
 #[test]
 fn models_are_usable() {
     let account = Account::from_credentials(Id::new(), "a@example.com".into(), "hash".into());
@@ -42,4 +87,6 @@ fn models_are_usable() {
     let group = Group::from_name(Id::new(), "staff".into(), None);
     assert_eq!(group.rank, 0);
     assert_eq!(<Group as RoleModel>::TABLE, "groups");
+    assert_eq!(<Member as UserModel>::TABLE, "members");
+    assert_eq!(<Team as RoleModel>::TABLE, "teams");
 }

@@ -112,3 +112,25 @@ fn role_model_with_every_option() {
 }"
     );
 }
+
+#[test]
+fn user_model_bound_to_a_printed_schema() {
+    snapshot!(
+        "user_model_schema",
+        User,
+        attr = "schema = crate::schema::users, timestamps",
+        item = "pub struct User {
+    pub display_name: Option<String>,
+}"
+    );
+}
+
+#[test]
+fn role_model_bound_to_a_printed_schema() {
+    snapshot!(
+        "role_model_schema",
+        Role,
+        attr = "schema = crate::schema::groups, join_table = \"memberships\", user = Account",
+        item = "pub struct Group {}"
+    );
+}

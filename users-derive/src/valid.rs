@@ -185,6 +185,46 @@ fn check_column(field: &Field, errors: &mut Errors) {
         if is_nested_option_literal(default) {
             errors.error_at(default, "write the default value itself, without `Some(…)`");
         }
+        check_default_type(field, default, errors);
+    }
+}
+
+/// A literal default must be a literal of the column's type: it is also the SQL `DEFAULT`.
+fn check_default_type(field: &Field, default: &Expr, errors: &mut Errors) {
+    let (Some(literal), Some(sql)) = (literal_default(default), &field.sql) else {
+        return;
+    };
+    if field.column.sql_type.is_some() {
+        return;
+    }
+    let column_type = sql.column_type.to_string();
+    let (fits, literal) = match literal {
+        LiteralDefault::Int(_) => (
+            ["SmallInt", "Integer", "BigInt"].contains(&column_type.as_str()),
+            "an integer",
+        ),
+        LiteralDefault::Float(_) => (
+            ["Float", "Double"].contains(&column_type.as_str()),
+            "a float",
+        ),
+        LiteralDefault::Bool(_) => (column_type == "Bool", "a bool"),
+        LiteralDefault::Str(_) => (column_type == "Text", "a string"),
+    };
+    if !fits {
+        let example = match column_type.as_str() {
+            "SmallInt" | "Integer" | "BigInt" => "`default = 0`",
+            "Float" | "Double" => "`default = 0.0`",
+            "Bool" => "`default = false`",
+            "Text" => "`default = \"\"`",
+            _ => "an expression of the field's type, e.g. `default = MyType::new()`",
+        };
+        errors.error_at(
+            default,
+            format!(
+                "this default is {literal}, but the `{}` column is `{column_type}`; write {example}",
+                field.ident
+            ),
+        );
     }
 }
 

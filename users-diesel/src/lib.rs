@@ -71,6 +71,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::schema::check as schema_check;
+    pub use crate::schema::same_name;
     pub use crate::schema::{Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, Table};
     #[cfg(feature = "sqlite")]
     pub use crate::store::sqlite_transaction;

@@ -143,14 +143,32 @@ pub trait ModelSchema {
     const MIGRATION_ORDER: u8;
 }
 
+/// Whether two SQL names are the same, in a constant: the role macro asserts that its tables
+/// are not the user model's.
+#[doc(hidden)]
+pub const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Bounds the macros emit for a table bound with `schema = …`, one per injected column, so a
 /// mistyped column fails to compile with a message that names it.
 #[doc(hidden)]
 pub mod check {
     /// The column's SQL type (`Self`) is exactly the one the model's field needs.
     #[diagnostic::on_unimplemented(
-        message = "column `{Column}` has SQL type `{Self}`, but the model needs `{Expected}`",
-        label = "this table's column has the wrong type",
+        message = "column `{Column}` of this table has SQL type `{Self}`, but the model needs `{Expected}`",
+        label = "`{Column}` has the wrong type in this table",
         note = "declare the column as `{Expected}` in the `table!` and in its migration"
     )]
     pub trait SqlTypeIs<Column, Expected> {}
@@ -159,8 +177,8 @@ pub mod check {
 
     /// The column's SQL type can hold a typed id.
     #[diagnostic::on_unimplemented(
-        message = "column `{Column}` has SQL type `{Self}`, which cannot hold a typed id",
-        label = "this table's id column has the wrong type",
+        message = "column `{Column}` of this table has SQL type `{Self}`, which cannot hold a typed id",
+        label = "`{Column}` has the wrong type in this table",
         note = "an id column is `Uuid` on PostgreSQL, `Binary` (16 bytes) on SQLite and MySQL, \
                 or `users_diesel::sql_types::Uuid` on any backend"
     )]
@@ -173,8 +191,8 @@ pub mod check {
 
     /// The column's SQL type can hold a UTC `NaiveDateTime`.
     #[diagnostic::on_unimplemented(
-        message = "column `{Column}` has SQL type `{Self}`, which cannot hold a timestamp",
-        label = "this table's timestamp column has the wrong type",
+        message = "column `{Column}` of this table has SQL type `{Self}`, which cannot hold a timestamp",
+        label = "`{Column}` has the wrong type in this table",
         note = "a timestamp column is `Timestamp` (or `Datetime` on MySQL)"
     )]
     pub trait TimestampSqlType<Column> {}

@@ -437,10 +437,8 @@ pub fn sibling_table_path(model: &Model, name: &str) -> TokenStream {
 /// Where errors about an injected column belong: the `schema = …` path that lacks or mistypes
 /// it, or the macro itself.
 fn injected_span(model: &Model) -> Span {
-    model
-        .schema
-        .as_ref()
-        .map_or_else(Span::call_site, |path| path.span())
+    let table = model.schema.as_ref().and_then(|path| path.segments.last());
+    table.map_or_else(Span::call_site, |segment| segment.ident.span())
 }
 
 /// A validated SQL name as a Rust identifier (validation rejected the rest; expansion only

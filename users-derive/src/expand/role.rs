@@ -2,14 +2,14 @@
 //! and joins, `RoleModel` and the stores.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::Path;
 
 use super::{
     field_defaults, shared_store_methods, sibling_table_path, sql_ident, table_path, Backend,
     Injected, InjectedFields,
 };
-use crate::ast::Model;
+use crate::ast::{Kind, Model};
 
 /// `id`, `name` and `description` first; roles have no timestamps.
 pub fn injected_fields(model: &Model) -> InjectedFields {
@@ -148,11 +148,34 @@ pub fn impls(
         .iter()
         .any(|f| f.column.default.is_some())
         .then(|| quote!(DefaultValue,));
+    let table = &model.table;
+    let clash = |what: &str, name: &str, option: &str| {
+        format!(
+            "#[role_model]: the {what} `{name}` is also the user model's table; \
+             name it differently with #[role_model({option} = \"…\")]"
+        )
+    };
+    let table_clash = clash("role table", table, "table");
+    let join_clash = clash("join table", join_table, "join_table");
+    let (table_span, join_span) = match &model.kind {
+        Kind::Role { join_table_span, .. } => (model.table_span, *join_table_span),
+        Kind::User { .. } => (model.table_span, model.table_span),
+    };
+    let table_check = quote_spanned! {table_span=>
+        const _: () = assert!(!same_name(<#user as UserModel>::TABLE, #table), #table_clash);
+    };
+    let join_check = quote_spanned! {join_span=>
+        const _: () = assert!(!same_name(<#user as UserModel>::TABLE, #join_table), #join_clash);
+    };
     quote! {
         use #krate::__private::{
-            database_error, join_write_error, role_write_error, #default_value ForeignKey,
-            RoleModel, RoleStore, UserModel,
+            database_error, join_write_error, role_write_error, same_name, #default_value
+            ForeignKey, RoleModel, RoleStore, UserModel,
         };
+
+        // Only the user model knows its table's name, so a clash is caught when both meet.
+        #table_check
+        #join_check
 
         #role_model
         #schema

@@ -1,0 +1,7 @@
+use users_diesel::prelude::*;
+
+#[user_model]
+#[derive(diesel::Queryable)]
+pub struct User {}
+
+fn main() {}

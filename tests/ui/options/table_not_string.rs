@@ -1,0 +1,6 @@
+use users_diesel::prelude::*;
+
+#[user_model(table = accounts)]
+pub struct User {}
+
+fn main() {}

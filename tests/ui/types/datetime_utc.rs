@@ -1,0 +1,8 @@
+use users_diesel::prelude::*;
+
+#[user_model]
+pub struct User {
+    pub last_seen: chrono::DateTime<chrono::Utc>,
+}
+
+fn main() {}
