@@ -63,14 +63,19 @@ macro_rules! bound_models {
                 })
                 .unwrap();
             assert_eq!(
-                users.authenticate(conn, "alice@example.com", "a long password").unwrap(),
+                users
+                    .authenticate(conn, "alice@example.com", "a long password")
+                    .unwrap(),
                 alice
             );
             let admin = users.create_role(conn, "admin", None).unwrap();
             users.assign_role(conn, &alice, &admin).unwrap();
             assert!(users.has_role(conn, &alice, "admin").unwrap());
             assert_eq!(users.roles_of(conn, &alice).unwrap(), vec![admin]);
-            assert_eq!(users.users_with_role(conn, "admin").unwrap(), vec![alice.clone()]);
+            assert_eq!(
+                users.users_with_role(conn, "admin").unwrap(),
+                vec![alice.clone()]
+            );
 
             // Plain Diesel on the printed schema, with the typed id.
             let found: User = schema::users::table.find(alice.id).first(conn).unwrap();

@@ -1,18 +1,126 @@
 //! Expansion snapshots: each input is recorded in its snapshot's description, the output is
 //! pretty-printed as `cargo expand` would show it. Review changes with `cargo insta review`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{TokenStream, TokenTree};
+use quote::ToTokens;
 
 use crate::attr::MacroKind;
 use crate::entry::expand_for;
 use crate::expand::Backend;
 
 fn expand(kind: MacroKind, attr: &str, item: &str) -> String {
+    expand_on(kind, attr, item, &Backend::ALL)
+}
+
+fn expand_on(kind: MacroKind, attr: &str, item: &str, backends: &[Backend]) -> String {
     let attr: TokenStream = attr.parse().expect("attribute tokens");
     let item: TokenStream = item.parse().expect("item tokens");
-    let output = expand_for(kind, attr, item, &Backend::ALL);
+    pretty(expand_for(kind, attr, item, backends))
+}
+
+/// The expansion as `cargo expand` lays it out, except that `table!` invocations (whose bodies
+/// prettyplease leaves on one line) are laid out as one writes them by hand.
+fn pretty(output: TokenStream) -> String {
     let file = syn::parse2::<syn::File>(output).expect("the expansion parses as a file");
-    prettyplease::unparse(&file)
+    let mut pretty = String::new();
+    for item in file.items {
+        match item {
+            syn::Item::Macro(item)
+                if item
+                    .mac
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "table") =>
+            {
+                let path = item.mac.path.to_token_stream().to_string().replace(' ', "");
+                pretty.push_str(&format!("{path}! {{\n"));
+                print_table_body(item.mac.tokens, 1, &mut pretty);
+                pretty.push_str("}\n");
+            }
+            other => pretty.push_str(&prettyplease::unparse(&syn::File {
+                shebang: None,
+                attrs: Vec::new(),
+                items: vec![other],
+            })),
+        }
+    }
+    pretty
+}
+
+/// One line per `use`, attribute and column; `#[doc = "…"]` as `///…`; braces indent.
+fn print_table_body(tokens: TokenStream, depth: usize, out: &mut String) {
+    let indent = "    ".repeat(depth);
+    let mut line = String::new();
+    // After a joint punctuation mark (the first `:` of `::`) the next token follows directly.
+    let mut joint = false;
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        match token {
+            TokenTree::Punct(p) if p.as_char() == '#' => {
+                let Some(TokenTree::Group(attr)) = tokens.next() else {
+                    continue;
+                };
+                let attr: syn::Meta = syn::parse2(attr.stream()).expect("an attribute");
+                match attr {
+                    syn::Meta::NameValue(doc) if doc.path.is_ident("doc") => {
+                        let text = match doc.value {
+                            syn::Expr::Lit(syn::ExprLit {
+                                lit: syn::Lit::Str(text),
+                                ..
+                            }) => text.value(),
+                            _ => String::new(),
+                        };
+                        out.push_str(&format!("{indent}///{text}\n"));
+                    }
+                    other => {
+                        out.push_str(&format!("{indent}#[{}]\n", tidy(other.to_token_stream())))
+                    }
+                }
+            }
+            TokenTree::Punct(p) if p.as_char() == ';' || p.as_char() == ',' => {
+                let text = line.trim().replace(" ::", "::").replace("use::", "use ::");
+                out.push_str(&format!("{indent}{text}{}\n", p.as_char()));
+                line.clear();
+            }
+            TokenTree::Group(group) if group.delimiter() == proc_macro2::Delimiter::Brace => {
+                out.push_str(&format!("{indent}{} {{\n", line.trim()));
+                line.clear();
+                print_table_body(group.stream(), depth + 1, out);
+                out.push_str(&format!("{indent}}}\n"));
+            }
+            other => {
+                let glue = joint || line.is_empty() || line.ends_with("::") || line.ends_with('<');
+                joint = matches!(&other, TokenTree::Punct(p) if p.spacing() == proc_macro2::Spacing::Joint);
+                let text = tidy(other.into_token_stream());
+                let glue = glue
+                    || text == "::"
+                    || text.starts_with('<')
+                    || text.starts_with('>')
+                    || (text == ":" && line.ends_with(':'));
+                if !glue {
+                    line.push(' ');
+                }
+                line.push_str(&text);
+            }
+        }
+    }
+    if !line.trim().is_empty() {
+        out.push_str(&format!("{indent}{}\n", line.trim()));
+    }
+}
+
+fn tidy(tokens: TokenStream) -> String {
+    tokens
+        .to_string()
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+        .replace(" < ", "<")
+        .replace(" >", ">")
+        .replace("< ", "<")
+        .replace("( ", "(")
+        .replace(" )", ")")
+        .replace(" ,", ",")
 }
 
 macro_rules! snapshot {
@@ -133,4 +241,45 @@ fn role_model_bound_to_a_printed_schema() {
         attr = "schema = crate::schema::groups, join_table = \"memberships\", user = Account",
         item = "pub struct Group {}"
     );
+}
+
+/// `docs/expansion.md` shows the quickstart's models expanded for the default (SQLite) build;
+/// its code blocks must be exactly what the macros generate. `USERS_BLESS_DOCS=1` rewrites them.
+#[test]
+fn expansion_page_matches_the_macros() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/expansion.md");
+    let page = std::fs::read_to_string(&path).expect("docs/expansion.md");
+    let user = expand_on(
+        MacroKind::User,
+        "",
+        "/// An application's user: the five injected fields, plus its own.
+pub struct User {
+    pub display_name: Option<String>,
+    #[column(default = 0)]
+    pub token_count: i32,
+}",
+        &[Backend::Sqlite],
+    );
+    let role = expand_on(
+        MacroKind::Role,
+        "",
+        "/// A role users can be given.
+pub struct Role {}",
+        &[Backend::Sqlite],
+    );
+    let mut expected = page.clone();
+    for (name, code) in [("user", user), ("role", role)] {
+        let start = format!("<!-- expansion:{name} -->\n```rust\n");
+        let from = expected.find(&start).expect("a marked block") + start.len();
+        let to = from + expected[from..].find("```").expect("the block's end");
+        expected.replace_range(from..to, &code);
+    }
+    if std::env::var_os("USERS_BLESS_DOCS").is_some() {
+        std::fs::write(&path, &expected).expect("write docs/expansion.md");
+    } else {
+        assert!(
+            page == expected,
+            "docs/expansion.md differs from the expansion; rerun with USERS_BLESS_DOCS=1"
+        );
+    }
 }

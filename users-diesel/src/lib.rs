@@ -70,8 +70,8 @@ pub mod prelude {
 /// Runtime items for generated code. Not public API: names here may change at any time.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::schema::assert_not_user_table;
     pub use crate::schema::check as schema_check;
-    pub use crate::schema::same_name;
     pub use crate::schema::{Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, Table};
     #[cfg(feature = "sqlite")]
     pub use crate::store::sqlite_transaction;

@@ -143,10 +143,16 @@ pub trait ModelSchema {
     const MIGRATION_ORDER: u8;
 }
 
-/// Whether two SQL names are the same, in a constant: the role macro asserts that its tables
-/// are not the user model's.
+/// Fails constant evaluation with `message` if a role model's table is the user model's table:
+/// only the user model knows its table's name, so the role macro checks when both meet.
 #[doc(hidden)]
-pub const fn same_name(a: &str, b: &str) -> bool {
+pub const fn assert_not_user_table(user_table: &str, table: &str, message: &str) {
+    if same_name(user_table, table) {
+        panic!("{}", message);
+    }
+}
+
+const fn same_name(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;

@@ -158,22 +158,23 @@ pub fn impls(
     let table_clash = clash("role table", table, "table");
     let join_clash = clash("join table", join_table, "join_table");
     let (table_span, join_span) = match &model.kind {
-        Kind::Role { join_table_span, .. } => (model.table_span, *join_table_span),
+        Kind::Role {
+            join_table_span, ..
+        } => (model.table_span, *join_table_span),
         Kind::User { .. } => (model.table_span, model.table_span),
     };
     let table_check = quote_spanned! {table_span=>
-        const _: () = assert!(!same_name(<#user as UserModel>::TABLE, #table), #table_clash);
+        const _: () = assert_not_user_table(<#user as UserModel>::TABLE, #table, #table_clash);
     };
     let join_check = quote_spanned! {join_span=>
-        const _: () = assert!(!same_name(<#user as UserModel>::TABLE, #join_table), #join_clash);
+        const _: () = assert_not_user_table(<#user as UserModel>::TABLE, #join_table, #join_clash);
     };
     quote! {
         use #krate::__private::{
-            database_error, join_write_error, role_write_error, same_name, #default_value
+            assert_not_user_table, database_error, join_write_error, role_write_error, #default_value
             ForeignKey, RoleModel, RoleStore, UserModel,
         };
 
-        // Only the user model knows its table's name, so a clash is caught when both meet.
         #table_check
         #join_check
 
