@@ -1,0 +1,220 @@
+//! An administration CLI: create the first administrator, roles and assignments from a shell.
+//!
+//! ```text
+//! cargo run --example admin -- create-role admin --description "full access"
+//! echo 'a long password' | cargo run --example admin -- create-user root@example.com --verified --role admin
+//! cargo run --example admin -- assign-role alice@example.com admin
+//! cargo run --example admin -- list-users
+//! ```
+//!
+//! It works on the database of `examples/axum_app.rs` (`users-app.sqlite` in the current
+//! directory) unless `--database-url` or `DATABASE_URL` names another: a SQLite path, or with
+//! the `postgres` / `mysql` features a `postgres://` or `mysql://` URL. The migrations run first,
+//! so a new database is ready for use.
+
+use std::error::Error;
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use diesel::prelude::*;
+use diesel_migrations::MigrationHarness;
+use users_diesel::prelude::*;
+
+#[path = "shared/models.rs"]
+mod models;
+
+use models::{migrations, users, Role, User};
+
+/// Administer the users and roles of an application's database.
+#[derive(Parser)]
+#[command(name = "admin")]
+struct Cli {
+    /// The database: a SQLite file, or a postgres:// or mysql:// URL.
+    #[arg(long, env = "DATABASE_URL", default_value = "users-app.sqlite")]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Register a user. The password is read from the first line of standard input, so it never
+    /// shows in the process list or the shell history.
+    CreateUser {
+        /// The user's email address.
+        email: String,
+        /// Mark the email address as verified.
+        #[arg(long)]
+        verified: bool,
+        /// Give the user this role (created if it does not exist); may be repeated.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Create a role.
+    CreateRole {
+        /// The role's unique name, e.g. `admin`.
+        name: String,
+        /// What the role is for.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Give a user a role (nothing happens if they have it already).
+    AssignRole {
+        /// The user's email address.
+        email: String,
+        /// The role's name.
+        role: String,
+    },
+    /// Take a role from a user.
+    RevokeRole {
+        /// The user's email address.
+        email: String,
+        /// The role's name.
+        role: String,
+    },
+    /// List users with their roles, by email.
+    ListUsers {
+        /// Only the users with this role.
+        #[arg(long)]
+        role: Option<String>,
+    },
+}
+
+type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    // The CLI only hashes passwords; the secret signs tokens, which the web application issues.
+    let secret = std::env::var("USERS_SECRET")
+        .unwrap_or_else(|_| "development secret: set USERS_SECRET in production!".into());
+    let users = Users::<User, Role>::new(UsersConfig::new(secret)?);
+    let url = cli.database_url.as_str();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return run_postgres(&mut PgConnection::establish(url)?, &users, cli.command);
+        #[cfg(not(feature = "postgres"))]
+        return Err("PostgreSQL needs `--features postgres`".into());
+    }
+    if url.starts_with("mysql://") {
+        #[cfg(feature = "mysql")]
+        return run_mysql(&mut MysqlConnection::establish(url)?, &users, cli.command);
+        #[cfg(not(feature = "mysql"))]
+        return Err("MySQL needs `--features mysql`".into());
+    }
+    #[cfg(feature = "sqlite")]
+    return run_sqlite(&mut SqliteConnection::establish(url)?, &users, cli.command);
+    #[cfg(not(feature = "sqlite"))]
+    return Err("SQLite needs `--features sqlite`".into());
+}
+
+/// The commands on one connection type: the stores are implemented per backend, so the body is
+/// stamped out for each enabled one.
+macro_rules! commands_on {
+    ($run:ident, $connection:ty) => {
+        fn $run(conn: &mut $connection, users: &Users<User, Role>, command: Command) -> Result<()> {
+            conn.run_pending_migrations(migrations())?;
+            match command {
+                Command::CreateUser {
+                    email,
+                    verified,
+                    roles,
+                } => {
+                    let password = read_password()?;
+                    // All or nothing: a failed role leaves no user behind.
+                    let user = conn.transaction(|conn| -> Result<User> {
+                        let mut user = users.register(conn, &email, &password)?;
+                        if verified {
+                            user.is_verified = true;
+                            user = users.update(conn, &user)?;
+                        }
+                        for name in &roles {
+                            let role = match users.find_role(conn, name)? {
+                                Some(role) => role,
+                                None => users.create_role(conn, name, None)?,
+                            };
+                            users.assign_role(conn, &user, &role)?;
+                        }
+                        Ok(user)
+                    })?;
+                    println!("created {} ({})", user.email, user.id);
+                }
+                Command::CreateRole { name, description } => {
+                    let role = users.create_role(conn, &name, description.as_deref())?;
+                    println!("created role {} ({})", role.name, role.id);
+                }
+                Command::AssignRole { email, role } => {
+                    let user = user_by_email(users, conn, &email)?;
+                    let found = users.role(conn, &role)?;
+                    users.assign_role(conn, &user, &found)?;
+                    println!("{} has role {role}", user.email);
+                }
+                Command::RevokeRole { email, role } => {
+                    let user = user_by_email(users, conn, &email)?;
+                    let found = users.role(conn, &role)?;
+                    users.revoke_role(conn, &user, &found)?;
+                    println!("{} no longer has role {role}", user.email);
+                }
+                Command::ListUsers { role } => {
+                    let listed = match role {
+                        Some(role) => users.users_with_role(conn, &role)?,
+                        None => users::table
+                            .select(User::as_select())
+                            .order(users::email)
+                            .load(conn)?,
+                    };
+                    let roles = users.roles_of_users(conn, &listed)?;
+                    for (user, roles) in listed.iter().zip(roles) {
+                        let roles: Vec<String> = roles.into_iter().map(|r| r.name).collect();
+                        println!(
+                            "{}\t{}\tactive={}\tverified={}\troles={}",
+                            user.id,
+                            user.email,
+                            user.is_active,
+                            user.is_verified,
+                            roles.join(",")
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+    };
+}
+
+#[cfg(feature = "sqlite")]
+commands_on!(run_sqlite, SqliteConnection);
+#[cfg(feature = "postgres")]
+commands_on!(run_postgres, PgConnection);
+#[cfg(feature = "mysql")]
+commands_on!(run_mysql, MysqlConnection);
+
+fn user_by_email<C>(users: &Users<User, Role>, conn: &mut C, email: &str) -> Result<User>
+where
+    User: UserStore<C>,
+{
+    users
+        .find_by_email(conn, email)?
+        .ok_or_else(|| format!("no user with email {email}").into())
+}
+
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(
+            "give the password on standard input, e.g. `echo '…' | admin create-user …`".into(),
+        );
+    }
+    Ok(password.to_owned())
+}
