@@ -7,21 +7,25 @@ use crate::attr::MacroKind;
 use crate::entry::expand_for;
 use crate::expand::Backend;
 
-fn expand(kind: MacroKind, attr: &str, item: &str) -> String {
+fn expand(kind: MacroKind, attr: &str, item: &str, asynchronous: bool) -> String {
     let attr: TokenStream = attr.parse().expect("attribute tokens");
     let item: TokenStream = item.parse().expect("item tokens");
-    let output = expand_for(kind, attr, item, &Backend::ALL);
+    let output = expand_for(kind, attr, item, &Backend::ALL, asynchronous);
     let file = syn::parse2::<syn::File>(output).expect("the expansion parses as a file");
     prettyplease::unparse(&file)
 }
 
 macro_rules! snapshot {
-    ($name:literal, $kind:ident, attr = $attr:literal, item = $item:literal) => {{
+    ($name:literal, $kind:ident, attr = $attr:literal, item = $item:literal) => {
+        snapshot!($name, $kind, attr = $attr, item = $item, asynchronous = false)
+    };
+    ($name:literal, $kind:ident, attr = $attr:literal, item = $item:literal, asynchronous = $async:literal) => {{
         let kind = MacroKind::$kind;
         let attribute = kind.attribute().trim_end_matches(']');
-        let description = format!("{attribute}({})]\n{}", $attr, $item);
+        let features = if $async { "// with users-diesel's `async` feature\n" } else { "" };
+        let description = format!("{features}{attribute}({})]\n{}", $attr, $item);
         insta::with_settings!({ description => description, omit_expression => true }, {
-            insta::assert_snapshot!($name, expand(kind, $attr, $item));
+            insta::assert_snapshot!($name, expand(kind, $attr, $item, $async));
         });
     }};
 }
@@ -110,5 +114,27 @@ fn role_model_with_every_option() {
     #[column(default = 0)]
     pub rank: i32,
 }"
+    );
+}
+
+#[test]
+fn async_stores() {
+    snapshot!(
+        "async_stores",
+        User,
+        attr = "timestamps",
+        item = "pub struct User {}",
+        asynchronous = true
+    );
+}
+
+#[test]
+fn async_role_stores() {
+    snapshot!(
+        "async_role_stores",
+        Role,
+        attr = "",
+        item = "pub struct Role {}",
+        asynchronous = true
     );
 }
