@@ -6,6 +6,7 @@
 use std::future::Future;
 
 use tokio::runtime::Runtime;
+use users_diesel::asynchronous::deadpool::Pool;
 use users_diesel::asynchronous::AsyncConnection;
 use users_diesel::{
     AsyncRoleStore, AsyncUserStore, AsyncUsers, RoleModel, UserModel, Users, UsersError,
@@ -20,11 +21,18 @@ pub trait AsyncBackend: diesel::Connection {
 
     /// Opens an async connection to `url`, set up as [`TestDb::connect`] sets up its own.
     fn connect_async(url: &str) -> impl Future<Output = Self::Async> + Send;
+
+    /// A deadpool pool of [`Self::Async`] connections.
+    type Pool: Clone + Send + Sync + 'static;
+
+    /// A pool of up to `size` async connections to `url`, each set up the same way.
+    fn pool(url: &str, size: usize) -> Self::Pool;
 }
 
 #[cfg(feature = "sqlite")]
 impl AsyncBackend for diesel::SqliteConnection {
     type Async = users_diesel::asynchronous::AsyncSqliteConnection;
+    type Pool = Pool<Self::Async>;
 
     async fn connect_async(url: &str) -> Self::Async {
         let mut conn = Self::Async::establish(url).await.expect("open SQLite");
@@ -33,27 +41,53 @@ impl AsyncBackend for diesel::SqliteConnection {
             .expect("configure SQLite");
         conn
     }
+
+    fn pool(url: &str, size: usize) -> Self::Pool {
+        let manager = users_diesel::asynchronous::sqlite_connection_manager(url);
+        Pool::builder(manager)
+            .max_size(size)
+            .build()
+            .expect("a pool")
+    }
 }
 
 #[cfg(feature = "postgres")]
 impl AsyncBackend for diesel::PgConnection {
     type Async = users_diesel::asynchronous::AsyncPgConnection;
+    type Pool = Pool<Self::Async>;
 
     async fn connect_async(url: &str) -> Self::Async {
         Self::Async::establish(url)
             .await
             .expect("connect to the test schema")
     }
+
+    fn pool(url: &str, size: usize) -> Self::Pool {
+        let manager = users_diesel::asynchronous::AsyncDieselConnectionManager::new(url);
+        Pool::builder(manager)
+            .max_size(size)
+            .build()
+            .expect("a pool")
+    }
 }
 
 #[cfg(feature = "mysql")]
 impl AsyncBackend for diesel::MysqlConnection {
     type Async = users_diesel::asynchronous::AsyncMysqlConnection;
+    type Pool = Pool<Self::Async>;
 
     async fn connect_async(url: &str) -> Self::Async {
         Self::Async::establish(url)
             .await
             .expect("connect to the test database")
+    }
+
+    fn pool(url: &str, size: usize) -> Self::Pool {
+        let manager = users_diesel::asynchronous::AsyncDieselConnectionManager::new(url);
+        Pool::builder(manager)
+            .max_size(size)
+            .build()
+            .expect("a pool")
     }
 }
 
@@ -61,6 +95,11 @@ impl<C: AsyncBackend> TestDb<C> {
     /// An async connection to the same private database.
     pub async fn connect_async(&self) -> C::Async {
         C::connect_async(&self.url).await
+    }
+
+    /// A pool of up to `size` async connections to the same private database.
+    pub fn pool(&self, size: usize) -> C::Pool {
+        C::pool(&self.url, size)
     }
 
     /// An async connection to the same private database, on a runtime of its own.

@@ -37,7 +37,7 @@ use crate::{
 /// [`tokio::task::spawn_blocking`].
 ///
 /// ```
-/// # use users_core::{AsyncUserStore, UserModel, Uuid};
+/// # use users_core::{AsyncUserStore, TransactionFuture, UserModel, Uuid};
 /// # use users_core::scoped_futures::ScopedBoxFuture;
 /// use users_core::{AsyncUsers, UsersConfig, UsersError};
 ///
@@ -84,14 +84,14 @@ use crate::{
 /// #         conn.retain(|u| u.id != id);
 /// #         Ok(conn.len() < before)
 /// #     }
-/// #     async fn transaction<'a, T, F>(conn: &'a mut Vec<User>, f: F) -> Result<T, UsersError>
+/// #     fn transaction<'a, T, F>(conn: &'a mut Vec<User>, f: F) -> TransactionFuture<'a, T>
 /// #     where
 /// #         F: for<'r> FnOnce(&'r mut Vec<User>) -> ScopedBoxFuture<'a, 'r, Result<T, UsersError>>
 /// #             + Send
 /// #             + 'a,
 /// #         T: Send + 'a,
 /// #     {
-/// #         f(conn).await
+/// #         Box::pin(f(conn))
 /// #     }
 /// # }
 /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();

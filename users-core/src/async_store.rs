@@ -7,10 +7,18 @@
 //! `#[user_model]` and `#[role_model]` write when users-diesel's `async` feature is on.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use scoped_futures::ScopedBoxFuture;
 
 use crate::{RoleModel, UserModel, UsersError};
+
+/// The future of [`AsyncUserStore::transaction`]. It is boxed, as diesel-async's own
+/// transactions are: the type of an unboxed one would name the closure, whose higher-ranked
+/// signature keeps the compiler from proving the futures that await it `Send`
+/// (rust-lang/rust#64552), so they could not be spawned or awaited in a web handler.
+pub type TransactionFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, UsersError>> + Send + 'a>>;
 
 /// Storage of one user model over async connections of type `C`: the async twin of
 /// [`UserStore`](crate::UserStore), with the same contract for each method.
@@ -61,10 +69,7 @@ pub trait AsyncUserStore<C: Send>: UserModel {
     ///
     /// Dropping the returned future before it finishes can leave the transaction open on the
     /// connection (a diesel-async limitation); pools discard such connections.
-    fn transaction<'a, T, F>(
-        conn: &'a mut C,
-        f: F,
-    ) -> impl Future<Output = Result<T, UsersError>> + Send + 'a
+    fn transaction<'a, T, F>(conn: &'a mut C, f: F) -> TransactionFuture<'a, T>
     where
         F: for<'r> FnOnce(&'r mut C) -> ScopedBoxFuture<'a, 'r, Result<T, UsersError>> + Send + 'a,
         T: Send + 'a;

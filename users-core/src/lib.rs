@@ -27,7 +27,7 @@ mod token;
 #[cfg(feature = "async")]
 pub use async_manager::AsyncUsers;
 #[cfg(feature = "async")]
-pub use async_store::{AsyncRoleStore, AsyncUserStore};
+pub use async_store::{AsyncRoleStore, AsyncUserStore, TransactionFuture};
 pub use config::{UsersConfig, MIN_SECRET_BYTES};
 pub use email::{normalize_email, MAX_EMAIL_BYTES};
 pub use error::UsersError;

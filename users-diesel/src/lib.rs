@@ -101,5 +101,5 @@ pub mod __private {
     #[cfg(feature = "async")]
     pub use users_core::scoped_futures::ScopedBoxFuture;
     #[cfg(feature = "async")]
-    pub use users_core::{AsyncRoleStore, AsyncUserStore};
+    pub use users_core::{AsyncRoleStore, AsyncUserStore, TransactionFuture};
 }

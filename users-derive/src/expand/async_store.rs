@@ -64,7 +64,8 @@ pub fn stores(model: &Model, backends: &[Backend]) -> TokenStream {
             .then(|| quote!(async_transaction,));
         quote!(#sqlite #other)
     });
-    let scoped = matches!(model.kind, Kind::User { .. }).then(|| quote!(ScopedBoxFuture,));
+    let scoped = matches!(model.kind, Kind::User { .. })
+        .then(|| quote!(ScopedBoxFuture, TransactionFuture,));
     let associations =
         matches!(model.kind, Kind::Role { .. }).then(|| quote!(BelongingToDsl, GroupedBy,));
     let connections = backends
@@ -97,14 +98,14 @@ fn user_store_impl(model: &Model, timestamps: bool, backend: Backend) -> TokenSt
         impl AsyncUserStore<#connection> for #ident {
             #methods
 
-            async fn transaction<'a, T, F>(conn: &'a mut #connection, f: F) -> Result<T, UsersError>
+            fn transaction<'a, T, F>(conn: &'a mut #connection, f: F) -> TransactionFuture<'a, T>
             where
                 F: for<'r> FnOnce(&'r mut #connection) -> ScopedBoxFuture<'a, 'r, Result<T, UsersError>>
                     + Send
                     + 'a,
                 T: Send + 'a,
             {
-                #transaction(conn, f).await
+                #transaction(conn, f)
             }
         }
     }
