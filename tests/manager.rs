@@ -2,6 +2,10 @@
 //! `#[user_model]` with custom fields, the generated stores, real transactions and real unique
 //! constraints. Role calls are tested in `tests/roles*.rs`.
 //!
+//! Each test runs twice per backend (see `users_tests::manager_tests!`): on `Users` over a sync
+//! connection, and, with the `async` feature, on `AsyncUsers` over an async one. `conn` is the
+//! manager's connection, `db` a sync connection to the same database for plain Diesel.
+//!
 //! Every manager but the one of the rehash test uses argon2 at its cheapest (8 KiB, one
 //! iteration), so that the tests spend their time in the database, not in hashing.
 

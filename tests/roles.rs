@@ -1,4 +1,5 @@
-//! `#[role_model]` and role-based access control on every enabled backend.
+//! `#[role_model]` and role-based access control on every enabled backend, with the sync manager
+//! and the async one (see `users_tests::manager_tests!`).
 
 use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
