@@ -34,7 +34,9 @@ use crate::{
 /// of `users_diesel::asynchronous`, and a pooled one is passed as `&mut *pooled`.
 ///
 /// The operations must run inside a Tokio runtime: argon2 hashing and verification go to
-/// [`tokio::task::spawn_blocking`].
+/// [`tokio::task::spawn_blocking`], together with the decisions around them (the
+/// `validate_password` hook included). The other hooks run on the executor, inside the
+/// operation's transaction, as in [`Users`]: keep them quick.
 ///
 /// ```
 /// # use users_core::{AsyncUserStore, TransactionFuture, UserModel, Uuid};

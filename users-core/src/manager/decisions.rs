@@ -1,8 +1,8 @@
 //! The manager's decisions, as plain methods over what the store returned.
 //!
 //! Nothing here touches a store: [`Users`]' own operations call these between their loads and
-//! writes, and an async driver can call the same ones around its awaits, running the methods
-//! that hash (`prepare_registration`, `check_login`, `prepare_password_change`,
+//! writes, and `AsyncUsers` (the `async` feature) calls the same ones around its awaits, running
+//! the methods that hash (`registration_credentials`, `check_login`, `prepare_password_change`,
 //! `prepare_new_password`, `finish_password_reset`) on a blocking pool, since each costs an
 //! argon2 run or two. A stored row that the store did not find is passed as `None`.
 
