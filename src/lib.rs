@@ -5,12 +5,20 @@
 //! defaulting to the CI services `postgres://root@127.0.0.1:5432/test` and
 //! `mysql://root@127.0.0.1:3306/test`. Each test gets a schema (PostgreSQL) or database (MySQL)
 //! of its own, dropped when the test ends; SQLite tests use a private temporary file.
+//!
+//! With the `async` feature, [`manager_tests!`] runs the manager's behaviour tests on
+//! `AsyncUsers` too, over async connections to the same databases.
 
 use std::ops::{Deref, DerefMut};
 
 use diesel::Connection;
 use users_diesel::migrations::SupportedBackend;
 use users_diesel::Dialect;
+
+#[cfg(feature = "async")]
+mod async_support;
+#[cfg(feature = "async")]
+pub use async_support::{AsyncBackend, BlockOn, BlockingConn};
 
 /// A connection to a private test database, dropped with it.
 pub struct TestDb<C: Connection> {
@@ -183,6 +191,84 @@ macro_rules! backend_tests {
                     let mut $db = $crate::$backend();
                     #[allow(unused_variables)]
                     let $conn = &mut *$db;
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+/// Runs each manager test body with the sync manager and with the async one, on every enabled
+/// backend: as `sqlite::name` (`Users` over a `SqliteConnection`) and `sqlite_async::name`
+/// (`AsyncUsers` over an `AsyncSqliteConnection`, through [`BlockOn`]), and likewise for
+/// `postgres` and `mysql`.
+///
+/// In a body, `$conn` is the manager's connection, `$db` a `&mut` sync connection to the same
+/// private database for migrations and plain Diesel, and `drive(users)` turns a `Users` into
+/// the manager under test (itself, or a [`BlockOn`]).
+///
+/// ```ignore
+/// manager_tests! {
+///     fn registers(conn, db) {
+///         migrate(db);
+///         let users = drive(manager());
+///         users.register(conn, "alice@example.com", "a long password").unwrap();
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! manager_tests {
+    ($(fn $name:ident($conn:ident, $db:ident) $body:block)*) => {
+        $crate::manager_tests!(@backend "sqlite", sqlite, sqlite_async, $(fn $name($conn, $db) $body)*);
+        $crate::manager_tests!(@backend "postgres", postgres, postgres_async, $(fn $name($conn, $db) $body)*);
+        $crate::manager_tests!(@backend "mysql", mysql, mysql_async, $(fn $name($conn, $db) $body)*);
+    };
+    (@backend $feature:literal, $backend:ident, $async_backend:ident, $(fn $name:ident($conn:ident, $db:ident) $body:block)*) => {
+        #[cfg(feature = $feature)]
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// The sync manager is tested as it is.
+            #[allow(dead_code)]
+            fn drive<U: UserModel, R: RoleModel>(users: Users<U, R>) -> Users<U, R> {
+                users
+            }
+
+            $(
+                #[test]
+                fn $name() {
+                    let mut test_db = $crate::$backend();
+                    let mut manager_conn = test_db.connect();
+                    #[allow(unused_variables)]
+                    let $conn = &mut manager_conn;
+                    #[allow(unused_variables)]
+                    let $db = &mut *test_db;
+                    $body
+                }
+            )*
+        }
+
+        #[cfg(all(feature = $feature, feature = "async"))]
+        mod $async_backend {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// The async manager is tested through the sync signatures of `BlockOn`.
+            #[allow(dead_code)]
+            fn drive<U: UserModel, R: RoleModel>(users: Users<U, R>) -> $crate::BlockOn<U, R> {
+                users.into()
+            }
+
+            $(
+                #[test]
+                fn $name() {
+                    let mut test_db = $crate::$backend();
+                    let mut manager_conn = test_db.connect_blocking();
+                    #[allow(unused_variables)]
+                    let $conn = &mut manager_conn;
+                    #[allow(unused_variables)]
+                    let $db = &mut *test_db;
                     $body
                 }
             )*

@@ -1,6 +1,7 @@
 //! Generated code is lint-clean in a downstream crate that denies warnings, unqualified paths
 //! and missing docs, and (under `cargo clippy`) clippy's pedantic group. Every macro option and
-//! `#[column]` key is used here.
+//! `#[column]` key is used here. With the `async` feature (as in `--all-features`), the async
+//! stores of every enabled backend are generated and held to the same lints.
 #![deny(warnings, missing_docs, unused_qualifications, clippy::pedantic)]
 
 use users_diesel::prelude::*;

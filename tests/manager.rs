@@ -2,6 +2,10 @@
 //! `#[user_model]` with custom fields, the generated stores, real transactions and real unique
 //! constraints. Role calls are tested in `tests/roles*.rs`.
 //!
+//! Each test runs twice per backend (see `users_tests::manager_tests!`): on `Users` over a sync
+//! connection, and, with the `async` feature, on `AsyncUsers` over an async one. `conn` is the
+//! manager's connection, `db` a sync connection to the same database for plain Diesel.
+//!
 //! Every manager but the one of the rehash test uses argon2 at its cheapest (8 KiB, one
 //! iteration), so that the tests spend their time in the database, not in hashing.
 
@@ -13,7 +17,7 @@ use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use users_diesel::prelude::*;
 use users_diesel::UsersHooks;
-use users_tests::backend_tests;
+use users_tests::manager_tests;
 
 #[user_model]
 pub struct User {
@@ -173,12 +177,12 @@ impl UsersHooks<User> for Recorder {
     }
 }
 
-backend_tests! {
+manager_tests! {
     // Registration.
 
     fn register_normalises_the_email_and_stores_the_user(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, "  Alice@Example.COM\t", PASSWORD).unwrap();
         assert_eq!(alice.email, EMAIL);
         assert!(alice.is_active);
@@ -187,22 +191,22 @@ backend_tests! {
         assert!(!alice.password_hash.contains(PASSWORD));
         assert_eq!(alice.id.get_version_num(), 7);
 
-        let stored: User = users::table.find(alice.id).first(conn).unwrap();
+        let stored: User = users::table.find(alice.id).first(db).unwrap();
         assert_eq!(stored, alice);
-        assert_eq!(user_count!(conn), 1);
+        assert_eq!(user_count!(db), 1);
     }
 
     fn register_refuses_a_case_variant_of_a_taken_email(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         assert_err!(
             users.register(conn, " ALICE@example.COM ", NEW_PASSWORD),
             UsersError::EmailTaken
         );
         assert_err!(users.register(conn, EMAIL, NEW_PASSWORD), UsersError::EmailTaken);
-        assert_eq!(user_count!(conn), 1);
-        let stored: User = users::table.first(conn).unwrap();
+        assert_eq!(user_count!(db), 1);
+        let stored: User = users::table.first(db).unwrap();
         assert_eq!(stored, alice);
         users.authenticate(conn, EMAIL, PASSWORD).unwrap();
         assert_err!(
@@ -212,17 +216,17 @@ backend_tests! {
     }
 
     fn register_refuses_a_malformed_email(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         for email in ["", "   ", "alice", "alice@", "@example.com", "a@b@c", "al ice@example.com"] {
             assert_err!(users.register(conn, email, PASSWORD), UsersError::InvalidEmail(_));
         }
-        assert_eq!(user_count!(conn), 0);
+        assert_eq!(user_count!(db), 0);
     }
 
     fn register_with_sets_custom_fields_and_defaults_apply_otherwise(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let bob = users
             .register_with(conn, "Bob@Example.com", PASSWORD, |user| {
                 user.display_name = Some("Bob".to_owned());
@@ -255,8 +259,8 @@ backend_tests! {
     // Logging in.
 
     fn authenticate_accepts_only_the_right_password(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
 
         let logged_in = users.authenticate(conn, " Alice@EXAMPLE.com ", PASSWORD).unwrap();
@@ -281,8 +285,8 @@ backend_tests! {
     }
 
     fn an_inactive_user_is_told_so_only_with_the_right_password(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let alice = users.update(conn, &User { is_active: false, ..alice }).unwrap();
         assert!(!alice.is_active);
@@ -298,8 +302,8 @@ backend_tests! {
     }
 
     fn require_verified_refuses_unverified_users_until_they_verify(conn, db) {
-        migrate(conn);
-        let users = Users::<User>::new(config().require_verified(true));
+        migrate(db);
+        let users = drive(Users::<User>::new(config().require_verified(true)));
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
 
         assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::UnverifiedUser);
@@ -323,26 +327,26 @@ backend_tests! {
             users.authenticate(conn, "bob@example.com", PASSWORD),
             UsersError::UnverifiedUser
         );
-        manager().authenticate(conn, "bob@example.com", PASSWORD).unwrap();
+        drive(manager()).authenticate(conn, "bob@example.com", PASSWORD).unwrap();
     }
 
     fn login_rehashes_an_outdated_hash_in_place(conn, db) {
-        migrate(conn);
-        let cheap = manager();
+        migrate(db);
+        let cheap = drive(manager());
         let alice = cheap.register(conn, EMAIL, PASSWORD).unwrap();
-        let cheap_hash = stored_hash!(conn, alice.id);
+        let cheap_hash = stored_hash!(db, alice.id);
         assert!(cheap_hash.contains(CHEAP_PARAMS), "{cheap_hash}");
 
-        let current = Users::<User>::new(UsersConfig::new(SECRET).unwrap());
+        let current = drive(Users::<User>::new(UsersConfig::new(SECRET).unwrap()));
         // A failed login changes nothing.
         assert_err!(
             current.authenticate(conn, EMAIL, NEW_PASSWORD),
             UsersError::InvalidCredentials
         );
-        assert_eq!(stored_hash!(conn, alice.id), cheap_hash);
+        assert_eq!(stored_hash!(db, alice.id), cheap_hash);
 
         let logged_in = current.authenticate(conn, EMAIL, PASSWORD).unwrap();
-        let upgraded = stored_hash!(conn, alice.id);
+        let upgraded = stored_hash!(db, alice.id);
         assert!(upgraded.starts_with("$argon2id$v=19$"), "{upgraded}");
         assert!(upgraded.contains(DEFAULT_PARAMS), "{upgraded}");
         assert_eq!(logged_in.password_hash, upgraded);
@@ -350,7 +354,7 @@ backend_tests! {
 
         // The upgraded hash is current: the next login keeps it.
         current.authenticate(conn, EMAIL, PASSWORD).unwrap();
-        assert_eq!(stored_hash!(conn, alice.id), upgraded);
+        assert_eq!(stored_hash!(db, alice.id), upgraded);
         assert_err!(
             current.authenticate(conn, EMAIL, NEW_PASSWORD),
             UsersError::InvalidCredentials
@@ -360,8 +364,8 @@ backend_tests! {
     // Reading.
 
     fn get_and_find_by_email(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let bob = users.register(conn, "bob@example.com", PASSWORD).unwrap();
 
@@ -379,8 +383,8 @@ backend_tests! {
     // Updating.
 
     fn update_persists_custom_fields_and_keeps_verification(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let alice = users.verify(conn, &users.verification_token(&alice).unwrap()).unwrap();
 
@@ -392,7 +396,7 @@ backend_tests! {
         };
         let updated = users.update(conn, &requested).unwrap();
         assert_eq!(updated, requested);
-        let stored: User = users::table.find(alice.id).first(conn).unwrap();
+        let stored: User = users::table.find(alice.id).first(db).unwrap();
         assert_eq!(stored, requested);
         assert!(stored.is_verified);
 
@@ -408,8 +412,8 @@ backend_tests! {
     }
 
     fn update_renormalises_a_changed_email_and_clears_verification(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let alice = users.verify(conn, &users.verification_token(&alice).unwrap()).unwrap();
         assert!(alice.is_verified);
@@ -441,8 +445,8 @@ backend_tests! {
     }
 
     fn update_to_a_taken_email_changes_nothing(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let bob = users.register(conn, "bob@example.com", PASSWORD).unwrap();
 
@@ -454,12 +458,12 @@ backend_tests! {
         assert_err!(users.update(conn, &requested), UsersError::EmailTaken);
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
         assert_eq!(users.get(conn, bob.id).unwrap(), Some(bob));
-        assert_eq!(user_count!(conn), 2);
+        assert_eq!(user_count!(db), 2);
     }
 
     fn update_cannot_change_the_password_hash(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let other = users.register(conn, "bob@example.com", NEW_PASSWORD).unwrap();
 
@@ -475,7 +479,7 @@ backend_tests! {
             .unwrap();
         assert_eq!(updated.password_hash, alice.password_hash);
         assert_eq!(updated.token_count, 1);
-        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+        assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
         users.authenticate(conn, EMAIL, PASSWORD).unwrap();
         assert_err!(
             users.authenticate(conn, EMAIL, NEW_PASSWORD),
@@ -484,8 +488,8 @@ backend_tests! {
     }
 
     fn changes_to_a_missing_user_are_user_not_found(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         users.delete(conn, alice.id).unwrap();
 
@@ -495,30 +499,30 @@ backend_tests! {
             UsersError::UserNotFound
         );
         assert_err!(users.set_password(conn, &alice, NEW_PASSWORD), UsersError::UserNotFound);
-        assert_eq!(user_count!(conn), 0);
+        assert_eq!(user_count!(db), 0);
     }
 
     // Passwords.
 
     fn change_password_needs_the_current_password(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
 
         assert_err!(
             users.change_password(conn, &alice, "not the password", NEW_PASSWORD),
             UsersError::InvalidCredentials
         );
-        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+        assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
         assert_err!(
             users.change_password(conn, &alice, PASSWORD, "short"),
             UsersError::InvalidPassword(_)
         );
-        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+        assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
 
         let changed = users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD).unwrap();
         assert_ne!(changed.password_hash, alice.password_hash);
-        assert_eq!(stored_hash!(conn, alice.id), changed.password_hash);
+        assert_eq!(stored_hash!(db, alice.id), changed.password_hash);
         // Only the hash changed.
         assert_eq!(User { password_hash: alice.password_hash.clone(), ..changed }, alice);
 
@@ -527,23 +531,23 @@ backend_tests! {
     }
 
     fn set_password_replaces_the_password_without_the_current_one(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
 
         assert_err!(users.set_password(conn, &alice, "1234567"), UsersError::InvalidPassword(_));
-        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+        assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
 
         let changed = users.set_password(conn, &alice, NEW_PASSWORD).unwrap();
-        assert_eq!(stored_hash!(conn, alice.id), changed.password_hash);
+        assert_eq!(stored_hash!(db, alice.id), changed.password_hash);
         assert_eq!(User { password_hash: alice.password_hash.clone(), ..changed }, alice);
         users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
         assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
     }
 
     fn password_length_is_bounded_in_characters_and_bytes(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let too_short = [
             "1234567".to_owned(),
             "é".repeat(7), // 14 bytes, but 7 characters
@@ -560,7 +564,7 @@ backend_tests! {
                 UsersError::InvalidPassword(_)
             );
         }
-        assert_eq!(user_count!(conn), 0);
+        assert_eq!(user_count!(db), 0);
 
         let fine = ["12345678".to_owned(), "é".repeat(8), "a".repeat(4096), "é".repeat(2048)];
         for (i, password) in fine.iter().enumerate() {
@@ -568,7 +572,7 @@ backend_tests! {
             users.register(conn, &email, password).unwrap();
             users.authenticate(conn, &email, password).unwrap();
         }
-        assert_eq!(user_count!(conn), 4);
+        assert_eq!(user_count!(db), 4);
 
         // The same bounds hold for every way of setting a password.
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
@@ -579,14 +583,14 @@ backend_tests! {
                 UsersError::InvalidPassword(_)
             );
         }
-        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+        assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
     }
 
     // Deleting.
 
     fn delete_removes_the_user_once(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let bob = users.register(conn, "bob@example.com", PASSWORD).unwrap();
 
@@ -598,7 +602,7 @@ backend_tests! {
         assert_err!(users.delete(conn, Id::new()), UsersError::UserNotFound);
 
         assert_eq!(users.get(conn, bob.id).unwrap(), Some(bob));
-        assert_eq!(user_count!(conn), 1);
+        assert_eq!(user_count!(db), 1);
         // The address is free again.
         users.register(conn, EMAIL, NEW_PASSWORD).unwrap();
     }
@@ -606,8 +610,8 @@ backend_tests! {
     // Verification.
 
     fn verify_marks_the_user_verified(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let token = users.verification_token(&alice).unwrap();
 
@@ -617,15 +621,15 @@ backend_tests! {
         assert!(users::table
             .find(alice.id)
             .select(users::is_verified)
-            .first::<bool>(conn)
+            .first::<bool>(db)
             .unwrap());
         assert_err!(users.verification_token(&verified), UsersError::AlreadyVerified);
         assert_err!(users.verify(conn, &token), UsersError::AlreadyVerified);
     }
 
     fn a_verification_token_dies_with_an_email_change(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let token = users.verification_token(&alice).unwrap();
 
@@ -641,8 +645,8 @@ backend_tests! {
     }
 
     fn a_verification_token_survives_a_password_change(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let token = users.verification_token(&alice).unwrap();
         users.set_password(conn, &alice, NEW_PASSWORD).unwrap();
@@ -652,8 +656,8 @@ backend_tests! {
     // Password reset.
 
     fn password_reset_token_is_none_for_an_unknown_email(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         users.register(conn, EMAIL, PASSWORD).unwrap();
         assert_eq!(users.password_reset_token(conn, "bob@example.com").unwrap(), None);
         assert!(users.password_reset_token(conn, " ALICE@example.com").unwrap().is_some());
@@ -664,8 +668,8 @@ backend_tests! {
     }
 
     fn reset_password_works_once(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let token = users
             .password_reset_token(conn, EMAIL)
@@ -674,11 +678,11 @@ backend_tests! {
 
         // A password the rules refuse does not use the token up.
         assert_err!(users.reset_password(conn, &token, "short"), UsersError::InvalidPassword(_));
-        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+        assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
 
         let reset = users.reset_password(conn, &token, NEW_PASSWORD).unwrap();
         assert_eq!(reset.id, alice.id);
-        assert_eq!(stored_hash!(conn, alice.id), reset.password_hash);
+        assert_eq!(stored_hash!(db, alice.id), reset.password_hash);
         users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
         assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
 
@@ -690,8 +694,8 @@ backend_tests! {
     }
 
     fn a_reset_token_dies_when_the_password_changes(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let token = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
         users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD).unwrap();
@@ -706,8 +710,8 @@ backend_tests! {
     // Tokens.
 
     fn a_token_of_one_purpose_is_useless_for_the_other(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let verification = users.verification_token(&alice).unwrap();
         let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
@@ -726,11 +730,11 @@ backend_tests! {
     }
 
     fn a_token_signed_with_another_secret_is_invalid(conn, db) {
-        migrate(conn);
-        let users = manager();
-        let foreign = Users::<User>::new(
+        migrate(db);
+        let users = drive(manager());
+        let foreign = drive(Users::<User>::new(
             UsersConfig::new(OTHER_SECRET).unwrap().argon2_params(8, 1, 1).unwrap(),
-        );
+        ));
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
 
         let verification = foreign.verification_token(&alice).unwrap();
@@ -741,8 +745,8 @@ backend_tests! {
     }
 
     fn a_tampered_token_is_invalid(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let verification = users.verification_token(&alice).unwrap();
         let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
@@ -769,12 +773,12 @@ backend_tests! {
     }
 
     fn an_expired_token_is_invalid(conn, db) {
-        migrate(conn);
-        let users = Users::<User>::new(
+        migrate(db);
+        let users = drive(Users::<User>::new(
             config()
                 .verification_token_lifetime(Duration::ZERO)
                 .reset_token_lifetime(Duration::ZERO),
-        );
+        ));
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let verification = users.verification_token(&alice).unwrap();
         let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
@@ -785,8 +789,8 @@ backend_tests! {
     }
 
     fn the_tokens_of_a_deleted_user_are_invalid(conn, db) {
-        migrate(conn);
-        let users = manager();
+        migrate(db);
+        let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let verification = users.verification_token(&alice).unwrap();
         let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
@@ -794,15 +798,15 @@ backend_tests! {
 
         assert_err!(users.verify(conn, &verification), UsersError::InvalidToken);
         assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::InvalidToken);
-        assert_eq!(user_count!(conn), 0);
+        assert_eq!(user_count!(db), 0);
     }
 
     // Hooks.
 
     fn hooks_run_in_order_on_success_only(conn, db) {
-        migrate(conn);
+        migrate(db);
         let recorder = Recorder::default();
-        let users = manager().with_hooks(recorder.clone());
+        let users = drive(manager().with_hooks(recorder.clone()));
 
         let alice = users.register(conn, "Alice@Example.com", PASSWORD).unwrap();
         assert_err!(users.authenticate(conn, EMAIL, NEW_PASSWORD), UsersError::InvalidCredentials);
@@ -842,19 +846,19 @@ backend_tests! {
     }
 
     fn a_failing_validate_password_hook_refuses_the_password(conn, db) {
-        migrate(conn);
-        let users = manager().with_hooks(Recorder::failing("validate_password"));
+        migrate(db);
+        let users = drive(manager().with_hooks(Recorder::failing("validate_password")));
         assert_err!(
             users.register(conn, EMAIL, PASSWORD),
             UsersError::InvalidPassword(reason) if reason == "refused by the hook"
         );
-        assert_eq!(user_count!(conn), 0);
+        assert_eq!(user_count!(db), 0);
     }
 
     fn a_failing_after_register_hook_stores_nothing(conn, db) {
-        migrate(conn);
+        migrate(db);
         let recorder = Recorder::failing("after_register");
-        let users = manager().with_hooks(recorder.clone());
+        let users = drive(manager().with_hooks(recorder.clone()));
         assert_err!(
             users.register(conn, EMAIL, PASSWORD),
             UsersError::Config(message) if message == "after_register refused"
@@ -864,32 +868,32 @@ backend_tests! {
             recorder.calls(),
             ["validate_password", "after_register alice@example.com verified=false"]
         );
-        assert_eq!(user_count!(conn), 0);
-        assert_eq!(manager().find_by_email(conn, EMAIL).unwrap(), None);
+        assert_eq!(user_count!(db), 0);
+        assert_eq!(drive(manager()).find_by_email(conn, EMAIL).unwrap(), None);
         // The address is still free.
-        manager().register(conn, EMAIL, PASSWORD).unwrap();
-        assert_eq!(user_count!(conn), 1);
+        drive(manager()).register(conn, EMAIL, PASSWORD).unwrap();
+        assert_eq!(user_count!(db), 1);
     }
 
     fn a_failing_before_delete_hook_keeps_the_user(conn, db) {
-        migrate(conn);
-        let alice = manager().register(conn, EMAIL, PASSWORD).unwrap();
+        migrate(db);
+        let alice = drive(manager()).register(conn, EMAIL, PASSWORD).unwrap();
         let recorder = Recorder::failing("before_delete");
-        let users = manager().with_hooks(recorder.clone());
+        let users = drive(manager().with_hooks(recorder.clone()));
         assert_err!(
             users.delete(conn, alice.id),
             UsersError::Config(message) if message == "before_delete refused"
         );
         assert_eq!(recorder.calls(), ["before_delete alice@example.com verified=false"]);
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
-        assert_eq!(user_count!(conn), 1);
+        assert_eq!(user_count!(db), 1);
     }
 
     fn a_failing_after_hook_rolls_back_its_write(conn, db) {
-        migrate(conn);
-        let alice = manager().register(conn, EMAIL, PASSWORD).unwrap();
+        migrate(db);
+        let alice = drive(manager()).register(conn, EMAIL, PASSWORD).unwrap();
 
-        let users = manager().with_hooks(Recorder::failing("after_update"));
+        let users = drive(manager().with_hooks(Recorder::failing("after_update")));
         let requested = User { display_name: Some("Alice".to_owned()), ..alice.clone() };
         assert_err!(users.update(conn, &requested), UsersError::Config(_));
         assert_err!(users.set_password(conn, &alice, NEW_PASSWORD), UsersError::Config(_));
@@ -899,28 +903,28 @@ backend_tests! {
         );
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()));
 
-        let users = manager().with_hooks(Recorder::failing("after_verify"));
+        let users = drive(manager().with_hooks(Recorder::failing("after_verify")));
         let verification = users.verification_token(&alice).unwrap();
         assert_err!(users.verify(conn, &verification), UsersError::Config(_));
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()));
 
-        let users = manager().with_hooks(Recorder::failing("after_reset"));
+        let users = drive(manager().with_hooks(Recorder::failing("after_reset")));
         let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
         assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::Config(_));
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()));
 
         // Rolled back, so both tokens are still good.
-        manager().verify(conn, &verification).unwrap();
-        manager().reset_password(conn, &reset, NEW_PASSWORD).unwrap();
-        manager().authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
+        drive(manager()).verify(conn, &verification).unwrap();
+        drive(manager()).reset_password(conn, &reset, NEW_PASSWORD).unwrap();
+        drive(manager()).authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
     }
 
     fn a_failing_after_login_hook_keeps_the_outdated_hash(conn, db) {
-        migrate(conn);
-        let alice = manager().register(conn, EMAIL, PASSWORD).unwrap();
-        let current = Users::<User>::new(UsersConfig::new(SECRET).unwrap())
-            .with_hooks(Recorder::failing("after_login"));
+        migrate(db);
+        let alice = drive(manager()).register(conn, EMAIL, PASSWORD).unwrap();
+        let current = drive(Users::<User>::new(UsersConfig::new(SECRET).unwrap())
+            .with_hooks(Recorder::failing("after_login")));
         assert_err!(current.authenticate(conn, EMAIL, PASSWORD), UsersError::Config(_));
-        assert_eq!(stored_hash!(conn, alice.id), alice.password_hash);
+        assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
     }
 }

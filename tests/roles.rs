@@ -1,9 +1,10 @@
-//! `#[role_model]` and role-based access control on every enabled backend.
+//! `#[role_model]` and role-based access control on every enabled backend, with the sync manager
+//! and the async one (see `users_tests::manager_tests!`).
 
 use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use users_diesel::prelude::*;
-use users_tests::backend_tests;
+use users_tests::manager_tests;
 
 #[user_model]
 pub struct User {}
@@ -30,10 +31,10 @@ fn join_rows(conn: &mut impl users_tests::CountRows) -> i64 {
     conn.count_rows("user_roles")
 }
 
-backend_tests! {
+manager_tests! {
     fn roles_are_created_found_renamed_and_deleted(conn, db) {
-        conn.run_pending_migrations(migrations()).unwrap();
-        let users = manager();
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
         let admin = users.create_role(conn, "admin", Some("full access")).unwrap();
         assert_eq!((admin.name.as_str(), admin.description.as_deref(), admin.level), ("admin", Some("full access"), 0));
         assert!(matches!(users.create_role(conn, "admin", None), Err(UsersError::RoleExists)));
@@ -55,24 +56,24 @@ backend_tests! {
     }
 
     fn assignments_are_idempotent_and_revocable(conn, db) {
-        conn.run_pending_migrations(migrations()).unwrap();
-        let users = manager();
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
         let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
         let admin = users.create_role(conn, "admin", None).unwrap();
         users.assign_role(conn, &alice, &admin).unwrap();
         users.assign_role(conn, &alice, &admin).unwrap();
-        assert_eq!(join_rows(conn), 1);
+        assert_eq!(join_rows(db), 1);
         assert!(users.has_role(conn, &alice, "admin").unwrap());
 
         users.revoke_role(conn, &alice, &admin).unwrap();
         users.revoke_role(conn, &alice, &admin).unwrap();
-        assert_eq!(join_rows(conn), 0);
+        assert_eq!(join_rows(db), 0);
         assert!(!users.has_role(conn, &alice, "admin").unwrap());
     }
 
     fn role_checks_answer_in_one_query_each(conn, db) {
-        conn.run_pending_migrations(migrations()).unwrap();
-        let users = manager();
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
         let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
         let bob = users.register(conn, "bob@example.com", "a long password").unwrap();
         let admin = users.create_role(conn, "admin", None).unwrap();
@@ -98,8 +99,8 @@ backend_tests! {
     }
 
     fn roles_and_users_are_listed(conn, db) {
-        conn.run_pending_migrations(migrations()).unwrap();
-        let users = manager();
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
         let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
         let bob = users.register(conn, "bob@example.com", "a long password").unwrap();
         let carol = users.register(conn, "carol@example.com", "a long password").unwrap();
@@ -124,8 +125,8 @@ backend_tests! {
     }
 
     fn deleting_a_user_or_a_role_removes_its_assignments(conn, db) {
-        conn.run_pending_migrations(migrations()).unwrap();
-        let users = manager();
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
         let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
         let bob = users.register(conn, "bob@example.com", "a long password").unwrap();
         let admin = users.create_role(conn, "admin", None).unwrap();
@@ -135,23 +136,23 @@ backend_tests! {
                 users.assign_role(conn, user, role).unwrap();
             }
         }
-        assert_eq!(join_rows(conn), 4);
+        assert_eq!(join_rows(db), 4);
 
         users.delete(conn, alice.id).unwrap();
-        assert_eq!(join_rows(conn), 2);
+        assert_eq!(join_rows(db), 2);
         // Plain Diesel deletes cascade too, on SQLite without `PRAGMA foreign_keys` as well.
-        diesel::delete(roles::table.find(admin.id)).execute(conn).unwrap();
-        assert_eq!(join_rows(conn), 1);
+        diesel::delete(roles::table.find(admin.id)).execute(db).unwrap();
+        assert_eq!(join_rows(db), 1);
         assert_eq!(users.roles_of(conn, &bob).unwrap(), std::slice::from_ref(&editor));
 
         assert!(matches!(users.assign_role(conn, &alice, &editor), Err(UsersError::UserNotFound)));
         assert!(matches!(users.assign_role(conn, &bob, &admin), Err(UsersError::RoleNotFound)));
-        assert_eq!(join_rows(conn), 1);
+        assert_eq!(join_rows(db), 1);
     }
 
     fn plain_diesel_joins_across_the_three_tables(conn, db) {
-        conn.run_pending_migrations(migrations()).unwrap();
-        let users = manager();
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
         let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
         let bob = users.register(conn, "bob@example.com", "a long password").unwrap();
         let admin = users.create_role(conn, "admin", None).unwrap();
@@ -163,7 +164,7 @@ backend_tests! {
             .inner_join(user_roles::table.inner_join(roles::table))
             .filter(roles::name.eq("admin"))
             .select(users::email)
-            .load(conn)
+            .load(db)
             .unwrap();
         assert_eq!(admins, ["alice@example.com"]);
 
@@ -172,23 +173,23 @@ backend_tests! {
             .inner_join(roles::table)
             .select((User::as_select(), Role::as_select()))
             .order(users::email)
-            .load(conn)
+            .load(db)
             .unwrap();
         assert_eq!(pairs, [(alice.clone(), admin.clone()), (bob.clone(), editor)]);
 
-        let rows: Vec<UserRole> = UserRole::belonging_to(&alice).load(conn).unwrap();
+        let rows: Vec<UserRole> = UserRole::belonging_to(&alice).load(db).unwrap();
         assert_eq!(rows, [UserRole { user_id: alice.id, role_id: admin.id }]);
     }
 
     fn role_migrations_revert_cleanly(conn, db) {
-        assert_eq!(conn.run_pending_migrations(migrations()).unwrap().len(), 2);
-        assert!(conn.run_pending_migrations(migrations()).unwrap().is_empty());
-        let users = manager();
+        assert_eq!(db.run_pending_migrations(migrations()).unwrap().len(), 2);
+        assert!(db.run_pending_migrations(migrations()).unwrap().is_empty());
+        let users = drive(manager());
         let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
-        conn.revert_last_migration(migrations()).unwrap();
+        db.revert_last_migration(migrations()).unwrap();
         // With the role tables gone, users can still be deleted (no dangling triggers).
         users.delete(conn, alice.id).unwrap();
-        assert_eq!(conn.run_pending_migrations(migrations()).unwrap().len(), 1);
+        assert_eq!(db.run_pending_migrations(migrations()).unwrap().len(), 1);
         users.create_role(conn, "admin", None).unwrap();
     }
 }

@@ -5,8 +5,15 @@
 //! application would otherwise rewrite: the model and store traits, email normalisation, argon2id
 //! password hashing, signed verification and reset tokens, hooks, the error type, and the
 //! [`Users`] manager that ties them together over any [`UserStore`].
+//!
+//! With the `async` feature, [`AsyncUsers`] offers the same operations over async stores
+//! ([`AsyncUserStore`], [`AsyncRoleStore`]), with argon2 on Tokio's blocking pool.
 #![deny(missing_docs, unsafe_code)]
 
+#[cfg(feature = "async")]
+mod async_manager;
+#[cfg(feature = "async")]
+mod async_store;
 mod config;
 mod email;
 mod error;
@@ -17,6 +24,10 @@ mod password;
 mod store;
 mod token;
 
+#[cfg(feature = "async")]
+pub use async_manager::AsyncUsers;
+#[cfg(feature = "async")]
+pub use async_store::{AsyncRoleStore, AsyncUserStore, TransactionFuture};
 pub use config::{UsersConfig, MIN_SECRET_BYTES};
 pub use email::{normalize_email, MAX_EMAIL_BYTES};
 pub use error::UsersError;
@@ -24,6 +35,9 @@ pub use hooks::{NoHooks, UsersHooks};
 pub use manager::{LoginOutcome, Users};
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
 pub use password::{PasswordHasher, PasswordVerification};
+/// Boxed futures that borrow a connection, as [`AsyncUserStore::transaction`] takes them.
+#[cfg(feature = "async")]
+pub use scoped_futures;
 pub use store::{RoleStore, UserStore};
 pub use token::{OpenedToken, TokenPurpose, TokenSigner};
 pub use uuid::Uuid;

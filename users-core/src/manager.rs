@@ -9,13 +9,14 @@
 //! the same logic without a second copy.
 
 mod decisions;
-mod roles;
+pub(crate) mod roles;
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 pub use decisions::LoginOutcome;
+use roles::deleted_or;
 
 use crate::{
     normalize_email, NoHooks, NoRoles, PasswordHasher, RoleModel, TokenPurpose, TokenSigner,
@@ -200,13 +201,14 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     where
         U: UserStore<C>,
     {
-        // A malformed address belongs to nobody: it takes the unknown-email path, so the answer
-        // is the same as for a wrong password.
-        let user = match normalize_email(email) {
-            Ok(email) => U::find_by_email(conn, &email)?,
-            Err(_) => None,
+        let user = match self.login_email(email) {
+            Some(email) => U::find_by_email(conn, &email)?,
+            None => None,
         };
-        let verified_hash = user.as_ref().map(|u| u.password_hash().to_owned());
+        let verified_hash = user
+            .as_ref()
+            .map(|u| u.password_hash().to_owned())
+            .unwrap_or_default();
         match self.check_login(user, password)? {
             LoginOutcome::Current(user) => {
                 self.hooks.after_login(&user)?;
@@ -215,14 +217,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
             LoginOutcome::Rehashed(rehashed) => self.modify(
                 conn,
                 rehashed.id(),
-                |stored| {
-                    let mut stored = stored.ok_or(UsersError::InvalidCredentials)?;
-                    // Upgrade only the hash that was verified: a password changed meanwhile wins.
-                    if Some(stored.password_hash()) == verified_hash.as_deref() {
-                        stored.set_password_hash(rehashed.password_hash().to_owned());
-                    }
-                    Ok(stored)
-                },
+                |stored| self.rehashed_row(stored, &verified_hash, &rehashed),
                 |user| self.hooks.after_login(user),
             ),
         }
@@ -331,11 +326,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         U::transaction(conn, |conn| {
             let user = U::find_for_update(conn, id)?.ok_or(UsersError::UserNotFound)?;
             self.hooks.before_delete(&user)?;
-            if U::delete(conn, id)? {
-                Ok(())
-            } else {
-                Err(UsersError::UserNotFound)
-            }
+            deleted_or(U::delete(conn, id)?, UsersError::UserNotFound)
         })
     }
 

@@ -13,21 +13,34 @@ use crate::{attr, valid};
 /// Expands `#[user_model(<attr>)]` on `<item>`. On any error the item is re-emitted (without
 /// the macro's own field attributes) beside every error, so one mistake does not cascade.
 pub fn expand_user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand_for(MacroKind::User, attr, item, &Backend::enabled())
+    expand_for(
+        MacroKind::User,
+        attr,
+        item,
+        &Backend::enabled(),
+        cfg!(feature = "async"),
+    )
 }
 
 /// Expands `#[role_model(<attr>)]` on `<item>`, like [`expand_user_model`].
 pub fn expand_role_model(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand_for(MacroKind::Role, attr, item, &Backend::enabled())
+    expand_for(
+        MacroKind::Role,
+        attr,
+        item,
+        &Backend::enabled(),
+        cfg!(feature = "async"),
+    )
 }
 
-/// Either macro for the given backends rather than the enabled ones, so expansion snapshots
-/// do not depend on the features of the build that runs them.
+/// Either macro for the given backends rather than the enabled ones, with or without async
+/// stores, so expansion snapshots do not depend on the features of the build that runs them.
 pub fn expand_for(
     kind: MacroKind,
     attr: TokenStream,
     item: TokenStream,
     backends: &[Backend],
+    asynchronous: bool,
 ) -> TokenStream {
     let mut errors = Errors::default();
     let options = attr::parse_options(kind, attr, &mut errors);
@@ -59,7 +72,7 @@ pub fn expand_for(
     if !errors.is_empty() {
         return with_errors(strip_column_attrs(item).into_token_stream(), &errors);
     }
-    expand::model(&model, backends)
+    expand::model(&model, backends, asynchronous)
 }
 
 fn with_errors(item: TokenStream, errors: &Errors) -> TokenStream {

@@ -8,14 +8,20 @@ use crate::attr::MacroKind;
 use crate::entry::expand_for;
 use crate::expand::Backend;
 
-fn expand(kind: MacroKind, attr: &str, item: &str) -> String {
-    expand_on(kind, attr, item, &Backend::ALL)
+fn expand(kind: MacroKind, attr: &str, item: &str, asynchronous: bool) -> String {
+    expand_on(kind, attr, item, &Backend::ALL, asynchronous)
 }
 
-fn expand_on(kind: MacroKind, attr: &str, item: &str, backends: &[Backend]) -> String {
+fn expand_on(
+    kind: MacroKind,
+    attr: &str,
+    item: &str,
+    backends: &[Backend],
+    asynchronous: bool,
+) -> String {
     let attr: TokenStream = attr.parse().expect("attribute tokens");
     let item: TokenStream = item.parse().expect("item tokens");
-    pretty(expand_for(kind, attr, item, backends))
+    pretty(expand_for(kind, attr, item, backends, asynchronous))
 }
 
 /// The expansion as `cargo expand` lays it out, except that `table!` invocations (whose bodies
@@ -124,12 +130,16 @@ fn tidy(tokens: TokenStream) -> String {
 }
 
 macro_rules! snapshot {
-    ($name:literal, $kind:ident, attr = $attr:literal, item = $item:literal) => {{
+    ($name:literal, $kind:ident, attr = $attr:literal, item = $item:literal) => {
+        snapshot!($name, $kind, attr = $attr, item = $item, asynchronous = false)
+    };
+    ($name:literal, $kind:ident, attr = $attr:literal, item = $item:literal, asynchronous = $async:literal) => {{
         let kind = MacroKind::$kind;
         let attribute = kind.attribute().trim_end_matches(']');
-        let description = format!("{attribute}({})]\n{}", $attr, $item);
+        let features = if $async { "// with users-diesel's `async` feature\n" } else { "" };
+        let description = format!("{features}{attribute}({})]\n{}", $attr, $item);
         insta::with_settings!({ description => description, omit_expression => true }, {
-            insta::assert_snapshot!($name, expand(kind, $attr, $item));
+            insta::assert_snapshot!($name, expand(kind, $attr, $item, $async));
         });
     }};
 }
@@ -222,6 +232,17 @@ fn role_model_with_every_option() {
 }
 
 #[test]
+fn async_stores() {
+    snapshot!(
+        "async_stores",
+        User,
+        attr = "timestamps",
+        item = "pub struct User {}",
+        asynchronous = true
+    );
+}
+
+#[test]
 fn user_model_bound_to_a_printed_schema() {
     snapshot!(
         "user_model_schema",
@@ -259,6 +280,7 @@ pub struct User {
     pub token_count: i32,
 }",
         &[Backend::Sqlite],
+        false,
     );
     let role = expand_on(
         MacroKind::Role,
@@ -266,6 +288,7 @@ pub struct User {
         "/// A role users can be given.
 pub struct Role {}",
         &[Backend::Sqlite],
+        false,
     );
     let mut expected = page.clone();
     for (name, code) in [("user", user), ("role", role)] {
@@ -282,4 +305,15 @@ pub struct Role {}",
             "docs/expansion.md differs from the expansion; rerun with USERS_BLESS_DOCS=1"
         );
     }
+}
+
+#[test]
+fn async_role_stores() {
+    snapshot!(
+        "async_role_stores",
+        Role,
+        attr = "",
+        item = "pub struct Role {}",
+        asynchronous = true
+    );
 }

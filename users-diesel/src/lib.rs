@@ -37,9 +37,14 @@
 //! ```
 //!
 //! Features: `sqlite` (default, bundled libsqlite3), `postgres`, `mysql` (MySQL and MariaDB),
-//! `serde` (`Serialize`/`Deserialize` for [`Id`]).
+//! `serde` (`Serialize`/`Deserialize` for [`Id`]), `async` ([`AsyncUsers`] over the diesel-async
+//! connections of [`asynchronous`], with deadpool).
 #![deny(missing_docs, unsafe_code)]
 
+#[cfg(feature = "async")]
+mod async_store;
+#[cfg(feature = "async")]
+pub mod asynchronous;
 mod id;
 pub mod migrations;
 pub mod schema;
@@ -65,6 +70,10 @@ pub mod prelude {
         role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, UserModel,
         UserStore, Users, UsersConfig, UsersError,
     };
+    // Not the async store traits: their methods have the names of the sync ones, so with both
+    // in scope `User::find(conn, id)` would be ambiguous. `AsyncUsers` needs neither in scope.
+    #[cfg(feature = "async")]
+    pub use crate::AsyncUsers;
 }
 
 /// Runtime items for generated code. Not public API: names here may change at any time.
@@ -82,4 +91,21 @@ pub mod __private {
     pub use chrono;
     pub use diesel;
     pub use users_core::{RoleModel, RoleStore, UserModel, UserStore, UsersError};
+
+    #[cfg(all(feature = "async", feature = "sqlite"))]
+    pub use crate::async_store::async_sqlite_transaction;
+    #[cfg(feature = "async")]
+    pub use crate::async_store::async_transaction;
+    #[cfg(all(feature = "async", feature = "sqlite"))]
+    pub use crate::asynchronous::AsyncSqliteConnection;
+    #[cfg(feature = "async")]
+    pub use diesel_async;
+    #[cfg(all(feature = "async", feature = "mysql"))]
+    pub use diesel_async::AsyncMysqlConnection;
+    #[cfg(all(feature = "async", feature = "postgres"))]
+    pub use diesel_async::AsyncPgConnection;
+    #[cfg(feature = "async")]
+    pub use users_core::scoped_futures::ScopedBoxFuture;
+    #[cfg(feature = "async")]
+    pub use users_core::{AsyncRoleStore, AsyncUserStore, TransactionFuture};
 }

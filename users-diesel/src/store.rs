@@ -96,13 +96,15 @@ where
         .map_err(TransactionError::into_users_error)
 }
 
-enum TransactionError {
+/// A transaction's error: the operation's own, or the database's while beginning, committing
+/// or rolling back.
+pub(crate) enum TransactionError {
     Users(UsersError),
     Database(DieselError),
 }
 
 impl TransactionError {
-    fn into_users_error(self) -> UsersError {
+    pub(crate) fn into_users_error(self) -> UsersError {
         match self {
             TransactionError::Users(error) => error,
             TransactionError::Database(error) => UsersError::database(error),

@@ -1,8 +1,8 @@
 //! The manager's decisions, as plain methods over what the store returned.
 //!
 //! Nothing here touches a store: [`Users`]' own operations call these between their loads and
-//! writes, and an async driver can call the same ones around its awaits, running the methods
-//! that hash (`prepare_registration`, `check_login`, `prepare_password_change`,
+//! writes, and `AsyncUsers` (the `async` feature) calls the same ones around its awaits, running
+//! the methods that hash (`registration_credentials`, `check_login`, `prepare_password_change`,
 //! `prepare_new_password`, `finish_password_reset`) on a blocking pool, since each costs an
 //! argon2 run or two. A stored row that the store did not find is passed as `None`.
 
@@ -58,17 +58,52 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         password: &str,
         customize: impl FnOnce(&mut U),
     ) -> Result<U, UsersError> {
+        let (email, password_hash) = self.registration_credentials(email, password)?;
+        Ok(self.registered_user(email, password_hash, customize))
+    }
+
+    /// The part of [`prepare_registration`](Self::prepare_registration) that costs an argon2
+    /// run: the normalised email and the hash of the validated password.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidEmail`] or [`UsersError::InvalidPassword`].
+    pub fn registration_credentials(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<(String, String), UsersError> {
         let email = normalize_email(email)?;
         self.validate_password(password)?;
-        let hash = self.hasher.hash(password)?;
-        let mut user =
-            U::from_credentials(U::Id::from(Uuid::now_v7()), email.clone(), hash.clone());
+        Ok((email, self.hasher.hash(password)?))
+    }
+
+    /// The rest of [`prepare_registration`](Self::prepare_registration): the user with a fresh
+    /// UUIDv7 id and the [`registration_credentials`](Self::registration_credentials), active
+    /// and unverified whatever `customize` does to those fields.
+    pub fn registered_user(
+        &self,
+        email: String,
+        password_hash: String,
+        customize: impl FnOnce(&mut U),
+    ) -> U {
+        let mut user = U::from_credentials(
+            U::Id::from(Uuid::now_v7()),
+            email.clone(),
+            password_hash.clone(),
+        );
         customize(&mut user);
         user.set_email(email);
-        user.set_password_hash(hash);
+        user.set_password_hash(password_hash);
         user.set_active(true);
         user.set_verified(false);
-        Ok(user)
+        user
+    }
+
+    /// The normalised address to look a login up by, or `None` for a malformed one: it belongs
+    /// to nobody, so the login takes the unknown-email path and fails like a wrong password.
+    pub fn login_email(&self, email: &str) -> Option<String> {
+        normalize_email(email).ok()
     }
 
     /// Decides a login for the user found by email (`None` if there was none).
@@ -104,6 +139,26 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
             return Ok(LoginOutcome::Rehashed(user));
         }
         Ok(LoginOutcome::Current(user))
+    }
+
+    /// The row to store after a login rehashed the password: `stored`, the user as it is now,
+    /// with the fresh hash of `rehashed`, provided its hash is still `verified_hash`, the one
+    /// the password was checked against. A password changed meanwhile wins over the upgrade.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidCredentials`] if the user is gone.
+    pub fn rehashed_row(
+        &self,
+        stored: Option<U>,
+        verified_hash: &str,
+        rehashed: &U,
+    ) -> Result<U, UsersError> {
+        let mut stored = stored.ok_or(UsersError::InvalidCredentials)?;
+        if stored.password_hash() == verified_hash {
+            stored.set_password_hash(rehashed.password_hash().to_owned());
+        }
+        Ok(stored)
     }
 
     /// The row to store for an update of `stored` to `requested`: every field of `requested`,

@@ -3,6 +3,39 @@
 use super::Users;
 use crate::{RoleModel, RoleStore, UserModel, UserStore, UsersError};
 
+/// A new role with a fresh UUIDv7 id.
+pub(crate) fn new_role<R: RoleModel>(name: &str, description: Option<&str>) -> R {
+    R::from_name(
+        uuid::Uuid::now_v7().into(),
+        name.to_owned(),
+        description.map(str::to_owned),
+    )
+}
+
+/// `role` with a new name.
+pub(crate) fn renamed<R: RoleModel>(role: &R, name: &str) -> R {
+    let mut renamed = role.clone();
+    renamed.set_name(name.to_owned());
+    renamed
+}
+
+/// The names of a `has_all_roles` check, each once.
+pub(crate) fn distinct<'n>(names: &[&'n str]) -> Vec<&'n str> {
+    let mut distinct = names.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct
+}
+
+/// `Ok` if a delete found its row, `missing` otherwise.
+pub(crate) fn deleted_or(deleted: bool, missing: UsersError) -> Result<(), UsersError> {
+    if deleted {
+        Ok(())
+    } else {
+        Err(missing)
+    }
+}
+
 impl<U: UserModel, R: RoleModel> Users<U, R> {
     /// Creates a role.
     ///
@@ -18,12 +51,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     where
         R: RoleStore<C, User = U>,
     {
-        let role = R::from_name(
-            uuid::Uuid::now_v7().into(),
-            name.to_owned(),
-            description.map(str::to_owned),
-        );
-        R::insert(conn, &role)
+        R::insert(conn, &new_role(name, description))
     }
 
     /// The role with this name, if there is one.
@@ -68,9 +96,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     where
         R: RoleStore<C, User = U>,
     {
-        let mut renamed = role.clone();
-        renamed.set_name(name.to_owned());
-        R::update(conn, &renamed)
+        R::update(conn, &renamed(role, name))
     }
 
     /// Deletes a role and every assignment of it.
@@ -82,11 +108,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     where
         R: RoleStore<C, User = U>,
     {
-        if R::delete(conn, role.id())? {
-            Ok(())
-        } else {
-            Err(UsersError::RoleNotFound)
-        }
+        deleted_or(R::delete(conn, role.id())?, UsersError::RoleNotFound)
     }
 
     /// Gives `user` the role; assigning it again is `Ok` and changes nothing.
@@ -161,9 +183,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     where
         R: RoleStore<C, User = U>,
     {
-        let mut distinct = names.to_vec();
-        distinct.sort_unstable();
-        distinct.dedup();
+        let distinct = distinct(names);
         if distinct.is_empty() {
             return Ok(true);
         }

@@ -1,6 +1,7 @@
 //! Code generation: reads the typed model, never tokens. What both macros emit is here; what
-//! only one emits is in [`user`] and [`role`].
+//! only one emits is in [`user`] and [`role`]; the async stores are in [`async_store`].
 
+mod async_store;
 mod role;
 mod user;
 
@@ -44,11 +45,44 @@ impl Backend {
         }
     }
 
-    pub fn connection(self) -> TokenStream {
+    /// The connection type a store of this flavor is implemented for.
+    pub fn connection(self, flavor: Flavor) -> TokenStream {
+        match (flavor, self) {
+            (Flavor::Sync, Backend::Sqlite) => quote!(diesel::sqlite::SqliteConnection),
+            (Flavor::Sync, Backend::Postgres) => quote!(diesel::pg::PgConnection),
+            (Flavor::Sync, Backend::Mysql) => quote!(diesel::mysql::MysqlConnection),
+            // Imported by the block of the async stores.
+            (Flavor::Async, Backend::Sqlite) => quote!(AsyncSqliteConnection),
+            (Flavor::Async, Backend::Postgres) => quote!(AsyncPgConnection),
+            (Flavor::Async, Backend::Mysql) => quote!(AsyncMysqlConnection),
+        }
+    }
+}
+
+/// How a store runs its queries: over a Diesel connection, or a diesel-async one. The statements
+/// are the same token for token; an async store's methods are `async fn`s that await each query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Sync,
+    Async,
+}
+
+impl Flavor {
+    /// What goes before `fn` in a store method.
+    pub fn asyncness(self) -> TokenStream {
         match self {
-            Backend::Sqlite => quote!(diesel::sqlite::SqliteConnection),
-            Backend::Postgres => quote!(diesel::pg::PgConnection),
-            Backend::Mysql => quote!(diesel::mysql::MysqlConnection),
+            Flavor::Sync => quote!(),
+            Flavor::Async => quote!(async),
+        }
+    }
+
+    /// `RunQueryDsl::<method>(<query>, conn)`, awaited in an async store: the `RunQueryDsl` of
+    /// Diesel or of diesel-async, which the block of the stores imports. A method call
+    /// (`query.first(conn)`) would be ambiguous in an application that has both traits in scope.
+    pub fn run(self, method: TokenStream, query: TokenStream) -> TokenStream {
+        match self {
+            Flavor::Sync => quote!(RunQueryDsl::#method(#query, conn)),
+            Flavor::Async => quote!(RunQueryDsl::#method(#query, conn).await),
         }
     }
 }
@@ -69,8 +103,8 @@ pub struct InjectedFields {
     pub tail: Vec<Injected>,
 }
 
-/// Everything a model expands to.
-pub fn model(model: &Model, backends: &[Backend]) -> TokenStream {
+/// Everything a model expands to; with `asynchronous`, async stores too.
+pub fn model(model: &Model, backends: &[Backend], asynchronous: bool) -> TokenStream {
     let fields = match &model.kind {
         Kind::User { timestamps } => user::injected_fields(model, *timestamps),
         Kind::Role { .. } => role::injected_fields(model),
@@ -96,6 +130,7 @@ pub fn model(model: &Model, backends: &[Backend]) -> TokenStream {
             role::impls(model, join_table, user, &schema_columns, backends),
         ),
     };
+    let async_stores = asynchronous.then(|| async_store::stores(model, backends));
     quote! {
         #checks
         #item
@@ -103,11 +138,13 @@ pub fn model(model: &Model, backends: &[Backend]) -> TokenStream {
         #related
         const _: () = {
             use #krate::__private::diesel::prelude::*;
+            use #krate::__private::diesel::RunQueryDsl;
             use #krate::__private::{Column, ColumnType, Id, ModelSchema, Table, UsersError};
 
             #impls
             #debug
         };
+        #async_stores
     }
 }
 
@@ -356,35 +393,40 @@ fn column_docs(field: &Field) -> Vec<TokenStream> {
 
 /// The store methods a user and a role model share: load by id, load by a unique text column,
 /// delete by id.
-pub fn shared_store_methods(model: &Model, connection: &TokenStream, by: &str) -> TokenStream {
+pub fn shared_store_methods(
+    model: &Model,
+    connection: &TokenStream,
+    flavor: Flavor,
+    by: &str,
+) -> TokenStream {
     let ident = &model.item.ident;
     let table = table_path(model);
     let find_by = format_ident!("find_by_{}", by);
     let column = format_ident!("{}", by);
+    let asyncness = flavor.asyncness();
+    let find = flavor.run(
+        quote!(first),
+        quote!(#table::table.find(id).select(#ident::as_select())),
+    );
+    let find_by_column = flavor.run(
+        quote!(first),
+        quote!(#table::table.filter(#table::#column.eq(#column)).select(#ident::as_select())),
+    );
+    let delete = flavor.run(
+        quote!(execute),
+        quote!(diesel::delete(#table::table.find(id))),
+    );
     quote! {
-        fn find(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
-            #table::table
-                .find(id)
-                .select(#ident::as_select())
-                .first(conn)
-                .optional()
-                .map_err(database_error)
+        #asyncness fn find(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
+            #find.optional().map_err(database_error)
         }
 
-        fn #find_by(conn: &mut #connection, #column: &str) -> Result<Option<Self>, UsersError> {
-            #table::table
-                .filter(#table::#column.eq(#column))
-                .select(#ident::as_select())
-                .first(conn)
-                .optional()
-                .map_err(database_error)
+        #asyncness fn #find_by(conn: &mut #connection, #column: &str) -> Result<Option<Self>, UsersError> {
+            #find_by_column.optional().map_err(database_error)
         }
 
-        fn delete(conn: &mut #connection, id: Id<#ident>) -> Result<bool, UsersError> {
-            diesel::delete(#table::table.find(id))
-                .execute(conn)
-                .map(|deleted| deleted > 0)
-                .map_err(database_error)
+        #asyncness fn delete(conn: &mut #connection, id: Id<#ident>) -> Result<bool, UsersError> {
+            #delete.map(|deleted| deleted > 0).map_err(database_error)
         }
     }
 }

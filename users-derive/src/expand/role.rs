@@ -7,7 +7,7 @@ use syn::Path;
 
 use super::{
     field_defaults, shared_store_methods, sibling_table_path, sql_ident, table_path, Backend,
-    Injected, InjectedFields,
+    Flavor, Injected, InjectedFields,
 };
 use crate::ast::{Kind, Model};
 
@@ -308,7 +308,28 @@ fn user_table_joins(model: &Model, join_table: &str, user: &Path) -> TokenStream
 
 fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backend) -> TokenStream {
     let ident = &model.item.ident;
-    let connection = backend.connection();
+    let connection = backend.connection(Flavor::Sync);
+    let methods = role_store_methods(model, join_table, user, backend, Flavor::Sync);
+    quote! {
+        impl RoleStore<#connection> for #ident {
+            type User = #user;
+
+            #methods
+        }
+    }
+}
+
+/// Every role store method, for either flavor: the same statements.
+pub fn role_store_methods(
+    model: &Model,
+    join_table: &str,
+    user: &Path,
+    backend: Backend,
+    flavor: Flavor,
+) -> TokenStream {
+    let ident = &model.item.ident;
+    let connection = backend.connection(flavor);
+    let asyncness = flavor.asyncness();
     let roles = table_path(model);
     let roles_name = &model.table;
     let join = sibling_table_path(model, join_table);
@@ -320,104 +341,119 @@ fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backen
         Backend::Mysql => quote!(.on_conflict(diesel::dsl::DuplicatedKeys).do_nothing()),
         Backend::Sqlite | Backend::Postgres => quote!(.on_conflict_do_nothing()),
     };
-    let shared = shared_store_methods(model, &connection, "name");
+    let shared = shared_store_methods(model, &connection, flavor, "name");
+    let insert = flavor.run(
+        quote!(execute),
+        quote!(diesel::insert_into(#roles::table).values(role)),
+    );
+    let update = flavor.run(
+        quote!(execute),
+        quote!(diesel::update(#roles::table.find(role.id)).set(role)),
+    );
+    let assign = flavor.run(
+        quote!(execute),
+        quote! {
+            diesel::insert_into(#join::table)
+                .values(#join_struct { user_id: user, role_id: role })
+                #on_conflict
+        },
+    );
+    let revoke = flavor.run(
+        quote!(execute),
+        quote!(diesel::delete(#join::table.find((user, role)))),
+    );
+    let roles_named = quote! {
+        #join::table
+            .inner_join(#roles::table)
+            .filter(#join::user_id.eq(user))
+            .filter(#roles::name.eq_any(names.iter().copied()))
+    };
+    let has_any_role = flavor.run(
+        quote!(get_result),
+        quote!(diesel::select(diesel::dsl::exists(#roles_named))),
+    );
+    let count_roles_named = flavor.run(quote!(get_result::<i64>), quote!(#roles_named.count()));
+    let roles_of = flavor.run(
+        quote!(load),
+        quote! {
+            #join::table
+                .inner_join(#roles::table)
+                .filter(#join::user_id.eq(user))
+                .select(#ident::as_select())
+                .order(#roles::name)
+        },
+    );
+    let roles_of_users = flavor.run(
+        quote!(load),
+        quote! {
+            #join_struct::belonging_to(users)
+                .inner_join(#roles::table)
+                .select((#join_struct::as_select(), #ident::as_select()))
+                .order(#roles::name)
+        },
+    );
+    let users_with_role = flavor.run(
+        quote!(load),
+        quote! {
+            #join::table
+                .inner_join(<#user as diesel::associations::HasTable>::table())
+                .inner_join(#roles::table)
+                .filter(#roles::name.eq(name))
+                .select(#user::as_select())
+                .order(#join::user_id)
+        },
+    );
     quote! {
-        impl RoleStore<#connection> for #ident {
-            type User = #user;
+        #asyncness fn insert(conn: &mut #connection, role: &Self) -> Result<Self, UsersError> {
+            #insert.map_err(|error| role_write_error(error, #roles_name))?;
+            Ok(role.clone())
+        }
 
-            fn insert(conn: &mut #connection, role: &Self) -> Result<Self, UsersError> {
-                diesel::insert_into(#roles::table)
-                    .values(role)
-                    .execute(conn)
-                    .map_err(|error| role_write_error(error, #roles_name))?;
-                Ok(role.clone())
+        #shared
+
+        #asyncness fn update(conn: &mut #connection, role: &Self) -> Result<Self, UsersError> {
+            let updated = #update.map_err(|error| role_write_error(error, #roles_name))?;
+            if updated == 0 {
+                return Err(UsersError::RoleNotFound);
             }
+            Ok(role.clone())
+        }
 
-            #shared
+        #asyncness fn assign(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> Result<(), UsersError> {
+            #assign
+                .map(drop)
+                .map_err(|error| join_write_error(error, #join_table))
+        }
 
-            fn update(conn: &mut #connection, role: &Self) -> Result<Self, UsersError> {
-                let updated = diesel::update(#roles::table.find(role.id))
-                    .set(role)
-                    .execute(conn)
-                    .map_err(|error| role_write_error(error, #roles_name))?;
-                if updated == 0 {
-                    return Err(UsersError::RoleNotFound);
-                }
-                Ok(role.clone())
-            }
+        #asyncness fn revoke(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> Result<bool, UsersError> {
+            #revoke.map(|deleted| deleted > 0).map_err(database_error)
+        }
 
-            fn assign(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> Result<(), UsersError> {
-                diesel::insert_into(#join::table)
-                    .values(#join_struct { user_id: user, role_id: role })
-                    #on_conflict
-                    .execute(conn)
-                    .map(drop)
-                    .map_err(|error| join_write_error(error, #join_table))
-            }
+        #asyncness fn has_any_role(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<bool, UsersError> {
+            #has_any_role.map_err(database_error)
+        }
 
-            fn revoke(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> Result<bool, UsersError> {
-                diesel::delete(#join::table.find((user, role)))
-                    .execute(conn)
-                    .map(|deleted| deleted > 0)
-                    .map_err(database_error)
-            }
-
-            fn has_any_role(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<bool, UsersError> {
-                diesel::select(diesel::dsl::exists(
-                    #join::table
-                        .inner_join(#roles::table)
-                        .filter(#join::user_id.eq(user))
-                        .filter(#roles::name.eq_any(names.iter().copied())),
-                ))
-                .get_result(conn)
+        #asyncness fn count_roles_named(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<usize, UsersError> {
+            #count_roles_named
+                .map(|count| usize::try_from(count).unwrap_or(0))
                 .map_err(database_error)
-            }
+        }
 
-            fn count_roles_named(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<usize, UsersError> {
-                #join::table
-                    .inner_join(#roles::table)
-                    .filter(#join::user_id.eq(user))
-                    .filter(#roles::name.eq_any(names.iter().copied()))
-                    .count()
-                    .get_result::<i64>(conn)
-                    .map(|count| usize::try_from(count).unwrap_or(0))
-                    .map_err(database_error)
-            }
+        #asyncness fn roles_of(conn: &mut #connection, user: #user_id) -> Result<Vec<Self>, UsersError> {
+            #roles_of.map_err(database_error)
+        }
 
-            fn roles_of(conn: &mut #connection, user: #user_id) -> Result<Vec<Self>, UsersError> {
-                #join::table
-                    .inner_join(#roles::table)
-                    .filter(#join::user_id.eq(user))
-                    .select(#ident::as_select())
-                    .order(#roles::name)
-                    .load(conn)
-                    .map_err(database_error)
-            }
+        #asyncness fn roles_of_users(conn: &mut #connection, users: &[#user]) -> Result<Vec<Vec<Self>>, UsersError> {
+            let assignments: Vec<(#join_struct, Self)> = #roles_of_users.map_err(database_error)?;
+            Ok(assignments
+                .grouped_by(users)
+                .into_iter()
+                .map(|roles| roles.into_iter().map(|(_, role)| role).collect())
+                .collect())
+        }
 
-            fn roles_of_users(conn: &mut #connection, users: &[#user]) -> Result<Vec<Vec<Self>>, UsersError> {
-                let assignments: Vec<(#join_struct, Self)> = #join_struct::belonging_to(users)
-                    .inner_join(#roles::table)
-                    .select((#join_struct::as_select(), #ident::as_select()))
-                    .order(#roles::name)
-                    .load(conn)
-                    .map_err(database_error)?;
-                Ok(assignments
-                    .grouped_by(users)
-                    .into_iter()
-                    .map(|roles| roles.into_iter().map(|(_, role)| role).collect())
-                    .collect())
-            }
-
-            fn users_with_role(conn: &mut #connection, name: &str) -> Result<Vec<#user>, UsersError> {
-                #join::table
-                    .inner_join(<#user as diesel::associations::HasTable>::table())
-                    .inner_join(#roles::table)
-                    .filter(#roles::name.eq(name))
-                    .select(#user::as_select())
-                    .order(#join::user_id)
-                    .load(conn)
-                    .map_err(database_error)
-            }
+        #asyncness fn users_with_role(conn: &mut #connection, name: &str) -> Result<Vec<#user>, UsersError> {
+            #users_with_role.map_err(database_error)
         }
     }
 }

@@ -3,7 +3,9 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{field_defaults, shared_store_methods, table_path, Backend, Injected, InjectedFields};
+use super::{
+    field_defaults, shared_store_methods, table_path, Backend, Flavor, Injected, InjectedFields,
+};
 use crate::ast::Model;
 
 /// The five injected fields first, the timestamps (if asked for) last.
@@ -217,63 +219,17 @@ fn schema_impl(model: &Model, columns: &[TokenStream]) -> TokenStream {
 }
 
 fn user_store_impl(model: &Model, timestamps: bool, backend: Backend) -> TokenStream {
-    let connection = &backend.connection();
+    let connection = &backend.connection(Flavor::Sync);
     let ident = &model.item.ident;
-    let table = table_path(model);
-    let table_name = &model.table;
-    let (insert_prepare, update_prepare, update_result) = if timestamps {
-        (
-            quote! {
-                let now = now();
-                let user = &#ident { created_at: now, updated_at: now, ..user.clone() };
-            },
-            quote!(let user = &#ident { updated_at: now(), ..user.clone() };),
-            // `created_at` is not part of the changeset, so read the stored row back.
-            quote!(#table::table.find(user.id).select(#ident::as_select()).first(conn).map_err(database_error)),
-        )
-    } else {
-        (quote!(), quote!(), quote!(Ok(user.clone())))
-    };
-    let shared = shared_store_methods(model, connection, "email");
+    let methods = user_store_methods(model, timestamps, backend, Flavor::Sync);
     // SQLite has no row locks; its write transactions take the database lock up front instead.
-    let (lock, transaction) = match backend {
-        Backend::Sqlite => (quote!(), quote!(sqlite_transaction)),
-        Backend::Postgres | Backend::Mysql => (quote!(.for_update()), quote!(transaction)),
+    let transaction = match backend {
+        Backend::Sqlite => quote!(sqlite_transaction),
+        Backend::Postgres | Backend::Mysql => quote!(transaction),
     };
     quote! {
         impl UserStore<#connection> for #ident {
-            fn insert(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
-                #insert_prepare
-                diesel::insert_into(#table::table)
-                    .values(user)
-                    .execute(conn)
-                    .map_err(|error| user_write_error(error, #table_name))?;
-                Ok(user.clone())
-            }
-
-            #shared
-
-            fn find_for_update(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
-                #table::table
-                    .find(id)
-                    .select(#ident::as_select())
-                    #lock
-                    .first(conn)
-                    .optional()
-                    .map_err(database_error)
-            }
-
-            fn update(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
-                #update_prepare
-                let updated = diesel::update(#table::table.find(user.id))
-                    .set(user)
-                    .execute(conn)
-                    .map_err(|error| user_write_error(error, #table_name))?;
-                if updated == 0 {
-                    return Err(UsersError::UserNotFound);
-                }
-                #update_result
-            }
+            #methods
 
             fn transaction<T, F>(conn: &mut #connection, f: F) -> Result<T, UsersError>
             where
@@ -281,6 +237,77 @@ fn user_store_impl(model: &Model, timestamps: bool, backend: Backend) -> TokenSt
             {
                 #transaction(conn, f)
             }
+        }
+    }
+}
+
+/// Every user store method but `transaction`, for either flavor: the same statements.
+pub fn user_store_methods(
+    model: &Model,
+    timestamps: bool,
+    backend: Backend,
+    flavor: Flavor,
+) -> TokenStream {
+    let connection = &backend.connection(flavor);
+    let asyncness = flavor.asyncness();
+    let ident = &model.item.ident;
+    let table = table_path(model);
+    let table_name = &model.table;
+    let (insert_prepare, update_prepare, update_result) = if timestamps {
+        // `created_at` is not part of the changeset, so read the stored row back.
+        let read_back = flavor.run(
+            quote!(first),
+            quote!(#table::table.find(user.id).select(#ident::as_select())),
+        );
+        (
+            quote! {
+                let now = now();
+                let user = &#ident { created_at: now, updated_at: now, ..user.clone() };
+            },
+            quote!(let user = &#ident { updated_at: now(), ..user.clone() };),
+            quote!(#read_back.map_err(database_error)),
+        )
+    } else {
+        (quote!(), quote!(), quote!(Ok(user.clone())))
+    };
+    let shared = shared_store_methods(model, connection, flavor, "email");
+    // SQLite has no row locks; its write transactions take the database lock up front instead.
+    let lock = match backend {
+        Backend::Sqlite => quote!(),
+        Backend::Postgres | Backend::Mysql => quote!(.for_update()),
+    };
+    let insert = flavor.run(
+        quote!(execute),
+        quote!(diesel::insert_into(#table::table).values(user)),
+    );
+    let find_for_update = flavor.run(
+        quote!(first),
+        quote!(#table::table.find(id).select(#ident::as_select())#lock),
+    );
+    let update = flavor.run(
+        quote!(execute),
+        quote!(diesel::update(#table::table.find(user.id)).set(user)),
+    );
+    quote! {
+        #asyncness fn insert(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
+            #insert_prepare
+            #insert.map_err(|error| user_write_error(error, #table_name))?;
+            Ok(user.clone())
+        }
+
+        #shared
+
+        #asyncness fn find_for_update(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
+            #find_for_update.optional().map_err(database_error)
+        }
+
+        #asyncness fn update(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
+            #update_prepare
+            let updated = #update.map_err(|error| user_write_error(error, #table_name))?;
+            if updated == 0 {
+                return Err(UsersError::UserNotFound);
+            }
+            #update_result
         }
     }
 }

@@ -1,0 +1,212 @@
+//! The async manager under the sync behaviour tests: [`BlockOn`] offers the methods of `Users`
+//! with their sync signatures and runs each on [`AsyncUsers`], over a [`BlockingConn`] (an async
+//! connection with the runtime it lives on). [`manager_tests!`](crate::manager_tests) runs every
+//! test body with both managers.
+
+use std::future::Future;
+
+use tokio::runtime::Runtime;
+use users_diesel::asynchronous::deadpool::Pool;
+use users_diesel::asynchronous::AsyncConnection;
+use users_diesel::{
+    AsyncRoleStore, AsyncUserStore, AsyncUsers, RoleModel, UserModel, Users, UsersError,
+};
+
+use crate::TestDb;
+
+/// A sync connection type whose backend has an async connection, and how to open one.
+pub trait AsyncBackend: diesel::Connection {
+    /// The async connection of the same backend.
+    type Async: AsyncConnection + Send + 'static;
+
+    /// Opens an async connection to `url`, set up as [`TestDb::connect`] sets up its own.
+    fn connect_async(url: &str) -> impl Future<Output = Self::Async> + Send;
+
+    /// A deadpool pool of [`Self::Async`] connections.
+    type Pool: Clone + Send + Sync + 'static;
+
+    /// A pool of up to `size` async connections to `url`, each set up the same way.
+    fn pool(url: &str, size: usize) -> Self::Pool;
+}
+
+#[cfg(feature = "sqlite")]
+impl AsyncBackend for diesel::SqliteConnection {
+    type Async = users_diesel::asynchronous::AsyncSqliteConnection;
+    type Pool = Pool<Self::Async>;
+
+    async fn connect_async(url: &str) -> Self::Async {
+        let mut conn = Self::Async::establish(url).await.expect("open SQLite");
+        users_diesel::asynchronous::configure_sqlite(&mut conn)
+            .await
+            .expect("configure SQLite");
+        conn
+    }
+
+    fn pool(url: &str, size: usize) -> Self::Pool {
+        let manager = users_diesel::asynchronous::sqlite_connection_manager(url);
+        Pool::builder(manager)
+            .max_size(size)
+            .build()
+            .expect("a pool")
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl AsyncBackend for diesel::PgConnection {
+    type Async = users_diesel::asynchronous::AsyncPgConnection;
+    type Pool = Pool<Self::Async>;
+
+    async fn connect_async(url: &str) -> Self::Async {
+        Self::Async::establish(url)
+            .await
+            .expect("connect to the test schema")
+    }
+
+    fn pool(url: &str, size: usize) -> Self::Pool {
+        let manager = users_diesel::asynchronous::AsyncDieselConnectionManager::new(url);
+        Pool::builder(manager)
+            .max_size(size)
+            .build()
+            .expect("a pool")
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl AsyncBackend for diesel::MysqlConnection {
+    type Async = users_diesel::asynchronous::AsyncMysqlConnection;
+    type Pool = Pool<Self::Async>;
+
+    async fn connect_async(url: &str) -> Self::Async {
+        Self::Async::establish(url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    fn pool(url: &str, size: usize) -> Self::Pool {
+        let manager = users_diesel::asynchronous::AsyncDieselConnectionManager::new(url);
+        Pool::builder(manager)
+            .max_size(size)
+            .build()
+            .expect("a pool")
+    }
+}
+
+impl<C: AsyncBackend> TestDb<C> {
+    /// An async connection to the same private database.
+    pub async fn connect_async(&self) -> C::Async {
+        C::connect_async(&self.url).await
+    }
+
+    /// A pool of up to `size` async connections to the same private database.
+    pub fn pool(&self, size: usize) -> C::Pool {
+        C::pool(&self.url, size)
+    }
+
+    /// An async connection to the same private database, on a runtime of its own.
+    pub fn connect_blocking(&self) -> BlockingConn<C::Async> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a Tokio runtime");
+        let conn = runtime.block_on(self.connect_async());
+        BlockingConn { runtime, conn }
+    }
+}
+
+/// An async connection and the runtime it runs on, so that sync code can drive it.
+pub struct BlockingConn<C> {
+    runtime: Runtime,
+    conn: C,
+}
+
+/// [`AsyncUsers`] with the sync signatures of `Users`: each call runs to completion on the
+/// runtime of the [`BlockingConn`] it is given.
+pub struct BlockOn<U: UserModel, R: RoleModel>(AsyncUsers<U, R>);
+
+impl<U: UserModel, R: RoleModel> From<Users<U, R>> for BlockOn<U, R> {
+    fn from(users: Users<U, R>) -> Self {
+        BlockOn(users.into())
+    }
+}
+
+/// The methods of `Users`, each running its `AsyncUsers` twin.
+macro_rules! blocking_methods {
+    ($(
+        fn $name:ident(&self, conn $(, $arg:ident: $ty:ty)*) -> $ret:ty
+            where [$($bounds:tt)*];
+    )*) => {$(
+        #[doc = concat!("As `Users::", stringify!($name), "`.")]
+        pub fn $name<C>(&self, conn: &mut BlockingConn<C> $(, $arg: $ty)*) -> Result<$ret, UsersError>
+        where
+            C: Send,
+            $($bounds)*
+        {
+            conn.runtime.block_on(self.0.$name(&mut conn.conn $(, $arg)*))
+        }
+    )*};
+}
+
+impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
+    /// As `Users::verification_token`.
+    pub fn verification_token(&self, user: &U) -> Result<String, UsersError> {
+        self.0.verification_token(user)
+    }
+
+    /// As `Users::register_with`.
+    pub fn register_with<C>(
+        &self,
+        conn: &mut BlockingConn<C>,
+        email: &str,
+        password: &str,
+        customize: impl FnOnce(&mut U) + Send,
+    ) -> Result<U, UsersError>
+    where
+        C: Send,
+        U: AsyncUserStore<C>,
+    {
+        conn.runtime.block_on(
+            self.0
+                .register_with(&mut conn.conn, email, password, customize),
+        )
+    }
+
+    blocking_methods! {
+        fn register(&self, conn, email: &str, password: &str) -> U where [U: AsyncUserStore<C>];
+        fn authenticate(&self, conn, email: &str, password: &str) -> U where [U: AsyncUserStore<C>];
+        fn get(&self, conn, id: U::Id) -> Option<U> where [U: AsyncUserStore<C>];
+        fn find_by_email(&self, conn, email: &str) -> Option<U> where [U: AsyncUserStore<C>];
+        fn update(&self, conn, user: &U) -> U where [U: AsyncUserStore<C>];
+        fn change_password(&self, conn, user: &U, current: &str, new: &str) -> U
+            where [U: AsyncUserStore<C>];
+        fn set_password(&self, conn, user: &U, new: &str) -> U where [U: AsyncUserStore<C>];
+        fn delete(&self, conn, id: U::Id) -> () where [U: AsyncUserStore<C>];
+        fn verify(&self, conn, token: &str) -> U where [U: AsyncUserStore<C>];
+        fn password_reset_token(&self, conn, email: &str) -> Option<String>
+            where [U: AsyncUserStore<C>];
+        fn reset_password(&self, conn, token: &str, new: &str) -> U where [U: AsyncUserStore<C>];
+
+        fn create_role(&self, conn, name: &str, description: Option<&str>) -> R
+            where [R: AsyncRoleStore<C, User = U>];
+        fn find_role(&self, conn, name: &str) -> Option<R> where [R: AsyncRoleStore<C, User = U>];
+        fn role(&self, conn, name: &str) -> R where [R: AsyncRoleStore<C, User = U>];
+        fn update_role(&self, conn, role: &R) -> R where [R: AsyncRoleStore<C, User = U>];
+        fn rename_role(&self, conn, role: &R, name: &str) -> R
+            where [R: AsyncRoleStore<C, User = U>];
+        fn delete_role(&self, conn, role: &R) -> () where [R: AsyncRoleStore<C, User = U>];
+        fn assign_role(&self, conn, user: &U, role: &R) -> () where [R: AsyncRoleStore<C, User = U>];
+        fn assign_roles(&self, conn, user: &U, roles: &[R]) -> ()
+            where [U: AsyncUserStore<C>, R: AsyncRoleStore<C, User = U>];
+        fn revoke_role(&self, conn, user: &U, role: &R) -> () where [R: AsyncRoleStore<C, User = U>];
+        fn has_role(&self, conn, user: &U, name: &str) -> bool
+            where [R: AsyncRoleStore<C, User = U>];
+        fn has_any_role(&self, conn, user: &U, names: &[&str]) -> bool
+            where [R: AsyncRoleStore<C, User = U>];
+        fn has_all_roles(&self, conn, user: &U, names: &[&str]) -> bool
+            where [R: AsyncRoleStore<C, User = U>];
+        fn roles_of(&self, conn, user: &U) -> Vec<R> where [R: AsyncRoleStore<C, User = U>];
+        fn roles_of_users(&self, conn, users: &[U]) -> Vec<Vec<R>>
+            where [R: AsyncRoleStore<C, User = U>];
+        fn users_with_role(&self, conn, name: &str) -> Vec<U>
+            where [R: AsyncRoleStore<C, User = U>];
+    }
+}
