@@ -11,6 +11,7 @@
 //! - `--rounds N` (`USERS_BENCH_ROUNDS`): rounds per side, the best kept (default 5).
 //! - `--smoke`: `--scale 0.01 --rounds 1`, to check that everything runs.
 //! - `--only W1,W3`: run only these workloads (W2 always runs: it inserts the users).
+//! - `--backends sqlite,mysql`: run only on these of the compiled-in backends.
 //!
 //! SQLite always runs; PostgreSQL (`USERS_TEST_POSTGRES_URL`, default
 //! `postgres://root@127.0.0.1:5432/test`) and MySQL/MariaDB (`USERS_TEST_MYSQL_URL`, default
@@ -35,6 +36,7 @@ struct Options {
     scale: f64,
     rounds: usize,
     only: Option<Vec<String>>,
+    backends: Option<Vec<String>>,
 }
 
 impl Options {
@@ -44,6 +46,7 @@ impl Options {
             scale: env("USERS_BENCH_SCALE").map_or(Ok(1.0), |s| s.parse())?,
             rounds: env("USERS_BENCH_ROUNDS").map_or(Ok(5), |s| s.parse())?,
             only: None,
+            backends: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -58,10 +61,14 @@ impl Options {
                         .collect();
                     options.only = Some(ids);
                 }
+                "--backends" => {
+                    let names = value()?.split(',').map(|b| b.trim().to_lowercase()).collect();
+                    options.backends = Some(names);
+                }
                 "--smoke" => (options.scale, options.rounds) = (0.01, 1),
                 "-h" | "--help" => {
                     println!(
-                        "users-bench [--scale F] [--rounds N] [--smoke] [--only W1,W3]\n\
+                        "users-bench [--scale F] [--rounds N] [--smoke] [--only W1,W3] [--backends sqlite,mysql]\n\
                          see the README's Performance section"
                     );
                     std::process::exit(0);
@@ -79,6 +86,13 @@ impl Options {
         self.only
             .as_ref()
             .is_none_or(|ids| ids.iter().any(|id| id == workload))
+    }
+
+    #[allow(dead_code)] // unused when only SQLite is compiled in and asked for
+    fn backend(&self, backend: &str) -> bool {
+        self.backends
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|name| name == backend))
     }
 }
 
@@ -112,10 +126,16 @@ fn main() -> Result<()> {
     println!("{}", measure::header());
     let selected = |workload: &str| options.selected(workload);
     #[cfg(feature = "sqlite")]
-    Bench::new("sqlite", db::sqlite, &shared)?.run(&selected)?;
+    if options.backend("sqlite") {
+        Bench::new("sqlite", db::sqlite, &shared)?.run(&selected)?;
+    }
     #[cfg(feature = "postgres")]
-    Bench::new("postgres", db::postgres, &shared)?.run(&selected)?;
+    if options.backend("postgres") {
+        Bench::new("postgres", db::postgres, &shared)?.run(&selected)?;
+    }
     #[cfg(feature = "mysql")]
-    Bench::new("mysql", db::mysql, &shared)?.run(&selected)?;
+    if options.backend("mysql") {
+        Bench::new("mysql", db::mysql, &shared)?.run(&selected)?;
+    }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Email normalisation: the one function every write and every lookup goes through.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::UsersError;
 
@@ -49,7 +49,14 @@ pub fn normalize_email(email: &str) -> Result<String, UsersError> {
     if domain.is_empty() {
         return invalid("the part after '@' is empty");
     }
-    let normalized: String = email.to_lowercase().nfc().collect();
+    // Lookups normalise on every call, so skip the composition pass where it can change
+    // nothing: ASCII, and the usual case of text already in normal form C.
+    let lowered = email.to_lowercase();
+    let normalized = if lowered.is_ascii() || is_nfc_quick(lowered.chars()) == IsNormalized::Yes {
+        lowered
+    } else {
+        lowered.nfc().collect()
+    };
     // Lowercasing can lengthen some characters (e.g. 'İ'), so check the bound again.
     if normalized.len() > MAX_EMAIL_BYTES {
         return invalid("it is longer than 254 bytes");

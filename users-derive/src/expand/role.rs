@@ -328,14 +328,21 @@ fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backen
             }
 
             fn has_any_role(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<bool, UsersError> {
-                diesel::select(diesel::dsl::exists(
-                    #join::table
-                        .inner_join(#roles::table)
-                        .filter(#join::user_id.eq(user))
-                        .filter(#roles::name.eq_any(names.iter().copied())),
-                ))
-                .get_result(conn)
-                .map_err(database_error)
+                let assigned = #join::table
+                    .inner_join(#roles::table)
+                    .filter(#join::user_id.eq(user));
+                // One name (`has_role`) is compared with `=`, a statement the connection keeps
+                // prepared; SQLite and MySQL prepare an `IN (…)` list anew on every call.
+                let found = if let [name] = names {
+                    diesel::select(diesel::dsl::exists(assigned.filter(#roles::name.eq(*name))))
+                        .get_result(conn)
+                } else {
+                    diesel::select(diesel::dsl::exists(
+                        assigned.filter(#roles::name.eq_any(names.iter().copied())),
+                    ))
+                    .get_result(conn)
+                };
+                found.map_err(database_error)
             }
 
             fn count_roles_named(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<usize, UsersError> {
