@@ -8,7 +8,8 @@
 //! Options (or the environment variables in brackets):
 //!
 //! - `--scale F` (`USERS_BENCH_SCALE`): multiply every workload's size by `F` (default 1).
-//! - `--rounds N` (`USERS_BENCH_ROUNDS`): rounds per side, the best kept (default 5).
+//! - `--rounds N` (`USERS_BENCH_ROUNDS`): how often each slice of each side runs, the fastest
+//!   kept (default 5).
 //! - `--smoke`: `--scale 0.01 --rounds 1`, to check that everything runs.
 //! - `--only W1,W3`: run only these workloads (W2 always runs: it inserts the users).
 //! - `--backends sqlite,mysql`: run only on these of the compiled-in backends.
@@ -62,7 +63,10 @@ impl Options {
                     options.only = Some(ids);
                 }
                 "--backends" => {
-                    let names = value()?.split(',').map(|b| b.trim().to_lowercase()).collect();
+                    let names = value()?
+                        .split(',')
+                        .map(|b| b.trim().to_lowercase())
+                        .collect();
                     options.backends = Some(names);
                 }
                 "--smoke" => (options.scale, options.rounds) = (0.01, 1),
@@ -120,7 +124,7 @@ fn main() -> Result<()> {
         rounds: options.rounds,
     };
     println!(
-        "users-bench: scale {}, best of {} rounds per side, sides alternating; ratio = framework / hand-written speed\n",
+        "users-bench: scale {}, {} rounds, sides interleaved, fastest run of each slice kept; ratio = framework / hand-written speed\n",
         options.scale, options.rounds
     );
     println!("{}", measure::header());

@@ -1,4 +1,5 @@
-//! Timing: both sides of a workload, alternated, best round kept; and the printed lines.
+//! Timing: both sides of a workload, interleaved slice by slice, best round kept; and the
+//! printed lines.
 
 use std::time::{Duration, Instant};
 
@@ -11,36 +12,56 @@ pub struct Timing {
     pub hand: Duration,
 }
 
-/// Runs each side `rounds` times, alternating which goes first (framework first in even rounds,
-/// hand-written first in odd ones), and keeps each side's fastest round. Alternation spreads
-/// warm-up, caches and the neighbours' load over both sides; the minimum discards rounds that
-/// other work on the machine slowed down. Each closure does its own untimed preparation and
-/// returns the time of the part it measured.
-pub fn best_of(
+/// Measures both sides of a workload split into `slices` slices, interleaved.
+///
+/// Each round first calls `prepare` (not timed), then runs slice 0 of one side and slice 0 of
+/// the other, slice 1 of both, and so on, switching which side goes first at every slice.
+/// Interleaving at this grain puts both sides under the same load from whatever else the
+/// machine is doing, and spreads warm-up and caches evenly. Every round does the same work
+/// from the same state, so each slice's time is the fastest of its `rounds` runs, which drops
+/// the runs that another process interrupted; a side's time is the sum over its slices.
+pub fn interleaved<B>(
+    bench: &mut B,
     rounds: usize,
-    mut framework: impl FnMut() -> Result<Duration>,
-    mut hand: impl FnMut() -> Result<Duration>,
+    slices: usize,
+    mut prepare: impl FnMut(&mut B) -> Result<()>,
+    mut framework: impl FnMut(&mut B, usize) -> Result<()>,
+    mut hand: impl FnMut(&mut B, usize) -> Result<()>,
 ) -> Result<Timing> {
-    let mut best = Timing {
-        framework: Duration::MAX,
-        hand: Duration::MAX,
-    };
+    let mut fastest = vec![(Duration::MAX, Duration::MAX); slices];
     for round in 0..rounds.max(1) {
-        let (f, h) = if round % 2 == 0 {
-            let f = framework()?;
-            (f, hand()?)
-        } else {
-            let h = hand()?;
-            (framework()?, h)
-        };
-        best.framework = best.framework.min(f);
-        best.hand = best.hand.min(h);
+        prepare(bench)?;
+        for (slice, (best_framework, best_hand)) in fastest.iter_mut().enumerate() {
+            let (f, h) = if (round + slice) % 2 == 0 {
+                let f = timed(|| framework(bench, slice))?;
+                (f, timed(|| hand(bench, slice))?)
+            } else {
+                let h = timed(|| hand(bench, slice))?;
+                (timed(|| framework(bench, slice))?, h)
+            };
+            *best_framework = (*best_framework).min(f);
+            *best_hand = (*best_hand).min(h);
+        }
     }
-    Ok(best)
+    Ok(Timing {
+        framework: fastest.iter().map(|(f, _)| *f).sum(),
+        hand: fastest.iter().map(|(_, h)| *h).sum(),
+    })
+}
+
+/// The indices of slice `slice` of `slices` over `0..count`.
+pub fn slice_of(count: usize, slices: usize, slice: usize) -> std::ops::Range<usize> {
+    count * slice / slices..count * (slice + 1) / slices
+}
+
+/// How many slices to cut `count` operations of about a millisecond or less into: enough to
+/// interleave finely, few enough that reading the clock costs nothing.
+pub fn slices_for(count: usize) -> usize {
+    count.clamp(1, 100)
 }
 
 /// How long `work` took.
-pub fn timed(work: impl FnOnce() -> Result<()>) -> Result<Duration> {
+fn timed(work: impl FnOnce() -> Result<()>) -> Result<Duration> {
     let start = Instant::now();
     work()?;
     Ok(start.elapsed())

@@ -132,9 +132,9 @@ pub mod hand {
     pub trait HandStore {
         /// `INSERT INTO users …`.
         fn insert_user(&mut self, user: &HandUser) -> QueryResult<()>;
-        /// `SELECT … FROM users WHERE id = ? LIMIT 1`.
+        /// `SELECT … FROM users WHERE id = ?` (no `LIMIT`, as the framework: see the README).
         fn user_by_id(&mut self, id: Id<HandUser>) -> QueryResult<Option<HandUser>>;
-        /// `SELECT … FROM users WHERE email = ? LIMIT 1`.
+        /// `SELECT … FROM users WHERE email = ?`.
         fn user_by_email(&mut self, email: &str) -> QueryResult<Option<HandUser>>;
         /// `INSERT INTO roles …`.
         fn insert_role(&mut self, role: &HandRole) -> QueryResult<()>;
@@ -160,7 +160,7 @@ pub mod hand {
                     users::table
                         .find(id)
                         .select(HandUser::as_select())
-                        .first(self)
+                        .get_result(self)
                         .optional()
                 }
 
@@ -168,7 +168,7 @@ pub mod hand {
                     users::table
                         .filter(users::email.eq(email))
                         .select(HandUser::as_select())
-                        .first(self)
+                        .get_result(self)
                         .optional()
                 }
 

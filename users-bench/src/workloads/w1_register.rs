@@ -6,7 +6,7 @@ use argon2::{Argon2, PasswordHasher as _};
 use users_diesel::{Id, RoleStore, UserStore};
 
 use super::{normalize_email_by_hand, Bench, BenchConnection, PASSWORD};
-use crate::measure::{best_of, timed, Line};
+use crate::measure::{interleaved, Line};
 use crate::models::framework::{Role, User};
 use crate::models::hand::{HandStore, HandUser};
 use crate::Result;
@@ -20,33 +20,22 @@ where
     let emails: Vec<String> = (0..count)
         .map(|i| format!("W1.User{i}@Example.COM"))
         .collect();
-    let Bench {
-        framework,
-        hand,
-        users,
-        argon2,
-        rounds,
-        ..
-    } = bench;
-    let timing = best_of(
-        *rounds,
-        || {
-            framework.clear()?;
-            timed(|| {
-                for email in &emails {
-                    users.register(&mut framework.conn, email, PASSWORD)?;
-                }
-                Ok(())
-            })
+    let timing = interleaved(
+        bench,
+        bench.rounds,
+        count,
+        |b| {
+            b.framework.clear()?;
+            b.hand.clear()
         },
-        || {
-            hand.clear()?;
-            timed(|| {
-                for email in &emails {
-                    register_by_hand(&mut hand.conn, argon2, email, PASSWORD)?;
-                }
-                Ok(())
-            })
+        |b, i| {
+            b.users
+                .register(&mut b.framework.conn, &emails[i], PASSWORD)?;
+            Ok(())
+        },
+        |b, i| {
+            register_by_hand(&mut b.hand.conn, &b.argon2, &emails[i], PASSWORD)?;
+            Ok(())
         },
     )?;
     bench.report(Line::throughput(

@@ -3,7 +3,7 @@
 use users_diesel::{RoleStore, UserStore};
 
 use super::{Bench, BenchConnection};
-use crate::measure::{best_of, timed, Line};
+use crate::measure::{interleaved, Line};
 use crate::models::framework::{Role, User};
 use crate::Result;
 
@@ -13,38 +13,30 @@ where
     Role: RoleStore<C, User = User>,
 {
     let (count, batch) = (bench.sizes.insert, bench.sizes.batch);
-    let Bench {
-        framework,
-        hand,
-        seeds,
-        rounds,
-        ..
-    } = bench;
-    let timing = best_of(
-        *rounds,
-        || {
-            framework.clear()?;
-            timed(|| {
-                for chunk in seeds.framework.chunks(batch) {
-                    <User as UserStore<C>>::transaction(&mut framework.conn, |conn| {
-                        chunk.iter().try_for_each(|user| {
-                            <User as UserStore<C>>::insert(conn, user).map(drop)
-                        })
-                    })?;
-                }
-                Ok(())
-            })
+    let batch_of = |i: usize| i * batch..((i + 1) * batch).min(count);
+    let timing = interleaved(
+        bench,
+        bench.rounds,
+        count.div_ceil(batch),
+        |b| {
+            b.framework.clear()?;
+            b.hand.clear()
         },
-        || {
-            hand.clear()?;
-            timed(|| {
-                for chunk in seeds.hand.chunks(batch) {
-                    hand.conn.transaction(|conn| {
-                        chunk.iter().try_for_each(|user| conn.insert_user(user))
-                    })?;
-                }
-                Ok(())
-            })
+        |b, i| {
+            let users = &b.seeds.framework[batch_of(i)];
+            <User as UserStore<C>>::transaction(&mut b.framework.conn, |conn| {
+                users
+                    .iter()
+                    .try_for_each(|user| <User as UserStore<C>>::insert(conn, user).map(drop))
+            })?;
+            Ok(())
+        },
+        |b, i| {
+            let users = &b.seeds.hand[batch_of(i)];
+            b.hand
+                .conn
+                .transaction(|conn| users.iter().try_for_each(|user| conn.insert_user(user)))?;
+            Ok(())
         },
     )?;
     bench.report(Line::throughput(

@@ -5,7 +5,7 @@ use std::hint::black_box;
 use users_diesel::{RoleStore, UserStore};
 
 use super::{normalize_email_by_hand, Bench, BenchConnection};
-use crate::measure::{best_of, timed, Line};
+use crate::measure::{interleaved, slice_of, slices_for, Line};
 use crate::models::framework::{Role, User};
 use crate::Result;
 
@@ -39,33 +39,26 @@ where
     let lookups: Vec<String> = (0..count)
         .map(|i| variant(&seeds[i % seeds.len()].email, i))
         .collect();
-    let Bench {
-        framework,
-        hand,
-        users,
-        rounds,
-        ..
-    } = bench;
-    let timing = best_of(
-        *rounds,
-        || {
-            timed(|| {
-                for email in &lookups {
-                    let user = users.find_by_email(&mut framework.conn, email)?;
-                    black_box(user.ok_or("a seeded user is missing")?);
-                }
-                Ok(())
-            })
+    let slices = slices_for(count);
+    let timing = interleaved(
+        bench,
+        bench.rounds,
+        slices,
+        |_| Ok(()),
+        |b, slice| {
+            for email in &lookups[slice_of(count, slices, slice)] {
+                let user = b.users.find_by_email(&mut b.framework.conn, email)?;
+                black_box(user.ok_or("a seeded user is missing")?);
+            }
+            Ok(())
         },
-        || {
-            timed(|| {
-                for email in &lookups {
-                    let email = normalize_email_by_hand(email).ok_or("invalid email")?;
-                    let user = hand.conn.user_by_email(&email)?;
-                    black_box(user.ok_or("a seeded user is missing")?);
-                }
-                Ok(())
-            })
+        |b, slice| {
+            for email in &lookups[slice_of(count, slices, slice)] {
+                let email = normalize_email_by_hand(email).ok_or("invalid email")?;
+                let user = b.hand.conn.user_by_email(&email)?;
+                black_box(user.ok_or("a seeded user is missing")?);
+            }
+            Ok(())
         },
     )?;
     bench.report(Line::throughput(

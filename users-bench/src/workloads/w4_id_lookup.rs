@@ -5,7 +5,7 @@ use std::hint::black_box;
 use users_diesel::{RoleStore, UserStore};
 
 use super::{Bench, BenchConnection};
-use crate::measure::{best_of, timed, Line};
+use crate::measure::{interleaved, slice_of, slices_for, Line};
 use crate::models::framework::{Role, User};
 use crate::Result;
 
@@ -15,33 +15,29 @@ where
     Role: RoleStore<C, User = User>,
 {
     let count = bench.sizes.id_lookups;
-    let Bench {
-        framework,
-        hand,
-        users,
-        seeds,
-        rounds,
-        ..
-    } = bench;
-    let timing = best_of(
-        *rounds,
-        || {
-            timed(|| {
-                for user in seeds.framework.iter().cycle().take(count) {
-                    let found = users.get(&mut framework.conn, user.id)?;
-                    black_box(found.ok_or("a seeded user is missing")?);
-                }
-                Ok(())
-            })
+    let slices = slices_for(count);
+    let timing = interleaved(
+        bench,
+        bench.rounds,
+        slices,
+        |_| Ok(()),
+        |b, slice| {
+            let seeds = &b.seeds.framework;
+            for i in slice_of(count, slices, slice) {
+                let found = b
+                    .users
+                    .get(&mut b.framework.conn, seeds[i % seeds.len()].id)?;
+                black_box(found.ok_or("a seeded user is missing")?);
+            }
+            Ok(())
         },
-        || {
-            timed(|| {
-                for user in seeds.hand.iter().cycle().take(count) {
-                    let found = hand.conn.user_by_id(user.id)?;
-                    black_box(found.ok_or("a seeded user is missing")?);
-                }
-                Ok(())
-            })
+        |b, slice| {
+            let seeds = &b.seeds.hand;
+            for i in slice_of(count, slices, slice) {
+                let found = b.hand.conn.user_by_id(seeds[i % seeds.len()].id)?;
+                black_box(found.ok_or("a seeded user is missing")?);
+            }
+            Ok(())
         },
     )?;
     bench.report(Line::throughput(

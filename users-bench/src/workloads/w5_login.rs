@@ -6,7 +6,7 @@ use argon2::{Argon2, PasswordVerifier as _};
 use users_diesel::{RoleStore, UserStore, UsersError};
 
 use super::{normalize_email_by_hand, Bench, BenchConnection, PASSWORD};
-use crate::measure::{best_of, timed, Line, Timing};
+use crate::measure::{interleaved, Line, Timing};
 use crate::models::framework::{Role, User};
 use crate::models::hand::{HandStore, HandUser};
 use crate::Result;
@@ -48,44 +48,30 @@ where
         },
     ];
     let verifications_before = bench.users.hasher().verifications();
-    let mut framework_logins = 0;
     let mut means = Vec::new();
     for kind in &kinds {
-        let Bench {
-            framework,
-            hand,
-            users,
-            argon2,
-            dummy_hash,
-            rounds,
-            ..
-        } = &mut *bench;
-        let timing = best_of(
-            *rounds,
-            || {
-                framework_logins += kind.attempts.len();
-                timed(|| {
-                    for (email, password) in &kind.attempts {
-                        match users.authenticate(&mut framework.conn, email, password) {
-                            Ok(_) if kind.succeeds => {}
-                            Err(UsersError::InvalidCredentials) if !kind.succeeds => {}
-                            other => return Err(format!("unexpected login: {other:?}").into()),
-                        }
-                    }
-                    Ok(())
-                })
+        let timing = interleaved(
+            bench,
+            bench.rounds,
+            count,
+            |_| Ok(()),
+            |b, i| {
+                let (email, password) = &kind.attempts[i];
+                match b.users.authenticate(&mut b.framework.conn, email, password) {
+                    Ok(_) if kind.succeeds => Ok(()),
+                    Err(UsersError::InvalidCredentials) if !kind.succeeds => Ok(()),
+                    other => Err(format!("unexpected login: {other:?}").into()),
+                }
             },
-            || {
-                timed(|| {
-                    for (email, password) in &kind.attempts {
-                        let user =
-                            login_by_hand(&mut hand.conn, argon2, dummy_hash, email, password)?;
-                        if user.is_some() != kind.succeeds {
-                            return Err(format!("unexpected login by hand for {email}").into());
-                        }
-                    }
+            |b, i| {
+                let (email, password) = &kind.attempts[i];
+                let user =
+                    login_by_hand(&mut b.hand.conn, &b.argon2, &b.dummy_hash, email, password)?;
+                if user.is_some() == kind.succeeds {
                     Ok(())
-                })
+                } else {
+                    Err(format!("unexpected login by hand for {email}").into())
+                }
             },
         )?;
         means.push(timing);
@@ -95,6 +81,7 @@ where
             timing,
         ));
     }
+    let framework_logins = kinds.len() * count * bench.rounds.max(1);
     let runs = bench.users.hasher().verifications() - verifications_before;
     if let [_, wrong, unknown] = means[..] {
         bench.note(format!(

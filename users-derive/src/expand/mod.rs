@@ -313,6 +313,10 @@ fn column_docs(field: &Field) -> Vec<TokenStream> {
 
 /// The store methods a user and a role model share: load by id, load by a unique text column,
 /// delete by id.
+///
+/// Loads of one row by a unique column use `get_result`, not `first`: the key already limits
+/// the answer to one row, and recent SQLite (3.53 is bundled) plans a bound `LIMIT ?` as the
+/// constant bound to it, so `first` would make it re-prepare the statement on every call.
 pub fn shared_store_methods(model: &Model, connection: &TokenStream, by: &str) -> TokenStream {
     let ident = &model.item.ident;
     let table = table_ident(model);
@@ -323,7 +327,7 @@ pub fn shared_store_methods(model: &Model, connection: &TokenStream, by: &str) -
             #table::table
                 .find(id)
                 .select(#ident::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()
                 .map_err(database_error)
         }
@@ -332,7 +336,7 @@ pub fn shared_store_methods(model: &Model, connection: &TokenStream, by: &str) -
             #table::table
                 .filter(#table::#column.eq(#column))
                 .select(#ident::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()
                 .map_err(database_error)
         }

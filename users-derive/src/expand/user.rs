@@ -229,7 +229,7 @@ fn user_store_impl(model: &Model, timestamps: bool, backend: Backend) -> TokenSt
             },
             quote!(let user = &#ident { updated_at: now(), ..user.clone() };),
             // `created_at` is not part of the changeset, so read the stored row back.
-            quote!(#table::table.find(user.id).select(#ident::as_select()).first(conn).map_err(database_error)),
+            quote!(#table::table.find(user.id).select(#ident::as_select()).get_result(conn).map_err(database_error)),
         )
     } else {
         (quote!(), quote!(), quote!(Ok(user.clone())))
@@ -258,7 +258,7 @@ fn user_store_impl(model: &Model, timestamps: bool, backend: Backend) -> TokenSt
                     .find(id)
                     .select(#ident::as_select())
                     #lock
-                    .first(conn)
+                    .get_result(conn)
                     .optional()
                     .map_err(database_error)
             }
