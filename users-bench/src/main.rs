@@ -80,7 +80,7 @@ impl Options {
                 other => return Err(format!("unknown argument {other:?}; try --help").into()),
             }
         }
-        if !(options.scale > 0.0) {
+        if !options.scale.is_finite() || options.scale <= 0.0 {
             return Err("--scale must be positive".into());
         }
         Ok(options)
