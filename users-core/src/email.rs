@@ -1,6 +1,6 @@
 //! Email normalisation: the one function every write and every lookup goes through.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::UsersError;
 
@@ -31,10 +31,20 @@ pub fn normalize_email(email: &str) -> Result<String, UsersError> {
     if email.len() > MAX_EMAIL_BYTES {
         return invalid("it is longer than 254 bytes");
     }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // Every lookup normalises, so the usual case takes the short way: ASCII has no invisible
+    // characters, lowercases byte by byte and is already in normal form C.
+    let ascii = email.is_ascii();
+    let spaced = if ascii {
+        email
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    } else {
+        email.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if spaced {
         return invalid("it contains whitespace or control characters");
     }
-    if email.chars().any(is_invisible) {
+    if !ascii && email.chars().any(is_invisible) {
         return invalid("it contains invisible formatting characters");
     }
     let Some((local, domain)) = email.split_once('@') else {
@@ -49,7 +59,17 @@ pub fn normalize_email(email: &str) -> Result<String, UsersError> {
     if domain.is_empty() {
         return invalid("the part after '@' is empty");
     }
-    let normalized: String = email.to_lowercase().nfc().collect();
+    let normalized = if ascii {
+        email.to_ascii_lowercase()
+    } else {
+        let lowered = email.to_lowercase();
+        // Most non-ASCII text is in normal form C already; the quick check says so cheaply.
+        if is_nfc_quick(lowered.chars()) == IsNormalized::Yes {
+            lowered
+        } else {
+            lowered.nfc().collect()
+        }
+    };
     // Lowercasing can lengthen some characters (e.g. 'İ'), so check the bound again.
     if normalized.len() > MAX_EMAIL_BYTES {
         return invalid("it is longer than 254 bytes");

@@ -393,6 +393,10 @@ fn column_docs(field: &Field) -> Vec<TokenStream> {
 
 /// The store methods a user and a role model share: load by id, load by a unique text column,
 /// delete by id.
+///
+/// Loads of one row by a unique column use `get_result`, not `first`: the key already limits
+/// the answer to one row, and recent SQLite (3.53 is bundled) plans a bound `LIMIT ?` as the
+/// constant bound to it, so `first` would make it re-prepare the statement on every call.
 pub fn shared_store_methods(
     model: &Model,
     connection: &TokenStream,
@@ -405,11 +409,11 @@ pub fn shared_store_methods(
     let column = format_ident!("{}", by);
     let asyncness = flavor.asyncness();
     let find = flavor.run(
-        quote!(first),
+        quote!(get_result),
         quote!(#table::table.find(id).select(#ident::as_select())),
     );
     let find_by_column = flavor.run(
-        quote!(first),
+        quote!(get_result),
         quote!(#table::table.filter(#table::#column.eq(#column)).select(#ident::as_select())),
     );
     let delete = flavor.run(

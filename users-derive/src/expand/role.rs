@@ -372,6 +372,17 @@ pub fn role_store_methods(
         quote!(get_result),
         quote!(diesel::select(diesel::dsl::exists(#roles_named))),
     );
+    let has_one_role = flavor.run(
+        quote!(get_result),
+        quote! {
+            diesel::select(diesel::dsl::exists(
+                #join::table
+                    .inner_join(#roles::table)
+                    .filter(#join::user_id.eq(user))
+                    .filter(#roles::name.eq(*name)),
+            ))
+        },
+    );
     let count_roles_named = flavor.run(quote!(get_result::<i64>), quote!(#roles_named.count()));
     let roles_of = flavor.run(
         quote!(load),
@@ -430,7 +441,14 @@ pub fn role_store_methods(
         }
 
         #asyncness fn has_any_role(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<bool, UsersError> {
-            #has_any_role.map_err(database_error)
+            // One name (`has_role`) is compared with `=`, a statement the connection keeps
+            // prepared; SQLite and MySQL prepare an `IN (…)` list anew on every call.
+            let found = if let [name] = names {
+                #has_one_role
+            } else {
+                #has_any_role
+            };
+            found.map_err(database_error)
         }
 
         #asyncness fn count_roles_named(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<usize, UsersError> {

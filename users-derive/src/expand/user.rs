@@ -256,7 +256,7 @@ pub fn user_store_methods(
     let (insert_prepare, update_prepare, update_result) = if timestamps {
         // `created_at` is not part of the changeset, so read the stored row back.
         let read_back = flavor.run(
-            quote!(first),
+            quote!(get_result),
             quote!(#table::table.find(user.id).select(#ident::as_select())),
         );
         (
@@ -281,7 +281,7 @@ pub fn user_store_methods(
         quote!(diesel::insert_into(#table::table).values(user)),
     );
     let find_for_update = flavor.run(
-        quote!(first),
+        quote!(get_result),
         quote!(#table::table.find(id).select(#ident::as_select())#lock),
     );
     let update = flavor.run(
