@@ -4,6 +4,7 @@
 //! Each side gets its own database with the same history (the same rows inserted and deleted in
 //! the same order), so neither side runs on tables the other has grown.
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use diesel_migrations::MigrationHarness;
@@ -66,15 +67,13 @@ where
     Ok(())
 }
 
-/// A private SQLite file in WAL mode with a busy timeout and foreign keys on, the set-up the
-/// README recommends (`configure_sqlite`), on both sides.
+/// A private SQLite file set up by `configure_sqlite` (WAL mode, a busy timeout, foreign keys
+/// on, a 32 MiB page cache), the set-up the README recommends, on both sides.
 #[cfg(feature = "sqlite")]
 pub fn sqlite(side: Side) -> Result<Db<diesel::SqliteConnection>> {
     let path = std::env::temp_dir().join(format!("{}.sqlite", unique_name()));
     let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
-    conn.batch_execute(
-        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;",
-    )?;
+    users_diesel::configure_sqlite(&mut conn)?;
     create_tables(&mut conn, side, &hand::ddl("BLOB", "TEXT", "TEXT", ""))?;
     Ok(Db {
         conn,
