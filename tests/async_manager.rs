@@ -279,51 +279,52 @@ backend_tests! {
     }
 }
 
-/// Every operation's future is `Send` for any `Send` connection, so that a web handler awaiting
-/// one is `Send` too. Checked by the compiler: this function only has to type-check.
-fn futures_are_send<C: Send>(users: &AsyncUsers<User, Role>, conn: &mut C, user: &User, role: &Role)
-where
-    User: AsyncUserStore<C>,
-    Role: AsyncRoleStore<C, User = User>,
-{
-    fn send<F: Future + Send>(_: F) {}
-    send(users.register(conn, "", ""));
-    send(users.register_with(conn, "", "", |_| {}));
-    send(users.authenticate(conn, "", ""));
-    send(users.get(conn, user.id));
-    send(users.find_by_email(conn, ""));
-    send(users.update(conn, user));
-    send(users.change_password(conn, user, "", ""));
-    send(users.set_password(conn, user, ""));
-    send(users.delete(conn, user.id));
-    send(users.verify(conn, ""));
-    send(users.password_reset_token(conn, ""));
-    send(users.reset_password(conn, "", ""));
-    send(users.create_role(conn, "", None));
-    send(users.find_role(conn, ""));
-    send(users.role(conn, ""));
-    send(users.update_role(conn, role));
-    send(users.rename_role(conn, role, ""));
-    send(users.delete_role(conn, role));
-    send(users.assign_role(conn, user, role));
-    send(users.assign_roles(conn, user, std::slice::from_ref(role)));
-    send(users.revoke_role(conn, user, role));
-    send(users.has_role(conn, user, ""));
-    send(users.has_any_role(conn, user, &[]));
-    send(users.has_all_roles(conn, user, &[]));
-    send(users.roles_of(conn, user));
-    send(users.roles_of_users(conn, std::slice::from_ref(user)));
-    send(users.users_with_role(conn, ""));
+/// Every operation's future can be spawned on a multi-threaded runtime (it is `Send`, and
+/// `'static` once it owns its inputs), as a web handler's must be. Checked by the compiler for
+/// each backend's connection: the functions only have to type-check.
+macro_rules! spawnable_operations {
+    ($($feature:literal => $check:ident($connection:ty);)*) => {$(
+        #[cfg(feature = $feature)]
+        #[allow(dead_code)]
+        fn $check(users: AsyncUsers<User, Role>, mut conn: $connection, user: User, role: Role) {
+            tokio::spawn(async move {
+                let conn = &mut conn;
+                let _ = users.register(conn, "", "").await;
+                let _ = users.register_with(conn, "", "", |_| {}).await;
+                let _ = users.authenticate(conn, "", "").await;
+                let _ = users.get(conn, user.id).await;
+                let _ = users.find_by_email(conn, "").await;
+                let _ = users.update(conn, &user).await;
+                let _ = users.change_password(conn, &user, "", "").await;
+                let _ = users.set_password(conn, &user, "").await;
+                let _ = users.delete(conn, user.id).await;
+                let _ = users.verify(conn, "").await;
+                let _ = users.password_reset_token(conn, "").await;
+                let _ = users.reset_password(conn, "", "").await;
+                let _ = users.create_role(conn, "", None).await;
+                let _ = users.find_role(conn, "").await;
+                let _ = users.role(conn, "").await;
+                let _ = users.update_role(conn, &role).await;
+                let _ = users.rename_role(conn, &role, "").await;
+                let _ = users.delete_role(conn, &role).await;
+                let _ = users.assign_role(conn, &user, &role).await;
+                let _ = users.assign_roles(conn, &user, std::slice::from_ref(&role)).await;
+                let _ = users.revoke_role(conn, &user, &role).await;
+                let _ = users.has_role(conn, &user, "").await;
+                let _ = users.has_any_role(conn, &user, &[]).await;
+                let _ = users.has_all_roles(conn, &user, &[]).await;
+                let _ = users.roles_of(conn, &user).await;
+                let _ = users.roles_of_users(conn, std::slice::from_ref(&user)).await;
+                let _ = users.users_with_role(conn, "").await;
+            });
+        }
+    )*};
 }
 
-#[test]
-fn every_future_is_send_on_every_backend() {
-    #[cfg(feature = "sqlite")]
-    let _ = futures_are_send::<users_diesel::asynchronous::AsyncSqliteConnection>;
-    #[cfg(feature = "postgres")]
-    let _ = futures_are_send::<users_diesel::asynchronous::AsyncPgConnection>;
-    #[cfg(feature = "mysql")]
-    let _ = futures_are_send::<users_diesel::asynchronous::AsyncMysqlConnection>;
+spawnable_operations! {
+    "sqlite" => spawnable_on_sqlite(users_diesel::asynchronous::AsyncSqliteConnection);
+    "postgres" => spawnable_on_postgres(users_diesel::asynchronous::AsyncPgConnection);
+    "mysql" => spawnable_on_mysql(users_diesel::asynchronous::AsyncMysqlConnection);
 }
 
 #[test]
@@ -335,4 +336,36 @@ fn the_manager_is_cheap_to_clone_and_shares_its_hooks() {
     let debug = format!("{users:?}");
     assert!(debug.starts_with("AsyncUsers"), "{debug}");
     assert!(!debug.contains("[5, 5"), "{debug}");
+}
+
+/// A module that has both `RunQueryDsl`s in scope, as async applications commonly do: the
+/// generated stores, sync and async, still compile, and so does the application's own query.
+#[cfg(feature = "sqlite")]
+mod both_run_query_dsls {
+    use diesel::prelude::*;
+    use users_diesel::asynchronous::{AsyncConnection, AsyncSqliteConnection, RunQueryDsl};
+    use users_diesel::prelude::*;
+
+    #[user_model(table = "accounts")]
+    pub struct Account {}
+
+    #[test]
+    fn generated_stores_and_application_queries_compile() {
+        let db = users_tests::sqlite();
+        diesel_migrations::MigrationHarness::run_pending_migrations(
+            &mut db.connect(),
+            Migrations::new().with::<Account>(),
+        )
+        .unwrap();
+        super::runtime().block_on(async {
+            let mut conn = AsyncSqliteConnection::establish(db.url()).await.unwrap();
+            let users = AsyncUsers::<Account>::new(UsersConfig::new([5u8; 32]).unwrap());
+            users
+                .register(&mut conn, "alice@example.com", super::PASSWORD)
+                .await
+                .unwrap();
+            let count: i64 = accounts::table.count().get_result(&mut conn).await.unwrap();
+            assert_eq!(count, 1);
+        });
+    }
 }

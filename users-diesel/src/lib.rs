@@ -68,8 +68,10 @@ pub mod prelude {
         role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, UserModel,
         UserStore, Users, UsersConfig, UsersError,
     };
+    // Not the async store traits: their methods have the names of the sync ones, so with both
+    // in scope `User::find(conn, id)` would be ambiguous. `AsyncUsers` needs neither in scope.
     #[cfg(feature = "async")]
-    pub use crate::{AsyncRoleStore, AsyncUserStore, AsyncUsers};
+    pub use crate::AsyncUsers;
 }
 
 /// Runtime items for generated code. Not public API: names here may change at any time.
