@@ -1,0 +1,19 @@
+//! The models the web example and the admin CLI share: one database file, one schema.
+
+use users_diesel::prelude::*;
+
+/// An application's user.
+#[user_model(timestamps)]
+pub struct User {
+    /// The name shown to other users.
+    pub display_name: Option<String>,
+}
+
+/// A role, with the `user_roles` join table to [`User`].
+#[role_model]
+pub struct Role {}
+
+/// The migrations of both models.
+pub fn migrations() -> Migrations {
+    Migrations::new().with::<User>().with::<Role>()
+}
