@@ -402,6 +402,7 @@ http_tests! {
     tokens_of_one_purpose_are_useless_for_another,
     extractors_and_layers_guard_application_routes,
     a_database_failure_is_an_internal_error_that_says_nothing,
+    the_admin_role_and_the_body_limit_are_configurable,
 }
 
 async fn the_full_flow_works_and_a_reset_ends_the_old_session(backend: Backend) {
@@ -1229,4 +1230,29 @@ async fn a_database_failure_is_an_internal_error_that_says_nothing(backend: Back
         let answer = answer.expect_error(500, "internal");
         assert_eq!(answer.body["error"]["message"], "internal server error");
     }
+}
+
+async fn the_admin_role_and_the_body_limit_are_configurable(backend: Backend) {
+    let mut app = App::start_with(backend, |state| state.admin_role("root").body_limit(1024)).await;
+    app.register("alice@example.com").await;
+    let alice = app.login("alice@example.com").await;
+    let role = json!({ "name": "editor" });
+
+    app.db.grant("alice@example.com", "admin");
+    app.call(Method::POST, "/roles", &alice, Some(role.clone()))
+        .await
+        .expect_error(403, "forbidden");
+    app.db.grant("alice@example.com", "root");
+    app.call(Method::POST, "/roles", &alice, Some(role))
+        .await
+        .expect(201);
+
+    let long_name = json!({ "display_name": "x".repeat(1024) });
+    app.call(Method::PATCH, "/users/me", &alice, Some(long_name))
+        .await
+        .expect_error(413, "payload_too_large");
+    let short_name = json!({ "display_name": "x".repeat(900) });
+    app.call(Method::PATCH, "/users/me", &alice, Some(short_name))
+        .await
+        .expect(200);
 }

@@ -85,11 +85,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, ApiError> {
-        match <Self as FromRequestParts<S>>::from_request_parts(parts, state).await {
-            Ok(user) => Ok(Some(user)),
-            Err(error) if error.code() == "unauthorized" => Ok(None),
-            Err(error) => Err(error),
+        let users = UsersState::<U>::from_ref(state);
+        if !users.carries_session(parts) {
+            return Ok(None);
         }
+        <Self as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
     }
 }
 

@@ -223,12 +223,22 @@ impl<U: UserModel> UsersState<U> {
         &*self.revocations
     }
 
+    /// The request's session token, if it carries one (an empty one is none).
+    fn session_token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        session::request_token(parts, self.cookie()).filter(|token| !token.is_empty())
+    }
+
+    /// Whether the request carries a session token, valid or not.
+    pub(crate) fn carries_session(&self, parts: &Parts) -> bool {
+        self.session_token(parts).is_some()
+    }
+
     /// The user of the request's session, checked: the token opens (signature, purpose,
     /// expiry), was not logged out, belongs to a user whose password has not changed since,
     /// and that user is active (and verified, where the configuration requires it).
     pub(crate) async fn authenticate(&self, parts: &Parts) -> Result<CurrentUser<U>, ApiError> {
-        let token = session::request_token(parts, self.cookie())
-            .filter(|token| !token.is_empty())
+        let token = self
+            .session_token(parts)
             .ok_or_else(ApiError::unauthorized)?;
         let opened = session::open(&self.signer, token).ok_or_else(ApiError::invalid_session)?;
         let revoked = self
