@@ -238,41 +238,10 @@ async fn update_me<U: Profile>(
     JsonBody(mut body): JsonBody<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let email = take_string(&mut body, "email")?;
-    let password = take_string(&mut body, "password")?;
+    let new_password = take_string(&mut body, "password")?;
     let current_password = take_string(&mut body, "current_password")?;
-    let password_change = match (&current_password, &password) {
-        (Some(current), Some(new)) => Some((current.as_str(), new.as_str())),
-        (None, None) => None,
-        (None, Some(_)) => {
-            return Err(ApiError::bad_request(
-                "changing the password needs `current_password`",
-            ))
-        }
-        (Some(_), None) => {
-            return Err(ApiError::bad_request(
-                "`current_password` goes with a new `password`",
-            ))
-        }
-    };
-    // Checked here against the loaded user, so that a bad field is a 400; applied below to the
-    // row as it is inside the transaction.
-    if !body.is_empty() {
-        merged_profile(&current.user, body.clone())?;
-    }
-    let edit: Option<Edit<'_, U>> = if email.is_some() || !body.is_empty() {
-        Some(Box::new(move |user: &mut U| {
-            if !body.is_empty() {
-                let fields = merged_profile(user, body).map_err(UsersError::database)?;
-                user.set_profile(fields);
-            }
-            if let Some(email) = email {
-                user.set_email(email);
-            }
-            Ok(())
-        }))
-    } else {
-        None
-    };
+    let password_change = password_change(current_password.as_deref(), new_password.as_deref())?;
+    let edit = profile_edit(&current.user, email, body)?;
     let user = users
         .backend()
         .edit(current.id(), edit, password_change)
@@ -292,6 +261,49 @@ async fn update_me<U: Profile>(
     let (session, cookie) = new_session(&users, &user);
     view["session"] = session;
     Ok(with_cookie(Json(view).into_response(), cookie))
+}
+
+/// The `(current, new)` passwords of a password change, if the request asks for one.
+fn password_change<'a>(
+    current: Option<&'a str>,
+    new: Option<&'a str>,
+) -> Result<Option<(&'a str, &'a str)>, ApiError> {
+    match (current, new) {
+        (Some(current), Some(new)) => Ok(Some((current, new))),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(ApiError::bad_request(
+            "changing the password needs `current_password`",
+        )),
+        (Some(_), None) => Err(ApiError::bad_request(
+            "`current_password` goes with a new `password`",
+        )),
+    }
+}
+
+/// The change to the user's row that a new `email` and the profile fields of `changes` ask
+/// for, if any. The fields are checked here against the loaded user, so that a bad one is a
+/// 400, and merged again over the row as it is inside the transaction.
+fn profile_edit<U: Profile>(
+    loaded: &U,
+    email: Option<String>,
+    changes: Map<String, Value>,
+) -> Result<Option<Edit<'static, U>>, ApiError> {
+    if !changes.is_empty() {
+        merged_profile(loaded, changes.clone())?;
+    } else if email.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(move |user: &mut U| {
+        if !changes.is_empty() {
+            // Checked above: only a field that no longer deserializes could fail here.
+            let fields = merged_profile(user, changes).map_err(UsersError::database)?;
+            user.set_profile(fields);
+        }
+        if let Some(email) = email {
+            user.set_email(email);
+        }
+        Ok(())
+    })))
 }
 
 async fn create_role<U: Profile>(
