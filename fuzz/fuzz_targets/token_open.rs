@@ -17,7 +17,11 @@ static SIGNER: LazyLock<TokenSigner> = LazyLock::new(|| {
 fuzz_target!(|data: &[u8]| {
     let token = String::from_utf8_lossy(data);
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    for purpose in [TokenPurpose::Verification, TokenPurpose::PasswordReset] {
+    for purpose in [
+        TokenPurpose::Verification,
+        TokenPurpose::PasswordReset,
+        TokenPurpose::Session,
+    ] {
         // Without the secret, no input can carry a valid MAC.
         match SIGNER.open(&token, purpose, now) {
             Err(UsersError::InvalidToken) => {}

@@ -1,12 +1,14 @@
-//! Signed tokens for email verification and password reset, with HMAC-SHA256.
+//! Signed tokens for email verification, password reset and login sessions, with HMAC-SHA256.
 //!
-//! A token is self-contained: nothing is stored for it. It carries its purpose, the user id, an
-//! expiry, and a *binding*: a keyed digest of the user's email (verification) or password hash
-//! (reset). Checking happens in two steps so that the caller can load the user in between:
-//! [`TokenSigner::open`] checks signature, purpose and expiry and yields the user id, then
-//! [`TokenSigner::check_user`] compares the binding against the loaded user. A verification
-//! token therefore dies when the email changes, and a reset token when the password hash
-//! changes, which makes it single-use.
+//! A token is self-contained: nothing is stored for it. It carries its purpose, the user id, a
+//! unique token id, an expiry, and a *binding*: a keyed digest of the user's email
+//! (verification) or password hash (reset, session). Checking happens in two steps so that the
+//! caller can load the user in between: [`TokenSigner::open`] checks signature, purpose and
+//! expiry and yields the user id, then [`TokenSigner::check_user`] compares the binding against
+//! the loaded user. A verification token therefore dies when the email changes, and a reset or
+//! session token when the password hash changes, which makes a reset token single-use and ends
+//! every session at a password change. The token id lets an application revoke one token alone
+//! (a logout) by remembering it until [`OpenedToken::expires_at`].
 
 use std::fmt;
 use std::ops::Range;
@@ -24,27 +26,31 @@ use crate::{UserModel, UsersConfig, UsersError};
 
 type HmacSha256 = Hmac<Sha256>;
 
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
 const DIGEST_LEN: usize = 32;
-// Layout: format version | purpose | user id | expiry (big-endian unix seconds) | binding | MAC.
+// Layout: format version | purpose | user id | token id | expiry (big-endian unix seconds) |
+// binding | MAC.
 const PURPOSE: usize = 1;
 const USER_ID: Range<usize> = 2..18;
-const EXPIRY: Range<usize> = 18..26;
-const BINDING: Range<usize> = 26..26 + DIGEST_LEN;
+const TOKEN_ID: Range<usize> = 18..34;
+const EXPIRY: Range<usize> = 34..42;
+const BINDING: Range<usize> = 42..42 + DIGEST_LEN;
 const PAYLOAD_LEN: usize = BINDING.end;
 const TOKEN_LEN: usize = PAYLOAD_LEN + DIGEST_LEN;
 
 // Distinct prefixes keep a token's MAC and a binding digest from ever being the same message.
-const TOKEN_DOMAIN: &[u8] = b"users-core token v1\0";
+const TOKEN_DOMAIN: &[u8] = b"users-core token v2\0";
 const BINDING_DOMAIN: &[u8] = b"users-core binding v1\0";
 
-/// What a token may be used for; a token of one purpose is useless for the other.
+/// What a token may be used for; a token of one purpose is useless for the others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TokenPurpose {
     /// Proves the ownership of the user's current email address.
     Verification,
     /// Allows setting a new password without the current one, once.
     PasswordReset,
+    /// Proves a login, until it expires or the user's password changes (a web session).
+    Session,
 }
 
 impl TokenPurpose {
@@ -52,6 +58,7 @@ impl TokenPurpose {
         match self {
             TokenPurpose::Verification => 1,
             TokenPurpose::PasswordReset => 2,
+            TokenPurpose::Session => 3,
         }
     }
 }
@@ -62,6 +69,8 @@ impl TokenPurpose {
 pub struct OpenedToken {
     purpose: TokenPurpose,
     user_id: Uuid,
+    id: Uuid,
+    expiry: u64,
     binding: [u8; DIGEST_LEN],
 }
 
@@ -74,6 +83,17 @@ impl OpenedToken {
     /// The id of the user the token was issued to.
     pub fn user_id(&self) -> Uuid {
         self.user_id
+    }
+
+    /// The token's own id, unique to each token issued (a UUIDv7), and signed like the rest:
+    /// what an application remembers to revoke this one token before it expires.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// When the token stops being valid, to the second.
+    pub fn expires_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.expiry)
     }
 }
 
@@ -128,7 +148,7 @@ impl TokenSigner {
     }
 
     /// A URL-safe token (base64 without padding) for `user`, issued at `now` and valid for
-    /// `lifetime`, counted in whole seconds.
+    /// `lifetime`, counted in whole seconds, with a fresh token id.
     pub fn issue<U: UserModel>(
         &self,
         purpose: TokenPurpose,
@@ -142,6 +162,7 @@ impl TokenSigner {
         token.push(FORMAT_VERSION);
         token.push(purpose.as_byte());
         token.extend_from_slice(user_id.as_bytes());
+        token.extend_from_slice(Uuid::now_v7().as_bytes());
         token.extend_from_slice(&expiry.to_be_bytes());
         token.extend_from_slice(&self.binding(purpose, user));
         let tag = self.keyed(TOKEN_DOMAIN).chain_update(&token).finalize();
@@ -179,21 +200,25 @@ impl TokenSigner {
         expiry.copy_from_slice(&payload[EXPIRY]);
         let mut binding = [0u8; DIGEST_LEN];
         binding.copy_from_slice(&payload[BINDING]);
+        let expiry = u64::from_be_bytes(expiry);
         let intact = payload[0] == FORMAT_VERSION
             && payload[PURPOSE] == purpose.as_byte()
-            && unix_seconds(now) < u64::from_be_bytes(expiry);
+            && unix_seconds(now) < expiry;
         if !intact {
             return Err(UsersError::InvalidToken);
         }
+        let uuid = |range| Uuid::from_slice(&payload[range]).map_err(|_| UsersError::InvalidToken);
         Ok(OpenedToken {
             purpose,
-            user_id: Uuid::from_slice(&payload[USER_ID]).map_err(|_| UsersError::InvalidToken)?,
+            user_id: uuid(USER_ID)?,
+            id: uuid(TOKEN_ID)?,
+            expiry,
             binding,
         })
     }
 
     /// Checks that an opened token belongs to `user` as it is now: same id, and for a
-    /// verification token the same email, for a reset token the same password hash.
+    /// verification token the same email, for a reset or session token the same password hash.
     ///
     /// # Errors
     ///
@@ -218,7 +243,7 @@ impl TokenSigner {
     fn binding<U: UserModel>(&self, purpose: TokenPurpose, user: &U) -> [u8; DIGEST_LEN] {
         let bound = match purpose {
             TokenPurpose::Verification => user.email(),
-            TokenPurpose::PasswordReset => user.password_hash(),
+            TokenPurpose::PasswordReset | TokenPurpose::Session => user.password_hash(),
         };
         self.keyed(BINDING_DOMAIN)
             .chain_update([purpose.as_byte()])
@@ -291,6 +316,11 @@ mod tests {
     }
 
     const HOUR: Duration = Duration::from_secs(3600);
+    const PURPOSES: [TokenPurpose; 3] = [
+        TokenPurpose::Verification,
+        TokenPurpose::PasswordReset,
+        TokenPurpose::Session,
+    ];
 
     fn signer(secret: u8) -> TokenSigner {
         TokenSigner::new(&UsersConfig::new([secret; 32]).unwrap())
@@ -313,9 +343,9 @@ mod tests {
     }
 
     #[test]
-    fn round_trips_for_both_purposes() {
+    fn round_trips_for_every_purpose() {
         let (signer, alice) = (signer(1), alice());
-        for purpose in [TokenPurpose::Verification, TokenPurpose::PasswordReset] {
+        for purpose in PURPOSES {
             let token = signer.issue(purpose, &alice, now(), HOUR);
             assert!(token
                 .bytes()
@@ -352,20 +382,24 @@ mod tests {
     }
 
     #[test]
-    fn is_useless_for_the_other_purpose() {
+    fn is_useless_for_the_other_purposes() {
         let (signer, alice) = (signer(1), alice());
-        let verification = signer.issue(TokenPurpose::Verification, &alice, now(), HOUR);
-        let reset = signer.issue(TokenPurpose::PasswordReset, &alice, now(), HOUR);
-        assert!(is_invalid(signer.open(
-            &verification,
-            TokenPurpose::PasswordReset,
-            now()
-        )));
-        assert!(is_invalid(signer.open(
-            &reset,
-            TokenPurpose::Verification,
-            now()
-        )));
+        for issued in PURPOSES {
+            let token = signer.issue(issued, &alice, now(), HOUR);
+            for other in PURPOSES.into_iter().filter(|&p| p != issued) {
+                assert!(is_invalid(signer.open(&token, other, now())));
+            }
+        }
+    }
+
+    #[test]
+    fn each_token_has_its_own_id_and_says_when_it_expires() {
+        let (signer, alice) = (signer(1), alice());
+        let open = |token: &str| signer.open(token, TokenPurpose::Session, now()).unwrap();
+        let first = open(&signer.issue(TokenPurpose::Session, &alice, now(), HOUR));
+        let second = open(&signer.issue(TokenPurpose::Session, &alice, now(), HOUR));
+        assert_ne!(first.id(), second.id());
+        assert_eq!(first.expires_at(), now() + HOUR);
     }
 
     #[test]
@@ -423,7 +457,7 @@ mod tests {
     }
 
     #[test]
-    fn binds_verification_to_the_email_and_reset_to_the_hash() {
+    fn binds_verification_to_the_email_and_reset_and_session_to_the_hash() {
         let (signer, alice) = (signer(1), alice());
         let verification = signer.issue(TokenPurpose::Verification, &alice, now(), HOUR);
         let verification = signer
@@ -433,15 +467,19 @@ mod tests {
         let reset = signer
             .open(&reset, TokenPurpose::PasswordReset, now())
             .unwrap();
+        let session = signer.issue(TokenPurpose::Session, &alice, now(), HOUR);
+        let session = signer.open(&session, TokenPurpose::Session, now()).unwrap();
 
         let mut new_email = alice.clone();
         new_email.set_email("alice@example.org".into());
         assert!(is_invalid(signer.check_user(&verification, &new_email)));
         signer.check_user(&reset, &new_email).unwrap();
+        signer.check_user(&session, &new_email).unwrap();
 
         let mut new_hash = alice.clone();
         new_hash.set_password_hash("$argon2id$2".into());
         assert!(is_invalid(signer.check_user(&reset, &new_hash)));
+        assert!(is_invalid(signer.check_user(&session, &new_hash)));
         signer.check_user(&verification, &new_hash).unwrap();
 
         let bob = User {

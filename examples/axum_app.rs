@@ -1,0 +1,137 @@
+//! A web application on users-axum: registration, login sessions, email verification, password
+//! reset, the user's profile and role administration as a JSON API, on the SQLite file
+//! `users-app.sqlite` in the current directory.
+//!
+//! ```text
+//! cargo run --example axum_app        # then follow the curl walkthrough it prints
+//! ```
+//!
+//! `USERS_SECRET` (at least 32 bytes) signs the tokens; without it a development secret is used,
+//! with a warning. `PORT` overrides the port, 3000. The tokens that an application would email
+//! are printed to standard output instead. The admin CLI (`cargo run --example admin -- …`)
+//! works on the same file: it makes the first administrator.
+
+use std::error::Error;
+
+use axum::routing::get;
+use axum::Router;
+use diesel::{Connection, SqliteConnection};
+use diesel_migrations::MigrationHarness;
+use serde::{Deserialize, Serialize};
+use users_axum::{Admin, CurrentUser, HasRole, LogMailer, Profile, UsersState};
+use users_diesel::asynchronous::deadpool::Pool;
+use users_diesel::asynchronous::sqlite_connection_manager;
+use users_diesel::prelude::*;
+
+#[path = "shared/models.rs"]
+mod models;
+
+use models::{migrations, Role, User};
+
+const DATABASE: &str = "users-app.sqlite";
+const DEVELOPMENT_SECRET: &str = "development secret: set USERS_SECRET in production!";
+
+/// What a user sees and may change of their own account, besides email and password.
+#[derive(Serialize, Deserialize)]
+pub struct UserProfile {
+    display_name: Option<String>,
+}
+
+impl Profile for User {
+    type Fields = UserProfile;
+
+    fn profile(&self) -> UserProfile {
+        UserProfile {
+            display_name: self.display_name.clone(),
+        }
+    }
+
+    fn set_profile(&mut self, fields: UserProfile) {
+        self.display_name = fields.display_name;
+    }
+}
+
+/// An application route for any logged-in user.
+async fn hello(user: CurrentUser<User>) -> String {
+    let name = user.display_name.as_deref().unwrap_or(&user.email);
+    format!("Hello, {name}!\n")
+}
+
+/// An application route for administrators only.
+async fn admin_only(admin: HasRole<Admin, User>) -> String {
+    format!("{} is an administrator.\n", admin.email)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
+    // Migrations run once, over a sync connection, before serving.
+    let mut conn = SqliteConnection::establish(DATABASE)?;
+    users_diesel::configure_sqlite(&mut conn)?;
+    conn.run_pending_migrations(migrations())?;
+    drop(conn);
+
+    let secret = std::env::var("USERS_SECRET").unwrap_or_else(|_| {
+        eprintln!(
+            "warning: USERS_SECRET is not set; using a development secret. Never deploy this."
+        );
+        DEVELOPMENT_SECRET.to_owned()
+    });
+    let manager = AsyncUsers::<User, Role>::new(UsersConfig::new(&secret)?);
+    let pool = Pool::builder(sqlite_connection_manager(DATABASE)).build()?;
+    // LogMailer prints the tokens: in production, a Mailer that sends emails.
+    let users = UsersState::new(manager, pool, LogMailer);
+
+    let app = Router::new()
+        .route("/hello", get(hello))
+        .route("/admin-only", get(admin_only))
+        .merge(users_axum::router(users.clone()))
+        .with_state(users);
+
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT={port} is not a port"))?,
+        Err(_) => 3000,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    print_walkthrough(&format!("http://{}", listener.local_addr()?));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn print_walkthrough(base: &str) {
+    let json = "-H 'content-type: application/json'";
+    let auth = "-H \"authorization: Bearer $TOKEN\"";
+    println!(
+        "\
+users-axum example on {base}, database {DATABASE}. Try, in another shell:
+
+  # register (a verification token is printed here, as \"[mail to …]\")
+  curl -s {base}/auth/register {json} -d '{{\"email\": \"alice@example.com\", \"password\": \"correct horse battery staple\", \"display_name\": \"Alice\"}}'
+  curl -s {base}/auth/verify {json} -d '{{\"token\": \"<the verification token>\"}}'
+
+  # log in, and use the session token
+  TOKEN=$(curl -s {base}/auth/login {json} -d '{{\"email\": \"alice@example.com\", \"password\": \"correct horse battery staple\"}}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')
+  curl -s {base}/users/me {auth}
+  curl -s -X PATCH {base}/users/me {auth} {json} -d '{{\"display_name\": \"Alice L.\"}}'
+  curl -s {base}/hello {auth}
+
+  # role administration needs the admin role; the admin CLI grants the first one
+  cargo run --example admin -- create-role admin
+  cargo run --example admin -- assign-role alice@example.com admin
+  curl -s {base}/roles {auth} {json} -d '{{\"name\": \"editor\"}}'
+  curl -s {base}/admin-only {auth}
+
+  # log out: this token is refused from now on
+  curl -s -X POST {base}/auth/logout {auth}
+
+  # forgot the password? (a reset token is printed here; a reset ends every session)
+  curl -s {base}/auth/forgot-password {json} -d '{{\"email\": \"alice@example.com\"}}'
+  curl -s {base}/auth/reset-password {json} -d '{{\"token\": \"<the reset token>\", \"password\": \"a new long password\"}}'
+"
+    );
+}

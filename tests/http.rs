@@ -1,0 +1,1258 @@
+//! users-axum over real HTTP: each test serves the router (plus a few application routes that
+//! use the extractors and guard layers) on 127.0.0.1 at a random port, over a private database
+//! of each enabled backend, and drives it with reqwest.
+//!
+//! The SQLite tests run in the default `cargo test`; the PostgreSQL and MySQL ones with those
+//! features (`cargo test --all-features`).
+
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use diesel_migrations::MigrationHarness;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use users_axum::{
+    Admin, CurrentUser, HasAllRoles, HasAnyRole, HasRole, MailKind, MemoryMailer, Profile,
+    RoleNames, UsersState, Verified,
+};
+use users_diesel::asynchronous::deadpool::Pool;
+use users_diesel::prelude::*;
+use users_diesel::{TokenPurpose, TokenSigner, Uuid};
+
+#[user_model]
+pub struct User {
+    pub display_name: Option<String>,
+    #[column(default = 0)]
+    pub credits: i32,
+}
+
+#[role_model]
+pub struct Role {}
+
+/// Only `display_name` is the user's to see and set; `credits` is not.
+#[derive(Serialize, Deserialize)]
+pub struct UserProfile {
+    display_name: Option<String>,
+}
+
+impl Profile for User {
+    type Fields = UserProfile;
+
+    fn profile(&self) -> UserProfile {
+        UserProfile {
+            display_name: self.display_name.clone(),
+        }
+    }
+
+    fn set_profile(&mut self, fields: UserProfile) {
+        self.display_name = fields.display_name;
+    }
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+const NEW_PASSWORD: &str = "a brand new long password";
+const SECRET: [u8; 32] = [42; 32];
+
+fn config() -> UsersConfig {
+    UsersConfig::new(SECRET)
+        .and_then(|config| config.argon2_params(8, 1, 1))
+        .expect("a valid configuration")
+}
+
+fn migrations() -> Migrations {
+    Migrations::new().with::<User>().with::<Role>()
+}
+
+/// The test database, seen from outside the app: what an operator does with the admin CLI.
+trait Operator {
+    fn grant(&mut self, email: &str, role: &str);
+    fn deactivate(&mut self, email: &str);
+    /// Drops the tables, so that every query fails.
+    fn break_database(&mut self);
+}
+
+impl<C> Operator for users_tests::TestDb<C>
+where
+    C: diesel::Connection + diesel::connection::SimpleConnection,
+    User: UserStore<C>,
+    Role: RoleStore<C, User = User>,
+{
+    fn grant(&mut self, email: &str, role: &str) {
+        let users = Users::<User, Role>::new(config());
+        let user = users.find_by_email(&mut **self, email).unwrap().unwrap();
+        let role = match users.find_role(&mut **self, role).unwrap() {
+            Some(role) => role,
+            None => users.create_role(&mut **self, role, None).unwrap(),
+        };
+        users.assign_role(&mut **self, &user, &role).unwrap();
+    }
+
+    fn deactivate(&mut self, email: &str) {
+        let users = Users::<User, Role>::new(config());
+        let mut user = users.find_by_email(&mut **self, email).unwrap().unwrap();
+        user.is_active = false;
+        users.update(&mut **self, &user).unwrap();
+    }
+
+    fn break_database(&mut self) {
+        self.batch_execute("DROP TABLE user_roles; DROP TABLE users")
+            .unwrap();
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    #[cfg(feature = "sqlite")]
+    Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
+    #[cfg(feature = "mysql")]
+    Mysql,
+}
+
+/// The app, served on a random port of 127.0.0.1.
+struct App {
+    base: String,
+    client: reqwest::Client,
+    mailer: MemoryMailer<User>,
+    db: Box<dyn Operator>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A response: its status, its headers and its body as JSON (`Null` if empty).
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    /// The error code of a JSON error response.
+    fn code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not a JSON error: {} {}", self.status, self.body))
+    }
+
+    #[track_caller]
+    fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        self
+    }
+
+    #[track_caller]
+    fn expect_error(self, status: u16, code: &str) -> Self {
+        assert_eq!(
+            (self.status.as_u16(), self.code()),
+            (status, code),
+            "{}",
+            self.body
+        );
+        assert!(self.body["error"]["message"].is_string(), "{}", self.body);
+        self
+    }
+}
+
+/// Roles for [`HasAnyRole`] and [`HasAllRoles`].
+struct Staff;
+
+impl RoleNames for Staff {
+    const NAMES: &'static [&'static str] = &["admin", "editor"];
+}
+
+/// Application routes next to the users router, each behind one extractor or layer.
+fn app_routes(users: &UsersState<User>) -> Router<UsersState<User>> {
+    let layered = Router::new()
+        .route("/app/layered/verified", get(|| async { "verified" }))
+        .route_layer(users.require_verified());
+    let editors = Router::new()
+        .route("/app/layered/editor", get(|| async { "editor" }))
+        .route_layer(users.require_role("editor"));
+    let staff = Router::new()
+        .route("/app/layered/staff", get(|| async { "staff" }))
+        .route_layer(users.require_any_role(["admin", "editor"]));
+    let both = Router::new()
+        .route("/app/layered/both", get(|| async { "both" }))
+        .route_layer(users.require_all_roles(["admin", "editor"]));
+    Router::new()
+        .route(
+            "/app/whoami",
+            get(|user: CurrentUser<User>| async move { user.email.clone() }),
+        )
+        .route(
+            "/app/maybe",
+            get(|user: Option<CurrentUser<User>>| async move {
+                user.map_or("anonymous".to_owned(), |user| user.email.clone())
+            }),
+        )
+        .route(
+            "/app/verified",
+            get(|user: Verified<User>| async move { user.email.clone() }),
+        )
+        .route(
+            "/app/admin",
+            get(|user: HasRole<Admin, User>| async move { user.email.clone() }),
+        )
+        .route(
+            "/app/staff",
+            get(|user: HasAnyRole<Staff, User>| async move { user.email.clone() }),
+        )
+        .route(
+            "/app/both",
+            get(|user: HasAllRoles<Staff, User>| async move { user.email.clone() }),
+        )
+        .merge(layered)
+        .merge(editors)
+        .merge(staff)
+        .merge(both)
+}
+
+impl App {
+    async fn start(backend: Backend) -> App {
+        App::start_with(backend, |state| state).await
+    }
+
+    async fn start_with(
+        backend: Backend,
+        configure: impl FnOnce(UsersState<User>) -> UsersState<User>,
+    ) -> App {
+        let mailer = MemoryMailer::new();
+        let manager = AsyncUsers::<User, Role>::new(config());
+        let (state, db): (UsersState<User>, Box<dyn Operator>) = match backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => {
+                let mut db = users_tests::sqlite();
+                db.run_pending_migrations(migrations()).unwrap();
+                let manager_of_pool =
+                    users_diesel::asynchronous::sqlite_connection_manager(db.url());
+                let pool = Pool::builder(manager_of_pool).max_size(4).build().unwrap();
+                (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                use users_diesel::asynchronous::{AsyncDieselConnectionManager, AsyncPgConnection};
+                let mut db = users_tests::postgres();
+                db.run_pending_migrations(migrations()).unwrap();
+                let manager_of_pool =
+                    AsyncDieselConnectionManager::<AsyncPgConnection>::new(db.url());
+                let pool = Pool::builder(manager_of_pool).max_size(4).build().unwrap();
+                (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
+            }
+            #[cfg(feature = "mysql")]
+            Backend::Mysql => {
+                use users_diesel::asynchronous::{
+                    AsyncDieselConnectionManager, AsyncMysqlConnection,
+                };
+                let mut db = users_tests::mysql();
+                db.run_pending_migrations(migrations()).unwrap();
+                let manager_of_pool =
+                    AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(db.url());
+                let pool = Pool::builder(manager_of_pool).max_size(4).build().unwrap();
+                (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
+            }
+        };
+        let state = configure(state);
+        let app = app_routes(&state)
+            .merge(users_axum::router(state.clone()))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        App {
+            base,
+            client: reqwest::Client::new(),
+            mailer,
+            db,
+            server,
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn request(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, format!("{}{path}", self.base));
+        match token {
+            Some(token) => request.header(AUTHORIZATION, format!("Bearer {token}")),
+            None => request,
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(self.request(Method::POST, path, None).json(&body))
+            .await
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(self.request(Method::GET, path, Some(token)))
+            .await
+    }
+
+    async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Answer {
+        let request = self.request(method, path, Some(token));
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        self.send(request).await
+    }
+
+    async fn register(&self, email: &str) -> Value {
+        self.post(
+            "/auth/register",
+            json!({ "email": email, "password": PASSWORD }),
+        )
+        .await
+        .expect(201)
+        .body
+    }
+
+    async fn login_with(&self, email: &str, password: &str) -> String {
+        let answer = self
+            .post(
+                "/auth/login",
+                json!({ "email": email, "password": password }),
+            )
+            .await
+            .expect(200);
+        assert_eq!(answer.body["token_type"], "bearer");
+        answer.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn login(&self, email: &str) -> String {
+        self.login_with(email, PASSWORD).await
+    }
+
+    /// The token of the latest message of `kind` to `email`; the mailer runs in a task of its
+    /// own, so it may take a moment.
+    async fn mailed(&self, email: &str, kind: MailKind) -> String {
+        for _ in 0..250 {
+            if let Some(token) = self.mailer.latest_token(email, kind) {
+                return token;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no {kind:?} message to {email}");
+    }
+
+    /// How many messages were sent, once the mailer tasks had a moment to run.
+    async fn sent_count(&self) -> usize {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.mailer.sent().len()
+    }
+}
+
+macro_rules! http_tests {
+    ($($name:ident),* $(,)?) => {
+        http_tests!(@backend "sqlite", sqlite, Sqlite, $($name),*);
+        http_tests!(@backend "postgres", postgres, Postgres, $($name),*);
+        http_tests!(@backend "mysql", mysql, Mysql, $($name),*);
+    };
+    (@backend $feature:literal, $module:ident, $variant:ident, $($name:ident),*) => {
+        #[cfg(feature = $feature)]
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::$variant).await;
+                }
+            )*
+        }
+    };
+}
+
+http_tests! {
+    the_full_flow_works_and_a_reset_ends_the_old_session,
+    the_role_routes_refuse_then_admit_after_assignment,
+    bad_bodies_are_json_errors,
+    bad_session_tokens_are_refused,
+    an_expired_session_is_refused,
+    a_logged_out_token_is_refused_and_other_sessions_stay,
+    unknown_and_known_emails_get_the_same_answer,
+    patch_me_changes_the_profile_and_an_email_change_resets_verification,
+    patch_me_changes_the_password_with_the_current_one,
+    cookie_sessions_work_like_bearer_tokens,
+    inactive_users_are_refused,
+    registration_errors_have_codes,
+    tokens_of_one_purpose_are_useless_for_another,
+    extractors_and_layers_guard_application_routes,
+    a_database_failure_is_an_internal_error_that_says_nothing,
+    the_admin_role_and_the_body_limit_are_configurable,
+}
+
+async fn the_full_flow_works_and_a_reset_ends_the_old_session(backend: Backend) {
+    let app = App::start(backend).await;
+
+    let registered = app
+        .post(
+            "/auth/register",
+            json!({ "email": "Alice@Example.COM", "password": PASSWORD, "display_name": "Alice" }),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(registered["email"], "alice@example.com");
+    assert_eq!(registered["display_name"], "Alice");
+    assert_eq!(registered["is_verified"], false);
+    assert_eq!(registered["is_active"], true);
+    assert_eq!(registered["roles"], json!([]));
+    assert!(registered["id"].as_str().unwrap().parse::<Uuid>().is_ok());
+    for hidden in ["password_hash", "credits", "password"] {
+        assert!(registered.get(hidden).is_none(), "{registered}");
+    }
+
+    // Registration mails a verification token; request-verify mails another.
+    app.mailed("alice@example.com", MailKind::Verification)
+        .await;
+    app.post(
+        "/auth/request-verify",
+        json!({ "email": "alice@example.com" }),
+    )
+    .await
+    .expect(202);
+    let verification = app
+        .mailed("alice@example.com", MailKind::Verification)
+        .await;
+    let verified = app
+        .post("/auth/verify", json!({ "token": verification }))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(verified["is_verified"], true);
+    app.post("/auth/verify", json!({ "token": verification }))
+        .await
+        .expect_error(409, "already_verified");
+
+    let session = app.login("ALICE@example.com").await;
+    let me = app.get("/users/me", &session).await.expect(200).body;
+    assert_eq!(me["email"], "alice@example.com");
+    assert_eq!(me["display_name"], "Alice");
+    assert_eq!(me["is_verified"], true);
+    assert_eq!(me["id"], registered["id"]);
+
+    app.post(
+        "/auth/forgot-password",
+        json!({ "email": "alice@example.com" }),
+    )
+    .await
+    .expect(202);
+    let reset = app
+        .mailed("alice@example.com", MailKind::PasswordReset)
+        .await;
+    let after_reset = app
+        .post(
+            "/auth/reset-password",
+            json!({ "token": reset, "password": NEW_PASSWORD }),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(after_reset["email"], "alice@example.com");
+    // Single use.
+    app.post(
+        "/auth/reset-password",
+        json!({ "token": reset, "password": "yet another password" }),
+    )
+    .await
+    .expect_error(400, "invalid_token");
+
+    app.get("/users/me", &session)
+        .await
+        .expect_error(401, "invalid_token");
+    app.post(
+        "/auth/login",
+        json!({ "email": "alice@example.com", "password": PASSWORD }),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
+    let session = app.login_with("alice@example.com", NEW_PASSWORD).await;
+    app.get("/users/me", &session).await.expect(200);
+}
+
+async fn the_role_routes_refuse_then_admit_after_assignment(backend: Backend) {
+    let mut app = App::start(backend).await;
+    app.register("root@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let bob_id = bob["id"].as_str().unwrap().to_owned();
+    let root = app.login("root@example.com").await;
+
+    app.send(
+        app.request(Method::POST, "/roles", None)
+            .json(&json!({ "name": "editor" })),
+    )
+    .await
+    .expect_error(401, "unauthorized");
+    let role = json!({ "name": "editor", "description": "writes articles" });
+    app.call(Method::POST, "/roles", &root, Some(role.clone()))
+        .await
+        .expect_error(403, "forbidden");
+    let assignment = format!("/roles/editor/users/{bob_id}");
+    app.call(Method::POST, &assignment, &root, None)
+        .await
+        .expect_error(403, "forbidden");
+
+    // What `cargo run --example admin -- assign-role root@example.com admin` does.
+    app.db.grant("root@example.com", "admin");
+
+    let created = app
+        .call(Method::POST, "/roles", &root, Some(role.clone()))
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(created["name"], "editor");
+    assert_eq!(created["description"], "writes articles");
+    assert!(created["id"].as_str().unwrap().parse::<Uuid>().is_ok());
+    app.call(Method::POST, "/roles", &root, Some(role))
+        .await
+        .expect_error(409, "role_exists");
+    app.call(Method::POST, "/roles", &root, Some(json!({ "name": " " })))
+        .await
+        .expect_error(400, "bad_request");
+
+    app.call(Method::POST, &assignment, &root, None)
+        .await
+        .expect(204);
+    app.call(Method::POST, &assignment, &root, None)
+        .await
+        .expect(204); // idempotent
+    let bob_session = app.login("bob@example.com").await;
+    let me = app.get("/users/me", &bob_session).await.expect(200).body;
+    assert_eq!(me["roles"], json!(["editor"]));
+
+    app.call(
+        Method::POST,
+        &format!("/roles/nobody/users/{bob_id}"),
+        &root,
+        None,
+    )
+    .await
+    .expect_error(404, "role_not_found");
+    app.call(
+        Method::POST,
+        &format!("/roles/editor/users/{}", Uuid::now_v7()),
+        &root,
+        None,
+    )
+    .await
+    .expect_error(404, "user_not_found");
+    app.call(Method::POST, "/roles/editor/users/not-a-uuid", &root, None)
+        .await
+        .expect_error(400, "bad_request");
+
+    app.call(Method::DELETE, &assignment, &root, None)
+        .await
+        .expect(204);
+    let me = app.get("/users/me", &bob_session).await.expect(200).body;
+    assert_eq!(me["roles"], json!([]));
+    // Bob is no admin.
+    app.call(Method::DELETE, &assignment, &bob_session, None)
+        .await
+        .expect_error(403, "forbidden");
+}
+
+async fn bad_bodies_are_json_errors(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let session = app.login("alice@example.com").await;
+    let raw = |path: &str, body: &'static str| {
+        app.request(Method::POST, path, None)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+    };
+
+    for (path, body) in [
+        ("/auth/login", "{\"email\": \"alice@example.com\", "),
+        ("/auth/login", "not json"),
+        ("/auth/register", "[1, 2, 3]"),
+        ("/auth/login", "{\"email\": \"alice@example.com\"}"),
+        (
+            "/auth/login",
+            "{\"email\": \"alice@example.com\", \"password\": 5}",
+        ),
+        (
+            "/auth/login",
+            "{\"email\": \"a@example.com\", \"password\": \"x\", \"admin\": true}",
+        ),
+        ("/auth/register", "{\"password\": \"a long password\"}"),
+        (
+            "/auth/register",
+            "{\"email\": \"b@example.com\", \"password\": \"a long password\", \"credits\": 100}",
+        ),
+        ("/auth/verify", "{}"),
+    ] {
+        app.send(raw(path, body))
+            .await
+            .expect_error(400, "bad_request");
+    }
+    // Without a JSON content type.
+    app.send(
+        app.request(Method::POST, "/auth/login", None)
+            .body("{\"email\": \"alice@example.com\", \"password\": \"x\"}"),
+    )
+    .await
+    .expect_error(400, "bad_request");
+
+    // Over the 16 KiB default limit.
+    let huge = json!({ "email": "alice@example.com", "password": "x".repeat(17 * 1024) });
+    app.post("/auth/login", huge.clone())
+        .await
+        .expect_error(413, "payload_too_large");
+    app.post("/auth/register", huge.clone())
+        .await
+        .expect_error(413, "payload_too_large");
+    app.call(Method::PATCH, "/users/me", &session, Some(huge))
+        .await
+        .expect_error(413, "payload_too_large");
+
+    // Fields that are not the user's to set.
+    for body in [
+        json!({ "is_verified": true }),
+        json!({ "is_active": true }),
+        json!({ "credits": 100 }),
+        json!({ "id": Uuid::now_v7().to_string() }),
+        json!({ "password_hash": "$argon2id$forged" }),
+        json!({ "display_name": 5 }),
+        json!({ "email": 5 }),
+    ] {
+        app.call(Method::PATCH, "/users/me", &session, Some(body))
+            .await
+            .expect_error(400, "bad_request");
+    }
+    let me = app.get("/users/me", &session).await.expect(200).body;
+    assert_eq!(me["is_verified"], false);
+}
+
+async fn bad_session_tokens_are_refused(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let session = app.login("alice@example.com").await;
+    app.get("/users/me", &session).await.expect(200);
+
+    let missing = app
+        .send(app.request(Method::GET, "/users/me", None))
+        .await
+        .expect_error(401, "unauthorized");
+    assert_eq!(missing.headers[WWW_AUTHENTICATE], "Bearer");
+
+    let mut tampered = session.clone().into_bytes();
+    let middle = tampered.len() / 2;
+    tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let truncated = &session[..session.len() - 1];
+    let verification = app
+        .mailed("alice@example.com", MailKind::Verification)
+        .await;
+    for token in [
+        "garbage",
+        "",
+        tampered.as_str(),
+        truncated,
+        &format!("{session}A"),
+        &verification,
+    ] {
+        app.get("/users/me", token)
+            .await
+            .expect_error(401, "invalid_token");
+    }
+    // Another scheme is not a bearer token.
+    app.send(
+        app.request(Method::GET, "/users/me", None)
+            .header(AUTHORIZATION, format!("Basic {session}")),
+    )
+    .await
+    .expect_error(401, "invalid_token");
+    // Signed with another secret.
+    let foreign = {
+        let signer = TokenSigner::new(&UsersConfig::new([7u8; 32]).unwrap());
+        let me = app.get("/users/me", &session).await.body;
+        let user = User::from_credentials(
+            me["id"].as_str().unwrap().parse::<Uuid>().unwrap().into(),
+            "alice@example.com".into(),
+            String::new(),
+        );
+        signer.issue(
+            TokenPurpose::Session,
+            &user,
+            std::time::SystemTime::now(),
+            Duration::from_secs(3600),
+        )
+    };
+    app.get("/users/me", &foreign)
+        .await
+        .expect_error(401, "invalid_token");
+}
+
+async fn an_expired_session_is_refused(backend: Backend) {
+    let app = App::start_with(backend, |state| {
+        state.session_lifetime(Duration::from_secs(2))
+    })
+    .await;
+    app.register("alice@example.com").await;
+    let answer = app
+        .post(
+            "/auth/login",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(answer.body["expires_in"], 2);
+    let session = answer.body["access_token"].as_str().unwrap().to_owned();
+    app.get("/users/me", &session).await.expect(200);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.get("/users/me", &session)
+        .await
+        .expect_error(401, "invalid_token");
+}
+
+async fn a_logged_out_token_is_refused_and_other_sessions_stay(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let laptop = app.login("alice@example.com").await;
+    let phone = app.login("alice@example.com").await;
+    assert_ne!(laptop, phone);
+
+    app.call(Method::POST, "/auth/logout", &laptop, None)
+        .await
+        .expect(204);
+    app.get("/users/me", &laptop)
+        .await
+        .expect_error(401, "invalid_token");
+    app.call(Method::POST, "/auth/logout", &laptop, None)
+        .await
+        .expect_error(401, "invalid_token");
+    app.get("/users/me", &phone).await.expect(200);
+    app.send(app.request(Method::POST, "/auth/logout", None))
+        .await
+        .expect_error(401, "unauthorized");
+}
+
+async fn unknown_and_known_emails_get_the_same_answer(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    app.mailed("alice@example.com", MailKind::Verification)
+        .await;
+    let sent = app.sent_count().await;
+
+    for path in ["/auth/forgot-password", "/auth/request-verify"] {
+        let known = app
+            .post(path, json!({ "email": "alice@example.com" }))
+            .await;
+        let unknown = app
+            .post(path, json!({ "email": "nobody@example.com" }))
+            .await;
+        assert_eq!(known.status, StatusCode::ACCEPTED);
+        assert_eq!(
+            (known.status, &known.body),
+            (unknown.status, &unknown.body),
+            "{path}"
+        );
+        assert!(known.body["message"].is_string(), "{}", known.body);
+    }
+    // A token for alice each time, none for nobody, and never one in a response.
+    assert_eq!(app.sent_count().await, sent + 2);
+    for mail in app.mailer.sent() {
+        assert_eq!(mail.user.email, "alice@example.com");
+    }
+
+    // A verified user gets no verification message, and the answer does not say so.
+    let token = app
+        .mailed("alice@example.com", MailKind::Verification)
+        .await;
+    app.post("/auth/verify", json!({ "token": token }))
+        .await
+        .expect(200);
+    let sent = app.sent_count().await;
+    let verified = app
+        .post(
+            "/auth/request-verify",
+            json!({ "email": "alice@example.com" }),
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/auth/request-verify",
+            json!({ "email": "nobody@example.com" }),
+        )
+        .await;
+    assert_eq!(
+        (verified.status, verified.body),
+        (unknown.status, unknown.body)
+    );
+    assert_eq!(app.sent_count().await, sent);
+
+    // A malformed address is a validation error, which tells nothing about accounts.
+    app.post(
+        "/auth/forgot-password",
+        json!({ "email": "not an address" }),
+    )
+    .await
+    .expect_error(422, "invalid_email");
+}
+
+async fn patch_me_changes_the_profile_and_an_email_change_resets_verification(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    app.register("bob@example.com").await;
+    let token = app
+        .mailed("alice@example.com", MailKind::Verification)
+        .await;
+    app.post("/auth/verify", json!({ "token": token }))
+        .await
+        .expect(200);
+    let session = app.login("alice@example.com").await;
+
+    let me = app
+        .call(
+            Method::PATCH,
+            "/users/me",
+            &session,
+            Some(json!({ "display_name": "Alice" })),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(me["display_name"], "Alice");
+    assert_eq!(me["is_verified"], true);
+    assert!(me.get("session").is_none());
+
+    app.call(
+        Method::PATCH,
+        "/users/me",
+        &session,
+        Some(json!({ "email": "BOB@example.com" })),
+    )
+    .await
+    .expect_error(409, "email_taken");
+    app.call(
+        Method::PATCH,
+        "/users/me",
+        &session,
+        Some(json!({ "email": "not an address" })),
+    )
+    .await
+    .expect_error(422, "invalid_email");
+
+    let me = app
+        .call(
+            Method::PATCH,
+            "/users/me",
+            &session,
+            Some(json!({ "email": " Alice@Example.ORG " })),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(me["email"], "alice@example.org");
+    assert_eq!(me["is_verified"], false);
+    assert_eq!(me["display_name"], "Alice", "untouched fields stay");
+    // The session survives an email change, and the new address gets a verification token.
+    let token = app
+        .mailed("alice@example.org", MailKind::Verification)
+        .await;
+    app.post("/auth/verify", json!({ "token": token }))
+        .await
+        .expect(200);
+
+    let me = app
+        .call(
+            Method::PATCH,
+            "/users/me",
+            &session,
+            Some(json!({ "display_name": null })),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(me["display_name"], Value::Null);
+    assert_eq!(me["is_verified"], true);
+    // An empty patch changes nothing.
+    let unchanged = app
+        .call(Method::PATCH, "/users/me", &session, Some(json!({})))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(unchanged, me);
+}
+
+async fn patch_me_changes_the_password_with_the_current_one(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let session = app.login("alice@example.com").await;
+    let other = app.login("alice@example.com").await;
+
+    app.call(
+        Method::PATCH,
+        "/users/me",
+        &session,
+        Some(json!({ "password": NEW_PASSWORD })),
+    )
+    .await
+    .expect_error(400, "bad_request");
+    app.call(
+        Method::PATCH,
+        "/users/me",
+        &session,
+        Some(json!({ "current_password": PASSWORD })),
+    )
+    .await
+    .expect_error(400, "bad_request");
+    app.call(
+        Method::PATCH,
+        "/users/me",
+        &session,
+        Some(json!({ "display_name": "Mallory", "current_password": "wrong password", "password": NEW_PASSWORD })),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
+    app.call(
+        Method::PATCH,
+        "/users/me",
+        &session,
+        Some(json!({ "current_password": PASSWORD, "password": "short" })),
+    )
+    .await
+    .expect_error(422, "invalid_password");
+    // Nothing of the failed requests stuck.
+    let me = app.get("/users/me", &session).await.expect(200).body;
+    assert_eq!(me["display_name"], Value::Null);
+
+    let changed = app
+        .call(
+            Method::PATCH,
+            "/users/me",
+            &session,
+            Some(json!({ "display_name": "Alice", "current_password": PASSWORD, "password": NEW_PASSWORD })),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(changed["display_name"], "Alice");
+    let renewed = changed["session"]["access_token"].as_str().unwrap();
+    app.get("/users/me", renewed).await.expect(200);
+    // Every session from before the change is over, this request's and the others.
+    app.get("/users/me", &session)
+        .await
+        .expect_error(401, "invalid_token");
+    app.get("/users/me", &other)
+        .await
+        .expect_error(401, "invalid_token");
+    app.login_with("alice@example.com", NEW_PASSWORD).await;
+}
+
+async fn cookie_sessions_work_like_bearer_tokens(backend: Backend) {
+    let app = App::start_with(backend, |state| {
+        state.session_cookie("users_session").unwrap()
+    })
+    .await;
+    app.register("alice@example.com").await;
+    let login = app
+        .post(
+            "/auth/login",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await
+        .expect(200);
+    let set_cookie = login.headers[SET_COOKIE].to_str().unwrap().to_owned();
+    let token = login.body["access_token"].as_str().unwrap();
+    assert!(
+        set_cookie.starts_with(&format!("users_session={token};")),
+        "{set_cookie}"
+    );
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/",
+        "Max-Age=86400",
+    ] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+
+    let cookie = format!("theme=dark; users_session={token}");
+    let with_cookie = |method, path: &str| {
+        app.request(method, path, None)
+            .header(COOKIE, cookie.clone())
+    };
+    let me = app
+        .send(with_cookie(Method::GET, "/users/me"))
+        .await
+        .expect(200);
+    assert_eq!(me.body["email"], "alice@example.com");
+
+    let logout = app
+        .send(with_cookie(Method::POST, "/auth/logout"))
+        .await
+        .expect(204);
+    let cleared = logout.headers[SET_COOKIE].to_str().unwrap();
+    assert!(
+        cleared.starts_with("users_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    app.send(with_cookie(Method::GET, "/users/me"))
+        .await
+        .expect_error(401, "invalid_token");
+    // A cleared cookie is no session at all.
+    app.send(
+        app.request(Method::GET, "/users/me", None)
+            .header(COOKIE, "users_session="),
+    )
+    .await
+    .expect_error(401, "unauthorized");
+}
+
+async fn inactive_users_are_refused(backend: Backend) {
+    let mut app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let session = app.login("alice@example.com").await;
+    app.mailed("alice@example.com", MailKind::Verification)
+        .await;
+    app.db.deactivate("alice@example.com");
+
+    app.get("/users/me", &session)
+        .await
+        .expect_error(403, "inactive_user");
+    app.post(
+        "/auth/login",
+        json!({ "email": "alice@example.com", "password": PASSWORD }),
+    )
+    .await
+    .expect_error(403, "inactive_user");
+    // Wrong password first: an inactive account is only revealed to who knows the password.
+    app.post(
+        "/auth/login",
+        json!({ "email": "alice@example.com", "password": "wrong password" }),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
+    let sent = app.sent_count().await;
+    app.post(
+        "/auth/forgot-password",
+        json!({ "email": "alice@example.com" }),
+    )
+    .await
+    .expect(202);
+    assert_eq!(app.sent_count().await, sent);
+}
+
+async fn registration_errors_have_codes(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    app.post(
+        "/auth/register",
+        json!({ "email": " ALICE@example.com", "password": PASSWORD }),
+    )
+    .await
+    .expect_error(409, "email_taken");
+    app.post(
+        "/auth/register",
+        json!({ "email": "no at sign", "password": PASSWORD }),
+    )
+    .await
+    .expect_error(422, "invalid_email");
+    let short = app
+        .post(
+            "/auth/register",
+            json!({ "email": "bob@example.com", "password": "pw12345" }),
+        )
+        .await
+        .expect_error(422, "invalid_password");
+    assert!(
+        !short.body.to_string().contains("pw12345"),
+        "{}",
+        short.body
+    );
+    app.post(
+        "/auth/login",
+        json!({ "email": "nobody@example.com", "password": PASSWORD }),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
+}
+
+async fn tokens_of_one_purpose_are_useless_for_another(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let session = app.login("alice@example.com").await;
+    let verification = app
+        .mailed("alice@example.com", MailKind::Verification)
+        .await;
+    app.post(
+        "/auth/forgot-password",
+        json!({ "email": "alice@example.com" }),
+    )
+    .await;
+    let reset = app
+        .mailed("alice@example.com", MailKind::PasswordReset)
+        .await;
+
+    app.post("/auth/verify", json!({ "token": session }))
+        .await
+        .expect_error(400, "invalid_token");
+    app.post("/auth/verify", json!({ "token": reset }))
+        .await
+        .expect_error(400, "invalid_token");
+    for token in [&session, &verification] {
+        app.post(
+            "/auth/reset-password",
+            json!({ "token": token, "password": NEW_PASSWORD }),
+        )
+        .await
+        .expect_error(400, "invalid_token");
+    }
+    app.get("/users/me", &reset)
+        .await
+        .expect_error(401, "invalid_token");
+    app.get("/users/me", &session).await.expect(200);
+}
+
+async fn extractors_and_layers_guard_application_routes(backend: Backend) {
+    let mut app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let alice = app.login("alice@example.com").await;
+    let text = |answer: Answer| answer.expect(200).body;
+
+    assert_eq!(
+        text(app.get("/app/whoami", &alice).await),
+        "alice@example.com"
+    );
+    assert_eq!(
+        text(app.send(app.request(Method::GET, "/app/maybe", None)).await),
+        "anonymous"
+    );
+    assert_eq!(
+        text(app.get("/app/maybe", &alice).await),
+        "alice@example.com"
+    );
+    app.get("/app/maybe", "garbage")
+        .await
+        .expect_error(401, "invalid_token");
+
+    for path in ["/app/verified", "/app/layered/verified"] {
+        app.get(path, &alice)
+            .await
+            .expect_error(403, "unverified_user");
+    }
+    for path in [
+        "/app/admin",
+        "/app/staff",
+        "/app/both",
+        "/app/layered/editor",
+        "/app/layered/staff",
+        "/app/layered/both",
+    ] {
+        app.get(path, &alice).await.expect_error(403, "forbidden");
+        app.send(app.request(Method::GET, path, None))
+            .await
+            .expect_error(401, "unauthorized");
+    }
+
+    let token = app
+        .mailed("alice@example.com", MailKind::Verification)
+        .await;
+    app.post("/auth/verify", json!({ "token": token }))
+        .await
+        .expect(200);
+    app.db.grant("alice@example.com", "editor");
+    for (path, answer) in [
+        ("/app/verified", "alice@example.com"),
+        ("/app/staff", "alice@example.com"),
+        ("/app/layered/verified", "verified"),
+        ("/app/layered/editor", "editor"),
+        ("/app/layered/staff", "staff"),
+    ] {
+        assert_eq!(text(app.get(path, &alice).await), answer, "{path}");
+    }
+    for path in ["/app/admin", "/app/both", "/app/layered/both"] {
+        app.get(path, &alice).await.expect_error(403, "forbidden");
+    }
+    app.db.grant("alice@example.com", "admin");
+    assert_eq!(
+        text(app.get("/app/admin", &alice).await),
+        "alice@example.com"
+    );
+    assert_eq!(
+        text(app.get("/app/both", &alice).await),
+        "alice@example.com"
+    );
+    assert_eq!(text(app.get("/app/layered/both", &alice).await), "both");
+    // A layer answers only for its routes: an unknown path is still a 404.
+    assert_eq!(
+        app.send(app.request(Method::GET, "/app/nowhere", None))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn a_database_failure_is_an_internal_error_that_says_nothing(backend: Backend) {
+    let mut app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let session = app.login("alice@example.com").await;
+    app.db.break_database();
+    for answer in [
+        app.post(
+            "/auth/login",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await,
+        app.get("/users/me", &session).await,
+        app.post(
+            "/auth/forgot-password",
+            json!({ "email": "alice@example.com" }),
+        )
+        .await,
+    ] {
+        let answer = answer.expect_error(500, "internal");
+        assert_eq!(answer.body["error"]["message"], "internal server error");
+    }
+}
+
+async fn the_admin_role_and_the_body_limit_are_configurable(backend: Backend) {
+    let mut app = App::start_with(backend, |state| state.admin_role("root").body_limit(1024)).await;
+    app.register("alice@example.com").await;
+    let alice = app.login("alice@example.com").await;
+    let role = json!({ "name": "editor" });
+
+    app.db.grant("alice@example.com", "admin");
+    app.call(Method::POST, "/roles", &alice, Some(role.clone()))
+        .await
+        .expect_error(403, "forbidden");
+    app.db.grant("alice@example.com", "root");
+    app.call(Method::POST, "/roles", &alice, Some(role))
+        .await
+        .expect(201);
+
+    let long_name = json!({ "display_name": "x".repeat(1024) });
+    app.call(Method::PATCH, "/users/me", &alice, Some(long_name))
+        .await
+        .expect_error(413, "payload_too_large");
+    let short_name = json!({ "display_name": "x".repeat(900) });
+    app.call(Method::PATCH, "/users/me", &alice, Some(short_name))
+        .await
+        .expect(200);
+}

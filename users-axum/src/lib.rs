@@ -1,0 +1,140 @@
+//! An [axum](https://docs.rs/axum) integration of the users framework: a JSON router for
+//! registration, login sessions, email verification, password reset, the user's own profile
+//! and role administration; a [`CurrentUser`] extractor; and role and verification guards, as
+//! extractors ([`HasRole`], [`HasAnyRole`], [`HasAllRoles`], [`Verified`]) or as layers
+//! ([`UsersState::require_role`] and friends).
+//!
+//! ```no_run
+//! use users_axum::{LogMailer, NoProfile, Profile, UsersState};
+//! use users_diesel::asynchronous::{deadpool::Pool, sqlite_connection_manager};
+//! use users_diesel::prelude::*;
+//!
+//! #[user_model]
+//! pub struct User {}
+//!
+//! #[role_model]
+//! pub struct Role {}
+//!
+//! impl Profile for User {
+//!     type Fields = NoProfile;
+//!     fn profile(&self) -> NoProfile { NoProfile {} }
+//!     fn set_profile(&mut self, _: NoProfile) {}
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let pool = Pool::builder(sqlite_connection_manager("app.sqlite")).build()?;
+//! let manager = AsyncUsers::<User, Role>::new(UsersConfig::new(std::env::var("USERS_SECRET")?)?);
+//! let users = UsersState::new(manager, pool, LogMailer); // LogMailer: development only
+//!
+//! let app = axum::Router::new().merge(users_axum::router(users));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! In the application's own handlers, the extractors check the session and the guards:
+//!
+//! ```no_run
+//! # use users_axum::{NoProfile, Profile};
+//! # use users_diesel::prelude::*;
+//! # #[user_model] pub struct User {}
+//! # impl Profile for User {
+//! #     type Fields = NoProfile;
+//! #     fn profile(&self) -> NoProfile { NoProfile {} }
+//! #     fn set_profile(&mut self, _: NoProfile) {}
+//! # }
+//! use axum::routing::{get, post};
+//! use axum::Router;
+//! use users_axum::{Admin, CurrentUser, HasRole, UsersState, Verified};
+//!
+//! async fn dashboard(user: CurrentUser<User>) -> String {
+//!     format!("hello {}", user.email)
+//! }
+//!
+//! async fn comment(user: Verified<User>) -> String {
+//!     format!("{} may comment: their address is verified", user.email)
+//! }
+//!
+//! async fn settings(admin: HasRole<Admin, User>) -> String {
+//!     format!("{} has the admin role", admin.email)
+//! }
+//!
+//! async fn reports() -> &'static str {
+//!     "for admins and auditors"
+//! }
+//!
+//! fn app(users: UsersState<User>) -> Router {
+//!     Router::new()
+//!         .route("/reports", get(reports))
+//!         .route_layer(users.require_any_role(["admin", "auditor"])) // the routes above it
+//!         .route("/dashboard", get(dashboard))
+//!         .route("/comments", post(comment))
+//!         .route("/settings", get(settings))
+//!         .merge(users_axum::router(users.clone()))
+//!         .with_state(users)
+//! }
+//! ```
+//!
+//! # Sessions
+//!
+//! `POST /auth/login` answers `{"access_token": "…", "token_type": "bearer", "expires_in": …}`,
+//! and, with [`UsersState::session_cookie`], also sets an HttpOnly, Secure, SameSite=Strict
+//! cookie. The token is signed with the application secret (users-core's
+//! [`TokenSigner`](users_diesel::TokenSigner), purpose `Session`), expires after the session
+//! lifetime, and is bound to the user's password hash: a password change or reset ends every
+//! session of the user. `PATCH /users/me` with a new password answers with a fresh session for
+//! the caller. `POST /auth/logout` puts the token's id on the [`Revocations`] list until it
+//! expires, so that token is refused from then on; the user's other sessions stay.
+//!
+//! # Errors
+//!
+//! Every refusal is JSON, `{"error": {"code": "…", "message": "…"}}` ([`ApiError`]):
+//!
+//! | code | status | when |
+//! |---|---|---|
+//! | `invalid_email` | 422 | a malformed email address |
+//! | `invalid_password` | 422 | a password that breaks the password rules |
+//! | `email_taken` | 409 | registration or email change to an address that has an account |
+//! | `invalid_credentials` | 401 | login with a wrong email or password; a wrong `current_password` |
+//! | `inactive_user` | 403 | login or a session of a deactivated user |
+//! | `unverified_user` | 403 | an unverified user where verification is required |
+//! | `already_verified` | 409 | verifying a verified user |
+//! | `invalid_token` | 400 | a bad verification or reset token in a body |
+//! | `invalid_token` | 401 | a bad, expired, logged-out or outdated session token |
+//! | `user_not_found` | 404 | assigning a role to an unknown user |
+//! | `role_exists` | 409 | creating a role whose name is taken |
+//! | `role_not_found` | 404 | assigning or revoking an unknown role |
+//! | `unauthorized` | 401 | no session token |
+//! | `forbidden` | 403 | a session without the role a route needs |
+//! | `bad_request` | 400 | malformed JSON, missing or unknown fields, a bad path |
+//! | `payload_too_large` | 413 | a body over the limit (16 KiB by default) |
+//! | `internal` | 500 | a database or pool failure; logged with `tracing`, never described |
+#![deny(missing_docs, unsafe_code)]
+
+mod backend;
+mod error;
+mod extract;
+mod guard;
+mod mailer;
+mod profile;
+mod routes;
+mod session;
+mod state;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use error::{ApiError, JsonBody};
+pub use extract::{
+    Admin, CurrentUser, HasAllRoles, HasAnyRole, HasRole, RoleName, RoleNames, Verified,
+};
+pub use guard::{Guard, GuardLayer, Requirement};
+pub use mailer::{LogMailer, Mail, MailKind, Mailer, MemoryMailer};
+pub use profile::{NoProfile, Profile};
+pub use routes::router;
+pub use session::{MemoryRevocations, Revocations, Session};
+pub use state::{UsersState, DEFAULT_ADMIN_ROLE, DEFAULT_BODY_LIMIT, DEFAULT_SESSION_LIFETIME};
+
+/// A boxed `Send` future, as the [`Mailer`] and [`Revocations`] traits return them.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

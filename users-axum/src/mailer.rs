@@ -1,0 +1,151 @@
+//! Delivering verification and reset tokens: the [`Mailer`] trait an application implements
+//! (with its email service), and two implementations for development and tests.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use users_diesel::UserModel;
+
+use crate::BoxFuture;
+
+/// What a [`Mail`] carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MailKind {
+    /// A token for `POST /auth/verify`, sent after registration, on `POST /auth/request-verify`
+    /// and after an email change.
+    Verification,
+    /// A token for `POST /auth/reset-password`, sent on `POST /auth/forgot-password`.
+    PasswordReset,
+}
+
+/// A message for a user: which kind, to whom, and the token to put in it (typically in a link
+/// to the application's front end).
+#[derive(Clone)]
+pub struct Mail<U> {
+    /// What the message is for.
+    pub kind: MailKind,
+    /// The recipient; the address is `user.email()`.
+    pub user: U,
+    /// The token. Keep it out of logs.
+    pub token: String,
+}
+
+impl<U: UserModel> fmt::Debug for Mail<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mail")
+            .field("kind", &self.kind)
+            .field("to", &self.user.email())
+            .field("token", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Sends the tokens the routes make: the application's email (or other) delivery.
+///
+/// The routes never return a token in a response. They hand it to the mailer in a task of its
+/// own and answer at once, so that `forgot-password` and `request-verify` take the same time
+/// whether or not a message is sent; a failure is logged with [`tracing`] and not reported to
+/// the client.
+///
+/// ```
+/// use users_axum::{BoxFuture, Mail, Mailer};
+/// use users_diesel::UserModel;
+///
+/// struct Smtp;
+///
+/// impl<U: UserModel> Mailer<U> for Smtp {
+///     fn send(&self, mail: Mail<U>) -> BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>> {
+///         Box::pin(async move {
+///             let link = format!("https://app.example.com/verify#{}", mail.token);
+///             // … send `link` to mail.user.email() with your email library …
+///             # drop(link);
+///             Ok(())
+///         })
+///     }
+/// }
+/// ```
+pub trait Mailer<U>: Send + Sync + 'static {
+    /// Delivers `mail`.
+    fn send(&self, mail: Mail<U>) -> BoxFuture<'_, Result<(), Box<dyn Error + Send + Sync>>>;
+}
+
+/// A mailer for development: prints each message, token included, to standard output.
+///
+/// Never use it in production: anyone who reads the output can take over the accounts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogMailer;
+
+impl<U: UserModel> Mailer<U> for LogMailer {
+    fn send(&self, mail: Mail<U>) -> BoxFuture<'_, Result<(), Box<dyn Error + Send + Sync>>> {
+        let what = match mail.kind {
+            MailKind::Verification => "verification token (POST /auth/verify)",
+            MailKind::PasswordReset => "password reset token (POST /auth/reset-password)",
+        };
+        println!("[mail to {}] {what}: {}", mail.user.email(), mail.token);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A mailer for tests: keeps every message in memory. Clones share the messages, so keep a
+/// clone to read what the routes sent.
+pub struct MemoryMailer<U> {
+    sent: Arc<Mutex<Vec<Mail<U>>>>,
+}
+
+impl<U: UserModel> MemoryMailer<U> {
+    /// A mailer that has sent nothing yet.
+    pub fn new() -> Self {
+        MemoryMailer {
+            sent: Arc::default(),
+        }
+    }
+
+    /// Every message sent so far, oldest first.
+    pub fn sent(&self) -> Vec<Mail<U>> {
+        self.lock().clone()
+    }
+
+    /// The token of the latest message of `kind` to `email`, if there is one.
+    pub fn latest_token(&self, email: &str, kind: MailKind) -> Option<String> {
+        self.lock()
+            .iter()
+            .rev()
+            .find(|mail| mail.kind == kind && mail.user.email() == email)
+            .map(|mail| mail.token.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Mail<U>>> {
+        // A panic elsewhere while pushing leaves the list intact.
+        self.sent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<U: UserModel> Default for MemoryMailer<U> {
+    fn default() -> Self {
+        MemoryMailer::new()
+    }
+}
+
+impl<U> Clone for MemoryMailer<U> {
+    fn clone(&self) -> Self {
+        MemoryMailer {
+            sent: Arc::clone(&self.sent),
+        }
+    }
+}
+
+impl<U: UserModel> fmt::Debug for MemoryMailer<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryMailer")
+            .field("sent", &self.lock().len())
+            .finish()
+    }
+}
+
+impl<U: UserModel> Mailer<U> for MemoryMailer<U> {
+    fn send(&self, mail: Mail<U>) -> BoxFuture<'_, Result<(), Box<dyn Error + Send + Sync>>> {
+        self.lock().push(mail);
+        Box::pin(async { Ok(()) })
+    }
+}

@@ -1,0 +1,351 @@
+//! The router and its handlers.
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use users_diesel::{UserModel, UsersError, Uuid};
+
+use crate::backend::Edit;
+use crate::error::PathParams;
+use crate::mailer::MailKind;
+use crate::profile::{merged_profile, require_string, take_string, user_view};
+use crate::session::set_cookie;
+use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
+
+/// The routes of registration, sessions, verification, password reset, the user's own profile
+/// and role administration, over `state`:
+///
+/// | route | body | answer |
+/// |---|---|---|
+/// | `POST /auth/register` | `email`, `password`, profile fields | 201, the user |
+/// | `POST /auth/login` | `email`, `password` | 200, `access_token`, `token_type`, `expires_in` |
+/// | `POST /auth/logout` | (session) | 204 |
+/// | `POST /auth/request-verify` | `email` | 202, whether or not the address has an account |
+/// | `POST /auth/verify` | `token` | 200, the user |
+/// | `POST /auth/forgot-password` | `email` | 202, whether or not the address has an account |
+/// | `POST /auth/reset-password` | `token`, `password` | 200, the user |
+/// | `GET /users/me` | (session) | 200, the user |
+/// | `PATCH /users/me` | (session) `email`, `password` + `current_password`, profile fields | 200, the user |
+/// | `POST /roles` | (admin) `name`, `description` | 201, the role |
+/// | `POST /roles/{name}/users/{user_id}` | (admin) | 204 |
+/// | `DELETE /roles/{name}/users/{user_id}` | (admin) | 204 |
+///
+/// The router has its state applied, so it merges into an application's router whatever that
+/// one's state: `Router::new().merge(users_axum::router(users)).route(…)`, or nests under a
+/// prefix with `nest`.
+pub fn router<U, S>(state: UsersState<U>) -> Router<S>
+where
+    U: Profile,
+    S: Clone + Send + Sync + 'static,
+{
+    let admin = Router::new()
+        .route("/roles", post(create_role::<U>))
+        .route(
+            "/roles/{name}/users/{user_id}",
+            post(assign_role::<U>).delete(revoke_role::<U>),
+        )
+        .route_layer(state.require_role(state.admin()));
+    Router::new()
+        .route("/auth/register", post(register::<U>))
+        .route("/auth/login", post(login::<U>))
+        .route("/auth/logout", post(logout::<U>))
+        .route("/auth/request-verify", post(request_verify::<U>))
+        .route("/auth/verify", post(verify::<U>))
+        .route("/auth/forgot-password", post(forgot_password::<U>))
+        .route("/auth/reset-password", post(reset_password::<U>))
+        .route("/users/me", get(me::<U>).patch(update_me::<U>))
+        .merge(admin)
+        .layer(DefaultBodyLimit::max(state.limit()))
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailBody {
+    email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    token: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+async fn register<U: Profile>(
+    State(users): State<UsersState<U>>,
+    JsonBody(mut body): JsonBody<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    let email = require_string(&mut body, "email")?;
+    let password = require_string(&mut body, "password")?;
+    // The profile fields start at the values a new user has.
+    let blank = U::from_credentials(Uuid::nil().into(), String::new(), String::new());
+    let fields = merged_profile(&blank, body)?;
+    let user = users
+        .backend()
+        .register(
+            &email,
+            &password,
+            Box::new(move |user| user.set_profile(fields)),
+        )
+        .await?;
+    if let Ok(token) = users.backend().verification_token(&user) {
+        users.mail(MailKind::Verification, user.clone(), token);
+    }
+    Ok((StatusCode::CREATED, Json(user_view(&user, Vec::new())?)).into_response())
+}
+
+async fn login<U: Profile>(
+    State(users): State<UsersState<U>>,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<Response, ApiError> {
+    let user = users
+        .backend()
+        .authenticate(&body.email, &body.password)
+        .await?;
+    let (session, cookie) = new_session(&users, &user);
+    Ok(with_cookie(Json(session).into_response(), cookie))
+}
+
+/// A fresh session for `user`: its JSON (`access_token`, `token_type`, `expires_in`), and the
+/// `Set-Cookie` value that stores it if cookies are on.
+fn new_session<U: Profile>(users: &UsersState<U>, user: &U) -> (Value, Option<HeaderValue>) {
+    let token = users.issue_session(user);
+    let lifetime = users.session_ttl().as_secs();
+    let cookie = users
+        .cookie()
+        .map(|name| set_cookie(name, &token, lifetime));
+    let body = json!({ "access_token": token, "token_type": "bearer", "expires_in": lifetime });
+    (body, cookie)
+}
+
+fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(cookie) = cookie {
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn logout<U: Profile>(
+    State(users): State<UsersState<U>>,
+    user: CurrentUser<U>,
+) -> Result<Response, ApiError> {
+    users
+        .revocation_list()
+        .revoke(user.session.id(), user.session.expires_at())
+        .await
+        .map_err(|error| ApiError::logged(&error))?;
+    let cleared = users.cookie().map(|name| set_cookie(name, "", 0));
+    Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cleared))
+}
+
+/// The answer of the routes that must not tell whether an address has an account.
+fn accepted(message: &'static str) -> Response {
+    (StatusCode::ACCEPTED, Json(json!({ "message": message }))).into_response()
+}
+
+async fn request_verify<U: Profile>(
+    State(users): State<UsersState<U>>,
+    JsonBody(body): JsonBody<EmailBody>,
+) -> Result<Response, ApiError> {
+    let user = users.backend().find_by_email(&body.email).await?;
+    if let Some(user) = user.filter(|user| user.is_active()) {
+        // An AlreadyVerified user gets nothing, and the answer does not say so.
+        if let Ok(token) = users.backend().verification_token(&user) {
+            users.mail(MailKind::Verification, user, token);
+        }
+    }
+    Ok(accepted(
+        "if the address belongs to an unverified account, a verification message is on its way",
+    ))
+}
+
+async fn verify<U: Profile>(
+    State(users): State<UsersState<U>>,
+    JsonBody(body): JsonBody<TokenBody>,
+) -> Result<Json<Value>, ApiError> {
+    let user = users.backend().verify(&body.token).await?;
+    answer_user(&users, &user).await
+}
+
+async fn forgot_password<U: Profile>(
+    State(users): State<UsersState<U>>,
+    JsonBody(body): JsonBody<EmailBody>,
+) -> Result<Response, ApiError> {
+    let user = users.backend().find_by_email(&body.email).await?;
+    if let Some(user) = user.filter(|user| user.is_active()) {
+        let token = users.backend().reset_token(&user);
+        users.mail(MailKind::PasswordReset, user, token);
+    }
+    Ok(accepted(
+        "if the address belongs to an account, a password reset message is on its way",
+    ))
+}
+
+async fn reset_password<U: Profile>(
+    State(users): State<UsersState<U>>,
+    JsonBody(body): JsonBody<ResetBody>,
+) -> Result<Json<Value>, ApiError> {
+    let user = users
+        .backend()
+        .reset_password(&body.token, &body.password)
+        .await?;
+    answer_user(&users, &user).await
+}
+
+async fn me<U: Profile>(
+    State(users): State<UsersState<U>>,
+    user: CurrentUser<U>,
+) -> Result<Json<Value>, ApiError> {
+    answer_user(&users, &user).await
+}
+
+/// The user's JSON view, with their roles.
+async fn answer_user<U: Profile>(users: &UsersState<U>, user: &U) -> Result<Json<Value>, ApiError> {
+    let roles = users.backend().role_names(user).await?;
+    Ok(Json(user_view(user, roles)?))
+}
+
+async fn update_me<U: Profile>(
+    State(users): State<UsersState<U>>,
+    current: CurrentUser<U>,
+    JsonBody(mut body): JsonBody<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    let email = take_string(&mut body, "email")?;
+    let new_password = take_string(&mut body, "password")?;
+    let current_password = take_string(&mut body, "current_password")?;
+    let password_change = password_change(current_password.as_deref(), new_password.as_deref())?;
+    let edit = profile_edit(&current.user, email, body)?;
+    let user = users
+        .backend()
+        .edit(current.id(), edit, password_change)
+        .await?;
+
+    if user.email() != current.email() {
+        if let Ok(token) = users.backend().verification_token(&user) {
+            users.mail(MailKind::Verification, user.clone(), token);
+        }
+    }
+    let roles = users.backend().role_names(&user).await?;
+    let mut view = user_view(&user, roles)?;
+    if password_change.is_none() {
+        return Ok(Json(view).into_response());
+    }
+    // The new password hash ended every session, this one included: hand it a new one.
+    let (session, cookie) = new_session(&users, &user);
+    view["session"] = session;
+    Ok(with_cookie(Json(view).into_response(), cookie))
+}
+
+/// The `(current, new)` passwords of a password change, if the request asks for one.
+fn password_change<'a>(
+    current: Option<&'a str>,
+    new: Option<&'a str>,
+) -> Result<Option<(&'a str, &'a str)>, ApiError> {
+    match (current, new) {
+        (Some(current), Some(new)) => Ok(Some((current, new))),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(ApiError::bad_request(
+            "changing the password needs `current_password`",
+        )),
+        (Some(_), None) => Err(ApiError::bad_request(
+            "`current_password` goes with a new `password`",
+        )),
+    }
+}
+
+/// The change to the user's row that a new `email` and the profile fields of `changes` ask
+/// for, if any. The fields are checked here against the loaded user, so that a bad one is a
+/// 400, and merged again over the row as it is inside the transaction.
+fn profile_edit<U: Profile>(
+    loaded: &U,
+    email: Option<String>,
+    changes: Map<String, Value>,
+) -> Result<Option<Edit<'static, U>>, ApiError> {
+    if !changes.is_empty() {
+        merged_profile(loaded, changes.clone())?;
+    } else if email.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(move |user: &mut U| {
+        if !changes.is_empty() {
+            // Checked above: only a field that no longer deserializes could fail here.
+            let fields = merged_profile(user, changes).map_err(UsersError::database)?;
+            user.set_profile(fields);
+        }
+        if let Some(email) = email {
+            user.set_email(email);
+        }
+        Ok(())
+    })))
+}
+
+async fn create_role<U: Profile>(
+    State(users): State<UsersState<U>>,
+    JsonBody(body): JsonBody<RoleBody>,
+) -> Result<Response, ApiError> {
+    if body.name.trim().is_empty() {
+        return Err(ApiError::bad_request("the role name must not be empty"));
+    }
+    let role = users
+        .backend()
+        .create_role(&body.name, body.description.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(role)).into_response())
+}
+
+async fn assign_role<U: Profile>(
+    State(users): State<UsersState<U>>,
+    PathParams((name, user_id)): PathParams<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    set_role(&users, &name, &user_id, true).await
+}
+
+async fn revoke_role<U: Profile>(
+    State(users): State<UsersState<U>>,
+    PathParams((name, user_id)): PathParams<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    set_role(&users, &name, &user_id, false).await
+}
+
+async fn set_role<U: UserModel>(
+    users: &UsersState<U>,
+    name: &str,
+    user_id: &str,
+    assign: bool,
+) -> Result<StatusCode, ApiError> {
+    let user_id: Uuid = user_id
+        .parse()
+        .map_err(|_| ApiError::bad_request("`user_id` must be a UUID"))?;
+    users
+        .backend()
+        .set_role(name, user_id.into(), assign)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,218 @@
+//! Login sessions: signed session tokens (users-core's [`TokenSigner`] with
+//! [`TokenPurpose::Session`]) read from the `Authorization` header or a cookie, and the
+//! revocation list that makes a logout final.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
+
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
+use axum::http::HeaderValue;
+use users_diesel::{TokenPurpose, TokenSigner, Uuid};
+
+use crate::BoxFuture;
+
+/// The session a request was authenticated with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Session {
+    id: Uuid,
+    expires_at: SystemTime,
+}
+
+impl Session {
+    /// The session token's id, unique to each login.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// When the session token expires.
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+/// Remembers logged-out session tokens until they expire, so that a logout is final.
+///
+/// A session token is signed, not stored, so without this list a copy of a logged-out token
+/// would work until it expires. `POST /auth/logout` adds its token's id here; every
+/// authenticated request checks it. [`MemoryRevocations`] is the default; an application that
+/// runs several processes, or wants logouts to survive a restart, implements this trait over a
+/// shared store (a table, Redis) with the same two operations.
+pub trait Revocations: Send + Sync + 'static {
+    /// Remembers that the token `id` is revoked; it may be forgotten after `until`, when the
+    /// token expires anyway.
+    fn revoke(
+        &self,
+        id: Uuid,
+        until: SystemTime,
+    ) -> BoxFuture<'_, Result<(), Box<dyn Error + Send + Sync>>>;
+
+    /// Whether the token `id` was revoked. An error refuses the request (500 `internal`).
+    fn is_revoked(&self, id: Uuid) -> BoxFuture<'_, Result<bool, Box<dyn Error + Send + Sync>>>;
+}
+
+/// The revocation list of one process, in memory: logouts are final for that process until it
+/// restarts. Expired entries are dropped as new ones arrive, so it holds at most the tokens
+/// logged out within one session lifetime.
+#[derive(Default)]
+pub struct MemoryRevocations {
+    revoked: Mutex<HashMap<Uuid, SystemTime>>,
+}
+
+impl MemoryRevocations {
+    /// An empty list.
+    pub fn new() -> Self {
+        MemoryRevocations::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, SystemTime>> {
+        self.revoked.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for MemoryRevocations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryRevocations")
+            .field("revoked", &self.lock().len())
+            .finish()
+    }
+}
+
+impl Revocations for MemoryRevocations {
+    fn revoke(
+        &self,
+        id: Uuid,
+        until: SystemTime,
+    ) -> BoxFuture<'_, Result<(), Box<dyn Error + Send + Sync>>> {
+        let now = SystemTime::now();
+        let mut revoked = self.lock();
+        revoked.retain(|_, expiry| *expiry > now);
+        revoked.insert(id, until);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn is_revoked(&self, id: Uuid) -> BoxFuture<'_, Result<bool, Box<dyn Error + Send + Sync>>> {
+        let revoked = self.lock().contains_key(&id);
+        Box::pin(async move { Ok(revoked) })
+    }
+}
+
+/// A session token that opened: signature, purpose and expiry are fine; whether it was
+/// revoked and whether the user's password changed since is still to be checked.
+pub(crate) struct OpenedSession {
+    pub(crate) token: users_diesel::OpenedToken,
+}
+
+impl OpenedSession {
+    pub(crate) fn session(&self) -> Session {
+        Session {
+            id: self.token.id(),
+            expires_at: self.token.expires_at(),
+        }
+    }
+}
+
+/// Opens a session token.
+pub(crate) fn open(signer: &TokenSigner, token: &str) -> Option<OpenedSession> {
+    signer
+        .open(token, TokenPurpose::Session, SystemTime::now())
+        .ok()
+        .map(|token| OpenedSession { token })
+}
+
+/// The session token of a request: the `Authorization: Bearer` header's, else the session
+/// cookie's (if cookies are on). `None` if the request carries neither.
+pub(crate) fn request_token<'a>(parts: &'a Parts, cookie: Option<&str>) -> Option<&'a str> {
+    if let Some(header) = parts.headers.get(AUTHORIZATION) {
+        // A malformed header is a token that does not open, not a missing one.
+        let value = header.to_str().unwrap_or("");
+        return Some(match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => value,
+        });
+    }
+    let name = cookie?;
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|header| header.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// A `Set-Cookie` value that stores `token` for `max_age_secs`, or clears the cookie with an
+/// empty token and a zero age. HttpOnly (scripts can't read it), Secure (HTTPS only; browsers
+/// treat localhost as secure) and SameSite=Strict (other sites' requests don't carry it, which
+/// is what keeps cross-site request forgery out).
+pub(crate) fn set_cookie(name: &str, token: &str, max_age_secs: u64) -> HeaderValue {
+    let cookie = format!(
+        "{name}={token}; Path=/; Max-Age={max_age_secs}; HttpOnly; Secure; SameSite=Strict"
+    );
+    // Cookie names are checked when configured; tokens are base64url.
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Whether `name` is a valid cookie name (an RFC 6265 token).
+pub(crate) fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut request = Request::builder();
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn reads_the_bearer_header_first_then_the_cookie() {
+        let both = parts(&[("authorization", "Bearer abc"), ("cookie", "s=def")]);
+        assert_eq!(request_token(&both, Some("s")), Some("abc"));
+        let lower = parts(&[("authorization", "bearer abc")]);
+        assert_eq!(request_token(&lower, None), Some("abc"));
+        let cookie = parts(&[("cookie", "a=1; s=def; b=2")]);
+        assert_eq!(request_token(&cookie, Some("s")), Some("def"));
+        assert_eq!(request_token(&cookie, None), None);
+        assert_eq!(request_token(&parts(&[]), Some("s")), None);
+    }
+
+    #[test]
+    fn checks_cookie_names() {
+        assert!(is_cookie_name("users_session"));
+        for bad in ["", "a b", "a=b", "a;b", "é"] {
+            assert!(!is_cookie_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn memory_revocations_forget_expired_tokens() {
+        let list = MemoryRevocations::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (old, new) = (Uuid::now_v7(), Uuid::now_v7());
+        rt.block_on(async {
+            list.revoke(old, SystemTime::UNIX_EPOCH).await.unwrap();
+            assert!(list.is_revoked(old).await.unwrap());
+            let later = SystemTime::now() + std::time::Duration::from_secs(60);
+            list.revoke(new, later).await.unwrap();
+            assert!(!list.is_revoked(old).await.unwrap());
+            assert!(list.is_revoked(new).await.unwrap());
+        });
+    }
+}

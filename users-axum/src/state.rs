@@ -1,0 +1,309 @@
+//! [`UsersState`]: the manager, the pool, the mailer and the session settings the routes,
+//! extractors and guards share.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::http::request::Parts;
+use deadpool::managed::Manager;
+use users_diesel::asynchronous::deadpool::Pool;
+use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
+use users_diesel::asynchronous::AsyncDieselConnectionManager;
+use users_diesel::{
+    AsyncRoleStore, AsyncUserStore, AsyncUsers, TokenPurpose, TokenSigner, UserModel, UsersError,
+};
+
+use crate::backend::{Backend, Pooled};
+use crate::guard::{self, GuardLayer, Rule};
+use crate::mailer::{Mail, MailKind, Mailer};
+use crate::session::{self, MemoryRevocations, Revocations};
+use crate::{ApiError, CurrentUser, Profile};
+
+/// The default session lifetime: one day.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// The default request body limit: 16 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+/// The default name of the role that may administer roles.
+pub const DEFAULT_ADMIN_ROLE: &str = "admin";
+
+/// Everything the routes, the [`CurrentUser`] extractor and the guards need, for the user
+/// model `U`: the manager and connection pool (whatever the role model and connection type),
+/// the [`Mailer`], the [`Revocations`] list and the session settings.
+///
+/// Cloning it is cheap. Give it to [`router`](crate::router); to use the extractors in your own
+/// handlers with your own state, implement [`FromRef`](axum::extract::FromRef) for it:
+///
+/// ```
+/// # use users_axum::{Profile, UsersState};
+/// # use users_diesel::prelude::*;
+/// # #[user_model] pub struct User {}
+/// # impl Profile for User {
+/// #     type Fields = users_axum::NoProfile;
+/// #     fn profile(&self) -> Self::Fields { users_axum::NoProfile {} }
+/// #     fn set_profile(&mut self, _: Self::Fields) {}
+/// # }
+/// use axum::extract::FromRef;
+///
+/// #[derive(Clone)]
+/// struct AppState {
+///     users: UsersState<User>,
+///     // … the application's own things
+/// }
+///
+/// impl FromRef<AppState> for UsersState<User> {
+///     fn from_ref(state: &AppState) -> Self {
+///         state.users.clone()
+///     }
+/// }
+/// ```
+pub struct UsersState<U: UserModel> {
+    backend: Arc<dyn Backend<U>>,
+    signer: Arc<TokenSigner>,
+    mailer: Arc<dyn Mailer<U>>,
+    revocations: Arc<dyn Revocations>,
+    settings: Arc<Settings>,
+}
+
+#[derive(Clone, Debug)]
+struct Settings {
+    session_lifetime: Duration,
+    cookie: Option<String>,
+    admin_role: String,
+    body_limit: usize,
+}
+
+impl<U: Profile> UsersState<U> {
+    /// The state for a manager over a deadpool pool of connections `C` (any diesel-async
+    /// connection of an enabled backend, e.g.
+    /// [`AsyncSqliteConnection`](users_diesel::asynchronous::AsyncSqliteConnection)), with
+    /// `mailer` delivering the verification and reset tokens.
+    ///
+    /// Defaults: sessions last [`DEFAULT_SESSION_LIFETIME`], as bearer tokens only (no
+    /// cookie); role administration needs the role [`DEFAULT_ADMIN_ROLE`]; request bodies are
+    /// limited to [`DEFAULT_BODY_LIMIT`]; logouts are remembered in [`MemoryRevocations`].
+    pub fn new<R, C>(users: AsyncUsers<U, R>, pool: Pool<C>, mailer: impl Mailer<U>) -> Self
+    where
+        U: AsyncUserStore<C>,
+        R: AsyncRoleStore<C, User = U>,
+        C: Send + 'static,
+        AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
+    {
+        UsersState {
+            signer: Arc::new(TokenSigner::new(users.config())),
+            backend: Arc::new(Pooled { users, pool }),
+            mailer: Arc::new(mailer),
+            revocations: Arc::new(MemoryRevocations::new()),
+            settings: Arc::new(Settings {
+                session_lifetime: DEFAULT_SESSION_LIFETIME,
+                cookie: None,
+                admin_role: DEFAULT_ADMIN_ROLE.to_owned(),
+                body_limit: DEFAULT_BODY_LIMIT,
+            }),
+        }
+    }
+
+    /// Sets how long a session token lasts, in whole seconds.
+    pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
+        Arc::make_mut(&mut self.settings).session_lifetime = lifetime;
+        self
+    }
+
+    /// Also keeps sessions in a cookie named `name`: login sets it (HttpOnly, Secure,
+    /// SameSite=Strict, Path=/), logout clears it, and the extractors read it when a request
+    /// has no `Authorization` header.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if `name` is not a valid cookie name.
+    pub fn session_cookie(mut self, name: impl Into<String>) -> Result<Self, UsersError> {
+        let name = name.into();
+        if !session::is_cookie_name(&name) {
+            return Err(UsersError::Config(format!(
+                "{name:?} is not a valid cookie name"
+            )));
+        }
+        Arc::make_mut(&mut self.settings).cookie = Some(name);
+        Ok(self)
+    }
+
+    /// Sets the role that `POST /roles` and the assignment routes require.
+    pub fn admin_role(mut self, name: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.settings).admin_role = name.into();
+        self
+    }
+
+    /// Sets the largest request body the routes accept, in bytes; a larger one is answered
+    /// 413 `payload_too_large`.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        Arc::make_mut(&mut self.settings).body_limit = bytes;
+        self
+    }
+
+    /// Replaces the list that remembers logged-out sessions.
+    pub fn revocations(mut self, revocations: impl Revocations) -> Self {
+        self.revocations = Arc::new(revocations);
+        self
+    }
+
+    /// A session token for `user`, as `POST /auth/login` issues: for an application's own
+    /// ways of logging a user in.
+    pub fn issue_session(&self, user: &U) -> String {
+        self.signer.issue(
+            TokenPurpose::Session,
+            user,
+            SystemTime::now(),
+            self.settings.session_lifetime,
+        )
+    }
+
+    /// A layer for [`Router::route_layer`](axum::Router::route_layer) that refuses requests
+    /// without a valid session (401).
+    pub fn require_login(&self) -> GuardLayer<U> {
+        guard::layer(self.clone(), Rule::Login)
+    }
+
+    /// A layer that refuses requests without a valid session (401) or whose user has not
+    /// verified their email address (403 `unverified_user`).
+    pub fn require_verified(&self) -> GuardLayer<U> {
+        guard::layer(self.clone(), Rule::Verified)
+    }
+
+    /// A layer that refuses requests without a valid session (401) or whose user lacks the
+    /// role `name` (403 `forbidden`).
+    pub fn require_role(&self, name: impl Into<String>) -> GuardLayer<U> {
+        guard::layer(self.clone(), Rule::Roles(vec![name.into()], true))
+    }
+
+    /// A layer that refuses requests without a valid session (401) or whose user has none of
+    /// the roles named (403 `forbidden`).
+    pub fn require_any_role<I, S>(&self, names: I) -> GuardLayer<U>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let names = names.into_iter().map(Into::into).collect();
+        guard::layer(self.clone(), Rule::Roles(names, false))
+    }
+
+    /// A layer that refuses requests without a valid session (401) or whose user lacks one of
+    /// the roles named (403 `forbidden`).
+    pub fn require_all_roles<I, S>(&self, names: I) -> GuardLayer<U>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let names = names.into_iter().map(Into::into).collect();
+        guard::layer(self.clone(), Rule::Roles(names, true))
+    }
+}
+
+impl<U: UserModel> UsersState<U> {
+    pub(crate) fn backend(&self) -> &dyn Backend<U> {
+        &*self.backend
+    }
+
+    pub(crate) fn session_ttl(&self) -> Duration {
+        self.settings.session_lifetime
+    }
+
+    pub(crate) fn cookie(&self) -> Option<&str> {
+        self.settings.cookie.as_deref()
+    }
+
+    pub(crate) fn admin(&self) -> &str {
+        &self.settings.admin_role
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.settings.body_limit
+    }
+
+    pub(crate) fn revocation_list(&self) -> &dyn Revocations {
+        &*self.revocations
+    }
+
+    /// The request's session token, if it carries one (an empty one is none).
+    fn session_token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        session::request_token(parts, self.cookie()).filter(|token| !token.is_empty())
+    }
+
+    /// Whether the request carries a session token, valid or not.
+    pub(crate) fn carries_session(&self, parts: &Parts) -> bool {
+        self.session_token(parts).is_some()
+    }
+
+    /// The user of the request's session, checked: the token opens (signature, purpose,
+    /// expiry), was not logged out, belongs to a user whose password has not changed since,
+    /// and that user is active (and verified, where the configuration requires it).
+    pub(crate) async fn authenticate(&self, parts: &Parts) -> Result<CurrentUser<U>, ApiError> {
+        let token = self
+            .session_token(parts)
+            .ok_or_else(ApiError::unauthorized)?;
+        let opened = session::open(&self.signer, token).ok_or_else(ApiError::invalid_session)?;
+        let revoked = self
+            .revocations
+            .is_revoked(opened.token.id())
+            .await
+            .map_err(|error| ApiError::logged(&error))?;
+        if revoked {
+            return Err(ApiError::invalid_session());
+        }
+        let user = self
+            .backend
+            .get(opened.token.user_id().into())
+            .await?
+            .ok_or_else(ApiError::invalid_session)?;
+        self.signer
+            .check_user(&opened.token, &user)
+            .map_err(|_| ApiError::invalid_session())?;
+        if !user.is_active() {
+            return Err(UsersError::InactiveUser.into());
+        }
+        if self.backend.config().requires_verified() && !user.is_verified() {
+            return Err(UsersError::UnverifiedUser.into());
+        }
+        Ok(CurrentUser {
+            user,
+            session: opened.session(),
+        })
+    }
+
+    /// Hands `token` for `user` to the mailer in a task of its own, so the response neither
+    /// waits for it nor depends on it.
+    pub(crate) fn mail(&self, kind: MailKind, user: U, token: String) {
+        let mailer = Arc::clone(&self.mailer);
+        tokio::spawn(async move {
+            if let Err(error) = mailer.send(Mail { kind, user, token }).await {
+                tracing::error!(
+                    "users-axum: the mailer failed to send a {kind:?} message: {error}"
+                );
+            }
+        });
+    }
+}
+
+impl<U: UserModel> Clone for UsersState<U> {
+    fn clone(&self) -> Self {
+        UsersState {
+            backend: Arc::clone(&self.backend),
+            signer: Arc::clone(&self.signer),
+            mailer: Arc::clone(&self.mailer),
+            revocations: Arc::clone(&self.revocations),
+            settings: Arc::clone(&self.settings),
+        }
+    }
+}
+
+impl<U: UserModel> fmt::Debug for UsersState<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UsersState")
+            .field("user_table", &U::TABLE)
+            .field("config", self.backend.config())
+            .field("session_lifetime", &self.settings.session_lifetime)
+            .field("session_cookie", &self.settings.cookie)
+            .field("admin_role", &self.settings.admin_role)
+            .field("body_limit", &self.settings.body_limit)
+            .finish_non_exhaustive()
+    }
+}
