@@ -308,3 +308,8 @@ count_rows_on!(
     "postgres" => diesel::PgConnection,
     "mysql" => diesel::MysqlConnection
 );
+
+/// The README's Rust code blocks (those not marked `ignore`), compiled and run by `cargo test`.
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
