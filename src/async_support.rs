@@ -51,45 +51,33 @@ impl AsyncBackend for diesel::SqliteConnection {
     }
 }
 
-#[cfg(feature = "postgres")]
-impl AsyncBackend for diesel::PgConnection {
-    type Async = users_diesel::asynchronous::AsyncPgConnection;
-    type Pool = Pool<Self::Async>;
+/// PostgreSQL and MySQL need no set-up beyond the URL: the same impl for both.
+macro_rules! server_backend {
+    ($feature:literal, $sync:ty => $async:ty) => {
+        #[cfg(feature = $feature)]
+        impl AsyncBackend for $sync {
+            type Async = $async;
+            type Pool = Pool<Self::Async>;
 
-    async fn connect_async(url: &str) -> Self::Async {
-        Self::Async::establish(url)
-            .await
-            .expect("connect to the test schema")
-    }
+            async fn connect_async(url: &str) -> Self::Async {
+                Self::Async::establish(url)
+                    .await
+                    .expect("connect to the test database")
+            }
 
-    fn pool(url: &str, size: usize) -> Self::Pool {
-        let manager = users_diesel::asynchronous::AsyncDieselConnectionManager::new(url);
-        Pool::builder(manager)
-            .max_size(size)
-            .build()
-            .expect("a pool")
-    }
+            fn pool(url: &str, size: usize) -> Self::Pool {
+                let manager = users_diesel::asynchronous::AsyncDieselConnectionManager::new(url);
+                Pool::builder(manager)
+                    .max_size(size)
+                    .build()
+                    .expect("a pool")
+            }
+        }
+    };
 }
 
-#[cfg(feature = "mysql")]
-impl AsyncBackend for diesel::MysqlConnection {
-    type Async = users_diesel::asynchronous::AsyncMysqlConnection;
-    type Pool = Pool<Self::Async>;
-
-    async fn connect_async(url: &str) -> Self::Async {
-        Self::Async::establish(url)
-            .await
-            .expect("connect to the test database")
-    }
-
-    fn pool(url: &str, size: usize) -> Self::Pool {
-        let manager = users_diesel::asynchronous::AsyncDieselConnectionManager::new(url);
-        Pool::builder(manager)
-            .max_size(size)
-            .build()
-            .expect("a pool")
-    }
-}
+server_backend!("postgres", diesel::PgConnection => users_diesel::asynchronous::AsyncPgConnection);
+server_backend!("mysql", diesel::MysqlConnection => users_diesel::asynchronous::AsyncMysqlConnection);
 
 impl<C: AsyncBackend> TestDb<C> {
     /// An async connection to the same private database.
