@@ -124,10 +124,19 @@ pub fn model(model: &Model, backends: &[Backend], asynchronous: bool) -> TokenSt
             user::impls(model, *timestamps, &schema_columns, backends),
         ),
         Kind::Role {
-            join_table, user, ..
+            join_table,
+            join_table_span,
+            user,
         } => (
             role::join_items(model, join_table, user, backends),
-            role::impls(model, join_table, user, &schema_columns, backends),
+            role::impls(
+                model,
+                join_table,
+                *join_table_span,
+                user,
+                &schema_columns,
+                backends,
+            ),
         ),
     };
     let async_stores = asynchronous.then(|| async_store::stores(model, backends));

@@ -1,7 +1,7 @@
 //! What only `#[role_model]` emits: the role's injected fields, the join table with its struct
 //! and joins, `RoleModel` and the stores.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Path;
 
@@ -9,7 +9,7 @@ use super::{
     field_defaults, shared_store_methods, sibling_table_path, sql_ident, table_path, Backend,
     Flavor, Injected, InjectedFields,
 };
-use crate::ast::{Kind, Model};
+use crate::ast::Model;
 
 /// `id`, `name` and `description` first; roles have no timestamps.
 pub fn injected_fields(model: &Model) -> InjectedFields {
@@ -129,6 +129,7 @@ pub fn join_items(
 pub fn impls(
     model: &Model,
     join_table: &str,
+    join_table_span: Span,
     user: &Path,
     columns: &[TokenStream],
     backends: &[Backend],
@@ -148,27 +149,8 @@ pub fn impls(
         .iter()
         .any(|f| f.column.default.is_some())
         .then(|| quote!(DefaultValue,));
-    let table = &model.table;
-    let clash = |what: &str, name: &str, option: &str| {
-        format!(
-            "#[role_model]: the {what} `{name}` is also the user model's table; \
-             name it differently with #[role_model({option} = \"…\")]"
-        )
-    };
-    let table_clash = clash("role table", table, "table");
-    let join_clash = clash("join table", join_table, "join_table");
-    let (table_span, join_span) = match &model.kind {
-        Kind::Role {
-            join_table_span, ..
-        } => (model.table_span, *join_table_span),
-        Kind::User { .. } => (model.table_span, model.table_span),
-    };
-    let table_check = quote_spanned! {table_span=>
-        const _: () = assert_not_user_table(<#user as UserModel>::TABLE, #table, #table_clash);
-    };
-    let join_check = quote_spanned! {join_span=>
-        const _: () = assert_not_user_table(<#user as UserModel>::TABLE, #join_table, #join_clash);
-    };
+    let table_check = not_user_table(user, &model.table, "table", model.table_span);
+    let join_check = not_user_table(user, join_table, "join_table", join_table_span);
     quote! {
         use #krate::__private::{
             assert_not_user_table, database_error, join_write_error, role_write_error, #default_value
@@ -182,6 +164,24 @@ pub fn impls(
         #schema
         #joins
         #(#stores)*
+    }
+}
+
+/// A constant that fails to compile, naming the option to change, if the role model's table
+/// `name` (its `option`) is the user model's table: only the user model knows its table's name,
+/// so the check runs where both meet.
+fn not_user_table(user: &Path, name: &str, option: &str, span: Span) -> TokenStream {
+    let what = if option == "table" {
+        "role table"
+    } else {
+        "join table"
+    };
+    let message = format!(
+        "#[role_model]: the {what} `{name}` is also the user model's table; \
+         name it differently with #[role_model({option} = \"…\")]"
+    );
+    quote_spanned! {span=>
+        const _: () = assert_not_user_table(<#user as UserModel>::TABLE, #name, #message);
     }
 }
 
