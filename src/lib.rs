@@ -276,6 +276,22 @@ macro_rules! manager_tests {
     };
 }
 
+/// `alice@example.com` with the letters' case chosen by the bits of `i`: the racing
+/// registrations of the concurrency tests, all the same address once normalised.
+pub fn case_variant(i: usize) -> String {
+    "alice@example.com"
+        .chars()
+        .enumerate()
+        .map(|(n, c)| {
+            if i >> (n % 6) & 1 == 1 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// Counting the rows of a table by name, on any enabled backend.
 pub trait CountRows {
     /// `SELECT COUNT(*) FROM <table>`.

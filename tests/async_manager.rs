@@ -43,21 +43,6 @@ fn runtime() -> Runtime {
         .unwrap()
 }
 
-/// `alice@example.com` with the letters' case chosen by the bits of `i`.
-fn case_variant(i: usize) -> String {
-    "alice@example.com"
-        .chars()
-        .enumerate()
-        .map(|(n, c)| {
-            if i >> (n % 6) & 1 == 1 {
-                c.to_ascii_uppercase()
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
 /// Runs `work` in one task per connection, all released at once; the results in task order.
 async fn race<Conn, T, F, Fut>(conns: Vec<Conn>, work: F) -> Vec<Result<T, UsersError>>
 where
@@ -130,7 +115,7 @@ backend_tests! {
             let users = manager();
             race(conns, move |i, mut pooled| {
                 let users = users.clone();
-                async move { users.register(&mut *pooled, &case_variant(i), PASSWORD).await }
+                async move { users.register(&mut *pooled, &users_tests::case_variant(i), PASSWORD).await }
             })
             .await
         });

@@ -28,21 +28,6 @@ fn migrations() -> Migrations {
     Migrations::new().with::<User>().with::<Role>()
 }
 
-/// `alice@example.com` with the letters' case chosen by the bits of `i`.
-fn case_variant(i: usize) -> String {
-    "alice@example.com"
-        .chars()
-        .enumerate()
-        .map(|(n, c)| {
-            if i >> (n % 6) & 1 == 1 {
-                c.to_ascii_uppercase()
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
 /// Runs `work` on `THREADS` threads at once, each with its own connection to `db`.
 fn race<C, T, F>(db: &users_tests::TestDb<C>, work: F) -> Vec<Result<T, UsersError>>
 where
@@ -73,7 +58,7 @@ backend_tests! {
         conn.run_pending_migrations(migrations()).unwrap();
         let users = manager();
         let results = race(&db, move |i, conn| {
-            users.register(conn, &case_variant(i), "a long password")
+            users.register(conn, &users_tests::case_variant(i), "a long password")
         });
         let won = results.iter().filter(|r| r.is_ok()).count();
         let taken = results.iter().filter(|r| matches!(r, Err(UsersError::EmailTaken))).count();
