@@ -1,8 +1,13 @@
-//! A private database per backend and side, created for the run and dropped after it: a
-//! temporary file on SQLite, a schema on PostgreSQL, a database on MySQL/MariaDB.
+//! A private database per backend, created for the run and dropped after it: a temporary file
+//! on SQLite, a schema on PostgreSQL, a database on MySQL/MariaDB.
 //!
-//! Each side gets its own database with the same history (the same rows inserted and deleted in
-//! the same order), so neither side runs on tables the other has grown.
+//! Both sides' tables live in it, the framework's (`users`, `roles`, `user_roles`, made by its
+//! migrations) and the hand-written ones (`hand_users`, …), with the same history (the same rows
+//! inserted and deleted in the same order), and both sides use one connection. One connection
+//! means one server thread or process on PostgreSQL and MySQL: with a connection per side, the
+//! scheduler placed the server's two threads differently on a two-core virtual machine, and
+//! whichever side's thread had to be woken on the other core ran up to three times slower, for
+//! stretches of a run, with no difference in the code.
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use diesel::connection::SimpleConnection;
@@ -14,18 +19,9 @@ use crate::models::framework::{Role, User};
 use crate::models::hand;
 use crate::Result;
 
-/// Which side of a comparison a database belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// The `users` framework, migrated with its own `Migrations`.
-    Framework,
-    /// Hand-written Diesel, migrated with hand-written DDL.
-    Hand,
-}
-
 /// A connection to a private database, dropped with it.
 pub struct Db<C> {
-    /// The connection every workload of this side uses.
+    /// The connection both sides of every workload use.
     pub conn: C,
     /// Drops the private schema or database.
     cleanup: Option<Box<dyn FnOnce()>>,
@@ -40,10 +36,21 @@ impl<C> Drop for Db<C> {
 }
 
 impl<C: Connection> Db<C> {
-    /// Deletes every row, so a write workload's next round starts from empty tables.
+    /// Deletes every row of both sides, so a write workload's next round starts from empty
+    /// tables.
     pub fn clear(&mut self) -> Result<()> {
+        self.clear_roles()?;
         self.conn
-            .batch_execute("DELETE FROM user_roles; DELETE FROM roles; DELETE FROM users;")?;
+            .batch_execute("DELETE FROM users; DELETE FROM hand_users;")?;
+        Ok(())
+    }
+
+    /// Deletes both sides' roles and role assignments.
+    pub fn clear_roles(&mut self) -> Result<()> {
+        self.conn.batch_execute(
+            "DELETE FROM user_roles; DELETE FROM roles; \
+             DELETE FROM hand_user_roles; DELETE FROM hand_roles;",
+        )?;
         Ok(())
     }
 }
@@ -52,29 +59,25 @@ fn unique_name() -> String {
     format!("users_bench_{}", uuid::Uuid::now_v7().simple())
 }
 
-/// Creates one side's tables: the framework's migrations, or the hand-written DDL.
-fn create_tables<C>(conn: &mut C, side: Side, hand_ddl: &str) -> Result<()>
+/// Creates both sides' tables: the framework's migrations, and the hand-written DDL.
+fn create_tables<C>(conn: &mut C, hand_ddl: &str) -> Result<()>
 where
     C: Connection + MigrationHarness<C::Backend>,
     C::Backend: users_diesel::migrations::SupportedBackend,
 {
-    match side {
-        Side::Framework => {
-            conn.run_pending_migrations(Migrations::new().with::<User>().with::<Role>())?;
-        }
-        Side::Hand => conn.batch_execute(hand_ddl)?,
-    }
+    conn.run_pending_migrations(Migrations::new().with::<User>().with::<Role>())?;
+    conn.batch_execute(hand_ddl)?;
     Ok(())
 }
 
 /// A private SQLite file set up by `configure_sqlite` (WAL mode, a busy timeout, foreign keys
-/// on, a 32 MiB page cache), the set-up the README recommends, on both sides.
+/// on, a 32 MiB page cache), the set-up the README recommends.
 #[cfg(feature = "sqlite")]
-pub fn sqlite(side: Side) -> Result<Db<diesel::SqliteConnection>> {
+pub fn sqlite() -> Result<Db<diesel::SqliteConnection>> {
     let path = std::env::temp_dir().join(format!("{}.sqlite", unique_name()));
     let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
     users_diesel::configure_sqlite(&mut conn)?;
-    create_tables(&mut conn, side, &hand::ddl("BLOB", "TEXT", "TEXT", ""))?;
+    create_tables(&mut conn, &hand::ddl("BLOB", "TEXT", "TEXT", ""))?;
     Ok(Db {
         conn,
         cleanup: Some(Box::new(move || {
@@ -89,7 +92,7 @@ pub fn sqlite(side: Side) -> Result<Db<diesel::SqliteConnection>> {
 
 /// A private schema on the PostgreSQL server at `USERS_TEST_POSTGRES_URL`.
 #[cfg(feature = "postgres")]
-pub fn postgres(side: Side) -> Result<Db<diesel::PgConnection>> {
+pub fn postgres() -> Result<Db<diesel::PgConnection>> {
     let base = std::env::var("USERS_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned());
     let schema = unique_name();
@@ -104,13 +107,13 @@ pub fn postgres(side: Side) -> Result<Db<diesel::PgConnection>> {
             let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
         })),
     };
-    create_tables(&mut db.conn, side, &hand::ddl("UUID", "TEXT", "TEXT", ""))?;
+    create_tables(&mut db.conn, &hand::ddl("UUID", "TEXT", "TEXT", ""))?;
     Ok(db)
 }
 
 /// A private database on the MySQL/MariaDB server at `USERS_TEST_MYSQL_URL`.
 #[cfg(feature = "mysql")]
-pub fn mysql(side: Side) -> Result<Db<diesel::MysqlConnection>> {
+pub fn mysql() -> Result<Db<diesel::MysqlConnection>> {
     let base = std::env::var("USERS_TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
     let database = unique_name();
@@ -129,7 +132,6 @@ pub fn mysql(side: Side) -> Result<Db<diesel::MysqlConnection>> {
     };
     create_tables(
         &mut db.conn,
-        side,
         &hand::ddl(
             "BINARY(16)",
             "VARCHAR(254)",

@@ -18,6 +18,10 @@ pub mod framework {
 
 /// The same schema written by hand: `table!`, derives and DDL, as a careful engineer would.
 ///
+/// Its tables are named `hand_users`, `hand_roles` and `hand_user_roles` in SQL, so that they sit
+/// beside the framework's in the same database and are used over the same connection (see
+/// [`crate::db`]); in Rust they keep the plain names.
+///
 /// The column types are the framework's portable ones (`Id<T>` over a UUID stored natively on
 /// PostgreSQL and as 16 bytes elsewhere): they are column types, not query paths, and sharing
 /// them makes the two sides store exactly the same bytes.
@@ -29,6 +33,7 @@ pub mod hand {
         use diesel::sql_types::*;
         use users_diesel::sql_types::Uuid;
 
+        #[sql_name = "hand_users"]
         users (id) {
             id -> Uuid,
             email -> Text,
@@ -43,6 +48,7 @@ pub mod hand {
         use diesel::sql_types::*;
         use users_diesel::sql_types::Uuid;
 
+        #[sql_name = "hand_roles"]
         roles (id) {
             id -> Uuid,
             name -> Text,
@@ -53,6 +59,7 @@ pub mod hand {
     diesel::table! {
         use users_diesel::sql_types::Uuid;
 
+        #[sql_name = "hand_user_roles"]
         user_roles (user_id, role_id) {
             user_id -> Uuid,
             role_id -> Uuid,
@@ -94,10 +101,11 @@ pub mod hand {
     }
 
     /// The DDL of the three tables, in one backend's spelling: the same types, primary keys,
-    /// UNIQUE constraints, foreign keys and index as the framework's migrations.
+    /// UNIQUE constraints, foreign keys and index as the framework's migrations, under names
+    /// prefixed `hand_`.
     pub fn ddl(uuid: &str, email: &str, name: &str, table_options: &str) -> String {
         format!(
-            "CREATE TABLE users (
+            "CREATE TABLE hand_users (
                 id {uuid} NOT NULL,
                 email {email} NOT NULL,
                 password_hash TEXT NOT NULL,
@@ -105,25 +113,25 @@ pub mod hand {
                 is_verified BOOLEAN NOT NULL DEFAULT FALSE,
                 display_name TEXT,
                 PRIMARY KEY (id),
-                CONSTRAINT users_email_key UNIQUE (email)
+                CONSTRAINT hand_users_email_key UNIQUE (email)
             ){table_options};
-            CREATE TABLE roles (
+            CREATE TABLE hand_roles (
                 id {uuid} NOT NULL,
                 name {name} NOT NULL,
                 description TEXT,
                 PRIMARY KEY (id),
-                CONSTRAINT roles_name_key UNIQUE (name)
+                CONSTRAINT hand_roles_name_key UNIQUE (name)
             ){table_options};
-            CREATE TABLE user_roles (
+            CREATE TABLE hand_user_roles (
                 user_id {uuid} NOT NULL,
                 role_id {uuid} NOT NULL,
                 PRIMARY KEY (user_id, role_id),
-                CONSTRAINT user_roles_user_id_fkey FOREIGN KEY (user_id)
-                    REFERENCES users (id) ON DELETE CASCADE,
-                CONSTRAINT user_roles_role_id_fkey FOREIGN KEY (role_id)
-                    REFERENCES roles (id) ON DELETE CASCADE
+                CONSTRAINT hand_user_roles_user_id_fkey FOREIGN KEY (user_id)
+                    REFERENCES hand_users (id) ON DELETE CASCADE,
+                CONSTRAINT hand_user_roles_role_id_fkey FOREIGN KEY (role_id)
+                    REFERENCES hand_roles (id) ON DELETE CASCADE
             ){table_options};
-            CREATE INDEX user_roles_role_id_idx ON user_roles (role_id);"
+            CREATE INDEX hand_user_roles_role_id_idx ON hand_user_roles (role_id);"
         )
     }
 

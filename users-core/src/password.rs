@@ -4,14 +4,15 @@
 //! blocking thread pool. No copy of a plaintext password is made: the hasher, the length rules
 //! and the hooks all read the caller's `&str`, so there is nothing of ours to wipe; the caller's
 //! buffer is the caller's to zeroize. argon2 (with its `zeroize` feature) wipes its initial hash
-//! and final block, but not its memory matrix.
+//! and final block; the hasher owns the memory matrix and wipes it after every run.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use zeroize::Zeroize as _;
 
 use crate::{UsersConfig, UsersError};
 
@@ -37,6 +38,10 @@ impl PasswordVerification {
 
 /// Hashes and verifies passwords with argon2id at the configured costs.
 ///
+/// The PHC strings it writes and reads are the `argon2` crate's own, and so is the computation;
+/// what the hasher adds is the memory: it fills matrices it keeps for reuse
+/// ([`UsersConfig::argon2_memory_reuse`]) and wipes each one after every run.
+///
 /// ```
 /// use users_core::{PasswordHasher, PasswordVerification, UsersConfig};
 ///
@@ -52,13 +57,16 @@ pub struct PasswordHasher {
     argon2: Argon2<'static>,
     dummy_hash: OnceLock<String>,
     runs: AtomicU64,
+    matrices: Matrices,
 }
 
 impl PasswordHasher {
     /// A hasher with the argon2id costs of `config`.
     pub fn new(config: &UsersConfig) -> Self {
+        let params = config.argon2().clone();
         PasswordHasher {
-            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, config.argon2().clone()),
+            matrices: Matrices::new(params.block_count(), config.argon2_matrices_kept()),
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             dummy_hash: OnceLock::new(),
             runs: AtomicU64::new(0),
         }
@@ -79,10 +87,63 @@ impl PasswordHasher {
     /// out.
     pub fn hash(&self, password: &str) -> Result<String, UsersError> {
         let salt = SaltString::generate(&mut OsRng);
-        self.argon2
-            .hash_password(password.as_bytes(), &salt)
+        self.hash_with_salt(password, salt.as_salt())
             .map(|hash| hash.to_string())
             .map_err(|error| UsersError::Config(format!("password hashing failed: {error}")))
+    }
+
+    /// What `argon2`'s `PasswordHasher::hash_password` makes of `password` and `salt`, computed
+    /// in one of our matrices.
+    fn hash_with_salt<'a>(
+        &self,
+        password: &str,
+        salt: Salt<'a>,
+    ) -> password_hash::Result<PasswordHash<'a>> {
+        let params = self.argon2.params();
+        let length = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let output = self.run(&self.argon2, password, salt, length)?;
+        Ok(PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(params)?,
+            salt: Some(salt),
+            hash: Some(output),
+        })
+    }
+
+    /// Whether `password` hashes to `hash`'s output with `hash`'s own algorithm, version,
+    /// costs and salt, as `argon2`'s `PasswordVerifier` decides it: the outputs are compared in
+    /// constant time (`Output`'s `PartialEq`).
+    fn matches(&self, password: &str, hash: &PasswordHash<'_>) -> bool {
+        let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+            return false;
+        };
+        let stored = || -> password_hash::Result<Argon2<'static>> {
+            let version = hash.version.map(Version::try_from).transpose()?;
+            Ok(Argon2::new(
+                Algorithm::try_from(hash.algorithm)?,
+                version.unwrap_or_default(),
+                Params::try_from(hash)?,
+            ))
+        };
+        stored()
+            .and_then(|argon2| self.run(&argon2, password, salt, expected.len()))
+            .is_ok_and(|computed| computed == expected)
+    }
+
+    /// Runs `argon2` over `password` and `salt` into an output of `length` bytes.
+    fn run(
+        &self,
+        argon2: &Argon2<'_>,
+        password: &str,
+        salt: Salt<'_>,
+        length: usize,
+    ) -> password_hash::Result<Output> {
+        let mut decoded = [0u8; Salt::MAX_LENGTH];
+        let salt = salt.decode_b64(&mut decoded)?;
+        Output::init_with(length, |out| {
+            Ok(self.matrices.fill(argon2, password.as_bytes(), salt, out)?)
+        })
     }
 
     /// Checks `password` against a stored PHC string, and whether that hash is current.
@@ -102,11 +163,7 @@ impl PasswordHasher {
             return PasswordVerification::Invalid;
         }
         self.runs.fetch_add(1, Ordering::Relaxed);
-        if self
-            .argon2
-            .verify_password(password.as_bytes(), &hash)
-            .is_err()
-        {
+        if !self.matches(password, &hash) {
             return PasswordVerification::Invalid;
         }
         if self.is_current(&hash) {
@@ -153,6 +210,56 @@ impl std::fmt::Debug for PasswordHasher {
     }
 }
 
+/// argon2's memory matrices: a run at the configured costs takes an idle one or allocates one,
+/// and gives it back, wiped, for the next run, as long as fewer than `keep` are idle.
+struct Matrices {
+    /// The blocks of a matrix at the configured costs; runs at other costs allocate their own.
+    blocks: usize,
+    keep: usize,
+    idle: Mutex<Vec<Box<[Block]>>>,
+}
+
+impl Matrices {
+    fn new(blocks: usize, keep: usize) -> Self {
+        Matrices {
+            blocks,
+            keep,
+            idle: Mutex::new(Vec::with_capacity(keep)),
+        }
+    }
+
+    /// Runs `argon2` in a matrix and wipes it.
+    fn fill(
+        &self,
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> argon2::Result<()> {
+        let blocks = argon2.params().block_count();
+        let reusable = blocks == self.blocks && self.keep > 0;
+        let mut matrix = reusable
+            .then(|| self.idle().pop())
+            .flatten()
+            .unwrap_or_else(|| vec![Block::default(); blocks].into_boxed_slice());
+        let result = argon2.hash_password_into_with_memory(password, salt, out, &mut *matrix);
+        matrix.iter_mut().for_each(Block::zeroize);
+        if reusable {
+            let mut idle = self.idle();
+            if idle.len() < self.keep {
+                idle.push(matrix);
+            }
+        }
+        result
+    }
+
+    /// The idle matrices. A panic elsewhere while the lock was held left them wiped and whole,
+    /// so a poisoned lock is taken over.
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Box<[Block]>>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Checks the configured length bounds: at least `min_chars` characters, at most `max_bytes`
 /// bytes. The reason never quotes the password.
 pub(crate) fn check_length(
@@ -175,6 +282,8 @@ pub(crate) fn check_length(
 
 #[cfg(test)]
 mod tests {
+    use argon2::{PasswordHasher as _, PasswordVerifier as _};
+
     use super::*;
 
     fn hasher(m: u32, t: u32, p: u32) -> PasswordHasher {
@@ -200,6 +309,80 @@ mod tests {
             hasher.verify("hunter2hunter3", &first),
             PasswordVerification::Invalid
         );
+    }
+
+    #[test]
+    fn hashes_and_verifies_as_the_argon2_crate_does() {
+        let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0c2FsdA").unwrap();
+        let password = "pa55word-pa55word";
+        for (m, t, p) in [(8, 1, 1), (64, 2, 1), (96, 3, 2), (256, 1, 4)] {
+            let ours = hasher(m, t, p);
+            let params = Params::new(m, t, p, None).unwrap();
+            let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+            let expected = theirs.hash_password(password.as_bytes(), &salt).unwrap();
+            let made = ours.hash_with_salt(password, salt.as_salt()).unwrap();
+            assert_eq!(made.to_string(), expected.to_string(), "m={m} t={t} p={p}");
+
+            let fresh = ours.hash(password).unwrap();
+            let fresh = PasswordHash::new(&fresh).unwrap();
+            assert!(theirs.verify_password(password.as_bytes(), &fresh).is_ok());
+            assert!(theirs.verify_password(b"pa55word-pa55worD", &fresh).is_err());
+        }
+        // Their hashes with other output lengths, a key id or associated data verify with ours.
+        let mut builder = argon2::ParamsBuilder::new();
+        builder.m_cost(64).t_cost(2).p_cost(1).output_len(64);
+        let keyid = argon2::KeyId::new(&[1, 2, 3, 4]).unwrap();
+        builder.keyid(keyid).data(argon2::AssociatedData::new(&[5; 16]).unwrap());
+        for params in [Params::new(64, 2, 1, Some(16)).unwrap(), builder.build().unwrap()] {
+            let phc = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password(password.as_bytes(), &salt)
+                .unwrap()
+                .to_string();
+            assert!(hasher(64, 2, 1).verify(password, &phc).is_valid(), "{phc}");
+            let wrong = hasher(64, 2, 1).verify("pa55word-pa55wor", &phc);
+            assert_eq!(wrong, PasswordVerification::Invalid, "{phc}");
+        }
+    }
+
+    #[test]
+    fn matrices_are_wiped_after_every_run_and_kept_up_to_the_limit() {
+        let config = UsersConfig::new([1u8; 32]).unwrap();
+        let config = config.argon2_params(64, 1, 1).unwrap();
+        let hasher = PasswordHasher::new(&config.clone().argon2_memory_reuse(2));
+        // (blocks, wiped) of each idle matrix.
+        let idle = |hasher: &PasswordHasher| {
+            let idle = hasher.matrices.idle();
+            let wiped = |matrix: &[Block]| matrix.iter().all(|b| b.as_ref().iter().all(|&w| w == 0));
+            idle.iter().map(|m| (m.len(), wiped(m))).collect::<Vec<_>>()
+        };
+        assert_eq!(idle(&hasher), []);
+        let phc = hasher.hash("pa55word-pa55word").unwrap();
+        assert_eq!(idle(&hasher), [(64, true)]);
+        assert_eq!(hasher.verify("pa55word-pa55word", &phc), PasswordVerification::Valid);
+        assert_eq!(idle(&hasher), [(64, true)], "the one idle matrix was reused");
+
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| hasher.verify("pa55word-pa55word", &phc)))
+                .collect();
+            for worker in workers {
+                assert_eq!(worker.join().unwrap(), PasswordVerification::Valid);
+            }
+        });
+        let kept = idle(&hasher);
+        assert!((1..=2).contains(&kept.len()), "{kept:?}");
+        assert!(kept.iter().all(|&matrix| matrix == (64, true)), "{kept:?}");
+
+        // An outdated hash is verified in a matrix of its own size, which is not kept.
+        let outdated = self::hasher(32, 1, 1).hash("pa55word-pa55word").unwrap();
+        let verification = hasher.verify("pa55word-pa55word", &outdated);
+        assert_eq!(verification, PasswordVerification::ValidButOutdated);
+        assert_eq!(idle(&hasher), kept);
+
+        let keeps_none = PasswordHasher::new(&config.argon2_memory_reuse(0));
+        let phc = keeps_none.hash("pa55word-pa55word").unwrap();
+        assert!(keeps_none.verify("pa55word-pa55word", &phc).is_valid());
+        assert_eq!(idle(&keeps_none), []);
     }
 
     #[test]

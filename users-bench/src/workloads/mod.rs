@@ -88,7 +88,8 @@ impl BenchConnection for diesel::PgConnection {
 
 #[cfg(feature = "mysql")]
 impl BenchConnection for diesel::MysqlConnection {
-    const SETTLE: &'static str = "ANALYZE TABLE users, roles, user_roles";
+    const SETTLE: &'static str =
+        "ANALYZE TABLE users, roles, user_roles, hand_users, hand_roles, hand_user_roles";
 }
 
 /// The users W2 inserts, built once for both sides with the same ids, emails and hash.
@@ -127,12 +128,11 @@ impl Seeds {
     }
 }
 
-/// Everything one backend's workloads need: a private database per side, the framework's
-/// manager, the hand-written side's argon2, the sizes and the seed users.
+/// Everything one backend's workloads need: the private database both sides share, the
+/// framework's manager, the hand-written side's argon2, the sizes and the seed users.
 pub struct Bench<C> {
     pub backend: &'static str,
-    pub framework: Db<C>,
-    pub hand: Db<C>,
+    pub db: Db<C>,
     pub users: Users<User, Role>,
     /// The hand-written side's hasher: argon2id at the framework's default costs.
     pub argon2: Argon2<'static>,
@@ -148,16 +148,15 @@ where
     User: UserStore<C>,
     Role: RoleStore<C, User = User>,
 {
-    /// A bench on two fresh private databases.
+    /// A bench on a fresh private database.
     pub fn new(
         backend: &'static str,
-        connect: fn(crate::db::Side) -> Result<Db<C>>,
+        connect: fn() -> Result<Db<C>>,
         shared: &Shared,
     ) -> Result<Self> {
         Ok(Bench {
             backend,
-            framework: connect(crate::db::Side::Framework)?,
-            hand: connect(crate::db::Side::Hand)?,
+            db: connect()?,
             users: Users::new(users_diesel::UsersConfig::new(shared.secret)?),
             argon2: shared.argon2.clone(),
             dummy_hash: shared.dummy_hash.clone(),
@@ -189,10 +188,9 @@ where
         Ok(())
     }
 
-    /// Brings both databases to a steady state after bulk writes (not timed).
+    /// Brings both sides' tables to a steady state after bulk writes (not timed).
     fn settle(&mut self) -> Result<()> {
-        self.framework.conn.batch_execute(C::SETTLE)?;
-        self.hand.conn.batch_execute(C::SETTLE)?;
+        self.db.conn.batch_execute(C::SETTLE)?;
         Ok(())
     }
 

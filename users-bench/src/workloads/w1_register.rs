@@ -24,17 +24,13 @@ where
         bench,
         bench.rounds,
         count,
-        |b| {
-            b.framework.clear()?;
-            b.hand.clear()
-        },
+        |b| b.db.clear(),
         |b, i| {
-            b.users
-                .register(&mut b.framework.conn, &emails[i], PASSWORD)?;
+            b.users.register(&mut b.db.conn, &emails[i], PASSWORD)?;
             Ok(())
         },
         |b, i| {
-            register_by_hand(&mut b.hand.conn, &b.argon2, &emails[i], PASSWORD)?;
+            register_by_hand(&mut b.db.conn, &b.argon2, &emails[i], PASSWORD)?;
             Ok(())
         },
     )?;

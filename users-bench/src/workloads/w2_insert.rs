@@ -18,13 +18,10 @@ where
         bench,
         bench.rounds,
         count.div_ceil(batch),
-        |b| {
-            b.framework.clear()?;
-            b.hand.clear()
-        },
+        |b| b.db.clear(),
         |b, i| {
             let users = &b.seeds.framework[batch_of(i)];
-            <User as UserStore<C>>::transaction(&mut b.framework.conn, |conn| {
+            <User as UserStore<C>>::transaction(&mut b.db.conn, |conn| {
                 users
                     .iter()
                     .try_for_each(|user| <User as UserStore<C>>::insert(conn, user).map(drop))
@@ -33,8 +30,7 @@ where
         },
         |b, i| {
             let users = &b.seeds.hand[batch_of(i)];
-            b.hand
-                .conn
+            b.db.conn
                 .transaction(|conn| users.iter().try_for_each(|user| conn.insert_user(user)))?;
             Ok(())
         },

@@ -47,7 +47,7 @@ where
         |_| Ok(()),
         |b, slice| {
             for email in &lookups[slice_of(count, slices, slice)] {
-                let user = b.users.find_by_email(&mut b.framework.conn, email)?;
+                let user = b.users.find_by_email(&mut b.db.conn, email)?;
                 black_box(user.ok_or("a seeded user is missing")?);
             }
             Ok(())
@@ -55,7 +55,7 @@ where
         |b, slice| {
             for email in &lookups[slice_of(count, slices, slice)] {
                 let email = normalize_email_by_hand(email).ok_or("invalid email")?;
-                let user = b.hand.conn.user_by_email(&email)?;
+                let user = b.db.conn.user_by_email(&email)?;
                 black_box(user.ok_or("a seeded user is missing")?);
             }
             Ok(())

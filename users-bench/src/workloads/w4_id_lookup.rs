@@ -24,9 +24,7 @@ where
         |b, slice| {
             let seeds = &b.seeds.framework;
             for i in slice_of(count, slices, slice) {
-                let found = b
-                    .users
-                    .get(&mut b.framework.conn, seeds[i % seeds.len()].id)?;
+                let found = b.users.get(&mut b.db.conn, seeds[i % seeds.len()].id)?;
                 black_box(found.ok_or("a seeded user is missing")?);
             }
             Ok(())
@@ -34,7 +32,7 @@ where
         |b, slice| {
             let seeds = &b.seeds.hand;
             for i in slice_of(count, slices, slice) {
-                let found = b.hand.conn.user_by_id(seeds[i % seeds.len()].id)?;
+                let found = b.db.conn.user_by_id(seeds[i % seeds.len()].id)?;
                 black_box(found.ok_or("a seeded user is missing")?);
             }
             Ok(())

@@ -57,7 +57,7 @@ where
             |_| Ok(()),
             |b, i| {
                 let (email, password) = &kind.attempts[i];
-                match b.users.authenticate(&mut b.framework.conn, email, password) {
+                match b.users.authenticate(&mut b.db.conn, email, password) {
                     Ok(_) if kind.succeeds => Ok(()),
                     Err(UsersError::InvalidCredentials) if !kind.succeeds => Ok(()),
                     other => Err(format!("unexpected login: {other:?}").into()),
@@ -66,7 +66,7 @@ where
             |b, i| {
                 let (email, password) = &kind.attempts[i];
                 let user =
-                    login_by_hand(&mut b.hand.conn, &b.argon2, &b.dummy_hash, email, password)?;
+                    login_by_hand(&mut b.db.conn, &b.argon2, &b.dummy_hash, email, password)?;
                 if user.is_some() == kind.succeeds {
                     Ok(())
                 } else {

@@ -39,12 +39,10 @@ where
         rounds,
         slices,
         |b| {
-            let clear = "DELETE FROM user_roles; DELETE FROM roles;";
-            b.framework.conn.batch_execute(clear)?;
-            b.hand.conn.batch_execute(clear)?;
+            b.db.clear_roles()?;
             let fw_roles = names
                 .iter()
-                .map(|name| b.users.create_role(&mut b.framework.conn, name, None))
+                .map(|name| b.users.create_role(&mut b.db.conn, name, None))
                 .collect::<Result<Vec<Role>, _>>()?;
             let hand_roles = names
                 .iter()
@@ -54,7 +52,7 @@ where
                         name: name.clone(),
                         description: None,
                     };
-                    b.hand.conn.insert_role(&role).map(|()| role)
+                    b.db.conn.insert_role(&role).map(|()| role)
                 })
                 .collect::<Result<Vec<HandRole>, _>>()?;
             *fw_assignments.borrow_mut() = (0..role_users)
@@ -70,7 +68,7 @@ where
             for i in slice_of(role_users, slices, slice) {
                 let user = &b.seeds.framework[i];
                 b.users
-                    .assign_roles(&mut b.framework.conn, user, &assignments[i])?;
+                    .assign_roles(&mut b.db.conn, user, &assignments[i])?;
             }
             Ok(())
         },
@@ -78,7 +76,7 @@ where
             let assignments = hand_assignments.borrow();
             for i in slice_of(role_users, slices, slice) {
                 let user = &b.seeds.hand[i];
-                b.hand.conn.transaction(|conn| {
+                b.db.conn.transaction(|conn| {
                     assignments[i]
                         .iter()
                         .try_for_each(|role| conn.assign(user.id, role.id))
@@ -105,14 +103,14 @@ where
             for i in slice_of(checks, slices, slice) {
                 let user = &b.seeds.framework[i % role_users];
                 let name = &names[i % ROLES];
-                black_box(b.users.has_role(&mut b.framework.conn, user, name)?);
+                black_box(b.users.has_role(&mut b.db.conn, user, name)?);
             }
             Ok(())
         },
         |b, slice| {
             for i in slice_of(checks, slices, slice) {
                 let user = &b.seeds.hand[i % role_users];
-                black_box(b.hand.conn.has_role(user.id, &names[i % ROLES])?);
+                black_box(b.db.conn.has_role(user.id, &names[i % ROLES])?);
             }
             Ok(())
         },
@@ -133,13 +131,13 @@ where
         |b, slice| {
             for i in slice_of(loads, slices, slice) {
                 let user = &b.seeds.framework[i % role_users];
-                black_box(b.users.roles_of(&mut b.framework.conn, user)?);
+                black_box(b.users.roles_of(&mut b.db.conn, user)?);
             }
             Ok(())
         },
         |b, slice| {
             for i in slice_of(loads, slices, slice) {
-                black_box(b.hand.conn.roles_of(b.seeds.hand[i % role_users].id)?);
+                black_box(b.db.conn.roles_of(b.seeds.hand[i % role_users].id)?);
             }
             Ok(())
         },
@@ -158,11 +156,11 @@ where
         |_| Ok(()),
         |b, _| {
             let users = &b.seeds.framework[..role_users];
-            black_box(b.users.roles_of_users(&mut b.framework.conn, users)?);
+            black_box(b.users.roles_of_users(&mut b.db.conn, users)?);
             Ok(())
         },
         |b, _| {
-            black_box(b.hand.conn.roles_of_users(&b.seeds.hand[..role_users])?);
+            black_box(b.db.conn.roles_of_users(&b.seeds.hand[..role_users])?);
             Ok(())
         },
     )?;
