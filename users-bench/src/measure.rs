@@ -5,11 +5,16 @@ use std::time::{Duration, Instant};
 
 use crate::Result;
 
-/// The best (shortest) round of each side.
+/// The best (shortest) round of each side, and the page faults each side took.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
     pub framework: Duration,
     pub hand: Duration,
+    /// Minor page faults of (framework, hand-written) over all rounds, where the system reports
+    /// them: memory the allocator had to map afresh, e.g. argon2's matrix.
+    pub faults: Option<(u64, u64)>,
+    /// The rounds run.
+    pub rounds: usize,
 }
 
 /// Measures both sides of a workload split into `slices` slices, interleaved.
@@ -29,10 +34,11 @@ pub fn interleaved<B>(
     mut hand: impl FnMut(&mut B, usize) -> Result<()>,
 ) -> Result<Timing> {
     let mut fastest = vec![(Duration::MAX, Duration::MAX); slices];
+    let mut faults = Some((0, 0));
     for round in 0..rounds.max(1) {
         prepare(bench)?;
         for (slice, (best_framework, best_hand)) in fastest.iter_mut().enumerate() {
-            let (f, h) = if (round + slice) % 2 == 0 {
+            let ((f, f_faults), (h, h_faults)) = if (round + slice) % 2 == 0 {
                 let f = timed(|| framework(bench, slice))?;
                 (f, timed(|| hand(bench, slice))?)
             } else {
@@ -41,11 +47,16 @@ pub fn interleaved<B>(
             };
             *best_framework = (*best_framework).min(f);
             *best_hand = (*best_hand).min(h);
+            faults = faults
+                .zip(f_faults.zip(h_faults))
+                .map(|((f_sum, h_sum), (f, h))| (f_sum + f, h_sum + h));
         }
     }
     Ok(Timing {
         framework: fastest.iter().map(|(f, _)| *f).sum(),
         hand: fastest.iter().map(|(_, h)| *h).sum(),
+        faults,
+        rounds: rounds.max(1),
     })
 }
 
@@ -60,11 +71,24 @@ pub fn slices_for(count: usize) -> usize {
     count.clamp(1, 100)
 }
 
-/// How long `work` took.
-fn timed(work: impl FnOnce() -> Result<()>) -> Result<Duration> {
+/// How long `work` took, and how many minor page faults it caused.
+fn timed(work: impl FnOnce() -> Result<()>) -> Result<(Duration, Option<u64>)> {
+    let faults = minor_faults();
     let start = Instant::now();
     work()?;
-    Ok(start.elapsed())
+    let elapsed = start.elapsed();
+    Ok((
+        elapsed,
+        minor_faults().zip(faults).map(|(end, start)| end - start),
+    ))
+}
+
+/// This process's minor page faults so far: field 10 of `/proc/self/stat`, so Linux only.
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Field 2, the command name in parentheses, may hold spaces: count from its end.
+    let (_, fields) = stat.rsplit_once(')')?;
+    fields.split_whitespace().nth(7)?.parse().ok()
 }
 
 /// How a line states its figures.
@@ -82,6 +106,8 @@ pub struct Line {
     pub ops: usize,
     pub timing: Timing,
     pub unit: Unit,
+    /// Whether a note with the page faults per operation follows the line.
+    pub faults: bool,
 }
 
 impl Line {
@@ -92,6 +118,7 @@ impl Line {
             ops,
             timing,
             unit: Unit::Throughput,
+            faults: false,
         }
     }
 
@@ -102,7 +129,31 @@ impl Line {
             ops,
             timing,
             unit: Unit::MeanTime,
+            faults: false,
         }
+    }
+
+    /// The line, followed by a note with each side's page faults per operation.
+    pub fn with_faults(self) -> Self {
+        Line {
+            faults: true,
+            ..self
+        }
+    }
+
+    /// The page faults note, if asked for, the system reports page faults and there were any.
+    pub fn faults_note(&self) -> Option<String> {
+        let (framework, hand) = self.timing.faults.filter(|_| self.faults)?;
+        if framework + hand == 0 {
+            return None;
+        }
+        let (runs, ops) = (self.timing.rounds as f64, self.ops.max(1) as f64);
+        let per_op = |faults: u64| faults as f64 / runs / ops;
+        Some(format!(
+            "page faults per operation (the line above): framework {:.0}, hand-written {:.0}",
+            per_op(framework),
+            per_op(hand)
+        ))
     }
 
     /// Framework speed over hand-written speed: above 1 the framework is faster.

@@ -196,6 +196,9 @@ where
 
     fn report(&self, line: Line) {
         println!("{}", line.row(self.backend));
+        if let Some(note) = line.faults_note() {
+            self.note(note);
+        }
     }
 
     fn note(&self, note: impl std::fmt::Display) {

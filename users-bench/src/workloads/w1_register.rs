@@ -34,11 +34,7 @@ where
             Ok(())
         },
     )?;
-    bench.report(Line::throughput(
-        format!("W1 register {count}"),
-        count,
-        timing,
-    ));
+    bench.report(Line::throughput(format!("W1 register {count}"), count, timing).with_faults());
     Ok(())
 }
 

@@ -75,11 +75,10 @@ where
             },
         )?;
         means.push(timing);
-        bench.report(Line::mean_time(
-            format!("W5 login, {} ({count})", kind.name),
-            count,
-            timing,
-        ));
+        bench.report(
+            Line::mean_time(format!("W5 login, {} ({count})", kind.name), count, timing)
+                .with_faults(),
+        );
     }
     let framework_logins = kinds.len() * count * bench.rounds.max(1);
     let runs = bench.users.hasher().verifications() - verifications_before;
