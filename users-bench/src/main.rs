@@ -16,8 +16,9 @@
 //!
 //! SQLite always runs; PostgreSQL (`USERS_TEST_POSTGRES_URL`, default
 //! `postgres://root@127.0.0.1:5432/test`) and MySQL/MariaDB (`USERS_TEST_MYSQL_URL`, default
-//! `mysql://root@127.0.0.1:3306/test`) with the `postgres` and `mysql` features. Each side of
-//! each backend gets a private schema, database or file, dropped at the end.
+//! `mysql://root@127.0.0.1:3306/test`) with the `postgres` and `mysql` features. Each backend
+//! gets a private schema, database or file holding both sides' tables, used by both sides over
+//! one connection and dropped at the end.
 
 mod db;
 mod measure;

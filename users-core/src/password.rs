@@ -244,7 +244,7 @@ impl Matrices {
             .unwrap_or_else(|| vec![Block::default(); blocks].into_boxed_slice());
         let result = argon2.hash_password_into_with_memory(password, salt, out, &mut *matrix);
         if reusable {
-            // A plain fill (a memset, twice as fast as volatile stores here), which the compiler
+            // A plain fill (a memset, faster than volatile stores), which the compiler
             // must keep: the matrix may stay reachable, in `idle`.
             matrix.fill(Block::default());
             let mut idle = self.idle();
