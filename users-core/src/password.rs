@@ -142,7 +142,9 @@ impl PasswordHasher {
         let mut decoded = [0u8; Salt::MAX_LENGTH];
         let salt = salt.decode_b64(&mut decoded)?;
         Output::init_with(length, |out| {
-            Ok(self.matrices.fill(argon2, password.as_bytes(), salt, out)?)
+            Ok(self
+                .matrices
+                .hash_into(argon2, password.as_bytes(), salt, out)?)
         })
     }
 
@@ -228,8 +230,8 @@ impl Matrices {
         }
     }
 
-    /// Runs `argon2` in a matrix and wipes it.
-    fn fill(
+    /// Runs `argon2` into `out` in a matrix, and wipes the matrix.
+    fn hash_into(
         &self,
         argon2: &Argon2<'_>,
         password: &[u8],
