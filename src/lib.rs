@@ -325,6 +325,102 @@ count_rows_on!(
     "mysql" => diesel::MysqlConnection
 );
 
+/// The DDL as the database itself describes it, in a stable order, with the private schema's
+/// name taken out so two databases compare equal.
+pub trait DescribeSchema {
+    /// Tables, columns, constraints and indexes, one line each, in a stable order.
+    fn describe(&mut self) -> Vec<String>;
+}
+
+#[derive(diesel::QueryableByName)]
+struct Line {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+fn lines<C>(conn: &mut C, sql: &str) -> Vec<String>
+where
+    C: Connection,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Line>,
+{
+    use diesel::RunQueryDsl;
+    diesel::sql_query(sql)
+        .load::<Line>(conn)
+        .expect("describe the schema")
+        .into_iter()
+        .map(|l| l.line)
+        .collect()
+}
+
+#[cfg(feature = "sqlite")]
+impl DescribeSchema for diesel::SqliteConnection {
+    fn describe(&mut self) -> Vec<String> {
+        // Tables, indexes and the foreign-key triggers, exactly as they were created.
+        lines(
+            self,
+            "SELECT type || ' ' || name || ': ' || coalesce(sql, '') AS line FROM sqlite_master \
+             WHERE name NOT LIKE '\\_\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite_%' ORDER BY type, name",
+        )
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl DescribeSchema for diesel::PgConnection {
+    fn describe(&mut self) -> Vec<String> {
+        let mut described = lines(
+            self,
+            "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
+                 || ' ' || coalesce(column_default, '') || ' ' \
+                 || coalesce(character_maximum_length::text, '') AS line \
+             FROM information_schema.columns WHERE table_schema = current_schema() \
+                 AND table_name NOT LIKE '\\_\\_%' \
+             ORDER BY table_name, ordinal_position",
+        );
+        described.extend(lines(
+            self,
+            "SELECT conrelid::regclass::text || ' ' || conname || ' ' \
+                 || pg_get_constraintdef(oid) AS line \
+             FROM pg_constraint WHERE connamespace = current_schema()::regnamespace \
+                 AND conrelid::regclass::text NOT LIKE '\\_\\_%' \
+             ORDER BY conrelid::regclass::text, conname",
+        ));
+        described.extend(lines(
+            self,
+            "SELECT replace(indexdef, current_schema() || '.', '') AS line FROM pg_indexes \
+             WHERE schemaname = current_schema() AND tablename NOT LIKE '\\_\\_%' \
+             ORDER BY indexname",
+        ));
+        described
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl DescribeSchema for diesel::MysqlConnection {
+    fn describe(&mut self) -> Vec<String> {
+        let tables = lines(
+            self,
+            "SELECT CAST(table_name AS CHAR) AS line FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name NOT LIKE '\\_\\_%' \
+             ORDER BY table_name",
+        );
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct CreateTable {
+            #[diesel(sql_type = diesel::sql_types::Text, column_name = "Create Table")]
+            sql: String,
+        }
+        tables
+            .iter()
+            .map(|table| {
+                diesel::sql_query(format!("SHOW CREATE TABLE `{table}`"))
+                    .get_result::<CreateTable>(self)
+                    .expect("SHOW CREATE TABLE")
+                    .sql
+            })
+            .collect()
+    }
+}
+
 /// The README's Rust code blocks (those not marked `ignore`), compiled and run by `cargo test`.
 #[cfg(all(doctest, feature = "sqlite"))]
 #[doc = include_str!("../README.md")]

@@ -3,12 +3,10 @@
 //! `FileBasedMigrations`.
 
 use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
-use diesel::sql_types::Text;
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use users_diesel::prelude::*;
 use users_diesel::{verify_schema, IntrospectSchema, SchemaError, SchemaProblem};
-use users_tests::{backend_tests, dialect_of};
+use users_tests::{backend_tests, dialect_of, DescribeSchema};
 
 #[user_model(timestamps)]
 pub struct User {
@@ -42,103 +40,13 @@ fn problems<C: IntrospectSchema>(conn: &mut C) -> Vec<SchemaProblem> {
         match result {
             Ok(()) => {}
             Err(SchemaError::Mismatch(found)) => problems.extend(found),
+            Err(SchemaError::Behind {
+                problems: found, ..
+            }) => problems.extend(found),
             Err(other) => panic!("verify_schema failed: {other}"),
         }
     }
     problems
-}
-
-/// The DDL as the database itself describes it, in a stable order, with the private schema's
-/// name taken out so two databases compare equal.
-trait DescribeSchema {
-    fn describe(&mut self) -> Vec<String>;
-}
-
-#[derive(QueryableByName)]
-struct Line {
-    #[diesel(sql_type = Text)]
-    line: String,
-}
-
-fn lines<C>(conn: &mut C, sql: &str) -> Vec<String>
-where
-    C: Connection,
-    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Line>,
-{
-    diesel::sql_query(sql)
-        .load::<Line>(conn)
-        .expect("describe the schema")
-        .into_iter()
-        .map(|l| l.line)
-        .collect()
-}
-
-#[cfg(feature = "sqlite")]
-impl DescribeSchema for diesel::SqliteConnection {
-    fn describe(&mut self) -> Vec<String> {
-        // Tables, indexes and the foreign-key triggers, exactly as they were created.
-        lines(
-            self,
-            "SELECT type || ' ' || name || ': ' || coalesce(sql, '') AS line FROM sqlite_master \
-             WHERE name NOT LIKE '__diesel%' AND name NOT LIKE 'sqlite_%' ORDER BY type, name",
-        )
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl DescribeSchema for diesel::PgConnection {
-    fn describe(&mut self) -> Vec<String> {
-        let mut described = lines(
-            self,
-            "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
-                 || ' ' || coalesce(column_default, '') || ' ' \
-                 || coalesce(character_maximum_length::text, '') AS line \
-             FROM information_schema.columns WHERE table_schema = current_schema() \
-                 AND table_name NOT LIKE '__diesel%' \
-             ORDER BY table_name, ordinal_position",
-        );
-        described.extend(lines(
-            self,
-            "SELECT conrelid::regclass::text || ' ' || conname || ' ' \
-                 || pg_get_constraintdef(oid) AS line \
-             FROM pg_constraint WHERE connamespace = current_schema()::regnamespace \
-                 AND conrelid::regclass::text NOT LIKE '__diesel%' \
-             ORDER BY conrelid::regclass::text, conname",
-        ));
-        described.extend(lines(
-            self,
-            "SELECT replace(indexdef, current_schema() || '.', '') AS line FROM pg_indexes \
-             WHERE schemaname = current_schema() AND tablename NOT LIKE '__diesel%' \
-             ORDER BY indexname",
-        ));
-        described
-    }
-}
-
-#[cfg(feature = "mysql")]
-impl DescribeSchema for diesel::MysqlConnection {
-    fn describe(&mut self) -> Vec<String> {
-        let tables = lines(
-            self,
-            "SELECT CAST(table_name AS CHAR) AS line FROM information_schema.tables \
-             WHERE table_schema = DATABASE() AND table_name NOT LIKE '\\_\\_diesel%' \
-             ORDER BY table_name",
-        );
-        #[derive(QueryableByName)]
-        struct CreateTable {
-            #[diesel(sql_type = Text, column_name = "Create Table")]
-            sql: String,
-        }
-        tables
-            .iter()
-            .map(|table| {
-                diesel::sql_query(format!("SHOW CREATE TABLE `{table}`"))
-                    .get_result::<CreateTable>(self)
-                    .expect("SHOW CREATE TABLE")
-                    .sql
-            })
-            .collect()
-    }
 }
 
 /// The versions recorded in `__diesel_schema_migrations`, in order.

@@ -23,6 +23,8 @@ pub struct Model<'a> {
     pub fields: Vec<Field<'a>>,
     /// Whether the user derives serde's `Serialize` or `Deserialize`.
     pub serde: bool,
+    /// `dropped_columns = ["…"]`: columns of earlier versions that the migrations drop.
+    pub dropped_columns: Vec<LitStr>,
 }
 
 /// What differs between the two macros.
@@ -109,6 +111,7 @@ impl<'a> Model<'a> {
             item,
             table,
             table_span,
+            dropped_columns: options.dropped_columns.unwrap_or_default(),
             schema: options.schema,
             krate: options
                 .krate

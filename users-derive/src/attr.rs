@@ -22,6 +22,8 @@ pub const CRATE: &str = "crate";
 pub const JOIN_TABLE: &str = "join_table";
 // #[role_model(user = crate::models::Account)]
 pub const USER: &str = "user";
+// #[user_model(dropped_columns = ["handle"])], #[role_model(dropped_columns = ["level"])]
+pub const DROPPED_COLUMNS: &str = "dropped_columns";
 
 /// Which macro is being expanded: decides the valid options and what is injected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,21 +45,24 @@ impl MacroKind {
         match self {
             MacroKind::User => {
                 "valid options are `table = \"name\"`, `timestamps`, \
-                 `schema = path::to::table` and `crate = path::to::users_diesel`, \
+                 `schema = path::to::table`, `crate = path::to::users_diesel` and \
+                 `dropped_columns = [\"name\", …]`, \
                  e.g. #[user_model(table = \"accounts\", timestamps)]"
             }
             MacroKind::Role => {
                 "valid options are `table = \"name\"`, `join_table = \"name\"`, \
-                 `user = UserType`, `schema = path::to::table` and \
-                 `crate = path::to::users_diesel`, e.g. #[role_model(table = \"groups\", join_table = \"memberships\", user = Account)]"
+                 `user = UserType`, `schema = path::to::table`, \
+                 `crate = path::to::users_diesel` and `dropped_columns = [\"name\", …]`, e.g. #[role_model(table = \"groups\", join_table = \"memberships\", user = Account)]"
             }
         }
     }
 
     fn accepts(self, key: &str) -> bool {
         match self {
-            MacroKind::User => [TABLE, TIMESTAMPS, SCHEMA, CRATE].contains(&key),
-            MacroKind::Role => [TABLE, JOIN_TABLE, USER, SCHEMA, CRATE].contains(&key),
+            MacroKind::User => [TABLE, TIMESTAMPS, SCHEMA, CRATE, DROPPED_COLUMNS].contains(&key),
+            MacroKind::Role => {
+                [TABLE, JOIN_TABLE, USER, SCHEMA, CRATE, DROPPED_COLUMNS].contains(&key)
+            }
         }
     }
 }
@@ -72,6 +77,7 @@ pub struct Options {
     pub krate: Option<Path>,
     pub join_table: Option<LitStr>,
     pub user: Option<Path>,
+    pub dropped_columns: Option<Vec<LitStr>>,
 }
 
 /// Parses the tokens inside the macro's parentheses.
@@ -101,6 +107,18 @@ pub fn parse_options(kind: MacroKind, tokens: TokenStream, errors: &mut Errors) 
         } else if name == CRATE {
             let value = meta.value()?.parse::<Path>()?;
             set_once(&mut options.krate, value, &key, errors);
+        } else if name == DROPPED_COLUMNS {
+            let value = meta.value()?;
+            let content;
+            syn::bracketed!(content in value);
+            let names =
+                content.parse_terminated(|input| input.parse::<LitStr>(), syn::Token![,])?;
+            set_once(
+                &mut options.dropped_columns,
+                names.into_iter().collect(),
+                &key,
+                errors,
+            );
         } else {
             let value = meta.value()?.parse::<Path>()?;
             set_once(&mut options.user, value, &key, errors);
@@ -122,6 +140,7 @@ pub struct ColumnAttrs {
     pub max_length: Option<LitInt>,
     pub name: Option<LitStr>,
     pub sql_type: Option<Path>,
+    pub renamed_from: Option<LitStr>,
 }
 
 // #[column(unique)]
@@ -136,10 +155,12 @@ pub const MAX_LENGTH: &str = "max_length";
 pub const NAME: &str = "name";
 // #[column(sql_type = diesel::sql_types::Jsonb)]
 pub const SQL_TYPE: &str = "sql_type";
+// #[column(renamed_from = "old_name")]
+pub const RENAMED_FROM: &str = "renamed_from";
 
 const COLUMN_HELP: &str = "valid keys are `unique`, `index`, `default = <expr>`, \
-     `max_length = <integer>`, `name = \"sql_name\"` and `sql_type = path::to::SqlType`, \
-     e.g. #[column(unique, max_length = 64)]";
+     `max_length = <integer>`, `name = \"sql_name\"`, `sql_type = path::to::SqlType` and \
+     `renamed_from = \"old_name\"`, e.g. #[column(unique, max_length = 64)]";
 
 /// Whether an attribute is one of ours on a field.
 pub fn is_column_attr(attr: &Attribute) -> bool {
@@ -170,6 +191,9 @@ pub fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAtt
             } else if key.is_ident(SQL_TYPE) {
                 let value = meta.value()?.parse::<Path>()?;
                 set_once(&mut column.sql_type, value, &key, errors);
+            } else if key.is_ident(RENAMED_FROM) {
+                let value = meta.value()?.parse::<LitStr>()?;
+                set_once(&mut column.renamed_from, value, &key, errors);
             } else {
                 skip_value(&meta)?;
                 errors.error_at(&key, unknown("`#[column]` key", &key, COLUMN_HELP));

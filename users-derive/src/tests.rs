@@ -164,7 +164,7 @@ fn every_model_option() {
     snapshot!(
         "every_model_option",
         User,
-        attr = "table = \"accounts\", timestamps, crate = my_app::users_diesel",
+        attr = "table = \"accounts\", timestamps, crate = my_app::users_diesel, dropped_columns = [\"legacy\"]",
         item = "pub struct Account {
     pub nickname: Option<String>,
 }"
@@ -181,7 +181,7 @@ fn every_column_key() {
 pub struct User {
     #[column(unique, max_length = 32)]
     pub username: String,
-    #[column(index)]
+    #[column(index, renamed_from = \"squad\")]
     pub team: Option<i64>,
     #[column(default = \"free\", name = \"plan_name\")]
     pub plan: String,

@@ -45,12 +45,29 @@ pub fn check_model(model: &Model, errors: &mut Errors) {
         }
     }
     check_derives(model.item, attribute, errors);
-    check_fields(
-        &model.fields,
-        &injected_fields(&model.kind),
-        attribute,
-        errors,
-    );
+    let injected = injected_fields(&model.kind);
+    check_fields(&model.fields, &injected, attribute, errors);
+    check_dropped_columns(model, &injected, errors);
+}
+
+/// A dropped column must be one the model no longer has.
+fn check_dropped_columns(model: &Model, injected: &[&str], errors: &mut Errors) {
+    for dropped in &model.dropped_columns {
+        let name = dropped.value();
+        let current = injected.contains(&name.as_str())
+            || model.fields.iter().any(|field| field.column_name == name);
+        if current {
+            errors.error_at(
+                dropped,
+                format!(
+                    "`{name}` is a column of this model; `dropped_columns` names columns that \
+                     earlier versions had and this one drops"
+                ),
+            );
+        } else {
+            check_sql_name(&name, dropped.span(), "column", errors);
+        }
+    }
 }
 
 /// The names a model's own fields may not take.
@@ -179,6 +196,17 @@ fn check_column(field: &Field, errors: &mut Errors) {
                 length,
                 "`max_length` applies to text and binary columns only (String, Vec<u8>); remove it",
             );
+        }
+    }
+    if let Some(old_name) = &column.renamed_from {
+        if old_name.value() == field.column_name {
+            errors.error_at(
+                old_name,
+                "`renamed_from` names the column's old name, which must differ from its name; \
+                 remove it once every database has been migrated",
+            );
+        } else {
+            check_sql_name(&old_name.value(), old_name.span(), "column", errors);
         }
     }
     if let Some(default) = &column.default {

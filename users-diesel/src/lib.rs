@@ -53,7 +53,7 @@ mod store;
 mod verify;
 
 pub use id::Id;
-pub use migrations::{Dialect, MigrationSql, Migrations};
+pub use migrations::{Dialect, MigrationError, MigrationSql, Migrations, Refusal};
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;
 pub use users_core::*;
@@ -61,7 +61,9 @@ pub use users_core::*;
 pub use users_derive::role_model;
 /// Turns a struct into a user model: see the crate documentation and `DESIGN.md`.
 pub use users_derive::user_model;
-pub use verify::{verify_schema, IntrospectSchema, LiveColumn, SchemaError, SchemaProblem};
+pub use verify::{
+    verify_schema, IntrospectSchema, LiveColumn, LiveIndexColumn, SchemaError, SchemaProblem,
+};
 
 /// Everything an application needs in scope: `use users_diesel::prelude::*;`.
 pub mod prelude {

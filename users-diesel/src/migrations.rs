@@ -1,11 +1,21 @@
-//! Migrations generated from the models: one per model, for every enabled backend, embedded or
-//! written out as `up.sql`/`down.sql` for the diesel CLI.
+//! Migrations generated from the models, for every enabled backend, embedded or written out as
+//! `up.sql`/`down.sql` for the diesel CLI, for every version of the models.
+//!
+//! Each model contributes one step per state it has been in: the version of a step names the
+//! state (a digest of the model's tables), so when a model changes, its new state is a pending
+//! migration. An embedded step reads the live tables and makes the additive changes that carry
+//! them to the model ([`plan`]); a written step does the same from the state recorded in the
+//! directory's previous step. Changes that would need a guess are refused before anything runs.
 //!
 //! All backend differences in DDL live in [`Dialect`].
 
+mod files;
+mod live;
+pub mod plan;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::{fmt, fs, io};
+use std::{fmt, io};
 
 use diesel::backend::Backend;
 use diesel::connection::BoxableConnection;
@@ -14,12 +24,15 @@ use diesel::migration::{
 };
 
 use crate::schema::{Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, Table};
+pub use live::MigrationError;
+pub use plan::Refusal;
 
 /// The migrations of a set of models, in the order their tables depend on each other.
 ///
 /// It is a [`MigrationSource`] for every enabled backend, so `diesel_migrations`' harness runs
-/// it and records each model's migration in `__diesel_schema_migrations`; a second run applies
-/// nothing, and each migration can be reverted.
+/// it and records each model's step in `__diesel_schema_migrations`: a fresh database gets the
+/// current tables in one step per model, a database made by an earlier version of the models
+/// gets the additive changes that bring it up to date, and a second run applies nothing.
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
@@ -52,7 +65,7 @@ impl Migrations {
         Self::default()
     }
 
-    /// Adds the migration of model `M`. Adding the same model twice adds it once.
+    /// Adds the migrations of model `M`. Adding the same model twice adds it once.
     pub fn with<M: ModelSchema>(mut self) -> Self {
         let model = ModelTables {
             order: M::MIGRATION_ORDER,
@@ -65,75 +78,162 @@ impl Migrations {
         self
     }
 
-    /// The SQL of every migration for one backend, in the order they run.
+    /// The SQL that creates every model's tables in a fresh database, one step per model, in
+    /// the order they run, under the versions of the models' current states.
     pub fn sql(&self, dialect: Dialect) -> Vec<MigrationSql> {
         self.models
             .iter()
-            .map(|model| MigrationSql::new(model, dialect))
+            .map(|model| MigrationSql::create(model, dialect))
             .collect()
     }
 
-    /// Writes every migration as `<dir>/<name>/up.sql` and `down.sql`, the layout the diesel CLI
-    /// and `diesel_migrations::FileBasedMigrations` read. Returns the directories written.
+    /// Writes the steps a migrations directory lacks, as `<dir>/<name>/up.sql` and `down.sql`,
+    /// the layout the diesel CLI and `diesel_migrations::FileBasedMigrations` read: for a model
+    /// the directory has never seen, the step that creates its tables; for one whose last step
+    /// recorded an earlier state, the step from that state to the current one (named after
+    /// what it does, e.g. `…_users_add_nickname`); nothing for a model that is up to date.
+    /// Returns the directories written.
+    ///
+    /// A change that would need a guess (see [`Refusal`]) writes nothing and is an error of
+    /// kind [`io::ErrorKind::InvalidData`] that says what to write instead.
     pub fn write_to(&self, dir: impl AsRef<Path>, dialect: Dialect) -> io::Result<Vec<PathBuf>> {
-        self.sql(dialect)
+        let dir = dir.as_ref();
+        let steps = self
+            .models
+            .iter()
+            .map(|model| files::next_step(dir, model, dialect))
+            .collect::<io::Result<Vec<_>>>()?;
+        steps
             .into_iter()
-            .map(|migration| {
-                let path = dir.as_ref().join(&migration.name);
-                fs::create_dir_all(&path)?;
-                fs::write(path.join("up.sql"), &migration.up)?;
-                fs::write(path.join("down.sql"), &migration.down)?;
-                Ok(path)
-            })
+            .flatten()
+            .map(|step| step.write(dir))
             .collect()
     }
 }
 
-/// One model's migration as SQL text for one backend.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MigrationSql {
-    /// The directory name, `00000000000000-users<order>-<table>_create_<table>`: it sorts before
-    /// any migration the diesel CLI generates, and diesel reads the version from its first part.
-    pub name: String,
-    /// The version recorded in `__diesel_schema_migrations`.
-    pub version: String,
-    /// The statements that create the model's tables and indexes.
-    pub up: String,
-    /// The statements that drop them again.
-    pub down: String,
+/// What names one state of one model: the directory prefix and the recorded version.
+struct StepId {
+    /// `00000000000000-users<order>-<weight>-<table>-<digest>`: it sorts before any migration
+    /// the diesel CLI generates, a model's steps sort by how much their states hold (every
+    /// change the migrations make adds to it), and diesel reads the version from it.
+    prefix: String,
+    /// The prefix without its dashes, as diesel records it.
+    version: String,
 }
 
 /// Diesel keeps versions in a `VARCHAR(50)`.
 const MAX_VERSION_LEN: usize = 50;
 
-impl MigrationSql {
-    fn new(model: &ModelTables, dialect: Dialect) -> Self {
-        let main = model.tables.first().map_or("", |t| t.name);
-        let mut prefix = format!(
-            "00000000000000-users{}-{}",
-            model.order,
-            main.replace('_', "-")
-        );
-        prefix.truncate(MAX_VERSION_LEN);
-        let name = format!("{prefix}_create_{main}");
-        let version = prefix.replace('-', "");
-        let up = model
-            .tables
-            .iter()
-            .map(|table| dialect.create_table(table))
-            .collect::<String>();
-        let down = model
-            .tables
-            .iter()
-            .rev()
-            .map(|table| dialect.drop_table(table))
-            .collect::<String>();
-        MigrationSql {
-            name,
-            version,
-            up,
-            down,
+impl ModelTables {
+    fn main_table(&self) -> &'static str {
+        self.tables.first().map_or("", |t| t.name)
+    }
+
+    /// The start of every step directory of this model.
+    fn step_prefix(&self) -> String {
+        format!("00000000000000-users{}-", self.order)
+    }
+
+    fn step_id(&self) -> StepId {
+        let digest = format!("{:08x}", fnv1a(describe(self.tables).as_bytes()) as u32);
+        let weight = format!("{:04}", weight(self.tables));
+        let fixed = self.step_prefix().len() - 2 + weight.len() + digest.len();
+        let mut slug = self.main_table().replace('_', "-");
+        slug.truncate(MAX_VERSION_LEN.saturating_sub(fixed));
+        let prefix = format!("{}{weight}-{slug}-{digest}", self.step_prefix());
+        StepId {
+            version: prefix.replace('-', ""),
+            prefix,
         }
+    }
+}
+
+/// How much a state of a model holds: each column, and each constraint, index, NULL
+/// allowance, rename or drop it declares. Every change the migrations make to a model adds to
+/// it, so a model's later states sort after its earlier ones.
+fn weight(tables: &[Table]) -> usize {
+    tables
+        .iter()
+        .map(|table| {
+            let columns: usize = table
+                .columns
+                .iter()
+                .map(|c| {
+                    1 + usize::from(c.nullable)
+                        + usize::from(c.unique)
+                        + usize::from(c.indexed)
+                        + usize::from(c.renamed_from.is_some())
+                })
+                .sum();
+            columns + table.dropped_columns.len()
+        })
+        .sum()
+}
+
+/// Every property of a model's tables that its migrations depend on, as one line of text.
+fn describe(tables: &[Table]) -> String {
+    let mut text = String::new();
+    for table in tables {
+        let _ = write!(text, "table {} (", table.name);
+        for c in table.columns {
+            let _ = write!(
+                text,
+                "{} {:?} null={} unique={} index={} default={:?} len={:?} from={:?} now={}; ",
+                c.name,
+                c.ty,
+                c.nullable,
+                c.unique,
+                c.indexed,
+                c.default,
+                c.max_length,
+                c.renamed_from,
+                c.backfill_now
+            );
+        }
+        let _ = write!(
+            text,
+            ") key {:?} fk {:?} dropped {:?}; ",
+            table.primary_key,
+            table
+                .foreign_keys
+                .iter()
+                .map(|fk| (fk.column, fk.references))
+                .collect::<Vec<_>>(),
+            table.dropped_columns
+        );
+    }
+    text
+}
+
+/// FNV-1a: a stable digest that names a model's state (an identifier, not a security measure).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// One step's migration as SQL text for one backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationSql {
+    /// The directory name, `00000000000000-users<order>-<weight>-<table>-<digest>_<what>`: it
+    /// sorts before any migration the diesel CLI generates, and diesel reads the version from
+    /// its first part.
+    pub name: String,
+    /// The version recorded in `__diesel_schema_migrations`.
+    pub version: String,
+    /// The statements of the step, after a comment that records the model's state.
+    pub up: String,
+    /// The statements that undo them.
+    pub down: String,
+}
+
+impl MigrationSql {
+    fn write(&self, dir: &Path) -> io::Result<PathBuf> {
+        let path = dir.join(&self.name);
+        std::fs::create_dir_all(&path)?;
+        std::fs::write(path.join("up.sql"), &self.up)?;
+        std::fs::write(path.join("down.sql"), &self.down)?;
+        Ok(path)
     }
 }
 
@@ -149,7 +249,7 @@ pub enum Dialect {
 }
 
 /// Length of `VARCHAR` used on MySQL for text that is indexed but has no `max_length`.
-const MYSQL_DEFAULT_INDEXED_LENGTH: u32 = 255;
+pub(crate) const MYSQL_DEFAULT_INDEXED_LENGTH: u32 = 255;
 
 impl Dialect {
     /// The `CREATE TABLE` statement and `CREATE INDEX` statements of one table.
@@ -213,6 +313,14 @@ impl Dialect {
         sql
     }
 
+    /// The `n`th (from 1) bind parameter of a statement.
+    pub(crate) fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Postgres => format!("${n}"),
+            Dialect::Sqlite | Dialect::Mysql => "?".to_owned(),
+        }
+    }
+
     /// A quoted identifier.
     pub fn quote(self, name: &str) -> String {
         match self {
@@ -230,8 +338,13 @@ impl Dialect {
         }
     }
 
-    fn column_definition(self, table: &Table, column: &Column) -> String {
+    pub(crate) fn column_definition(self, table: &Table, column: &Column) -> String {
         let is_key = column.unique || column.indexed || table.primary_key.contains(&column.name);
+        self.column_definition_as(column, is_key)
+    }
+
+    /// A column's definition, typed as an indexed (`is_key`) column or not.
+    pub(crate) fn column_definition_as(self, column: &Column, is_key: bool) -> String {
         let mut sql = format!(
             "{} {}",
             self.quote(column.name),
@@ -337,7 +450,7 @@ fn join(items: impl Iterator<Item = String>) -> String {
 }
 
 /// A Diesel backend the framework supports, with its dialect.
-pub trait SupportedBackend: Backend {
+pub trait SupportedBackend: Backend + 'static {
     /// How this backend spells DDL.
     const DIALECT: Dialect;
 }
@@ -360,9 +473,9 @@ impl SupportedBackend for diesel::mysql::Mysql {
 impl<DB: SupportedBackend> MigrationSource<DB> for Migrations {
     fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<DB>>>> {
         Ok(self
-            .sql(DB::DIALECT)
-            .into_iter()
-            .map(|migration| Box::new(migration) as Box<dyn Migration<DB>>)
+            .models
+            .iter()
+            .map(|model| Box::new(live::ModelStep::new(*model)) as Box<dyn Migration<DB>>)
             .collect())
     }
 }

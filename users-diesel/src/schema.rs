@@ -1,6 +1,6 @@
 //! A plain-data description of a model's tables, written by the macros and read by the
-//! migrations (and, later, the schema verification). It says *what* the table holds; how each
-//! backend spells it is [`crate::migrations`]' business.
+//! migrations and the schema verification. It says *what* the table holds; how each backend
+//! spells it is [`crate::migrations`]' business.
 
 /// The portable type of a column, before any backend has spelled it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,12 @@ pub struct Column {
     pub default: Option<DefaultValue>,
     /// The maximum length in characters, for backends that need one to index text.
     pub max_length: Option<u32>,
+    /// `#[column(renamed_from = "old")]`: the column's name in earlier versions of the model, so
+    /// a database made by one of them renames it in place instead of adding a new column.
+    pub renamed_from: Option<&'static str>,
+    /// Whether rows that exist when the column is added get the time of the migration (the
+    /// `timestamps` columns), rather than needing a literal default.
+    pub backfill_now: bool,
 }
 
 impl Column {
@@ -77,6 +83,8 @@ impl Column {
             indexed: false,
             default: None,
             max_length: None,
+            renamed_from: None,
+            backfill_now: false,
         }
     }
 
@@ -109,6 +117,18 @@ impl Column {
         self.max_length = Some(length);
         self
     }
+
+    /// The same column, known as `old_name` in earlier versions of the model.
+    pub const fn renamed_from(mut self, old_name: &'static str) -> Self {
+        self.renamed_from = Some(old_name);
+        self
+    }
+
+    /// The same column, filled with the migration's time in rows that exist when it is added.
+    pub const fn backfill_now(mut self) -> Self {
+        self.backfill_now = true;
+        self
+    }
 }
 
 /// A foreign key from one column to another table's primary key, deleted with its target.
@@ -131,6 +151,9 @@ pub struct Table {
     pub primary_key: &'static [&'static str],
     /// Foreign keys, each `ON DELETE CASCADE`.
     pub foreign_keys: &'static [ForeignKey],
+    /// Columns that earlier versions of the model had and the migrations drop:
+    /// `#[user_model(dropped_columns = ["handle"])]`. Only a column named here is ever dropped.
+    pub dropped_columns: &'static [&'static str],
 }
 
 /// A model that brings its own tables: implemented by `#[user_model]` and `#[role_model]`.

@@ -6,9 +6,10 @@
 
 use std::fmt;
 
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
 
+use crate::migrations::plan::{plan_table, ColumnState, IndexState, TableState};
 use crate::migrations::Dialect;
 use crate::schema::{Column, ColumnType, ModelSchema, Table};
 
@@ -41,15 +42,25 @@ where
     M: ModelSchema,
     C: IntrospectSchema,
 {
-    let mut problems = Vec::new();
+    let (mut problems, mut pending, mut refused) = (Vec::new(), Vec::new(), false);
     for table in M::TABLES {
-        let live = conn.live_columns(table.name)?;
-        problems.extend(compare_table(C::DIALECT, table, &live));
+        let live = conn.table_state(table.name)?;
+        problems.extend(compare_table(C::DIALECT, table, live.as_ref()));
+        let plan = plan_table(C::DIALECT, table, live.as_ref());
+        refused |= !plan.refusals.is_empty();
+        pending.extend(plan.changes.iter().map(|change| change.describe(table)));
     }
     if problems.is_empty() {
         Ok(())
-    } else {
+    } else if refused || pending.is_empty() {
         Err(SchemaError::Mismatch(problems))
+    } else {
+        let model = std::any::type_name::<M>();
+        Err(SchemaError::Behind {
+            problems,
+            pending,
+            model: model.rsplit("::").next().unwrap_or(model),
+        })
     }
 }
 
@@ -57,8 +68,18 @@ where
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SchemaError {
-    /// The database differs from the models; each difference is one problem.
+    /// The database differs from the models in ways the migrations do not change; each
+    /// difference is one problem.
     Mismatch(Vec<SchemaProblem>),
+    /// The database is behind the models, and the migrations' pending steps bring it up to date.
+    Behind {
+        /// Each difference.
+        problems: Vec<SchemaProblem>,
+        /// What the pending steps do, e.g. `add column users.karma`.
+        pending: Vec<String>,
+        /// The model's type name, for the call that applies them.
+        model: &'static str,
+    },
     /// The database could not be asked for its schema.
     Database(diesel::result::Error),
 }
@@ -69,13 +90,36 @@ impl fmt::Display for SchemaError {
             SchemaError::Mismatch(problems) => {
                 write!(
                     f,
-                    "the database does not match the models ({} problem{}; run the \
-                     migrations or fix the columns):",
+                    "the database does not match the models, and the migrations will not \
+                     change it ({} problem{}; see each one):",
                     problems.len(),
                     if problems.len() == 1 { "" } else { "s" }
                 )?;
                 for problem in problems {
                     write!(f, "\n  - {problem}")?;
+                }
+                Ok(())
+            }
+            SchemaError::Behind {
+                problems,
+                pending,
+                model,
+            } => {
+                write!(
+                    f,
+                    "the database is behind the models ({} problem{}); the pending migrations \
+                     fix them: apply them with \
+                     `conn.run_pending_migrations(Migrations::new().with::<{model}>())` (with \
+                     your other models):",
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" }
+                )?;
+                for problem in problems {
+                    write!(f, "\n  - {problem}")?;
+                }
+                write!(f, "\npending:")?;
+                for step in pending {
+                    write!(f, "\n  - {step}")?;
                 }
                 Ok(())
             }
@@ -89,7 +133,7 @@ impl fmt::Display for SchemaError {
 impl std::error::Error for SchemaError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            SchemaError::Mismatch(_) => None,
+            SchemaError::Mismatch(_) | SchemaError::Behind { .. } => None,
             SchemaError::Database(error) => Some(error),
         }
     }
@@ -129,6 +173,22 @@ pub enum SchemaProblem {
         /// The type the database reports.
         found: String,
     },
+    /// The unique or plain index of a `#[column(unique)]` or `#[column(index)]` field is missing.
+    MissingIndex {
+        /// The table's SQL name.
+        table: &'static str,
+        /// The column's SQL name.
+        column: &'static str,
+        /// Whether the model wants a unique index.
+        unique: bool,
+    },
+    /// A column the model has no field for is NOT NULL without a default: inserts will fail.
+    UnknownRequiredColumn {
+        /// The table's SQL name.
+        table: &'static str,
+        /// The column's SQL name.
+        column: String,
+    },
     /// The column accepts NULL where the field cannot hold it, or the other way round.
     WrongNullability {
         /// The table's SQL name.
@@ -155,6 +215,21 @@ impl fmt::Display for SchemaProblem {
                 expected,
                 found,
             } => write!(f, "{table}.{column}: type is {found}, expected {expected}"),
+            SchemaProblem::MissingIndex {
+                table,
+                column,
+                unique,
+            } => write!(
+                f,
+                "{table}.{column}: missing its {}index",
+                if *unique { "unique " } else { "" }
+            ),
+            SchemaProblem::UnknownRequiredColumn { table, column } => write!(
+                f,
+                "{table}.{column}: not in the model, and NOT NULL without a default, so every \
+                 insert fails; add the field back, or drop the column with \
+                 `dropped_columns = [\"{column}\"]` in the model's attribute"
+            ),
             SchemaProblem::WrongNullability {
                 table,
                 column,
@@ -185,89 +260,225 @@ pub struct LiveColumn {
     /// Whether it accepts NULL.
     #[diesel(sql_type = Bool)]
     pub nullable: bool,
+    /// Whether it has a default (or is filled by the database), so an insert may leave it out.
+    #[diesel(sql_type = Bool)]
+    pub has_default: bool,
 }
 
-/// A connection that can describe a table's columns: one per enabled backend.
-pub trait IntrospectSchema: Connection {
+/// One column of an index (other than the primary key's) as the live database describes it.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct LiveIndexColumn {
+    /// The index's name.
+    #[diesel(sql_type = Text)]
+    pub index: String,
+    /// Whether the index is UNIQUE.
+    #[diesel(sql_type = Bool)]
+    pub unique: bool,
+    /// The column, one row per column of the index, in order.
+    #[diesel(sql_type = Text)]
+    pub column: String,
+}
+
+#[derive(QueryableByName)]
+struct Number {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct MaybeText {
+    #[diesel(sql_type = Nullable<Text>)]
+    text: Option<String>,
+}
+
+/// A connection that can describe its tables: one per enabled backend.
+pub trait IntrospectSchema: Connection + 'static {
     /// The backend's dialect, to spell expected types in messages.
     const DIALECT: Dialect;
 
     /// The columns of `table` in the connection's current schema or database, in order; empty if
     /// there is no such table.
     fn live_columns(&mut self, table: &str) -> QueryResult<Vec<LiveColumn>>;
-}
 
-#[cfg(feature = "sqlite")]
-impl IntrospectSchema for diesel::sqlite::SqliteConnection {
-    const DIALECT: Dialect = Dialect::Sqlite;
+    /// The columns of `table`'s indexes other than the primary key's, index by index.
+    fn live_indexes(&mut self, table: &str) -> QueryResult<Vec<LiveIndexColumn>>;
 
-    fn live_columns(&mut self, table: &str) -> QueryResult<Vec<LiveColumn>> {
-        // SQLite lets a primary key column hold NULL unless it says NOT NULL, so "notnull" is
-        // the truth for nullability.
-        diesel::sql_query(
-            "SELECT name, lower(type) AS type_name, \"notnull\" = 0 AS nullable \
-             FROM pragma_table_info(?) ORDER BY cid",
-        )
-        .bind::<Text, _>(table)
-        .load(self)
+    /// The value of a query that selects one `BIGINT` named `n`.
+    #[doc(hidden)]
+    fn query_number(&mut self, sql: &str) -> QueryResult<i64>;
+
+    /// The values of a query that selects one nullable text named `text`, with text binds.
+    #[doc(hidden)]
+    fn query_texts(
+        &mut self,
+        sql: &str,
+        binds: &[Option<&str>],
+    ) -> QueryResult<Vec<Option<String>>>;
+
+    /// Runs one statement with text binds.
+    #[doc(hidden)]
+    fn execute_binds(&mut self, sql: &str, binds: &[Option<&str>]) -> QueryResult<usize>;
+
+    /// `table` as it stands, or `None` if there is no such table.
+    fn table_state(&mut self, table: &str) -> QueryResult<Option<TableState>> {
+        let columns = self.live_columns(table)?;
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let mut indexes: Vec<IndexState> = Vec::new();
+        for row in self.live_indexes(table)? {
+            match indexes.last_mut() {
+                Some(index) if index.name == row.index => index.columns.push(row.column),
+                _ => indexes.push(IndexState {
+                    name: row.index,
+                    columns: vec![row.column],
+                    unique: row.unique,
+                }),
+            }
+        }
+        Ok(Some(TableState {
+            columns: columns
+                .into_iter()
+                .map(|c| ColumnState {
+                    name: c.name,
+                    type_name: c.type_name,
+                    nullable: c.nullable,
+                    has_default: c.has_default,
+                })
+                .collect(),
+            indexes,
+        }))
     }
 }
 
-#[cfg(feature = "postgres")]
-impl IntrospectSchema for diesel::pg::PgConnection {
-    const DIALECT: Dialect = Dialect::Postgres;
+/// The queries every backend runs the same way, with its own SQL for the catalog.
+macro_rules! introspect_schema {
+    ($feature:literal, $connection:ty, $dialect:expr, columns: $columns:expr, indexes: $indexes:expr) => {
+        #[cfg(feature = $feature)]
+        impl IntrospectSchema for $connection {
+            const DIALECT: Dialect = $dialect;
 
-    fn live_columns(&mut self, table: &str) -> QueryResult<Vec<LiveColumn>> {
-        diesel::sql_query(
-            "SELECT column_name::text AS name, \
-                    (CASE WHEN data_type = 'USER-DEFINED' THEN udt_name ELSE data_type END)::text \
-                        AS type_name, \
-                    is_nullable = 'YES' AS nullable \
-             FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = $1 \
-             ORDER BY ordinal_position",
-        )
-        .bind::<Text, _>(table)
-        .load(self)
-    }
+            fn live_columns(&mut self, table: &str) -> QueryResult<Vec<LiveColumn>> {
+                diesel::sql_query($columns)
+                    .bind::<Text, _>(table)
+                    .load(self)
+            }
+
+            fn live_indexes(&mut self, table: &str) -> QueryResult<Vec<LiveIndexColumn>> {
+                diesel::sql_query($indexes)
+                    .bind::<Text, _>(table)
+                    .load(self)
+            }
+
+            fn query_number(&mut self, sql: &str) -> QueryResult<i64> {
+                diesel::sql_query(sql)
+                    .get_result::<Number>(self)
+                    .map(|row| row.n)
+            }
+
+            fn query_texts(
+                &mut self,
+                sql: &str,
+                binds: &[Option<&str>],
+            ) -> QueryResult<Vec<Option<String>>> {
+                let mut query = diesel::sql_query(sql).into_boxed();
+                for bind in binds {
+                    query = query.bind::<Nullable<Text>, _>(*bind);
+                }
+                let rows: Vec<MaybeText> = query.load(self)?;
+                Ok(rows.into_iter().map(|row| row.text).collect())
+            }
+
+            fn execute_binds(&mut self, sql: &str, binds: &[Option<&str>]) -> QueryResult<usize> {
+                let mut query = diesel::sql_query(sql).into_boxed();
+                for bind in binds {
+                    query = query.bind::<Nullable<Text>, _>(*bind);
+                }
+                query.execute(self)
+            }
+        }
+    };
 }
 
-#[cfg(feature = "mysql")]
-impl IntrospectSchema for diesel::mysql::MysqlConnection {
-    const DIALECT: Dialect = Dialect::Mysql;
+// SQLite lets a primary key column hold NULL unless it says NOT NULL, so "notnull" is the truth
+// for nullability.
+introspect_schema!(
+    "sqlite",
+    diesel::sqlite::SqliteConnection,
+    Dialect::Sqlite,
+    columns: "SELECT name, lower(type) AS type_name, \"notnull\" = 0 AS nullable, \
+                     dflt_value IS NOT NULL AS has_default \
+              FROM pragma_table_info(?) ORDER BY cid",
+    indexes: "SELECT il.name AS \"index\", il.\"unique\" AS \"unique\", ii.name AS \"column\" \
+              FROM pragma_index_list(?) AS il JOIN pragma_index_info(il.name) AS ii \
+              WHERE il.origin <> 'pk' ORDER BY il.name, ii.seqno"
+);
 
-    fn live_columns(&mut self, table: &str) -> QueryResult<Vec<LiveColumn>> {
-        diesel::sql_query(
-            "SELECT CAST(column_name AS CHAR) AS name, \
-                    CAST(lower(column_type) AS CHAR) AS type_name, \
-                    is_nullable = 'YES' AS nullable \
-             FROM information_schema.columns \
-             WHERE table_schema = DATABASE() AND table_name = ? \
-             ORDER BY ordinal_position",
-        )
-        .bind::<Text, _>(table)
-        .load(self)
-    }
-}
+introspect_schema!(
+    "postgres",
+    diesel::pg::PgConnection,
+    Dialect::Postgres,
+    columns: "SELECT column_name::text AS name, \
+                     (CASE WHEN data_type = 'USER-DEFINED' THEN udt_name ELSE data_type END)::text \
+                         AS type_name, \
+                     is_nullable = 'YES' AS nullable, \
+                     column_default IS NOT NULL OR is_identity = 'YES' AS has_default \
+              FROM information_schema.columns \
+              WHERE table_schema = current_schema() AND table_name = $1 \
+              ORDER BY ordinal_position",
+    indexes: "SELECT i.relname::text AS index, ix.indisunique AS unique, a.attname::text AS column \
+              FROM pg_index ix \
+              JOIN pg_class t ON t.oid = ix.indrelid \
+              JOIN pg_class i ON i.oid = ix.indexrelid \
+              JOIN pg_namespace n ON n.oid = t.relnamespace \
+              JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) ON true \
+              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+              WHERE n.nspname = current_schema() AND t.relname = $1 AND NOT ix.indisprimary \
+              ORDER BY i.relname, k.ord"
+);
+
+introspect_schema!(
+    "mysql",
+    diesel::mysql::MysqlConnection,
+    Dialect::Mysql,
+    columns: "SELECT CAST(column_name AS CHAR) AS name, \
+                     CAST(lower(column_type) AS CHAR) AS type_name, \
+                     is_nullable = 'YES' AS nullable, \
+                     (column_default IS NOT NULL OR extra LIKE '%auto_increment%') AS has_default \
+              FROM information_schema.columns \
+              WHERE table_schema = DATABASE() AND table_name = ? \
+              ORDER BY ordinal_position",
+    indexes: "SELECT CAST(index_name AS CHAR) AS `index`, non_unique = 0 AS `unique`, \
+                     CAST(column_name AS CHAR) AS `column` \
+              FROM information_schema.statistics \
+              WHERE table_schema = DATABASE() AND table_name = ? AND index_name <> 'PRIMARY' \
+              ORDER BY index_name, seq_in_index"
+);
 
 /// Every problem of one table.
-fn compare_table(dialect: Dialect, table: &Table, live: &[LiveColumn]) -> Vec<SchemaProblem> {
-    if live.is_empty() {
+fn compare_table(dialect: Dialect, table: &Table, live: Option<&TableState>) -> Vec<SchemaProblem> {
+    let Some(live) = live else {
         return vec![SchemaProblem::MissingTable { table: table.name }];
-    }
-    table
+    };
+    let mut problems: Vec<SchemaProblem> = table
         .columns
         .iter()
         .filter_map(|column| {
             let is_key =
                 column.unique || column.indexed || table.primary_key.contains(&column.name);
             let expected = dialect.type_name(column, is_key);
-            let Some(found) = live.iter().find(|live| live.name == column.name) else {
+            let Some(found) = live.columns.iter().find(|live| live.name == column.name) else {
                 return Some(SchemaProblem::MissingColumn {
                     table: table.name,
                     column: column.name,
                     expected,
                 });
+            };
+            let indexed = |unique: bool| {
+                live.indexes.iter().any(|index| {
+                    index.columns.first() == Some(&found.name)
+                        && (!unique || (index.unique && index.columns.len() == 1))
+                })
             };
             if !dialect.holds(column, &found.type_name) {
                 Some(SchemaProblem::WrongType {
@@ -282,18 +493,38 @@ fn compare_table(dialect: Dialect, table: &Table, live: &[LiveColumn]) -> Vec<Sc
                     column: column.name,
                     expected_nullable: column.nullable,
                 })
+            } else if (column.unique && !indexed(true)) || (column.indexed && !indexed(false)) {
+                Some(SchemaProblem::MissingIndex {
+                    table: table.name,
+                    column: column.name,
+                    unique: column.unique,
+                })
             } else {
                 None
             }
         })
-        .collect()
+        .collect();
+    problems.extend(
+        live.columns
+            .iter()
+            .filter(|found| {
+                !found.nullable
+                    && !found.has_default
+                    && !table.columns.iter().any(|c| c.name == found.name)
+            })
+            .map(|found| SchemaProblem::UnknownRequiredColumn {
+                table: table.name,
+                column: found.name.clone(),
+            }),
+    );
+    problems
 }
 
 impl Dialect {
     /// Whether a live column of type `found` can hold `column`'s field: the type the migrations
     /// write, or another spelling of the same thing (`VARCHAR` for `TEXT`, `INT4` for
     /// `INTEGER`, …).
-    fn holds(self, column: &Column, found: &str) -> bool {
+    pub(crate) fn holds(self, column: &Column, found: &str) -> bool {
         use ColumnType as T;
         let found = found.trim().to_ascii_lowercase();
         let base = found.split('(').next().unwrap_or_default().trim();

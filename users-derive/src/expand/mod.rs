@@ -366,6 +366,9 @@ fn column_description(field: &Field) -> Option<TokenStream> {
         let length = proc_macro2::Literal::u32_unsuffixed(length.base10_parse().unwrap_or(0));
         tokens.extend(quote!(.max_length(#length)));
     }
+    if let Some(old_name) = &field.column.renamed_from {
+        tokens.extend(quote!(.renamed_from(#old_name)));
+    }
     let default = field.column.default.as_ref().and_then(literal_default);
     if let Some(default) = default {
         let value = match default {

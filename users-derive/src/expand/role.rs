@@ -235,6 +235,7 @@ fn schema_impl(
 ) -> TokenStream {
     let ident = &model.item.ident;
     let table = &model.table;
+    let dropped = &model.dropped_columns;
     quote! {
         impl ModelSchema for #ident {
             const TABLES: &'static [Table] = &[
@@ -243,6 +244,7 @@ fn schema_impl(
                     columns: &[#(#columns),*],
                     primary_key: &["id"],
                     foreign_keys: &[],
+                    dropped_columns: &[#(#dropped),*],
                 },
                 Table {
                     name: #join_table,
@@ -255,6 +257,7 @@ fn schema_impl(
                         ForeignKey { column: "user_id", references: <#user as UserModel>::TABLE },
                         ForeignKey { column: "role_id", references: #table },
                     ],
+                    dropped_columns: &[],
                 },
             ];
 

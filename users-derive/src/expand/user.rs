@@ -85,7 +85,7 @@ fn timestamp_fields(model: &Model, timestamps: bool) -> Vec<Injected> {
             doc: " When the user was inserted (UTC); set by the store.",
             ty: quote!(#krate::__private::chrono::NaiveDateTime),
             sql: quote!(Timestamp),
-            column: quote!(Column::new("created_at", ColumnType::Timestamp)),
+            column: quote!(Column::new("created_at", ColumnType::Timestamp).backfill_now()),
             attrs: quote!(#[diesel(skip_update)]),
         },
         Injected {
@@ -93,7 +93,7 @@ fn timestamp_fields(model: &Model, timestamps: bool) -> Vec<Injected> {
             doc: " When the user was last written (UTC); set by the store.",
             ty: quote!(#krate::__private::chrono::NaiveDateTime),
             sql: quote!(Timestamp),
-            column: quote!(Column::new("updated_at", ColumnType::Timestamp)),
+            column: quote!(Column::new("updated_at", ColumnType::Timestamp).backfill_now()),
             attrs: quote!(),
         },
     ]
@@ -204,6 +204,7 @@ fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
 fn schema_impl(model: &Model, columns: &[TokenStream]) -> TokenStream {
     let ident = &model.item.ident;
     let table = &model.table;
+    let dropped = &model.dropped_columns;
     quote! {
         impl ModelSchema for #ident {
             const TABLES: &'static [Table] = &[Table {
@@ -211,6 +212,7 @@ fn schema_impl(model: &Model, columns: &[TokenStream]) -> TokenStream {
                 columns: &[#(#columns),*],
                 primary_key: &["id"],
                 foreign_keys: &[],
+                dropped_columns: &[#(#dropped),*],
             }];
 
             const MIGRATION_ORDER: u8 = 1;

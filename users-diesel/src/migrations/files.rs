@@ -1,0 +1,226 @@
+//! Migration files for the diesel CLI workflow: each step's `up.sql` starts with the state of
+//! the model's tables after it, so the next step is planned from the directory alone, exactly
+//! as the embedded migrations plan it from the live database.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+use super::plan::{plan_table, ColumnState, IndexState, TableState};
+use super::{Dialect, MigrationSql, ModelTables};
+use crate::schema::Table;
+
+/// The tables of one model, by name, as a step left them.
+pub type States = BTreeMap<String, TableState>;
+
+const HEADER: &str = "-- users-diesel state (the next step is planned from it; do not edit)";
+
+/// `body` after the state of `tables` once it has run: the model's columns, and any column the
+/// previous state had that the model neither has nor drops (it stays in the table).
+pub fn with_state(tables: &[Table], dialect: Dialect, previous: &States, body: String) -> String {
+    let mut sql = format!("{HEADER}\n");
+    for table in tables {
+        let mut state = TableState::of_model(table, dialect);
+        if let Some(before) = previous.get(table.name) {
+            state.columns.extend(
+                before
+                    .columns
+                    .iter()
+                    .filter(|old| {
+                        !table.columns.iter().any(|c| {
+                            c.name == old.name || c.renamed_from == Some(old.name.as_str())
+                        }) && !table.dropped_columns.contains(&old.name.as_str())
+                    })
+                    .cloned(),
+            );
+        }
+        let _ = writeln!(sql, "-- table {}", table.name);
+        for c in &state.columns {
+            let _ = writeln!(
+                sql,
+                "-- column {} null={} default={} type={}",
+                c.name, c.nullable, c.has_default, c.type_name
+            );
+        }
+        for index in &state.indexes {
+            let _ = writeln!(
+                sql,
+                "-- index {} unique={} columns={}",
+                index.name,
+                index.unique,
+                index.columns.join(",")
+            );
+        }
+    }
+    sql.push('\n');
+    sql.push_str(&body);
+    sql
+}
+
+/// Reads the state at the top of an `up.sql`; `None` if it has none.
+fn parse_state(up: &str) -> Option<States> {
+    let mut lines = up.lines();
+    if lines.next()? != HEADER {
+        return None;
+    }
+    let mut states = States::new();
+    let mut current: Option<&mut TableState> = None;
+    for line in lines {
+        let Some(line) = line.strip_prefix("-- ") else {
+            break;
+        };
+        let (kind, rest) = line.split_once(' ')?;
+        match kind {
+            "table" => current = Some(states.entry(rest.to_owned()).or_default()),
+            "column" => {
+                let (name, rest) = rest.split_once(' ')?;
+                let (flags, type_name) = rest.split_once(" type=")?;
+                let flag = |key: &str| flags.split(' ').any(|f| f == format!("{key}=true"));
+                current.as_mut()?.columns.push(ColumnState {
+                    name: name.to_owned(),
+                    type_name: type_name.to_owned(),
+                    nullable: flag("null"),
+                    has_default: flag("default"),
+                });
+            }
+            "index" => {
+                let mut parts = rest.split(' ');
+                let name = parts.next()?;
+                let unique = parts.next()? == "unique=true";
+                let columns = parts.next()?.strip_prefix("columns=")?;
+                current.as_mut()?.indexes.push(IndexState {
+                    name: name.to_owned(),
+                    columns: columns.split(',').map(str::to_owned).collect(),
+                    unique,
+                });
+            }
+            _ => return None,
+        }
+    }
+    Some(states)
+}
+
+/// The step `dir` lacks for `model`, if any.
+pub fn next_step(
+    dir: &Path,
+    model: &ModelTables,
+    dialect: Dialect,
+) -> io::Result<Option<MigrationSql>> {
+    let id = model.step_id();
+    let mut steps = Vec::new();
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&model.step_prefix()) {
+                steps.push(name);
+            }
+        }
+    }
+    steps.sort();
+    let mut latest = None;
+    for name in &steps {
+        let version = name.split('_').next().unwrap_or_default().replace('-', "");
+        if version == id.version {
+            return Ok(None);
+        }
+        let up = std::fs::read_to_string(dir.join(name).join("up.sql"))?;
+        match parse_state(&up) {
+            Some(states) if states.contains_key(model.main_table()) => latest = Some(states),
+            Some(_) => {}
+            None if name.ends_with(&format!("_create_{}", model.main_table())) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: this step was written by an earlier users-diesel and does not \
+                         record the model's state; write the migrations into a new directory, \
+                         or move this one aside",
+                        dir.join(name).display()
+                    ),
+                ));
+            }
+            None => {}
+        }
+    }
+    let Some(previous) = latest else {
+        let create = MigrationSql::create(model, dialect);
+        return Ok(Some(create));
+    };
+    let (mut up, mut down, mut summary, mut refusals) =
+        (String::new(), Vec::new(), Vec::new(), Vec::new());
+    for table in model.tables {
+        let plan = plan_table(dialect, table, previous.get(table.name));
+        refusals.extend(plan.refusals.iter().map(ToString::to_string));
+        for change in &plan.changes {
+            up.push_str(&change.up(dialect, table));
+            down.push(
+                change
+                    .down(dialect, table)
+                    .unwrap_or_else(|| irreversible(dialect, &change.describe(table))),
+            );
+            summary.push(change.summary(table));
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the {} migration cannot be written:\n  - {}",
+                model.main_table(),
+                refusals.join("\n  - ")
+            ),
+        ));
+    }
+    if summary.is_empty() {
+        return Ok(None);
+    }
+    let mut what = model.main_table().to_owned();
+    for (i, part) in summary.iter().enumerate() {
+        if i > 0 && what.len() + part.len() >= MAX_WHAT_LEN {
+            what.push_str("_etc");
+            break;
+        }
+        what = format!("{what}_{part}");
+    }
+    down.reverse();
+    Ok(Some(MigrationSql {
+        name: format!("{}_{what}", id.prefix),
+        version: id.version,
+        up: with_state(model.tables, dialect, &previous, up),
+        down: down.concat(),
+    }))
+}
+
+/// Directory names stay readable in a listing: the changes past this length are `_etc`.
+const MAX_WHAT_LEN: usize = 60;
+
+/// A statement that fails with a message naming what cannot be undone: the `down.sql` of a step
+/// whose change destroyed data. (Selecting from a table whose name is the message works the
+/// same on every backend.)
+pub fn irreversible(dialect: Dialect, what: &str) -> String {
+    format!(
+        "SELECT * FROM {};\n",
+        dialect.quote(&format!(
+            "users-diesel cannot revert {what}: the dropped data is gone"
+        ))
+    )
+}
+
+impl MigrationSql {
+    /// The step that creates a model's tables in a fresh database.
+    pub(super) fn create(model: &ModelTables, dialect: Dialect) -> MigrationSql {
+        let id = model.step_id();
+        let tables = || model.tables.iter();
+        MigrationSql {
+            name: format!("{}_create_{}", id.prefix, model.main_table()),
+            version: id.version,
+            up: with_state(
+                model.tables,
+                dialect,
+                &States::new(),
+                tables().map(|t| dialect.create_table(t)).collect(),
+            ),
+            down: tables().rev().map(|t| dialect.drop_table(t)).collect(),
+        }
+    }
+}

@@ -1,0 +1,695 @@
+//! Carrying a table from the schema it has to the schema its model describes: the additive
+//! changes that get there, the checks they need first, and the refusals where getting there
+//! would mean guessing.
+//!
+//! The same planner serves the embedded migrations (the schema it has is read from the live
+//! database) and the migration files (it is read from the state line of the directory's last
+//! step), so both paths take the same steps.
+
+use std::fmt;
+
+use crate::migrations::{Dialect, MYSQL_DEFAULT_INDEXED_LENGTH};
+use crate::schema::{Column, ColumnType, Table};
+
+/// A table as it stands: in a live database, or after the last step of a migrations directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableState {
+    /// The columns, in order.
+    pub columns: Vec<ColumnState>,
+    /// The indexes other than the primary key's.
+    pub indexes: Vec<IndexState>,
+}
+
+/// One column of a [`TableState`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnState {
+    /// The column's name.
+    pub name: String,
+    /// Its SQL type, as the database (or the dialect) spells it.
+    pub type_name: String,
+    /// Whether it accepts NULL.
+    pub nullable: bool,
+    /// Whether it has a default, so an insert may leave it out.
+    pub has_default: bool,
+}
+
+/// One index of a [`TableState`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexState {
+    /// The index's name.
+    pub name: String,
+    /// Its columns, in order.
+    pub columns: Vec<String>,
+    /// Whether it is UNIQUE.
+    pub unique: bool,
+}
+
+impl TableState {
+    fn column(&self, name: &str) -> Option<&ColumnState> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether an index on exactly `column` exists (a unique one, if `unique`), or, for a plain
+    /// index, any index that starts with it.
+    fn has_index(&self, column: &str, unique: bool) -> bool {
+        self.indexes.iter().any(|index| {
+            index.columns.first().map(String::as_str) == Some(column)
+                && if unique {
+                    index.unique && index.columns.len() == 1
+                } else {
+                    true
+                }
+        })
+    }
+
+    /// The state a fresh database has after the model's migration, as `dialect` spells it.
+    pub fn of_model(table: &Table, dialect: Dialect) -> Self {
+        let columns = table
+            .columns
+            .iter()
+            .map(|column| ColumnState {
+                name: column.name.to_owned(),
+                type_name: dialect.type_name(column, is_key(table, column)),
+                nullable: column.nullable,
+                has_default: column.default.is_some(),
+            })
+            .collect();
+        let indexes = table
+            .columns
+            .iter()
+            .filter_map(|column| {
+                let (name, unique) = if column.unique {
+                    (unique_index_name(table.name, column.name), true)
+                } else if column.indexed {
+                    (plain_index_name(table.name, column.name), false)
+                } else {
+                    return None;
+                };
+                Some(IndexState {
+                    name,
+                    columns: vec![column.name.to_owned()],
+                    unique,
+                })
+            })
+            .collect();
+        TableState { columns, indexes }
+    }
+}
+
+fn is_key(table: &Table, column: &Column) -> bool {
+    column.unique || column.indexed || table.primary_key.contains(&column.name)
+}
+
+fn unique_index_name(table: &str, column: &str) -> String {
+    crate::migrations::unique_constraint_name(table, column)
+}
+
+fn plain_index_name(table: &str, column: &str) -> String {
+    format!("{table}_{column}_idx")
+}
+
+/// One additive change to one table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Create the table, its indexes and (on SQLite) its foreign-key triggers.
+    CreateTable,
+    /// Add a column; rows that exist get its default, NULL, or the migration's time.
+    AddColumn(Column),
+    /// Rename a column declared `#[column(renamed_from = "…")]`, and the indexes named after it.
+    RenameColumn {
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: &'static str,
+        /// The old and new names of indexes named after the column (PostgreSQL and MySQL;
+        /// SQLite cannot rename an index).
+        indexes: Vec<(String, String)>,
+    },
+    /// Widen a MySQL `TEXT` column to the `VARCHAR` an index needs.
+    WidenToVarchar {
+        /// The column, as the model describes it.
+        column: Column,
+        /// The type it has now.
+        from: String,
+    },
+    /// Create the index of a `#[column(index)]` or `#[column(unique)]` column.
+    AddIndex {
+        /// The indexed column.
+        column: &'static str,
+        /// Whether the index is UNIQUE.
+        unique: bool,
+    },
+    /// Let a column that was required hold NULL (the field became an `Option`).
+    DropNotNull(Column),
+    /// Drop a column the model declares dropped.
+    DropColumn(String),
+}
+
+/// A check of the data to run before any change, where a change would fail on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// No two rows may share a non-NULL value of the column.
+    Unique {
+        /// The column.
+        column: &'static str,
+    },
+    /// A column added with one value for every row can be unique only with fewer than two rows.
+    UniqueWhenAdded {
+        /// The column.
+        column: &'static str,
+    },
+    /// No value of the column may be longer than `length` characters.
+    FitsLength {
+        /// The column.
+        column: &'static str,
+        /// The length it is to be limited to.
+        length: u32,
+    },
+}
+
+/// A change the migrations will not make, because making it would mean guessing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The column's type differs from the field's.
+    TypeChanged {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The type it has.
+        found: String,
+        /// The type the model needs.
+        expected: String,
+    },
+    /// The column accepts NULL, but the field is no longer an `Option`.
+    MadeRequired {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+    },
+    /// A new required column has no default to give the rows that exist.
+    RequiredWithoutDefault {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+    },
+    /// A column the model no longer has is NOT NULL without a default, so inserts would fail.
+    RemovedRequired {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+    },
+    /// Both a renamed column and its old name exist.
+    RenameAmbiguous {
+        /// The table.
+        table: String,
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+    /// The backend cannot make the change in place.
+    NotInPlace {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// What would have to change.
+        change: String,
+    },
+    /// A unique index cannot be created: values repeat.
+    Duplicates {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// How many distinct values appear more than once.
+        values: i64,
+        /// How often the most repeated one appears.
+        most: i64,
+    },
+    /// A value is too long for the `VARCHAR` an index on MySQL needs.
+    TooLong {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The longest value's length.
+        longest: i64,
+        /// The length the column would get.
+        length: u32,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::TypeChanged {
+                table,
+                column,
+                found,
+                expected,
+            } => write!(
+                f,
+                "{table}.{column}: the column is {found} but the field needs {expected}; a type \
+                 change is never made automatically: keep the field's type, or add a field \
+                 under a new name and copy the data over in a migration of your own"
+            ),
+            Refusal::MadeRequired { table, column } => write!(
+                f,
+                "{table}.{column}: the column accepts NULL but the field is no longer an \
+                 `Option`; keep it an `Option`, or fill the NULLs and make the column NOT NULL \
+                 in a migration of your own"
+            ),
+            Refusal::RequiredWithoutDefault { table, column } => write!(
+                f,
+                "{table}.{column}: a new required column needs a value for the rows that \
+                 exist; give the field `#[column(default = …)]` with a literal, or make it an \
+                 `Option`"
+            ),
+            Refusal::RemovedRequired { table, column } => write!(
+                f,
+                "{table}.{column}: the model has no field for this column, which is NOT NULL \
+                 without a default, so every insert would fail; add the field back, or drop \
+                 the column with `dropped_columns = [\"{column}\"]` in the model's attribute"
+            ),
+            Refusal::RenameAmbiguous { table, from, to } => write!(
+                f,
+                "{table}.{to}: `renamed_from = \"{from}\"`, but both `{from}` and `{to}` exist; \
+                 move the data and drop `{from}` yourself, or remove `renamed_from`"
+            ),
+            Refusal::NotInPlace {
+                table,
+                column,
+                change,
+            } => write!(
+                f,
+                "{table}.{column}: {change}, which this backend cannot do in place; keep the \
+                 field as it was, or rebuild the table in a migration of your own"
+            ),
+            Refusal::Duplicates {
+                table,
+                column,
+                values,
+                most,
+            } => write!(
+                f,
+                "{table}.{column}: cannot add the unique index: {values} value{s} appear{v} \
+                 more than once (one of them {most} times); make the values unique, then run \
+                 the migrations again",
+                s = if *values == 1 { "" } else { "s" },
+                v = if *values == 1 { "s" } else { "" },
+            ),
+            Refusal::TooLong {
+                table,
+                column,
+                longest,
+                length,
+            } => write!(
+                f,
+                "{table}.{column}: an index needs the column to be VARCHAR({length}), but a \
+                 value is {longest} characters long; shorten it, or give the field a larger \
+                 `#[column(max_length = …)]`"
+            ),
+        }
+    }
+}
+
+/// What carrying one table forward takes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TablePlan {
+    /// The changes, in the order they run.
+    pub changes: Vec<Change>,
+    /// The checks to run on live data before any change.
+    pub checks: Vec<Check>,
+    /// The changes refused; when there is any, nothing runs.
+    pub refusals: Vec<Refusal>,
+}
+
+/// Plans the changes that carry `table` from `before` (`None`: it does not exist) to what its
+/// model describes.
+pub fn plan_table(dialect: Dialect, table: &Table, before: Option<&TableState>) -> TablePlan {
+    let mut plan = TablePlan::default();
+    let Some(before) = before else {
+        plan.changes.push(Change::CreateTable);
+        return plan;
+    };
+    let refuse = |plan: &mut TablePlan, refusal| plan.refusals.push(refusal);
+    for column in table.columns {
+        let renamed = column
+            .renamed_from
+            .and_then(|old| before.column(old).map(|found| (old, found)));
+        let found = match (before.column(column.name), renamed) {
+            (Some(_), Some((old, _))) => {
+                refuse(
+                    &mut plan,
+                    Refusal::RenameAmbiguous {
+                        table: table.name.to_owned(),
+                        from: old.to_owned(),
+                        to: column.name.to_owned(),
+                    },
+                );
+                continue;
+            }
+            (Some(found), None) => found,
+            (None, Some((old, found))) => {
+                plan.changes
+                    .push(rename(dialect, table, before, old, column.name));
+                found
+            }
+            (None, None) => {
+                if !column.nullable && column.default.is_none() && !column.backfill_now {
+                    refuse(
+                        &mut plan,
+                        Refusal::RequiredWithoutDefault {
+                            table: table.name.to_owned(),
+                            column: column.name.to_owned(),
+                        },
+                    );
+                } else {
+                    plan.changes.push(Change::AddColumn(*column));
+                    add_indexes(dialect, column, None, &mut plan);
+                }
+                continue;
+            }
+        };
+        if !dialect.holds(column, &found.type_name) {
+            refuse(
+                &mut plan,
+                Refusal::TypeChanged {
+                    table: table.name.to_owned(),
+                    column: column.name.to_owned(),
+                    found: found.type_name.clone(),
+                    expected: dialect.type_name(column, is_key(table, column)),
+                },
+            );
+            continue;
+        }
+        match (found.nullable, column.nullable) {
+            (true, false) => refuse(
+                &mut plan,
+                Refusal::MadeRequired {
+                    table: table.name.to_owned(),
+                    column: column.name.to_owned(),
+                },
+            ),
+            (false, true) if dialect == Dialect::Sqlite => refuse(
+                &mut plan,
+                Refusal::NotInPlace {
+                    table: table.name.to_owned(),
+                    column: column.name.to_owned(),
+                    change: "the field became an `Option`, so the column must accept NULL"
+                        .to_owned(),
+                },
+            ),
+            (false, true) => plan.changes.push(Change::DropNotNull(*column)),
+            _ => {}
+        }
+        let renamed_from = renamed.map(|(old, _)| old);
+        let existing = |name: &str| before.has_index(name, false);
+        let unique_exists = before.has_index(column.name, true)
+            || renamed_from.is_some_and(|old| before.has_index(old, true));
+        let index_exists = existing(column.name) || renamed_from.is_some_and(existing);
+        let missing = (column.unique && !unique_exists) || (column.indexed && !index_exists);
+        if missing {
+            add_indexes(dialect, column, Some(found), &mut plan);
+        }
+    }
+    for old in before.columns.iter() {
+        let in_model = table
+            .columns
+            .iter()
+            .any(|c| c.name == old.name || c.renamed_from == Some(old.name.as_str()));
+        if in_model {
+            continue;
+        }
+        if table.dropped_columns.contains(&old.name.as_str()) {
+            plan.changes.push(Change::DropColumn(old.name.clone()));
+        } else if !old.nullable && !old.has_default {
+            refuse(
+                &mut plan,
+                Refusal::RemovedRequired {
+                    table: table.name.to_owned(),
+                    column: old.name.clone(),
+                },
+            );
+        }
+    }
+    plan
+}
+
+fn rename(
+    dialect: Dialect,
+    table: &Table,
+    before: &TableState,
+    old: &str,
+    new: &'static str,
+) -> Change {
+    let indexes = if dialect == Dialect::Sqlite {
+        Vec::new()
+    } else {
+        before
+            .indexes
+            .iter()
+            .filter_map(|index| {
+                [
+                    (
+                        unique_index_name(table.name, old),
+                        unique_index_name(table.name, new),
+                    ),
+                    (
+                        plain_index_name(table.name, old),
+                        plain_index_name(table.name, new),
+                    ),
+                ]
+                .into_iter()
+                .find(|(from, _)| *from == index.name)
+            })
+            .collect()
+    };
+    Change::RenameColumn {
+        from: old.to_owned(),
+        to: new,
+        indexes,
+    }
+}
+
+/// The index a unique or indexed column needs, with what it takes first: on MySQL a `TEXT`
+/// column becomes the `VARCHAR` the migrations give indexed text, if its values fit.
+fn add_indexes(
+    dialect: Dialect,
+    column: &Column,
+    found: Option<&ColumnState>,
+    plan: &mut TablePlan,
+) {
+    if !column.unique && !column.indexed {
+        return;
+    }
+    if let (Dialect::Mysql, ColumnType::Text, Some(found)) = (dialect, column.ty, found) {
+        let wanted = dialect.type_name(column, true);
+        let found_type = found.type_name.to_ascii_lowercase();
+        if !found_type.eq_ignore_ascii_case(&wanted) && found_type.contains("text") {
+            let length = column.max_length.unwrap_or(MYSQL_DEFAULT_INDEXED_LENGTH);
+            plan.checks.push(Check::FitsLength {
+                column: column.name,
+                length,
+            });
+            plan.changes.push(Change::WidenToVarchar {
+                column: *column,
+                from: found.type_name.clone(),
+            });
+        }
+    }
+    let filled = !column.nullable || column.default.is_some();
+    match (column.unique, found) {
+        (true, Some(_)) => plan.checks.push(Check::Unique {
+            column: column.name,
+        }),
+        (true, None) if filled => plan.checks.push(Check::UniqueWhenAdded {
+            column: column.name,
+        }),
+        _ => {}
+    }
+    plan.changes.push(Change::AddIndex {
+        column: column.name,
+        unique: column.unique,
+    });
+}
+
+impl Change {
+    /// A few words for a migration's name and for messages: `add_nickname`.
+    pub fn summary(&self, table: &Table) -> String {
+        match self {
+            Change::CreateTable => format!("create_{}", table.name),
+            Change::AddColumn(column) => format!("add_{}", column.name),
+            Change::RenameColumn { from, to, .. } => format!("rename_{from}_to_{to}"),
+            Change::WidenToVarchar { column, .. } => format!("widen_{}", column.name),
+            Change::AddIndex { column, unique } => {
+                format!("{}_{column}", if *unique { "unique" } else { "index" })
+            }
+            Change::DropNotNull(column) => format!("nullable_{}", column.name),
+            Change::DropColumn(column) => format!("drop_{column}"),
+        }
+    }
+
+    /// What the change does, for messages: `add column users.karma`.
+    pub fn describe(&self, table: &Table) -> String {
+        let t = table.name;
+        match self {
+            Change::CreateTable => format!("create table {t}"),
+            Change::AddColumn(column) => format!("add column {t}.{}", column.name),
+            Change::RenameColumn { from, to, .. } => format!("rename column {t}.{from} to {to}"),
+            Change::WidenToVarchar { column, .. } => {
+                format!("make {t}.{} a VARCHAR so it can be indexed", column.name)
+            }
+            Change::AddIndex {
+                column,
+                unique: true,
+            } => format!("create unique index on {t}.{column}"),
+            Change::AddIndex { column, .. } => format!("create index on {t}.{column}"),
+            Change::DropNotNull(column) => format!("let {t}.{} hold NULL", column.name),
+            Change::DropColumn(column) => format!("drop column {t}.{column}"),
+        }
+    }
+
+    /// The statements that make the change.
+    pub fn up(&self, dialect: Dialect, table: &Table) -> String {
+        let t = dialect.quote(table.name);
+        let q = |name: &str| dialect.quote(name);
+        match self {
+            Change::CreateTable => dialect.create_table(table),
+            Change::AddColumn(column) => add_column(dialect, table, column),
+            Change::RenameColumn { from, to, indexes } => {
+                let mut sql = format!("ALTER TABLE {t} RENAME COLUMN {} TO {};\n", q(from), q(to));
+                for (old, new) in indexes {
+                    sql.push_str(&rename_index(dialect, &t, &q(old), &q(new)));
+                }
+                sql
+            }
+            Change::WidenToVarchar { column, .. } => format!(
+                "ALTER TABLE {t} MODIFY COLUMN {};\n",
+                dialect.column_definition_as(column, true)
+            ),
+            Change::AddIndex { column, unique } => {
+                let (name, kind) = if *unique {
+                    (unique_index_name(table.name, column), "UNIQUE INDEX")
+                } else {
+                    (plain_index_name(table.name, column), "INDEX")
+                };
+                format!("CREATE {kind} {} ON {t} ({});\n", q(&name), q(column))
+            }
+            Change::DropNotNull(column) => match dialect {
+                Dialect::Mysql => format!(
+                    "ALTER TABLE {t} MODIFY COLUMN {};\n",
+                    dialect.column_definition(table, column)
+                ),
+                _ => format!(
+                    "ALTER TABLE {t} ALTER COLUMN {} DROP NOT NULL;\n",
+                    q(column.name)
+                ),
+            },
+            Change::DropColumn(column) => format!("ALTER TABLE {t} DROP COLUMN {};\n", q(column)),
+        }
+    }
+
+    /// The statements that undo the change, or `None` where that cannot be known (a dropped
+    /// column's data is gone).
+    pub fn down(&self, dialect: Dialect, table: &Table) -> Option<String> {
+        let t = dialect.quote(table.name);
+        let q = |name: &str| dialect.quote(name);
+        Some(match self {
+            Change::CreateTable => dialect.drop_table(table),
+            Change::AddColumn(column) => {
+                format!("ALTER TABLE {t} DROP COLUMN {};\n", q(column.name))
+            }
+            Change::RenameColumn { from, to, indexes } => {
+                let mut sql = String::new();
+                for (old, new) in indexes {
+                    sql.push_str(&rename_index(dialect, &t, &q(new), &q(old)));
+                }
+                sql.push_str(&format!(
+                    "ALTER TABLE {t} RENAME COLUMN {} TO {};\n",
+                    q(to),
+                    q(from)
+                ));
+                sql
+            }
+            Change::WidenToVarchar { column, from } => format!(
+                "ALTER TABLE {t} MODIFY COLUMN {} {from}{};\n",
+                q(column.name),
+                if column.nullable { "" } else { " NOT NULL" }
+            ),
+            Change::AddIndex { column, unique } => {
+                let name = if *unique {
+                    unique_index_name(table.name, column)
+                } else {
+                    plain_index_name(table.name, column)
+                };
+                match dialect {
+                    Dialect::Mysql => format!("DROP INDEX {} ON {t};\n", q(&name)),
+                    _ => format!("DROP INDEX {};\n", q(&name)),
+                }
+            }
+            Change::DropNotNull(column) => match dialect {
+                Dialect::Mysql => {
+                    let mut required = *column;
+                    required.nullable = false;
+                    format!(
+                        "ALTER TABLE {t} MODIFY COLUMN {};\n",
+                        dialect.column_definition(table, &required)
+                    )
+                }
+                _ => format!(
+                    "ALTER TABLE {t} ALTER COLUMN {} SET NOT NULL;\n",
+                    q(column.name)
+                ),
+            },
+            Change::DropColumn(_) => return None,
+        })
+    }
+}
+
+fn rename_index(dialect: Dialect, table: &str, from: &str, to: &str) -> String {
+    match dialect {
+        Dialect::Mysql => format!("ALTER TABLE {table} RENAME INDEX {from} TO {to};\n"),
+        _ => format!("ALTER INDEX {from} RENAME TO {to};\n"),
+    }
+}
+
+/// `ALTER TABLE … ADD COLUMN`, filling the rows that exist. A timestamp column without a
+/// literal default is added with a placeholder default, set to the migration's time, and
+/// (where the backend can) left without a default again, as a fresh table has it; SQLite cannot
+/// drop a default in place, so there the placeholder stays (the store always writes the column).
+fn add_column(dialect: Dialect, table: &Table, column: &Column) -> String {
+    let t = dialect.quote(table.name);
+    let name = dialect.quote(column.name);
+    let needs_fill = !column.nullable && column.default.is_none() && column.backfill_now;
+    if !needs_fill {
+        return format!(
+            "ALTER TABLE {t} ADD COLUMN {};\n",
+            dialect.column_definition(table, column)
+        );
+    }
+    let (placeholder, now) = match dialect {
+        Dialect::Sqlite => (
+            "'1970-01-01 00:00:00'",
+            "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+        ),
+        Dialect::Postgres => ("'1970-01-01 00:00:00'", "(now() AT TIME ZONE 'UTC')"),
+        Dialect::Mysql => ("'1970-01-01 00:00:00'", "UTC_TIMESTAMP(6)"),
+    };
+    let mut sql = format!(
+        "ALTER TABLE {t} ADD COLUMN {} DEFAULT {placeholder};\nUPDATE {t} SET {name} = {now};\n",
+        dialect.column_definition(table, column)
+    );
+    if dialect != Dialect::Sqlite {
+        sql.push_str(&format!(
+            "ALTER TABLE {t} ALTER COLUMN {name} DROP DEFAULT;\n"
+        ));
+    }
+    sql
+}
