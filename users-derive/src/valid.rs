@@ -46,8 +46,8 @@ pub fn check_model(model: &Model, errors: &mut Errors) {
     }
     check_derives(model.item, attribute, errors);
     let injected = injected_fields(&model.kind);
-    check_fields(&model.fields, &injected, attribute, errors);
     check_dropped_columns(model, &injected, errors);
+    check_fields(&model.fields, &injected, attribute, errors);
 }
 
 /// A dropped column must be one the model no longer has.
