@@ -112,7 +112,7 @@
 //! | `internal` | 500 | a database or pool failure; logged with `tracing`, never described |
 #![deny(missing_docs, unsafe_code)]
 
-mod backend;
+mod pooled;
 mod error;
 mod extract;
 mod guard;

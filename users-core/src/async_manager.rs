@@ -152,6 +152,11 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         self.users.verification_token(user)
     }
 
+    /// A password reset token for `user`; as [`Users::password_reset_token_for`].
+    pub fn password_reset_token_for(&self, user: &U) -> String {
+        self.users.password_reset_token_for(user)
+    }
+
     /// The manager whose decision methods the operations call: the wrapped one.
     fn decisions(&self) -> &Users<U, R> {
         &self.users

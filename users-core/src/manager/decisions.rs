@@ -222,8 +222,9 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     }
 
     /// A password reset token for `user`, valid for the configured reset lifetime and until its
-    /// password hash changes.
-    pub(crate) fn password_reset_token_for(&self, user: &U) -> String {
+    /// password hash changes: for an application that has loaded the user already;
+    /// [`Users::password_reset_token`] looks it up by email.
+    pub fn password_reset_token_for(&self, user: &U) -> String {
         self.tokens.issue(
             TokenPurpose::PasswordReset,
             user,
