@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use users_diesel::{UserModel, UsersError, Uuid};
 
-use crate::pooled::Edit;
 use crate::error::PathParams;
 use crate::mailer::MailKind;
+use crate::pooled::Edit;
 use crate::profile::{merged_profile, require_string, take_string, user_view};
 use crate::session::set_cookie;
 use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};

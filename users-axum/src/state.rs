@@ -14,9 +14,9 @@ use users_diesel::{
     AsyncRoleStore, AsyncUserStore, AsyncUsers, TokenPurpose, TokenSigner, UserModel, UsersError,
 };
 
-use crate::pooled::{Pooled, PooledUsers};
 use crate::guard::{self, GuardLayer, Rule};
 use crate::mailer::{Mail, MailKind, Mailer};
+use crate::pooled::{Pooled, PooledUsers};
 use crate::session::{self, MemoryRevocations, Revocations};
 use crate::{ApiError, CurrentUser, Profile};
 

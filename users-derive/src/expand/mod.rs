@@ -264,7 +264,7 @@ fn schema_checks(model: &Model, fields: &InjectedFields) -> TokenStream {
     let krate = &model.krate;
     let table = table_path(model);
     let span = injected_span(model);
-    let checks = quote!(#krate::__private::schema_check);
+    let checks = respanned(quote!(#krate::__private::schema_check), span);
     let bounds = fields.head.iter().chain(&fields.tail).map(|field| {
         let column = Ident::new(field.name, span);
         let column = quote!(#table::#column);
@@ -493,6 +493,18 @@ pub fn sibling_table_path(model: &Model, name: &str) -> TokenStream {
 fn injected_span(model: &Model) -> Span {
     let table = model.schema.as_ref().and_then(|path| path.segments.last());
     table.map_or_else(Span::call_site, |segment| segment.ident.span())
+}
+
+/// `tokens` with every token at `span`: a failed bound or call names the item it reaches
+/// through them, and the error should point at the user's token, not at the whole attribute.
+pub fn respanned(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// A validated SQL name as a Rust identifier (validation rejected the rest; expansion only

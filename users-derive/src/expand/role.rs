@@ -6,8 +6,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Path;
 
 use super::{
-    field_defaults, shared_store_methods, sibling_table_path, sql_ident, table_path, Backend,
-    Flavor, Injected, InjectedFields,
+    field_defaults, respanned, shared_store_methods, sibling_table_path, sql_ident, table_path,
+    Backend, Flavor, Injected, InjectedFields,
 };
 use crate::ast::Model;
 
@@ -165,13 +165,7 @@ pub fn impls(
 /// A constant that fails to compile, naming the option to change, if the role model's table
 /// `name` (its `option`) is the user model's table: only the user model knows its table's name,
 /// so the check runs where both meet.
-fn not_user_table(
-    krate: &Path,
-    user: &Path,
-    name: &str,
-    option: &str,
-    span: Span,
-) -> TokenStream {
+fn not_user_table(krate: &Path, user: &Path, name: &str, option: &str, span: Span) -> TokenStream {
     let what = if option == "table" {
         "role table"
     } else {
@@ -181,8 +175,9 @@ fn not_user_table(
         "#[role_model]: the {what} `{name}` is also the user model's table; \
          name it differently with #[role_model({option} = \"…\")]"
     );
+    let assert_not_user_table = respanned(quote!(#krate::__private::assert_not_user_table), span);
     quote_spanned! {span=>
-        const _: () = #krate::__private::assert_not_user_table(
+        const _: () = #assert_not_user_table(
             <#user as UserModel>::TABLE,
             #name,
             #message,

@@ -267,7 +267,9 @@ pub fn user_store_methods(
         (
             quote!(),
             quote!(),
-            quote!(::core::result::Result::Ok(::core::clone::Clone::clone(user))),
+            quote!(::core::result::Result::Ok(::core::clone::Clone::clone(
+                user
+            ))),
         )
     };
     let shared = shared_store_methods(model, connection, flavor, "email");
