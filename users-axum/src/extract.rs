@@ -204,7 +204,7 @@ where
 {
     let user = <CurrentUser<U> as FromRequestParts<S>>::from_request_parts(parts, state).await?;
     let users = UsersState::<U>::from_ref(state);
-    if users.backend().has_roles(&user.user, names, all).await? {
+    if users.pooled().has_roles(&user.user, names, all).await? {
         Ok(user)
     } else {
         Err(ApiError::forbidden())

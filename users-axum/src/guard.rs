@@ -58,7 +58,7 @@ impl<U: UserModel> FromRequestParts<Requirement<U>> for Guard<U> {
             }
             Rule::Roles(names, all) => {
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                if !state.backend().has_roles(&user.user, &names, *all).await? {
+                if !state.pooled().has_roles(&user.user, &names, *all).await? {
                     return Err(ApiError::forbidden());
                 }
             }

@@ -112,11 +112,11 @@
 //! | `internal` | 500 | a database or pool failure; logged with `tracing`, never described |
 #![deny(missing_docs, unsafe_code)]
 
-mod backend;
 mod error;
 mod extract;
 mod guard;
 mod mailer;
+mod pooled;
 mod profile;
 mod routes;
 mod session;

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use users_diesel::{UserModel, UsersError, Uuid};
 
-use crate::backend::Edit;
 use crate::error::PathParams;
 use crate::mailer::MailKind;
+use crate::pooled::Edit;
 use crate::profile::{merged_profile, require_string, take_string, user_view};
 use crate::session::set_cookie;
 use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
@@ -108,14 +108,14 @@ async fn register<U: Profile>(
     let blank = U::from_credentials(Uuid::nil().into(), String::new(), String::new());
     let fields = merged_profile(&blank, body)?;
     let user = users
-        .backend()
+        .pooled()
         .register(
             &email,
             &password,
             Box::new(move |user| user.set_profile(fields)),
         )
         .await?;
-    if let Ok(token) = users.backend().verification_token(&user) {
+    if let Ok(token) = users.pooled().verification_token(&user) {
         users.mail(MailKind::Verification, user.clone(), token);
     }
     Ok((StatusCode::CREATED, Json(user_view(&user, Vec::new())?)).into_response())
@@ -126,7 +126,7 @@ async fn login<U: Profile>(
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Response, ApiError> {
     let user = users
-        .backend()
+        .pooled()
         .authenticate(&body.email, &body.password)
         .await?;
     let (session, cookie) = new_session(&users, &user);
@@ -174,10 +174,10 @@ async fn request_verify<U: Profile>(
     State(users): State<UsersState<U>>,
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, ApiError> {
-    let user = users.backend().find_by_email(&body.email).await?;
+    let user = users.pooled().find_by_email(&body.email).await?;
     if let Some(user) = user.filter(|user| user.is_active()) {
         // An AlreadyVerified user gets nothing, and the answer does not say so.
-        if let Ok(token) = users.backend().verification_token(&user) {
+        if let Ok(token) = users.pooled().verification_token(&user) {
             users.mail(MailKind::Verification, user, token);
         }
     }
@@ -190,7 +190,7 @@ async fn verify<U: Profile>(
     State(users): State<UsersState<U>>,
     JsonBody(body): JsonBody<TokenBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = users.backend().verify(&body.token).await?;
+    let user = users.pooled().verify(&body.token).await?;
     answer_user(&users, &user).await
 }
 
@@ -198,9 +198,9 @@ async fn forgot_password<U: Profile>(
     State(users): State<UsersState<U>>,
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, ApiError> {
-    let user = users.backend().find_by_email(&body.email).await?;
+    let user = users.pooled().find_by_email(&body.email).await?;
     if let Some(user) = user.filter(|user| user.is_active()) {
-        let token = users.backend().reset_token(&user);
+        let token = users.pooled().reset_token(&user);
         users.mail(MailKind::PasswordReset, user, token);
     }
     Ok(accepted(
@@ -213,7 +213,7 @@ async fn reset_password<U: Profile>(
     JsonBody(body): JsonBody<ResetBody>,
 ) -> Result<Json<Value>, ApiError> {
     let user = users
-        .backend()
+        .pooled()
         .reset_password(&body.token, &body.password)
         .await?;
     answer_user(&users, &user).await
@@ -228,7 +228,7 @@ async fn me<U: Profile>(
 
 /// The user's JSON view, with their roles.
 async fn answer_user<U: Profile>(users: &UsersState<U>, user: &U) -> Result<Json<Value>, ApiError> {
-    let roles = users.backend().role_names(user).await?;
+    let roles = users.pooled().role_names(user).await?;
     Ok(Json(user_view(user, roles)?))
 }
 
@@ -243,16 +243,16 @@ async fn update_me<U: Profile>(
     let password_change = password_change(current_password.as_deref(), new_password.as_deref())?;
     let edit = profile_edit(&current.user, email, body)?;
     let user = users
-        .backend()
+        .pooled()
         .edit(current.id(), edit, password_change)
         .await?;
 
     if user.email() != current.email() {
-        if let Ok(token) = users.backend().verification_token(&user) {
+        if let Ok(token) = users.pooled().verification_token(&user) {
             users.mail(MailKind::Verification, user.clone(), token);
         }
     }
-    let roles = users.backend().role_names(&user).await?;
+    let roles = users.pooled().role_names(&user).await?;
     let mut view = user_view(&user, roles)?;
     if password_change.is_none() {
         return Ok(Json(view).into_response());
@@ -314,7 +314,7 @@ async fn create_role<U: Profile>(
         return Err(ApiError::bad_request("the role name must not be empty"));
     }
     let role = users
-        .backend()
+        .pooled()
         .create_role(&body.name, body.description.as_deref())
         .await?;
     Ok((StatusCode::CREATED, Json(role)).into_response())
@@ -344,7 +344,7 @@ async fn set_role<U: UserModel>(
         .parse()
         .map_err(|_| ApiError::bad_request("`user_id` must be a UUID"))?;
     users
-        .backend()
+        .pooled()
         .set_role(name, user_id.into(), assign)
         .await?;
     Ok(StatusCode::NO_CONTENT)

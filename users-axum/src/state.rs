@@ -14,9 +14,9 @@ use users_diesel::{
     AsyncRoleStore, AsyncUserStore, AsyncUsers, TokenPurpose, TokenSigner, UserModel, UsersError,
 };
 
-use crate::backend::{Backend, Pooled};
 use crate::guard::{self, GuardLayer, Rule};
 use crate::mailer::{Mail, MailKind, Mailer};
+use crate::pooled::{Pooled, PooledUsers};
 use crate::session::{self, MemoryRevocations, Revocations};
 use crate::{ApiError, CurrentUser, Profile};
 
@@ -58,7 +58,7 @@ pub const DEFAULT_ADMIN_ROLE: &str = "admin";
 /// }
 /// ```
 pub struct UsersState<U: UserModel> {
-    backend: Arc<dyn Backend<U>>,
+    pooled: Arc<dyn PooledUsers<U>>,
     signer: Arc<TokenSigner>,
     mailer: Arc<dyn Mailer<U>>,
     revocations: Arc<dyn Revocations>,
@@ -91,7 +91,7 @@ impl<U: Profile> UsersState<U> {
     {
         UsersState {
             signer: Arc::new(TokenSigner::new(users.config())),
-            backend: Arc::new(Pooled { users, pool }),
+            pooled: Arc::new(Pooled { users, pool }),
             mailer: Arc::new(mailer),
             revocations: Arc::new(MemoryRevocations::new()),
             settings: Arc::new(Settings {
@@ -199,8 +199,8 @@ impl<U: Profile> UsersState<U> {
 }
 
 impl<U: UserModel> UsersState<U> {
-    pub(crate) fn backend(&self) -> &dyn Backend<U> {
-        &*self.backend
+    pub(crate) fn pooled(&self) -> &dyn PooledUsers<U> {
+        &*self.pooled
     }
 
     pub(crate) fn session_ttl(&self) -> Duration {
@@ -250,7 +250,7 @@ impl<U: UserModel> UsersState<U> {
             return Err(ApiError::invalid_session());
         }
         let user = self
-            .backend
+            .pooled
             .get(opened.token.user_id().into())
             .await?
             .ok_or_else(ApiError::invalid_session)?;
@@ -260,7 +260,7 @@ impl<U: UserModel> UsersState<U> {
         if !user.is_active() {
             return Err(UsersError::InactiveUser.into());
         }
-        if self.backend.config().requires_verified() && !user.is_verified() {
+        if self.pooled.config().requires_verified() && !user.is_verified() {
             return Err(UsersError::UnverifiedUser.into());
         }
         Ok(CurrentUser {
@@ -286,7 +286,7 @@ impl<U: UserModel> UsersState<U> {
 impl<U: UserModel> Clone for UsersState<U> {
     fn clone(&self) -> Self {
         UsersState {
-            backend: Arc::clone(&self.backend),
+            pooled: Arc::clone(&self.pooled),
             signer: Arc::clone(&self.signer),
             mailer: Arc::clone(&self.mailer),
             revocations: Arc::clone(&self.revocations),
@@ -299,7 +299,7 @@ impl<U: UserModel> fmt::Debug for UsersState<U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UsersState")
             .field("user_table", &U::TABLE)
-            .field("config", self.backend.config())
+            .field("config", self.pooled.config())
             .field("session_lifetime", &self.settings.session_lifetime)
             .field("session_cookie", &self.settings.cookie)
             .field("admin_role", &self.settings.admin_role)

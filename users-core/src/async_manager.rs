@@ -1,27 +1,22 @@
 //! [`AsyncUsers`]: the operations of [`Users`], with the same names and semantics, over async
 //! stores.
 //!
-//! Each operation drives an [`AsyncUserStore`] the way its sync twin drives a
-//! [`UserStore`](crate::UserStore): the same loads, the same decisions (the public decision
-//! methods of the wrapped [`Users`]), the same writes in the same transactions and the same
-//! hooks. The decisions that cost an argon2 run (`registration_credentials`, `check_login`,
-//! `prepare_password_change`, `prepare_new_password`, `finish_password_reset`) run on Tokio's
-//! blocking pool, so a burst of logins does not stall the executor.
-
-mod roles;
+//! The operations are the ones of [`Users`], expanded from `crate::operations` in their async
+//! flavor: the same loads, the same decisions (the methods of the wrapped [`Users`]), the same
+//! writes in the same transactions and the same hooks, each store call awaited. The decisions
+//! that cost an argon2 run go to Tokio's blocking pool, so a burst of logins does not stall the
+//! executor.
 
 use std::fmt;
-use std::future::{ready, Future};
 use std::panic::resume_unwind;
 use std::sync::Arc;
 
-use scoped_futures::ScopedFutureExt;
 use zeroize::Zeroizing;
 
-use crate::manager::roles::deleted_or;
+use crate::manager::decisions::{deleted_or, distinct, new_role, renamed, LoginOutcome};
 use crate::{
-    AsyncUserStore, LoginOutcome, NoRoles, PasswordHasher, RoleModel, TokenPurpose, UserModel,
-    Users, UsersConfig, UsersError, UsersHooks,
+    normalize_email, AsyncRoleStore, AsyncUserStore, NoRoles, PasswordHasher, RoleModel,
+    TokenPurpose, UserModel, Users, UsersConfig, UsersError, UsersHooks,
 };
 
 /// The user manager over async connections: every operation of [`Users`], with the same names,
@@ -132,8 +127,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         Arc::unwrap_or_clone(self.users).with_hooks(hooks).into()
     }
 
-    /// The sync manager inside, with the same configuration and hooks: for its decision
-    /// methods, or for a sync connection.
+    /// The sync manager inside, with the same configuration and hooks, for a sync connection.
     pub fn as_sync(&self) -> &Users<U, R> {
         &self.users
     }
@@ -148,227 +142,6 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         self.users.hasher()
     }
 
-    /// The hooks.
-    pub fn hooks(&self) -> &(dyn UsersHooks<U> + Send + Sync) {
-        self.users.hooks()
-    }
-
-    /// Registers a user with default custom fields; see [`register_with`](Self::register_with).
-    ///
-    /// # Errors
-    ///
-    /// As [`Users::register`].
-    pub async fn register<C>(
-        &self,
-        conn: &mut C,
-        email: &str,
-        password: &str,
-    ) -> Result<U, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        self.register_with(conn, email, password, |_| {}).await
-    }
-
-    /// Registers a user after `customize` has set its custom fields, and returns the stored
-    /// row; as [`Users::register_with`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Users::register`].
-    pub async fn register_with<C>(
-        &self,
-        conn: &mut C,
-        email: &str,
-        password: &str,
-        customize: impl FnOnce(&mut U) + Send,
-    ) -> Result<U, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        let (email, password) = (email.to_owned(), secret(password));
-        let (email, password_hash) = self
-            .blocking(move |users| users.registration_credentials(&email, &password))
-            .await?;
-        let user = self.users.registered_user(email, password_hash, customize);
-        U::transaction(conn, move |conn| {
-            async move {
-                let user = U::insert(conn, &user).await?;
-                self.hooks().after_register(&user)?;
-                Ok(user)
-            }
-            .scope_boxed()
-        })
-        .await
-    }
-
-    /// Logs a user in, as [`Users::authenticate`]: an unknown email and a wrong password both
-    /// cost one argon2 verification and both fail with [`UsersError::InvalidCredentials`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Users::authenticate`].
-    pub async fn authenticate<C>(
-        &self,
-        conn: &mut C,
-        email: &str,
-        password: &str,
-    ) -> Result<U, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        let user = match self.users.login_email(email) {
-            Some(email) => U::find_by_email(conn, &email).await?,
-            None => None,
-        };
-        let verified_hash = user
-            .as_ref()
-            .map(|u| u.password_hash().to_owned())
-            .unwrap_or_default();
-        let password = secret(password);
-        match self
-            .blocking(move |users| users.check_login(user, &password))
-            .await?
-        {
-            LoginOutcome::Current(user) => {
-                self.hooks().after_login(&user)?;
-                Ok(user)
-            }
-            LoginOutcome::Rehashed(rehashed) => {
-                self.modify(
-                    conn,
-                    rehashed.id(),
-                    |stored| ready(self.users.rehashed_row(stored, &verified_hash, &rehashed)),
-                    |user| self.hooks().after_login(user),
-                )
-                .await
-            }
-        }
-    }
-
-    /// The user with this id, if any.
-    ///
-    /// # Errors
-    ///
-    /// [`UsersError::Database`] only.
-    pub async fn get<C>(&self, conn: &mut C, id: U::Id) -> Result<Option<U>, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        U::find(conn, id).await
-    }
-
-    /// The user with this email address, compared after normalisation, if any.
-    ///
-    /// # Errors
-    ///
-    /// [`UsersError::InvalidEmail`] for a malformed address.
-    pub async fn find_by_email<C>(&self, conn: &mut C, email: &str) -> Result<Option<U>, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        let email = crate::normalize_email(email)?;
-        U::find_by_email(conn, &email).await
-    }
-
-    /// Stores every field of `user` except the password hash, and returns the stored row; as
-    /// [`Users::update`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Users::update`].
-    pub async fn update<C>(&self, conn: &mut C, user: &U) -> Result<U, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        self.modify(
-            conn,
-            user.id(),
-            |stored| ready(self.users.prepare_update(stored, user)),
-            |updated| self.hooks().after_update(updated),
-        )
-        .await
-    }
-
-    /// Replaces the password of `user` after checking its current one; as
-    /// [`Users::change_password`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Users::change_password`].
-    pub async fn change_password<C>(
-        &self,
-        conn: &mut C,
-        user: &U,
-        current: &str,
-        new: &str,
-    ) -> Result<U, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        let (current, new) = (secret(current), secret(new));
-        self.modify(
-            conn,
-            user.id(),
-            |stored| {
-                self.blocking(move |users| users.prepare_password_change(stored, &current, &new))
-            },
-            |updated| self.hooks().after_update(updated),
-        )
-        .await
-    }
-
-    /// Replaces the password of `user` without asking for the current one; as
-    /// [`Users::set_password`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Users::set_password`].
-    pub async fn set_password<C>(&self, conn: &mut C, user: &U, new: &str) -> Result<U, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        let new = secret(new);
-        self.modify(
-            conn,
-            user.id(),
-            |stored| self.blocking(move |users| users.prepare_new_password(stored, &new)),
-            |updated| self.hooks().after_update(updated),
-        )
-        .await
-    }
-
-    /// Deletes the user with this id, after the `before_delete` hook.
-    ///
-    /// # Errors
-    ///
-    /// As [`Users::delete`].
-    pub async fn delete<C>(&self, conn: &mut C, id: U::Id) -> Result<(), UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        U::transaction(conn, move |conn| {
-            async move {
-                let user = U::find_for_update(conn, id)
-                    .await?
-                    .ok_or(UsersError::UserNotFound)?;
-                self.hooks().before_delete(&user)?;
-                deleted_or(U::delete(conn, id).await?, UsersError::UserNotFound)
-            }
-            .scope_boxed()
-        })
-        .await
-    }
-
     /// A token that verifies the user's current email address; as
     /// [`Users::verification_token`].
     ///
@@ -379,96 +152,14 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         self.users.verification_token(user)
     }
 
-    /// Marks the user of a verification token as verified; as [`Users::verify`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Users::verify`].
-    pub async fn verify<C>(&self, conn: &mut C, token: &str) -> Result<U, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        let token = self.users.open_token(token, TokenPurpose::Verification)?;
-        self.modify(
-            conn,
-            token.user_id().into(),
-            |stored| ready(self.users.finish_verification(&token, stored)),
-            |verified| self.hooks().after_verify(verified),
-        )
-        .await
+    /// A password reset token for `user`; as [`Users::password_reset_token_for`].
+    pub fn password_reset_token_for(&self, user: &U) -> String {
+        self.users.password_reset_token_for(user)
     }
 
-    /// A password reset token for the user with this email, or `None` if there is none; as
-    /// [`Users::password_reset_token`].
-    ///
-    /// # Errors
-    ///
-    /// [`UsersError::InvalidEmail`] for a malformed address.
-    pub async fn password_reset_token<C>(
-        &self,
-        conn: &mut C,
-        email: &str,
-    ) -> Result<Option<String>, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        let user = self.find_by_email(conn, email).await?;
-        Ok(user.map(|user| self.users.password_reset_token_for(&user)))
-    }
-
-    /// Sets a new password with a reset token; as [`Users::reset_password`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Users::reset_password`].
-    pub async fn reset_password<C>(
-        &self,
-        conn: &mut C,
-        token: &str,
-        new: &str,
-    ) -> Result<U, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-    {
-        let token = self.users.open_token(token, TokenPurpose::PasswordReset)?;
-        let new = secret(new);
-        self.modify(
-            conn,
-            token.user_id().into(),
-            |stored| self.blocking(move |users| users.finish_password_reset(&token, stored, &new)),
-            |updated| self.hooks().after_reset(updated),
-        )
-        .await
-    }
-
-    /// In one transaction: loads user `id` with its row locked, lets `decide` turn it into the
-    /// row to store, stores that and runs `hook` on the stored row.
-    async fn modify<C, D, Decided>(
-        &self,
-        conn: &mut C,
-        id: U::Id,
-        decide: D,
-        hook: impl FnOnce(&U) -> Result<(), UsersError> + Send,
-    ) -> Result<U, UsersError>
-    where
-        C: Send,
-        U: AsyncUserStore<C>,
-        D: FnOnce(Option<U>) -> Decided + Send,
-        Decided: Future<Output = Result<U, UsersError>> + Send,
-    {
-        U::transaction(conn, move |conn| {
-            async move {
-                let user = decide(U::find_for_update(conn, id).await?).await?;
-                let user = U::update(conn, &user).await?;
-                hook(&user)?;
-                Ok(user)
-            }
-            .scope_boxed()
-        })
-        .await
+    /// The manager whose decision methods the operations call: the wrapped one.
+    fn decisions(&self) -> &Users<U, R> {
+        &self.users
     }
 
     /// Runs a decision that costs argon2 work on Tokio's blocking pool. A panic in it resumes
@@ -494,8 +185,11 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     }
 }
 
-/// A copy of a password for a blocking task, wiped when the task drops it.
-fn secret(password: &str) -> Zeroizing<String> {
+user_operations!(async, AsyncUsers, AsyncUserStore);
+role_operations!(async, AsyncUsers, AsyncUserStore, AsyncRoleStore);
+
+/// A copy of a password (or of another input) for a blocking task, wiped when the task drops it.
+pub(crate) fn secret(password: &str) -> Zeroizing<String> {
     Zeroizing::new(password.to_owned())
 }
 

@@ -38,7 +38,9 @@ pub struct UsersConfig {
     password_min_chars: usize,
     password_max_bytes: usize,
     require_verified: bool,
-    argon2_matrices_kept: usize,
+    /// How many idle argon2 memory matrices the hasher keeps. Read as a field so that the
+    /// setting has one name, its builder's.
+    pub(crate) argon2_memory_reuse: usize,
 }
 
 impl UsersConfig {
@@ -70,7 +72,7 @@ impl UsersConfig {
             password_min_chars: 8,
             password_max_bytes: 4096,
             require_verified: false,
-            argon2_matrices_kept: default_matrices_kept(),
+            argon2_memory_reuse: default_memory_reuse(),
         })
     }
 
@@ -118,7 +120,7 @@ impl UsersConfig {
     /// available parallelism, at most 4 (argon2 runs are CPU-bound, so more concurrent runs
     /// than cores gain nothing). `0` keeps none.
     pub fn argon2_memory_reuse(mut self, matrices: usize) -> Self {
-        self.argon2_matrices_kept = matrices;
+        self.argon2_memory_reuse = matrices;
         self
     }
 
@@ -181,12 +183,6 @@ impl UsersConfig {
         self.argon2.p_cost()
     }
 
-    /// How many idle argon2 memory matrices the hasher keeps; see
-    /// [`argon2_memory_reuse`](Self::argon2_memory_reuse).
-    pub fn argon2_matrices_kept(&self) -> usize {
-        self.argon2_matrices_kept
-    }
-
     /// How long a verification token stays valid; see
     /// [`verification_token_lifetime`](Self::verification_token_lifetime).
     pub fn verification_token_ttl(&self) -> Duration {
@@ -230,7 +226,7 @@ impl fmt::Debug for UsersConfig {
             .field("argon2_memory_kib", &self.argon2.m_cost())
             .field("argon2_iterations", &self.argon2.t_cost())
             .field("argon2_parallelism", &self.argon2.p_cost())
-            .field("argon2_matrices_kept", &self.argon2_matrices_kept)
+            .field("argon2_memory_reuse", &self.argon2_memory_reuse)
             .field(
                 "verification_token_lifetime",
                 &self.verification_token_lifetime,
@@ -244,7 +240,7 @@ impl fmt::Debug for UsersConfig {
 }
 
 /// The machine's available parallelism, at most 4.
-fn default_matrices_kept() -> usize {
+fn default_memory_reuse() -> usize {
     std::thread::available_parallelism().map_or(1, |cores| cores.get().min(4))
 }
 
@@ -271,8 +267,8 @@ mod tests {
         assert_eq!(config.password_max_bytes(), 4096);
         assert!(!config.requires_verified());
         let cores = std::thread::available_parallelism().unwrap().get();
-        assert_eq!(config.argon2_matrices_kept(), cores.min(4));
-        assert_eq!(config.argon2_memory_reuse(0).argon2_matrices_kept(), 0);
+        assert_eq!(config.argon2_memory_reuse, cores.min(4));
+        assert_eq!(config.argon2_memory_reuse(0).argon2_memory_reuse, 0);
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //! ([`AsyncUserStore`], [`AsyncRoleStore`]), with argon2 on Tokio's blocking pool.
 #![deny(missing_docs, unsafe_code)]
 
+// First: its macros write the operations of both managers below.
+#[macro_use]
+mod operations;
 #[cfg(feature = "async")]
 mod async_manager;
 #[cfg(feature = "async")]
@@ -24,6 +27,12 @@ mod password;
 mod store;
 mod token;
 
+// The hand-written test model names the crate as its users do.
+#[cfg(test)]
+extern crate self as users_core;
+#[cfg(test)]
+mod tests;
+
 #[cfg(feature = "async")]
 pub use async_manager::AsyncUsers;
 #[cfg(feature = "async")]
@@ -32,7 +41,7 @@ pub use config::{UsersConfig, MIN_SECRET_BYTES};
 pub use email::{normalize_email, MAX_EMAIL_BYTES};
 pub use error::UsersError;
 pub use hooks::{NoHooks, UsersHooks};
-pub use manager::{LoginOutcome, Users};
+pub use manager::Users;
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
 pub use password::{PasswordHasher, PasswordVerification};
 /// Boxed futures that borrow a connection, as [`AsyncUserStore::transaction`] takes them.

@@ -65,7 +65,7 @@ impl PasswordHasher {
     pub fn new(config: &UsersConfig) -> Self {
         let params = config.argon2().clone();
         PasswordHasher {
-            matrices: Matrices::new(params.block_count(), config.argon2_matrices_kept()),
+            matrices: Matrices::new(params.block_count(), config.argon2_memory_reuse),
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             dummy_hash: OnceLock::new(),
             runs: AtomicU64::new(0),

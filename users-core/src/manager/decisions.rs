@@ -1,10 +1,10 @@
 //! The manager's decisions, as plain methods over what the store returned.
 //!
-//! Nothing here touches a store: [`Users`]' own operations call these between their loads and
-//! writes, and `AsyncUsers` (the `async` feature) calls the same ones around its awaits, running
-//! the methods that hash (`registration_credentials`, `check_login`, `prepare_password_change`,
-//! `prepare_new_password`, `finish_password_reset`) on a blocking pool, since each costs an
-//! argon2 run or two. A stored row that the store did not find is passed as `None`.
+//! Nothing here touches a store: the operations (`crate::operations`) call these between their
+//! loads and writes, in both managers; the async one runs the methods that hash
+//! (`registration_credentials`, `check_login`, `prepare_password_change`, `prepare_new_password`,
+//! `finish_password_reset`) on a blocking pool, since each costs an argon2 run or two. A stored
+//! row that the store did not find is passed as `None`.
 
 use std::time::SystemTime;
 
@@ -17,10 +17,10 @@ use crate::{
     UsersError,
 };
 
-/// What [`Users::check_login`] decided for a login whose password checked out.
+/// What `Users::check_login` decided for a login whose password checked out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
-pub enum LoginOutcome<U> {
+pub(crate) enum LoginOutcome<U> {
     /// The stored hash is current: nothing to write.
     Current(U),
     /// The stored hash was outdated; the user carries a fresh one that the caller must store.
@@ -45,30 +45,13 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
             .map_err(UsersError::InvalidPassword)
     }
 
-    /// The user to insert for a registration: a fresh UUIDv7 id, the normalised email, the hash
-    /// of the validated password, the custom fields of [`UserModel::from_credentials`] as
-    /// `customize` left them, active and unverified.
+    /// The part of a registration that costs an argon2 run: the normalised email and the hash
+    /// of the validated password.
     ///
     /// # Errors
     ///
     /// [`UsersError::InvalidEmail`] or [`UsersError::InvalidPassword`].
-    pub fn prepare_registration(
-        &self,
-        email: &str,
-        password: &str,
-        customize: impl FnOnce(&mut U),
-    ) -> Result<U, UsersError> {
-        let (email, password_hash) = self.registration_credentials(email, password)?;
-        Ok(self.registered_user(email, password_hash, customize))
-    }
-
-    /// The part of [`prepare_registration`](Self::prepare_registration) that costs an argon2
-    /// run: the normalised email and the hash of the validated password.
-    ///
-    /// # Errors
-    ///
-    /// [`UsersError::InvalidEmail`] or [`UsersError::InvalidPassword`].
-    pub fn registration_credentials(
+    pub(crate) fn registration_credentials(
         &self,
         email: &str,
         password: &str,
@@ -78,10 +61,11 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         Ok((email, self.hasher.hash(password)?))
     }
 
-    /// The rest of [`prepare_registration`](Self::prepare_registration): the user with a fresh
-    /// UUIDv7 id and the [`registration_credentials`](Self::registration_credentials), active
-    /// and unverified whatever `customize` does to those fields.
-    pub fn registered_user(
+    /// The user to insert for a registration: a fresh UUIDv7 id, the
+    /// [`registration_credentials`](Self::registration_credentials), the custom fields of
+    /// [`UserModel::from_credentials`] as `customize` left them, active and unverified whatever
+    /// `customize` does to those fields.
+    pub(crate) fn registered_user(
         &self,
         email: String,
         password_hash: String,
@@ -102,7 +86,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
 
     /// The normalised address to look a login up by, or `None` for a malformed one: it belongs
     /// to nobody, so the login takes the unknown-email path and fails like a wrong password.
-    pub fn login_email(&self, email: &str) -> Option<String> {
+    pub(crate) fn login_email(&self, email: &str) -> Option<String> {
         normalize_email(email).ok()
     }
 
@@ -115,7 +99,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     ///
     /// [`UsersError::InvalidCredentials`], then [`UsersError::InactiveUser`], then
     /// [`UsersError::UnverifiedUser`] where verified users are required.
-    pub fn check_login(
+    pub(crate) fn check_login(
         &self,
         user: Option<U>,
         password: &str,
@@ -148,7 +132,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     /// # Errors
     ///
     /// [`UsersError::InvalidCredentials`] if the user is gone.
-    pub fn rehashed_row(
+    pub(crate) fn rehashed_row(
         &self,
         stored: Option<U>,
         verified_hash: &str,
@@ -168,7 +152,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     /// # Errors
     ///
     /// [`UsersError::UserNotFound`] or [`UsersError::InvalidEmail`].
-    pub fn prepare_update(&self, stored: Option<U>, requested: &U) -> Result<U, UsersError> {
+    pub(crate) fn prepare_update(&self, stored: Option<U>, requested: &U) -> Result<U, UsersError> {
         let stored = stored.ok_or(UsersError::UserNotFound)?;
         let email = normalize_email(requested.email())?;
         let mut user = requested.clone();
@@ -186,7 +170,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     ///
     /// [`UsersError::UserNotFound`], [`UsersError::InvalidCredentials`] or
     /// [`UsersError::InvalidPassword`].
-    pub fn prepare_password_change(
+    pub(crate) fn prepare_password_change(
         &self,
         stored: Option<U>,
         current: &str,
@@ -208,7 +192,11 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     /// # Errors
     ///
     /// [`UsersError::UserNotFound`] or [`UsersError::InvalidPassword`].
-    pub fn prepare_new_password(&self, stored: Option<U>, new: &str) -> Result<U, UsersError> {
+    pub(crate) fn prepare_new_password(
+        &self,
+        stored: Option<U>,
+        new: &str,
+    ) -> Result<U, UsersError> {
         let mut user = stored.ok_or(UsersError::UserNotFound)?;
         self.validate_password(new)?;
         user.set_password_hash(self.hasher.hash(new)?);
@@ -234,7 +222,8 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     }
 
     /// A password reset token for `user`, valid for the configured reset lifetime and until its
-    /// password hash changes.
+    /// password hash changes: for an application that has loaded the user already;
+    /// [`Users::password_reset_token`] looks it up by email.
     pub fn password_reset_token_for(&self, user: &U) -> String {
         self.tokens.issue(
             TokenPurpose::PasswordReset,
@@ -251,7 +240,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     /// # Errors
     ///
     /// [`UsersError::InvalidToken`].
-    pub fn open_token(
+    pub(crate) fn open_token(
         &self,
         token: &str,
         purpose: TokenPurpose,
@@ -265,7 +254,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     ///
     /// [`UsersError::InvalidToken`] if the user is gone or its email changed since the token was
     /// issued, [`UsersError::AlreadyVerified`] if it is verified.
-    pub fn finish_verification(
+    pub(crate) fn finish_verification(
         &self,
         token: &OpenedToken,
         stored: Option<U>,
@@ -284,7 +273,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     ///
     /// [`UsersError::InvalidToken`] if the user is gone or its password changed since the token
     /// was issued, [`UsersError::InvalidPassword`].
-    pub fn finish_password_reset(
+    pub(crate) fn finish_password_reset(
         &self,
         token: &OpenedToken,
         stored: Option<U>,
@@ -306,5 +295,38 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         }
         self.tokens.check_user(token, &user)?;
         Ok(user)
+    }
+}
+
+/// A new role with a fresh UUIDv7 id.
+pub(crate) fn new_role<R: RoleModel>(name: &str, description: Option<&str>) -> R {
+    R::from_name(
+        Uuid::now_v7().into(),
+        name.to_owned(),
+        description.map(str::to_owned),
+    )
+}
+
+/// `role` with a new name.
+pub(crate) fn renamed<R: RoleModel>(role: &R, name: &str) -> R {
+    let mut renamed = role.clone();
+    renamed.set_name(name.to_owned());
+    renamed
+}
+
+/// The names of a `has_all_roles` check, each once.
+pub(crate) fn distinct<'n>(names: &[&'n str]) -> Vec<&'n str> {
+    let mut distinct = names.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct
+}
+
+/// `Ok` if a delete found its row, `missing` otherwise.
+pub(crate) fn deleted_or(deleted: bool, missing: UsersError) -> Result<(), UsersError> {
+    if deleted {
+        Ok(())
+    } else {
+        Err(missing)
     }
 }

@@ -10,22 +10,18 @@ use super::user::user_store_methods;
 use super::{Backend, Flavor};
 use crate::ast::{Kind, Model};
 
-/// The async store impls of a model, in a block of their own: it imports diesel-async's
-/// `RunQueryDsl` and, rather than Diesel's whole prelude (which has Diesel's `RunQueryDsl`), only
-/// the query builder traits the stores use.
+/// The async store impls of a model, in a block of their own: it imports Diesel's prelude for
+/// the query builder, and diesel-async's `RunQueryDsl`, which shadows the prelude's.
 pub fn stores(model: &Model, backends: &[Backend]) -> TokenStream {
     let krate = &model.krate;
     let (imports, impls): (TokenStream, Vec<TokenStream>) = match &model.kind {
-        Kind::User { timestamps } => {
-            let now = timestamps.then(|| quote!(now,));
-            (
-                quote!(database_error, #now user_write_error, AsyncUserStore),
-                backends
-                    .iter()
-                    .map(|backend| user_store_impl(model, *timestamps, *backend))
-                    .collect(),
-            )
-        }
+        Kind::User { .. } => (
+            quote!(database_error, user_write_error, AsyncUserStore),
+            backends
+                .iter()
+                .map(|backend| user_store_impl(model, *backend))
+                .collect(),
+        ),
         Kind::Role {
             join_table, user, ..
         } => (
@@ -44,6 +40,7 @@ pub fn stores(model: &Model, backends: &[Backend]) -> TokenStream {
                     let methods =
                         role_store_methods(model, join_table, user, *backend, Flavor::Async);
                     quote! {
+                        #[automatically_derived]
                         impl AsyncRoleStore<#connection> for #ident {
                             type User = #user;
 
@@ -54,56 +51,47 @@ pub fn stores(model: &Model, backends: &[Backend]) -> TokenStream {
                 .collect(),
         ),
     };
-    let transactions = matches!(model.kind, Kind::User { .. }).then(|| {
-        let sqlite = backends
-            .contains(&Backend::Sqlite)
-            .then(|| quote!(async_sqlite_transaction,));
-        let other = backends
-            .iter()
-            .any(|backend| *backend != Backend::Sqlite)
-            .then(|| quote!(async_transaction,));
-        quote!(#sqlite #other)
-    });
-    let scoped = matches!(model.kind, Kind::User { .. })
-        .then(|| quote!(ScopedBoxFuture, TransactionFuture,));
-    let associations =
-        matches!(model.kind, Kind::Role { .. }).then(|| quote!(BelongingToDsl, GroupedBy,));
     let connections = backends
         .iter()
         .map(|backend| backend.connection(Flavor::Async));
     quote! {
         const _: () = {
-            use #krate::__private::diesel::prelude::{
-                #associations ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper,
-            };
+            use #krate::__private::diesel::prelude::*;
             use #krate::__private::diesel_async::RunQueryDsl;
-            use #krate::__private::{#transactions #imports};
-            use #krate::__private::{#(#connections,)* #scoped Id, UsersError};
+            use #krate::__private::{#(#connections,)* #imports, Id, UsersError};
 
             #(#impls)*
         };
     }
 }
 
-fn user_store_impl(model: &Model, timestamps: bool, backend: Backend) -> TokenStream {
+fn user_store_impl(model: &Model, backend: Backend) -> TokenStream {
+    let krate = &model.krate;
     let ident = &model.item.ident;
     let connection = backend.connection(Flavor::Async);
+    let timestamps = matches!(model.kind, Kind::User { timestamps: true });
     let methods = user_store_methods(model, timestamps, backend, Flavor::Async);
     // As in the sync stores: SQLite's outermost transaction begins IMMEDIATE.
     let transaction = match backend {
-        Backend::Sqlite => quote!(async_sqlite_transaction),
-        Backend::Postgres | Backend::Mysql => quote!(async_transaction),
+        Backend::Sqlite => quote!(#krate::__private::async_sqlite_transaction),
+        Backend::Postgres | Backend::Mysql => quote!(#krate::__private::async_transaction),
     };
     quote! {
+        #[automatically_derived]
         impl AsyncUserStore<#connection> for #ident {
             #methods
 
-            fn transaction<'a, T, F>(conn: &'a mut #connection, f: F) -> TransactionFuture<'a, T>
+            fn transaction<'a, T, F>(
+                conn: &'a mut #connection,
+                f: F,
+            ) -> #krate::__private::TransactionFuture<'a, T>
             where
-                F: for<'r> FnOnce(&'r mut #connection) -> ScopedBoxFuture<'a, 'r, Result<T, UsersError>>
-                    + Send
+                F: for<'r> ::core::ops::FnOnce(
+                        &'r mut #connection,
+                    ) -> #krate::__private::ScopedBoxFuture<'a, 'r, ::core::result::Result<T, UsersError>>
+                    + ::core::marker::Send
                     + 'a,
-                T: Send + 'a,
+                T: ::core::marker::Send + 'a,
             {
                 #transaction(conn, f)
             }

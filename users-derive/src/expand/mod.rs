@@ -202,8 +202,8 @@ fn model_struct(model: &Model, fields: &InjectedFields, backends: &[Backend]) ->
             diesel::Insertable,
             diesel::AsChangeset,
             diesel::Identifiable,
-            Clone,
-            PartialEq
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq
         )]
         #[diesel(table_name = #table, check_for_backend(#(#checks),*))]
         #[diesel(treat_none_as_null = true)]
@@ -264,31 +264,26 @@ fn schema_checks(model: &Model, fields: &InjectedFields) -> TokenStream {
     let krate = &model.krate;
     let table = table_path(model);
     let span = injected_span(model);
+    let checks = respanned(quote!(#krate::__private::schema_check), span);
     let bounds = fields.head.iter().chain(&fields.tail).map(|field| {
         let column = Ident::new(field.name, span);
         let column = quote!(#table::#column);
         let actual = quote_spanned!(span=> <#column as Expression>::SqlType);
         match field.name {
-            "id" => quote_spanned!(span=> #actual: IdSqlType<#column>),
+            "id" => quote_spanned!(span=> #actual: #checks::IdSqlType<#column>),
             "created_at" | "updated_at" => {
-                quote_spanned!(span=> #actual: TimestampSqlType<#column>)
+                quote_spanned!(span=> #actual: #checks::TimestampSqlType<#column>)
             }
             _ => {
                 let expected = &field.sql;
-                quote_spanned!(span=> #actual: SqlTypeIs<#column, #expected>)
+                quote_spanned!(span=> #actual: #checks::SqlTypeIs<#column, #expected>)
             }
         }
     });
-    let timestamps = fields
-        .tail
-        .iter()
-        .any(|field| field.name == "created_at")
-        .then(|| quote!(TimestampSqlType,));
     quote! {
         const _: () = {
             use #krate::__private::diesel::expression::Expression;
             use #krate::__private::diesel::sql_types::*;
-            use #krate::__private::schema_check::{IdSqlType, SqlTypeIs, #timestamps};
 
             fn _check_columns() where #(#bounds,)* {}
         };
@@ -314,6 +309,7 @@ fn debug_impl(model: &Model, fields: &InjectedFields) -> TokenStream {
     });
     let tail = fields.tail.iter().map(|f| field(f.name));
     quote! {
+        #[automatically_derived]
         impl ::core::fmt::Debug for #ident {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.debug_struct(#name)
@@ -348,7 +344,7 @@ pub fn default_value(field: &Field) -> TokenStream {
 }
 
 /// `Column::new("name", ColumnType::Text).nullable().unique()…` for one of the user's fields.
-fn column_description(field: &Field) -> Option<TokenStream> {
+fn column_description(krate: &syn::Path, field: &Field) -> Option<TokenStream> {
     let sql = field.sql.as_ref()?;
     let name = &field.column_name;
     let column_type = &sql.column_type;
@@ -380,7 +376,7 @@ fn column_description(field: &Field) -> Option<TokenStream> {
             LiteralDefault::Bool(value) => quote!(DefaultValue::Bool(#value)),
             LiteralDefault::Str(value) => quote!(DefaultValue::Str(#value)),
         };
-        tokens.extend(quote!(.default(#value)));
+        tokens.extend(quote!(.default(#krate::__private::#value)));
     }
     Some(tokens)
 }
@@ -433,15 +429,15 @@ pub fn shared_store_methods(
         quote!(diesel::delete(#table::table.find(id))),
     );
     quote! {
-        #asyncness fn find(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
+        #asyncness fn find(conn: &mut #connection, id: Id<#ident>) -> ::core::result::Result<::core::option::Option<Self>, UsersError> {
             #find.optional().map_err(database_error)
         }
 
-        #asyncness fn #find_by(conn: &mut #connection, #column: &str) -> Result<Option<Self>, UsersError> {
+        #asyncness fn #find_by(conn: &mut #connection, #column: &str) -> ::core::result::Result<::core::option::Option<Self>, UsersError> {
             #find_by_column.optional().map_err(database_error)
         }
 
-        #asyncness fn delete(conn: &mut #connection, id: Id<#ident>) -> Result<bool, UsersError> {
+        #asyncness fn delete(conn: &mut #connection, id: Id<#ident>) -> ::core::result::Result<bool, UsersError> {
             #delete.map(|deleted| deleted > 0).map_err(database_error)
         }
     }
@@ -463,7 +459,10 @@ pub fn field_defaults(model: &Model) -> Vec<TokenStream> {
 /// The `Column` descriptions of a model's table, injected and own, in order.
 fn schema_columns(model: &Model, fields: &InjectedFields) -> Vec<TokenStream> {
     let head = fields.head.iter().map(|f| f.column.clone());
-    let own = model.fields.iter().filter_map(column_description);
+    let own = model
+        .fields
+        .iter()
+        .filter_map(|field| column_description(&model.krate, field));
     let tail = fields.tail.iter().map(|f| f.column.clone());
     head.chain(own).chain(tail).collect()
 }
@@ -497,6 +496,18 @@ pub fn sibling_table_path(model: &Model, name: &str) -> TokenStream {
 fn injected_span(model: &Model) -> Span {
     let table = model.schema.as_ref().and_then(|path| path.segments.last());
     table.map_or_else(Span::call_site, |segment| segment.ident.span())
+}
+
+/// `tokens` with every token at `span`: a failed bound or call names the item it reaches
+/// through them, and the error should point at the user's token, not at the whole attribute.
+pub fn respanned(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// A validated SQL name as a Rust identifier (validation rejected the rest; expansion only

@@ -6,8 +6,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Path;
 
 use super::{
-    field_defaults, shared_store_methods, sibling_table_path, sql_ident, table_path, Backend,
-    Flavor, Injected, InjectedFields,
+    field_defaults, respanned, shared_store_methods, sibling_table_path, sql_ident, table_path,
+    Backend, Flavor, Injected, InjectedFields,
 };
 use crate::ast::Model;
 
@@ -28,7 +28,7 @@ pub fn injected_fields(model: &Model) -> InjectedFields {
             Injected {
                 name: "name",
                 doc: " The role's unique name, e.g. `admin`.",
-                ty: quote!(String),
+                ty: quote!(::std::string::String),
                 sql: quote!(Text),
                 column: quote!(Column::new("name", ColumnType::Text).unique()),
                 attrs: quote!(),
@@ -36,7 +36,7 @@ pub fn injected_fields(model: &Model) -> InjectedFields {
             Injected {
                 name: "description",
                 doc: " What the role is for.",
-                ty: quote!(Option<String>),
+                ty: quote!(::core::option::Option<::std::string::String>),
                 sql: quote!(Nullable<Text>),
                 column: quote!(Column::new("description", ColumnType::Text).nullable()),
                 attrs: quote!(),
@@ -106,12 +106,12 @@ pub fn join_items(
             diesel::Insertable,
             diesel::Identifiable,
             diesel::Associations,
-            Debug,
-            Clone,
-            Copy,
-            PartialEq,
-            Eq,
-            Hash
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::marker::Copy,
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+            ::core::hash::Hash
         )]
         #[diesel(table_name = #join, primary_key(user_id, role_id))]
         #[diesel(belongs_to(#user, foreign_key = user_id), belongs_to(#role, foreign_key = role_id))]
@@ -144,17 +144,12 @@ pub fn impls(
     let stores = backends
         .iter()
         .map(|backend| role_store_impl(model, join_table, user, *backend));
-    let default_value = model
-        .fields
-        .iter()
-        .any(|f| f.column.default.is_some())
-        .then(|| quote!(DefaultValue,));
-    let table_check = not_user_table(user, &model.table, "table", model.table_span);
-    let join_check = not_user_table(user, join_table, "join_table", join_table_span);
+    let table_check = not_user_table(krate, user, &model.table, "table", model.table_span);
+    let join_check = not_user_table(krate, user, join_table, "join_table", join_table_span);
     quote! {
         use #krate::__private::{
-            assert_not_user_table, database_error, join_write_error, role_write_error, #default_value
-            ForeignKey, RoleModel, RoleStore, UserModel,
+            database_error, join_write_error, role_write_error, ForeignKey, RoleModel, RoleStore,
+            UserModel,
         };
 
         #table_check
@@ -170,7 +165,7 @@ pub fn impls(
 /// A constant that fails to compile, naming the option to change, if the role model's table
 /// `name` (its `option`) is the user model's table: only the user model knows its table's name,
 /// so the check runs where both meet.
-fn not_user_table(user: &Path, name: &str, option: &str, span: Span) -> TokenStream {
+fn not_user_table(krate: &Path, user: &Path, name: &str, option: &str, span: Span) -> TokenStream {
     let what = if option == "table" {
         "role table"
     } else {
@@ -180,8 +175,13 @@ fn not_user_table(user: &Path, name: &str, option: &str, span: Span) -> TokenStr
         "#[role_model]: the {what} `{name}` is also the user model's table; \
          name it differently with #[role_model({option} = \"…\")]"
     );
+    let assert_not_user_table = respanned(quote!(#krate::__private::assert_not_user_table), span);
     quote_spanned! {span=>
-        const _: () = assert_not_user_table(<#user as UserModel>::TABLE, #name, #message);
+        const _: () = #assert_not_user_table(
+            <#user as UserModel>::TABLE,
+            #name,
+            #message,
+        );
     }
 }
 
@@ -190,12 +190,13 @@ fn role_model_impl(model: &Model) -> TokenStream {
     let table = &model.table;
     let defaults = field_defaults(model);
     quote! {
+        #[automatically_derived]
         impl RoleModel for #ident {
             type Id = Id<#ident>;
 
             const TABLE: &'static str = #table;
 
-            fn from_name(id: Id<#ident>, name: String, description: Option<String>) -> Self {
+            fn from_name(id: Id<#ident>, name: ::std::string::String, description: ::core::option::Option<::std::string::String>) -> Self {
                 #ident {
                     id,
                     name,
@@ -212,15 +213,15 @@ fn role_model_impl(model: &Model) -> TokenStream {
                 &self.name
             }
 
-            fn set_name(&mut self, name: String) {
+            fn set_name(&mut self, name: ::std::string::String) {
                 self.name = name;
             }
 
-            fn description(&self) -> Option<&str> {
+            fn description(&self) -> ::core::option::Option<&str> {
                 self.description.as_deref()
             }
 
-            fn set_description(&mut self, description: Option<String>) {
+            fn set_description(&mut self, description: ::core::option::Option<::std::string::String>) {
                 self.description = description;
             }
         }
@@ -237,6 +238,7 @@ fn schema_impl(
     let table = &model.table;
     let dropped = &model.dropped_columns;
     quote! {
+        #[automatically_derived]
         impl ModelSchema for #ident {
             const TABLES: &'static [Table] = &[
                 Table {
@@ -286,6 +288,7 @@ fn user_table_joins(model: &Model, join_table: &str, user: &Path) -> TokenStream
             diesel::dsl::Nullable<<UserTable as diesel::Table>::PrimaryKey>,
         >;
 
+        #[automatically_derived]
         impl diesel::JoinTo<UserTable> for #join::table {
             type FromClause = UserTable;
             type OnClause = UserJoin;
@@ -296,6 +299,7 @@ fn user_table_joins(model: &Model, join_table: &str, user: &Path) -> TokenStream
             }
         }
 
+        #[automatically_derived]
         impl diesel::JoinTo<#join::table> for UserTable {
             type FromClause = #join::table;
             type OnClause = UserJoin;
@@ -314,6 +318,7 @@ fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backen
     let connection = backend.connection(Flavor::Sync);
     let methods = role_store_methods(model, join_table, user, backend, Flavor::Sync);
     quote! {
+        #[automatically_derived]
         impl RoleStore<#connection> for #ident {
             type User = #user;
 
@@ -369,7 +374,7 @@ pub fn role_store_methods(
         #join::table
             .inner_join(#roles::table)
             .filter(#join::user_id.eq(user))
-            .filter(#roles::name.eq_any(names.iter().copied()))
+            .filter(#roles::name.eq_any(::core::iter::Iterator::copied(names.iter())))
     };
     let has_any_role = flavor.run(
         quote!(get_result),
@@ -418,32 +423,32 @@ pub fn role_store_methods(
         },
     );
     quote! {
-        #asyncness fn insert(conn: &mut #connection, role: &Self) -> Result<Self, UsersError> {
+        #asyncness fn insert(conn: &mut #connection, role: &Self) -> ::core::result::Result<Self, UsersError> {
             #insert.map_err(|error| role_write_error(error, #roles_name))?;
-            Ok(role.clone())
+            ::core::result::Result::Ok(::core::clone::Clone::clone(role))
         }
 
         #shared
 
-        #asyncness fn update(conn: &mut #connection, role: &Self) -> Result<Self, UsersError> {
+        #asyncness fn update(conn: &mut #connection, role: &Self) -> ::core::result::Result<Self, UsersError> {
             let updated = #update.map_err(|error| role_write_error(error, #roles_name))?;
             if updated == 0 {
-                return Err(UsersError::RoleNotFound);
+                return ::core::result::Result::Err(UsersError::RoleNotFound);
             }
-            Ok(role.clone())
+            ::core::result::Result::Ok(::core::clone::Clone::clone(role))
         }
 
-        #asyncness fn assign(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> Result<(), UsersError> {
+        #asyncness fn assign(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> ::core::result::Result<(), UsersError> {
             #assign
-                .map(drop)
+                .map(::core::mem::drop)
                 .map_err(|error| join_write_error(error, #join_table))
         }
 
-        #asyncness fn revoke(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> Result<bool, UsersError> {
+        #asyncness fn revoke(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> ::core::result::Result<bool, UsersError> {
             #revoke.map(|deleted| deleted > 0).map_err(database_error)
         }
 
-        #asyncness fn has_any_role(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<bool, UsersError> {
+        #asyncness fn has_any_role(conn: &mut #connection, user: #user_id, names: &[&str]) -> ::core::result::Result<bool, UsersError> {
             // One name (`has_role`) is compared with `=`, a statement the connection keeps
             // prepared; SQLite and MySQL prepare an `IN (…)` list anew on every call.
             let found = if let [name] = names {
@@ -454,26 +459,31 @@ pub fn role_store_methods(
             found.map_err(database_error)
         }
 
-        #asyncness fn count_roles_named(conn: &mut #connection, user: #user_id, names: &[&str]) -> Result<usize, UsersError> {
+        #asyncness fn count_roles_named(conn: &mut #connection, user: #user_id, names: &[&str]) -> ::core::result::Result<usize, UsersError> {
             #count_roles_named
-                .map(|count| usize::try_from(count).unwrap_or(0))
+                .map(|count| <usize as ::core::convert::TryFrom<i64>>::try_from(count).unwrap_or(0))
                 .map_err(database_error)
         }
 
-        #asyncness fn roles_of(conn: &mut #connection, user: #user_id) -> Result<Vec<Self>, UsersError> {
+        #asyncness fn roles_of(conn: &mut #connection, user: #user_id) -> ::core::result::Result<::std::vec::Vec<Self>, UsersError> {
             #roles_of.map_err(database_error)
         }
 
-        #asyncness fn roles_of_users(conn: &mut #connection, users: &[#user]) -> Result<Vec<Vec<Self>>, UsersError> {
-            let assignments: Vec<(#join_struct, Self)> = #roles_of_users.map_err(database_error)?;
-            Ok(assignments
-                .grouped_by(users)
-                .into_iter()
-                .map(|roles| roles.into_iter().map(|(_, role)| role).collect())
-                .collect())
+        #asyncness fn roles_of_users(conn: &mut #connection, users: &[#user]) -> ::core::result::Result<::std::vec::Vec<::std::vec::Vec<Self>>, UsersError> {
+            let assignments: ::std::vec::Vec<(#join_struct, Self)> =
+                #roles_of_users.map_err(database_error)?;
+            let mut roles_of_users = ::std::vec::Vec::with_capacity(users.len());
+            for assigned in assignments.grouped_by(users) {
+                let mut roles = ::std::vec::Vec::with_capacity(assigned.len());
+                for (_, role) in assigned {
+                    roles.push(role);
+                }
+                roles_of_users.push(roles);
+            }
+            ::core::result::Result::Ok(roles_of_users)
         }
 
-        #asyncness fn users_with_role(conn: &mut #connection, name: &str) -> Result<Vec<#user>, UsersError> {
+        #asyncness fn users_with_role(conn: &mut #connection, name: &str) -> ::core::result::Result<::std::vec::Vec<#user>, UsersError> {
             #users_with_role.map_err(database_error)
         }
     }

@@ -36,7 +36,7 @@ fn head_fields(model: &Model) -> Vec<Injected> {
         Injected {
             name: "email",
             doc: " The email address, trimmed and lowercased; unique.",
-            ty: quote!(String),
+            ty: quote!(::std::string::String),
             sql: quote!(Text),
             column: quote!(Column::new("email", ColumnType::Text)
                 .unique()
@@ -46,7 +46,7 @@ fn head_fields(model: &Model) -> Vec<Injected> {
         Injected {
             name: "password_hash",
             doc: " The argon2id hash of the password, as a PHC string. Never printed by `Debug`.",
-            ty: quote!(String),
+            ty: quote!(::std::string::String),
             sql: quote!(Text),
             column: quote!(Column::new("password_hash", ColumnType::Text)),
             attrs: hash_attrs,
@@ -112,18 +112,8 @@ pub fn impls(
     let stores = backends
         .iter()
         .map(|backend| user_store_impl(model, timestamps, *backend));
-    let now = timestamps.then(|| quote!(now,));
-    let sqlite = backends
-        .contains(&Backend::Sqlite)
-        .then(|| quote!(sqlite_transaction,));
-    let other = backends
-        .iter()
-        .any(|backend| *backend != Backend::Sqlite)
-        .then(|| quote!(transaction,));
     quote! {
-        use #krate::__private::{
-            database_error, #now #sqlite #other user_write_error, DefaultValue, UserModel, UserStore,
-        };
+        use #krate::__private::{database_error, user_write_error, DefaultValue, UserModel, UserStore};
 
         #user_model
         #schema
@@ -132,24 +122,26 @@ pub fn impls(
 }
 
 fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
+    let krate = &model.krate;
     let ident = &model.item.ident;
     let table = &model.table;
     let defaults = field_defaults(model);
     let (now, timestamps) = if timestamps {
         (
-            quote!(let now = now();),
+            quote!(let now = #krate::__private::now();),
             quote!(created_at: now, updated_at: now,),
         )
     } else {
         (quote!(), quote!())
     };
     quote! {
+        #[automatically_derived]
         impl UserModel for #ident {
             type Id = Id<#ident>;
 
             const TABLE: &'static str = #table;
 
-            fn from_credentials(id: Id<#ident>, email: String, password_hash: String) -> Self {
+            fn from_credentials(id: Id<#ident>, email: ::std::string::String, password_hash: ::std::string::String) -> Self {
                 #now
                 #ident {
                     id,
@@ -170,7 +162,7 @@ fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
                 &self.email
             }
 
-            fn set_email(&mut self, email: String) {
+            fn set_email(&mut self, email: ::std::string::String) {
                 self.email = email;
             }
 
@@ -178,7 +170,7 @@ fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
                 &self.password_hash
             }
 
-            fn set_password_hash(&mut self, password_hash: String) {
+            fn set_password_hash(&mut self, password_hash: ::std::string::String) {
                 self.password_hash = password_hash;
             }
 
@@ -206,6 +198,7 @@ fn schema_impl(model: &Model, columns: &[TokenStream]) -> TokenStream {
     let table = &model.table;
     let dropped = &model.dropped_columns;
     quote! {
+        #[automatically_derived]
         impl ModelSchema for #ident {
             const TABLES: &'static [Table] = &[Table {
                 name: #table,
@@ -225,17 +218,19 @@ fn user_store_impl(model: &Model, timestamps: bool, backend: Backend) -> TokenSt
     let ident = &model.item.ident;
     let methods = user_store_methods(model, timestamps, backend, Flavor::Sync);
     // SQLite has no row locks; its write transactions take the database lock up front instead.
+    let krate = &model.krate;
     let transaction = match backend {
-        Backend::Sqlite => quote!(sqlite_transaction),
-        Backend::Postgres | Backend::Mysql => quote!(transaction),
+        Backend::Sqlite => quote!(#krate::__private::sqlite_transaction),
+        Backend::Postgres | Backend::Mysql => quote!(#krate::__private::transaction),
     };
     quote! {
+        #[automatically_derived]
         impl UserStore<#connection> for #ident {
             #methods
 
-            fn transaction<T, F>(conn: &mut #connection, f: F) -> Result<T, UsersError>
+            fn transaction<T, F>(conn: &mut #connection, f: F) -> ::core::result::Result<T, UsersError>
             where
-                F: FnOnce(&mut #connection) -> Result<T, UsersError>,
+                F: ::core::ops::FnOnce(&mut #connection) -> ::core::result::Result<T, UsersError>,
             {
                 #transaction(conn, f)
             }
@@ -255,6 +250,7 @@ pub fn user_store_methods(
     let ident = &model.item.ident;
     let table = table_path(model);
     let table_name = &model.table;
+    let krate = &model.krate;
     let (insert_prepare, update_prepare, update_result) = if timestamps {
         // `created_at` is not part of the changeset, so read the stored row back.
         let read_back = flavor.run(
@@ -263,14 +259,20 @@ pub fn user_store_methods(
         );
         (
             quote! {
-                let now = now();
-                let user = &#ident { created_at: now, updated_at: now, ..user.clone() };
+                let now = #krate::__private::now();
+                let user = &#ident { created_at: now, updated_at: now, ..::core::clone::Clone::clone(user) };
             },
-            quote!(let user = &#ident { updated_at: now(), ..user.clone() };),
+            quote!(let user = &#ident { updated_at: #krate::__private::now(), ..::core::clone::Clone::clone(user) };),
             quote!(#read_back.map_err(database_error)),
         )
     } else {
-        (quote!(), quote!(), quote!(Ok(user.clone())))
+        (
+            quote!(),
+            quote!(),
+            quote!(::core::result::Result::Ok(::core::clone::Clone::clone(
+                user
+            ))),
+        )
     };
     let shared = shared_store_methods(model, connection, flavor, "email");
     // SQLite has no row locks; its write transactions take the database lock up front instead.
@@ -291,23 +293,23 @@ pub fn user_store_methods(
         quote!(diesel::update(#table::table.find(user.id)).set(user)),
     );
     quote! {
-        #asyncness fn insert(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
+        #asyncness fn insert(conn: &mut #connection, user: &Self) -> ::core::result::Result<Self, UsersError> {
             #insert_prepare
             #insert.map_err(|error| user_write_error(error, #table_name))?;
-            Ok(user.clone())
+            ::core::result::Result::Ok(::core::clone::Clone::clone(user))
         }
 
         #shared
 
-        #asyncness fn find_for_update(conn: &mut #connection, id: Id<#ident>) -> Result<Option<Self>, UsersError> {
+        #asyncness fn find_for_update(conn: &mut #connection, id: Id<#ident>) -> ::core::result::Result<::core::option::Option<Self>, UsersError> {
             #find_for_update.optional().map_err(database_error)
         }
 
-        #asyncness fn update(conn: &mut #connection, user: &Self) -> Result<Self, UsersError> {
+        #asyncness fn update(conn: &mut #connection, user: &Self) -> ::core::result::Result<Self, UsersError> {
             #update_prepare
             let updated = #update.map_err(|error| user_write_error(error, #table_name))?;
             if updated == 0 {
-                return Err(UsersError::UserNotFound);
+                return ::core::result::Result::Err(UsersError::UserNotFound);
             }
             #update_result
         }

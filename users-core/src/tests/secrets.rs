@@ -1,19 +1,18 @@
 //! Secrets never reach a log line: `Debug` of the configuration and of everything holding it
 //! redacts the secret, and no error, as `Display` or `Debug`, quotes a password, a hash, a token
-//! or the secret, whichever operation produced it.
+//! or the secret, whichever operation produced it. A unit test, since it makes most errors with
+//! the crate-private decision methods, as the operations do.
 
 use std::error::Error as _;
 use std::time::{Duration, SystemTime};
 
-use proptest::prelude::*;
-use users_core::{
+use crate::{
     normalize_email, PasswordHasher, TokenPurpose, TokenSigner, UserModel, Users, UsersConfig,
     UsersError, UsersHooks, Uuid,
 };
+use proptest::prelude::*;
 
-mod support;
-
-support::test_user!();
+super::support::test_user!();
 
 /// A password rule whose reason, as the hook contract asks, does not quote the password.
 struct RequireDigit;
@@ -101,7 +100,7 @@ fn errors_around(password: &str, secret: &str) -> (Vec<(&'static str, UsersError
         (
             "a too long password",
             users
-                .prepare_registration("bob@example.com", &password.repeat(400), |_| {})
+                .registration_credentials("bob@example.com", &password.repeat(400))
                 .err(),
         ),
         (

@@ -1,0 +1,414 @@
+//! Every operation of the managers, written once: the sequence of store calls (load, decide,
+//! write, run a hook, inside one transaction where more than one step is involved) that
+//! [`Users`](crate::Users) runs over a [`UserStore`](crate::UserStore) and `AsyncUsers` over an
+//! `AsyncUserStore`.
+//!
+//! `user_operations!` and `role_operations!` (in `roles`) hold the operations, with their docs;
+//! `manager.rs` expands them in the `sync` flavor, `async_manager.rs` in the `async` one. The
+//! decisions between the store calls are the plain methods of `manager/decisions.rs`, reached
+//! through `self.decisions()`. The flavor changes four things, each in one helper macro here
+//! that takes it as its first token:
+//!
+//! - `operation!`: the signature, `async` and with `C: Send` (which the async stores need) in
+//!   the async flavor;
+//! - `step!`: a store call or another operation, awaited in the async flavor;
+//! - `transaction!`: a block run in a store transaction, as the boxed future the async stores
+//!   take in the async flavor;
+//! - `hashing!`: a decision that costs argon2 work, sent with copies of the inputs it names to
+//!   Tokio's blocking pool in the async flavor, so a burst of logins does not stall the executor.
+//!
+//! A new operation is one more entry in the list; both managers get it.
+
+#[macro_use]
+mod roles;
+
+/// One operation's signature and body in a flavor: as written for `sync`; for `async`, an
+/// `async fn` whose connection type is `Send`.
+macro_rules! operation {
+    (sync, $(#[$attr:meta])* $vis:vis fn $name:ident $($rest:tt)*) => {
+        $(#[$attr])* $vis fn $name $($rest)*
+    };
+    (async, $(#[$attr:meta])* $vis:vis fn $name:ident <C> $($rest:tt)*) => {
+        $(#[$attr])* $vis async fn $name<C: Send> $($rest)*
+    };
+}
+
+/// A store call, or a call of another operation: awaited in the async flavor.
+macro_rules! step {
+    (sync, $call:expr) => {
+        $call
+    };
+    (async, $call:expr) => {
+        $call.await
+    };
+}
+
+/// Runs `$body` in a transaction of the user store over `$conn`, which it sees as `$inner`:
+/// committed if it returns `Ok`, rolled back otherwise.
+macro_rules! transaction {
+    (sync, $conn:expr, |$inner:ident| $body:block) => {
+        U::transaction($conn, move |$inner| $body)
+    };
+    (async, $conn:expr, |$inner:ident| $body:block) => {
+        U::transaction($conn, move |$inner| {
+            ::scoped_futures::ScopedFutureExt::scope_boxed(async move { $body })
+        })
+        .await
+    };
+}
+
+/// Runs a decision that costs an argon2 run on the manager's [`Users`](crate::Users), which it
+/// sees as `$users`. In the async flavor it runs on Tokio's blocking pool, which needs `'static`
+/// inputs: each of `[$copy]` (a `&str`) is copied for it, into memory wiped when the task ends.
+macro_rules! hashing {
+    (sync, $manager:expr, [$($copy:ident),*], |$users:ident| $decision:expr) => {{
+        let $users = $manager.decisions();
+        $decision
+    }};
+    (async, $manager:expr, [$($copy:ident),*], |$users:ident| $decision:expr) => {{
+        $(let $copy = $crate::async_manager::secret($copy);)*
+        $manager.blocking(move |$users| $decision).await
+    }};
+}
+
+/// In one transaction: loads user `$id` with its row locked, lets `$decide` turn it (an
+/// `Option`, `None` if there is no such user) into the row to store, stores that and runs
+/// `$hook` on the stored row.
+macro_rules! modify {
+    (
+        $flavor:tt, $conn:expr, $id:expr,
+        |$stored:ident| $decide:expr,
+        |$updated:ident| $hook:expr $(,)?
+    ) => {{
+        let id = $id;
+        transaction!($flavor, $conn, |conn| {
+            let $stored = step!($flavor, U::find_for_update(conn, id))?;
+            let user = $decide?;
+            let $updated = step!($flavor, U::update(conn, &user))?;
+            $hook?;
+            Ok($updated)
+        })
+    }};
+}
+
+/// The user operations of a manager, over user stores named `$UserStore`.
+macro_rules! user_operations {
+    ($flavor:tt, $Manager:ident, $UserStore:ident) => {
+        impl<U: UserModel, R: RoleModel> $Manager<U, R> {
+            operation! { $flavor,
+                /// Registers a user with default custom fields; see
+                /// [`register_with`](Self::register_with).
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::InvalidEmail`], [`UsersError::InvalidPassword`],
+                /// [`UsersError::EmailTaken`] (also for an address differing only in case), or
+                /// the error of the `after_register` hook, in which case no user is stored.
+                pub fn register<C>(
+                    &self,
+                    conn: &mut C,
+                    email: &str,
+                    password: &str,
+                ) -> Result<U, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    step!($flavor, self.register_with(conn, email, password, |_| {}))
+                }
+            }
+
+            operation! { $flavor,
+                /// Registers a user after `customize` has set its custom fields, and returns
+                /// the stored row.
+                ///
+                /// The new user is active and unverified, whatever `customize` does to those
+                /// flags, its email or its hash.
+                ///
+                /// # Errors
+                ///
+                /// As [`register`](Self::register).
+                pub fn register_with<C>(
+                    &self,
+                    conn: &mut C,
+                    email: &str,
+                    password: &str,
+                    customize: impl FnOnce(&mut U),
+                ) -> Result<U, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    let users = self.decisions();
+                    let (email, password_hash) = hashing!($flavor, self, [email, password], |users| {
+                        users.registration_credentials(&email, &password)
+                    })?;
+                    let user = users.registered_user(email, password_hash, customize);
+                    transaction!($flavor, conn, |conn| {
+                        let user = step!($flavor, U::insert(conn, &user))?;
+                        users.hooks().after_register(&user)?;
+                        Ok(user)
+                    })
+                }
+            }
+
+            operation! { $flavor,
+                /// Logs a user in: checks the password, then that the account may log in.
+                ///
+                /// An unknown (or malformed) email and a wrong password both take one argon2
+                /// verification and both fail with [`UsersError::InvalidCredentials`]. A hash
+                /// made with outdated parameters is replaced by one with the current parameters
+                /// before returning.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::InvalidCredentials`]; with the right password only,
+                /// [`UsersError::InactiveUser`], then [`UsersError::UnverifiedUser`] where the
+                /// configuration requires verified users; or the error of the `after_login`
+                /// hook.
+                pub fn authenticate<C>(
+                    &self,
+                    conn: &mut C,
+                    email: &str,
+                    password: &str,
+                ) -> Result<U, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    let users = self.decisions();
+                    let user = match users.login_email(email) {
+                        Some(email) => step!($flavor, U::find_by_email(conn, &email))?,
+                        None => None,
+                    };
+                    let verified_hash = user
+                        .as_ref()
+                        .map(|user| user.password_hash().to_owned())
+                        .unwrap_or_default();
+                    let outcome = hashing!($flavor, self, [password], |users| {
+                        users.check_login(user, &password)
+                    })?;
+                    match outcome {
+                        LoginOutcome::Current(user) => {
+                            users.hooks().after_login(&user)?;
+                            Ok(user)
+                        }
+                        LoginOutcome::Rehashed(rehashed) => modify!(
+                            $flavor, conn, rehashed.id(),
+                            |stored| users.rehashed_row(stored, &verified_hash, &rehashed),
+                            |user| users.hooks().after_login(&user),
+                        ),
+                    }
+                }
+            }
+
+            operation! { $flavor,
+                /// The user with this id, if any.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::Database`] only.
+                pub fn get<C>(&self, conn: &mut C, id: U::Id) -> Result<Option<U>, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    step!($flavor, U::find(conn, id))
+                }
+            }
+
+            operation! { $flavor,
+                /// The user with this email address, compared after normalisation, if any.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::InvalidEmail`] for a malformed address.
+                pub fn find_by_email<C>(
+                    &self,
+                    conn: &mut C,
+                    email: &str,
+                ) -> Result<Option<U>, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    let email = normalize_email(email)?;
+                    step!($flavor, U::find_by_email(conn, &email))
+                }
+            }
+
+            operation! { $flavor,
+                /// Stores every field of `user` except the password hash, and returns the
+                /// stored row.
+                ///
+                /// The email is normalised; if it changed, the user is no longer verified. The
+                /// password only changes through [`change_password`](Self::change_password),
+                /// [`set_password`](Self::set_password) or
+                /// [`reset_password`](Self::reset_password).
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::UserNotFound`], [`UsersError::InvalidEmail`],
+                /// [`UsersError::EmailTaken`], or the error of the `after_update` hook, in which
+                /// case nothing changes.
+                pub fn update<C>(&self, conn: &mut C, user: &U) -> Result<U, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    let users = self.decisions();
+                    modify!(
+                        $flavor, conn, user.id(),
+                        |stored| users.prepare_update(stored, user),
+                        |updated| users.hooks().after_update(&updated),
+                    )
+                }
+            }
+
+            operation! { $flavor,
+                /// Replaces the password of `user` after checking its current one; only the
+                /// password hash of the stored row changes.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::UserNotFound`], [`UsersError::InvalidCredentials`] if
+                /// `current` is wrong, [`UsersError::InvalidPassword`], or the error of the
+                /// `after_update` hook.
+                pub fn change_password<C>(
+                    &self,
+                    conn: &mut C,
+                    user: &U,
+                    current: &str,
+                    new: &str,
+                ) -> Result<U, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    let users = self.decisions();
+                    modify!(
+                        $flavor, conn, user.id(),
+                        |stored| hashing!($flavor, self, [current, new], |users| {
+                            users.prepare_password_change(stored, &current, &new)
+                        }),
+                        |updated| users.hooks().after_update(&updated),
+                    )
+                }
+            }
+
+            operation! { $flavor,
+                /// Replaces the password of `user` without asking for the current one (an
+                /// administrator's operation); only the password hash of the stored row changes.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::UserNotFound`], [`UsersError::InvalidPassword`], or the error
+                /// of the `after_update` hook.
+                pub fn set_password<C>(&self, conn: &mut C, user: &U, new: &str) -> Result<U, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    let users = self.decisions();
+                    modify!(
+                        $flavor, conn, user.id(),
+                        |stored| hashing!($flavor, self, [new], |users| {
+                            users.prepare_new_password(stored, &new)
+                        }),
+                        |updated| users.hooks().after_update(&updated),
+                    )
+                }
+            }
+
+            operation! { $flavor,
+                /// Deletes the user with this id, after the `before_delete` hook.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::UserNotFound`], or the error of the `before_delete` hook, in
+                /// which case the user stays.
+                pub fn delete<C>(&self, conn: &mut C, id: U::Id) -> Result<(), UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    let users = self.decisions();
+                    transaction!($flavor, conn, |conn| {
+                        let user = step!($flavor, U::find_for_update(conn, id))?
+                            .ok_or(UsersError::UserNotFound)?;
+                        users.hooks().before_delete(&user)?;
+                        deleted_or(step!($flavor, U::delete(conn, id))?, UsersError::UserNotFound)
+                    })
+                }
+            }
+
+            operation! { $flavor,
+                /// Marks the user of a verification token as verified.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::InvalidToken`] if the token is not an intact, unexpired
+                /// verification token of this secret, or its user is gone or has changed email
+                /// since; [`UsersError::AlreadyVerified`]; or the error of the `after_verify`
+                /// hook.
+                pub fn verify<C>(&self, conn: &mut C, token: &str) -> Result<U, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    let users = self.decisions();
+                    let token = users.open_token(token, TokenPurpose::Verification)?;
+                    modify!(
+                        $flavor, conn, token.user_id().into(),
+                        |stored| users.finish_verification(&token, stored),
+                        |verified| users.hooks().after_verify(&verified),
+                    )
+                }
+            }
+
+            operation! { $flavor,
+                /// A password reset token for the user with this email, or `None` if there is
+                /// none.
+                ///
+                /// The application sends the token to that address, and should answer the same
+                /// either way so as not to reveal which addresses have accounts.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::InvalidEmail`] for a malformed address.
+                pub fn password_reset_token<C>(
+                    &self,
+                    conn: &mut C,
+                    email: &str,
+                ) -> Result<Option<String>, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    let user = step!($flavor, self.find_by_email(conn, email))?;
+                    Ok(user.map(|user| self.decisions().password_reset_token_for(&user)))
+                }
+            }
+
+            operation! { $flavor,
+                /// Sets a new password with a reset token; the token dies with the old password
+                /// hash.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::InvalidToken`] if the token is not an intact, unexpired reset
+                /// token of this secret, or its user is gone or has changed password since;
+                /// [`UsersError::InvalidPassword`] (the token stays usable); or the error of the
+                /// `after_reset` hook.
+                pub fn reset_password<C>(
+                    &self,
+                    conn: &mut C,
+                    token: &str,
+                    new: &str,
+                ) -> Result<U, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    let users = self.decisions();
+                    let token = users.open_token(token, TokenPurpose::PasswordReset)?;
+                    modify!(
+                        $flavor, conn, token.user_id().into(),
+                        |stored| hashing!($flavor, self, [new], |users| {
+                            users.finish_password_reset(&token, stored, &new)
+                        }),
+                        |updated| users.hooks().after_reset(&updated),
+                    )
+                }
+            }
+        }
+    };
+}

@@ -1,0 +1,247 @@
+//! The role operations of the managers, written once: role-based access control over a
+//! [`RoleStore`](crate::RoleStore) or an `AsyncRoleStore`. The parent module describes the
+//! helper macros and the flavors.
+
+/// The role operations of a manager, over user stores named `$UserStore` and role stores named
+/// `$RoleStore`.
+macro_rules! role_operations {
+    ($flavor:tt, $Manager:ident, $UserStore:ident, $RoleStore:ident) => {
+        impl<U: UserModel, R: RoleModel> $Manager<U, R> {
+            operation! { $flavor,
+                /// Creates a role.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::RoleExists`] if a role already has this name.
+                pub fn create_role<C>(
+                    &self,
+                    conn: &mut C,
+                    name: &str,
+                    description: Option<&str>,
+                ) -> Result<R, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    step!($flavor, R::insert(conn, &new_role(name, description)))
+                }
+            }
+
+            operation! { $flavor,
+                /// The role with this name, if there is one.
+                pub fn find_role<C>(&self, conn: &mut C, name: &str) -> Result<Option<R>, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    step!($flavor, R::find_by_name(conn, name))
+                }
+            }
+
+            operation! { $flavor,
+                /// The role with this name.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::RoleNotFound`] if there is none.
+                pub fn role<C>(&self, conn: &mut C, name: &str) -> Result<R, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    step!($flavor, R::find_by_name(conn, name))?.ok_or(UsersError::RoleNotFound)
+                }
+            }
+
+            operation! { $flavor,
+                /// Writes a role's fields (its name, description and custom fields) and returns
+                /// it.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::RoleExists`] if another role has the new name,
+                /// [`UsersError::RoleNotFound`] if the role is gone.
+                pub fn update_role<C>(&self, conn: &mut C, role: &R) -> Result<R, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    step!($flavor, R::update(conn, role))
+                }
+            }
+
+            operation! { $flavor,
+                /// Renames a role; its assignments stay.
+                ///
+                /// # Errors
+                ///
+                /// As [`update_role`](Self::update_role).
+                pub fn rename_role<C>(&self, conn: &mut C, role: &R, name: &str) -> Result<R, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    step!($flavor, R::update(conn, &renamed(role, name)))
+                }
+            }
+
+            operation! { $flavor,
+                /// Deletes a role and every assignment of it.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::RoleNotFound`] if there is no such role.
+                pub fn delete_role<C>(&self, conn: &mut C, role: &R) -> Result<(), UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    deleted_or(step!($flavor, R::delete(conn, role.id()))?, UsersError::RoleNotFound)
+                }
+            }
+
+            operation! { $flavor,
+                /// Gives `user` the role; assigning it again is `Ok` and changes nothing.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::UserNotFound`] or [`UsersError::RoleNotFound`] if either is
+                /// gone.
+                pub fn assign_role<C>(&self, conn: &mut C, user: &U, role: &R) -> Result<(), UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    step!($flavor, R::assign(conn, user.id(), role.id()))
+                }
+            }
+
+            operation! { $flavor,
+                /// Gives `user` every role in `roles`, all or none: if one assignment fails,
+                /// none is kept.
+                ///
+                /// # Errors
+                ///
+                /// As [`assign_role`](Self::assign_role), for the first assignment that fails.
+                pub fn assign_roles<C>(
+                    &self,
+                    conn: &mut C,
+                    user: &U,
+                    roles: &[R],
+                ) -> Result<(), UsersError>
+                where
+                    U: $UserStore<C>,
+                    R: $RoleStore<C, User = U>,
+                {
+                    transaction!($flavor, conn, |conn| {
+                        for role in roles {
+                            step!($flavor, R::assign(conn, user.id(), role.id()))?;
+                        }
+                        Ok(())
+                    })
+                }
+            }
+
+            operation! { $flavor,
+                /// Takes the role from `user`; `Ok` whether or not the user had it.
+                pub fn revoke_role<C>(&self, conn: &mut C, user: &U, role: &R) -> Result<(), UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    step!($flavor, R::revoke(conn, user.id(), role.id())).map(drop)
+                }
+            }
+
+            operation! { $flavor,
+                /// Whether `user` has the role called `name`, in one indexed query. An unknown
+                /// name is simply a role the user does not have.
+                pub fn has_role<C>(&self, conn: &mut C, user: &U, name: &str) -> Result<bool, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    step!($flavor, R::has_any_role(conn, user.id(), &[name]))
+                }
+            }
+
+            operation! { $flavor,
+                /// Whether `user` has at least one of the roles named, in one query; `false`
+                /// for none.
+                pub fn has_any_role<C>(
+                    &self,
+                    conn: &mut C,
+                    user: &U,
+                    names: &[&str],
+                ) -> Result<bool, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    if names.is_empty() {
+                        return Ok(false);
+                    }
+                    step!($flavor, R::has_any_role(conn, user.id(), names))
+                }
+            }
+
+            operation! { $flavor,
+                /// Whether `user` has every one of the roles named, in one query; `true` for
+                /// none.
+                pub fn has_all_roles<C>(
+                    &self,
+                    conn: &mut C,
+                    user: &U,
+                    names: &[&str],
+                ) -> Result<bool, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    let distinct = distinct(names);
+                    if distinct.is_empty() {
+                        return Ok(true);
+                    }
+                    let count = step!($flavor, R::count_roles_named(conn, user.id(), &distinct))?;
+                    Ok(count == distinct.len())
+                }
+            }
+
+            operation! { $flavor,
+                /// The roles of `user`, by name.
+                pub fn roles_of<C>(&self, conn: &mut C, user: &U) -> Result<Vec<R>, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    step!($flavor, R::roles_of(conn, user.id()))
+                }
+            }
+
+            operation! { $flavor,
+                /// The roles of each of `users`, in the same order, loaded in one query (no
+                /// N+1).
+                pub fn roles_of_users<C>(
+                    &self,
+                    conn: &mut C,
+                    users: &[U],
+                ) -> Result<Vec<Vec<R>>, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    if users.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    step!($flavor, R::roles_of_users(conn, users))
+                }
+            }
+
+            operation! { $flavor,
+                /// The users who have the role called `name`, oldest first.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::RoleNotFound`] if no role has this name.
+                pub fn users_with_role<C>(&self, conn: &mut C, name: &str) -> Result<Vec<U>, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    let users = step!($flavor, R::users_with_role(conn, name))?;
+                    // Only an empty answer can hide an unknown name; ask once more only then.
+                    if users.is_empty() && step!($flavor, R::find_by_name(conn, name))?.is_none() {
+                        return Err(UsersError::RoleNotFound);
+                    }
+                    Ok(users)
+                }
+            }
+        }
+    };
+}
