@@ -152,6 +152,19 @@ mod refused {
         }
     }
 
+    /// Not refused: a string default that needs quoting on every backend.
+    pub mod quoted_default {
+        use super::*;
+        #[user_model]
+        pub struct User {
+            pub display_name: Option<String>,
+            pub nick: Option<String>,
+            pub handle: String,
+            #[column(default = "it's C:\\")]
+            pub note: String,
+        }
+    }
+
     pub fn only<M: ModelSchema>() -> Migrations {
         Migrations::new().with::<M>()
     }
@@ -370,6 +383,16 @@ backend_tests! {
             conn.revert_migration(&*step_of::<refused::made_optional::User, _>()).unwrap();
             assert_eq!(conn.describe(), schema);
         }
+    }
+
+    fn a_string_default_is_quoted_for_each_backend(conn, db) {
+        v1_with_rows!(conn);
+        conn.run_pending_migrations(refused::only::<refused::quoted_default::User>()).unwrap();
+        let notes: Vec<String> = refused::quoted_default::users::table
+            .select(refused::quoted_default::users::note)
+            .load(conn)
+            .unwrap();
+        assert_eq!(notes, vec!["it's C:\\".to_owned(); 3]);
     }
 
     fn verify_schema_lists_the_pending_steps(conn, db) {

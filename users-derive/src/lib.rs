@@ -16,7 +16,8 @@ use proc_macro::TokenStream;
 /// Turns a struct into a user model: injects `id`, `email`, `password_hash`, `is_active` and
 /// `is_verified`, and emits the Diesel `table!`, derives, stores and migration.
 ///
-/// See `users_diesel`'s documentation for the options and `#[column(...)]` keys.
+/// Use it as `users_diesel::user_model`, whose documentation lists every option and
+/// `#[column(...)]` key with an example.
 #[proc_macro_attribute]
 pub fn user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand_user_model(attr.into(), item.into()).into()
@@ -26,7 +27,7 @@ pub fn user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// roles table, the user↔role join table with its struct and joins, the stores and the
 /// migration.
 ///
-/// See `users_diesel`'s documentation for the options.
+/// Use it as `users_diesel::role_model`, whose documentation lists every option with an example.
 #[proc_macro_attribute]
 pub fn role_model(attr: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand_role_model(attr.into(), item.into()).into()

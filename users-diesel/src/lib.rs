@@ -57,9 +57,105 @@ pub use migrations::{Dialect, MigrationError, MigrationSql, Migrations, Refusal}
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;
 pub use users_core::*;
-/// Turns a struct into a role model: see the crate documentation and `DESIGN.md`.
+/// Turns a struct into a role model.
+///
+/// Keeps the struct's fields and puts these first: `id: Id<Self>`, `name: String` (unique) and
+/// `description: Option<String>`. Emits the roles `table!`, the user↔role join table (`user_id`,
+/// `role_id`, a composite primary key, both foreign keys `ON DELETE CASCADE`, an index on
+/// `role_id`) with its struct, the `joinable!`s and `allow_tables_to_appear_in_same_query!`s,
+/// `RoleModel`, the stores, and `ModelSchema` for [`Migrations`] (after the user model's, since
+/// the join table references it).
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use users_diesel::prelude::*;
+///
+/// #[user_model(table = "accounts")]
+/// pub struct Account {}
+///
+/// #[role_model(table = "groups", join_table = "memberships", user = Account)]
+/// pub struct Group {
+///     #[column(default = 0)]
+///     pub level: i16,
+/// }
+///
+/// let migrations = Migrations::new().with::<Account>().with::<Group>();
+/// # let _ = migrations;
+/// # }
+/// ```
+///
+/// # Options
+///
+/// | option | effect |
+/// |---|---|
+/// | `table = "groups"` | the roles table's name; default `roles` |
+/// | `join_table = "memberships"` | the join table's name; default `user_roles` |
+/// | `user = path::to::Account` | the user model; default `User` in scope |
+/// | `schema = crate::schema::roles` | bind to existing `table!`s (the join table beside it) instead of emitting them |
+/// | `crate = my_app::users_diesel` | where `users_diesel` is |
+/// | `dropped_columns = ["level"]` | columns of the roles table that earlier versions had and the migrations drop |
+///
+/// The `#[column(...)]` keys are those of [`user_model`].
 pub use users_derive::role_model;
-/// Turns a struct into a user model: see the crate documentation and `DESIGN.md`.
+/// Turns a struct into a user model.
+///
+/// Keeps the struct's fields and puts these first: `id: Id<Self>` (a UUIDv7), `email: String`
+/// (normalised, unique), `password_hash: String` (argon2id PHC, redacted by `Debug`),
+/// `is_active: bool` (default `true`) and `is_verified: bool` (default `false`). Emits, in the
+/// same module, the Diesel `table!` (unless `schema = …`), the derives `Queryable, Selectable,
+/// Insertable, AsChangeset, Identifiable, Clone, PartialEq` with `check_for_backend` for every
+/// enabled backend, a redacting `Debug`, `UserModel`, a store per enabled backend (and per async
+/// connection with the `async` feature), and `ModelSchema` for [`Migrations`].
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use diesel::prelude::*;
+/// use users_diesel::prelude::*;
+///
+/// #[user_model(table = "accounts", timestamps)]
+/// pub struct Account {
+///     /// Shown instead of the email.
+///     pub display_name: Option<String>,
+///     #[column(unique, max_length = 32)]
+///     pub username: Option<String>,
+///     #[column(default = 0, index)]
+///     pub karma: i32,
+///     #[column(name = "plan_name", default = "free")]
+///     pub plan: String,
+///     #[column(renamed_from = "nick")]
+///     pub nickname: Option<String>,
+/// }
+///
+/// let account = Account::from_credentials(Id::new(), "a@example.com".into(), "hash".into());
+/// assert_eq!((account.karma, account.plan.as_str()), (0, "free"));
+/// let _query = accounts::table.filter(accounts::plan_name.eq("free"));
+/// # }
+/// ```
+///
+/// # Options
+///
+/// | option | effect |
+/// |---|---|
+/// | `table = "accounts"` | the SQL table (and `table!` module) name; default `users` |
+/// | `timestamps` | adds `created_at` and `updated_at` (UTC `chrono::NaiveDateTime`), set by the store |
+/// | `schema = crate::schema::users` | emit no `table!`: bind to an existing one (e.g. printed by `diesel print-schema`) and check its columns at compile time |
+/// | `crate = my_app::users_diesel` | where `users_diesel` is, for crates that re-export it |
+/// | `dropped_columns = ["handle"]` | columns that earlier versions of the model had and the migrations drop |
+///
+/// # `#[column(...)]` keys
+///
+/// | key | effect |
+/// |---|---|
+/// | `unique` | a UNIQUE constraint (a unique index) |
+/// | `index` | an index of its own |
+/// | `default = <expr>` | the field's value in `Users::register`; a literal is also the SQL `DEFAULT` (and what existing rows get when the column is added) |
+/// | `max_length = N` | `VARCHAR(N)` where a backend needs a length to index text (MySQL) |
+/// | `name = "sql_name"` | the column's SQL name |
+/// | `sql_type = path::to::SqlType` | the Diesel SQL type, for a Rust type the macro does not map |
+/// | `renamed_from = "old_name"` | the column's name in earlier versions: the migrations rename it in place |
+///
+/// Misuse is a compile error at the offending token that says what to write instead; unknown
+/// options and keys list the valid ones.
 pub use users_derive::user_model;
 pub use verify::{
     verify_schema, IntrospectSchema, LiveColumn, LiveIndexColumn, SchemaError, SchemaProblem,

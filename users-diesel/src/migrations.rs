@@ -354,7 +354,7 @@ impl Dialect {
             sql.push_str(" NOT NULL");
         }
         if let Some(default) = column.default {
-            let _ = write!(sql, " DEFAULT {}", DefaultSql(default));
+            let _ = write!(sql, " DEFAULT {}", DefaultSql(default, self));
         }
         sql
     }
@@ -431,7 +431,9 @@ fn sqlite_foreign_key_triggers(table: &str, fk: &ForeignKey) -> String {
     )
 }
 
-struct DefaultSql(DefaultValue);
+/// A literal default as SQL. MySQL (without `NO_BACKSLASH_ESCAPES`) also reads a backslash in a
+/// string literal as an escape, so there it is doubled too.
+struct DefaultSql(DefaultValue, Dialect);
 
 impl fmt::Display for DefaultSql {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -440,6 +442,9 @@ impl fmt::Display for DefaultSql {
             DefaultValue::Float(value) => f.write_str(value),
             DefaultValue::Bool(true) => f.write_str("TRUE"),
             DefaultValue::Bool(false) => f.write_str("FALSE"),
+            DefaultValue::Str(value) if self.1 == Dialect::Mysql => {
+                write!(f, "'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+            }
             DefaultValue::Str(value) => write!(f, "'{}'", value.replace('\'', "''")),
         }
     }
