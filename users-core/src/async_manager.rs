@@ -168,6 +168,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         C: Send,
         U: AsyncUserStore<C>,
     {
+        const { crate::model::assert_registrable::<U>() };
         self.register_with(conn, email, password, |_| {}).await
     }
 

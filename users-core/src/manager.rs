@@ -143,6 +143,9 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
 
     /// Registers a user with default custom fields; see [`register_with`](Self::register_with).
     ///
+    /// A model with a custom field that is neither an `Option` nor given a
+    /// `#[column(default = …)]` does not compile with `register`: use `register_with` and set it.
+    ///
     /// # Errors
     ///
     /// [`UsersError::InvalidEmail`], [`UsersError::InvalidPassword`], [`UsersError::EmailTaken`]
@@ -152,6 +155,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     where
         U: UserStore<C>,
     {
+        const { crate::model::assert_registrable::<U>() };
         self.register_with(conn, email, password, |_| {})
     }
 

@@ -50,6 +50,7 @@ pub mod migrations;
 pub mod schema;
 pub mod sql_types;
 mod store;
+mod user_enum;
 mod verify;
 
 pub use id::Id;
@@ -57,18 +58,21 @@ pub use migrations::{Dialect, MigrationSql, Migrations};
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;
 pub use users_core::*;
-/// Turns a struct into a role model: see the crate documentation and `DESIGN.md`.
+/// Turns a struct into a role model: see the crate documentation.
 pub use users_derive::role_model;
-/// Turns a struct into a user model: see the crate documentation and `DESIGN.md`.
+/// Turns a struct into a user model: see the crate documentation.
 pub use users_derive::user_model;
+/// Stores a fieldless enum in a model's column: see [`UserEnum`](trait@UserEnum).
+pub use users_derive::UserEnum;
+pub use user_enum::UserEnum;
 pub use verify::{verify_schema, IntrospectSchema, LiveColumn, SchemaError, SchemaProblem};
 
 /// Everything an application needs in scope: `use users_diesel::prelude::*;`.
 pub mod prelude {
     pub use crate::schema::ModelSchema;
     pub use crate::{
-        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, UserModel,
-        UserStore, Users, UsersConfig, UsersError,
+        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, UserEnum,
+        UserModel, UserStore, Users, UsersConfig, UsersError,
     };
     // Not the async store traits: their methods have the names of the sync ones, so with both
     // in scope `User::find(conn, id)` would be ambiguous. `AsyncUsers` needs neither in scope.
@@ -87,6 +91,8 @@ pub mod __private {
     pub use crate::store::{
         database_error, join_write_error, now, role_write_error, transaction, user_write_error,
     };
+    pub use crate::sql_types::Portable;
+    pub use crate::user_enum::enum_from_stored;
     pub use crate::Id;
     pub use chrono;
     pub use diesel;

@@ -6,8 +6,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Path;
 
 use super::{
-    field_defaults, shared_store_methods, sibling_table_path, sql_ident, table_path, Backend,
-    Flavor, Injected, InjectedFields,
+    field_defaults, shared_store_methods, sibling_table_path, sql_ident, table_path, write_source,
+    Backend, Flavor, Injected, InjectedFields,
+
 };
 use crate::ast::Model;
 
@@ -147,7 +148,7 @@ pub fn impls(
     let default_value = model
         .fields
         .iter()
-        .any(|f| f.column.default.is_some())
+        .any(|f| f.default.as_ref().is_some_and(|d| d.literal.is_some()))
         .then(|| quote!(DefaultValue,));
     let table_check = not_user_table(user, &model.table, "table", model.table_span);
     let join_check = not_user_table(user, join_table, "join_table", join_table_span);
@@ -331,7 +332,7 @@ pub fn role_store_methods(
     let connection = backend.connection(flavor);
     let asyncness = flavor.asyncness();
     let roles = table_path(model);
-    let roles_name = &model.table;
+    let role_value = write_source(model, quote!(role));
     let join = sibling_table_path(model, join_table);
     let join_struct = join_struct(model, user);
     let user_id = quote!(<#user as UserModel>::Id);
@@ -344,11 +345,11 @@ pub fn role_store_methods(
     let shared = shared_store_methods(model, &connection, flavor, "name");
     let insert = flavor.run(
         quote!(execute),
-        quote!(diesel::insert_into(#roles::table).values(role)),
+        quote!(diesel::insert_into(#roles::table).values(#role_value)),
     );
     let update = flavor.run(
         quote!(execute),
-        quote!(diesel::update(#roles::table.find(role.id)).set(role)),
+        quote!(diesel::update(#roles::table.find(role.id)).set(#role_value)),
     );
     let assign = flavor.run(
         quote!(execute),
@@ -416,14 +417,14 @@ pub fn role_store_methods(
     );
     quote! {
         #asyncness fn insert(conn: &mut #connection, role: &Self) -> Result<Self, UsersError> {
-            #insert.map_err(|error| role_write_error(error, #roles_name))?;
+            #insert.map_err(role_write_error::<Self>)?;
             Ok(role.clone())
         }
 
         #shared
 
         #asyncness fn update(conn: &mut #connection, role: &Self) -> Result<Self, UsersError> {
-            let updated = #update.map_err(|error| role_write_error(error, #roles_name))?;
+            let updated = #update.map_err(role_write_error::<Self>)?;
             if updated == 0 {
                 return Err(UsersError::RoleNotFound);
             }
