@@ -240,13 +240,14 @@ impl Dialect {
             self.quote(column.name),
             self.type_name(column, is_key)
         );
-        sql.extend(enum_check(self, column));
         if !column.nullable {
             sql.push_str(" NOT NULL");
         }
         if let Some(default) = column.default {
             let _ = write!(sql, " DEFAULT {}", DefaultSql(default));
         }
+        // Last: MySQL takes a column's CHECK only after its NOT NULL and DEFAULT.
+        sql.extend(enum_check(self, column));
         sql
     }
 
