@@ -38,7 +38,9 @@
 //!
 //! Features: `sqlite` (default, bundled libsqlite3), `postgres`, `mysql` (MySQL and MariaDB),
 //! `serde` (`Serialize`/`Deserialize` for [`Id`]), `async` ([`AsyncUsers`] over the diesel-async
-//! connections of [`asynchronous`], with deadpool).
+//! connections of [`asynchronous`], with deadpool). The mapped types `chrono::DateTime<Utc>`,
+//! `serde_json::Value` and `bigdecimal::BigDecimal` need no feature: Diesel's `chrono`,
+//! `serde_json` and `numeric` features are always on (see [`sql_types`] for their storage).
 #![deny(missing_docs, unsafe_code)]
 
 #[cfg(feature = "async")]
