@@ -86,14 +86,16 @@ fn decimal(text: &str) -> BigDecimal {
 
 /// Microseconds: what PostgreSQL and MySQL keep.
 fn moment() -> DateTime<Utc> {
-    (Utc.with_ymd_and_hms(2024, 5, 1, 12, 30, 45).unwrap() + chrono::Duration::nanoseconds(123_456_789))
-        .trunc_subsecs(6)
+    (Utc.with_ymd_and_hms(2024, 5, 1, 12, 30, 45).unwrap()
+        + chrono::Duration::nanoseconds(123_456_789))
+    .trunc_subsecs(6)
 }
 
 fn fill(customer: &mut Customer, username: &str) {
     customer.username = username.into();
     customer.seen_at = moment();
-    customer.settings = json!({"theme": "dark", "list": [1, 2.5, "x", null], "big": 12345678901234567890u64});
+    customer.settings =
+        json!({"theme": "dark", "list": [1, 2.5, "x", null], "big": 12345678901234567890u64});
     customer.balance = decimal("12.34");
     customer.external_id = uuid::Uuid::now_v7();
     customer.plan = Plan::ProMonthly;
@@ -217,7 +219,8 @@ fn sqlite_keeps_decimals_and_timestamps_as_text() {
     }
     let mut db = users_tests::sqlite();
     let conn = &mut *db;
-    conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+    conn.run_pending_migrations(Migrations::new().with::<Customer>())
+        .unwrap();
     users()
         .register_with(conn, "gus@example.com", "correct horse battery", |c| {
             fill(c, "gus");
@@ -229,7 +232,10 @@ fn sqlite_keeps_decimals_and_timestamps_as_text() {
     )
     .get_result(conn)
     .unwrap();
-    assert_eq!((stored.balance_type.as_str(), stored.balance.as_str()), ("text", "12.34"));
+    assert_eq!(
+        (stored.balance_type.as_str(), stored.balance.as_str()),
+        ("text", "12.34")
+    );
 }
 
 /// MySQL's DATETIME has no zone: the column holds the UTC wall-clock time.
@@ -243,12 +249,16 @@ fn mysql_stores_utc_wall_clock_time() {
     }
     let mut db = users_tests::mysql();
     let conn = &mut *db;
-    conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+    conn.run_pending_migrations(Migrations::new().with::<Customer>())
+        .unwrap();
     users()
-        .register_with(conn, "hal@example.com", "correct horse battery", |c| fill(c, "hal"))
+        .register_with(conn, "hal@example.com", "correct horse battery", |c| {
+            fill(c, "hal")
+        })
         .unwrap();
-    let stored: Stored = diesel::sql_query("SELECT CAST(seen_at AS CHAR) AS seen_at FROM customers")
-        .get_result(conn)
-        .unwrap();
+    let stored: Stored =
+        diesel::sql_query("SELECT CAST(seen_at AS CHAR) AS seen_at FROM customers")
+            .get_result(conn)
+            .unwrap();
     assert_eq!(stored.seen_at, "2024-05-01 12:30:45.123456");
 }

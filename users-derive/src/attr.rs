@@ -87,7 +87,12 @@ pub fn parse_options(kind: MacroKind, tokens: TokenStream, errors: &mut Errors) 
         }
         match name.as_str() {
             TABLE => set_once(&mut options.table, meta.value()?.parse()?, &key, errors),
-            JOIN_TABLE => set_once(&mut options.join_table, meta.value()?.parse()?, &key, errors),
+            JOIN_TABLE => set_once(
+                &mut options.join_table,
+                meta.value()?.parse()?,
+                &key,
+                errors,
+            ),
             TIMESTAMPS => {
                 reject_value(
                     &meta,

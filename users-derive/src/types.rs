@@ -59,7 +59,8 @@ impl SqlType {
             SqlType::Numeric => quote!(#krate::sql_types::Numeric),
             SqlType::Enum => quote!(Text),
             other => {
-                let ident = proc_macro2::Ident::new(other.variant(), proc_macro2::Span::call_site());
+                let ident =
+                    proc_macro2::Ident::new(other.variant(), proc_macro2::Span::call_site());
                 quote!(#ident)
             }
         }
@@ -228,17 +229,15 @@ fn builtin_sql_type(ty: &Type) -> syn::Result<(SqlType, bool)> {
         }
         "Option" => return unmappable("nested `Option` cannot be stored; use one `Option`".into()),
         "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i128" | "isize" | "char"
-        | "str" => {
-            return unmappable(format!(
-                "`{name}` has no SQL type on every backend; {HELP}"
-            ))
-        }
+        | "str" => return unmappable(format!("`{name}` has no SQL type on every backend; {HELP}")),
         // A plain type name of the user's own: an enum deriving `UserEnum` (the trait bound
         // checks it, at the field).
         _ if plain => SqlType::Enum,
         _ => {
             let written = type_as_written(ty);
-            return unmappable(format!("`{written}` cannot be mapped to a SQL type; {HELP}"));
+            return unmappable(format!(
+                "`{written}` cannot be mapped to a SQL type; {HELP}"
+            ));
         }
     };
     Ok((sql, false))
@@ -296,7 +295,10 @@ mod tests {
         assert_eq!(mapped("i64").0, SqlType::BigInt);
         assert_eq!(mapped("f32").0, SqlType::Float);
         assert_eq!(mapped("Vec<u8>").0, SqlType::Binary);
-        assert_eq!(mapped("users_diesel::Id<User>"), (SqlType::Uuid, false, false));
+        assert_eq!(
+            mapped("users_diesel::Id<User>"),
+            (SqlType::Uuid, false, false)
+        );
         assert_eq!(mapped("chrono::NaiveDateTime").0, SqlType::Timestamp);
         assert_eq!(mapped("Option<String>"), (SqlType::Text, true, false));
         assert_eq!(mapped("uuid::Uuid"), (SqlType::Uuid, false, true));
@@ -320,7 +322,10 @@ mod tests {
             "Option<Option<i32>>",
         ] {
             let ty: Type = syn::parse_str(ty).unwrap();
-            assert!(matches!(map_type(&ty, None), Err(Unmapped::Type(_))), "{ty:?}");
+            assert!(
+                matches!(map_type(&ty, None), Err(Unmapped::Type(_))),
+                "{ty:?}"
+            );
         }
     }
 
@@ -330,10 +335,22 @@ mod tests {
         let mapping = |path: &str| map_type(&ty, Some(&syn::parse_str(path).unwrap()));
         assert!(matches!(
             mapping("diesel::sql_types::Jsonb"),
-            Ok(SqlMapping { sql_type: SqlType::Json, portable: false, .. })
+            Ok(SqlMapping {
+                sql_type: SqlType::Json,
+                portable: false,
+                ..
+            })
         ));
-        assert!(matches!(mapping("Timestamptz"), Ok(SqlMapping { sql_type: SqlType::Timestamptz, .. })));
-        assert!(matches!(mapping("Array<Text>"), Err(Unmapped::PostgresOnly(name)) if name == "Array"));
+        assert!(matches!(
+            mapping("Timestamptz"),
+            Ok(SqlMapping {
+                sql_type: SqlType::Timestamptz,
+                ..
+            })
+        ));
+        assert!(
+            matches!(mapping("Array<Text>"), Err(Unmapped::PostgresOnly(name)) if name == "Array")
+        );
         assert!(matches!(mapping("PlanMapping"), Err(Unmapped::Type(_))));
     }
 }

@@ -125,22 +125,25 @@ fn expand(parsed: &UserEnum) -> TokenStream {
     let text = quote!(#diesel::sql_types::Text);
     let nullable_text = quote!(#diesel::sql_types::Nullable<#text>);
     let bound = quote!(#diesel::internal::derives::as_expression::Bound);
-    let as_expression = [(quote!(), quote!(#ident)), (quote!(<'__expr>), quote!(&'__expr #ident))]
-        .into_iter()
-        .flat_map(|(generics, ty)| {
-            [&text, &nullable_text].map(|sql| {
-                quote! {
-                    #[automatically_derived]
-                    impl #generics #diesel::expression::AsExpression<#sql> for #ty {
-                        type Expression = #bound<#sql, Self>;
+    let as_expression = [
+        (quote!(), quote!(#ident)),
+        (quote!(<'__expr>), quote!(&'__expr #ident)),
+    ]
+    .into_iter()
+    .flat_map(|(generics, ty)| {
+        [&text, &nullable_text].map(|sql| {
+            quote! {
+                #[automatically_derived]
+                impl #generics #diesel::expression::AsExpression<#sql> for #ty {
+                    type Expression = #bound<#sql, Self>;
 
-                        fn as_expression(self) -> Self::Expression {
-                            #bound::new(self)
-                        }
+                    fn as_expression(self) -> Self::Expression {
+                        #bound::new(self)
                     }
                 }
-            })
-        });
+            }
+        })
+    });
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -252,7 +255,13 @@ mod tests {
 
     #[test]
     fn refuses_data_and_duplicate_names() {
-        let item = quote!(enum Plan { Free(u8), #[user_enum(rename = "free")] Gratis });
+        let item = quote!(
+            enum Plan {
+                Free(u8),
+                #[user_enum(rename = "free")]
+                Gratis,
+            }
+        );
         let output = expand_user_enum(item).to_string();
         assert!(output.contains("carries no data"));
         assert!(output.contains("two variants are stored as"));

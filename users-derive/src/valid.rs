@@ -185,7 +185,10 @@ fn check_column(field: &Field, errors: &mut Errors) {
     check_numeric(field, sql_type, errors);
     if let Some(default) = &field.default {
         if is_nested_option_literal(&default.expr) {
-            errors.error_at(&default.expr, "write the default value itself, without `Some(…)`");
+            errors.error_at(
+                &default.expr,
+                "write the default value itself, without `Some(…)`",
+            );
         }
         check_default_type(field, errors);
     }
@@ -209,12 +212,18 @@ fn check_numeric(field: &Field, sql_type: Option<SqlType>, errors: &mut Errors) 
         (Some(precision), Some(scale)) => {
             if precision > 65 {
                 if let Some(lit) = &column.precision {
-                    errors.error_at(lit, "MySQL's DECIMAL holds at most 65 digits; choose a precision up to 65");
+                    errors.error_at(
+                        lit,
+                        "MySQL's DECIMAL holds at most 65 digits; choose a precision up to 65",
+                    );
                 }
             }
             if scale > 30 || scale > precision {
                 if let Some(lit) = &column.scale {
-                    errors.error_at(lit, "the scale is at most the precision, and at most 30 (MySQL's limit)");
+                    errors.error_at(
+                        lit,
+                        "the scale is at most the precision, and at most 30 (MySQL's limit)",
+                    );
                 }
             }
         }

@@ -59,6 +59,7 @@ pub use id::Id;
 pub use migrations::{Dialect, MigrationSql, Migrations};
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;
+pub use user_enum::UserEnum;
 pub use users_core::*;
 /// Turns a struct into a role model: see the crate documentation.
 pub use users_derive::role_model;
@@ -66,15 +67,14 @@ pub use users_derive::role_model;
 pub use users_derive::user_model;
 /// Stores a fieldless enum in a model's column: see [`UserEnum`](trait@UserEnum).
 pub use users_derive::UserEnum;
-pub use user_enum::UserEnum;
 pub use verify::{verify_schema, IntrospectSchema, LiveColumn, SchemaError, SchemaProblem};
 
 /// Everything an application needs in scope: `use users_diesel::prelude::*;`.
 pub mod prelude {
     pub use crate::schema::ModelSchema;
     pub use crate::{
-        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, UserEnum,
-        UserModel, UserStore, Users, UsersConfig, UsersError,
+        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, UserEnum, UserModel,
+        UserStore, Users, UsersConfig, UsersError,
     };
     // Not the async store traits: their methods have the names of the sync ones, so with both
     // in scope `User::find(conn, id)` would be ambiguous. `AsyncUsers` needs neither in scope.
@@ -88,12 +88,12 @@ pub mod __private {
     pub use crate::schema::assert_not_user_table;
     pub use crate::schema::check as schema_check;
     pub use crate::schema::{Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, Table};
+    pub use crate::sql_types::Portable;
     #[cfg(feature = "sqlite")]
     pub use crate::store::sqlite_transaction;
     pub use crate::store::{
         database_error, join_write_error, now, role_write_error, transaction, user_write_error,
     };
-    pub use crate::sql_types::Portable;
     pub use crate::user_enum::enum_from_stored;
     pub use crate::Id;
     pub use chrono;

@@ -254,9 +254,27 @@ mod pg {
     }
 
     id_as_uuid!(Pg, PgValue<'_>);
-    same_as_diesel!(chrono::DateTime<chrono::Utc>, Timestamptz, diesel::sql_types::Timestamptz, Pg, PgValue<'_>);
-    same_as_diesel!(serde_json::Value, Json, diesel::sql_types::Jsonb, Pg, PgValue<'_>);
-    same_as_diesel!(bigdecimal::BigDecimal, Numeric, diesel::sql_types::Numeric, Pg, PgValue<'_>);
+    same_as_diesel!(
+        chrono::DateTime<chrono::Utc>,
+        Timestamptz,
+        diesel::sql_types::Timestamptz,
+        Pg,
+        PgValue<'_>
+    );
+    same_as_diesel!(
+        serde_json::Value,
+        Json,
+        diesel::sql_types::Jsonb,
+        Pg,
+        PgValue<'_>
+    );
+    same_as_diesel!(
+        bigdecimal::BigDecimal,
+        Numeric,
+        diesel::sql_types::Numeric,
+        Pg,
+        PgValue<'_>
+    );
 
     same_as_uuid!(Binary, Pg, PgValue<'_>);
     same_as_uuid!(diesel::sql_types::Uuid, Pg, PgValue<'_>);
@@ -306,7 +324,13 @@ mod sqlite {
         Sqlite,
         SqliteValue<'_, '_, '_>
     );
-    same_as_diesel!(serde_json::Value, Json, diesel::sql_types::Json, Sqlite, SqliteValue<'_, '_, '_>);
+    same_as_diesel!(
+        serde_json::Value,
+        Json,
+        diesel::sql_types::Json,
+        Sqlite,
+        SqliteValue<'_, '_, '_>
+    );
 
     same_as_uuid!(Binary, Sqlite, SqliteValue<'_, '_, '_>);
 }
@@ -351,6 +375,18 @@ mod mysql {
 
     id_as_uuid!(Mysql, MysqlValue<'_>);
     same_as_uuid!(Binary, Mysql, MysqlValue<'_>);
-    same_as_diesel!(serde_json::Value, Json, diesel::sql_types::Json, Mysql, MysqlValue<'_>);
-    same_as_diesel!(bigdecimal::BigDecimal, Numeric, diesel::sql_types::Numeric, Mysql, MysqlValue<'_>);
+    same_as_diesel!(
+        serde_json::Value,
+        Json,
+        diesel::sql_types::Json,
+        Mysql,
+        MysqlValue<'_>
+    );
+    same_as_diesel!(
+        bigdecimal::BigDecimal,
+        Numeric,
+        diesel::sql_types::Numeric,
+        Mysql,
+        MysqlValue<'_>
+    );
 }

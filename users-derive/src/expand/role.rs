@@ -8,7 +8,6 @@ use syn::Path;
 use super::{
     field_defaults, shared_store_methods, sibling_table_path, sql_ident, table_path, write_source,
     Backend, Flavor, Injected, InjectedFields,
-
 };
 use crate::ast::Model;
 
