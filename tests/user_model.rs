@@ -257,11 +257,14 @@ backend_tests! {
         assert!(matches!(User::update(conn, &clash), Err(UsersError::EmailTaken)));
         assert_eq!(users::table.count().get_result::<i64>(conn).unwrap(), 2);
 
-        // A unique violation on another column is a database error, not EmailTaken.
+        // A unique violation on another column is a conflict naming it, not EmailTaken.
         let first = User { username: Some("erin".into()), ..user("erin@example.com") };
         let second = User { username: Some("erin".into()), ..user("erin2@example.com") };
         User::insert(conn, &first).unwrap();
-        assert!(matches!(User::insert(conn, &second), Err(UsersError::Database(_))));
+        assert!(matches!(
+            User::insert(conn, &second),
+            Err(UsersError::Conflict { column: "username" })
+        ));
     }
 
     fn timestamps_are_kept_by_the_store(conn, db) {

@@ -130,6 +130,7 @@ impl From<UsersError> for ApiError {
             UsersError::InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token"),
             UsersError::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
             UsersError::RoleExists => (StatusCode::CONFLICT, "role_exists"),
+            UsersError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             UsersError::RoleNotFound => (StatusCode::NOT_FOUND, "role_not_found"),
             // Config, Database and whatever is added later: nothing of it reaches the client.
             _ => return ApiError::logged(&error),

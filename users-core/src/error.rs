@@ -6,7 +6,8 @@ use std::error::Error as StdError;
 ///
 /// Messages are safe to log: none of them contains a password, a password hash or a token.
 /// A failure of the database itself is [`UsersError::Database`]; a unique violation on the email
-/// column is never reported that way but as [`UsersError::EmailTaken`].
+/// column is never reported that way but as [`UsersError::EmailTaken`], and one on another unique
+/// column as [`UsersError::Conflict`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UsersError {
@@ -19,6 +20,14 @@ pub enum UsersError {
     /// Another user already has this email address (compared after normalisation).
     #[error("a user with this email address already exists")]
     EmailTaken,
+    /// Another row already holds this value of a unique custom column (the SQL name in
+    /// `column`), e.g. a taken `username`. The email column is [`UsersError::EmailTaken`] and a
+    /// role's name [`UsersError::RoleExists`] instead.
+    #[error("the value of `{column}` is already taken")]
+    Conflict {
+        /// The SQL name of the unique column.
+        column: &'static str,
+    },
     /// Unknown email or wrong password: deliberately indistinguishable.
     #[error("invalid email or password")]
     InvalidCredentials,

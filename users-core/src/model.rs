@@ -41,9 +41,15 @@ pub trait UserModel: Clone + Debug + Send + Sync + Sized + 'static {
     /// The name of the model's table.
     const TABLE: &'static str;
 
+    /// The custom fields that registration cannot fill by itself: neither an `Option` nor
+    /// given a `#[column(default = …)]`. [`Users::register`](crate::Users::register) refuses a
+    /// model that has any (a compile error); `register_with` must set them.
+    const REQUIRED_FIELDS: &'static [&'static str] = &[];
+
     /// A new, active, unverified user with the given credentials. Every custom field starts at
-    /// its `#[column(default = …)]` value, or at `Default::default()` where it has none, and
-    /// timestamps (if any) at the current time.
+    /// its `#[column(default = …)]` value or `None`; a field of
+    /// [`REQUIRED_FIELDS`](Self::REQUIRED_FIELDS) at `Default::default()`, only for the
+    /// `register_with` closure to overwrite. Timestamps (if any) start at the current time.
     fn from_credentials(id: Self::Id, email: String, password_hash: String) -> Self;
 
     /// The user's id.
@@ -118,4 +124,15 @@ impl RoleModel for NoRoles {
     fn set_description(&mut self, _: Option<String>) {
         match *self {}
     }
+}
+
+/// Fails compilation of [`Users::register`](crate::Users::register) (and its async twin) for a
+/// model with [`UserModel::REQUIRED_FIELDS`]: it would have to invent their values.
+pub(crate) const fn assert_registrable<U: UserModel>() {
+    assert!(
+        U::REQUIRED_FIELDS.is_empty(),
+        "this user model has fields that are neither an `Option` nor given a \
+         `#[column(default = …)]` (see its REQUIRED_FIELDS): register it with `register_with`, \
+         setting them, or give them a default"
+    );
 }

@@ -99,6 +99,10 @@ macro_rules! user_operations {
                 /// Registers a user with default custom fields; see
                 /// [`register_with`](Self::register_with).
                 ///
+                /// A model with a custom field that is neither an `Option` nor given a
+                /// `#[column(default = …)]` does not compile with `register`: use
+                /// `register_with` and set it.
+                ///
                 /// # Errors
                 ///
                 /// [`UsersError::InvalidEmail`], [`UsersError::InvalidPassword`],
@@ -113,6 +117,7 @@ macro_rules! user_operations {
                 where
                     U: $UserStore<C>,
                 {
+                    const { crate::model::assert_registrable::<U>() };
                     step!($flavor, self.register_with(conn, email, password, |_| {}))
                 }
             }

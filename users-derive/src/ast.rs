@@ -1,11 +1,11 @@
 //! The typed model of an annotated struct: the only thing [`crate::expand`] reads.
 
 use proc_macro2::{Ident, Span};
-use syn::{Attribute, Fields, ItemStruct, LitStr, Path};
+use syn::{Attribute, Expr, Fields, ItemStruct, Lit, LitInt, LitStr, Path, UnOp};
 
 use crate::attr::{self, ColumnAttrs, MacroKind, Options};
 use crate::ctxt::Errors;
-use crate::types::{self, SqlMapping};
+use crate::types::{self, SqlMapping, Unmapped};
 
 /// A `#[user_model]` or `#[role_model]` struct.
 pub struct Model<'a> {
@@ -54,11 +54,44 @@ impl Kind {
 pub struct Field<'a> {
     pub original: &'a syn::Field,
     pub ident: &'a Ident,
+    /// The `#[column(...)]` keys as written, for error spans.
     pub column: ColumnAttrs,
     /// The SQL column name: `#[column(name = "…")]` or the field's name.
     pub column_name: String,
-    /// `None` where the type cannot be mapped (the error is already recorded).
+    /// `None` where the type cannot be mapped (the error is already recorded, or, for a
+    /// PostgreSQL-only `sql_type`, kept in `postgres_only` for validation).
     pub sql: Option<SqlMapping>,
+    /// `sql_type = …` named this PostgreSQL-only Diesel type.
+    pub postgres_only: Option<String>,
+    /// `#[column(max_length = N)]`.
+    pub max_length: Option<u32>,
+    /// `#[column(precision = P, scale = S)]`, each once parsed.
+    pub precision: Option<u32>,
+    pub scale: Option<u32>,
+    /// `#[column(default = …)]`.
+    pub default: Option<FieldDefault>,
+}
+
+/// A field's `#[column(default = …)]`: the expression, and its value where it is a literal
+/// (which becomes the SQL `DEFAULT` too).
+pub struct FieldDefault {
+    pub expr: Expr,
+    pub literal: Option<LiteralDefault>,
+}
+
+/// A literal default.
+pub enum LiteralDefault {
+    Int(i64),
+    Float(String),
+    Bool(bool),
+    Str(String),
+}
+
+impl Field<'_> {
+    /// Whether `register` cannot fill the field: no `Option`, no default.
+    pub fn is_required(&self) -> bool {
+        self.default.is_none() && !self.sql.as_ref().is_some_and(|sql| sql.nullable)
+    }
 }
 
 impl<'a> Field<'a> {
@@ -147,22 +180,77 @@ fn fields_from_syn<'a>(fields: &'a Fields, errors: &mut Errors) -> Vec<Field<'a>
                 .name
                 .as_ref()
                 .map_or_else(|| ident.to_string(), LitStr::value);
-            let sql = match types::map_type(&field.ty, column.sql_type.as_ref()) {
-                Ok(sql) => Some(sql),
-                Err(error) => {
+            let (sql, postgres_only) = match types::map_type(&field.ty, column.sql_type.as_ref()) {
+                Ok(sql) => (Some(sql), None),
+                Err(Unmapped::Type(error)) => {
                     errors.push(error);
-                    None
+                    (None, None)
                 }
+                Err(Unmapped::PostgresOnly(name)) => (None, Some(name)),
             };
+            let max_length = positive_int(column.max_length.as_ref(), errors);
+            let precision = positive_int(column.precision.as_ref(), errors);
+            let scale = column.scale.as_ref().and_then(|lit| int(lit, errors));
+            let default = column.default.clone().map(|expr| FieldDefault {
+                literal: literal_default(&expr),
+                expr,
+            });
             Some(Field {
                 original: field,
                 ident,
                 column,
                 column_name,
                 sql,
+                postgres_only,
+                max_length,
+                precision,
+                scale,
+                default,
             })
         })
         .collect()
+}
+
+fn int(lit: &LitInt, errors: &mut Errors) -> Option<u32> {
+    match lit.base10_parse::<u32>() {
+        Ok(value) => Some(value),
+        Err(_) => {
+            errors.error_at(lit, "expected an integer from 0 to 4294967295");
+            None
+        }
+    }
+}
+
+fn positive_int(lit: Option<&LitInt>, errors: &mut Errors) -> Option<u32> {
+    let lit = lit?;
+    match int(lit, errors)? {
+        0 => {
+            errors.error_at(lit, "expected a positive integer");
+            None
+        }
+        value => Some(value),
+    }
+}
+
+fn literal_default(expr: &Expr) -> Option<LiteralDefault> {
+    match expr {
+        Expr::Lit(lit) => match &lit.lit {
+            Lit::Int(int) => int.base10_parse().ok().map(LiteralDefault::Int),
+            Lit::Float(float) => Some(LiteralDefault::Float(float.base10_digits().to_owned())),
+            Lit::Bool(b) => Some(LiteralDefault::Bool(b.value)),
+            Lit::Str(s) => Some(LiteralDefault::Str(s.value())),
+            _ => None,
+        },
+        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => {
+            match literal_default(&unary.expr)? {
+                LiteralDefault::Int(value) => Some(LiteralDefault::Int(-value)),
+                LiteralDefault::Float(value) => Some(LiteralDefault::Float(format!("-{value}"))),
+                _ => None,
+            }
+        }
+        Expr::Group(group) => literal_default(&group.expr),
+        _ => None,
+    }
 }
 
 /// Every path inside the item's `#[derive(...)]` attributes.

@@ -89,39 +89,41 @@ pub fn parse_options(kind: MacroKind, tokens: TokenStream, errors: &mut Errors) 
         if !kind.accepts(&name) {
             skip_value(&meta)?;
             errors.error_at(&key, unknown("option", &key, kind.options_help()));
-        } else if name == TABLE {
-            let value = meta.value()?.parse::<LitStr>()?;
-            set_once(&mut options.table, value, &key, errors);
-        } else if name == JOIN_TABLE {
-            let value = meta.value()?.parse::<LitStr>()?;
-            set_once(&mut options.join_table, value, &key, errors);
-        } else if name == TIMESTAMPS {
-            reject_value(
-                &meta,
-                "`timestamps` takes no value: write #[user_model(timestamps)]",
-            )?;
-            set_once(&mut options.timestamps, key.clone(), &key, errors);
-        } else if name == SCHEMA {
-            let value = meta.value()?.parse::<Path>()?;
-            set_once(&mut options.schema, value, &key, errors);
-        } else if name == CRATE {
-            let value = meta.value()?.parse::<Path>()?;
-            set_once(&mut options.krate, value, &key, errors);
-        } else if name == DROPPED_COLUMNS {
-            let value = meta.value()?;
-            let content;
-            syn::bracketed!(content in value);
-            let names =
-                content.parse_terminated(|input| input.parse::<LitStr>(), syn::Token![,])?;
-            set_once(
-                &mut options.dropped_columns,
-                names.into_iter().collect(),
+            return Ok(());
+        }
+        match name.as_str() {
+            TABLE => set_once(&mut options.table, meta.value()?.parse()?, &key, errors),
+            JOIN_TABLE => set_once(
+                &mut options.join_table,
+                meta.value()?.parse()?,
                 &key,
                 errors,
-            );
-        } else {
-            let value = meta.value()?.parse::<Path>()?;
-            set_once(&mut options.user, value, &key, errors);
+            ),
+            TIMESTAMPS => {
+                reject_value(
+                    &meta,
+                    "`timestamps` takes no value: write #[user_model(timestamps)]",
+                )?;
+                set_once(&mut options.timestamps, key.clone(), &key, errors);
+            }
+            SCHEMA => set_once(&mut options.schema, meta.value()?.parse()?, &key, errors),
+            CRATE => set_once(&mut options.krate, meta.value()?.parse()?, &key, errors),
+            USER => set_once(&mut options.user, meta.value()?.parse()?, &key, errors),
+            DROPPED_COLUMNS => {
+                let value = meta.value()?;
+                let content;
+                syn::bracketed!(content in value);
+                let names =
+                    content.parse_terminated(|input| input.parse::<LitStr>(), syn::Token![,])?;
+                set_once(
+                    &mut options.dropped_columns,
+                    names.into_iter().collect(),
+                    &key,
+                    errors,
+                );
+            }
+            // `accepts` admits only the names above.
+            _ => errors.error_at(&key, unknown("option", &key, kind.options_help())),
         }
         Ok(())
     });
@@ -141,6 +143,8 @@ pub struct ColumnAttrs {
     pub name: Option<LitStr>,
     pub sql_type: Option<Path>,
     pub renamed_from: Option<LitStr>,
+    pub precision: Option<LitInt>,
+    pub scale: Option<LitInt>,
 }
 
 // #[column(unique)]
@@ -153,14 +157,18 @@ pub const DEFAULT: &str = "default";
 pub const MAX_LENGTH: &str = "max_length";
 // #[column(name = "sql_name")]
 pub const NAME: &str = "name";
-// #[column(sql_type = diesel::sql_types::Jsonb)]
+// #[column(sql_type = diesel::sql_types::Text)]
 pub const SQL_TYPE: &str = "sql_type";
 // #[column(renamed_from = "old_name")]
 pub const RENAMED_FROM: &str = "renamed_from";
+// #[column(precision = 10, scale = 2)]
+pub const PRECISION: &str = "precision";
+pub const SCALE: &str = "scale";
 
 const COLUMN_HELP: &str = "valid keys are `unique`, `index`, `default = <expr>`, \
-     `max_length = <integer>`, `name = \"sql_name\"`, `sql_type = path::to::SqlType` and \
-     `renamed_from = \"old_name\"`, e.g. #[column(unique, max_length = 64)]";
+     `max_length = <integer>`, `name = \"sql_name\"`, `sql_type = path::to::SqlType`, \
+     `precision = <integer>`, `scale = <integer>` and `renamed_from = \"old_name\"`, \
+     e.g. #[column(unique, max_length = 64)]";
 
 /// Whether an attribute is one of ours on a field.
 pub fn is_column_attr(attr: &Attribute) -> bool {
@@ -194,6 +202,12 @@ pub fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAtt
             } else if key.is_ident(RENAMED_FROM) {
                 let value = meta.value()?.parse::<LitStr>()?;
                 set_once(&mut column.renamed_from, value, &key, errors);
+            } else if key.is_ident(PRECISION) {
+                let value = meta.value()?.parse::<LitInt>()?;
+                set_once(&mut column.precision, value, &key, errors);
+            } else if key.is_ident(SCALE) {
+                let value = meta.value()?.parse::<LitInt>()?;
+                set_once(&mut column.scale, value, &key, errors);
             } else {
                 skip_value(&meta)?;
                 errors.error_at(&key, unknown("`#[column]` key", &key, COLUMN_HELP));

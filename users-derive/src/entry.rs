@@ -68,7 +68,7 @@ pub fn expand_for(
         }
     };
     let model = Model::from_syn(kind, &item, options, &mut errors);
-    valid::check_model(&model, &mut errors);
+    valid::check_model(&model, backends, &mut errors);
     if !errors.is_empty() {
         return with_errors(strip_column_attrs(item).into_token_stream(), &errors);
     }

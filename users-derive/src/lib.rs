@@ -9,6 +9,7 @@ mod ctxt;
 mod entry;
 mod expand;
 mod types;
+mod user_enum;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -31,6 +32,17 @@ pub fn user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn role_model(attr: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand_role_model(attr.into(), item.into()).into()
+}
+
+/// Stores a fieldless enum in a model's column: as text, one name per variant (the variant's
+/// name in snake case, or `#[user_enum(rename = "…")]`), which the migrations restrict to those
+/// names with a CHECK constraint on every backend.
+///
+/// The enum also needs `Debug` (Diesel's `ToSql` requires it) and is used as a field type
+/// directly: `pub plan: Plan` or `pub plan: Option<Plan>`.
+#[proc_macro_derive(UserEnum, attributes(user_enum))]
+pub fn user_enum(item: TokenStream) -> TokenStream {
+    user_enum::expand_user_enum(item.into()).into()
 }
 
 #[cfg(test)]

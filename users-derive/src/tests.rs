@@ -195,6 +195,35 @@ pub struct User {
 }
 
 #[test]
+fn every_mapped_type() {
+    snapshot!(
+        "every_mapped_type",
+        User,
+        attr = "",
+        item = "pub struct User {
+    pub seen_at: chrono::DateTime<chrono::Utc>,
+    pub settings: Option<serde_json::Value>,
+    #[column(precision = 10, scale = 2)]
+    pub balance: bigdecimal::BigDecimal,
+    #[column(unique)]
+    pub external_id: uuid::Uuid,
+    #[column(default = Plan::Free)]
+    pub plan: Plan,
+}"
+    );
+}
+
+#[test]
+fn user_enum_derive() {
+    let output = crate::user_enum::expand_user_enum(
+        "#[derive(UserEnum)] pub enum Plan { Free, ProMonthly, #[user_enum(rename = \"team\")] Business }"
+            .parse()
+            .expect("item tokens"),
+    );
+    insta::assert_snapshot!("user_enum_derive", pretty(output));
+}
+
+#[test]
 fn errors_are_reported_together_beside_the_item() {
     snapshot!(
         "errors_beside_the_item",

@@ -1,54 +1,189 @@
-//! The Rust → SQL type mapping of model fields.
+//! The Rust → SQL type mapping of model fields: one table, read by the `table!`, the column
+//! descriptions (and through them every backend's DDL) and the checks of [`crate::valid`].
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{GenericArgument, Path, PathArguments, Type};
 
-/// How one field is stored: its Diesel SQL type and its portable column type.
+/// The portable SQL types a field can have. Each backend spells each of them one way, in
+/// users-diesel's `Dialect::type_name`; nothing here is ever written into DDL by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlType {
+    Uuid,
+    Text,
+    Bool,
+    SmallInt,
+    Integer,
+    BigInt,
+    Float,
+    Double,
+    Binary,
+    Timestamp,
+    Date,
+    Time,
+    Timestamptz,
+    Json,
+    Numeric,
+    /// A `#[derive(UserEnum)]` enum, stored as CHECK-constrained text.
+    Enum,
+}
+
+impl SqlType {
+    /// The `ColumnType` variant's name.
+    pub fn variant(self) -> &'static str {
+        match self {
+            SqlType::Uuid => "Uuid",
+            SqlType::Text => "Text",
+            SqlType::Bool => "Bool",
+            SqlType::SmallInt => "SmallInt",
+            SqlType::Integer => "Integer",
+            SqlType::BigInt => "BigInt",
+            SqlType::Float => "Float",
+            SqlType::Double => "Double",
+            SqlType::Binary => "Binary",
+            SqlType::Timestamp => "Timestamp",
+            SqlType::Date => "Date",
+            SqlType::Time => "Time",
+            SqlType::Timestamptz => "Timestamptz",
+            SqlType::Json => "Json",
+            SqlType::Numeric => "Numeric",
+            SqlType::Enum => "Enum",
+        }
+    }
+
+    /// The type inside `table!`, which imports `diesel::sql_types::*` and the portable `Uuid`.
+    pub fn table_type(self, krate: &Path) -> TokenStream {
+        match self {
+            SqlType::Timestamptz => quote!(#krate::sql_types::Timestamptz),
+            SqlType::Json => quote!(#krate::sql_types::Json),
+            SqlType::Numeric => quote!(#krate::sql_types::Numeric),
+            SqlType::Enum => quote!(Text),
+            other => {
+                let ident =
+                    proc_macro2::Ident::new(other.variant(), proc_macro2::Span::call_site());
+                quote!(#ident)
+            }
+        }
+    }
+
+    /// Whether `max_length` applies: text and binary columns.
+    pub fn is_sized(self) -> bool {
+        matches!(self, SqlType::Text | SqlType::Binary)
+    }
+
+    /// The SQL type a Diesel SQL type's name stands for, by the path's last segment: Diesel's
+    /// own names, PostgreSQL's aliases and users-diesel's portable types.
+    fn of_sql_type_name(name: &str) -> Option<SqlType> {
+        Some(match name {
+            "Text" | "VarChar" | "Varchar" => SqlType::Text,
+            "Bool" => SqlType::Bool,
+            "SmallInt" | "Smallint" | "Int2" => SqlType::SmallInt,
+            "Integer" | "Int4" => SqlType::Integer,
+            "BigInt" | "Bigint" | "Int8" => SqlType::BigInt,
+            "Float" | "Float4" => SqlType::Float,
+            "Double" | "Float8" => SqlType::Double,
+            "Binary" | "Blob" | "Bytea" => SqlType::Binary,
+            "Timestamp" | "Datetime" => SqlType::Timestamp,
+            "Date" => SqlType::Date,
+            "Time" => SqlType::Time,
+            "Uuid" => SqlType::Uuid,
+            "Timestamptz" | "TimestamptzSqlite" => SqlType::Timestamptz,
+            "Json" | "Jsonb" => SqlType::Json,
+            "Numeric" | "Decimal" => SqlType::Numeric,
+            _ => return None,
+        })
+    }
+}
+
+/// Diesel SQL types that exist on PostgreSQL only.
+const POSTGRES_ONLY: &[&str] = &[
+    "Array",
+    "Range",
+    "Multirange",
+    "Inet",
+    "Cidr",
+    "MacAddr",
+    "MacAddr8",
+    "Money",
+    "Interval",
+    "Citext",
+    "Oid",
+    "Record",
+    "Timetz",
+];
+
+/// How one field is stored.
 pub struct SqlMapping {
-    /// The type inside `table!`, e.g. `Nullable<Text>` or `Uuid`.
-    pub diesel_type: TokenStream,
-    /// The `ColumnType` variant (under `__private::ColumnType`), e.g. `Text`.
-    pub column_type: TokenStream,
+    pub sql_type: SqlType,
     /// Whether the field is an `Option`.
     pub nullable: bool,
-    /// Whether the column is text or binary, the types `max_length` applies to.
-    pub sized: bool,
+    /// Whether the field's type belongs to another crate and binds through users-diesel's
+    /// `Portable` (Diesel's `serialize_as`/`deserialize_as`).
+    pub portable: bool,
+    /// The type inside the `Option`, if any.
+    pub inner: Type,
+}
+
+/// Why a field's type cannot be stored.
+pub enum Unmapped {
+    /// No mapping; the message says what is supported.
+    Type(syn::Error),
+    /// `sql_type = …` names a PostgreSQL-only type (by its last segment).
+    PostgresOnly(String),
 }
 
 const HELP: &str = "supported types are String, bool, i16, i32, i64, f32, f64, Vec<u8>, \
-     Id<Model>, chrono::NaiveDateTime, chrono::NaiveDate, chrono::NaiveTime and Option of \
-     any of them; for another type name its Diesel SQL type with \
-     #[column(sql_type = diesel::sql_types::…)]";
+     Id<Model>, uuid::Uuid, chrono::{NaiveDateTime, NaiveDate, NaiveTime, DateTime<Utc>}, \
+     serde_json::Value, bigdecimal::BigDecimal, a #[derive(UserEnum)] enum, and Option of \
+     any of them";
 
-/// Maps a field's type, or takes the SQL type the user named with `#[column(sql_type = …)]`.
-pub fn map_type(ty: &Type, sql_type: Option<&Path>) -> syn::Result<SqlMapping> {
+/// Maps a field's type; `#[column(sql_type = …)]` picks the SQL type of a type of the user's
+/// own that implements Diesel's traits for it.
+pub fn map_type(ty: &Type, sql_type: Option<&Path>) -> Result<SqlMapping, Unmapped> {
     let (inner, nullable) = match option_inner(ty) {
         Some(inner) => (inner, true),
         None => (ty, false),
     };
-    let (diesel_type, column_type, sized) = match sql_type {
-        Some(path) => {
-            let (column_type, sized) = column_type_of_sql_type(path);
-            (table_path(path), column_type, sized)
-        }
-        None => {
-            let name = builtin_sql_type(inner)?;
-            let ident = Ident::new(name, Span::call_site());
-            (quote!(#ident), quote!(#ident), is_sized(name))
-        }
+    let (builtin, portable) = match builtin_sql_type(inner) {
+        Ok((sql, portable)) => (Ok(sql), portable),
+        Err(error) => (Err(error), false),
     };
-    let diesel_type = if nullable {
-        quote!(Nullable<#diesel_type>)
-    } else {
-        diesel_type
+    let sql_type = match sql_type {
+        Some(path) => named_sql_type(path)?,
+        None => builtin.map_err(Unmapped::Type)?,
     };
     Ok(SqlMapping {
-        diesel_type,
-        column_type,
+        sql_type,
         nullable,
-        sized,
+        portable,
+        inner: inner.clone(),
     })
+}
+
+/// The SQL type `sql_type = path` names.
+fn named_sql_type(path: &Path) -> Result<SqlType, Unmapped> {
+    let name = path
+        .segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default();
+    if let Some(sql) = SqlType::of_sql_type_name(&name) {
+        return Ok(sql);
+    }
+    if POSTGRES_ONLY.contains(&name.as_str()) {
+        return Err(Unmapped::PostgresOnly(name));
+    }
+    Err(Unmapped::Type(syn::Error::new_spanned(
+        path,
+        format!(
+            "`{name}` has no DDL on the backends users-diesel supports; `sql_type` names one \
+             of Text, Bool, SmallInt, Integer, BigInt, Float, Double, Binary, Timestamp, Date, \
+             Time, Uuid, Timestamptz, Json (or Jsonb), Numeric, for a type of your own that \
+             implements Diesel's traits for it. Keep columns of other types in a table of your \
+             own (its `table!` and migration), or bind the model to a table you declare with \
+             #[user_model(schema = path::to::table)]"
+        ),
+    )))
 }
 
 /// The `T` of `Option<T>`.
@@ -60,48 +195,52 @@ pub fn option_inner(ty: &Type) -> Option<&Type> {
     single_type_argument(&segment.arguments)
 }
 
-fn builtin_sql_type(ty: &Type) -> syn::Result<&'static str> {
+/// The SQL type of a Rust type, and whether it binds through `Portable`.
+fn builtin_sql_type(ty: &Type) -> syn::Result<(SqlType, bool)> {
     let unmappable = |message: String| Err(syn::Error::new_spanned(ty, message));
     let Some(segment) = last_segment(ty) else {
         return unmappable(format!("this type cannot be mapped to SQL; {HELP}"));
     };
     let name = segment.ident.to_string();
-    let written = type_as_written(ty);
-    Ok(match name.as_str() {
-        "String" => "Text",
-        "bool" => "Bool",
-        "i16" => "SmallInt",
-        "i32" => "Integer",
-        "i64" => "BigInt",
-        "f32" => "Float",
-        "f64" => "Double",
-        "Id" => "Uuid",
-        "NaiveDateTime" => "Timestamp",
-        "NaiveDate" => "Date",
-        "NaiveTime" => "Time",
-        "Vec" if is_vec_u8(&segment.arguments) => "Binary",
-        "Option" => return unmappable("nested `Option` cannot be stored; use one `Option`".into()),
-        "Uuid" => {
-            return unmappable(
-                "a bare `Uuid` cannot be bound to the portable UUID column (the orphan rule \
-                 forbids it); use the typed id `Id<Model>`, e.g. `pub owner: Id<User>`, which \
-                 converts from and into `Uuid`"
-                    .into(),
-            )
-        }
+    let plain = segment.arguments.is_none();
+    let sql = match name.as_str() {
+        "String" => SqlType::Text,
+        "bool" => SqlType::Bool,
+        "i16" => SqlType::SmallInt,
+        "i32" => SqlType::Integer,
+        "i64" => SqlType::BigInt,
+        "f32" => SqlType::Float,
+        "f64" => SqlType::Double,
+        "Id" => SqlType::Uuid,
+        "NaiveDateTime" => SqlType::Timestamp,
+        "NaiveDate" => SqlType::Date,
+        "NaiveTime" => SqlType::Time,
+        "Vec" if is_vec_u8(&segment.arguments) => SqlType::Binary,
+        "Uuid" if plain => return Ok((SqlType::Uuid, true)),
+        "Value" if plain => return Ok((SqlType::Json, true)),
+        "BigDecimal" if plain => return Ok((SqlType::Numeric, true)),
+        "DateTime" if is_utc(&segment.arguments) => return Ok((SqlType::Timestamptz, true)),
         "DateTime" => {
             return unmappable(
-                "`DateTime<Tz>` has no SQL type shared by SQLite, PostgreSQL and MySQL; store \
-                 UTC as `chrono::NaiveDateTime` (`Utc::now().naive_utc()`)"
+                "a timestamp is stored in UTC: write `chrono::DateTime<chrono::Utc>` \
+                 (convert with `.with_timezone(&Utc)`)"
                     .into(),
             )
         }
+        "Option" => return unmappable("nested `Option` cannot be stored; use one `Option`".into()),
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i128" | "isize" | "char"
+        | "str" => return unmappable(format!("`{name}` has no SQL type on every backend; {HELP}")),
+        // A plain type name of the user's own: an enum deriving `UserEnum` (the trait bound
+        // checks it, at the field).
+        _ if plain => SqlType::Enum,
         _ => {
+            let written = type_as_written(ty);
             return unmappable(format!(
                 "`{written}` cannot be mapped to a SQL type; {HELP}"
-            ))
+            ));
         }
-    })
+    };
+    Ok((sql, false))
 }
 
 /// A type as a person writes it: `Vec<String>`, not `Vec < String >`.
@@ -111,6 +250,12 @@ fn type_as_written(ty: &Type) -> String {
 
 fn is_vec_u8(arguments: &PathArguments) -> bool {
     matches!(single_type_argument(arguments), Some(Type::Path(p)) if p.path.is_ident("u8"))
+}
+
+fn is_utc(arguments: &PathArguments) -> bool {
+    single_type_argument(arguments)
+        .and_then(last_segment)
+        .is_some_and(|segment| segment.ident == "Utc")
 }
 
 fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
@@ -131,108 +276,39 @@ fn single_type_argument(arguments: &PathArguments) -> Option<&Type> {
     }
 }
 
-/// A user's SQL type path as written inside `table!`, whose module is a child of the user's:
-/// relative paths to the user's own items need a `super::`.
-fn table_path(path: &Path) -> TokenStream {
-    let first = path.segments.first().map(|s| s.ident.to_string());
-    match first.as_deref() {
-        _ if path.leading_colon.is_some() => quote!(#path),
-        Some("crate") => quote!(#path),
-        Some("self") => {
-            let rest = path.segments.iter().skip(1);
-            quote!(super #(::#rest)*)
-        }
-        Some("super") => quote!(super::#path),
-        // One segment is a name in the user's module; more are most likely a crate's path.
-        _ if path.segments.len() == 1 => quote!(super::#path),
-        _ => quote!(#path),
-    }
-}
-
-/// The portable column type of an explicitly named SQL type: a Diesel type the framework
-/// knows maps to its own variant, anything else is spelled in the DDL as its name in
-/// upper snake case (`Jsonb` → `JSONB`, `MyEnum` → `MY_ENUM`). Also says whether the column
-/// is text or binary.
-fn column_type_of_sql_type(path: &Path) -> (TokenStream, bool) {
-    let name = path
-        .segments
-        .last()
-        .map(|s| s.ident.to_string())
-        .unwrap_or_default();
-    let known = match name.as_str() {
-        "Text" | "VarChar" | "Varchar" => Some("Text"),
-        "Bool" => Some("Bool"),
-        "SmallInt" | "Smallint" | "Int2" => Some("SmallInt"),
-        "Integer" | "Int4" => Some("Integer"),
-        "BigInt" | "Bigint" | "Int8" => Some("BigInt"),
-        "Float" | "Float4" => Some("Float"),
-        "Double" | "Float8" => Some("Double"),
-        "Binary" | "Blob" | "Bytea" => Some("Binary"),
-        "Timestamp" => Some("Timestamp"),
-        "Date" => Some("Date"),
-        "Time" => Some("Time"),
-        "Uuid" => Some("Uuid"),
-        _ => None,
-    };
-    match known {
-        Some(variant) => {
-            let ident = Ident::new(variant, Span::call_site());
-            (quote!(#ident), is_sized(variant))
-        }
-        None => {
-            let ddl = match name.as_str() {
-                "TinyInt" | "Tinyint" => "TINYINT".to_owned(),
-                "Datetime" => "DATETIME".to_owned(),
-                _ => upper_snake_case(&name),
-            };
-            (quote!(Custom(#ddl)), false)
-        }
-    }
-}
-
-/// Whether a `ColumnType` variant takes a `max_length`.
-fn is_sized(variant: &str) -> bool {
-    matches!(variant, "Text" | "Binary")
-}
-
-fn upper_snake_case(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.extend(c.to_uppercase());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn mapped(ty: &str) -> (String, String, bool) {
+    fn mapped(ty: &str) -> (SqlType, bool, bool) {
         let ty: Type = syn::parse_str(ty).unwrap();
-        let mapping = map_type(&ty, None).unwrap();
-        (
-            mapping.diesel_type.to_string(),
-            mapping.column_type.to_string(),
-            mapping.nullable,
-        )
+        let Ok(mapping) = map_type(&ty, None) else {
+            panic!("should map");
+        };
+        (mapping.sql_type, mapping.nullable, mapping.portable)
     }
 
     #[test]
     fn maps_the_documented_types() {
-        assert_eq!(mapped("String").0, "Text");
-        assert_eq!(mapped("i16").0, "SmallInt");
-        assert_eq!(mapped("i64").0, "BigInt");
-        assert_eq!(mapped("f32").0, "Float");
-        assert_eq!(mapped("Vec<u8>").0, "Binary");
-        assert_eq!(mapped("users_diesel::Id<User>").0, "Uuid");
-        assert_eq!(mapped("chrono::NaiveDateTime").0, "Timestamp");
+        assert_eq!(mapped("String").0, SqlType::Text);
+        assert_eq!(mapped("i16").0, SqlType::SmallInt);
+        assert_eq!(mapped("i64").0, SqlType::BigInt);
+        assert_eq!(mapped("f32").0, SqlType::Float);
+        assert_eq!(mapped("Vec<u8>").0, SqlType::Binary);
         assert_eq!(
-            mapped("Option<String>"),
-            ("Nullable < Text >".into(), "Text".into(), true)
+            mapped("users_diesel::Id<User>"),
+            (SqlType::Uuid, false, false)
         );
+        assert_eq!(mapped("chrono::NaiveDateTime").0, SqlType::Timestamp);
+        assert_eq!(mapped("Option<String>"), (SqlType::Text, true, false));
+        assert_eq!(mapped("uuid::Uuid"), (SqlType::Uuid, false, true));
+        assert_eq!(
+            mapped("Option<chrono::DateTime<chrono::Utc>>"),
+            (SqlType::Timestamptz, true, true)
+        );
+        assert_eq!(mapped("serde_json::Value").0, SqlType::Json);
+        assert_eq!(mapped("BigDecimal").0, SqlType::Numeric);
+        assert_eq!(mapped("Plan"), (SqlType::Enum, false, false));
     }
 
     #[test]
@@ -240,28 +316,41 @@ mod tests {
         for ty in [
             "Vec<String>",
             "HashMap<String, i32>",
-            "uuid::Uuid",
+            "DateTime<Local>",
+            "u32",
+            "&'static str",
             "Option<Option<i32>>",
         ] {
             let ty: Type = syn::parse_str(ty).unwrap();
-            let error = map_type(&ty, None).err().expect("should not map");
-            assert!(!error.to_string().is_empty());
+            assert!(
+                matches!(map_type(&ty, None), Err(Unmapped::Type(_))),
+                "{ty:?}"
+            );
         }
     }
 
     #[test]
-    fn explicit_sql_types_keep_their_path_and_name_the_ddl() {
-        let ty: Type = syn::parse_str("serde_json::Value").unwrap();
-        let path: Path = syn::parse_str("diesel::sql_types::Jsonb").unwrap();
-        let mapping = map_type(&ty, Some(&path)).unwrap();
-        assert_eq!(
-            mapping.diesel_type.to_string(),
-            "diesel :: sql_types :: Jsonb"
+    fn explicit_sql_types_map_by_name_never_into_ddl() {
+        let ty: Type = syn::parse_str("Settings").unwrap();
+        let mapping = |path: &str| map_type(&ty, Some(&syn::parse_str(path).unwrap()));
+        assert!(matches!(
+            mapping("diesel::sql_types::Jsonb"),
+            Ok(SqlMapping {
+                sql_type: SqlType::Json,
+                portable: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            mapping("Timestamptz"),
+            Ok(SqlMapping {
+                sql_type: SqlType::Timestamptz,
+                ..
+            })
+        ));
+        assert!(
+            matches!(mapping("Array<Text>"), Err(Unmapped::PostgresOnly(name)) if name == "Array")
         );
-        assert_eq!(mapping.column_type.to_string(), "Custom (\"JSONB\")");
-        let local: Path = syn::parse_str("MyEnum").unwrap();
-        let mapping = map_type(&ty, Some(&local)).unwrap();
-        assert_eq!(mapping.diesel_type.to_string(), "super :: MyEnum");
-        assert_eq!(mapping.column_type.to_string(), "Custom (\"MY_ENUM\")");
+        assert!(matches!(mapping("PlanMapping"), Err(Unmapped::Type(_))));
     }
 }

@@ -4,10 +4,13 @@
 use std::collections::HashSet;
 
 use quote::ToTokens;
-use syn::{Expr, Fields, Lit, UnOp};
+use syn::{Expr, Fields};
 
-use crate::ast::{self, Field, Kind, Model};
+use crate::ast::{self, Field, Kind, LiteralDefault, Model};
+use crate::attr::MacroKind;
 use crate::ctxt::Errors;
+use crate::expand::Backend;
+use crate::types::SqlType;
 
 /// The fields `#[user_model]` injects, and those `timestamps` adds.
 pub const USER_FIELDS: &[&str] = &["id", "email", "password_hash", "is_active", "is_verified"];
@@ -26,8 +29,9 @@ const GENERATED_DERIVES: &[&str] = &[
     "PartialEq",
 ];
 
-pub fn check_model(model: &Model, errors: &mut Errors) {
-    let attribute = model.kind.macro_kind().attribute();
+pub fn check_model(model: &Model, backends: &[Backend], errors: &mut Errors) {
+    let kind = model.kind.macro_kind();
+    let attribute = kind.attribute();
     check_shape(model.item, attribute, errors);
     check_sql_name(&model.table, model.table_span, "table", errors);
     if let Kind::Role {
@@ -44,10 +48,13 @@ pub fn check_model(model: &Model, errors: &mut Errors) {
             ));
         }
     }
-    check_derives(model.item, attribute, errors);
+    check_derives(model.item, kind, errors);
     let injected = injected_fields(&model.kind);
     check_dropped_columns(model, &injected, errors);
     check_fields(&model.fields, &injected, attribute, errors);
+    for field in &model.fields {
+        check_postgres_only(field, backends, errors);
+    }
 }
 
 /// A dropped column must be one the model no longer has.
@@ -111,16 +118,16 @@ fn check_shape(item: &syn::ItemStruct, attribute: &str, errors: &mut Errors) {
     }
 }
 
-fn check_derives(item: &syn::ItemStruct, attribute: &str, errors: &mut Errors) {
+fn check_derives(item: &syn::ItemStruct, kind: MacroKind, errors: &mut Errors) {
+    let attribute = kind.attribute();
     for path in ast::derives(&item.attrs) {
         let Some(name) = path.segments.last().map(|s| s.ident.to_string()) else {
             continue;
         };
         if name == "Debug" {
-            let why = if attribute == "#[user_model]" {
-                "writes a `Debug` impl that redacts `password_hash`"
-            } else {
-                "already writes a `Debug` impl"
+            let why = match kind {
+                MacroKind::User => "writes a `Debug` impl that redacts `password_hash`",
+                MacroKind::Role => "already writes a `Debug` impl",
             };
             errors.error_at(
                 &path,
@@ -183,15 +190,9 @@ fn check_column(field: &Field, errors: &mut Errors) {
             "`unique` already creates an index; keep only #[column(unique)]",
         );
     }
+    let sql_type = field.sql.as_ref().map(|sql| sql.sql_type);
     if let Some(length) = &column.max_length {
-        match length.base10_parse::<u32>() {
-            Ok(0) | Err(_) => errors.error_at(
-                length,
-                "`max_length` must be a positive integer, e.g. #[column(max_length = 64)]",
-            ),
-            Ok(_) => {}
-        }
-        if field.sql.as_ref().is_some_and(|sql| !sql.sized) {
+        if sql_type.is_some_and(|sql| !sql.is_sized()) {
             errors.error_at(
                 length,
                 "`max_length` applies to text and binary columns only (String, Vec<u8>); remove it",
@@ -209,48 +210,128 @@ fn check_column(field: &Field, errors: &mut Errors) {
             check_sql_name(&old_name.value(), old_name.span(), "column", errors);
         }
     }
-    if let Some(default) = &column.default {
-        if is_nested_option_literal(default) {
-            errors.error_at(default, "write the default value itself, without `Some(…)`");
+    check_numeric(field, sql_type, errors);
+    if let Some(default) = &field.default {
+        if is_nested_option_literal(&default.expr) {
+            errors.error_at(
+                &default.expr,
+                "write the default value itself, without `Some(…)`",
+            );
         }
-        check_default_type(field, default, errors);
+        check_default_type(field, errors);
     }
 }
 
+/// `precision` and `scale` go together, on a `BigDecimal` and nowhere else, within the limits
+/// of every backend (MySQL's DECIMAL: precision 65, scale 30).
+fn check_numeric(field: &Field, sql_type: Option<SqlType>, errors: &mut Errors) {
+    let column = &field.column;
+    let example = "e.g. #[column(precision = 10, scale = 2)]";
+    if sql_type != Some(SqlType::Numeric) {
+        for key in [&column.precision, &column.scale].into_iter().flatten() {
+            errors.error_at(
+                key,
+                "`precision` and `scale` apply to `BigDecimal` columns only; remove it",
+            );
+        }
+        return;
+    }
+    match (field.precision, field.scale) {
+        (Some(precision), Some(scale)) => {
+            if precision > 65 {
+                if let Some(lit) = &column.precision {
+                    errors.error_at(
+                        lit,
+                        "MySQL's DECIMAL holds at most 65 digits; choose a precision up to 65",
+                    );
+                }
+            }
+            if scale > 30 || scale > precision {
+                if let Some(lit) = &column.scale {
+                    errors.error_at(
+                        lit,
+                        "the scale is at most the precision, and at most 30 (MySQL's limit)",
+                    );
+                }
+            }
+        }
+        // The unparsable one is already reported.
+        _ if column.precision.is_some() && column.scale.is_some() => {}
+        _ => errors.error_at(
+            &field.original.ty,
+            format!(
+                "a `BigDecimal` column needs its precision and scale, so every backend stores \
+                 the same digits; {example}"
+            ),
+        ),
+    }
+}
+
+/// A PostgreSQL-only SQL type is one error at the field, naming what rules it out.
+fn check_postgres_only(field: &Field, backends: &[Backend], errors: &mut Errors) {
+    let (Some(name), Some(path)) = (&field.postgres_only, &field.column.sql_type) else {
+        return;
+    };
+    let others: Vec<String> = backends
+        .iter()
+        .filter(|backend| **backend != Backend::Postgres)
+        .map(|backend| format!("`{}`", backend.feature()))
+        .collect();
+    let message = if others.is_empty() {
+        format!(
+            "`{name}` is a PostgreSQL-only type that users-diesel's migrations do not create; \
+             keep this column in a table of your own (its `table!` and migration)"
+        )
+    } else {
+        format!(
+            "`{name}` exists on PostgreSQL only, and users-diesel's {} feature{} enabled, so \
+             the model's table could not be created there; keep this column in a \
+             PostgreSQL-only table of your own, or build without {}",
+            others.join(" and "),
+            if others.len() == 1 { " is" } else { "s are" },
+            if others.len() == 1 { "it" } else { "them" },
+        )
+    };
+    errors.error_at(path, message);
+}
+
 /// A literal default must be a literal of the column's type: it is also the SQL `DEFAULT`.
-fn check_default_type(field: &Field, default: &Expr, errors: &mut Errors) {
-    let (Some(literal), Some(sql)) = (literal_default(default), &field.sql) else {
+fn check_default_type(field: &Field, errors: &mut Errors) {
+    let (Some(default), Some(sql)) = (&field.default, &field.sql) else {
+        return;
+    };
+    let Some(literal) = &default.literal else {
         return;
     };
     if field.column.sql_type.is_some() {
         return;
     }
-    let column_type = sql.column_type.to_string();
+    let sql_type = sql.sql_type;
+    use SqlType as T;
     let (fits, literal) = match literal {
         LiteralDefault::Int(_) => (
-            ["SmallInt", "Integer", "BigInt"].contains(&column_type.as_str()),
+            matches!(sql_type, T::SmallInt | T::Integer | T::BigInt),
             "an integer",
         ),
-        LiteralDefault::Float(_) => (
-            ["Float", "Double"].contains(&column_type.as_str()),
-            "a float",
-        ),
-        LiteralDefault::Bool(_) => (column_type == "Bool", "a bool"),
-        LiteralDefault::Str(_) => (column_type == "Text", "a string"),
+        LiteralDefault::Float(_) => (matches!(sql_type, T::Float | T::Double), "a float"),
+        LiteralDefault::Bool(_) => (sql_type == T::Bool, "a bool"),
+        LiteralDefault::Str(_) => (sql_type == T::Text, "a string"),
     };
     if !fits {
-        let example = match column_type.as_str() {
-            "SmallInt" | "Integer" | "BigInt" => "`default = 0`",
-            "Float" | "Double" => "`default = 0.0`",
-            "Bool" => "`default = false`",
-            "Text" => "`default = \"\"`",
+        let example = match sql_type {
+            T::SmallInt | T::Integer | T::BigInt => "`default = 0`",
+            T::Float | T::Double => "`default = 0.0`",
+            T::Bool => "`default = false`",
+            T::Text => "`default = \"\"`",
+            T::Enum => "a variant, e.g. `default = Plan::Free`",
             _ => "an expression of the field's type, e.g. `default = MyType::new()`",
         };
         errors.error_at(
-            default,
+            &default.expr,
             format!(
-                "this default is {literal}, but the `{}` column is `{column_type}`; write {example}",
-                field.ident
+                "this default is {literal}, but the `{}` column is `{}`; write {example}",
+                field.ident,
+                sql_type.variant()
             ),
         );
     }
@@ -276,34 +357,5 @@ fn check_sql_name(name: &str, span: proc_macro2::Span, what: &str, errors: &mut 
                  with a digit, and not a Rust keyword, e.g. \"app_users\""
             ),
         ));
-    }
-}
-
-/// A `default = …` that is a literal becomes the SQL `DEFAULT` too.
-pub enum LiteralDefault {
-    Int(i64),
-    Float(String),
-    Bool(bool),
-    Str(String),
-}
-
-pub fn literal_default(expr: &Expr) -> Option<LiteralDefault> {
-    match expr {
-        Expr::Lit(lit) => match &lit.lit {
-            Lit::Int(int) => int.base10_parse().ok().map(LiteralDefault::Int),
-            Lit::Float(float) => Some(LiteralDefault::Float(float.base10_digits().to_owned())),
-            Lit::Bool(b) => Some(LiteralDefault::Bool(b.value)),
-            Lit::Str(s) => Some(LiteralDefault::Str(s.value())),
-            _ => None,
-        },
-        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => {
-            match literal_default(&unary.expr)? {
-                LiteralDefault::Int(value) => Some(LiteralDefault::Int(-value)),
-                LiteralDefault::Float(value) => Some(LiteralDefault::Float(format!("-{value}"))),
-                _ => None,
-            }
-        }
-        Expr::Group(group) => literal_default(&group.expr),
-        _ => None,
     }
 }

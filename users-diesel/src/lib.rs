@@ -38,7 +38,9 @@
 //!
 //! Features: `sqlite` (default, bundled libsqlite3), `postgres`, `mysql` (MySQL and MariaDB),
 //! `serde` (`Serialize`/`Deserialize` for [`Id`]), `async` ([`AsyncUsers`] over the diesel-async
-//! connections of [`asynchronous`], with deadpool).
+//! connections of [`asynchronous`], with deadpool). The mapped types `chrono::DateTime<Utc>`,
+//! `serde_json::Value` and `bigdecimal::BigDecimal` need no feature: Diesel's `chrono`,
+//! `serde_json` and `numeric` features are always on (see [`sql_types`] for their storage).
 #![deny(missing_docs, unsafe_code)]
 
 #[cfg(feature = "async")]
@@ -50,12 +52,14 @@ pub mod migrations;
 pub mod schema;
 pub mod sql_types;
 mod store;
+mod user_enum;
 mod verify;
 
 pub use id::Id;
 pub use migrations::{Dialect, MigrationError, MigrationSql, Migrations, Refusal};
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;
+pub use user_enum::UserEnum;
 pub use users_core::*;
 /// Turns a struct into a role model.
 ///
@@ -157,6 +161,8 @@ pub use users_derive::role_model;
 /// Misuse is a compile error at the offending token that says what to write instead; unknown
 /// options and keys list the valid ones.
 pub use users_derive::user_model;
+/// Stores a fieldless enum in a model's column: see [`UserEnum`](trait@UserEnum).
+pub use users_derive::UserEnum;
 pub use verify::{
     verify_schema, IntrospectSchema, LiveColumn, LiveIndexColumn, SchemaError, SchemaProblem,
 };
@@ -165,7 +171,7 @@ pub use verify::{
 pub mod prelude {
     pub use crate::schema::ModelSchema;
     pub use crate::{
-        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, UserModel,
+        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, UserEnum, UserModel,
         UserStore, Users, UsersConfig, UsersError,
     };
     // Not the async store traits: their methods have the names of the sync ones, so with both
@@ -180,11 +186,13 @@ pub mod __private {
     pub use crate::schema::assert_not_user_table;
     pub use crate::schema::check as schema_check;
     pub use crate::schema::{Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, Table};
+    pub use crate::sql_types::Portable;
     #[cfg(feature = "sqlite")]
     pub use crate::store::sqlite_transaction;
     pub use crate::store::{
         database_error, join_write_error, now, role_write_error, transaction, user_write_error,
     };
+    pub use crate::user_enum::enum_from_stored;
     pub use crate::Id;
     pub use chrono;
     pub use diesel;

@@ -251,6 +251,9 @@ pub enum Dialect {
 /// Length of `VARCHAR` used on MySQL for text that is indexed but has no `max_length`.
 pub(crate) const MYSQL_DEFAULT_INDEXED_LENGTH: u32 = 255;
 
+/// Length of the `VARCHAR` that holds an enum's value on MySQL.
+const MYSQL_ENUM_LENGTH: u32 = 255;
+
 impl Dialect {
     /// The `CREATE TABLE` statement and `CREATE INDEX` statements of one table.
     pub fn create_table(self, table: &Table) -> String {
@@ -356,6 +359,8 @@ impl Dialect {
         if let Some(default) = column.default {
             let _ = write!(sql, " DEFAULT {}", DefaultSql(default, self));
         }
+        // Last: MySQL takes a column's CHECK only after its NOT NULL and DEFAULT.
+        sql.extend(enum_check(self, column));
         sql
     }
 
@@ -367,7 +372,6 @@ impl Dialect {
             .max_length
             .or(is_key.then_some(MYSQL_DEFAULT_INDEXED_LENGTH));
         let name = match (self, column.ty) {
-            (_, T::Custom(name)) => name,
             (Postgres, T::Uuid) => "UUID",
             (Sqlite, T::Uuid) => "BLOB",
             (Mysql, T::Uuid) => "BINARY(16)",
@@ -395,9 +399,40 @@ impl Dialect {
             (_, T::Date) => "DATE",
             (Mysql, T::Time) => "TIME(6)",
             (_, T::Time) => "TIME",
+            (Postgres, T::Timestamptz) => "TIMESTAMPTZ",
+            (Sqlite, T::Timestamptz) => "TEXT",
+            (Mysql, T::Timestamptz) => "DATETIME(6)",
+            (Postgres, T::Json) => "JSONB",
+            (Sqlite, T::Json) => "TEXT",
+            (Mysql, T::Json) => "JSON",
+            (Postgres, T::Numeric { precision, scale }) => {
+                return format!("NUMERIC({precision}, {scale})")
+            }
+            (Mysql, T::Numeric { precision, scale }) => {
+                return format!("DECIMAL({precision}, {scale})")
+            }
+            // SQLite's numbers are floats: the exact decimal text, never a REAL.
+            (Sqlite, T::Numeric { .. }) => "TEXT",
+            (Mysql, T::Enum { .. }) => return format!("VARCHAR({MYSQL_ENUM_LENGTH})"),
+            (_, T::Enum { .. }) => "TEXT",
         };
         name.to_owned()
     }
+}
+
+/// The `CHECK` that keeps an enum column to its values, e.g. `CHECK ("plan" IN ('free', 'pro'))`.
+fn enum_check(dialect: Dialect, column: &Column) -> Option<String> {
+    let ColumnType::Enum { values } = column.ty else {
+        return None;
+    };
+    let values = values
+        .iter()
+        .map(|value| DefaultSql(DefaultValue::Str(value), dialect).to_string());
+    Some(format!(
+        " CHECK ({} IN ({}))",
+        dialect.quote(column.name),
+        join(values)
+    ))
 }
 
 /// The name of the UNIQUE constraint on `table.column`: PostgreSQL's own default spelling, so

@@ -29,9 +29,23 @@ pub enum ColumnType {
     Date,
     /// `Time`: a `chrono::NaiveTime`.
     Time,
-    /// A type named by `#[column(sql_type = …)]` that the framework does not know; the string is
-    /// the SQL type written in the DDL on every backend.
-    Custom(&'static str),
+    /// [`sql_types::Timestamptz`](crate::sql_types::Timestamptz): a `chrono::DateTime<Utc>`.
+    Timestamptz,
+    /// [`sql_types::Json`](crate::sql_types::Json): a `serde_json::Value`.
+    Json,
+    /// [`sql_types::Numeric`](crate::sql_types::Numeric): a `bigdecimal::BigDecimal` with at
+    /// most `precision` significant digits, `scale` of them after the decimal point.
+    Numeric {
+        /// The total number of significant digits.
+        precision: u32,
+        /// The number of digits after the decimal point.
+        scale: u32,
+    },
+    /// A `#[derive(UserEnum)]` enum: text restricted to `values` by a CHECK constraint.
+    Enum {
+        /// The stored names of the variants, in declaration order.
+        values: &'static [&'static str],
+    },
 }
 
 /// A literal default of a column, emitted as the SQL `DEFAULT`.

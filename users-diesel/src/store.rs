@@ -7,24 +7,34 @@ use diesel::Connection;
 use users_core::UsersError;
 
 use crate::migrations::{foreign_key_name, unique_constraint_name};
+use crate::schema::{ModelSchema, Table};
 
-/// Maps a failed write to a user table: a unique violation on its email column is
-/// [`UsersError::EmailTaken`], anything else [`UsersError::Database`].
-pub fn user_write_error(error: DieselError, table: &str) -> UsersError {
-    if is_unique_violation_of(&error, table, "email") {
-        UsersError::EmailTaken
-    } else {
-        UsersError::database(error)
-    }
+/// Maps a failed write to the table of user model `M`: a unique violation on its email column is
+/// [`UsersError::EmailTaken`], one on another unique column [`UsersError::Conflict`], anything
+/// else [`UsersError::Database`].
+pub fn user_write_error<M: ModelSchema>(error: DieselError) -> UsersError {
+    write_error(error, &M::TABLES[0], "email", UsersError::EmailTaken)
 }
 
-/// Maps a failed write to a role table: a unique violation on its name column is
-/// [`UsersError::RoleExists`], anything else [`UsersError::Database`].
-pub fn role_write_error(error: DieselError, table: &str) -> UsersError {
-    if is_unique_violation_of(&error, table, "name") {
-        UsersError::RoleExists
-    } else {
-        UsersError::database(error)
+/// Maps a failed write to the table of role model `M`: a unique violation on its name column is
+/// [`UsersError::RoleExists`], one on another unique column [`UsersError::Conflict`], anything
+/// else [`UsersError::Database`].
+pub fn role_write_error<M: ModelSchema>(error: DieselError) -> UsersError {
+    write_error(error, &M::TABLES[0], "name", UsersError::RoleExists)
+}
+
+fn write_error(error: DieselError, table: &Table, key: &str, taken: UsersError) -> UsersError {
+    let violated = table
+        .columns
+        .iter()
+        .filter(|column| column.unique)
+        .find(|column| is_unique_violation_of(&error, table.name, column.name));
+    match violated {
+        Some(column) if column.name == key => taken,
+        Some(column) => UsersError::Conflict {
+            column: column.name,
+        },
+        None => UsersError::database(error),
     }
 }
 
@@ -62,9 +72,15 @@ fn is_unique_violation_of(error: &DieselError, table: &str, column: &str) -> boo
         return false;
     };
     let constraint = unique_constraint_name(table, column);
+    let message = info.message();
     info.constraint_name() == Some(constraint.as_str())
-        || info.message().contains(&format!("{constraint}'"))
-        || info.message().contains(&format!("{table}.{column}"))
+        || message.contains(&format!("'{constraint}'"))
+        || message.contains(&format!(".{constraint}'"))
+        // SQLite: "UNIQUE constraint failed: users.username" (columns separated by ", ").
+        || message
+            .rsplit(": ")
+            .next()
+            .is_some_and(|columns| columns.split(", ").any(|c| c == format!("{table}.{column}")))
 }
 
 /// Runs `f` in a transaction (a savepoint when one is already open): committed on `Ok`,

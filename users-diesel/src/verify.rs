@@ -419,8 +419,10 @@ introspect_schema!(
     diesel::pg::PgConnection,
     Dialect::Postgres,
     columns: "SELECT column_name::text AS name, \
-                     (CASE WHEN data_type = 'USER-DEFINED' THEN udt_name ELSE data_type END)::text \
-                         AS type_name, \
+                     (CASE WHEN data_type = 'USER-DEFINED' THEN udt_name \
+                           WHEN data_type = 'numeric' AND numeric_precision IS NOT NULL \
+                               THEN 'numeric(' || numeric_precision || ',' || numeric_scale || ')' \
+                           ELSE data_type END)::text AS type_name, \
                      is_nullable = 'YES' AS nullable, \
                      column_default IS NOT NULL OR is_identity = 'YES' AS has_default \
               FROM information_schema.columns \
@@ -529,10 +531,6 @@ impl Dialect {
         let found = found.trim().to_ascii_lowercase();
         let base = found.split('(').next().unwrap_or_default().trim();
         let accepted: &[&str] = match (self, column.ty) {
-            (_, T::Custom(name)) => {
-                let name = name.to_ascii_lowercase();
-                return name.split('(').next().unwrap_or_default().trim() == base;
-            }
             (Dialect::Postgres, T::Uuid) => &["uuid"],
             (Dialect::Mysql, T::Uuid) => return found == "binary(16)",
             (Dialect::Sqlite, T::Uuid) => &["blob", "binary"],
@@ -566,7 +564,33 @@ impl Dialect {
             (_, T::Timestamp) => &["timestamp", "timestamp without time zone", "datetime"],
             (_, T::Date) => &["date"],
             (_, T::Time) => &["time", "time without time zone"],
+            (Dialect::Postgres, T::Timestamptz) => &["timestamptz", "timestamp with time zone"],
+            (Dialect::Sqlite, T::Timestamptz) => &["text", "timestamptz"],
+            // DATETIME, not TIMESTAMP: MySQL converts a TIMESTAMP through the session time zone.
+            (Dialect::Mysql, T::Timestamptz) => &["datetime"],
+            // JSONB only: a `json` column reads back as text, not in JSONB's binary format.
+            (Dialect::Postgres, T::Json) => &["jsonb"],
+            (Dialect::Sqlite, T::Json) => &["text", "json"],
+            // MariaDB's JSON is an alias of LONGTEXT with a `json_valid` CHECK.
+            (Dialect::Mysql, T::Json) => &["json", "longtext"],
+            // The precision and scale must match too: a narrower column rounds silently.
+            (Dialect::Postgres | Dialect::Mysql, T::Numeric { precision, scale }) => {
+                return numeric_spelling(&found) == Some((precision, scale));
+            }
+            (Dialect::Sqlite, T::Numeric { .. }) => &["text"],
+            (Dialect::Mysql, T::Enum { .. }) => &["varchar", "text"],
+            (_, T::Enum { .. }) => &["text", "varchar", "character varying"],
         };
         accepted.contains(&base)
     }
+}
+
+/// The precision and scale of `numeric(p,s)` or `decimal(p, s)`, as the database spells them.
+fn numeric_spelling(found: &str) -> Option<(u32, u32)> {
+    let arguments = found
+        .strip_prefix("numeric(")
+        .or_else(|| found.strip_prefix("decimal("))?
+        .strip_suffix(')')?;
+    let (precision, scale) = arguments.split_once(',')?;
+    Some((precision.trim().parse().ok()?, scale.trim().parse().ok()?))
 }

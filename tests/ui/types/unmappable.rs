@@ -5,7 +5,7 @@ use users_diesel::prelude::*;
 pub struct User {
     pub tags: Vec<String>,
     pub settings: HashMap<String, String>,
-    pub external_id: uuid::Uuid,
+    pub count: u32,
 }
 
 fn main() {}

@@ -9,8 +9,8 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
-use crate::ast::{Field, Kind, Model};
-use crate::valid::{literal_default, LiteralDefault};
+use crate::ast::{Field, Kind, LiteralDefault, Model};
+use crate::types::SqlType;
 
 /// A Diesel backend the generated code is checked against and implements stores for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,15 @@ impl Backend {
         .into_iter()
         .filter_map(|(enabled, backend)| enabled.then_some(backend))
         .collect()
+    }
+
+    /// The cargo feature of users-diesel that enables this backend.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
+        }
     }
 
     pub fn diesel_backend(self) -> TokenStream {
@@ -188,9 +197,15 @@ fn model_struct(model: &Model, fields: &InjectedFields, backends: &[Backend]) ->
             let column = format_ident!("{}", field.column_name);
             quote!(#[diesel(column_name = #column)])
         });
+        let portable = field.sql.as_ref().filter(|sql| sql.portable).map(|_| {
+            let krate = &model.krate;
+            let portable = quote!(#krate::__private::Portable<#ty>);
+            quote!(#[diesel(serialize_as = #portable, deserialize_as = #portable)])
+        });
         quote! {
             #(#attrs)*
             #rename
+            #portable
             #vis #ident: #ty
         }
     });
@@ -237,7 +252,13 @@ fn table(model: &Model, fields: &InjectedFields) -> TokenStream {
     let head = injected(&fields.head);
     let tail = injected(&fields.tail);
     let own = model.fields.iter().filter_map(|field| {
-        let sql = &field.sql.as_ref()?.diesel_type;
+        let mapping = field.sql.as_ref()?;
+        let sql = mapping.sql_type.table_type(krate);
+        let sql = if mapping.nullable {
+            quote!(Nullable<#sql>)
+        } else {
+            sql
+        };
         let column = format_ident!("{}", field.column_name);
         let docs = column_docs(field);
         Some(quote!(#(#docs)* #column -> #sql))
@@ -322,32 +343,52 @@ fn debug_impl(model: &Model, fields: &InjectedFields) -> TokenStream {
     }
 }
 
-/// A field's starting value in `from_credentials`: its `#[column(default = …)]`, or
-/// `Default::default()` spanned at its type so a missing `Default` points there.
+/// A field's starting value in `from_credentials`: its `#[column(default = …)]`, `None` for
+/// an `Option`, or `Default::default()` spanned at its type (for `register_with` to overwrite:
+/// `register` refuses a model with such fields) so a missing `Default` points there.
 pub fn default_value(field: &Field) -> TokenStream {
     let ty = &field.original.ty;
-    let Some(default) = &field.column.default else {
-        return quote_spanned!(ty.span()=> ::core::default::Default::default());
-    };
     let nullable = field.sql.as_ref().is_some_and(|sql| sql.nullable);
-    let value = match literal_default(default) {
+    let Some(default) = &field.default else {
+        return if nullable {
+            quote_spanned!(ty.span()=> ::core::option::Option::None)
+        } else {
+            quote_spanned!(ty.span()=> ::core::default::Default::default())
+        };
+    };
+    let expr = &default.expr;
+    let value = match default.literal {
         Some(LiteralDefault::Str(_)) => {
-            quote_spanned!(default.span()=> ::std::string::String::from(#default))
+            quote_spanned!(expr.span()=> ::std::string::String::from(#expr))
         }
-        _ => quote!(#default),
+        _ => quote!(#expr),
     };
     if nullable {
-        quote_spanned!(default.span()=> ::core::option::Option::Some(#value))
+        quote_spanned!(expr.span()=> ::core::option::Option::Some(#value))
     } else {
         value
     }
 }
 
 /// `Column::new("name", ColumnType::Text).nullable().unique()…` for one of the user's fields.
-fn column_description(krate: &syn::Path, field: &Field) -> Option<TokenStream> {
+fn column_description(model: &Model, field: &Field) -> Option<TokenStream> {
     let sql = field.sql.as_ref()?;
+    let krate = &model.krate;
     let name = &field.column_name;
-    let column_type = &sql.column_type;
+    let column_type = match sql.sql_type {
+        SqlType::Numeric => {
+            let precision = proc_macro2::Literal::u32_unsuffixed(field.precision.unwrap_or(0));
+            let scale = proc_macro2::Literal::u32_unsuffixed(field.scale.unwrap_or(0));
+            quote!(Numeric { precision: #precision, scale: #scale })
+        }
+        SqlType::Enum => {
+            // Spanned at the field's type: a type that is no `UserEnum` is an error there.
+            let inner = &sql.inner;
+            let values = quote_spanned!(inner.span()=> <#inner as #krate::UserEnum>::VALUES);
+            quote!(Enum { values: #values })
+        }
+        other => format_ident!("{}", other.variant()).into_token_stream(),
+    };
     let mut tokens = quote!(Column::new(#name, ColumnType::#column_type));
     if sql.nullable {
         tokens.extend(quote!(.nullable()));
@@ -358,18 +399,17 @@ fn column_description(krate: &syn::Path, field: &Field) -> Option<TokenStream> {
     if field.column.index.is_some() {
         tokens.extend(quote!(.indexed()));
     }
-    if let Some(length) = &field.column.max_length {
-        let length = proc_macro2::Literal::u32_unsuffixed(length.base10_parse().unwrap_or(0));
+    if let Some(length) = field.max_length {
+        let length = proc_macro2::Literal::u32_unsuffixed(length);
         tokens.extend(quote!(.max_length(#length)));
     }
     if let Some(old_name) = &field.column.renamed_from {
         tokens.extend(quote!(.renamed_from(#old_name)));
     }
-    let default = field.column.default.as_ref().and_then(literal_default);
-    if let Some(default) = default {
+    if let Some(default) = field.default.as_ref().and_then(|d| d.literal.as_ref()) {
         let value = match default {
             LiteralDefault::Int(value) => {
-                let value = proc_macro2::Literal::i64_unsuffixed(value);
+                let value = proc_macro2::Literal::i64_unsuffixed(*value);
                 quote!(DefaultValue::Int(#value))
             }
             LiteralDefault::Float(value) => quote!(DefaultValue::Float(#value)),
@@ -379,6 +419,30 @@ fn column_description(krate: &syn::Path, field: &Field) -> Option<TokenStream> {
         tokens.extend(quote!(.default(#krate::__private::#value)));
     }
     Some(tokens)
+}
+
+/// How a store passes the model to `values` and `set`: by reference, or by value where a field
+/// binds through `Portable`, which Diesel binds only from owned values.
+pub fn write_source(model: &Model, value: TokenStream) -> TokenStream {
+    if model
+        .fields
+        .iter()
+        .any(|field| field.sql.as_ref().is_some_and(|sql| sql.portable))
+    {
+        quote!(#value.clone())
+    } else {
+        value
+    }
+}
+
+/// The SQL names of the fields `register` cannot fill (no `Option`, no default).
+pub fn required_fields<'m>(model: &'m Model) -> Vec<&'m str> {
+    model
+        .fields
+        .iter()
+        .filter(|field| field.is_required())
+        .map(|field| field.column_name.as_str())
+        .collect()
 }
 
 /// A column's documentation in `table!`: the field's own doc comments, or a line naming it
@@ -462,7 +526,7 @@ fn schema_columns(model: &Model, fields: &InjectedFields) -> Vec<TokenStream> {
     let own = model
         .fields
         .iter()
-        .filter_map(|field| column_description(&model.krate, field));
+        .filter_map(|field| column_description(model, field));
     let tail = fields.tail.iter().map(|f| f.column.clone());
     head.chain(own).chain(tail).collect()
 }

@@ -7,6 +7,7 @@ use syn::Path;
 
 use super::{
     field_defaults, respanned, shared_store_methods, sibling_table_path, sql_ident, table_path,
+    write_source,
     Backend, Flavor, Injected, InjectedFields,
 };
 use crate::ast::Model;
@@ -339,7 +340,7 @@ pub fn role_store_methods(
     let connection = backend.connection(flavor);
     let asyncness = flavor.asyncness();
     let roles = table_path(model);
-    let roles_name = &model.table;
+    let role_value = write_source(model, quote!(role));
     let join = sibling_table_path(model, join_table);
     let join_struct = join_struct(model, user);
     let user_id = quote!(<#user as UserModel>::Id);
@@ -352,11 +353,11 @@ pub fn role_store_methods(
     let shared = shared_store_methods(model, &connection, flavor, "name");
     let insert = flavor.run(
         quote!(execute),
-        quote!(diesel::insert_into(#roles::table).values(role)),
+        quote!(diesel::insert_into(#roles::table).values(#role_value)),
     );
     let update = flavor.run(
         quote!(execute),
-        quote!(diesel::update(#roles::table.find(role.id)).set(role)),
+        quote!(diesel::update(#roles::table.find(role.id)).set(#role_value)),
     );
     let assign = flavor.run(
         quote!(execute),
@@ -424,14 +425,14 @@ pub fn role_store_methods(
     );
     quote! {
         #asyncness fn insert(conn: &mut #connection, role: &Self) -> ::core::result::Result<Self, UsersError> {
-            #insert.map_err(|error| role_write_error(error, #roles_name))?;
+            #insert.map_err(role_write_error::<Self>)?;
             ::core::result::Result::Ok(::core::clone::Clone::clone(role))
         }
 
         #shared
 
         #asyncness fn update(conn: &mut #connection, role: &Self) -> ::core::result::Result<Self, UsersError> {
-            let updated = #update.map_err(|error| role_write_error(error, #roles_name))?;
+            let updated = #update.map_err(role_write_error::<Self>)?;
             if updated == 0 {
                 return ::core::result::Result::Err(UsersError::RoleNotFound);
             }

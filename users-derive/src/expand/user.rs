@@ -4,7 +4,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    field_defaults, shared_store_methods, table_path, Backend, Flavor, Injected, InjectedFields,
+    field_defaults, required_fields, shared_store_methods, table_path, write_source, Backend,
+    Flavor, Injected, InjectedFields,
 };
 use crate::ast::Model;
 
@@ -126,6 +127,7 @@ fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
     let ident = &model.item.ident;
     let table = &model.table;
     let defaults = field_defaults(model);
+    let required = required_fields(model);
     let (now, timestamps) = if timestamps {
         (
             quote!(let now = #krate::__private::now();),
@@ -140,6 +142,8 @@ fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
             type Id = Id<#ident>;
 
             const TABLE: &'static str = #table;
+
+            const REQUIRED_FIELDS: &'static [&'static str] = &[#(#required),*];
 
             fn from_credentials(id: Id<#ident>, email: ::std::string::String, password_hash: ::std::string::String) -> Self {
                 #now
@@ -249,8 +253,8 @@ pub fn user_store_methods(
     let asyncness = flavor.asyncness();
     let ident = &model.item.ident;
     let table = table_path(model);
-    let table_name = &model.table;
     let krate = &model.krate;
+    let user_value = write_source(model, quote!(user));
     let (insert_prepare, update_prepare, update_result) = if timestamps {
         // `created_at` is not part of the changeset, so read the stored row back.
         let read_back = flavor.run(
@@ -282,7 +286,7 @@ pub fn user_store_methods(
     };
     let insert = flavor.run(
         quote!(execute),
-        quote!(diesel::insert_into(#table::table).values(user)),
+        quote!(diesel::insert_into(#table::table).values(#user_value)),
     );
     let find_for_update = flavor.run(
         quote!(get_result),
@@ -290,12 +294,12 @@ pub fn user_store_methods(
     );
     let update = flavor.run(
         quote!(execute),
-        quote!(diesel::update(#table::table.find(user.id)).set(user)),
+        quote!(diesel::update(#table::table.find(user.id)).set(#user_value)),
     );
     quote! {
         #asyncness fn insert(conn: &mut #connection, user: &Self) -> ::core::result::Result<Self, UsersError> {
             #insert_prepare
-            #insert.map_err(|error| user_write_error(error, #table_name))?;
+            #insert.map_err(user_write_error::<Self>)?;
             ::core::result::Result::Ok(::core::clone::Clone::clone(user))
         }
 
@@ -307,7 +311,7 @@ pub fn user_store_methods(
 
         #asyncness fn update(conn: &mut #connection, user: &Self) -> ::core::result::Result<Self, UsersError> {
             #update_prepare
-            let updated = #update.map_err(|error| user_write_error(error, #table_name))?;
+            let updated = #update.map_err(user_write_error::<Self>)?;
             if updated == 0 {
                 return ::core::result::Result::Err(UsersError::UserNotFound);
             }

@@ -1,0 +1,264 @@
+//! The mapped column types on every enabled backend: `DateTime<Utc>`, `serde_json::Value`,
+//! `BigDecimal` with its precision and scale, `uuid::Uuid` and a `#[derive(UserEnum)]` enum
+//! migrate, pass `verify_schema` and round-trip without loss; a unique custom column is a typed
+//! `Conflict`.
+
+use std::str::FromStr;
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, SubsecRound, TimeZone, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel_migrations::MigrationHarness;
+use serde_json::{json, Value};
+use users_diesel::prelude::*;
+use users_diesel::verify_schema;
+use users_tests::{backend_tests, dialect_of};
+
+#[derive(Debug, Clone, Copy, PartialEq, UserEnum)]
+pub enum Plan {
+    Free,
+    ProMonthly,
+    #[user_enum(rename = "team")]
+    Business,
+}
+
+/// A type of the application's own, stored as `Text` through its own Diesel impls; the
+/// one-segment `sql_type = Text` resolves as it does at the struct.
+#[derive(Debug, Clone, Default, PartialEq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub struct Handle(String);
+
+impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for Handle
+where
+    DB: diesel::backend::Backend,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, DB>,
+    ) -> diesel::serialize::Result {
+        self.0.to_sql(out)
+    }
+}
+
+impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for Handle
+where
+    DB: diesel::backend::Backend,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(value: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        String::from_sql(value).map(Handle)
+    }
+}
+
+use diesel::sql_types::Text;
+
+#[user_model(table = "customers")]
+pub struct Customer {
+    #[column(unique, max_length = 32)]
+    pub username: String,
+    pub seen_at: DateTime<Utc>,
+    pub settings: Value,
+    #[column(precision = 10, scale = 2)]
+    pub balance: BigDecimal,
+    pub external_id: uuid::Uuid,
+    #[column(default = Plan::Free)]
+    pub plan: Plan,
+    #[column(sql_type = Text)]
+    pub handle: Handle,
+    pub maybe_seen_at: Option<DateTime<Utc>>,
+    pub maybe_settings: Option<Value>,
+    #[column(precision = 30, scale = 10)]
+    pub maybe_balance: Option<BigDecimal>,
+    #[column(unique)]
+    pub maybe_external_id: Option<uuid::Uuid>,
+    pub maybe_plan: Option<Plan>,
+}
+
+fn users() -> Users<Customer> {
+    Users::new(UsersConfig::new([7u8; 32]).unwrap())
+}
+
+fn decimal(text: &str) -> BigDecimal {
+    BigDecimal::from_str(text).unwrap()
+}
+
+/// Microseconds: what PostgreSQL and MySQL keep.
+fn moment() -> DateTime<Utc> {
+    (Utc.with_ymd_and_hms(2024, 5, 1, 12, 30, 45).unwrap()
+        + chrono::Duration::nanoseconds(123_456_789))
+    .trunc_subsecs(6)
+}
+
+fn fill(customer: &mut Customer, username: &str) {
+    customer.username = username.into();
+    customer.seen_at = moment();
+    customer.settings =
+        json!({"theme": "dark", "list": [1, 2.5, "x", null], "big": 12345678901234567890u64});
+    customer.balance = decimal("12.34");
+    customer.external_id = uuid::Uuid::now_v7();
+    customer.plan = Plan::ProMonthly;
+    customer.handle = Handle(format!("@{username}"));
+    customer.maybe_seen_at = Some(moment() + chrono::Duration::days(400));
+    customer.maybe_settings = Some(json!(["a", {"b": false}]));
+    customer.maybe_balance = Some(decimal("123456789012345678.1234567891"));
+    customer.maybe_external_id = Some(uuid::Uuid::now_v7());
+    customer.maybe_plan = Some(Plan::Business);
+}
+
+backend_tests! {
+    fn every_mapped_type_migrates_and_verifies(conn, db) {
+        conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+        verify_schema::<Customer, _>(conn).unwrap();
+    }
+
+    fn every_mapped_type_round_trips_through_the_store(conn, db) {
+        conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+        let users = users();
+        let stored = users
+            .register_with(conn, "ada@example.com", "correct horse battery", |c| fill(c, "ada"))
+            .unwrap();
+        let found = users.get(conn, stored.id).unwrap().unwrap();
+        assert_eq!(found, stored);
+        assert_eq!(found.balance, decimal("12.34"));
+        assert_eq!(found.balance.to_string(), "12.34");
+        assert_eq!(found.seen_at, moment());
+        assert_eq!(found.maybe_plan, Some(Plan::Business));
+
+        // The optional columns hold NULL as well.
+        let bare = users
+            .register_with(conn, "bob@example.com", "correct horse battery", |c| {
+                fill(c, "bob");
+                c.maybe_seen_at = None;
+                c.maybe_settings = None;
+                c.maybe_balance = None;
+                c.maybe_external_id = None;
+                c.maybe_plan = None;
+            })
+            .unwrap();
+        assert_eq!(users.get(conn, bare.id).unwrap().unwrap(), bare);
+
+        // And an update writes every type back.
+        let mut changed = found.clone();
+        changed.balance = decimal("-0.05");
+        changed.plan = Plan::Free;
+        changed.settings = json!(3);
+        changed.maybe_seen_at = None;
+        let updated = users.update(conn, &changed).unwrap();
+        assert_eq!(users.get(conn, updated.id).unwrap().unwrap(), changed);
+    }
+
+    fn plain_diesel_reads_and_filters_the_mapped_types(conn, db) {
+        conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+        let mut customer = Customer::from_credentials(Id::new(), "cy@example.com".into(), "h".into());
+        fill(&mut customer, "cy");
+        diesel::insert_into(customers::table).values(customer.clone()).execute(conn).unwrap();
+        let found: Customer = customers::table
+            .filter(customers::plan.eq(Plan::ProMonthly))
+            .select(Customer::as_select())
+            .get_result(conn)
+            .unwrap();
+        assert_eq!(found, customer);
+    }
+
+    fn a_value_outside_the_enum_is_refused_by_the_database(conn, db) {
+        conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+        let dialect = dialect_of(conn);
+        let mut customer = Customer::from_credentials(Id::new(), "dee@example.com".into(), "h".into());
+        fill(&mut customer, "dee");
+        diesel::insert_into(customers::table).values(customer.clone()).execute(conn).unwrap();
+        let result = conn.batch_execute(&format!(
+            "UPDATE {} SET {} = 'platinum'",
+            dialect.quote("customers"),
+            dialect.quote("plan")
+        ));
+        assert!(result.is_err(), "the CHECK constraint should refuse 'platinum'");
+    }
+
+    fn a_taken_custom_unique_value_is_a_conflict_naming_the_column(conn, db) {
+        conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+        let users = users();
+        let first = users
+            .register_with(conn, "eve@example.com", "correct horse battery", |c| fill(c, "eve"))
+            .unwrap();
+        let error = users
+            .register_with(conn, "eve2@example.com", "correct horse battery", |c| fill(c, "eve"))
+            .unwrap_err();
+        assert!(matches!(error, UsersError::Conflict { column: "username" }), "{error:?}");
+        let error = users
+            .register_with(conn, "eve3@example.com", "correct horse battery", |c| {
+                fill(c, "eve3");
+                c.maybe_external_id = first.maybe_external_id;
+            })
+            .unwrap_err();
+        assert!(matches!(error, UsersError::Conflict { column: "maybe_external_id" }), "{error:?}");
+        let error = users
+            .register_with(conn, "EVE@example.com", "correct horse battery", |c| fill(c, "eve4"))
+            .unwrap_err();
+        assert!(matches!(error, UsersError::EmailTaken), "{error:?}");
+        let mut second = users
+            .register_with(conn, "fay@example.com", "correct horse battery", |c| fill(c, "fay"))
+            .unwrap();
+        second.username = "eve".into();
+        let error = users.update(conn, &second).unwrap_err();
+        assert!(matches!(error, UsersError::Conflict { column: "username" }), "{error:?}");
+    }
+}
+
+/// SQLite has no exact decimal: the value is kept as its text, never as a float.
+#[cfg(feature = "sqlite")]
+#[test]
+fn sqlite_keeps_decimals_and_timestamps_as_text() {
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        balance_type: String,
+        #[diesel(sql_type = Text)]
+        balance: String,
+    }
+    let mut db = users_tests::sqlite();
+    let conn = &mut *db;
+    conn.run_pending_migrations(Migrations::new().with::<Customer>())
+        .unwrap();
+    users()
+        .register_with(conn, "gus@example.com", "correct horse battery", |c| {
+            fill(c, "gus");
+            c.balance = decimal("12.34");
+        })
+        .unwrap();
+    let stored: Stored = diesel::sql_query(
+        "SELECT typeof(balance) AS balance_type, CAST(balance AS TEXT) AS balance FROM customers",
+    )
+    .get_result(conn)
+    .unwrap();
+    assert_eq!(
+        (stored.balance_type.as_str(), stored.balance.as_str()),
+        ("text", "12.34")
+    );
+}
+
+/// MySQL's DATETIME has no zone: the column holds the UTC wall-clock time.
+#[cfg(feature = "mysql")]
+#[test]
+fn mysql_stores_utc_wall_clock_time() {
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        seen_at: String,
+    }
+    let mut db = users_tests::mysql();
+    let conn = &mut *db;
+    conn.run_pending_migrations(Migrations::new().with::<Customer>())
+        .unwrap();
+    users()
+        .register_with(conn, "hal@example.com", "correct horse battery", |c| {
+            fill(c, "hal")
+        })
+        .unwrap();
+    let stored: Stored =
+        diesel::sql_query("SELECT CAST(seen_at AS CHAR) AS seen_at FROM customers")
+            .get_result(conn)
+            .unwrap();
+    assert_eq!(stored.seen_at, "2024-05-01 12:30:45.123456");
+}
