@@ -30,34 +30,7 @@ pub type TransactionFuture<'a, T> =
             feature on; for a pooled connection write `&mut *conn`"
 )]
 pub trait AsyncUserStore<C: Send>: UserModel {
-    /// Inserts a new user and returns the stored row (timestamps set by the store).
-    fn insert(conn: &mut C, user: &Self) -> impl Future<Output = Result<Self, UsersError>> + Send;
-
-    /// Loads the user with this id.
-    fn find(
-        conn: &mut C,
-        id: Self::Id,
-    ) -> impl Future<Output = Result<Option<Self>, UsersError>> + Send;
-
-    /// Loads the user with this id and locks its row until the transaction ends; call it inside
-    /// [`AsyncUserStore::transaction`].
-    fn find_for_update(
-        conn: &mut C,
-        id: Self::Id,
-    ) -> impl Future<Output = Result<Option<Self>, UsersError>> + Send;
-
-    /// Loads the user with this normalised email address.
-    fn find_by_email(
-        conn: &mut C,
-        email: &str,
-    ) -> impl Future<Output = Result<Option<Self>, UsersError>> + Send;
-
-    /// Writes every field of `user` to its row and returns the stored row;
-    /// [`UsersError::UserNotFound`] if the row does not exist.
-    fn update(conn: &mut C, user: &Self) -> impl Future<Output = Result<Self, UsersError>> + Send;
-
-    /// Deletes the user with this id; `false` if there was none.
-    fn delete(conn: &mut C, id: Self::Id) -> impl Future<Output = Result<bool, UsersError>> + Send;
+    user_store_methods!(async);
 
     /// Runs the future that `f` makes in a database transaction: committed if it resolves to
     /// `Ok`, rolled back otherwise. Inside a transaction already, it is a savepoint.
@@ -90,70 +63,5 @@ pub trait AsyncRoleStore<C: Send>: RoleModel {
     /// The user model the roles are assigned to.
     type User: UserModel;
 
-    /// Inserts a new role and returns it.
-    fn insert(conn: &mut C, role: &Self) -> impl Future<Output = Result<Self, UsersError>> + Send;
-
-    /// Loads the role with this id.
-    fn find(
-        conn: &mut C,
-        id: Self::Id,
-    ) -> impl Future<Output = Result<Option<Self>, UsersError>> + Send;
-
-    /// Loads the role with this name.
-    fn find_by_name(
-        conn: &mut C,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<Self>, UsersError>> + Send;
-
-    /// Writes every field of `role` to its row; [`UsersError::RoleNotFound`] if there is none.
-    fn update(conn: &mut C, role: &Self) -> impl Future<Output = Result<Self, UsersError>> + Send;
-
-    /// Deletes the role with this id, and its assignments; `false` if there was none.
-    fn delete(conn: &mut C, id: Self::Id) -> impl Future<Output = Result<bool, UsersError>> + Send;
-
-    /// Gives the user the role; doing it again changes nothing.
-    fn assign(
-        conn: &mut C,
-        user: <Self::User as UserModel>::Id,
-        role: Self::Id,
-    ) -> impl Future<Output = Result<(), UsersError>> + Send;
-
-    /// Takes the role from the user; `false` if the user did not have it.
-    fn revoke(
-        conn: &mut C,
-        user: <Self::User as UserModel>::Id,
-        role: Self::Id,
-    ) -> impl Future<Output = Result<bool, UsersError>> + Send;
-
-    /// Whether the user has at least one of the roles with these names.
-    fn has_any_role(
-        conn: &mut C,
-        user: <Self::User as UserModel>::Id,
-        names: &[&str],
-    ) -> impl Future<Output = Result<bool, UsersError>> + Send;
-
-    /// How many of the roles with these (distinct) names the user has.
-    fn count_roles_named(
-        conn: &mut C,
-        user: <Self::User as UserModel>::Id,
-        names: &[&str],
-    ) -> impl Future<Output = Result<usize, UsersError>> + Send;
-
-    /// The user's roles, by name.
-    fn roles_of(
-        conn: &mut C,
-        user: <Self::User as UserModel>::Id,
-    ) -> impl Future<Output = Result<Vec<Self>, UsersError>> + Send;
-
-    /// The roles of each of `users`, in the same order, in one query.
-    fn roles_of_users(
-        conn: &mut C,
-        users: &[Self::User],
-    ) -> impl Future<Output = Result<Vec<Vec<Self>>, UsersError>> + Send;
-
-    /// The users who have the role with this name, oldest first.
-    fn users_with_role(
-        conn: &mut C,
-        name: &str,
-    ) -> impl Future<Output = Result<Vec<Self::User>, UsersError>> + Send;
+    role_store_methods!(async);
 }

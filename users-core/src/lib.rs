@@ -10,9 +10,12 @@
 //! ([`AsyncUserStore`], [`AsyncRoleStore`]), with argon2 on Tokio's blocking pool.
 #![deny(missing_docs, unsafe_code)]
 
-// First: its macros write the operations of both managers below.
+// First: their macros write the operations of both managers and the methods of both kinds
+// of store below.
 #[macro_use]
 mod operations;
+#[macro_use]
+mod store;
 #[cfg(feature = "async")]
 mod async_manager;
 #[cfg(feature = "async")]
@@ -24,7 +27,6 @@ mod hooks;
 mod manager;
 mod model;
 mod password;
-mod store;
 mod token;
 
 // The hand-written test model names the crate as its users do.
