@@ -26,6 +26,45 @@ pub enum SqlType {
     Numeric,
     /// A `#[derive(UserEnum)]` enum, stored as CHECK-constrained text.
     Enum,
+    /// A PostgreSQL array (`Vec<String>`, `Vec<i32>`, …): a build with PostgreSQL only.
+    Array(ArrayOf),
+}
+
+/// The element types of the PostgreSQL arrays a field can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArrayOf {
+    Text,
+    SmallInt,
+    Integer,
+    BigInt,
+    Bool,
+    Double,
+}
+
+impl ArrayOf {
+    /// The `ColumnType` (and Diesel SQL type) variant's name.
+    pub fn variant(self) -> &'static str {
+        match self {
+            ArrayOf::Text => "Text",
+            ArrayOf::SmallInt => "SmallInt",
+            ArrayOf::Integer => "Integer",
+            ArrayOf::BigInt => "BigInt",
+            ArrayOf::Bool => "Bool",
+            ArrayOf::Double => "Double",
+        }
+    }
+
+    fn of_rust(ty: &Type) -> Option<ArrayOf> {
+        Some(match last_segment(ty)?.ident.to_string().as_str() {
+            "String" => ArrayOf::Text,
+            "i16" => ArrayOf::SmallInt,
+            "i32" => ArrayOf::Integer,
+            "i64" => ArrayOf::BigInt,
+            "bool" => ArrayOf::Bool,
+            "f64" => ArrayOf::Double,
+            _ => return None,
+        })
+    }
 }
 
 impl SqlType {
@@ -48,6 +87,7 @@ impl SqlType {
             SqlType::Json => "Json",
             SqlType::Numeric => "Numeric",
             SqlType::Enum => "Enum",
+            SqlType::Array(_) => "Array",
         }
     }
 
@@ -58,6 +98,11 @@ impl SqlType {
             SqlType::Json => quote!(#krate::sql_types::Json),
             SqlType::Numeric => quote!(#krate::sql_types::Numeric),
             SqlType::Enum => quote!(Text),
+            SqlType::Array(element) => {
+                let element =
+                    proc_macro2::Ident::new(element.variant(), proc_macro2::Span::call_site());
+                quote!(Array<#element>)
+            }
             other => {
                 let ident =
                     proc_macro2::Ident::new(other.variant(), proc_macro2::Span::call_site());
@@ -134,8 +179,8 @@ pub enum Unmapped {
 
 const HELP: &str = "supported types are String, bool, i16, i32, i64, f32, f64, Vec<u8>, \
      Id<Model>, uuid::Uuid, chrono::{NaiveDateTime, NaiveDate, NaiveTime, DateTime<Utc>}, \
-     serde_json::Value, bigdecimal::BigDecimal, a #[derive(UserEnum)] enum, and Option of \
-     any of them";
+     serde_json::Value, bigdecimal::BigDecimal, a #[derive(UserEnum)] enum, Vec<String>, \
+     Vec<i32> and other PostgreSQL arrays (PostgreSQL only), and Option of any of them";
 
 /// Maps a field's type; `#[column(sql_type = …)]` picks the SQL type of a type of the user's
 /// own that implements Diesel's traits for it.
@@ -216,6 +261,16 @@ fn builtin_sql_type(ty: &Type) -> syn::Result<(SqlType, bool)> {
         "NaiveDate" => SqlType::Date,
         "NaiveTime" => SqlType::Time,
         "Vec" if is_vec_u8(&segment.arguments) => SqlType::Binary,
+        "Vec" => match single_type_argument(&segment.arguments).and_then(ArrayOf::of_rust) {
+            Some(element) => SqlType::Array(element),
+            None => {
+                return unmappable(format!(
+                    "`{}` cannot be mapped: a PostgreSQL array holds String, i16, i32, i64, \
+                     bool or f64; {HELP}",
+                    type_as_written(ty)
+                ))
+            }
+        },
         "Uuid" if plain => return Ok((SqlType::Uuid, true)),
         "Value" if plain => return Ok((SqlType::Json, true)),
         "BigDecimal" if plain => return Ok((SqlType::Numeric, true)),

@@ -54,6 +54,36 @@ pub fn check_model(model: &Model, backends: &[Backend], errors: &mut Errors) {
     check_fields(&model.fields, &injected, attribute, errors);
     for field in &model.fields {
         check_postgres_only(field, backends, errors);
+        check_array(field, backends, errors);
+    }
+}
+
+/// A PostgreSQL array needs a build whose only backend is PostgreSQL: one error at the field's
+/// type otherwise, naming the features that rule it out.
+fn check_array(field: &Field, backends: &[Backend], errors: &mut Errors) {
+    if !field
+        .sql
+        .as_ref()
+        .is_some_and(|sql| matches!(sql.sql_type, SqlType::Array(_)))
+    {
+        return;
+    }
+    let others: Vec<String> = backends
+        .iter()
+        .filter(|backend| **backend != Backend::Postgres)
+        .map(|backend| format!("`{}`", backend.feature()))
+        .collect();
+    if !others.is_empty() {
+        errors.error_at(
+            &field.original.ty,
+            format!(
+                "a PostgreSQL array, but users-diesel's {} feature{} enabled, so the model's \
+                 table could not be created there; build with the `postgres` feature only, or \
+                 keep this column in a PostgreSQL table of your own",
+                others.join(" and "),
+                if others.len() == 1 { " is" } else { "s are" },
+            ),
+        );
     }
 }
 

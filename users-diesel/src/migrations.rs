@@ -414,6 +414,13 @@ impl Dialect {
             // SQLite's numbers are floats: the exact decimal text, never a REAL.
             (Sqlite, T::Numeric { .. }) => "TEXT",
             (Mysql, T::Enum { .. }) => return format!("VARCHAR({MYSQL_ENUM_LENGTH})"),
+            // PostgreSQL only: the macros refuse an array in a build with another backend.
+            (_, T::Array { element }) => {
+                return format!(
+                    "{}[]",
+                    self.type_name(&Column::new(column.name, *element), false)
+                )
+            }
             (_, T::Enum { .. }) => "TEXT",
         };
         name.to_owned()

@@ -46,6 +46,12 @@ pub enum ColumnType {
         /// The stored names of the variants, in declaration order.
         values: &'static [&'static str],
     },
+    /// A PostgreSQL array of `element`s (`Vec<String>`, `Vec<i32>`, …), in builds whose only
+    /// backend is PostgreSQL.
+    Array {
+        /// The element type.
+        element: &'static ColumnType,
+    },
 }
 
 /// A literal default of a column, emitted as the SQL `DEFAULT`.

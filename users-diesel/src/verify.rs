@@ -419,7 +419,7 @@ introspect_schema!(
     diesel::pg::PgConnection,
     Dialect::Postgres,
     columns: "SELECT column_name::text AS name, \
-                     (CASE WHEN data_type = 'USER-DEFINED' THEN udt_name \
+                     (CASE WHEN data_type IN ('USER-DEFINED', 'ARRAY') THEN udt_name \
                            WHEN data_type = 'numeric' AND numeric_precision IS NOT NULL \
                                THEN 'numeric(' || numeric_precision || ',' || numeric_scale || ')' \
                            ELSE data_type END)::text AS type_name, \
@@ -579,6 +579,14 @@ impl Dialect {
             }
             (Dialect::Sqlite, T::Numeric { .. }) => &["text"],
             (Dialect::Mysql, T::Enum { .. }) => &["varchar", "text"],
+            // PostgreSQL names an array type after its element's, `_int4`; the migration files
+            // spell it `INTEGER[]`.
+            (Dialect::Postgres, T::Array { element }) => {
+                let inner = found.strip_suffix("[]").or_else(|| found.strip_prefix('_'));
+                return inner
+                    .is_some_and(|inner| self.holds(&Column::new(column.name, *element), inner));
+            }
+            (_, T::Array { .. }) => return false,
             (_, T::Enum { .. }) => &["text", "varchar", "character varying"],
         };
         accepted.contains(&base)

@@ -387,6 +387,10 @@ fn column_description(model: &Model, field: &Field) -> Option<TokenStream> {
             let values = quote_spanned!(inner.span()=> <#inner as #krate::UserEnum>::VALUES);
             quote!(Enum { values: #values })
         }
+        SqlType::Array(element) => {
+            let element = format_ident!("{}", element.variant());
+            quote!(Array { element: &ColumnType::#element })
+        }
         other => format_ident!("{}", other.variant()).into_token_stream(),
     };
     let mut tokens = quote!(Column::new(#name, ColumnType::#column_type));
