@@ -165,6 +165,29 @@ mod refused {
         }
     }
 
+    /// Not refused: `handle` becomes `VARCHAR(64)` on MySQL, then `VARCHAR(200)`.
+    pub mod short_handle {
+        use super::*;
+        #[user_model]
+        pub struct User {
+            pub display_name: Option<String>,
+            pub nick: Option<String>,
+            #[column(index, max_length = 64)]
+            pub handle: String,
+        }
+    }
+
+    pub mod long_handle {
+        use super::*;
+        #[user_model]
+        pub struct User {
+            pub display_name: Option<String>,
+            pub nick: Option<String>,
+            #[column(index, max_length = 200)]
+            pub handle: String,
+        }
+    }
+
     pub fn only<M: ModelSchema>() -> Migrations {
         Migrations::new().with::<M>()
     }
@@ -393,6 +416,23 @@ backend_tests! {
             .load(conn)
             .unwrap();
         assert_eq!(notes, vec!["it's C:\\".to_owned(); 3]);
+    }
+
+    fn a_longer_max_length_widens_the_column(conn, db) {
+        v1_with_rows!(conn);
+        conn.run_pending_migrations(refused::only::<refused::short_handle::User>()).unwrap();
+        conn.run_pending_migrations(refused::only::<refused::long_handle::User>()).unwrap();
+        verify::<refused::long_handle::User, _>(conn);
+        let long = "h".repeat(150);
+        diesel::update(refused::long_handle::users::table)
+            .set(refused::long_handle::users::handle.eq(&long))
+            .execute(conn)
+            .unwrap();
+        let handles: Vec<String> = refused::long_handle::users::table
+            .select(refused::long_handle::users::handle)
+            .load(conn)
+            .unwrap();
+        assert_eq!(handles, vec![long; 3]);
     }
 
     fn verify_schema_lists_the_pending_steps(conn, db) {

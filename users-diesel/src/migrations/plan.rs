@@ -409,6 +409,9 @@ pub fn plan_table(dialect: Dialect, table: &Table, before: Option<&TableState>) 
             (false, true) => plan.changes.push(Change::DropNotNull(*column)),
             _ => {}
         }
+        if let Some(change) = widen_varchar(dialect, table, column, found) {
+            plan.changes.push(change);
+        }
         let renamed_from = renamed.map(|(old, _)| old);
         let existing = |name: &str| before.has_index(name, false);
         let unique_exists = before.has_index(column.name, true)
@@ -440,6 +443,32 @@ pub fn plan_table(dialect: Dialect, table: &Table, before: Option<&TableState>) 
         }
     }
     plan
+}
+
+/// A larger `max_length` on MySQL, whose `VARCHAR(n)` refuses longer values: the column is
+/// widened. (A smaller one leaves the column as it is: it holds every value the field can.)
+fn widen_varchar(
+    dialect: Dialect,
+    table: &Table,
+    column: &Column,
+    found: &ColumnState,
+) -> Option<Change> {
+    if dialect != Dialect::Mysql || column.ty != ColumnType::Text {
+        return None;
+    }
+    let length = |type_name: &str| -> Option<u32> {
+        type_name
+            .to_ascii_lowercase()
+            .strip_prefix("varchar(")?
+            .strip_suffix(')')?
+            .parse()
+            .ok()
+    };
+    let wanted = length(&dialect.type_name(column, is_key(table, column)))?;
+    (length(&found.type_name)? < wanted).then(|| Change::WidenToVarchar {
+        column: *column,
+        from: found.type_name.clone(),
+    })
 }
 
 fn rename(
