@@ -298,16 +298,28 @@ fn checked_type(model: &Model, name: &str, ty: &TokenStream, sql: &TokenStream) 
     let column = Ident::new(name, span);
     let column = respanned(quote!(#table::#column), span);
     let checks = respanned(quote!(#krate::__private::schema_check), span);
-    let sql_types = respanned(quote!(#krate::__private::diesel::sql_types), span);
     let check = match name {
         "id" => quote_spanned!(span=> #checks::holds_id::<#column>()),
         "created_at" | "updated_at" => quote_spanned!(span=> #checks::holds_timestamp::<#column>()),
         _ => {
-            let expected = respanned(sql.clone(), span);
-            quote_spanned!(span=> { use #sql_types::*; #checks::holds::<#column, #expected>() })
+            let expected = respanned(qualified_sql_type(krate, sql), span);
+            quote_spanned!(span=> #checks::holds::<#column, #expected>())
         }
     };
     quote!(#krate::__private::schema_check::Checked<#ty, { #check }>)
+}
+
+/// `Nullable<Text>` as `diesel::sql_types::Nullable<diesel::sql_types::Text>`, through `krate`.
+fn qualified_sql_type(krate: &syn::Path, sql: &TokenStream) -> TokenStream {
+    sql.clone()
+        .into_iter()
+        .map(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => {
+                quote!(#krate::__private::diesel::sql_types::#ident)
+            }
+            other => other.into_token_stream(),
+        })
+        .collect()
 }
 
 /// With `schema = …`, `let arg: &Checked<str, { … }> = arg;` for a store method's argument

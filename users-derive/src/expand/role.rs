@@ -7,8 +7,7 @@ use syn::Path;
 
 use super::{
     field_defaults, respanned, shared_store_methods, sibling_table_path, sql_ident, table_path,
-    write_source,
-    Backend, Flavor, Injected, InjectedFields,
+    write_source, Backend, Flavor, Injected, InjectedFields,
 };
 use crate::ast::Model;
 

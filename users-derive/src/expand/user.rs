@@ -4,8 +4,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    checked_arg, field_defaults, required_fields, shared_store_methods, table_path, write_source, Backend,
-    Flavor, Injected, InjectedFields,
+    checked_arg, field_defaults, required_fields, shared_store_methods, table_path, write_source,
+    Backend, Flavor, Injected, InjectedFields,
 };
 use crate::ast::Model;
 
