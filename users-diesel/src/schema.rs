@@ -180,6 +180,14 @@ pub trait ModelSchema {
     const MIGRATION_ORDER: u8;
 }
 
+/// The user model of a role model: `impl RoleUser for Role { type User = User; }` is the one place
+/// the role macro names the user type, so a user type that is not in scope is one error there.
+#[doc(hidden)]
+pub trait RoleUser {
+    /// The user model (`User` unless `#[role_model(user = …)]`).
+    type User;
+}
+
 /// Fails constant evaluation with `message` if a role model's table is the user model's table:
 /// only the user model knows its table's name, so the role macro checks when both meet.
 #[doc(hidden)]

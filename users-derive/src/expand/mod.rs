@@ -135,18 +135,23 @@ pub fn model(model: &Model, backends: &[Backend], asynchronous: bool) -> TokenSt
         Kind::Role {
             join_table,
             join_table_span,
-            user,
-        } => (
-            role::join_items(model, join_table, user, backends),
-            role::impls(
-                model,
-                join_table,
-                *join_table_span,
-                user,
-                &schema_columns,
-                backends,
-            ),
-        ),
+            ..
+        } => {
+            let user = role::user_type(model);
+            let role_user = role::role_user_impl(model);
+            let join_items = role::join_items(model, join_table, &user, backends);
+            (
+                quote!(#role_user #join_items),
+                role::impls(
+                    model,
+                    join_table,
+                    *join_table_span,
+                    &user,
+                    &schema_columns,
+                    backends,
+                ),
+            )
+        }
     };
     let async_stores = asynchronous.then(|| async_store::stores(model, backends));
     quote! {
