@@ -180,12 +180,13 @@ pub trait ModelSchema {
     const MIGRATION_ORDER: u8;
 }
 
-/// The user model of a role model: `impl RoleUser for Role { type User = User; }` is the one place
-/// the role macro names the user type, so a user type that is not in scope is one error there.
+/// The user model of a role model: `impl RoleUser for Role { type Type = User; }` is the one
+/// place the role macro names the user type, so a user type that is not in scope is one error
+/// there. (Not `type User`: rustc would suggest `Self::User` for the missing name.)
 #[doc(hidden)]
 pub trait RoleUser {
     /// The user model (`User` unless `#[role_model(user = …)]`).
-    type User;
+    type Type;
 }
 
 /// Fails constant evaluation with `message` if a role model's table is the user model's table:

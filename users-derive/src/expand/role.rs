@@ -62,8 +62,8 @@ fn user_path<'m>(model: &'m Model) -> Option<&'m Path> {
     }
 }
 
-/// `impl RoleUser for Role { type User = User; }`: the one place the generated code names the
-/// user type. Everything else names it `<Role as RoleUser>::User` ([`user_type`]), so a user
+/// `impl RoleUser for Role { type Type = User; }`: the one place the generated code names the
+/// user type. Everything else names it `<Role as RoleUser>::Type` ([`user_type`]), so a user
 /// type that is not in scope is one error, here, and an error type everywhere else.
 pub fn role_user_impl(model: &Model) -> TokenStream {
     let krate = &model.krate;
@@ -72,7 +72,7 @@ pub fn role_user_impl(model: &Model) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl #krate::__private::RoleUser for #ident {
-            type User = #user;
+            type Type = #user;
         }
     }
 }
@@ -81,7 +81,7 @@ pub fn role_user_impl(model: &Model) -> TokenStream {
 pub fn user_type(model: &Model) -> TokenStream {
     let krate = &model.krate;
     let ident = &model.item.ident;
-    quote!(<#ident as #krate::__private::RoleUser>::User)
+    quote!(<#ident as #krate::__private::RoleUser>::Type)
 }
 
 /// The join table, its struct, and the joins between roles and the join table. The joins that
