@@ -159,6 +159,22 @@ impl<'a> Model<'a> {
     }
 }
 
+impl Model<'_> {
+    /// The same model with the default table names (`users` or `roles`, and `user_roles`): what
+    /// the macros expand beside an error in a table name, so the code that uses the model
+    /// compiles and the name is the only error.
+    pub fn with_default_table_names(mut self) -> Self {
+        match &mut self.kind {
+            Kind::User { .. } => self.table = "users".to_owned(),
+            Kind::Role { join_table, .. } => {
+                self.table = "roles".to_owned();
+                *join_table = "user_roles".to_owned();
+            }
+        }
+        self
+    }
+}
+
 fn name_or(option: Option<&LitStr>, default: &str, item: &ItemStruct) -> (String, Span) {
     match option {
         Some(lit) => (lit.value(), lit.span()),

@@ -22,6 +22,11 @@ impl Errors {
         self.errors.push(error);
     }
 
+    /// How many errors so far.
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
     /// Whether nothing went wrong.
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()

@@ -10,8 +10,9 @@ use crate::ctxt::Errors;
 use crate::expand::{self, Backend};
 use crate::{attr, valid};
 
-/// Expands `#[user_model(<attr>)]` on `<item>`. On any error the item is re-emitted (without
-/// the macro's own field attributes) beside every error, so one mistake does not cascade.
+/// Expands `#[user_model(<attr>)]` on `<item>`. On any error the item is re-emitted beside every
+/// error, so one mistake does not cascade: fully expanded if only options or table names were
+/// wrong, else without the macro's own field attributes.
 pub fn expand_user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand_for(
         MacroKind::User,
@@ -44,6 +45,7 @@ pub fn expand_for(
 ) -> TokenStream {
     let mut errors = Errors::default();
     let options = attr::parse_options(kind, attr, &mut errors);
+    let option_errors = errors.len();
     let item = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Struct(item)) => item,
         Ok(other) => {
@@ -68,11 +70,20 @@ pub fn expand_for(
         }
     };
     let model = Model::from_syn(kind, &item, options, &mut errors);
+    let fields_read = errors.len() == option_errors;
+    valid::check_table_names(&model, &mut errors);
+    let names_checked = errors.len();
     valid::check_model(&model, backends, &mut errors);
-    if !errors.is_empty() {
-        return with_errors(strip_column_attrs(item).into_token_stream(), &errors);
+    if errors.is_empty() {
+        return expand::model(&model, backends, asynchronous);
     }
-    expand::model(&model, backends, asynchronous)
+    // Only options or table names were wrong: expand the model with the default names beside
+    // the errors (thiserror's `fallback.rs`), so the code that uses the model adds none.
+    if fields_read && errors.len() == names_checked {
+        let model = model.with_default_table_names();
+        return with_errors(expand::model(&model, backends, asynchronous), &errors);
+    }
+    with_errors(strip_column_attrs(item).into_token_stream(), &errors)
 }
 
 fn with_errors(item: TokenStream, errors: &Errors) -> TokenStream {

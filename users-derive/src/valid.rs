@@ -29,10 +29,9 @@ const GENERATED_DERIVES: &[&str] = &[
     "PartialEq",
 ];
 
-pub fn check_model(model: &Model, backends: &[Backend], errors: &mut Errors) {
-    let kind = model.kind.macro_kind();
-    let attribute = kind.attribute();
-    check_shape(model.item, attribute, errors);
+/// The table names the options chose. A model whose only mistakes are its options and these
+/// names still expands, with the default names, beside the errors.
+pub fn check_table_names(model: &Model, errors: &mut Errors) {
     check_sql_name(&model.table, model.table_span, "table", errors);
     if let Kind::Role {
         join_table,
@@ -48,6 +47,13 @@ pub fn check_model(model: &Model, backends: &[Backend], errors: &mut Errors) {
             ));
         }
     }
+}
+
+/// Everything else: the item's shape, its derives and its fields.
+pub fn check_model(model: &Model, backends: &[Backend], errors: &mut Errors) {
+    let kind = model.kind.macro_kind();
+    let attribute = kind.attribute();
+    check_shape(model.item, attribute, errors);
     check_derives(model.item, kind, errors);
     let injected = injected_fields(&model.kind);
     check_dropped_columns(model, &injected, errors);

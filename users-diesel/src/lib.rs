@@ -185,7 +185,9 @@ pub mod prelude {
 pub mod __private {
     pub use crate::schema::assert_not_user_table;
     pub use crate::schema::check as schema_check;
-    pub use crate::schema::{Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, Table};
+    pub use crate::schema::{
+        Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, RoleUser, Table,
+    };
     pub use crate::sql_types::Portable;
     #[cfg(feature = "sqlite")]
     pub use crate::store::sqlite_transaction;

@@ -186,6 +186,15 @@ pub trait ModelSchema {
     const MIGRATION_ORDER: u8;
 }
 
+/// The user model of a role model: `impl RoleUser for Role { type Type = User; }` is the one
+/// place the role macro names the user type, so a user type that is not in scope is one error
+/// there. (Not `type User`: rustc would suggest `Self::User` for the missing name.)
+#[doc(hidden)]
+pub trait RoleUser {
+    /// The user model (`User` unless `#[role_model(user = …)]`).
+    type Type;
+}
+
 /// Fails constant evaluation with `message` if a role model's table is the user model's table:
 /// only the user model knows its table's name, so the role macro checks when both meet.
 #[doc(hidden)]
@@ -210,10 +219,64 @@ const fn same_name(a: &str, b: &str) -> bool {
     true
 }
 
-/// Bounds the macros emit for a table bound with `schema = …`, one per injected column, so a
-/// mistyped column fails to compile with a message that names it.
+/// What the macros emit for a table bound with `schema = …`: each field's type is
+/// `Checked<T, { check::<column, …>() }>`, which is `T` when the column can hold it. When it
+/// cannot, the call fails once, at the schema path or the field, with a message that names the
+/// column; the constant then has no value, so the field's type is an error that rustc reports
+/// nowhere else (a plain bound would fail again at every use of the field).
 #[doc(hidden)]
 pub mod check {
+    use diesel::expression::{AsExpression, Expression};
+
+    /// `T`, once the check `OK` has compiled.
+    pub type Checked<T, const OK: bool> = <Passed<OK> as Then<T>>::Type;
+
+    /// The result of a check, as a type.
+    pub struct Passed<const OK: bool>;
+
+    /// `Type` is `T` for a passed check.
+    pub trait Then<T: ?Sized> {
+        /// `T`.
+        type Type: ?Sized;
+    }
+
+    impl<T: ?Sized> Then<T> for Passed<true> {
+        type Type = T;
+    }
+
+    /// An injected column's SQL type is exactly `Expected`.
+    pub const fn holds<C: Expression, Expected>() -> bool
+    where
+        C::SqlType: SqlTypeIs<C, Expected>,
+    {
+        true
+    }
+
+    /// An injected `id` column can hold a typed id.
+    pub const fn holds_id<C: Expression>() -> bool
+    where
+        C::SqlType: IdSqlType<C>,
+    {
+        true
+    }
+
+    /// An injected timestamp column can hold a UTC `NaiveDateTime`.
+    pub const fn holds_timestamp<C: Expression>() -> bool
+    where
+        C::SqlType: TimestampSqlType<C>,
+    {
+        true
+    }
+
+    /// A field of the user's own can be written to its column (reading is checked by the
+    /// derives' `check_for_backend`, which only runs once this passes).
+    pub const fn fits<C: Expression, T>() -> bool
+    where
+        T: FieldFits<C>,
+    {
+        true
+    }
+
     /// The column's SQL type (`Self`) is exactly the one the model's field needs.
     #[diagnostic::on_unimplemented(
         message = "column `{Column}` of this table has SQL type `{Self}`, but the model needs `{Expected}`",
@@ -249,4 +312,21 @@ pub mod check {
     impl<Column> TimestampSqlType<Column> for diesel::sql_types::Timestamp {}
     #[cfg(feature = "mysql")]
     impl<Column> TimestampSqlType<Column> for diesel::sql_types::Datetime {}
+
+    /// A field's type (`Self`) converts to its column's SQL type.
+    #[diagnostic::on_unimplemented(
+        message = "the field's type `{Self}` cannot be stored in column `{Column}` of this table",
+        label = "`{Self}` does not fit `{Column}`",
+        note = "give the field a type that Diesel maps to the column's SQL type, or change the \
+                column in the `table!` and in its migration"
+    )]
+    pub trait FieldFits<Column> {}
+
+    impl<C, T> FieldFits<C> for T
+    where
+        C: Expression,
+        C::SqlType: diesel::sql_types::SqlType,
+        T: AsExpression<C::SqlType>,
+    {
+    }
 }

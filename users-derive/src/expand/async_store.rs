@@ -22,9 +22,7 @@ pub fn stores(model: &Model, backends: &[Backend]) -> TokenStream {
                 .map(|backend| user_store_impl(model, *backend))
                 .collect(),
         ),
-        Kind::Role {
-            join_table, user, ..
-        } => (
+        Kind::Role { join_table, .. } => (
             quote!(
                 database_error,
                 join_write_error,
@@ -37,8 +35,9 @@ pub fn stores(model: &Model, backends: &[Backend]) -> TokenStream {
                 .map(|backend| {
                     let ident = &model.item.ident;
                     let connection = backend.connection(Flavor::Async);
+                    let user = super::role::user_type(model);
                     let methods =
-                        role_store_methods(model, join_table, user, *backend, Flavor::Async);
+                        role_store_methods(model, join_table, &user, *backend, Flavor::Async);
                     quote! {
                         #[automatically_derived]
                         impl AsyncRoleStore<#connection> for #ident {

@@ -119,10 +119,10 @@ pub fn model(model: &Model, backends: &[Backend], asynchronous: bool) -> TokenSt
         Kind::Role { .. } => role::injected_fields(model),
     };
     let item = model_struct(model, &fields, backends);
-    // Bound to an existing table, its checks come first, so a mismatch is the first error.
-    let (checks, table) = match model.schema {
-        Some(_) => (schema_checks(model, &fields), quote!()),
-        None => (quote!(), table(model, &fields)),
+    // Bound to an existing table, the fields' types check it (see `checked_injected_type`).
+    let table = match model.schema {
+        Some(_) => quote!(),
+        None => table(model, &fields),
     };
     let krate = &model.krate;
     let debug = debug_impl(model, &fields);
@@ -135,22 +135,26 @@ pub fn model(model: &Model, backends: &[Backend], asynchronous: bool) -> TokenSt
         Kind::Role {
             join_table,
             join_table_span,
-            user,
-        } => (
-            role::join_items(model, join_table, user, backends),
-            role::impls(
-                model,
-                join_table,
-                *join_table_span,
-                user,
-                &schema_columns,
-                backends,
-            ),
-        ),
+            ..
+        } => {
+            let user = role::user_type(model);
+            let role_user = role::role_user_impl(model);
+            let join_items = role::join_items(model, join_table, &user, backends);
+            (
+                quote!(#role_user #join_items),
+                role::impls(
+                    model,
+                    join_table,
+                    *join_table_span,
+                    &user,
+                    &schema_columns,
+                    backends,
+                ),
+            )
+        }
     };
     let async_stores = asynchronous.then(|| async_store::stores(model, backends));
     quote! {
-        #checks
         #item
         #table
         #related
@@ -177,8 +181,12 @@ fn model_struct(model: &Model, fields: &InjectedFields, backends: &[Backend]) ->
         fields
             .iter()
             .map(|field| {
-                let Injected { doc, ty, attrs, .. } = field;
+                let Injected { doc, attrs, .. } = field;
                 let name = Ident::new(field.name, injected_span(model));
+                let ty = match model.schema {
+                    Some(_) => checked_injected_type(model, field),
+                    None => field.ty.clone(),
+                };
                 quote! {
                     #[doc = #doc]
                     #attrs
@@ -192,13 +200,15 @@ fn model_struct(model: &Model, fields: &InjectedFields, backends: &[Backend]) ->
     let own = model.fields.iter().map(|field| {
         let original = field.original;
         let attrs = field.passthrough_attrs();
-        let (vis, ident, ty) = (&original.vis, field.ident, &original.ty);
+        let (vis, ident) = (&original.vis, field.ident);
+        let ty = checked_own_type(model, field);
         let rename = field.column.name.as_ref().map(|_| {
             let column = format_ident!("{}", field.column_name);
             quote!(#[diesel(column_name = #column)])
         });
         let portable = field.sql.as_ref().filter(|sql| sql.portable).map(|_| {
             let krate = &model.krate;
+            let ty = &original.ty;
             let portable = quote!(#krate::__private::Portable<#ty>);
             quote!(#[diesel(serialize_as = #portable, deserialize_as = #portable)])
         });
@@ -278,37 +288,79 @@ fn table(model: &Model, fields: &InjectedFields) -> TokenStream {
     }
 }
 
-/// With `schema = …`: one bound per injected column that its SQL type is one the field can
-/// hold, each blamed on the schema path. The user's own fields need no bound of ours: the
-/// derives' `check_for_backend` already checks each against its column, at the field.
-fn schema_checks(model: &Model, fields: &InjectedFields) -> TokenStream {
-    let krate = &model.krate;
-    let table = table_path(model);
-    let span = injected_span(model);
-    let checks = respanned(quote!(#krate::__private::schema_check), span);
-    let bounds = fields.head.iter().chain(&fields.tail).map(|field| {
-        let column = Ident::new(field.name, span);
-        let column = quote!(#table::#column);
-        let actual = quote_spanned!(span=> <#column as Expression>::SqlType);
-        match field.name {
-            "id" => quote_spanned!(span=> #actual: #checks::IdSqlType<#column>),
-            "created_at" | "updated_at" => {
-                quote_spanned!(span=> #actual: #checks::TimestampSqlType<#column>)
-            }
-            _ => {
-                let expected = &field.sql;
-                quote_spanned!(span=> #actual: #checks::SqlTypeIs<#column, #expected>)
-            }
-        }
-    });
-    quote! {
-        const _: () = {
-            use #krate::__private::diesel::expression::Expression;
-            use #krate::__private::diesel::sql_types::*;
+/// With `schema = …`, an injected field's type: `Checked<T, { holds::<column, …>() }>`, which is
+/// `T` when the column's SQL type can hold it and otherwise one error, spanned at the schema
+/// path, after which rustc knows the field's type as an error and reports no other use of it.
+fn checked_injected_type(model: &Model, field: &Injected) -> TokenStream {
+    checked_type(model, field.name, &field.ty, &field.sql)
+}
 
-            fn _check_columns() where #(#bounds,)* {}
-        };
+/// `Checked<ty, { check }>` for the injected column `name` of SQL type `sql`.
+fn checked_type(model: &Model, name: &str, ty: &TokenStream, sql: &TokenStream) -> TokenStream {
+    let krate = &model.krate;
+    let span = injected_span(model);
+    let table = table_path(model);
+    let column = Ident::new(name, span);
+    let column = respanned(quote!(#table::#column), span);
+    let checks = respanned(quote!(#krate::__private::schema_check), span);
+    let check = match name {
+        "id" => quote_spanned!(span=> #checks::holds_id::<#column>()),
+        "created_at" | "updated_at" => quote_spanned!(span=> #checks::holds_timestamp::<#column>()),
+        _ => {
+            let expected = respanned(qualified_sql_type(krate, sql), span);
+            quote_spanned!(span=> #checks::holds::<#column, #expected>())
+        }
+    };
+    quote!(#krate::__private::schema_check::Checked<#ty, { #check }>)
+}
+
+/// `Nullable<Text>` as `diesel::sql_types::Nullable<diesel::sql_types::Text>`, through `krate`.
+fn qualified_sql_type(krate: &syn::Path, sql: &TokenStream) -> TokenStream {
+    sql.clone()
+        .into_iter()
+        .map(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => {
+                quote!(#krate::__private::diesel::sql_types::#ident)
+            }
+            other => other.into_token_stream(),
+        })
+        .collect()
+}
+
+/// With `schema = …`, `let arg: &Checked<str, { … }> = arg;` for a store method's argument
+/// compared with the injected column `column`: a mistyped column is then the one error of its
+/// field's type (the same check at the same token, which rustc reports once), not one per query.
+pub fn checked_arg(model: &Model, arg: &str, column: &str, ty: TokenStream) -> TokenStream {
+    if model.schema.is_none() {
+        return quote!();
     }
+    let arg = format_ident!("{}", arg);
+    let (ty, sql) = match column {
+        "id" => (ty, quote!(Uuid)),
+        _ => (ty, quote!(Text)),
+    };
+    let checked = checked_type(model, column, &ty, &sql);
+    let reference = (column != "id").then(|| quote!(&));
+    quote!(let #arg: #reference #checked = #arg;)
+}
+
+/// With `schema = …`, the type of a field of the user's own: `Checked<T, { fits::<column, T>() }>`,
+/// one error at the field's type when its column cannot take it (see [`checked_injected_type`]).
+/// A field that binds through `Portable` keeps its type: the derives check it at the field.
+fn checked_own_type(model: &Model, field: &Field) -> TokenStream {
+    let ty = &field.original.ty;
+    if model.schema.is_none() || field.sql.as_ref().is_some_and(|sql| sql.portable) {
+        return quote!(#ty);
+    }
+    let krate = &model.krate;
+    let span = ty.span();
+    let table = table_path(model);
+    let fits = respanned(quote!(#krate::__private::schema_check::fits), span);
+    // At the field's name, as the derives name the column: a missing column is one error.
+    let column = format_ident!("{}", field.column_name, span = field.ident.span());
+    let table = respanned(table, span);
+    let fits = quote_spanned!(span=> #fits::<#table::#column, #ty>());
+    quote!(#krate::__private::schema_check::Checked<#ty, { #fits }>)
 }
 
 fn debug_impl(model: &Model, fields: &InjectedFields) -> TokenStream {
@@ -496,16 +548,21 @@ pub fn shared_store_methods(
         quote!(execute),
         quote!(diesel::delete(#table::table.find(id))),
     );
+    let checked_id = checked_arg(model, "id", "id", quote!(Id<#ident>));
+    let checked_by = checked_arg(model, by, by, quote!(str));
     quote! {
         #asyncness fn find(conn: &mut #connection, id: Id<#ident>) -> ::core::result::Result<::core::option::Option<Self>, UsersError> {
+            #checked_id
             #find.optional().map_err(database_error)
         }
 
         #asyncness fn #find_by(conn: &mut #connection, #column: &str) -> ::core::result::Result<::core::option::Option<Self>, UsersError> {
+            #checked_by
             #find_by_column.optional().map_err(database_error)
         }
 
         #asyncness fn delete(conn: &mut #connection, id: Id<#ident>) -> ::core::result::Result<bool, UsersError> {
+            #checked_id
             #delete.map(|deleted| deleted > 0).map_err(database_error)
         }
     }

@@ -9,7 +9,7 @@ use super::{
     field_defaults, respanned, shared_store_methods, sibling_table_path, sql_ident, table_path,
     write_source, Backend, Flavor, Injected, InjectedFields,
 };
-use crate::ast::Model;
+use crate::ast::{Kind, Model};
 
 /// `id`, `name` and `description` first; roles have no timestamps.
 pub fn injected_fields(model: &Model) -> InjectedFields {
@@ -47,12 +47,41 @@ pub fn injected_fields(model: &Model) -> InjectedFields {
 }
 
 /// The name of the join struct: the user type's name followed by the role's, e.g. `UserRole`.
-fn join_struct(model: &Model, user: &Path) -> Ident {
-    let user = user
-        .segments
-        .last()
+fn join_struct(model: &Model) -> Ident {
+    let user = user_path(model)
+        .and_then(|user| user.segments.last())
         .map_or_else(|| "User".to_owned(), |s| s.ident.to_string());
     format_ident!("{}{}", user, model.item.ident)
+}
+
+/// The user model's path as written (`User` unless `user = …`).
+fn user_path<'m>(model: &'m Model) -> Option<&'m Path> {
+    match &model.kind {
+        Kind::Role { user, .. } => Some(user),
+        Kind::User { .. } => None,
+    }
+}
+
+/// `impl RoleUser for Role { type Type = User; }`: the one place the generated code names the
+/// user type. Everything else names it `<Role as RoleUser>::Type` ([`user_type`]), so a user
+/// type that is not in scope is one error, here, and an error type everywhere else.
+pub fn role_user_impl(model: &Model) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.item.ident;
+    let user = user_path(model);
+    quote! {
+        #[automatically_derived]
+        impl #krate::__private::RoleUser for #ident {
+            type Type = #user;
+        }
+    }
+}
+
+/// The user model's type, through [`role_user_impl`].
+pub fn user_type(model: &Model) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.item.ident;
+    quote!(<#ident as #krate::__private::RoleUser>::Type)
 }
 
 /// The join table, its struct, and the joins between roles and the join table. The joins that
@@ -60,7 +89,7 @@ fn join_struct(model: &Model, user: &Path) -> Ident {
 pub fn join_items(
     model: &Model,
     join_table: &str,
-    user: &Path,
+    user: &TokenStream,
     backends: &[Backend],
 ) -> TokenStream {
     let krate = &model.krate;
@@ -68,11 +97,12 @@ pub fn join_items(
     let vis = &model.item.vis;
     let roles = table_path(model);
     let join = sibling_table_path(model, join_table);
-    let join_struct = join_struct(model, user);
+    let join_struct = join_struct(model);
     let checks = backends.iter().map(|backend| backend.diesel_backend());
+    let user_path = user_path(model);
     let table_doc = format!(
         " The join table between [`{}`] and [`{role}`], written by `#[role_model]`.",
-        quote!(#user).to_string().replace(' ', "")
+        quote!(#user_path).to_string().replace(' ', "")
     );
     let struct_doc = format!(" One assignment of a [`{role}`] to a user: a row of `{join_table}`.");
     // A schema bound with `schema = …` has its own join table and joins, as
@@ -130,7 +160,7 @@ pub fn impls(
     model: &Model,
     join_table: &str,
     join_table_span: Span,
-    user: &Path,
+    user: &TokenStream,
     columns: &[TokenStream],
     backends: &[Backend],
 ) -> TokenStream {
@@ -165,7 +195,13 @@ pub fn impls(
 /// A constant that fails to compile, naming the option to change, if the role model's table
 /// `name` (its `option`) is the user model's table: only the user model knows its table's name,
 /// so the check runs where both meet.
-fn not_user_table(krate: &Path, user: &Path, name: &str, option: &str, span: Span) -> TokenStream {
+fn not_user_table(
+    krate: &Path,
+    user: &TokenStream,
+    name: &str,
+    option: &str,
+    span: Span,
+) -> TokenStream {
     let what = if option == "table" {
         "role table"
     } else {
@@ -231,7 +267,7 @@ fn role_model_impl(model: &Model) -> TokenStream {
 fn schema_impl(
     model: &Model,
     join_table: &str,
-    user: &Path,
+    user: &TokenStream,
     columns: &[TokenStream],
 ) -> TokenStream {
     let ident = &model.item.ident;
@@ -272,7 +308,7 @@ fn schema_impl(
 /// `joinable!` and `allow_tables_to_appear_in_same_query!` need the user table's module path,
 /// which the role macro cannot know; the same impls are written against the user type's table,
 /// `<User as HasTable>::Table`.
-fn user_table_joins(model: &Model, join_table: &str, user: &Path) -> TokenStream {
+fn user_table_joins(model: &Model, join_table: &str, user: &TokenStream) -> TokenStream {
     let roles = table_path(model);
     let join = sql_ident(join_table);
     quote! {
@@ -313,7 +349,12 @@ fn user_table_joins(model: &Model, join_table: &str, user: &Path) -> TokenStream
     }
 }
 
-fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backend) -> TokenStream {
+fn role_store_impl(
+    model: &Model,
+    join_table: &str,
+    user: &TokenStream,
+    backend: Backend,
+) -> TokenStream {
     let ident = &model.item.ident;
     let connection = backend.connection(Flavor::Sync);
     let methods = role_store_methods(model, join_table, user, backend, Flavor::Sync);
@@ -331,7 +372,7 @@ fn role_store_impl(model: &Model, join_table: &str, user: &Path, backend: Backen
 pub fn role_store_methods(
     model: &Model,
     join_table: &str,
-    user: &Path,
+    user: &TokenStream,
     backend: Backend,
     flavor: Flavor,
 ) -> TokenStream {
@@ -341,7 +382,7 @@ pub fn role_store_methods(
     let roles = table_path(model);
     let role_value = write_source(model, quote!(role));
     let join = sibling_table_path(model, join_table);
-    let join_struct = join_struct(model, user);
+    let join_struct = join_struct(model);
     let user_id = quote!(<#user as UserModel>::Id);
     // MySQL has no ON CONFLICT; Diesel spells "do nothing" there as a no-op ON DUPLICATE KEY
     // UPDATE, which unlike INSERT IGNORE still reports a missing user or role.

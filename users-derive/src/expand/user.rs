@@ -4,8 +4,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    field_defaults, required_fields, shared_store_methods, table_path, write_source, Backend,
-    Flavor, Injected, InjectedFields,
+    checked_arg, field_defaults, required_fields, shared_store_methods, table_path, write_source,
+    Backend, Flavor, Injected, InjectedFields,
 };
 use crate::ast::Model;
 
@@ -296,6 +296,7 @@ pub fn user_store_methods(
         quote!(execute),
         quote!(diesel::update(#table::table.find(user.id)).set(#user_value)),
     );
+    let checked_id = checked_arg(model, "id", "id", quote!(Id<#ident>));
     quote! {
         #asyncness fn insert(conn: &mut #connection, user: &Self) -> ::core::result::Result<Self, UsersError> {
             #insert_prepare
@@ -306,6 +307,7 @@ pub fn user_store_methods(
         #shared
 
         #asyncness fn find_for_update(conn: &mut #connection, id: Id<#ident>) -> ::core::result::Result<::core::option::Option<Self>, UsersError> {
+            #checked_id
             #find_for_update.optional().map_err(database_error)
         }
 
