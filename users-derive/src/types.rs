@@ -364,12 +364,18 @@ mod tests {
         assert_eq!(mapped("serde_json::Value").0, SqlType::Json);
         assert_eq!(mapped("BigDecimal").0, SqlType::Numeric);
         assert_eq!(mapped("Plan"), (SqlType::Enum, false, false));
+        assert_eq!(mapped("Vec<String>").0, SqlType::Array(ArrayOf::Text));
+        assert_eq!(
+            mapped("Option<Vec<i64>>"),
+            (SqlType::Array(ArrayOf::BigInt), true, false)
+        );
     }
 
     #[test]
     fn rejects_what_it_cannot_map_with_help() {
         for ty in [
-            "Vec<String>",
+            "Vec<Vec<i32>>",
+            "Vec<u32>",
             "HashMap<String, i32>",
             "DateTime<Local>",
             "u32",
