@@ -20,11 +20,13 @@ mod async_store;
 mod config;
 mod email;
 mod error;
+mod gate;
 mod hooks;
 mod manager;
 mod model;
 mod password;
 mod store;
+mod throttle;
 mod token;
 
 // The hand-written test model names the crate as its users do.
@@ -40,6 +42,7 @@ pub use async_store::{AsyncRoleStore, AsyncUserStore, TransactionFuture};
 pub use config::{UsersConfig, MIN_SECRET_BYTES};
 pub use email::{normalize_email, MAX_EMAIL_BYTES};
 pub use error::UsersError;
+pub use gate::{Argon2Gate, GatePermit};
 pub use hooks::{NoHooks, UsersHooks};
 pub use manager::Users;
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
@@ -48,5 +51,6 @@ pub use password::{PasswordHasher, PasswordVerification};
 #[cfg(feature = "async")]
 pub use scoped_futures;
 pub use store::{RoleStore, UserStore};
+pub use throttle::{Counter, MemoryThrottleStore, ThrottleStore};
 pub use token::{OpenedToken, TokenPurpose, TokenSigner};
 pub use uuid::Uuid;
