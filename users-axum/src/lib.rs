@@ -134,7 +134,10 @@ pub use mailer::{LogMailer, Mail, MailKind, Mailer, MemoryMailer};
 pub use profile::{NoProfile, Profile};
 pub use routes::router;
 pub use session::{MemoryRevocations, Revocations, Session};
-pub use state::{UsersState, DEFAULT_ADMIN_ROLE, DEFAULT_BODY_LIMIT, DEFAULT_SESSION_LIFETIME};
+pub use state::{
+    peer_ip, ClientKey, UsersState, DEFAULT_ADMIN_ROLE, DEFAULT_BODY_LIMIT,
+    DEFAULT_MAIL_CONCURRENCY, DEFAULT_SESSION_LIFETIME,
+};
 
 /// A boxed `Send` future, as the [`Mailer`] and [`Revocations`] traits return them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
