@@ -44,7 +44,7 @@ pub use email::{normalize_email, MAX_EMAIL_BYTES};
 pub use error::UsersError;
 pub use gate::{Argon2Gate, GatePermit};
 pub use hooks::{NoHooks, UsersHooks};
-pub use manager::Users;
+pub use manager::{Users, MAX_CLIENT_KEY_BYTES};
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
 pub use password::{PasswordHasher, PasswordVerification};
 /// Boxed futures that borrow a connection, as [`AsyncUserStore::transaction`] takes them.

@@ -9,6 +9,8 @@
 pub(crate) mod decisions;
 mod throttling;
 
+pub use throttling::MAX_CLIENT_KEY_BYTES;
+
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;

@@ -50,12 +50,14 @@ pub mod migrations;
 pub mod schema;
 pub mod sql_types;
 mod store;
+mod throttle;
 mod verify;
 
 pub use id::Id;
 pub use migrations::{Dialect, MigrationError, MigrationSql, Migrations, Refusal};
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;
+pub use throttle::{DatabaseThrottleStore, Throttle, ThrottleSql};
 pub use users_core::*;
 /// Turns a struct into a role model: see the crate documentation and `DESIGN.md`.
 pub use users_derive::role_model;

@@ -9,6 +9,11 @@ use std::time::SystemTime;
 use super::Users;
 use crate::{normalize_email, RoleModel, UserModel, UsersError};
 
+/// The longest client key the throttle keeps: a longer one is cut (at a character boundary),
+/// so that an application's key cannot grow the counters' keys without bound. An IPv6 address
+/// takes at most 45 bytes.
+pub const MAX_CLIENT_KEY_BYTES: usize = 48;
+
 /// The counters of one login: the account's (if the address is well-formed) and the client's
 /// (if the caller named one), each with its limit.
 #[derive(Clone, Debug)]
@@ -22,7 +27,13 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     pub(crate) fn login_keys(&self, email: Option<&str>, client: Option<&str>) -> LoginKeys {
         LoginKeys {
             account: email.map(|email| format!("login:account:{email}")),
-            client: client.map(|client| format!("login:client:{client}")),
+            client: client.map(|client| {
+                let mut end = client.len().min(MAX_CLIENT_KEY_BYTES);
+                while !client.is_char_boundary(end) {
+                    end -= 1;
+                }
+                format!("login:client:{}", &client[..end])
+            }),
         }
     }
 
