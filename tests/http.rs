@@ -225,8 +225,16 @@ impl App {
         backend: Backend,
         configure: impl FnOnce(UsersState<User>) -> UsersState<User>,
     ) -> App {
+        App::start_over(backend, AsyncUsers::new(config()), configure).await
+    }
+
+    /// The app over `manager`, which the test may keep a clone of.
+    async fn start_over(
+        backend: Backend,
+        manager: AsyncUsers<User, Role>,
+        configure: impl FnOnce(UsersState<User>) -> UsersState<User>,
+    ) -> App {
         let mailer = MemoryMailer::new();
-        let manager = AsyncUsers::<User, Role>::new(config());
         let (state, db): (UsersState<User>, Box<dyn Operator>) = match backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
@@ -404,6 +412,203 @@ http_tests! {
     extractors_and_layers_guard_application_routes,
     a_database_failure_is_an_internal_error_that_says_nothing,
     the_admin_role_and_the_body_limit_are_configurable,
+    a_locked_account_is_429_with_retry_after,
+    a_client_failing_on_many_accounts_is_429,
+    the_mail_routes_cap_each_address_with_429,
+    a_full_argon2_gate_is_503_and_sessions_still_answer,
+}
+
+/// Cheap argon2; an account locks after 3 failures and a client after 6, for a minute; an
+/// address gets 3 mails an hour.
+fn throttled_config() -> UsersConfig {
+    config()
+        .login_limits(3, 6)
+        .and_then(|config| config.login_lockout(Duration::from_secs(60), Duration::from_secs(600)))
+        .and_then(|config| config.mail_limit(3, Duration::from_secs(3600)))
+        .expect("a valid configuration")
+}
+
+fn retry_after(answer: &Answer) -> u64 {
+    answer.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds")
+}
+
+async fn a_locked_account_is_429_with_retry_after(backend: Backend) {
+    let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| state).await;
+    app.register("alice@example.com").await;
+    for _ in 0..3 {
+        app.post(
+            "/auth/login",
+            json!({ "email": "alice@example.com", "password": "wrong password" }),
+        )
+        .await
+        .expect_error(401, "invalid_credentials");
+    }
+    let locked = app
+        .post(
+            "/auth/login",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await
+        .expect_error(429, "too_many_attempts");
+    let seconds = retry_after(&locked);
+    assert!((1..=60).contains(&seconds), "{seconds}");
+    // Another account from the same client is not locked.
+    app.register("bob@example.com").await;
+    app.login("bob@example.com").await;
+}
+
+async fn a_client_failing_on_many_accounts_is_429(backend: Backend) {
+    let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| state).await;
+    app.register("alice@example.com").await;
+    // Two failures each on three accounts: no account reaches its limit, the client (the peer
+    // address, 127.0.0.1) does.
+    for account in ["a", "b", "c"] {
+        for _ in 0..2 {
+            app.post(
+                "/auth/login",
+                json!({ "email": format!("{account}@example.com"), "password": "wrong password" }),
+            )
+            .await
+            .expect_error(401, "invalid_credentials");
+        }
+    }
+    let locked = app
+        .post(
+            "/auth/login",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await
+        .expect_error(429, "too_many_attempts");
+    assert!(retry_after(&locked) >= 1);
+
+    // An application that names its clients otherwise: each request its own client here.
+    fn by_header(parts: &axum::http::request::Parts) -> Option<String> {
+        let value = parts.headers.get("x-test-client")?;
+        Some(value.to_str().ok()?.to_owned())
+    }
+    let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| {
+        state.client_key(by_header)
+    })
+    .await;
+    app.register("alice@example.com").await;
+    for (i, account) in ["a", "b", "c", "d", "e", "f", "g"].into_iter().enumerate() {
+        let request = app
+            .request(Method::POST, "/auth/login", None)
+            .header("x-test-client", format!("client-{i}"))
+            .json(
+                &json!({ "email": format!("{account}@example.com"), "password": "wrong password" }),
+            );
+        let answer = app.send(request).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    }
+    app.login("alice@example.com").await;
+}
+
+async fn the_mail_routes_cap_each_address_with_429(backend: Backend) {
+    let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| state).await;
+    // Registration is the address's first mail; two more requests of either kind pass.
+    app.register("alice@example.com").await;
+    app.post(
+        "/auth/forgot-password",
+        json!({ "email": "alice@example.com" }),
+    )
+    .await
+    .expect(202);
+    app.post(
+        "/auth/request-verify",
+        json!({ "email": "Alice@Example.com" }),
+    )
+    .await
+    .expect(202);
+    for path in [
+        "/auth/forgot-password",
+        "/auth/request-verify",
+        "/auth/register",
+    ] {
+        let body = if path == "/auth/register" {
+            json!({ "email": "alice@example.com", "password": PASSWORD })
+        } else {
+            json!({ "email": "alice@example.com" })
+        };
+        let refused = app
+            .post(path, body)
+            .await
+            .expect_error(429, "too_many_attempts");
+        assert!(retry_after(&refused) > 3500, "{:?}", refused.headers);
+    }
+    // An address without an account gets the same answers, so they reveal nothing.
+    for _ in 0..3 {
+        app.post(
+            "/auth/forgot-password",
+            json!({ "email": "nobody@example.com" }),
+        )
+        .await
+        .expect(202);
+    }
+    app.post(
+        "/auth/forgot-password",
+        json!({ "email": "nobody@example.com" }),
+    )
+    .await
+    .expect_error(429, "too_many_attempts");
+    // Three mails reached alice, whatever was asked.
+    let to_alice = |app: &App| {
+        app.mailer
+            .sent()
+            .iter()
+            .filter(|mail| mail.user.email == "alice@example.com")
+            .count()
+    };
+    app.sent_count().await;
+    assert_eq!(to_alice(&app), 3);
+
+    // An email change mails the new address, within its cap too.
+    let token = app.login("alice@example.com").await;
+    for _ in 0..3 {
+        app.post(
+            "/auth/forgot-password",
+            json!({ "email": "carol@example.com" }),
+        )
+        .await
+        .expect(202);
+    }
+    let patch = app
+        .request(Method::PATCH, "/users/me", Some(&token))
+        .json(&json!({ "email": "carol@example.com" }));
+    let answer = app.send(patch).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        answer.body
+    );
+}
+
+async fn a_full_argon2_gate_is_503_and_sessions_still_answer(backend: Backend) {
+    let manager = AsyncUsers::new(config().argon2_concurrency(1, 0).unwrap());
+    let app = App::start_over(backend, manager.clone(), |state| state).await;
+    app.register("alice@example.com").await;
+    let token = app.login("alice@example.com").await;
+
+    let slot = manager.hasher().gate().enter().unwrap();
+    for _ in 0..3 {
+        let refused = app
+            .post(
+                "/auth/login",
+                json!({ "email": "alice@example.com", "password": PASSWORD }),
+            )
+            .await
+            .expect_error(503, "overloaded");
+        assert_eq!(retry_after(&refused), 1);
+    }
+    // Nothing but argon2 waits for the gate.
+    app.get("/users/me", &token).await.expect(200);
+    drop(slot);
+    app.login("alice@example.com").await;
 }
 
 async fn the_full_flow_works_and_a_reset_ends_the_old_session(backend: Backend) {
