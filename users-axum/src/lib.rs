@@ -109,6 +109,8 @@
 //! | `forbidden` | 403 | a session without the role a route needs |
 //! | `bad_request` | 400 | malformed JSON, missing or unknown fields, a bad path |
 //! | `payload_too_large` | 413 | a body over the limit (16 KiB by default) |
+//! | `too_many_attempts` | 429 | login while the account or client is locked out; a mail route past the address's cap (`Retry-After`) |
+//! | `overloaded` | 503 | every argon2 slot busy and its queue full (`Retry-After: 1`) |
 //! | `internal` | 500 | a database or pool failure; logged with `tracing`, never described |
 #![deny(missing_docs, unsafe_code)]
 
