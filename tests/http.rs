@@ -1462,3 +1462,58 @@ async fn the_admin_role_and_the_body_limit_are_configurable(backend: Backend) {
         .await
         .expect(200);
 }
+
+/// A mailer whose sends never finish: it counts how many began.
+#[derive(Clone, Default)]
+struct StalledMailer(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl users_axum::Mailer<User> for StalledMailer {
+    fn send(
+        &self,
+        _: users_axum::Mail<User>,
+    ) -> users_axum::BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(std::future::pending())
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_tasks_are_bounded_when_the_mailer_stalls() {
+    let mut db = users_tests::sqlite();
+    db.run_pending_migrations(migrations()).unwrap();
+    let manager_of_pool = users_diesel::asynchronous::sqlite_connection_manager(db.url());
+    let pool = Pool::builder(manager_of_pool).max_size(4).build().unwrap();
+    let mailer = StalledMailer::default();
+    let state = UsersState::new(
+        AsyncUsers::<User, Role>::new(config()),
+        pool,
+        mailer.clone(),
+    )
+    .mail_concurrency(2);
+    let app: Router = users_axum::router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = reqwest::Client::new();
+    for i in 0..4 {
+        let answer = client
+            .post(format!("{base}/auth/register"))
+            .json(&json!({ "email": format!("user{i}@example.com"), "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::CREATED);
+    }
+    // Each handler took a mail slot, or dropped its mail, before answering: two mails hang in
+    // the mailer once their tasks run, and the other two were dropped, not queued behind them.
+    let started = || mailer.0.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..250 {
+        if started() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(started(), 2);
+    server.abort();
+}

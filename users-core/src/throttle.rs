@@ -214,6 +214,13 @@ impl MailThrottle {
     };
 }
 
+// The contract's ceilings on the defaults, checked when the crate compiles: an account locks
+// after at most 20 failures (Devise's `:lockable`), an address gets at most 10 mails an hour.
+const _: () = assert!(LoginThrottle::DEFAULT.per_account <= 20);
+const _: () = assert!(
+    MailThrottle::DEFAULT.per_address <= 10 && MailThrottle::DEFAULT.window.as_secs() >= 3600
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,12 +301,5 @@ mod tests {
         assert_eq!(policy.locked_for(&counter, 3, at(219)), seconds(1));
         assert_eq!(policy.locked_for(&counter, 3, at(220)), None);
         assert_eq!(policy.locked_for(&counter, 5, at(100)), None);
-    }
-
-    #[test]
-    fn defaults_are_no_looser_than_devise() {
-        assert!(LoginThrottle::DEFAULT.per_account <= 20);
-        assert!(MailThrottle::DEFAULT.per_address <= 10);
-        assert!(MailThrottle::DEFAULT.window >= Duration::from_secs(3600));
     }
 }
