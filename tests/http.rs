@@ -357,6 +357,32 @@ impl App {
         self.login_with(email, PASSWORD).await
     }
 
+    /// `POST path` with `{"email": email}`: a request for a mail to `email`.
+    async fn ask_mail(&self, path: &str, email: &str) -> Answer {
+        self.post(path, json!({ "email": email })).await
+    }
+
+    /// A login to `email` with the right password, refused as locked out: its `Retry-After`.
+    async fn locked_login(&self, email: &str) -> u64 {
+        let answer = self
+            .post(
+                "/auth/login",
+                json!({ "email": email, "password": PASSWORD }),
+            )
+            .await
+            .expect_error(429, "too_many_attempts");
+        retry_after(&answer)
+    }
+
+    /// A login to `email` with a wrong password.
+    async fn wrong_login(&self, email: &str) -> Answer {
+        self.post(
+            "/auth/login",
+            json!({ "email": email, "password": "wrong password" }),
+        )
+        .await
+    }
+
     /// The token of the latest message of `kind` to `email`; the mailer runs in a task of its
     /// own, so it may take a moment.
     async fn mailed(&self, email: &str, kind: MailKind) -> String {
@@ -440,21 +466,11 @@ async fn a_locked_account_is_429_with_retry_after(backend: Backend) {
     let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| state).await;
     app.register("alice@example.com").await;
     for _ in 0..3 {
-        app.post(
-            "/auth/login",
-            json!({ "email": "alice@example.com", "password": "wrong password" }),
-        )
-        .await
-        .expect_error(401, "invalid_credentials");
+        app.wrong_login("alice@example.com")
+            .await
+            .expect_error(401, "invalid_credentials");
     }
-    let locked = app
-        .post(
-            "/auth/login",
-            json!({ "email": "alice@example.com", "password": PASSWORD }),
-        )
-        .await
-        .expect_error(429, "too_many_attempts");
-    let seconds = retry_after(&locked);
+    let seconds = app.locked_login("alice@example.com").await;
     assert!((1..=60).contains(&seconds), "{seconds}");
     // Another account from the same client is not locked.
     app.register("bob@example.com").await;
@@ -468,22 +484,12 @@ async fn a_client_failing_on_many_accounts_is_429(backend: Backend) {
     // address, 127.0.0.1) does.
     for account in ["a", "b", "c"] {
         for _ in 0..2 {
-            app.post(
-                "/auth/login",
-                json!({ "email": format!("{account}@example.com"), "password": "wrong password" }),
-            )
-            .await
-            .expect_error(401, "invalid_credentials");
+            app.wrong_login(&format!("{account}@example.com"))
+                .await
+                .expect_error(401, "invalid_credentials");
         }
     }
-    let locked = app
-        .post(
-            "/auth/login",
-            json!({ "email": "alice@example.com", "password": PASSWORD }),
-        )
-        .await
-        .expect_error(429, "too_many_attempts");
-    assert!(retry_after(&locked) >= 1);
+    assert!(app.locked_login("alice@example.com").await >= 1);
 
     // An application that names its clients otherwise: each request its own client here.
     fn by_header(parts: &axum::http::request::Parts) -> Option<String> {
@@ -512,18 +518,12 @@ async fn the_mail_routes_cap_each_address_with_429(backend: Backend) {
     let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| state).await;
     // Registration is the address's first mail; two more requests of either kind pass.
     app.register("alice@example.com").await;
-    app.post(
-        "/auth/forgot-password",
-        json!({ "email": "alice@example.com" }),
-    )
-    .await
-    .expect(202);
-    app.post(
-        "/auth/request-verify",
-        json!({ "email": "Alice@Example.com" }),
-    )
-    .await
-    .expect(202);
+    app.ask_mail("/auth/forgot-password", "alice@example.com")
+        .await
+        .expect(202);
+    app.ask_mail("/auth/request-verify", "Alice@Example.com")
+        .await
+        .expect(202);
     for path in [
         "/auth/forgot-password",
         "/auth/request-verify",
@@ -542,19 +542,13 @@ async fn the_mail_routes_cap_each_address_with_429(backend: Backend) {
     }
     // An address without an account gets the same answers, so they reveal nothing.
     for _ in 0..3 {
-        app.post(
-            "/auth/forgot-password",
-            json!({ "email": "nobody@example.com" }),
-        )
-        .await
-        .expect(202);
+        app.ask_mail("/auth/forgot-password", "nobody@example.com")
+            .await
+            .expect(202);
     }
-    app.post(
-        "/auth/forgot-password",
-        json!({ "email": "nobody@example.com" }),
-    )
-    .await
-    .expect_error(429, "too_many_attempts");
+    app.ask_mail("/auth/forgot-password", "nobody@example.com")
+        .await
+        .expect_error(429, "too_many_attempts");
     // Three mails reached alice, whatever was asked.
     let to_alice = |app: &App| {
         app.mailer
@@ -569,12 +563,9 @@ async fn the_mail_routes_cap_each_address_with_429(backend: Backend) {
     // An email change mails the new address, within its cap too.
     let token = app.login("alice@example.com").await;
     for _ in 0..3 {
-        app.post(
-            "/auth/forgot-password",
-            json!({ "email": "carol@example.com" }),
-        )
-        .await
-        .expect(202);
+        app.ask_mail("/auth/forgot-password", "carol@example.com")
+            .await
+            .expect(202);
     }
     let patch = app
         .request(Method::PATCH, "/users/me", Some(&token))
@@ -635,12 +626,9 @@ async fn the_full_flow_works_and_a_reset_ends_the_old_session(backend: Backend) 
     // Registration mails a verification token; request-verify mails another.
     app.mailed("alice@example.com", MailKind::Verification)
         .await;
-    app.post(
-        "/auth/request-verify",
-        json!({ "email": "alice@example.com" }),
-    )
-    .await
-    .expect(202);
+    app.ask_mail("/auth/request-verify", "alice@example.com")
+        .await
+        .expect(202);
     let verification = app
         .mailed("alice@example.com", MailKind::Verification)
         .await;
@@ -661,12 +649,9 @@ async fn the_full_flow_works_and_a_reset_ends_the_old_session(backend: Backend) 
     assert_eq!(me["is_verified"], true);
     assert_eq!(me["id"], registered["id"]);
 
-    app.post(
-        "/auth/forgot-password",
-        json!({ "email": "alice@example.com" }),
-    )
-    .await
-    .expect(202);
+    app.ask_mail("/auth/forgot-password", "alice@example.com")
+        .await
+        .expect(202);
     let reset = app
         .mailed("alice@example.com", MailKind::PasswordReset)
         .await;
@@ -1012,12 +997,9 @@ async fn unknown_and_known_emails_get_the_same_answer(backend: Backend) {
     assert_eq!(app.sent_count().await, sent);
 
     // A malformed address is a validation error, which tells nothing about accounts.
-    app.post(
-        "/auth/forgot-password",
-        json!({ "email": "not an address" }),
-    )
-    .await
-    .expect_error(422, "invalid_email");
+    app.ask_mail("/auth/forgot-password", "not an address")
+        .await
+        .expect_error(422, "invalid_email");
 }
 
 async fn patch_me_changes_the_profile_and_an_email_change_resets_verification(backend: Backend) {
@@ -1249,19 +1231,13 @@ async fn inactive_users_are_refused(backend: Backend) {
     .await
     .expect_error(403, "inactive_user");
     // Wrong password first: an inactive account is only revealed to who knows the password.
-    app.post(
-        "/auth/login",
-        json!({ "email": "alice@example.com", "password": "wrong password" }),
-    )
-    .await
-    .expect_error(401, "invalid_credentials");
+    app.wrong_login("alice@example.com")
+        .await
+        .expect_error(401, "invalid_credentials");
     let sent = app.sent_count().await;
-    app.post(
-        "/auth/forgot-password",
-        json!({ "email": "alice@example.com" }),
-    )
-    .await
-    .expect(202);
+    app.ask_mail("/auth/forgot-password", "alice@example.com")
+        .await
+        .expect(202);
     assert_eq!(app.sent_count().await, sent);
 }
 
@@ -1307,11 +1283,8 @@ async fn tokens_of_one_purpose_are_useless_for_another(backend: Backend) {
     let verification = app
         .mailed("alice@example.com", MailKind::Verification)
         .await;
-    app.post(
-        "/auth/forgot-password",
-        json!({ "email": "alice@example.com" }),
-    )
-    .await;
+    app.ask_mail("/auth/forgot-password", "alice@example.com")
+        .await;
     let reset = app
         .mailed("alice@example.com", MailKind::PasswordReset)
         .await;
@@ -1427,11 +1400,8 @@ async fn a_database_failure_is_an_internal_error_that_says_nothing(backend: Back
         )
         .await,
         app.get("/users/me", &session).await,
-        app.post(
-            "/auth/forgot-password",
-            json!({ "email": "alice@example.com" }),
-        )
-        .await,
+        app.ask_mail("/auth/forgot-password", "alice@example.com")
+            .await,
     ] {
         let answer = answer.expect_error(500, "internal");
         assert_eq!(answer.body["error"]["message"], "internal server error");
