@@ -95,6 +95,8 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     print_walkthrough(&format!("http://{}", listener.local_addr()?));
+    // The peer address is the client key of the login throttle.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -140,6 +140,19 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
         self.0.verification_token(user)
     }
 
+    /// As `Users::hasher`.
+    pub fn hasher(&self) -> &users_diesel::PasswordHasher {
+        self.0.hasher()
+    }
+
+    /// As `Users::count_mail`, on a runtime of its own.
+    pub fn count_mail(&self, address: &str) -> Result<(), UsersError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(self.0.count_mail(address))
+    }
+
     /// As `Users::register_with`.
     pub fn register_with<C>(
         &self,
@@ -161,6 +174,8 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
     blocking_methods! {
         fn register(&self, conn, email: &str, password: &str) -> U where [U: AsyncUserStore<C>];
         fn authenticate(&self, conn, email: &str, password: &str) -> U where [U: AsyncUserStore<C>];
+        fn authenticate_from(&self, conn, client: Option<&str>, email: &str, password: &str) -> U
+            where [U: AsyncUserStore<C>];
         fn get(&self, conn, id: U::Id) -> Option<U> where [U: AsyncUserStore<C>];
         fn find_by_email(&self, conn, email: &str) -> Option<U> where [U: AsyncUserStore<C>];
         fn update(&self, conn, user: &U) -> U where [U: AsyncUserStore<C>];

@@ -225,8 +225,16 @@ impl App {
         backend: Backend,
         configure: impl FnOnce(UsersState<User>) -> UsersState<User>,
     ) -> App {
+        App::start_over(backend, AsyncUsers::new(config()), configure).await
+    }
+
+    /// The app over `manager`, which the test may keep a clone of.
+    async fn start_over(
+        backend: Backend,
+        manager: AsyncUsers<User, Role>,
+        configure: impl FnOnce(UsersState<User>) -> UsersState<User>,
+    ) -> App {
         let mailer = MemoryMailer::new();
-        let manager = AsyncUsers::<User, Role>::new(config());
         let (state, db): (UsersState<User>, Box<dyn Operator>) = match backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
@@ -267,6 +275,7 @@ impl App {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(listener, app).await.unwrap();
         });
         App {
@@ -348,6 +357,32 @@ impl App {
         self.login_with(email, PASSWORD).await
     }
 
+    /// `POST path` with `{"email": email}`: a request for a mail to `email`.
+    async fn ask_mail(&self, path: &str, email: &str) -> Answer {
+        self.post(path, json!({ "email": email })).await
+    }
+
+    /// A login to `email` with the right password, refused as locked out: its `Retry-After`.
+    async fn locked_login(&self, email: &str) -> u64 {
+        let answer = self
+            .post(
+                "/auth/login",
+                json!({ "email": email, "password": PASSWORD }),
+            )
+            .await
+            .expect_error(429, "too_many_attempts");
+        retry_after(&answer)
+    }
+
+    /// A login to `email` with a wrong password.
+    async fn wrong_login(&self, email: &str) -> Answer {
+        self.post(
+            "/auth/login",
+            json!({ "email": email, "password": "wrong password" }),
+        )
+        .await
+    }
+
     /// The token of the latest message of `kind` to `email`; the mailer runs in a task of its
     /// own, so it may take a moment.
     async fn mailed(&self, email: &str, kind: MailKind) -> String {
@@ -403,6 +438,168 @@ http_tests! {
     extractors_and_layers_guard_application_routes,
     a_database_failure_is_an_internal_error_that_says_nothing,
     the_admin_role_and_the_body_limit_are_configurable,
+    a_locked_account_is_429_with_retry_after,
+    a_client_failing_on_many_accounts_is_429,
+    the_mail_routes_cap_each_address_with_429,
+    a_full_argon2_gate_is_503_and_sessions_still_answer,
+}
+
+/// Cheap argon2; an account locks after 3 failures and a client after 6, for a minute; an
+/// address gets 3 mails an hour.
+fn throttled_config() -> UsersConfig {
+    config()
+        .login_limits(3, 6)
+        .and_then(|config| config.login_lockout(Duration::from_secs(60), Duration::from_secs(600)))
+        .and_then(|config| config.mail_limit(3, Duration::from_secs(3600)))
+        .expect("a valid configuration")
+}
+
+fn retry_after(answer: &Answer) -> u64 {
+    answer.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds")
+}
+
+async fn a_locked_account_is_429_with_retry_after(backend: Backend) {
+    let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| state).await;
+    app.register("alice@example.com").await;
+    for _ in 0..3 {
+        app.wrong_login("alice@example.com")
+            .await
+            .expect_error(401, "invalid_credentials");
+    }
+    let seconds = app.locked_login("alice@example.com").await;
+    assert!((1..=60).contains(&seconds), "{seconds}");
+    // Another account from the same client is not locked.
+    app.register("bob@example.com").await;
+    app.login("bob@example.com").await;
+}
+
+async fn a_client_failing_on_many_accounts_is_429(backend: Backend) {
+    let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| state).await;
+    app.register("alice@example.com").await;
+    // Two failures each on three accounts: no account reaches its limit, the client (the peer
+    // address, 127.0.0.1) does.
+    for account in ["a", "b", "c"] {
+        for _ in 0..2 {
+            app.wrong_login(&format!("{account}@example.com"))
+                .await
+                .expect_error(401, "invalid_credentials");
+        }
+    }
+    assert!(app.locked_login("alice@example.com").await >= 1);
+
+    // An application that names its clients otherwise: each request its own client here.
+    fn by_header(parts: &axum::http::request::Parts) -> Option<String> {
+        let value = parts.headers.get("x-test-client")?;
+        Some(value.to_str().ok()?.to_owned())
+    }
+    let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| {
+        state.client_key(by_header)
+    })
+    .await;
+    app.register("alice@example.com").await;
+    for (i, account) in ["a", "b", "c", "d", "e", "f", "g"].into_iter().enumerate() {
+        let request = app
+            .request(Method::POST, "/auth/login", None)
+            .header("x-test-client", format!("client-{i}"))
+            .json(
+                &json!({ "email": format!("{account}@example.com"), "password": "wrong password" }),
+            );
+        let answer = app.send(request).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    }
+    app.login("alice@example.com").await;
+}
+
+async fn the_mail_routes_cap_each_address_with_429(backend: Backend) {
+    let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| state).await;
+    // Registration is the address's first mail; two more requests of either kind pass.
+    app.register("alice@example.com").await;
+    app.ask_mail("/auth/forgot-password", "alice@example.com")
+        .await
+        .expect(202);
+    app.ask_mail("/auth/request-verify", "Alice@Example.com")
+        .await
+        .expect(202);
+    for path in [
+        "/auth/forgot-password",
+        "/auth/request-verify",
+        "/auth/register",
+    ] {
+        let body = if path == "/auth/register" {
+            json!({ "email": "alice@example.com", "password": PASSWORD })
+        } else {
+            json!({ "email": "alice@example.com" })
+        };
+        let refused = app
+            .post(path, body)
+            .await
+            .expect_error(429, "too_many_attempts");
+        assert!(retry_after(&refused) > 3500, "{:?}", refused.headers);
+    }
+    // An address without an account gets the same answers, so they reveal nothing.
+    for _ in 0..3 {
+        app.ask_mail("/auth/forgot-password", "nobody@example.com")
+            .await
+            .expect(202);
+    }
+    app.ask_mail("/auth/forgot-password", "nobody@example.com")
+        .await
+        .expect_error(429, "too_many_attempts");
+    // Three mails reached alice, whatever was asked.
+    let to_alice = |app: &App| {
+        app.mailer
+            .sent()
+            .iter()
+            .filter(|mail| mail.user.email == "alice@example.com")
+            .count()
+    };
+    app.sent_count().await;
+    assert_eq!(to_alice(&app), 3);
+
+    // An email change mails the new address, within its cap too.
+    let token = app.login("alice@example.com").await;
+    for _ in 0..3 {
+        app.ask_mail("/auth/forgot-password", "carol@example.com")
+            .await
+            .expect(202);
+    }
+    let patch = app
+        .request(Method::PATCH, "/users/me", Some(&token))
+        .json(&json!({ "email": "carol@example.com" }));
+    let answer = app.send(patch).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        answer.body
+    );
+}
+
+async fn a_full_argon2_gate_is_503_and_sessions_still_answer(backend: Backend) {
+    let manager = AsyncUsers::new(config().argon2_concurrency(1, 0).unwrap());
+    let app = App::start_over(backend, manager.clone(), |state| state).await;
+    app.register("alice@example.com").await;
+    let token = app.login("alice@example.com").await;
+
+    let slot = manager.hasher().gate().enter().unwrap();
+    for _ in 0..3 {
+        let refused = app
+            .post(
+                "/auth/login",
+                json!({ "email": "alice@example.com", "password": PASSWORD }),
+            )
+            .await
+            .expect_error(503, "overloaded");
+        assert_eq!(retry_after(&refused), 1);
+    }
+    // Nothing but argon2 waits for the gate.
+    app.get("/users/me", &token).await.expect(200);
+    drop(slot);
+    app.login("alice@example.com").await;
 }
 
 async fn the_full_flow_works_and_a_reset_ends_the_old_session(backend: Backend) {
@@ -429,12 +626,9 @@ async fn the_full_flow_works_and_a_reset_ends_the_old_session(backend: Backend) 
     // Registration mails a verification token; request-verify mails another.
     app.mailed("alice@example.com", MailKind::Verification)
         .await;
-    app.post(
-        "/auth/request-verify",
-        json!({ "email": "alice@example.com" }),
-    )
-    .await
-    .expect(202);
+    app.ask_mail("/auth/request-verify", "alice@example.com")
+        .await
+        .expect(202);
     let verification = app
         .mailed("alice@example.com", MailKind::Verification)
         .await;
@@ -455,12 +649,9 @@ async fn the_full_flow_works_and_a_reset_ends_the_old_session(backend: Backend) 
     assert_eq!(me["is_verified"], true);
     assert_eq!(me["id"], registered["id"]);
 
-    app.post(
-        "/auth/forgot-password",
-        json!({ "email": "alice@example.com" }),
-    )
-    .await
-    .expect(202);
+    app.ask_mail("/auth/forgot-password", "alice@example.com")
+        .await
+        .expect(202);
     let reset = app
         .mailed("alice@example.com", MailKind::PasswordReset)
         .await;
@@ -806,12 +997,9 @@ async fn unknown_and_known_emails_get_the_same_answer(backend: Backend) {
     assert_eq!(app.sent_count().await, sent);
 
     // A malformed address is a validation error, which tells nothing about accounts.
-    app.post(
-        "/auth/forgot-password",
-        json!({ "email": "not an address" }),
-    )
-    .await
-    .expect_error(422, "invalid_email");
+    app.ask_mail("/auth/forgot-password", "not an address")
+        .await
+        .expect_error(422, "invalid_email");
 }
 
 async fn patch_me_changes_the_profile_and_an_email_change_resets_verification(backend: Backend) {
@@ -1043,19 +1231,13 @@ async fn inactive_users_are_refused(backend: Backend) {
     .await
     .expect_error(403, "inactive_user");
     // Wrong password first: an inactive account is only revealed to who knows the password.
-    app.post(
-        "/auth/login",
-        json!({ "email": "alice@example.com", "password": "wrong password" }),
-    )
-    .await
-    .expect_error(401, "invalid_credentials");
+    app.wrong_login("alice@example.com")
+        .await
+        .expect_error(401, "invalid_credentials");
     let sent = app.sent_count().await;
-    app.post(
-        "/auth/forgot-password",
-        json!({ "email": "alice@example.com" }),
-    )
-    .await
-    .expect(202);
+    app.ask_mail("/auth/forgot-password", "alice@example.com")
+        .await
+        .expect(202);
     assert_eq!(app.sent_count().await, sent);
 }
 
@@ -1101,11 +1283,8 @@ async fn tokens_of_one_purpose_are_useless_for_another(backend: Backend) {
     let verification = app
         .mailed("alice@example.com", MailKind::Verification)
         .await;
-    app.post(
-        "/auth/forgot-password",
-        json!({ "email": "alice@example.com" }),
-    )
-    .await;
+    app.ask_mail("/auth/forgot-password", "alice@example.com")
+        .await;
     let reset = app
         .mailed("alice@example.com", MailKind::PasswordReset)
         .await;
@@ -1221,11 +1400,8 @@ async fn a_database_failure_is_an_internal_error_that_says_nothing(backend: Back
         )
         .await,
         app.get("/users/me", &session).await,
-        app.post(
-            "/auth/forgot-password",
-            json!({ "email": "alice@example.com" }),
-        )
-        .await,
+        app.ask_mail("/auth/forgot-password", "alice@example.com")
+            .await,
     ] {
         let answer = answer.expect_error(500, "internal");
         assert_eq!(answer.body["error"]["message"], "internal server error");
@@ -1255,4 +1431,59 @@ async fn the_admin_role_and_the_body_limit_are_configurable(backend: Backend) {
     app.call(Method::PATCH, "/users/me", &alice, Some(short_name))
         .await
         .expect(200);
+}
+
+/// A mailer whose sends never finish: it counts how many began.
+#[derive(Clone, Default)]
+struct StalledMailer(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl users_axum::Mailer<User> for StalledMailer {
+    fn send(
+        &self,
+        _: users_axum::Mail<User>,
+    ) -> users_axum::BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(std::future::pending())
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_tasks_are_bounded_when_the_mailer_stalls() {
+    let mut db = users_tests::sqlite();
+    db.run_pending_migrations(migrations()).unwrap();
+    let manager_of_pool = users_diesel::asynchronous::sqlite_connection_manager(db.url());
+    let pool = Pool::builder(manager_of_pool).max_size(4).build().unwrap();
+    let mailer = StalledMailer::default();
+    let state = UsersState::new(
+        AsyncUsers::<User, Role>::new(config()),
+        pool,
+        mailer.clone(),
+    )
+    .mail_concurrency(2);
+    let app: Router = users_axum::router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = reqwest::Client::new();
+    for i in 0..4 {
+        let answer = client
+            .post(format!("{base}/auth/register"))
+            .json(&json!({ "email": format!("user{i}@example.com"), "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::CREATED);
+    }
+    // Each handler took a mail slot, or dropped its mail, before answering: two mails hang in
+    // the mailer once their tasks run, and the other two were dropped, not queued behind them.
+    let started = || mailer.0.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..250 {
+        if started() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(started(), 2);
+    server.abort();
 }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +35,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: Cow<'static, str>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -48,6 +49,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -113,6 +115,17 @@ impl ApiError {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// The error with a `Retry-After` header of `seconds` (at least one).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    /// The seconds of the `Retry-After` header, if the answer has one.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
 }
 
 impl From<UsersError> for ApiError {
@@ -132,6 +145,24 @@ impl From<UsersError> for ApiError {
             UsersError::RoleExists => (StatusCode::CONFLICT, "role_exists"),
             UsersError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             UsersError::RoleNotFound => (StatusCode::NOT_FOUND, "role_not_found"),
+            UsersError::TooManyAttempts { retry_after } => {
+                // Rounded up: a client that waits the header's seconds is let in.
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                return ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    error.to_string(),
+                )
+                .with_retry_after(seconds);
+            }
+            UsersError::Overloaded => {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    error.to_string(),
+                )
+                .with_retry_after(1);
+            }
             // Config, Database and whatever is added later: nothing of it reaches the client.
             _ => return ApiError::logged(&error),
         };
@@ -156,6 +187,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -240,12 +276,33 @@ mod tests {
             (UsersError::UserNotFound, 404, "user_not_found"),
             (UsersError::RoleExists, 409, "role_exists"),
             (UsersError::RoleNotFound, 404, "role_not_found"),
+            (
+                UsersError::TooManyAttempts {
+                    retry_after: std::time::Duration::from_secs(5),
+                },
+                429,
+                "too_many_attempts",
+            ),
+            (UsersError::Overloaded, 503, "overloaded"),
             (UsersError::Config("x".into()), 500, "internal"),
         ];
         for (error, status, code) in cases {
             let api = ApiError::from(error);
             assert_eq!((api.status().as_u16(), api.code()), (status, code));
         }
+    }
+
+    #[test]
+    fn throttled_answers_say_when_to_retry_rounded_up() {
+        let throttled = ApiError::from(UsersError::TooManyAttempts {
+            retry_after: std::time::Duration::from_millis(4_200),
+        });
+        assert_eq!(throttled.retry_after(), Some(5));
+        let response = throttled.into_response();
+        assert_eq!(response.headers()[RETRY_AFTER], "5");
+        let overloaded = ApiError::from(UsersError::Overloaded).into_response();
+        assert_eq!(overloaded.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(overloaded.headers()[RETRY_AFTER], "1");
     }
 
     #[test]

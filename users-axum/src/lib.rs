@@ -109,6 +109,8 @@
 //! | `forbidden` | 403 | a session without the role a route needs |
 //! | `bad_request` | 400 | malformed JSON, missing or unknown fields, a bad path |
 //! | `payload_too_large` | 413 | a body over the limit (16 KiB by default) |
+//! | `too_many_attempts` | 429 | login while the account or client is locked out; a mail route past the address's cap (`Retry-After`) |
+//! | `overloaded` | 503 | every argon2 slot busy and its queue full (`Retry-After: 1`) |
 //! | `internal` | 500 | a database or pool failure; logged with `tracing`, never described |
 #![deny(missing_docs, unsafe_code)]
 
@@ -134,7 +136,10 @@ pub use mailer::{LogMailer, Mail, MailKind, Mailer, MemoryMailer};
 pub use profile::{NoProfile, Profile};
 pub use routes::router;
 pub use session::{MemoryRevocations, Revocations, Session};
-pub use state::{UsersState, DEFAULT_ADMIN_ROLE, DEFAULT_BODY_LIMIT, DEFAULT_SESSION_LIFETIME};
+pub use state::{
+    peer_ip, ClientKey, UsersState, DEFAULT_ADMIN_ROLE, DEFAULT_BODY_LIMIT,
+    DEFAULT_MAIL_CONCURRENCY, DEFAULT_SESSION_LIFETIME,
+};
 
 /// A boxed `Send` future, as the [`Mailer`] and [`Revocations`] traits return them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -74,6 +74,7 @@ macro_rules! pooled_operations {
             fn config(&self) -> &UsersConfig;
             fn verification_token(&self, user: &U) -> Result<String, UsersError>;
             fn reset_token(&self, user: &U) -> String;
+            fn count_mail<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Result<(), ApiError>>;
 
             $(
                 $(#[$doc])*
@@ -100,6 +101,10 @@ macro_rules! pooled_operations {
                 self.users.password_reset_token_for(user)
             }
 
+            fn count_mail<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Result<(), ApiError>> {
+                Box::pin(async move { Ok(self.users.count_mail(address).await?) })
+            }
+
             $(
                 fn $name<$a>(&$a self, $($arg: $ty),*) -> BoxFuture<$a, Result<$ret, ApiError>> {
                     self.with_conn(move |$users, mut $conn| async move { $body })
@@ -118,8 +123,8 @@ pooled_operations! {
         Ok(users.register_with(&mut *conn, email, password, customize).await?)
     };
 
-    fn authenticate<'a>(email: &'a str, password: &'a str) -> U = |users, conn| {
-        Ok(users.authenticate(&mut *conn, email, password).await?)
+    fn authenticate<'a>(client: Option<&'a str>, email: &'a str, password: &'a str) -> U = |users, conn| {
+        Ok(users.authenticate_from(&mut *conn, client, email, password).await?)
     };
 
     fn get<'a>(id: U::Id) -> Option<U> = |users, conn| Ok(users.get(&mut *conn, id).await?);

@@ -2,6 +2,7 @@
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::SET_COOKIE;
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -104,6 +105,7 @@ async fn register<U: Profile>(
 ) -> Result<Response, ApiError> {
     let email = require_string(&mut body, "email")?;
     let password = require_string(&mut body, "password")?;
+    users.pooled().count_mail(&email).await?;
     // The profile fields start at the values a new user has.
     let blank = U::from_credentials(Uuid::nil().into(), String::new(), String::new());
     let fields = merged_profile(&blank, body)?;
@@ -123,11 +125,13 @@ async fn register<U: Profile>(
 
 async fn login<U: Profile>(
     State(users): State<UsersState<U>>,
+    parts: Parts,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Response, ApiError> {
+    let client = users.client(&parts);
     let user = users
         .pooled()
-        .authenticate(&body.email, &body.password)
+        .authenticate(client.as_deref(), &body.email, &body.password)
         .await?;
     let (session, cookie) = new_session(&users, &user);
     Ok(with_cookie(Json(session).into_response(), cookie))
@@ -174,6 +178,7 @@ async fn request_verify<U: Profile>(
     State(users): State<UsersState<U>>,
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, ApiError> {
+    users.pooled().count_mail(&body.email).await?;
     let user = users.pooled().find_by_email(&body.email).await?;
     if let Some(user) = user.filter(|user| user.is_active()) {
         // An AlreadyVerified user gets nothing, and the answer does not say so.
@@ -198,6 +203,7 @@ async fn forgot_password<U: Profile>(
     State(users): State<UsersState<U>>,
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, ApiError> {
+    users.pooled().count_mail(&body.email).await?;
     let user = users.pooled().find_by_email(&body.email).await?;
     if let Some(user) = user.filter(|user| user.is_active()) {
         let token = users.pooled().reset_token(&user);
@@ -241,6 +247,9 @@ async fn update_me<U: Profile>(
     let new_password = take_string(&mut body, "password")?;
     let current_password = take_string(&mut body, "current_password")?;
     let password_change = password_change(current_password.as_deref(), new_password.as_deref())?;
+    if let Some(email) = email.as_deref().filter(|email| *email != current.email()) {
+        users.pooled().count_mail(email).await?;
+    }
     let edit = profile_edit(&current.user, email, body)?;
     let user = users
         .pooled()

@@ -2,11 +2,14 @@
 //! extractors and guards share.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use deadpool::managed::Manager;
+use tokio::sync::Semaphore;
 use users_diesel::asynchronous::deadpool::Pool;
 use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
@@ -24,6 +27,9 @@ use crate::{ApiError, CurrentUser, Profile};
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// The default request body limit: 16 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+/// The default number of mails being handed to the mailer at once; see
+/// [`UsersState::mail_concurrency`].
+pub const DEFAULT_MAIL_CONCURRENCY: usize = 32;
 /// The default name of the role that may administer roles.
 pub const DEFAULT_ADMIN_ROLE: &str = "admin";
 
@@ -62,7 +68,24 @@ pub struct UsersState<U: UserModel> {
     signer: Arc<TokenSigner>,
     mailer: Arc<dyn Mailer<U>>,
     revocations: Arc<dyn Revocations>,
+    mail_slots: Arc<Semaphore>,
     settings: Arc<Settings>,
+}
+
+/// A function that names the client of a request, for the login throttle: see
+/// [`UsersState::client_key`].
+pub type ClientKey = fn(&Parts) -> Option<String>;
+
+/// The default [`ClientKey`]: the peer's IP address, from axum's
+/// [`ConnectInfo`](axum::extract::ConnectInfo) (serve the app with
+/// `into_make_service_with_connect_info::<SocketAddr>()`); `None` without it, and then only
+/// the account is throttled. Headers such as `X-Forwarded-For` are not read: any client can
+/// write them.
+pub fn peer_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string())
 }
 
 #[derive(Clone, Debug)]
@@ -71,6 +94,7 @@ struct Settings {
     cookie: Option<String>,
     admin_role: String,
     body_limit: usize,
+    client_key: ClientKey,
 }
 
 impl<U: Profile> UsersState<U> {
@@ -81,7 +105,9 @@ impl<U: Profile> UsersState<U> {
     ///
     /// Defaults: sessions last [`DEFAULT_SESSION_LIFETIME`], as bearer tokens only (no
     /// cookie); role administration needs the role [`DEFAULT_ADMIN_ROLE`]; request bodies are
-    /// limited to [`DEFAULT_BODY_LIMIT`]; logouts are remembered in [`MemoryRevocations`].
+    /// limited to [`DEFAULT_BODY_LIMIT`]; logouts are remembered in [`MemoryRevocations`];
+    /// logins are throttled per client by [`peer_ip`]; at most [`DEFAULT_MAIL_CONCURRENCY`]
+    /// mails are handed to the mailer at once.
     pub fn new<R, C>(users: AsyncUsers<U, R>, pool: Pool<C>, mailer: impl Mailer<U>) -> Self
     where
         U: AsyncUserStore<C>,
@@ -94,11 +120,13 @@ impl<U: Profile> UsersState<U> {
             pooled: Arc::new(Pooled { users, pool }),
             mailer: Arc::new(mailer),
             revocations: Arc::new(MemoryRevocations::new()),
+            mail_slots: Arc::new(Semaphore::new(DEFAULT_MAIL_CONCURRENCY)),
             settings: Arc::new(Settings {
                 session_lifetime: DEFAULT_SESSION_LIFETIME,
                 cookie: None,
                 admin_role: DEFAULT_ADMIN_ROLE.to_owned(),
                 body_limit: DEFAULT_BODY_LIMIT,
+                client_key: peer_ip,
             }),
         }
     }
@@ -137,6 +165,37 @@ impl<U: Profile> UsersState<U> {
     /// 413 `payload_too_large`.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         Arc::make_mut(&mut self.settings).body_limit = bytes;
+        self
+    }
+
+    /// Sets how `POST /auth/login` names the client whose failed logins it counts (besides the
+    /// account's): by default [`peer_ip`]. Behind a reverse proxy every peer is the proxy, so
+    /// an application there names the client from the header its proxy sets, and only then:
+    ///
+    /// ```
+    /// # use users_axum::UsersState;
+    /// use axum::http::request::Parts;
+    ///
+    /// /// The address our own proxy appends last to `X-Forwarded-For`.
+    /// fn proxied_client(parts: &Parts) -> Option<String> {
+    ///     let forwarded = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
+    ///     Some(forwarded.rsplit(',').next()?.trim().to_owned())
+    /// }
+    /// # fn configure<U: users_axum::Profile>(state: UsersState<U>) -> UsersState<U> {
+    /// state.client_key(proxied_client)
+    /// # }
+    /// ```
+    pub fn client_key(mut self, key: ClientKey) -> Self {
+        Arc::make_mut(&mut self.settings).client_key = key;
+        self
+    }
+
+    /// Sets how many mails are handed to the mailer at once. Each is sent in a task of its
+    /// own; when all `mails` slots are taken, a further mail is dropped and logged rather than
+    /// queued, so a flood of requests cannot pile up tasks (the mail cap per address,
+    /// `UsersConfig::mail_limit`, keeps any one inbox from being flooded).
+    pub fn mail_concurrency(mut self, mails: usize) -> Self {
+        self.mail_slots = Arc::new(Semaphore::new(mails));
         self
     }
 
@@ -219,6 +278,11 @@ impl<U: UserModel> UsersState<U> {
         self.settings.body_limit
     }
 
+    /// The request's client key for the login throttle.
+    pub(crate) fn client(&self, parts: &Parts) -> Option<String> {
+        (self.settings.client_key)(parts)
+    }
+
     pub(crate) fn revocation_list(&self) -> &dyn Revocations {
         &*self.revocations
     }
@@ -270,10 +334,15 @@ impl<U: UserModel> UsersState<U> {
     }
 
     /// Hands `token` for `user` to the mailer in a task of its own, so the response neither
-    /// waits for it nor depends on it.
+    /// waits for it nor depends on it; drops it, logged, if every mail slot is taken.
     pub(crate) fn mail(&self, kind: MailKind, user: U, token: String) {
+        let Ok(slot) = Arc::clone(&self.mail_slots).try_acquire_owned() else {
+            tracing::error!("users-axum: every mail slot is taken, a {kind:?} message is dropped");
+            return;
+        };
         let mailer = Arc::clone(&self.mailer);
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(error) = mailer.send(Mail { kind, user, token }).await {
                 tracing::error!(
                     "users-axum: the mailer failed to send a {kind:?} message: {error}"
@@ -290,6 +359,7 @@ impl<U: UserModel> Clone for UsersState<U> {
             signer: Arc::clone(&self.signer),
             mailer: Arc::clone(&self.mailer),
             revocations: Arc::clone(&self.revocations),
+            mail_slots: Arc::clone(&self.mail_slots),
             settings: Arc::clone(&self.settings),
         }
     }

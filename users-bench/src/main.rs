@@ -11,7 +11,8 @@
 //! - `--rounds N` (`USERS_BENCH_ROUNDS`): how often each slice of each side runs, the fastest
 //!   kept (default 5).
 //! - `--smoke`: `--scale 0.01 --rounds 1`, to check that everything runs.
-//! - `--only W1,W3`: run only these workloads (W2 always runs: it inserts the users).
+//! - `--only W1,W3`: run only these workloads (W2 always runs: it inserts the users); `FLOOD`
+//!   is the login flood (see `flood`), which runs after the workloads, on SQLite.
 //! - `--backends sqlite,mysql`: run only on these of the compiled-in backends.
 //!
 //! SQLite always runs; PostgreSQL (`USERS_TEST_POSTGRES_URL`, default
@@ -21,6 +22,8 @@
 //! one connection and dropped at the end.
 
 mod db;
+#[cfg(feature = "sqlite")]
+mod flood;
 mod measure;
 mod models;
 mod workloads;
@@ -141,6 +144,10 @@ fn main() -> Result<()> {
     #[cfg(feature = "mysql")]
     if options.backend("mysql") {
         Bench::new("mysql", db::mysql, &shared)?.run(&selected)?;
+    }
+    #[cfg(feature = "sqlite")]
+    if options.selected("FLOOD") && options.backend("sqlite") {
+        flood::run(options.scale)?;
     }
     Ok(())
 }

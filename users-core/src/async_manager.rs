@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::manager::decisions::{deleted_or, distinct, new_role, renamed, LoginOutcome};
 use crate::{
     normalize_email, AsyncRoleStore, AsyncUserStore, NoRoles, PasswordHasher, RoleModel,
-    TokenPurpose, UserModel, Users, UsersConfig, UsersError, UsersHooks,
+    ThrottleStore, TokenPurpose, UserModel, Users, UsersConfig, UsersError, UsersHooks,
 };
 
 /// The user manager over async connections: every operation of [`Users`], with the same names,
@@ -125,6 +125,23 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     /// Replaces the hooks.
     pub fn with_hooks(self, hooks: impl UsersHooks<U> + Send + Sync + 'static) -> Self {
         Arc::unwrap_or_clone(self.users).with_hooks(hooks).into()
+    }
+
+    /// Replaces the store of the throttle's counters; as [`Users::with_throttle_store`].
+    pub fn with_throttle_store(self, store: impl ThrottleStore + 'static) -> Self {
+        Arc::unwrap_or_clone(self.users)
+            .with_throttle_store(store)
+            .into()
+    }
+
+    /// Counts one mail to `address` against the mail cap; as [`Users::count_mail`], with the
+    /// store's work on Tokio's blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::TooManyAttempts`], or the store's [`UsersError::Database`].
+    pub async fn count_mail(&self, address: &str) -> Result<(), UsersError> {
+        blocking!(async, self, [address], |users| users.count_mail(&address))
     }
 
     /// The sync manager inside, with the same configuration and hooks, for a sync connection.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use argon2::Params;
 use zeroize::Zeroizing;
 
+use crate::throttle::{LoginThrottle, MailThrottle};
 use crate::UsersError;
 
 /// The shortest secret [`UsersConfig::new`] accepts, in bytes.
@@ -41,6 +42,10 @@ pub struct UsersConfig {
     /// How many idle argon2 memory matrices the hasher keeps. Read as a field so that the
     /// setting has one name, its builder's.
     pub(crate) argon2_memory_reuse: usize,
+    argon2_running: usize,
+    argon2_queued: usize,
+    pub(crate) login_throttle: LoginThrottle,
+    pub(crate) mail_throttle: MailThrottle,
 }
 
 impl UsersConfig {
@@ -51,7 +56,13 @@ impl UsersConfig {
     /// password). Defaults: argon2id with m = 19456 KiB, t = 2, p = 1, and up to four of its
     /// memory matrices kept for reuse (see [`argon2_memory_reuse`](Self::argon2_memory_reuse));
     /// verification tokens live 24 hours, reset tokens one hour; passwords need at least 8
-    /// characters and at most 4096 bytes; a verified email is not required to log in.
+    /// characters and at most 4096 bytes; a verified email is not required to log in. At most
+    /// as many argon2 runs at once as the machine has cores, 64 more queued
+    /// ([`argon2_concurrency`](Self::argon2_concurrency)); an account locks after 10 failed
+    /// logins in a row and a client key after 100 within an hour, for one minute, doubling
+    /// with each further failure up to an hour ([`login_limits`](Self::login_limits),
+    /// [`login_lockout`](Self::login_lockout)); an address gets at most 10 mails an hour
+    /// ([`mail_limit`](Self::mail_limit)).
     ///
     /// # Errors
     ///
@@ -73,6 +84,10 @@ impl UsersConfig {
             password_max_bytes: 4096,
             require_verified: false,
             argon2_memory_reuse: default_memory_reuse(),
+            argon2_running: available_parallelism(),
+            argon2_queued: 64,
+            login_throttle: LoginThrottle::DEFAULT,
+            mail_throttle: MailThrottle::DEFAULT,
         })
     }
 
@@ -122,6 +137,95 @@ impl UsersConfig {
     pub fn argon2_memory_reuse(mut self, matrices: usize) -> Self {
         self.argon2_memory_reuse = matrices;
         self
+    }
+
+    /// Sets how many argon2 runs (hashes and verifications) go on at once, and how many more
+    /// wait for a slot before work is refused with [`UsersError::Overloaded`].
+    ///
+    /// Each run fills a matrix of the memory cost, so `running` bounds the memory argon2 takes
+    /// whatever the load: `running` × 19 MiB with the default costs. More runs than cores gain
+    /// nothing (they are CPU-bound), so the default is the machine's available parallelism.
+    /// `queued` bounds the logins that wait; the default, 64, is a few hundred milliseconds of
+    /// work at the default costs on a few cores. A refused login does not count as a failure.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if `running` is zero.
+    pub fn argon2_concurrency(mut self, running: usize, queued: usize) -> Result<Self, UsersError> {
+        if running == 0 {
+            return Err(UsersError::Config(
+                "at least one argon2 run must be allowed at a time".to_owned(),
+            ));
+        }
+        self.argon2_running = running;
+        self.argon2_queued = queued;
+        Ok(self)
+    }
+
+    /// Sets after how many failed logins in a row an account (`per_account`, counted by
+    /// normalised email, whether or not it has an account) and a client key (`per_client`, see
+    /// `Users::authenticate_from`) are locked out. Failures older than the
+    /// [`login_window`](Self::login_window) before the last one are forgotten; a successful
+    /// login clears the account's count. Defaults: 10 and 100 (Devise's `:lockable` locks after
+    /// 20).
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if either is zero.
+    pub fn login_limits(mut self, per_account: u32, per_client: u32) -> Result<Self, UsersError> {
+        if per_account == 0 || per_client == 0 {
+            return Err(UsersError::Config(
+                "login limits must allow at least one attempt".to_owned(),
+            ));
+        }
+        self.login_throttle.per_account = per_account;
+        self.login_throttle.per_client = per_client;
+        Ok(self)
+    }
+
+    /// Sets how long failed logins are remembered after the last one; default one hour.
+    pub fn login_window(mut self, window: Duration) -> Self {
+        self.login_throttle.window = window;
+        self
+    }
+
+    /// Sets the lockout after the limit: `first` after the failure that reaches it, doubled
+    /// with every failure after the lockout ends (exponential back-off, as django-axes and
+    /// Devise do), up to `longest`. Defaults: one minute and one hour. While locked out, a login
+    /// is refused with [`UsersError::TooManyAttempts`] before any argon2 run, even with the
+    /// right password.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if `first` is zero or longer than `longest`.
+    pub fn login_lockout(mut self, first: Duration, longest: Duration) -> Result<Self, UsersError> {
+        if first.is_zero() || first > longest {
+            return Err(UsersError::Config(format!(
+                "the first lockout ({first:?}) must be positive and at most the longest ({longest:?})"
+            )));
+        }
+        self.login_throttle.first_lockout = first;
+        self.login_throttle.longest_lockout = longest;
+        Ok(self)
+    }
+
+    /// Sets how many mails an address gets within `window` from the routes that send them
+    /// (registration, verification and reset requests, email changes); default 10 an hour.
+    /// Requests are counted per address whether or not it has an account, so the refusal tells
+    /// nothing about accounts.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if `per_address` is zero or `window` is.
+    pub fn mail_limit(mut self, per_address: u32, window: Duration) -> Result<Self, UsersError> {
+        if per_address == 0 || window.is_zero() {
+            return Err(UsersError::Config(
+                "the mail limit must allow at least one mail in a positive window".to_owned(),
+            ));
+        }
+        self.mail_throttle.per_address = per_address;
+        self.mail_throttle.window = window;
+        Ok(self)
     }
 
     /// Sets how long an email verification token stays valid, in whole seconds.
@@ -210,6 +314,26 @@ impl UsersConfig {
         self.require_verified
     }
 
+    /// How many argon2 runs go on at once and how many wait; see
+    /// [`argon2_concurrency`](Self::argon2_concurrency).
+    pub fn argon2_slots(&self) -> (usize, usize) {
+        (self.argon2_running, self.argon2_queued)
+    }
+
+    /// The failed logins that lock an account and a client key; see
+    /// [`login_limits`](Self::login_limits).
+    pub fn login_attempts(&self) -> (u32, u32) {
+        (
+            self.login_throttle.per_account,
+            self.login_throttle.per_client,
+        )
+    }
+
+    /// The mails an address gets within a window; see [`mail_limit`](Self::mail_limit).
+    pub fn mails_per_address(&self) -> (u32, Duration) {
+        (self.mail_throttle.per_address, self.mail_throttle.window)
+    }
+
     pub(crate) fn secret(&self) -> &[u8] {
         &self.secret
     }
@@ -235,13 +359,22 @@ impl fmt::Debug for UsersConfig {
             .field("password_min_chars", &self.password_min_chars)
             .field("password_max_bytes", &self.password_max_bytes)
             .field("require_verified", &self.require_verified)
+            .field("argon2_running", &self.argon2_running)
+            .field("argon2_queued", &self.argon2_queued)
+            .field("login_throttle", &self.login_throttle)
+            .field("mail_throttle", &self.mail_throttle)
             .finish()
     }
 }
 
 /// The machine's available parallelism, at most 4.
 fn default_memory_reuse() -> usize {
-    std::thread::available_parallelism().map_or(1, |cores| cores.get().min(4))
+    available_parallelism().min(4)
+}
+
+/// The machine's available parallelism, or 1 if unknown.
+fn available_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get())
 }
 
 #[cfg(test)]
@@ -268,6 +401,9 @@ mod tests {
         assert!(!config.requires_verified());
         let cores = std::thread::available_parallelism().unwrap().get();
         assert_eq!(config.argon2_memory_reuse, cores.min(4));
+        assert_eq!(config.argon2_slots(), (cores, 64));
+        assert_eq!(config.login_attempts(), (10, 100));
+        assert_eq!(config.mails_per_address(), (10, Duration::from_secs(3600)));
         assert_eq!(config.argon2_memory_reuse(0).argon2_memory_reuse, 0);
     }
 

@@ -1,6 +1,7 @@
 //! The one error type of the framework.
 
 use std::error::Error as StdError;
+use std::time::Duration;
 
 /// Everything that can go wrong in the users framework.
 ///
@@ -53,6 +54,17 @@ pub enum UsersError {
     /// No role has the given name or id.
     #[error("role not found")]
     RoleNotFound,
+    /// Too many failed logins for this account or client, or too many mails to this address:
+    /// refused without an argon2 run or a mail until `retry_after` has passed.
+    #[error("too many attempts, retry in {} s", retry_after.as_secs().max(1))]
+    TooManyAttempts {
+        /// How long until the attempt is allowed again.
+        retry_after: Duration,
+    },
+    /// Every argon2 slot is busy and the queue for them is full: the work was refused rather
+    /// than queued without bound. Retrying after a second is reasonable.
+    #[error("the server is busy hashing passwords, retry shortly")]
+    Overloaded,
     /// The configuration is unusable (for example a secret shorter than 32 bytes).
     #[error("invalid configuration: {0}")]
     Config(String),

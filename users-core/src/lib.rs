@@ -23,10 +23,12 @@ mod async_store;
 mod config;
 mod email;
 mod error;
+mod gate;
 mod hooks;
 mod manager;
 mod model;
 mod password;
+mod throttle;
 mod token;
 
 // The hand-written test model names the crate as its users do.
@@ -42,13 +44,15 @@ pub use async_store::{AsyncRoleStore, AsyncUserStore, TransactionFuture};
 pub use config::{UsersConfig, MIN_SECRET_BYTES};
 pub use email::{normalize_email, MAX_EMAIL_BYTES};
 pub use error::UsersError;
+pub use gate::{Argon2Gate, GatePermit};
 pub use hooks::{NoHooks, UsersHooks};
-pub use manager::Users;
+pub use manager::{Users, MAX_CLIENT_KEY_BYTES};
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
 pub use password::{PasswordHasher, PasswordVerification};
 /// Boxed futures that borrow a connection, as [`AsyncUserStore::transaction`] takes them.
 #[cfg(feature = "async")]
 pub use scoped_futures;
 pub use store::{RoleStore, UserStore};
+pub use throttle::{Counter, MemoryThrottleStore, ThrottleStore};
 pub use token::{OpenedToken, TokenPurpose, TokenSigner};
 pub use uuid::Uuid;

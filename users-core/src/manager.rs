@@ -7,6 +7,9 @@
 //! check credentials and tokens, decide a rehash) to the plain methods of `decisions`.
 
 pub(crate) mod decisions;
+mod throttling;
+
+pub use throttling::MAX_CLIENT_KEY_BYTES;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -15,8 +18,9 @@ use std::sync::Arc;
 use decisions::{deleted_or, distinct, new_role, renamed, LoginOutcome};
 
 use crate::{
-    normalize_email, NoHooks, NoRoles, PasswordHasher, RoleModel, RoleStore, TokenPurpose,
-    TokenSigner, UserModel, UserStore, UsersConfig, UsersError, UsersHooks,
+    normalize_email, MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel, RoleStore,
+    ThrottleStore, TokenPurpose, TokenSigner, UserModel, UserStore, UsersConfig, UsersError,
+    UsersHooks,
 };
 
 /// The user manager: every operation on users, for the user model `U` and the role model `R`.
@@ -101,6 +105,7 @@ pub struct Users<U: UserModel, R: RoleModel = NoRoles> {
     hasher: Arc<PasswordHasher>,
     tokens: TokenSigner,
     hooks: Arc<dyn UsersHooks<U> + Send + Sync>,
+    throttle: Arc<dyn ThrottleStore>,
     roles: PhantomData<fn() -> R>,
 }
 
@@ -112,8 +117,17 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
             tokens: TokenSigner::new(&config),
             config,
             hooks: Arc::new(NoHooks),
+            throttle: Arc::new(MemoryThrottleStore::default()),
             roles: PhantomData,
         }
+    }
+
+    /// Replaces the store of the throttle's counters (failed logins, mails sent), by default a
+    /// [`MemoryThrottleStore`] of this manager and its clones: processes that must share the
+    /// counters use a database store (`users_diesel::DatabaseThrottleStore`).
+    pub fn with_throttle_store(mut self, store: impl ThrottleStore + 'static) -> Self {
+        self.throttle = Arc::new(store);
+        self
     }
 
     /// Replaces the hooks.
@@ -153,6 +167,7 @@ impl<U: UserModel, R: RoleModel> Clone for Users<U, R> {
             hasher: Arc::clone(&self.hasher),
             tokens: self.tokens.clone(),
             hooks: Arc::clone(&self.hooks),
+            throttle: Arc::clone(&self.throttle),
             roles: PhantomData,
         }
     }

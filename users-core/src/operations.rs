@@ -14,8 +14,14 @@
 //! - `step!`: a store call or another operation, awaited in the async flavor;
 //! - `transaction!`: a block run in a store transaction, as the boxed future the async stores
 //!   take in the async flavor;
-//! - `hashing!`: a decision that costs argon2 work, sent with copies of the inputs it names to
-//!   Tokio's blocking pool in the async flavor, so a burst of logins does not stall the executor.
+//! - `hashing!`: a decision that costs argon2 work, run once the argon2 gate lets it in, and
+//!   sent with copies of the inputs it names to Tokio's blocking pool in the async flavor, so a
+//!   burst of logins does not stall the executor;
+//! - `blocking!`: a step of the throttle, whose store may block, sent to the blocking pool in
+//!   the async flavor.
+//!
+//! No argon2 run happens inside a transaction: `new_hash!` loads the row, hashes, then reloads
+//! it locked and stores the hash only if the row's hash is still the one it loaded.
 //!
 //! A new operation is one more entry in the list; both managers get it.
 
@@ -58,16 +64,56 @@ macro_rules! transaction {
 }
 
 /// Runs a decision that costs an argon2 run on the manager's [`Users`](crate::Users), which it
-/// sees as `$users`. In the async flavor it runs on Tokio's blocking pool, which needs `'static`
-/// inputs: each of `[$copy]` (a `&str`) is copied for it, into memory wiped when the task ends.
+/// sees as `$users`, once the argon2 gate ([`Argon2Gate`](crate::Argon2Gate)) has let it in. In
+/// the async flavor it runs on Tokio's blocking pool, which needs `'static` inputs: each of
+/// `[$copy]` (a `&str`) is copied for it, into memory wiped when the task ends.
 macro_rules! hashing {
-    (sync, $manager:expr, [$($copy:ident),*], |$users:ident| $decision:expr) => {{
+    ($flavor:tt, $manager:expr, [$($copy:ident),*], |$users:ident| $decision:expr) => {
+        blocking!($flavor, $manager, [$($copy),*], |$users| {
+            let _slot = $users.hasher().gate().enter()?;
+            $decision
+        })
+    };
+}
+
+/// Runs a step that may block (a throttle store's) on the manager's [`Users`](crate::Users),
+/// which it sees as `$users`: on Tokio's blocking pool in the async flavor, with copies of
+/// `[$copy]` as `hashing!` makes them.
+macro_rules! blocking {
+    (sync, $manager:expr, [$($copy:ident),*], |$users:ident| $step:expr) => {{
         let $users = $manager.decisions();
-        $decision
+        $step
     }};
-    (async, $manager:expr, [$($copy:ident),*], |$users:ident| $decision:expr) => {{
+    (async, $manager:expr, [$($copy:ident),*], |$users:ident| $step:expr) => {{
         $(let $copy = $crate::async_manager::secret($copy);)*
-        $manager.blocking(move |$users| $decision).await
+        $manager.blocking(move |$users| $step).await
+    }};
+}
+
+/// Gives user `$id` a new password hash without running argon2 in a transaction: loads the row
+/// (`$loaded`, an `Option`), lets the `hashing!` decision `$hash` turn it into the user with the
+/// new hash, then, in one transaction, reloads the row locked and stores the new hash on it,
+/// provided its hash is still the loaded one (else `$stale`, if `Some`, is the error), and runs
+/// `$hook` on the stored row.
+macro_rules! new_hash {
+    (
+        $flavor:tt, $decisions:expr, $conn:expr, $id:expr,
+        |$loaded:ident| $hash:expr,
+        stale: $stale:expr,
+        |$updated:ident| $hook:expr $(,)?
+    ) => {{
+        let id = $id;
+        let $loaded = step!($flavor, U::find($conn, id))?;
+        let loaded_hash = $loaded.as_ref().map(|user| user.password_hash().to_owned());
+        let hashed: U = $hash?;
+        let decisions = $decisions;
+        modify!(
+            $flavor,
+            $conn,
+            id,
+            |stored| decisions.with_new_hash(stored, loaded_hash.as_deref(), &hashed, $stale),
+            |$updated| $hook,
+        )
     }};
 }
 
@@ -156,19 +202,13 @@ macro_rules! user_operations {
             }
 
             operation! { $flavor,
-                /// Logs a user in: checks the password, then that the account may log in.
-                ///
-                /// An unknown (or malformed) email and a wrong password both take one argon2
-                /// verification and both fail with [`UsersError::InvalidCredentials`]. A hash
-                /// made with outdated parameters is replaced by one with the current parameters
-                /// before returning.
+                /// Logs a user in: checks the password, then that the account may log in; as
+                /// [`authenticate_from`](Self::authenticate_from) with no client key, so only
+                /// the account's failures are counted.
                 ///
                 /// # Errors
                 ///
-                /// [`UsersError::InvalidCredentials`]; with the right password only,
-                /// [`UsersError::InactiveUser`], then [`UsersError::UnverifiedUser`] where the
-                /// configuration requires verified users; or the error of the `after_login`
-                /// hook.
+                /// As [`authenticate_from`](Self::authenticate_from).
                 pub fn authenticate<C>(
                     &self,
                     conn: &mut C,
@@ -178,9 +218,51 @@ macro_rules! user_operations {
                 where
                     U: $UserStore<C>,
                 {
+                    step!($flavor, self.authenticate_from(conn, None, email, password))
+                }
+            }
+
+            operation! { $flavor,
+                /// Logs a user in from `client` (a key for the client, such as its IP address):
+                /// checks the throttle, the password, then that the account may log in.
+                ///
+                /// While the account (the normalised email, whether or not a user has it) or
+                /// the client is locked out after too many failed logins
+                /// ([`UsersConfig::login_limits`](crate::UsersConfig::login_limits)), the login
+                /// is refused before any lookup or argon2 run, even with the right password.
+                /// Otherwise an unknown (or malformed) email and a wrong password both take one
+                /// argon2 verification, both fail with [`UsersError::InvalidCredentials`] and
+                /// both count as a failure of the account and the client; a password longer
+                /// than the configured maximum fails the same way without an argon2 run. A
+                /// right password clears the account's failures. A hash made with outdated
+                /// parameters is replaced by one with the current parameters before returning,
+                /// hashed outside the transaction that stores it.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::TooManyAttempts`] while locked out;
+                /// [`UsersError::Overloaded`] if the argon2 gate's queue is full;
+                /// [`UsersError::InvalidCredentials`]; with the right password only,
+                /// [`UsersError::InactiveUser`], then [`UsersError::UnverifiedUser`] where the
+                /// configuration requires verified users; or the error of the `after_login`
+                /// hook.
+                pub fn authenticate_from<C>(
+                    &self,
+                    conn: &mut C,
+                    client: Option<&str>,
+                    email: &str,
+                    password: &str,
+                ) -> Result<U, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
                     let users = self.decisions();
-                    let user = match users.login_email(email) {
-                        Some(email) => step!($flavor, U::find_by_email(conn, &email))?,
+                    let email = users.login_email(email);
+                    let keys = users.login_keys(email.as_deref(), client);
+                    let checked = keys.clone();
+                    blocking!($flavor, self, [], |users| users.check_login_throttle(&checked))?;
+                    let user = match &email {
+                        Some(email) => step!($flavor, U::find_by_email(conn, email))?,
                         None => None,
                     };
                     let verified_hash = user
@@ -188,7 +270,9 @@ macro_rules! user_operations {
                         .map(|user| user.password_hash().to_owned())
                         .unwrap_or_default();
                     let outcome = hashing!($flavor, self, [password], |users| {
-                        users.check_login(user, &password)
+                        let outcome = users.check_login(user, &password);
+                        users.count_login(&keys, &outcome)?;
+                        outcome
                     })?;
                     match outcome {
                         LoginOutcome::Current(user) => {
@@ -284,11 +368,12 @@ macro_rules! user_operations {
                     U: $UserStore<C>,
                 {
                     let users = self.decisions();
-                    modify!(
-                        $flavor, conn, user.id(),
-                        |stored| hashing!($flavor, self, [current, new], |users| {
-                            users.prepare_password_change(stored, &current, &new)
+                    new_hash!(
+                        $flavor, users, conn, user.id(),
+                        |loaded| hashing!($flavor, self, [current, new], |users| {
+                            users.prepare_password_change(loaded, &current, &new)
                         }),
+                        stale: Some(UsersError::InvalidCredentials),
                         |updated| users.hooks().after_update(&updated),
                     )
                 }
@@ -307,11 +392,12 @@ macro_rules! user_operations {
                     U: $UserStore<C>,
                 {
                     let users = self.decisions();
-                    modify!(
-                        $flavor, conn, user.id(),
-                        |stored| hashing!($flavor, self, [new], |users| {
-                            users.prepare_new_password(stored, &new)
+                    new_hash!(
+                        $flavor, users, conn, user.id(),
+                        |loaded| hashing!($flavor, self, [new], |users| {
+                            users.prepare_new_password(loaded, &new)
                         }),
+                        stale: None,
                         |updated| users.hooks().after_update(&updated),
                     )
                 }
@@ -405,11 +491,13 @@ macro_rules! user_operations {
                 {
                     let users = self.decisions();
                     let token = users.open_token(token, TokenPurpose::PasswordReset)?;
-                    modify!(
-                        $flavor, conn, token.user_id().into(),
-                        |stored| hashing!($flavor, self, [new], |users| {
-                            users.finish_password_reset(&token, stored, &new)
+                    let opened = token.clone();
+                    new_hash!(
+                        $flavor, users, conn, token.user_id().into(),
+                        |loaded| hashing!($flavor, self, [new], |users| {
+                            users.finish_password_reset(&opened, loaded, &new)
                         }),
+                        stale: Some(UsersError::InvalidToken),
                         |updated| users.hooks().after_reset(&updated),
                     )
                 }

@@ -14,7 +14,7 @@ use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, Salt
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use zeroize::Zeroize as _;
 
-use crate::{UsersConfig, UsersError};
+use crate::{Argon2Gate, UsersConfig, UsersError};
 
 /// What [`PasswordHasher::verify`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +58,7 @@ pub struct PasswordHasher {
     dummy_hash: OnceLock<String>,
     runs: AtomicU64,
     matrices: Matrices,
+    gate: Argon2Gate,
 }
 
 impl PasswordHasher {
@@ -69,6 +70,10 @@ impl PasswordHasher {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             dummy_hash: OnceLock::new(),
             runs: AtomicU64::new(0),
+            gate: {
+                let (running, queued) = config.argon2_slots();
+                Argon2Gate::new(running, queued)
+            },
         }
     }
 
@@ -76,6 +81,12 @@ impl PasswordHasher {
     /// login load, and the count by which tests check that every login costs exactly one.
     pub fn verifications(&self) -> u64 {
         self.runs.load(Ordering::Relaxed)
+    }
+
+    /// The gate the managers pass before each decision that runs argon2: it bounds the runs
+    /// going on at once, and the callers waiting for one.
+    pub fn gate(&self) -> &Argon2Gate {
+        &self.gate
     }
 
     /// Hashes `password` with a fresh random salt from the operating system, as a PHC string

@@ -52,6 +52,7 @@ pub mod migrations;
 pub mod schema;
 pub mod sql_types;
 mod store;
+mod throttle;
 mod user_enum;
 mod verify;
 
@@ -59,6 +60,7 @@ pub use id::Id;
 pub use migrations::{Dialect, MigrationError, MigrationSql, Migrations, Refusal};
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;
+pub use throttle::{DatabaseThrottleStore, Throttle, ThrottleSql};
 pub use user_enum::UserEnum;
 pub use users_core::*;
 /// Turns a struct into a role model.

@@ -104,6 +104,11 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         user: Option<U>,
         password: &str,
     ) -> Result<LoginOutcome<U>, UsersError> {
+        // Registration refuses such a password, so no account has one; argon2 is not made to
+        // chew on megabytes to say so.
+        if password.len() > self.config.password_max_bytes() {
+            return Err(UsersError::InvalidCredentials);
+        }
         let Some(mut user) = user else {
             self.hasher.dummy_verify(password);
             return Err(UsersError::InvalidCredentials);
@@ -143,6 +148,33 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
             stored.set_password_hash(rehashed.password_hash().to_owned());
         }
         Ok(stored)
+    }
+
+    /// `stored`, the user as it is now, with the new hash of `hashed`, which was hashed outside
+    /// the transaction for the row whose hash was `loaded_hash`. With `stale`, the hash must
+    /// not have changed meanwhile (a password checked, or a token issued, against the old hash
+    /// must not replace a newer one); without, the last change wins.
+    ///
+    /// # Errors
+    ///
+    /// `stale` if the row is gone or its hash changed, [`UsersError::UserNotFound`] if the row
+    /// is gone and there is no `stale`.
+    pub(crate) fn with_new_hash(
+        &self,
+        stored: Option<U>,
+        loaded_hash: Option<&str>,
+        hashed: &U,
+        stale: Option<UsersError>,
+    ) -> Result<U, UsersError> {
+        let still_loaded = |user: &U| loaded_hash == Some(user.password_hash());
+        let mut user = match (stored, stale) {
+            (Some(user), None) => user,
+            (Some(user), Some(_)) if still_loaded(&user) => user,
+            (_, Some(stale)) => return Err(stale),
+            (None, None) => return Err(UsersError::UserNotFound),
+        };
+        user.set_password_hash(hashed.password_hash().to_owned());
+        Ok(user)
     }
 
     /// The row to store for an update of `stored` to `requested`: every field of `requested`,
