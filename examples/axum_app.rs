@@ -32,7 +32,7 @@ const DATABASE: &str = "users-app.sqlite";
 const DEVELOPMENT_SECRET: &str = "development secret: set USERS_SECRET in production!";
 
 /// What a user sees and may change of their own account, besides email and password.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserProfile {
     display_name: Option<String>,
 }

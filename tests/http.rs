@@ -33,7 +33,7 @@ pub struct User {
 pub struct Role {}
 
 /// Only `display_name` is the user's to see and set; `credits` is not.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserProfile {
     display_name: Option<String>,
 }
@@ -530,9 +530,11 @@ async fn the_role_routes_refuse_then_admit_after_assignment(backend: Backend) {
     app.call(Method::POST, "/roles", &root, Some(role))
         .await
         .expect_error(409, "role_exists");
-    app.call(Method::POST, "/roles", &root, Some(json!({ "name": " " })))
+    let blank = app
+        .call(Method::POST, "/roles", &root, Some(json!({ "name": " " })))
         .await
-        .expect_error(400, "bad_request");
+        .expect_error(422, "invalid_field");
+    assert_eq!(blank.body["error"]["field"], "name");
 
     app.call(Method::POST, &assignment, &root, None)
         .await
@@ -585,29 +587,54 @@ async fn bad_bodies_are_json_errors(backend: Backend) {
             .body(body)
     };
 
+    // Not JSON: 400.
     for (path, body) in [
         ("/auth/login", "{\"email\": \"alice@example.com\", "),
         ("/auth/login", "not json"),
-        ("/auth/register", "[1, 2, 3]"),
-        ("/auth/login", "{\"email\": \"alice@example.com\"}"),
-        (
-            "/auth/login",
-            "{\"email\": \"alice@example.com\", \"password\": 5}",
-        ),
-        (
-            "/auth/login",
-            "{\"email\": \"a@example.com\", \"password\": \"x\", \"admin\": true}",
-        ),
-        ("/auth/register", "{\"password\": \"a long password\"}"),
-        (
-            "/auth/register",
-            "{\"email\": \"b@example.com\", \"password\": \"a long password\", \"credits\": 100}",
-        ),
-        ("/auth/verify", "{}"),
+        ("/auth/register", "{\"email\": \"a@example.com\",}"),
     ] {
         app.send(raw(path, body))
             .await
             .expect_error(400, "bad_request");
+    }
+    // JSON, but a member is missing, unknown, repeated or of the wrong type: 422, naming it.
+    for (path, body, field) in [
+        ("/auth/register", "[1, 2, 3]", ""),
+        ("/auth/login", "{\"email\": \"alice@example.com\"}", "password"),
+        (
+            "/auth/login",
+            "{\"email\": \"alice@example.com\", \"password\": 5}",
+            "password",
+        ),
+        (
+            "/auth/login",
+            "{\"email\": \"a@example.com\", \"password\": \"x\", \"admin\": true}",
+            "admin",
+        ),
+        ("/auth/register", "{\"password\": \"a long password\"}", "email"),
+        (
+            "/auth/register",
+            "{\"email\": \"b@example.com\", \"password\": \"a long password\", \"credits\": 100}",
+            "credits",
+        ),
+        ("/auth/verify", "{}", "token"),
+        // A repeated member is refused on every route, whatever the route does with the body.
+        (
+            "/auth/login",
+            "{\"email\": \"alice@example.com\", \"password\": \"x\", \"password\": \"y\"}",
+            "password",
+        ),
+        (
+            "/auth/register",
+            "{\"email\": \"c@example.com\", \"email\": \"d@example.com\", \"password\": \"a long password\"}",
+            "email",
+        ),
+    ] {
+        let answer = app
+            .send(raw(path, body))
+            .await
+            .expect_error(422, "invalid_field");
+        assert_eq!(answer.body["error"]["field"], field, "{body}");
     }
     // Without a JSON content type.
     app.send(
@@ -641,7 +668,7 @@ async fn bad_bodies_are_json_errors(backend: Backend) {
     ] {
         app.call(Method::PATCH, "/users/me", &session, Some(body))
             .await
-            .expect_error(400, "bad_request");
+            .expect_error(422, "invalid_field");
     }
     let me = app.get("/users/me", &session).await.expect(200).body;
     assert_eq!(me["is_verified"], false);
@@ -912,7 +939,7 @@ async fn patch_me_changes_the_password_with_the_current_one(backend: Backend) {
         Some(json!({ "password": NEW_PASSWORD })),
     )
     .await
-    .expect_error(400, "bad_request");
+    .expect_error(422, "invalid_field");
     app.call(
         Method::PATCH,
         "/users/me",
@@ -920,7 +947,7 @@ async fn patch_me_changes_the_password_with_the_current_one(backend: Backend) {
         Some(json!({ "current_password": PASSWORD })),
     )
     .await
-    .expect_error(400, "bad_request");
+    .expect_error(422, "invalid_field");
     app.call(
         Method::PATCH,
         "/users/me",

@@ -116,6 +116,7 @@ mod error;
 mod extract;
 mod guard;
 mod mailer;
+mod openapi;
 mod pooled;
 mod profile;
 mod routes;
@@ -131,9 +132,14 @@ pub use extract::{
 };
 pub use guard::{Guard, GuardLayer, Requirement};
 pub use mailer::{LogMailer, Mail, MailKind, Mailer, MemoryMailer};
+pub use openapi::openapi;
+pub(crate) use openapi::served;
 pub use profile::{NoProfile, Profile};
 pub use routes::router;
 pub use session::{MemoryRevocations, Revocations, Session};
+/// The crate [`openapi`] builds its document with, for an application's own `ToSchema`
+/// derives and for [`utoipa::openapi::OpenApi::merge`].
+pub use utoipa;
 pub use state::{UsersState, DEFAULT_ADMIN_ROLE, DEFAULT_BODY_LIMIT, DEFAULT_SESSION_LIFETIME};
 
 /// A boxed `Send` future, as the [`Mailer`] and [`Revocations`] traits return them.

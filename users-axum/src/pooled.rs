@@ -154,6 +154,14 @@ pooled_operations! {
         Ok(edited.await?)
     };
 
+    fn delete<'a>(id: U::Id) -> () = |users, conn| Ok(users.delete(&mut *conn, id).await?);
+
+    /// Deletes the role called `name` and its assignments.
+    fn delete_role<'a>(name: &'a str) -> () = |users, conn| {
+        let role = users.role(&mut *conn, name).await?;
+        Ok(users.delete_role(&mut *conn, &role).await?)
+    };
+
     fn verify<'a>(token: &'a str) -> U = |users, conn| Ok(users.verify(&mut *conn, token).await?);
 
     fn reset_password<'a>(token: &'a str, new: &'a str) -> U = |users, conn| {
