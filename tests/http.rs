@@ -225,6 +225,15 @@ impl App {
         backend: Backend,
         configure: impl FnOnce(UsersState<User>) -> UsersState<User>,
     ) -> App {
+        App::start_wrapped(backend, configure, |app| app).await
+    }
+
+    /// The app over a state that `configure` set up, its router wrapped by `wrap` (a layer).
+    async fn start_wrapped(
+        backend: Backend,
+        configure: impl FnOnce(UsersState<User>) -> UsersState<User>,
+        wrap: impl FnOnce(Router) -> Router,
+    ) -> App {
         let mailer = MemoryMailer::new();
         let manager = AsyncUsers::<User, Role>::new(config());
         let (state, db): (UsersState<User>, Box<dyn Operator>) = match backend {
@@ -261,9 +270,11 @@ impl App {
             }
         };
         let state = configure(state);
-        let app = app_routes(&state)
-            .merge(users_axum::router(state.clone()))
-            .with_state(state);
+        let app = wrap(
+            app_routes(&state)
+                .merge(users_axum::router(state.clone()))
+                .with_state(state),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
@@ -403,6 +414,13 @@ http_tests! {
     extractors_and_layers_guard_application_routes,
     a_database_failure_is_an_internal_error_that_says_nothing,
     the_admin_role_and_the_body_limit_are_configurable,
+    the_openapi_document_validates_and_describes_every_route,
+    unknown_routes_and_methods_are_json_errors,
+    the_admin_lists_finds_edits_and_deletes_users,
+    deactivating_a_user_ends_their_sessions_at_once,
+    the_admin_lists_and_deletes_roles,
+    a_user_deletes_their_account_with_the_password,
+    the_cors_recipe_admits_the_front_end_with_credentials,
 }
 
 async fn the_full_flow_works_and_a_reset_ends_the_old_session(backend: Backend) {
@@ -1282,4 +1300,414 @@ async fn the_admin_role_and_the_body_limit_are_configurable(backend: Backend) {
     app.call(Method::PATCH, "/users/me", &alice, Some(short_name))
         .await
         .expect(200);
+}
+
+/// The `(METHOD, /path)` of each route in the README's route table.
+fn readme_routes() -> Vec<(String, String)> {
+    let readme = include_str!("../README.md");
+    readme
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`').map(|(route, _)| route))
+        .filter_map(|route| route.split_once(' '))
+        .filter(|(method, path)| {
+            ["GET", "POST", "PATCH", "DELETE"].contains(method) && path.starts_with('/')
+        })
+        .map(|(method, path)| (method.to_owned(), path.to_owned()))
+        .collect()
+}
+
+async fn the_openapi_document_validates_and_describes_every_route(backend: Backend) {
+    let app = App::start_with(backend, |state| state.openapi_json("/openapi.json")).await;
+    let text = app
+        .send(app.request(Method::GET, "/openapi.json", None))
+        .await
+        .expect(200)
+        .body
+        .to_string();
+    // oas3 reads OpenAPI 3.1 and refuses a document that breaks its structure.
+    let spec = oas3::from_json(&text).expect("a valid OpenAPI 3.1 document");
+    assert!(spec.openapi.starts_with("3.1"), "{}", spec.openapi);
+    let document: Value = serde_json::from_str(&text).unwrap();
+    // The served document is the library's, plus its own route.
+    let library = serde_json::to_value(users_axum::openapi::<User>()).unwrap();
+    assert_eq!(document["components"], library["components"]);
+
+    // Every schema a `$ref` names exists.
+    for reference in text.split("\"$ref\":\"").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        let name = name.strip_prefix("#/components/schemas/").unwrap_or(name);
+        assert!(
+            document["components"]["schemas"][name].is_object(),
+            "dangling $ref {name}"
+        );
+    }
+    // The profile's fields are in the user schema.
+    assert!(document["components"]["schemas"]["User"]["properties"]["display_name"].is_object());
+
+    // Every route of the README's table is documented…
+    let routes = readme_routes();
+    assert!(routes.len() >= 20, "{routes:?}");
+    for (method, path) in &routes {
+        assert!(
+            document["paths"][path][method.to_lowercase()].is_object(),
+            "{method} {path} is not in the document"
+        );
+    }
+    // …and every documented operation is mounted: none answers the router's 404 or 405.
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let concrete = path
+                .replace("{name}", "editor")
+                .replace("{user_id}", &Uuid::now_v7().to_string());
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let answer = app.send(app.request(method.clone(), &concrete, None)).await;
+            assert!(
+                ![404, 405].contains(&answer.status.as_u16())
+                    || !["not_found", "method_not_allowed"].contains(&answer.code()),
+                "{method} {path} is documented but not mounted: {}",
+                answer.body
+            );
+            let documented = &document["paths"][path][method.as_str().to_lowercase()]["responses"];
+            assert!(
+                documented[answer.status.as_str()].is_object(),
+                "{method} {path} answered the undocumented {}",
+                answer.status
+            );
+        }
+    }
+}
+
+async fn unknown_routes_and_methods_are_json_errors(backend: Backend) {
+    let app = App::start(backend).await;
+    let session = {
+        app.register("alice@example.com").await;
+        app.login("alice@example.com").await
+    };
+    app.get("/no/such/route", &session)
+        .await
+        .expect_error(404, "not_found");
+    let answer = app
+        .call(Method::PUT, "/users/me", &session, None)
+        .await
+        .expect_error(405, "method_not_allowed");
+    let allow = answer.headers["allow"].to_str().unwrap();
+    assert!(allow.contains("GET") && allow.contains("PATCH"), "{allow}");
+    app.send(app.request(Method::GET, "/auth/login", None))
+        .await
+        .expect_error(405, "method_not_allowed");
+}
+
+/// Registers `email`, and gives it the admin role; its session.
+async fn admin_session(app: &mut App, email: &str) -> String {
+    app.register(email).await;
+    app.db.grant(email, "admin");
+    app.login(email).await
+}
+
+async fn the_admin_lists_finds_edits_and_deletes_users(backend: Backend) {
+    let mut app = App::start(backend).await;
+    let root = admin_session(&mut app, "root@example.com").await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let user = app.register(&format!("user{n}@example.com")).await;
+        ids.push(user["id"].as_str().unwrap().to_owned());
+    }
+    app.db.grant("user3@example.com", "editor");
+
+    // Pages of two, oldest first, chained by the cursor.
+    let mut seen = Vec::new();
+    let mut path = "/users?limit=2".to_owned();
+    loop {
+        let page = app.get(&path, &root).await.expect(200).body;
+        let users = page["users"].as_array().unwrap();
+        assert!(users.len() <= 2);
+        seen.extend(
+            users
+                .iter()
+                .map(|user| user["email"].as_str().unwrap().to_owned()),
+        );
+        match page["next"].as_str() {
+            Some(next) => path = format!("/users?limit=2&after={next}"),
+            None => break,
+        }
+    }
+    let mut expected = vec!["root@example.com".to_owned()];
+    expected.extend((0..5).map(|n| format!("user{n}@example.com")));
+    assert_eq!(seen, expected);
+
+    // Filters, and the roles of each user.
+    let page = app.get("/users?role=editor", &root).await.expect(200).body;
+    assert_eq!(page["users"][0]["email"], "user3@example.com");
+    assert_eq!(page["users"][0]["roles"], json!(["editor"]));
+    assert_eq!(page["users"].as_array().unwrap().len(), 1);
+    let page = app.get("/users?email=USER1", &root).await.expect(200).body;
+    assert_eq!(page["users"].as_array().unwrap().len(), 1);
+    let page = app
+        .get("/users?email=user%25", &root)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(page["users"], json!([]), "a % in the prefix is no wildcard");
+    let page = app
+        .get("/users?is_verified=true", &root)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(page["users"], json!([]));
+    app.get("/users?role=nobody", &root)
+        .await
+        .expect_error(404, "role_not_found");
+    for bad in [
+        "/users?limit=x",
+        "/users?after=x",
+        "/users?is_active=maybe",
+        "/users?sort=email",
+    ] {
+        app.get(bad, &root).await.expect_error(422, "invalid_field");
+    }
+
+    // One user: read, edit, delete.
+    let path = format!("/users/{}", ids[0]);
+    let user = app.get(&path, &root).await.expect(200).body;
+    assert_eq!(user["email"], "user0@example.com");
+    let edited = app
+        .call(
+            Method::PATCH,
+            &path,
+            &root,
+            Some(
+                json!({ "is_verified": true, "display_name": "Zero", "email": "Zero@Example.com" }),
+            ),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(edited["email"], "zero@example.com");
+    assert_eq!(edited["display_name"], "Zero");
+    // A new address is unverified, whatever the same request says.
+    assert_eq!(edited["is_verified"], false);
+    let edited = app
+        .call(
+            Method::PATCH,
+            &path,
+            &root,
+            Some(json!({ "is_verified": true })),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(edited["is_verified"], true);
+    for body in [
+        json!({ "password_hash": "x" }),
+        json!({ "is_active": "no" }),
+        json!({ "credits": 5 }),
+    ] {
+        app.call(Method::PATCH, &path, &root, Some(body))
+            .await
+            .expect_error(422, "invalid_field");
+    }
+    app.call(
+        Method::PATCH,
+        &path,
+        &root,
+        Some(json!({ "email": "user1@example.com" })),
+    )
+    .await
+    .expect_error(409, "email_taken");
+    app.call(Method::DELETE, &path, &root, None)
+        .await
+        .expect(204);
+    app.get(&path, &root)
+        .await
+        .expect_error(404, "user_not_found");
+    app.call(Method::DELETE, &path, &root, None)
+        .await
+        .expect_error(404, "user_not_found");
+    app.get("/users/not-a-uuid", &root)
+        .await
+        .expect_error(400, "bad_request");
+
+    // Not for users without the admin role.
+    let session = app.login("user1@example.com").await;
+    app.get("/users", &session)
+        .await
+        .expect_error(403, "forbidden");
+    app.get(&format!("/users/{}", ids[1]), &session)
+        .await
+        .expect_error(403, "forbidden");
+}
+
+async fn deactivating_a_user_ends_their_sessions_at_once(backend: Backend) {
+    let mut app = App::start(backend).await;
+    let root = admin_session(&mut app, "root@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let session = app.login("bob@example.com").await;
+    app.get("/users/me", &session).await.expect(200);
+
+    let path = format!("/users/{}", bob["id"].as_str().unwrap());
+    app.call(
+        Method::PATCH,
+        &path,
+        &root,
+        Some(json!({ "is_active": false })),
+    )
+    .await
+    .expect(200);
+    app.get("/users/me", &session)
+        .await
+        .expect_error(403, "inactive_user");
+    app.post(
+        "/auth/login",
+        json!({ "email": "bob@example.com", "password": PASSWORD }),
+    )
+    .await
+    .expect_error(403, "inactive_user");
+    let page = app
+        .get("/users?is_active=false", &root)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(page["users"][0]["email"], "bob@example.com");
+}
+
+async fn the_admin_lists_and_deletes_roles(backend: Backend) {
+    let mut app = App::start(backend).await;
+    let root = admin_session(&mut app, "root@example.com").await;
+    app.call(
+        Method::POST,
+        "/roles",
+        &root,
+        Some(json!({ "name": "editor", "description": "writes" })),
+    )
+    .await
+    .expect(201);
+    let roles = app.get("/roles", &root).await.expect(200).body;
+    let names: Vec<&str> = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|role| role["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["admin", "editor"]);
+    assert_eq!(roles[1]["description"], "writes");
+
+    app.call(Method::DELETE, "/roles/editor", &root, None)
+        .await
+        .expect(204);
+    app.call(Method::DELETE, "/roles/editor", &root, None)
+        .await
+        .expect_error(404, "role_not_found");
+    let roles = app.get("/roles", &root).await.expect(200).body;
+    assert_eq!(roles.as_array().unwrap().len(), 1);
+}
+
+async fn a_user_deletes_their_account_with_the_password(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let session = app.login("alice@example.com").await;
+    app.call(
+        Method::DELETE,
+        "/users/me",
+        &session,
+        Some(json!({ "password": "wrong password" })),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
+    app.call(Method::DELETE, "/users/me", &session, Some(json!({})))
+        .await
+        .expect_error(422, "invalid_field");
+    app.call(
+        Method::DELETE,
+        "/users/me",
+        &session,
+        Some(json!({ "password": PASSWORD })),
+    )
+    .await
+    .expect(204);
+    app.get("/users/me", &session)
+        .await
+        .expect_error(401, "invalid_token");
+    app.post(
+        "/auth/login",
+        json!({ "email": "alice@example.com", "password": PASSWORD }),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
+}
+
+/// The README's CORS recipe: a front end on another origin, with cookie sessions.
+fn cors(app: Router) -> Router {
+    use axum::http::{header, HeaderValue, Method as HttpMethod};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+
+    app.layer(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list([HeaderValue::from_static(
+                "https://app.example.com",
+            )]))
+            .allow_methods([
+                HttpMethod::GET,
+                HttpMethod::POST,
+                HttpMethod::PATCH,
+                HttpMethod::DELETE,
+            ])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+            .allow_credentials(true),
+    )
+}
+
+async fn the_cors_recipe_admits_the_front_end_with_credentials(backend: Backend) {
+    let app = App::start_wrapped(
+        backend,
+        |state| state.session_cookie("session").unwrap(),
+        cors,
+    )
+    .await;
+    let preflight = app
+        .send(
+            app.request(Method::OPTIONS, "/auth/login", None)
+                .header("origin", "https://app.example.com")
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "content-type"),
+        )
+        .await;
+    assert!(preflight.status.is_success(), "{}", preflight.status);
+    assert_eq!(
+        preflight.headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(
+        preflight.headers["access-control-allow-credentials"],
+        "true"
+    );
+
+    app.register("alice@example.com").await;
+    let login = app
+        .send(
+            app.request(Method::POST, "/auth/login", None)
+                .header("origin", "https://app.example.com")
+                .json(&json!({ "email": "alice@example.com", "password": PASSWORD })),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        login.headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(login.headers["access-control-allow-credentials"], "true");
+    assert!(login.headers[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .starts_with("session="));
+
+    // Another origin gets no CORS headers: its browser keeps the answer from its scripts.
+    let other = app
+        .send(
+            app.request(Method::POST, "/auth/login", None)
+                .header("origin", "https://evil.example")
+                .json(&json!({ "email": "alice@example.com", "password": PASSWORD })),
+        )
+        .await;
+    assert!(!other.headers.contains_key("access-control-allow-origin"));
 }

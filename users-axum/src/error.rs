@@ -13,7 +13,9 @@ use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::error::Category;
 use serde_json::json;
 use users_diesel::UsersError;
@@ -243,7 +245,10 @@ where
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(CONTENT_TYPE).and_then(|value| value.to_str().ok()) else {
+    let Some(value) = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
         return false;
     };
     let essence = value.split(';').next().unwrap_or("").trim();
@@ -251,8 +256,7 @@ fn is_json(headers: &HeaderMap) -> bool {
         return false;
     };
     kind.eq_ignore_ascii_case("application")
-        && (subtype.eq_ignore_ascii_case("json")
-            || subtype.to_ascii_lowercase().ends_with("+json"))
+        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
 }
 
 fn body_rejection(status: StatusCode, text: String) -> ApiError {
@@ -301,9 +305,12 @@ fn duplicate_member(message: &str) -> ApiError {
 
 /// The member that serde's messages about members quote: "missing field `email`",
 /// "unknown field `x`, …", "duplicate field `email`".
-fn quoted_member(message: &str) -> Option<&str> {
+pub(crate) fn quoted_member(message: &str) -> Option<&str> {
     let about_a_member = ["missing field", "unknown field", "duplicate field"];
-    if !about_a_member.iter().any(|start| message.starts_with(start)) {
+    if !about_a_member
+        .iter()
+        .any(|start| message.starts_with(start))
+    {
         return None;
     }
     let (_, rest) = message.split_once('`')?;

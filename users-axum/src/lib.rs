@@ -137,10 +137,10 @@ pub(crate) use openapi::served;
 pub use profile::{NoProfile, Profile};
 pub use routes::router;
 pub use session::{MemoryRevocations, Revocations, Session};
+pub use state::{UsersState, DEFAULT_ADMIN_ROLE, DEFAULT_BODY_LIMIT, DEFAULT_SESSION_LIFETIME};
 /// The crate [`openapi`] builds its document with, for an application's own `ToSchema`
 /// derives and for [`utoipa::openapi::OpenApi::merge`].
 pub use utoipa;
-pub use state::{UsersState, DEFAULT_ADMIN_ROLE, DEFAULT_BODY_LIMIT, DEFAULT_SESSION_LIFETIME};
 
 /// A boxed `Send` future, as the [`Mailer`] and [`Revocations`] traits return them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

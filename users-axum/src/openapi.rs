@@ -9,7 +9,8 @@ use utoipa::openapi::path::{
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
+    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
 };
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
@@ -109,7 +110,11 @@ const ROUTES: &[Route] = &[
         "Mail a verification token, if the address has an unverified account",
         Anyone,
         Some("EmailRequest"),
-        (202, "the same answer whether or not the address has an account", Some("Message")),
+        (
+            202,
+            "the same answer whether or not the address has an account",
+            Some("Message"),
+        ),
         &[],
     ),
     route(
@@ -127,7 +132,11 @@ const ROUTES: &[Route] = &[
         "Mail a password reset token, if the address has an account",
         Anyone,
         Some("EmailRequest"),
-        (202, "the same answer whether or not the address has an account", Some("Message")),
+        (
+            202,
+            "the same answer whether or not the address has an account",
+            Some("Message"),
+        ),
         &[],
     ),
     route(
@@ -154,7 +163,11 @@ const ROUTES: &[Route] = &[
         "Change the session user's email, password or profile",
         Session,
         Some("UserUpdate"),
-        (200, "the user; with a new `session` after a password change", Some("User")),
+        (
+            200,
+            "the user; with a new `session` after a password change",
+            Some("User"),
+        ),
         &[
             (401, &["invalid_credentials"]),
             (409, &["email_taken"]),
@@ -169,6 +182,27 @@ const ROUTES: &[Route] = &[
         Some("PasswordConfirmation"),
         (204, "the account is deleted", None),
         &[(401, &["invalid_credentials"])],
+    ),
+    route(
+        Get,
+        "/users",
+        "A page of users, oldest first, with filters; `next` is the cursor of the page after",
+        Admin,
+        None,
+        (200, "the page", Some("UserList")),
+        &[
+            (404, &["role_not_found"]),
+            (422, &["invalid_email", "invalid_field"]),
+        ],
+    ),
+    route(
+        Get,
+        "/roles",
+        "Every role, by name",
+        Admin,
+        None,
+        (200, "the roles", Some("RoleList")),
+        &[],
     ),
     route(
         Post,
@@ -272,7 +306,10 @@ const CODES: &[&str] = &[
 pub fn openapi<U: Profile>() -> OpenApi {
     let mut paths = PathsBuilder::new();
     for route in ROUTES {
-        paths = paths.path(route.path, PathItem::new(route.method.clone(), operation(route)));
+        paths = paths.path(
+            route.path,
+            PathItem::new(route.method.clone(), operation(route)),
+        );
     }
     let components = schemas::<U>()
         .into_iter()
@@ -316,9 +353,14 @@ pub(crate) fn served(mut document: OpenApi, cookie: Option<&str>, path: Option<&
             );
         }
         for item in document.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 if let Some(security) = operation.security.as_mut() {
                     security.push(SecurityRequirement::new("cookie", Vec::<String>::new()));
@@ -339,20 +381,22 @@ pub(crate) fn served(mut document: OpenApi, cookie: Option<&str>, path: Option<&
                 .build(),
         )
         .build();
-    document.paths.add_path_operation(path, vec![HttpMethod::Get], this);
+    document
+        .paths
+        .add_path_operation(path, vec![HttpMethod::Get], this);
     document
 }
 
 fn operation(route: &Route) -> utoipa::openapi::path::Operation {
-    let mut operation = OperationBuilder::new()
-        .summary(Some(route.summary))
-        .tag(if route.path.starts_with("/auth") {
+    let mut operation = OperationBuilder::new().summary(Some(route.summary)).tag(
+        if route.path.starts_with("/auth") {
             "auth"
         } else if route.access == Admin {
             "admin"
         } else {
             "users"
-        });
+        },
+    );
     for name in path_parameters(route.path) {
         let schema = if name == "user_id" {
             string().format(Some(SchemaFormat::Custom("uuid".to_owned())))
@@ -367,13 +411,27 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
                 .schema(Some(schema)),
         );
     }
+    if route.path == "/users" {
+        for (name, schema, description) in list_parameters() {
+            operation = operation.parameter(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some(description))
+                    .schema(Some(schema)),
+            );
+        }
+    }
     if let Some(body) = route.body {
         operation = operation.request_body(Some(
             RequestBodyBuilder::new()
                 .required(Some(Required::True))
                 .content(
                     "application/json",
-                    ContentBuilder::new().schema(Some(Ref::from_schema_name(body))).build(),
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(body)))
+                        .build(),
                 )
                 .build(),
         ));
@@ -387,7 +445,9 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
     if let Some(schema) = schema {
         ok = ok.content(
             "application/json",
-            ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build(),
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(schema)))
+                .build(),
         );
     }
     let mut responses = ResponsesBuilder::new().response(status.to_string(), ok.build());
@@ -395,6 +455,37 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
         responses = responses.response(status.to_string(), refusal(&codes));
     }
     operation.responses(responses.build()).build()
+}
+
+/// The query parameters of `GET /users`.
+fn list_parameters() -> Vec<(&'static str, ObjectBuilder, &'static str)> {
+    vec![
+        ("after", uuid(), "the `next` of the previous page"),
+        (
+            "limit",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(users_diesel::MAX_PAGE_SIZE)),
+            "how many users at most (50 by default)",
+        ),
+        ("email", string(), "only addresses that start with this"),
+        (
+            "is_active",
+            boolean(),
+            "only active or only deactivated users",
+        ),
+        (
+            "is_verified",
+            boolean(),
+            "only verified or only unverified users",
+        ),
+        ("role", string(), "only users with the role of this name"),
+    ]
+}
+
+fn uuid() -> ObjectBuilder {
+    string().format(Some(SchemaFormat::Custom("uuid".to_owned())))
 }
 
 /// The `{name}`s of a path.
@@ -443,7 +534,8 @@ fn refusal(codes: &[&str]) -> utoipa::openapi::Response {
         .map(|code| format!("`{code}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    let example = json!({ "error": { "code": codes[0], "message": "what went wrong, for people" } });
+    let example =
+        json!({ "error": { "code": codes[0], "message": "what went wrong, for people" } });
     ResponseBuilder::new()
         .description(format!("refused: {list}"))
         .content(
@@ -515,8 +607,9 @@ fn with_profile<U: Profile>(mut object: ObjectBuilder, required: bool) -> RefOr<
 }
 
 fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
-    let uuid = || string().format(Some(SchemaFormat::Custom("uuid".to_owned())));
-    let roles = ArrayBuilder::new().items(string()).examples([json!(["admin"])]);
+    let roles = ArrayBuilder::new()
+        .items(string())
+        .examples([json!(["admin"])]);
     let user = object(
         vec![
             ("id", uuid().into()),
@@ -528,13 +621,18 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
         ],
         &["id", "email", "is_active", "is_verified", "roles"],
     )
-    .description(Some("A user: the account's members, then the profile fields"));
+    .description(Some(
+        "A user: the account's members, then the profile fields",
+    ));
     let error = object(
         vec![(
             "error",
             object(
                 vec![
-                    ("code", string().enum_values(Some(CODES.iter().copied())).into()),
+                    (
+                        "code",
+                        string().enum_values(Some(CODES.iter().copied())).into(),
+                    ),
                     ("message", string().into()),
                     (
                         "field",
@@ -549,7 +647,9 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
         )],
         &["error"],
     )
-    .description(Some("A refusal: a stable code for programs, a message for people"));
+    .description(Some(
+        "A refusal: a stable code for programs, a message for people",
+    ));
     let mut schemas = vec![
         ("User", with_profile::<U>(user, true)),
         (
@@ -565,7 +665,13 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
         (
             "Credentials",
             object(
-                vec![("email", string().examples([json!("alice@example.com")]).into()), ("password", password().into())],
+                vec![
+                    (
+                        "email",
+                        string().examples([json!("alice@example.com")]).into(),
+                    ),
+                    ("password", password().into()),
+                ],
                 &["email", "password"],
             )
             .into(),
@@ -626,9 +732,19 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
         ),
         (
             "EmailRequest",
-            object(vec![("email", string().examples([json!("alice@example.com")]).into())], &["email"]).into(),
+            object(
+                vec![(
+                    "email",
+                    string().examples([json!("alice@example.com")]).into(),
+                )],
+                &["email"],
+            )
+            .into(),
         ),
-        ("TokenRequest", object(vec![("token", string().into())], &["token"]).into()),
+        (
+            "TokenRequest",
+            object(vec![("token", string().into())], &["token"]).into(),
+        ),
         (
             "PasswordReset",
             object(
@@ -660,7 +776,37 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
             )
             .into(),
         ),
-        ("Message", object(vec![("message", string().into())], &["message"]).into()),
+        (
+            "UserList",
+            object(
+                vec![
+                    (
+                        "users",
+                        ArrayBuilder::new()
+                            .items(Ref::from_schema_name("User"))
+                            .into(),
+                    ),
+                    (
+                        "next",
+                        nullable_string()
+                            .description(Some("the cursor of the next page"))
+                            .into(),
+                    ),
+                ],
+                &["users", "next"],
+            )
+            .into(),
+        ),
+        (
+            "RoleList",
+            ArrayBuilder::new()
+                .items(Ref::from_schema_name("Role"))
+                .into(),
+        ),
+        (
+            "Message",
+            object(vec![("message", string().into())], &["message"]).into(),
+        ),
         ("Error", error.into()),
     ]
     .into_iter()

@@ -4,8 +4,8 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
 use users_diesel::{UserModel, Uuid};
+use utoipa::ToSchema;
 
 use crate::ApiError;
 
@@ -146,7 +146,10 @@ pub(crate) fn require_string(
 }
 
 /// Takes the boolean member `name` out of a JSON object.
-pub(crate) fn take_bool(body: &mut Map<String, Value>, name: &str) -> Result<Option<bool>, ApiError> {
+pub(crate) fn take_bool(
+    body: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<bool>, ApiError> {
     match body.remove(name) {
         None => Ok(None),
         Some(Value::Bool(value)) => Ok(Some(value)),

@@ -1,6 +1,6 @@
 //! The router and its handlers.
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -8,11 +8,11 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use users_diesel::{UserModel, UsersError, Uuid};
+use users_diesel::{UserModel, UserQuery, UsersError, Uuid};
 
 use crate::error::{method_not_allowed, not_found, PathParams};
 use crate::mailer::MailKind;
-use crate::pooled::Edit;
+use crate::pooled::{Edit, RoleView};
 use crate::profile::{merged_profile, require_string, take_bool, take_string, user_view};
 use crate::session::set_cookie;
 use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
@@ -44,7 +44,8 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let admin = Router::new()
-        .route("/roles", post(create_role::<U>))
+        .route("/roles", get(all_roles::<U>).post(create_role::<U>))
+        .route("/users", get(list_users::<U>))
         .route("/roles/{name}", delete(delete_role::<U>))
         .route(
             "/roles/{name}/users/{user_id}",
@@ -463,4 +464,62 @@ async fn delete_user<U: Profile>(
 ) -> Result<StatusCode, ApiError> {
     users.pooled().delete(parse_user_id::<U>(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn all_roles<U: Profile>(
+    State(users): State<UsersState<U>>,
+) -> Result<Json<Vec<RoleView>>, ApiError> {
+    Ok(Json(users.pooled().all_roles().await?))
+}
+
+/// The query of `GET /users`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+    email: Option<String>,
+    is_active: Option<bool>,
+    is_verified: Option<bool>,
+    role: Option<String>,
+}
+
+async fn list_users<U: Profile>(
+    State(users): State<UsersState<U>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let query = parse_query(query.as_deref().unwrap_or(""))?;
+    let (page, next) = users.pooled().list_users(&query).await?;
+    let views = page
+        .into_iter()
+        .map(|(user, roles)| user_view(&user, roles))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(
+        json!({ "users": views, "next": next.map(|id| id.to_string()) }),
+    ))
+}
+
+/// The [`UserQuery`] of a `GET /users` query string; a bad parameter is 422 `invalid_field`.
+fn parse_query(text: &str) -> Result<UserQuery, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(text.as_bytes()));
+    let query: ListQuery = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let message = error.into_inner().to_string();
+        let field = crate::error::quoted_member(&message).map_or(field, str::to_owned);
+        ApiError::invalid_field(field, format!("invalid query parameter: {message}"))
+    })?;
+    let after = match query.after {
+        Some(cursor) => Some(cursor.parse::<Uuid>().map_err(|_| {
+            ApiError::invalid_field("after", "invalid query parameter: `after` must be a UUID")
+        })?),
+        None => None,
+    };
+    Ok(UserQuery {
+        after,
+        limit: query.limit.unwrap_or(UserQuery::default().limit),
+        email_prefix: query.email,
+        is_active: query.is_active,
+        is_verified: query.is_verified,
+        role: query.role,
+    })
 }

@@ -166,7 +166,11 @@ impl<U: Profile> UsersState<U> {
     /// route if it is served.
     pub fn openapi(&self) -> utoipa::openapi::OpenApi {
         let document = crate::openapi::<U>();
-        crate::served(document, self.cookie(), self.settings.openapi_json.as_deref())
+        crate::served(
+            document,
+            self.cookie(),
+            self.settings.openapi_json.as_deref(),
+        )
     }
 
     /// Replaces the list that remembers logged-out sessions.

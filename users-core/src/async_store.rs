@@ -11,7 +11,7 @@ use std::pin::Pin;
 
 use scoped_futures::ScopedBoxFuture;
 
-use crate::{RoleModel, UserModel, UsersError};
+use crate::{RoleModel, UserListing, UserModel, UsersError};
 
 /// The future of [`AsyncUserStore::transaction`]. It is boxed, as diesel-async's own
 /// transactions are: the type of an unboxed one would name the closure, whose higher-ranked
@@ -58,6 +58,20 @@ pub trait AsyncUserStore<C: Send>: UserModel {
 
     /// Deletes the user with this id; `false` if there was none.
     fn delete(conn: &mut C, id: Self::Id) -> impl Future<Output = Result<bool, UsersError>> + Send;
+
+    /// The users that `listing` selects, by id, at most `listing.limit`. A store that cannot
+    /// list keeps this default, which refuses.
+    fn list(
+        conn: &mut C,
+        listing: &UserListing,
+    ) -> impl Future<Output = Result<Vec<Self>, UsersError>> + Send {
+        let _ = (conn, listing);
+        async {
+            Err(UsersError::Config(
+                "this user store cannot list users".into(),
+            ))
+        }
+    }
 
     /// Runs the future that `f` makes in a database transaction: committed if it resolves to
     /// `Ok`, rolled back otherwise. Inside a transaction already, it is a savepoint.
@@ -156,4 +170,7 @@ pub trait AsyncRoleStore<C: Send>: RoleModel {
         conn: &mut C,
         name: &str,
     ) -> impl Future<Output = Result<Vec<Self::User>, UsersError>> + Send;
+
+    /// Every role, by name.
+    fn all(conn: &mut C) -> impl Future<Output = Result<Vec<Self>, UsersError>> + Send;
 }

@@ -14,9 +14,11 @@ use std::sync::Arc;
 
 use decisions::{deleted_or, distinct, new_role, renamed, LoginOutcome};
 
+use crate::listing::page_of;
 use crate::{
     normalize_email, NoHooks, NoRoles, PasswordHasher, RoleModel, RoleStore, TokenPurpose,
-    TokenSigner, UserModel, UserStore, UsersConfig, UsersError, UsersHooks,
+    TokenSigner, UserListing, UserModel, UserPage, UserQuery, UserStore, UsersConfig, UsersError,
+    UsersHooks,
 };
 
 /// The user manager: every operation on users, for the user model `U` and the role model `R`.

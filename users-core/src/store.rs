@@ -5,7 +5,7 @@
 //! That keeps the orphan rule happy and keeps Diesel trait bounds out of application code: the
 //! manager asks for `U: UserStore<C>` and nothing else.
 
-use crate::{RoleModel, UserModel, UsersError};
+use crate::{RoleModel, UserListing, UserModel, UsersError};
 
 /// Storage of one user model over connections of type `C`.
 ///
@@ -39,6 +39,15 @@ pub trait UserStore<C>: UserModel {
 
     /// Deletes the user with this id; `false` if there was none.
     fn delete(conn: &mut C, id: Self::Id) -> Result<bool, UsersError>;
+
+    /// The users that `listing` selects, by id, at most `listing.limit`. A store that cannot
+    /// list (a hand-written one, say) keeps this default, which refuses.
+    fn list(conn: &mut C, listing: &UserListing) -> Result<Vec<Self>, UsersError> {
+        let _ = (conn, listing);
+        Err(UsersError::Config(
+            "this user store cannot list users".into(),
+        ))
+    }
 
     /// Runs `f` in a database transaction: committed if it returns `Ok`, rolled back otherwise.
     /// Inside a transaction already, it is a savepoint.
@@ -118,4 +127,7 @@ pub trait RoleStore<C>: RoleModel {
 
     /// The users who have the role with this name, oldest first.
     fn users_with_role(conn: &mut C, name: &str) -> Result<Vec<Self::User>, UsersError>;
+
+    /// Every role, by name.
+    fn all(conn: &mut C) -> Result<Vec<Self>, UsersError>;
 }
