@@ -102,12 +102,15 @@
 //! | `already_verified` | 409 | verifying a verified user |
 //! | `invalid_token` | 400 | a bad verification or reset token in a body |
 //! | `invalid_token` | 401 | a bad, expired, logged-out or outdated session token |
-//! | `user_not_found` | 404 | assigning a role to an unknown user |
+//! | `invalid_field` | 422 | a JSON member missing, unknown, repeated or mistyped, or a bad query parameter; `error.field` names it |
+//! | `user_not_found` | 404 | an unknown user in an admin route |
 //! | `role_exists` | 409 | creating a role whose name is taken |
-//! | `role_not_found` | 404 | assigning or revoking an unknown role |
+//! | `role_not_found` | 404 | assigning, revoking, deleting or filtering by an unknown role |
 //! | `unauthorized` | 401 | no session token |
 //! | `forbidden` | 403 | a session without the role a route needs |
-//! | `bad_request` | 400 | malformed JSON, missing or unknown fields, a bad path |
+//! | `bad_request` | 400 | a body that is not JSON, a bad path |
+//! | `not_found` | 404 | no route has this path |
+//! | `method_not_allowed` | 405 | the route does not take this method |
 //! | `payload_too_large` | 413 | a body over the limit (16 KiB by default) |
 //! | `internal` | 500 | a database or pool failure; logged with `tracing`, never described |
 #![deny(missing_docs, unsafe_code)]

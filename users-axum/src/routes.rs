@@ -31,9 +31,21 @@ use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
 /// | `POST /auth/reset-password` | `token`, `password` | 200, the user |
 /// | `GET /users/me` | (session) | 200, the user |
 /// | `PATCH /users/me` | (session) `email`, `password` + `current_password`, profile fields | 200, the user |
+/// | `DELETE /users/me` | (session) `password` | 204 |
+/// | `GET /users` | (admin) query `limit`, `after`, `email`, `is_active`, `is_verified`, `role` | 200, `users`, `next` |
+/// | `GET /users/{user_id}` | (admin) | 200, the user |
+/// | `PATCH /users/{user_id}` | (admin) `email`, `is_active`, `is_verified`, profile fields | 200, the user |
+/// | `DELETE /users/{user_id}` | (admin) | 204 |
+/// | `GET /roles` | (admin) | 200, every role |
 /// | `POST /roles` | (admin) `name`, `description` | 201, the role |
+/// | `DELETE /roles/{name}` | (admin) | 204 |
 /// | `POST /roles/{name}/users/{user_id}` | (admin) | 204 |
 /// | `DELETE /roles/{name}/users/{user_id}` | (admin) | 204 |
+///
+/// [`openapi`](crate::openapi()) describes them all. Unknown paths answer a JSON 404
+/// `not_found` (the router's fallback: an application with a fallback of its own calls
+/// `reset_fallback()` on this router before merging it), and a method a route does not take a
+/// JSON 405 `method_not_allowed`.
 ///
 /// The router has its state applied, so it merges into an application's router whatever that
 /// one's state: `Router::new().merge(users_axum::router(users)).route(…)`, or nests under a
