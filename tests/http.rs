@@ -1458,13 +1458,21 @@ async fn the_admin_lists_finds_edits_and_deletes_users(backend: Backend) {
     app.get("/users?role=nobody", &root)
         .await
         .expect_error(404, "role_not_found");
+    // Regressions that schemathesis found: a limit out of range was clamped, not refused; a
+    // UUID in a form the document does not allow was read.
+    let bare_hex = Uuid::now_v7().simple().to_string();
     for bad in [
-        "/users?limit=x",
-        "/users?after=x",
-        "/users?is_active=maybe",
-        "/users?sort=email",
+        "/users?limit=x".to_owned(),
+        "/users?limit=0".to_owned(),
+        "/users?limit=201".to_owned(),
+        "/users?after=x".to_owned(),
+        format!("/users?after={bare_hex}"),
+        "/users?is_active=maybe".to_owned(),
+        "/users?sort=email".to_owned(),
     ] {
-        app.get(bad, &root).await.expect_error(422, "invalid_field");
+        app.get(&bad, &root)
+            .await
+            .expect_error(422, "invalid_field");
     }
 
     // One user: read, edit, delete.
@@ -1524,9 +1532,11 @@ async fn the_admin_lists_finds_edits_and_deletes_users(backend: Backend) {
     app.call(Method::DELETE, &path, &root, None)
         .await
         .expect_error(404, "user_not_found");
-    app.get("/users/not-a-uuid", &root)
-        .await
-        .expect_error(400, "bad_request");
+    for bad in ["not-a-uuid".to_owned(), bare_hex, format!("{{{}}}", ids[1])] {
+        app.get(&format!("/users/{bad}"), &root)
+            .await
+            .expect_error(400, "bad_request");
+    }
 
     // Not for users without the admin role.
     let session = app.login("user1@example.com").await;

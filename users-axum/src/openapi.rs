@@ -388,15 +388,16 @@ pub(crate) fn served(mut document: OpenApi, cookie: Option<&str>, path: Option<&
 }
 
 fn operation(route: &Route) -> utoipa::openapi::path::Operation {
-    let mut operation = OperationBuilder::new().summary(Some(route.summary)).tag(
-        if route.path.starts_with("/auth") {
+    let mut operation = OperationBuilder::new()
+        .operation_id(Some(operation_id(&route.method, route.path)))
+        .summary(Some(route.summary))
+        .tag(if route.path.starts_with("/auth") {
             "auth"
         } else if route.access == Admin {
             "admin"
         } else {
             "users"
-        },
-    );
+        });
     for name in path_parameters(route.path) {
         let schema = if name == "user_id" {
             string().format(Some(SchemaFormat::Custom("uuid".to_owned())))
@@ -455,6 +456,23 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
         responses = responses.response(status.to_string(), refusal(&codes));
     }
     operation.responses(responses.build()).build()
+}
+
+/// `post_auth_register`, `get_users_user_id`: the method and the path's words.
+fn operation_id(method: &HttpMethod, path: &str) -> String {
+    let method = match method {
+        Get => "get",
+        Post => "post",
+        Patch => "patch",
+        Delete => "delete",
+        _ => "other",
+    };
+    let words = path
+        .split(['/', '-', '{', '}'])
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    format!("{method}_{words}")
 }
 
 /// The query parameters of `GET /users`.
@@ -556,9 +574,12 @@ fn nullable_string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]))
 }
 
+/// An address as the manager takes it: one `@` between non-empty parts, no whitespace or
+/// control characters but around it (trimmed), any case (lowercased). The manager's 254-byte
+/// bound is not a length in characters, so it is left to the 422.
 fn email() -> ObjectBuilder {
     string()
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+        .pattern(Some(r"^\s*[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\s*$"))
         .examples([json!("alice@example.com")])
 }
 
@@ -566,6 +587,11 @@ fn password() -> ObjectBuilder {
     string()
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
         .examples([json!("correct horse battery staple")])
+}
+
+/// A new password: 8 characters to 4096 bytes (a character is up to 4 bytes).
+fn new_password() -> ObjectBuilder {
+    password().min_length(Some(8)).max_length(Some(1024))
 }
 
 fn boolean() -> ObjectBuilder {
@@ -656,7 +682,10 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
             "Registration",
             with_profile::<U>(
                 object(
-                    vec![("email", email().into()), ("password", password().into())],
+                    vec![
+                        ("email", email().into()),
+                        ("password", new_password().into()),
+                    ],
                     &["email", "password"],
                 ),
                 false,
@@ -700,7 +729,7 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                 object(
                     vec![
                         ("email", email().into()),
-                        ("password", password().into()),
+                        ("password", new_password().into()),
                         ("current_password", password().into()),
                     ],
                     &[],
@@ -732,14 +761,7 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
         ),
         (
             "EmailRequest",
-            object(
-                vec![(
-                    "email",
-                    string().examples([json!("alice@example.com")]).into(),
-                )],
-                &["email"],
-            )
-            .into(),
+            object(vec![("email", email().into())], &["email"]).into(),
         ),
         (
             "TokenRequest",
@@ -748,7 +770,10 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
         (
             "PasswordReset",
             object(
-                vec![("token", string().into()), ("password", password().into())],
+                vec![
+                    ("token", string().into()),
+                    ("password", new_password().into()),
+                ],
                 &["token", "password"],
             )
             .into(),

@@ -8,7 +8,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use users_diesel::{UserModel, UserQuery, UsersError, Uuid};
+use users_diesel::{UserModel, UserQuery, UsersError, Uuid, MAX_PAGE_SIZE};
 
 use crate::error::{method_not_allowed, not_found, PathParams};
 use crate::mailer::MailKind;
@@ -418,10 +418,18 @@ async fn delete_role<U: Profile>(
 
 /// The user id of an admin route's path.
 fn parse_user_id<U: UserModel>(text: &str) -> Result<U::Id, ApiError> {
-    let id: Uuid = text
-        .parse()
-        .map_err(|_| ApiError::bad_request("`user_id` must be a UUID"))?;
+    let id = parse_uuid(text).ok_or_else(|| ApiError::bad_request("`user_id` must be a UUID"))?;
     Ok(id.into())
+}
+
+/// A UUID in the form the routes answer with (hyphenated, 36 characters), which is the form the
+/// OpenAPI document promises; the braced, URN and bare-hex forms `Uuid::parse_str` also reads
+/// are refused.
+fn parse_uuid(text: &str) -> Option<Uuid> {
+    if text.len() != 36 {
+        return None;
+    }
+    text.parse().ok()
 }
 
 async fn user_by_id<U: Profile>(
@@ -521,14 +529,21 @@ fn parse_query(text: &str) -> Result<UserQuery, ApiError> {
         ApiError::invalid_field(field, format!("invalid query parameter: {message}"))
     })?;
     let after = match query.after {
-        Some(cursor) => Some(cursor.parse::<Uuid>().map_err(|_| {
+        Some(cursor) => Some(parse_uuid(&cursor).ok_or_else(|| {
             ApiError::invalid_field("after", "invalid query parameter: `after` must be a UUID")
         })?),
         None => None,
     };
+    let limit = query.limit.unwrap_or(UserQuery::default().limit);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("invalid query parameter: `limit` must be 1 to {MAX_PAGE_SIZE}"),
+        ));
+    }
     Ok(UserQuery {
         after,
-        limit: query.limit.unwrap_or(UserQuery::default().limit),
+        limit,
         email_prefix: query.email,
         is_active: query.is_active,
         is_verified: query.is_verified,
