@@ -1342,6 +1342,20 @@ async fn the_openapi_document_validates_and_describes_every_route(backend: Backe
             "dangling $ref {name}"
         );
     }
+    // A regression schemathesis found: the document allowed fewer characters in a new password
+    // than the manager takes (4096 bytes), so a longer one "broke" the schema and was accepted.
+    let password = &document["components"]["schemas"]["Registration"]["properties"]["password"];
+    assert_eq!(
+        (&password["minLength"], &password["maxLength"]),
+        (&json!(8), &json!(4096))
+    );
+    app.post(
+        "/auth/register",
+        json!({ "email": "long@example.com", "password": "p".repeat(4096) }),
+    )
+    .await
+    .expect(201);
+
     // The profile's fields are in the user schema.
     assert!(document["components"]["schemas"]["User"]["properties"]["display_name"].is_object());
 

@@ -589,9 +589,11 @@ fn password() -> ObjectBuilder {
         .examples([json!("correct horse battery staple")])
 }
 
-/// A new password: 8 characters to 4096 bytes (a character is up to 4 bytes).
+/// A new password: at least 8 characters and at most 4096 bytes. A character takes up to 4
+/// bytes, so no length in characters is the byte bound; 4096 characters refuses nothing the
+/// manager takes.
 fn new_password() -> ObjectBuilder {
-    password().min_length(Some(8)).max_length(Some(1024))
+    password().min_length(Some(8)).max_length(Some(4096))
 }
 
 fn boolean() -> ObjectBuilder {
