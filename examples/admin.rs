@@ -20,11 +20,12 @@ use clap::{Parser, Subcommand};
 use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use users_diesel::prelude::*;
+use users_diesel::{UserQuery, MAX_PAGE_SIZE};
 
 #[path = "shared/models.rs"]
 mod models;
 
-use models::{migrations, users, Role, User};
+use models::{migrations, Role, User};
 
 /// Administer the users and roles of an application's database.
 #[derive(Parser)]
@@ -73,11 +74,21 @@ enum Command {
         /// The role's name.
         role: String,
     },
-    /// List users with their roles, by email.
+    /// List users with their roles, oldest first, a page at a time (the manager's
+    /// `list_users`, as `GET /users` runs it).
     ListUsers {
         /// Only the users with this role.
         #[arg(long)]
         role: Option<String>,
+        /// Only the users whose email address starts with this.
+        #[arg(long)]
+        email: Option<String>,
+        /// Only active (`true`) or deactivated (`false`) users.
+        #[arg(long)]
+        active: Option<bool>,
+        /// Only verified (`true`) or unverified (`false`) users.
+        #[arg(long)]
+        verified: Option<bool>,
     },
 }
 
@@ -164,25 +175,37 @@ macro_rules! commands_on {
                     users.revoke_role(conn, &user, &found)?;
                     println!("{} no longer has role {role}", user.email);
                 }
-                Command::ListUsers { role } => {
-                    let listed = match role {
-                        Some(role) => users.users_with_role(conn, &role)?,
-                        None => users::table
-                            .select(User::as_select())
-                            .order(users::email)
-                            .load(conn)?,
+                Command::ListUsers {
+                    role,
+                    email,
+                    active,
+                    verified,
+                } => {
+                    let mut query = UserQuery {
+                        role,
+                        email_prefix: email,
+                        is_active: active,
+                        is_verified: verified,
+                        limit: MAX_PAGE_SIZE,
+                        ..UserQuery::default()
                     };
-                    let roles = users.roles_of_users(conn, &listed)?;
-                    for (user, roles) in listed.iter().zip(roles) {
-                        let roles: Vec<String> = roles.into_iter().map(|r| r.name).collect();
-                        println!(
-                            "{}\t{}\tactive={}\tverified={}\troles={}",
-                            user.id,
-                            user.email,
-                            user.is_active,
-                            user.is_verified,
-                            roles.join(",")
-                        );
+                    loop {
+                        let page = users.list_users(conn, &query)?;
+                        for (user, roles) in page.users {
+                            let roles: Vec<String> = roles.into_iter().map(|r| r.name).collect();
+                            println!(
+                                "{}\t{}\tactive={}\tverified={}\troles={}",
+                                user.id,
+                                user.email,
+                                user.is_active,
+                                user.is_verified,
+                                roles.join(",")
+                            );
+                        }
+                        match page.next {
+                            Some(next) => query.after = Some(next),
+                            None => break,
+                        }
                     }
                 }
             }

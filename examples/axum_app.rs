@@ -32,7 +32,7 @@ const DATABASE: &str = "users-app.sqlite";
 const DEVELOPMENT_SECRET: &str = "development secret: set USERS_SECRET in production!";
 
 /// What a user sees and may change of their own account, besides email and password.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserProfile {
     display_name: Option<String>,
 }
@@ -64,6 +64,11 @@ async fn admin_only(admin: HasRole<Admin, User>) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
+    // The `internal` errors are logged with `tracing`: print them (and the rest, at INFO).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+
     // Migrations run once, over a sync connection, before serving.
     let mut conn = SqliteConnection::establish(DATABASE)?;
     users_diesel::configure_sqlite(&mut conn)?;
@@ -79,7 +84,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let manager = AsyncUsers::<User, Role>::new(UsersConfig::new(&secret)?);
     let pool = Pool::builder(sqlite_connection_manager(DATABASE)).build()?;
     // LogMailer prints the tokens: in production, a Mailer that sends emails.
-    let users = UsersState::new(manager, pool, LogMailer);
+    let users = UsersState::new(manager, pool, LogMailer).openapi_json("/openapi.json");
 
     let app = Router::new()
         .route("/hello", get(hello))
@@ -116,6 +121,9 @@ users-axum example on {base}, database {DATABASE}. Try, in another shell:
   curl -s {base}/auth/register {json} -d '{{\"email\": \"alice@example.com\", \"password\": \"correct horse battery staple\", \"display_name\": \"Alice\"}}'
   curl -s {base}/auth/verify {json} -d '{{\"token\": \"<the verification token>\"}}'
 
+  # the API, described: OpenAPI 3.1
+  curl -s {base}/openapi.json
+
   # log in, and use the session token
   TOKEN=$(curl -s {base}/auth/login {json} -d '{{\"email\": \"alice@example.com\", \"password\": \"correct horse battery staple\"}}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')
   curl -s {base}/users/me {auth}
@@ -127,6 +135,7 @@ users-axum example on {base}, database {DATABASE}. Try, in another shell:
   cargo run --example admin -- assign-role alice@example.com admin
   curl -s {base}/roles {auth} {json} -d '{{\"name\": \"editor\"}}'
   curl -s {base}/admin-only {auth}
+  curl -s '{base}/users?limit=10&is_verified=true' {auth}
 
   # log out: this token is refused from now on
   curl -s -X POST {base}/auth/logout {auth}

@@ -4,13 +4,19 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use std::collections::HashSet;
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
+};
+use serde_json::error::Category;
 use serde_json::json;
 use users_diesel::UsersError;
 
@@ -36,6 +42,7 @@ pub struct ApiError {
     code: &'static str,
     message: Cow<'static, str>,
     retry_after: Option<u64>,
+    field: Option<Cow<'static, str>>,
 }
 
 impl ApiError {
@@ -50,7 +57,42 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            field: None,
         }
+    }
+
+    /// 422 `invalid_field`: the body is JSON, but its member `field` is missing, unknown,
+    /// repeated or of the wrong type; the response names it in `error.field`.
+    pub fn invalid_field(
+        field: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).with_field(field)
+    }
+
+    /// The same error, naming the request member `field` that caused it (`error.field` in the
+    /// response).
+    pub fn with_field(mut self, field: impl Into<Cow<'static, str>>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// 404 `not_found`: no route has this path.
+    pub fn not_found() -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "there is no route with this path",
+        )
+    }
+
+    /// 405 `method_not_allowed`: the route exists, but not with this method.
+    pub fn method_not_allowed() -> Self {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take this method",
+        )
     }
 
     /// 401 `unauthorized`: the request carries no session.
@@ -126,6 +168,11 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         self.retry_after
     }
+
+    /// The request member that caused the error, if one did.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
 }
 
 impl From<UsersError> for ApiError {
@@ -167,7 +214,12 @@ impl From<UsersError> for ApiError {
             _ => return ApiError::logged(&error),
         };
         // These messages quote no password, hash or token (users-core tests that).
-        ApiError::new(status, code, error.to_string())
+        let api = ApiError::new(status, code, error.to_string());
+        match &error {
+            UsersError::InvalidEmail(_) => api.with_field("email"),
+            UsersError::InvalidPassword(_) => api.with_field("password"),
+            _ => api,
+        }
     }
 }
 
@@ -181,8 +233,11 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
-        let mut response = (self.status, axum::Json(body)).into_response();
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            error["field"] = field.into();
+        }
+        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -198,8 +253,11 @@ impl IntoResponse for ApiError {
 }
 
 /// A JSON request body, like [`axum::Json`], whose rejections are [`ApiError`]s: a body over
-/// the size limit is 413 `payload_too_large`, anything else wrong (malformed JSON, a missing or
-/// mistyped field, no `Content-Type: application/json`) is 400 `bad_request`.
+/// the size limit is 413 `payload_too_large`; a body that is not JSON (or comes without
+/// `Content-Type: application/json`) is 400 `bad_request`; JSON whose member is missing,
+/// unknown, repeated or of the wrong type is 422 `invalid_field`, naming the member in
+/// `error.field`. A member repeated in an object is refused on every route, whatever `T` does
+/// with duplicates, so no route silently picks one of two values.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct JsonBody<T>(pub T);
 
@@ -211,23 +269,158 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(json_rejection(&rejection)),
+        if !is_json(request.headers()) {
+            return Err(ApiError::bad_request(
+                "expected a request with `Content-Type: application/json`",
+            ));
         }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| body_rejection(rejection.status(), rejection.body_text()))?;
+        parse_json(&bytes).map(JsonBody)
     }
 }
 
-fn json_rejection(rejection: &JsonRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
+}
+
+fn body_rejection(status: StatusCode, text: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             "the request body is too large",
         )
     } else {
-        ApiError::bad_request(rejection.body_text())
+        ApiError::bad_request(text)
     }
+}
+
+/// Parses a JSON body into `T`: a syntax error is 400 `bad_request`; a duplicated member or one
+/// that `T` refuses is 422 `invalid_field`.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    if let Err(error) = serde::Deserializer::deserialize_any(&mut deserializer, NoDuplicates) {
+        return Err(match error.classify() {
+            Category::Data => duplicate_member(&error.to_string()),
+            _ => ApiError::bad_request(format!("invalid JSON: {error}")),
+        });
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            Category::Data => {
+                let message = inner.to_string();
+                let field = quoted_member(&message)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| if path == "." { String::new() } else { path });
+                ApiError::invalid_field(field, format!("invalid field: {message}"))
+            }
+            _ => ApiError::bad_request(format!("invalid JSON: {inner}")),
+        }
+    })
+}
+
+fn duplicate_member(message: &str) -> ApiError {
+    let field = quoted_member(message).unwrap_or("").to_owned();
+    ApiError::invalid_field(field, format!("invalid field: {message}"))
+}
+
+/// The member that serde's messages about members quote: "missing field `email`",
+/// "unknown field `x`, …", "duplicate field `email`".
+pub(crate) fn quoted_member(message: &str) -> Option<&str> {
+    let about_a_member = ["missing field", "unknown field", "duplicate field"];
+    if !about_a_member
+        .iter()
+        .any(|start| message.starts_with(start))
+    {
+        return None;
+    }
+    let (_, rest) = message.split_once('`')?;
+    rest.split_once('`').map(|(member, _)| member)
+}
+
+/// Walks a JSON document and refuses an object that repeats a member.
+struct NoDuplicates;
+
+impl<'de> Visitor<'de> for NoDuplicates {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(NoDuplicates)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value_seed(NoDuplicates)?;
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for NoDuplicates {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// The fallback of the router: a JSON 404.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+/// The answer to a method a route does not take: a JSON 405 (axum adds `Allow`).
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
 }
 
 /// Path parameters, like [`axum::extract::Path`], whose rejection is a 400 `bad_request`

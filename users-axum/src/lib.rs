@@ -102,12 +102,15 @@
 //! | `already_verified` | 409 | verifying a verified user |
 //! | `invalid_token` | 400 | a bad verification or reset token in a body |
 //! | `invalid_token` | 401 | a bad, expired, logged-out or outdated session token |
-//! | `user_not_found` | 404 | assigning a role to an unknown user |
+//! | `invalid_field` | 422 | a JSON member missing, unknown, repeated or mistyped, or a bad query parameter; `error.field` names it |
+//! | `user_not_found` | 404 | an unknown user in an admin route |
 //! | `role_exists` | 409 | creating a role whose name is taken |
-//! | `role_not_found` | 404 | assigning or revoking an unknown role |
+//! | `role_not_found` | 404 | assigning, revoking, deleting or filtering by an unknown role |
 //! | `unauthorized` | 401 | no session token |
 //! | `forbidden` | 403 | a session without the role a route needs |
-//! | `bad_request` | 400 | malformed JSON, missing or unknown fields, a bad path |
+//! | `bad_request` | 400 | a body that is not JSON, a bad path |
+//! | `not_found` | 404 | no route has this path |
+//! | `method_not_allowed` | 405 | the route does not take this method |
 //! | `payload_too_large` | 413 | a body over the limit (16 KiB by default) |
 //! | `too_many_attempts` | 429 | login while the account or client is locked out; a mail route past the address's cap (`Retry-After`) |
 //! | `overloaded` | 503 | every argon2 slot busy and its queue full (`Retry-After: 1`) |
@@ -118,6 +121,7 @@ mod error;
 mod extract;
 mod guard;
 mod mailer;
+mod openapi;
 mod pooled;
 mod profile;
 mod routes;
@@ -133,6 +137,8 @@ pub use extract::{
 };
 pub use guard::{Guard, GuardLayer, Requirement};
 pub use mailer::{LogMailer, Mail, MailKind, Mailer, MemoryMailer};
+pub use openapi::openapi;
+pub(crate) use openapi::served;
 pub use profile::{NoProfile, Profile};
 pub use routes::router;
 pub use session::{MemoryRevocations, Revocations, Session};
@@ -140,6 +146,9 @@ pub use state::{
     peer_ip, ClientKey, UsersState, DEFAULT_ADMIN_ROLE, DEFAULT_BODY_LIMIT,
     DEFAULT_MAIL_CONCURRENCY, DEFAULT_SESSION_LIFETIME,
 };
+/// The crate [`openapi`] builds its document with, for an application's own `ToSchema`
+/// derives and for [`utoipa::openapi::OpenApi::merge`].
+pub use utoipa;
 
 /// A boxed `Send` future, as the [`Mailer`] and [`Revocations`] traits return them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

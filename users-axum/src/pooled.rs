@@ -10,7 +10,8 @@ use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::scoped_futures::ScopedFutureExt;
 use users_diesel::{
-    AsyncRoleStore, AsyncUserStore, AsyncUsers, RoleModel, UserModel, UsersConfig, UsersError, Uuid,
+    AsyncRoleStore, AsyncUserStore, AsyncUsers, RoleModel, UserModel, UserQuery, UsersConfig,
+    UsersError, Uuid,
 };
 
 use crate::{ApiError, BoxFuture};
@@ -24,6 +25,16 @@ pub(crate) struct RoleView {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) description: Option<String>,
+}
+
+impl RoleView {
+    fn of<R: RoleModel>(role: &R) -> RoleView {
+        RoleView {
+            id: Into::<Uuid>::into(role.id()).to_string(),
+            name: role.name().to_owned(),
+            description: role.description().map(str::to_owned),
+        }
+    }
 }
 
 /// [`AsyncUsers`] over a deadpool [`Pool`] of connections `C`.
@@ -159,6 +170,14 @@ pooled_operations! {
         Ok(edited.await?)
     };
 
+    fn delete<'a>(id: U::Id) -> () = |users, conn| Ok(users.delete(&mut *conn, id).await?);
+
+    /// Deletes the role called `name` and its assignments.
+    fn delete_role<'a>(name: &'a str) -> () = |users, conn| {
+        let role = users.role(&mut *conn, name).await?;
+        Ok(users.delete_role(&mut *conn, &role).await?)
+    };
+
     fn verify<'a>(token: &'a str) -> U = |users, conn| Ok(users.verify(&mut *conn, token).await?);
 
     fn reset_password<'a>(token: &'a str, new: &'a str) -> U = |users, conn| {
@@ -167,11 +186,7 @@ pooled_operations! {
 
     fn create_role<'a>(name: &'a str, description: Option<&'a str>) -> RoleView = |users, conn| {
         let role = users.create_role(&mut *conn, name, description).await?;
-        Ok(RoleView {
-            id: Into::<Uuid>::into(role.id()).to_string(),
-            name: role.name().to_owned(),
-            description: role.description().map(str::to_owned),
-        })
+        Ok(RoleView::of(&role))
     };
 
     /// Assigns (`assign`) or revokes the role called `role` to or from user `user`.
@@ -196,6 +211,22 @@ pooled_operations! {
         } else {
             users.has_any_role(&mut *conn, user, names).await?
         })
+    };
+
+    /// A page of users, each with the names of their roles.
+    fn list_users<'a>(query: &'a UserQuery) -> (Vec<(U, Vec<String>)>, Option<Uuid>) = |users, conn| {
+        let page = users.list_users(&mut *conn, query).await?;
+        let users = page
+            .users
+            .into_iter()
+            .map(|(user, roles)| (user, roles.iter().map(|role| role.name().to_owned()).collect()))
+            .collect();
+        Ok((users, page.next))
+    };
+
+    fn all_roles<'a>() -> Vec<RoleView> = |users, conn| {
+        let roles = users.all_roles(&mut *conn).await?;
+        Ok(roles.iter().map(RoleView::of).collect())
     };
 
     fn role_names<'a>(user: &'a U) -> Vec<String> = |users, conn| {

@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use users_diesel::{UserModel, Uuid};
+use utoipa::ToSchema;
 
 use crate::ApiError;
 
@@ -32,7 +33,7 @@ use crate::ApiError;
 ///     pub credits: i64, // not part of the profile: the user can't set it
 /// }
 ///
-/// #[derive(Serialize, Deserialize)]
+/// #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 /// pub struct UserProfile {
 ///     display_name: Option<String>,
 /// }
@@ -51,7 +52,7 @@ use crate::ApiError;
 /// ```
 pub trait Profile: UserModel {
     /// The user-editable fields, as one serde type.
-    type Fields: Serialize + DeserializeOwned + Send + 'static;
+    type Fields: Serialize + DeserializeOwned + ToSchema + Send + 'static;
 
     /// The user's current values of the fields.
     fn profile(&self) -> Self::Fields;
@@ -62,7 +63,7 @@ pub trait Profile: UserModel {
 
 /// The [`Profile::Fields`] of a user model with no user-editable fields:
 /// `impl Profile for User { type Fields = NoProfile; … }`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NoProfile {}
 
 /// The members of the JSON user view that are not the profile's.
@@ -89,7 +90,7 @@ pub(crate) fn user_view<U: Profile>(user: &U, roles: Vec<String>) -> Result<Valu
 ///
 /// # Errors
 ///
-/// 400 `bad_request` for a member that is not a profile field, or a value of the wrong type.
+/// 422 `invalid_field` for a member that is not a profile field, or a value of the wrong type.
 pub(crate) fn merged_profile<U: Profile>(
     user: &U,
     changes: Map<String, Value>,
@@ -97,12 +98,17 @@ pub(crate) fn merged_profile<U: Profile>(
     let mut profile = profile_object(user)?;
     for (name, value) in changes {
         if !profile.contains_key(&name) {
-            return Err(ApiError::bad_request(format!("unknown field `{name}`")));
+            return Err(ApiError::invalid_field(
+                name.clone(),
+                format!("unknown field `{name}`"),
+            ));
         }
         profile.insert(name, value);
     }
-    serde_json::from_value(Value::Object(profile))
-        .map_err(|error| ApiError::bad_request(format!("invalid field: {error}")))
+    serde_path_to_error::deserialize(Value::Object(profile)).map_err(|error| {
+        let field = error.path().to_string();
+        ApiError::invalid_field(field, format!("invalid field: {}", error.into_inner()))
+    })
 }
 
 fn profile_object<U: Profile>(user: &U) -> Result<Map<String, Value>, ApiError> {
@@ -123,9 +129,10 @@ pub(crate) fn take_string(
     match body.remove(name) {
         None => Ok(None),
         Some(Value::String(value)) => Ok(Some(value)),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "invalid field: `{name}` must be a string"
-        ))),
+        Some(_) => Err(ApiError::invalid_field(
+            name.to_owned(),
+            format!("invalid field: `{name}` must be a string"),
+        )),
     }
 }
 
@@ -134,5 +141,21 @@ pub(crate) fn require_string(
     body: &mut Map<String, Value>,
     name: &str,
 ) -> Result<String, ApiError> {
-    take_string(body, name)?.ok_or_else(|| ApiError::bad_request(format!("missing field `{name}`")))
+    take_string(body, name)?
+        .ok_or_else(|| ApiError::invalid_field(name.to_owned(), format!("missing field `{name}`")))
+}
+
+/// Takes the boolean member `name` out of a JSON object.
+pub(crate) fn take_bool(
+    body: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<bool>, ApiError> {
+    match body.remove(name) {
+        None => Ok(None),
+        Some(Value::Bool(value)) => Ok(Some(value)),
+        Some(_) => Err(ApiError::invalid_field(
+            name.to_owned(),
+            format!("invalid field: `{name}` must be a boolean"),
+        )),
+    }
 }

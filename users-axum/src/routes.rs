@@ -1,20 +1,20 @@
 //! The router and its handlers.
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use users_diesel::{UserModel, UsersError, Uuid};
+use users_diesel::{UserModel, UserQuery, UsersError, Uuid, MAX_PAGE_SIZE};
 
-use crate::error::PathParams;
+use crate::error::{method_not_allowed, not_found, PathParams};
 use crate::mailer::MailKind;
-use crate::pooled::Edit;
-use crate::profile::{merged_profile, require_string, take_string, user_view};
+use crate::pooled::{Edit, RoleView};
+use crate::profile::{merged_profile, require_string, take_bool, take_string, user_view};
 use crate::session::set_cookie;
 use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
 
@@ -32,9 +32,21 @@ use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
 /// | `POST /auth/reset-password` | `token`, `password` | 200, the user |
 /// | `GET /users/me` | (session) | 200, the user |
 /// | `PATCH /users/me` | (session) `email`, `password` + `current_password`, profile fields | 200, the user |
+/// | `DELETE /users/me` | (session) `password` | 204 |
+/// | `GET /users` | (admin) query `limit`, `after`, `email`, `is_active`, `is_verified`, `role` | 200, `users`, `next` |
+/// | `GET /users/{user_id}` | (admin) | 200, the user |
+/// | `PATCH /users/{user_id}` | (admin) `email`, `is_active`, `is_verified`, profile fields | 200, the user |
+/// | `DELETE /users/{user_id}` | (admin) | 204 |
+/// | `GET /roles` | (admin) | 200, every role |
 /// | `POST /roles` | (admin) `name`, `description` | 201, the role |
+/// | `DELETE /roles/{name}` | (admin) | 204 |
 /// | `POST /roles/{name}/users/{user_id}` | (admin) | 204 |
 /// | `DELETE /roles/{name}/users/{user_id}` | (admin) | 204 |
+///
+/// [`openapi`](crate::openapi()) describes them all. Unknown paths answer a JSON 404
+/// `not_found` (the router's fallback: an application with a fallback of its own calls
+/// `reset_fallback()` on this router before merging it), and a method a route does not take a
+/// JSON 405 `method_not_allowed`.
 ///
 /// The router has its state applied, so it merges into an application's router whatever that
 /// one's state: `Router::new().merge(users_axum::router(users)).route(…)`, or nests under a
@@ -45,13 +57,31 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let admin = Router::new()
-        .route("/roles", post(create_role::<U>))
+        .route("/roles", get(all_roles::<U>).post(create_role::<U>))
+        .route("/users", get(list_users::<U>))
+        .route("/roles/{name}", delete(delete_role::<U>))
         .route(
             "/roles/{name}/users/{user_id}",
             post(assign_role::<U>).delete(revoke_role::<U>),
         )
+        .route(
+            "/users/{user_id}",
+            get(user_by_id::<U>)
+                .patch(update_user::<U>)
+                .delete(delete_user::<U>),
+        )
         .route_layer(state.require_role(state.admin()));
-    Router::new()
+    let mut router = Router::new();
+    if let Some(path) = state.openapi_path() {
+        let document = state.openapi();
+        router = router.route(path, get(move || async move { Json(document) }));
+    }
+    #[cfg(feature = "scalar")]
+    if let Some(path) = state.docs_path() {
+        use utoipa_scalar::{Scalar, Servable};
+        router = router.merge(Scalar::with_url(path.to_owned(), state.openapi()));
+    }
+    router
         .route("/auth/register", post(register::<U>))
         .route("/auth/login", post(login::<U>))
         .route("/auth/logout", post(logout::<U>))
@@ -59,8 +89,13 @@ where
         .route("/auth/verify", post(verify::<U>))
         .route("/auth/forgot-password", post(forgot_password::<U>))
         .route("/auth/reset-password", post(reset_password::<U>))
-        .route("/users/me", get(me::<U>).patch(update_me::<U>))
+        .route(
+            "/users/me",
+            get(me::<U>).patch(update_me::<U>).delete(delete_me::<U>),
+        )
         .merge(admin)
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.limit()))
         .with_state(state)
 }
@@ -88,6 +123,12 @@ struct TokenBody {
 #[serde(deny_unknown_fields)]
 struct ResetBody {
     token: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
     password: String,
 }
 
@@ -272,6 +313,21 @@ async fn update_me<U: Profile>(
     Ok(with_cookie(Json(view).into_response(), cookie))
 }
 
+async fn delete_me<U: Profile>(
+    State(users): State<UsersState<U>>,
+    current: CurrentUser<U>,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> Result<Response, ApiError> {
+    // The password proves that the caller is the user, not someone with their open session.
+    users
+        .pooled()
+        .authenticate(None, current.email(), &body.password)
+        .await?;
+    users.pooled().delete(current.id()).await?;
+    let cleared = users.cookie().map(|name| set_cookie(name, "", 0));
+    Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cleared))
+}
+
 /// The `(current, new)` passwords of a password change, if the request asks for one.
 fn password_change<'a>(
     current: Option<&'a str>,
@@ -280,10 +336,12 @@ fn password_change<'a>(
     match (current, new) {
         (Some(current), Some(new)) => Ok(Some((current, new))),
         (None, None) => Ok(None),
-        (None, Some(_)) => Err(ApiError::bad_request(
+        (None, Some(_)) => Err(ApiError::invalid_field(
+            "current_password",
             "changing the password needs `current_password`",
         )),
-        (Some(_), None) => Err(ApiError::bad_request(
+        (Some(_), None) => Err(ApiError::invalid_field(
+            "password",
             "`current_password` goes with a new `password`",
         )),
     }
@@ -320,7 +378,10 @@ async fn create_role<U: Profile>(
     JsonBody(body): JsonBody<RoleBody>,
 ) -> Result<Response, ApiError> {
     if body.name.trim().is_empty() {
-        return Err(ApiError::bad_request("the role name must not be empty"));
+        return Err(ApiError::invalid_field(
+            "name",
+            "the role name must not be empty",
+        ));
     }
     let role = users
         .pooled()
@@ -349,12 +410,152 @@ async fn set_role<U: UserModel>(
     user_id: &str,
     assign: bool,
 ) -> Result<StatusCode, ApiError> {
-    let user_id: Uuid = user_id
-        .parse()
-        .map_err(|_| ApiError::bad_request("`user_id` must be a UUID"))?;
     users
         .pooled()
-        .set_role(name, user_id.into(), assign)
+        .set_role(name, parse_user_id::<U>(user_id)?, assign)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_role<U: Profile>(
+    State(users): State<UsersState<U>>,
+    PathParams(name): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    users.pooled().delete_role(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The user id of an admin route's path.
+fn parse_user_id<U: UserModel>(text: &str) -> Result<U::Id, ApiError> {
+    let id = parse_uuid(text).ok_or_else(|| ApiError::bad_request("`user_id` must be a UUID"))?;
+    Ok(id.into())
+}
+
+/// A UUID in the form the routes answer with (hyphenated, 36 characters), which is the form the
+/// OpenAPI document promises; the braced, URN and bare-hex forms `Uuid::parse_str` also reads
+/// are refused.
+fn parse_uuid(text: &str) -> Option<Uuid> {
+    if text.len() != 36 {
+        return None;
+    }
+    text.parse().ok()
+}
+
+async fn user_by_id<U: Profile>(
+    State(users): State<UsersState<U>>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = users
+        .pooled()
+        .get(parse_user_id::<U>(&id)?)
+        .await?
+        .ok_or(UsersError::UserNotFound)?;
+    answer_user(&users, &user).await
+}
+
+/// An administrator's change to a user: the profile fields, `email`, `is_active` and
+/// `is_verified`. A deactivated user's sessions are refused from the next request on, since
+/// every request loads the user.
+async fn update_user<U: Profile>(
+    State(users): State<UsersState<U>>,
+    PathParams(id): PathParams<String>,
+    JsonBody(mut body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_user_id::<U>(&id)?;
+    let loaded = users
+        .pooled()
+        .get(id)
+        .await?
+        .ok_or(UsersError::UserNotFound)?;
+    let email = take_string(&mut body, "email")?;
+    let active = take_bool(&mut body, "is_active")?;
+    let verified = take_bool(&mut body, "is_verified")?;
+    let profile = profile_edit(&loaded, email, body)?;
+    let edit: Edit<'static, U> = Box::new(move |user: &mut U| {
+        if let Some(profile) = profile {
+            profile(user)?;
+        }
+        if let Some(active) = active {
+            user.set_active(active);
+        }
+        if let Some(verified) = verified {
+            user.set_verified(verified);
+        }
+        Ok(())
+    });
+    let user = users.pooled().edit(id, Some(edit), None).await?;
+    answer_user(&users, &user).await
+}
+
+async fn delete_user<U: Profile>(
+    State(users): State<UsersState<U>>,
+    PathParams(id): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    users.pooled().delete(parse_user_id::<U>(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn all_roles<U: Profile>(
+    State(users): State<UsersState<U>>,
+) -> Result<Json<Vec<RoleView>>, ApiError> {
+    Ok(Json(users.pooled().all_roles().await?))
+}
+
+/// The query of `GET /users`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+    email: Option<String>,
+    is_active: Option<bool>,
+    is_verified: Option<bool>,
+    role: Option<String>,
+}
+
+async fn list_users<U: Profile>(
+    State(users): State<UsersState<U>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let query = parse_query(query.as_deref().unwrap_or(""))?;
+    let (page, next) = users.pooled().list_users(&query).await?;
+    let views = page
+        .into_iter()
+        .map(|(user, roles)| user_view(&user, roles))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(
+        json!({ "users": views, "next": next.map(|id| id.to_string()) }),
+    ))
+}
+
+/// The [`UserQuery`] of a `GET /users` query string; a bad parameter is 422 `invalid_field`.
+fn parse_query(text: &str) -> Result<UserQuery, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(text.as_bytes()));
+    let query: ListQuery = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let message = error.into_inner().to_string();
+        let field = crate::error::quoted_member(&message).map_or(field, str::to_owned);
+        ApiError::invalid_field(field, format!("invalid query parameter: {message}"))
+    })?;
+    let after = match query.after {
+        Some(cursor) => Some(parse_uuid(&cursor).ok_or_else(|| {
+            ApiError::invalid_field("after", "invalid query parameter: `after` must be a UUID")
+        })?),
+        None => None,
+    };
+    let limit = query.limit.unwrap_or(UserQuery::default().limit);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("invalid query parameter: `limit` must be 1 to {MAX_PAGE_SIZE}"),
+        ));
+    }
+    Ok(UserQuery {
+        after,
+        limit,
+        email_prefix: query.email,
+        is_active: query.is_active,
+        is_verified: query.is_verified,
+        role: query.role,
+    })
 }

@@ -95,6 +95,9 @@ struct Settings {
     admin_role: String,
     body_limit: usize,
     client_key: ClientKey,
+    openapi_json: Option<String>,
+    #[cfg(feature = "scalar")]
+    docs: Option<String>,
 }
 
 impl<U: Profile> UsersState<U> {
@@ -127,6 +130,9 @@ impl<U: Profile> UsersState<U> {
                 admin_role: DEFAULT_ADMIN_ROLE.to_owned(),
                 body_limit: DEFAULT_BODY_LIMIT,
                 client_key: peer_ip,
+                openapi_json: None,
+                #[cfg(feature = "scalar")]
+                docs: None,
             }),
         }
     }
@@ -197,6 +203,33 @@ impl<U: Profile> UsersState<U> {
     pub fn mail_concurrency(mut self, mails: usize) -> Self {
         self.mail_slots = Arc::new(Semaphore::new(mails));
         self
+    }
+
+    /// Serves the router's OpenAPI document ([`openapi`](crate::openapi), with the cookie
+    /// scheme if sessions use a cookie) at `GET path`, e.g. `/openapi.json`. Off by default.
+    pub fn openapi_json(mut self, path: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.settings).openapi_json = Some(path.into());
+        self
+    }
+
+    /// Serves interactive docs ([Scalar](https://scalar.com)) of the OpenAPI document at
+    /// `GET path`, e.g. `/docs` (feature `scalar`). Off by default.
+    #[cfg(feature = "scalar")]
+    pub fn interactive_docs(mut self, path: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.settings).docs = Some(path.into());
+        self
+    }
+
+    /// The OpenAPI document of the router over this state: [`openapi`](crate::openapi), plus
+    /// the session cookie as a security scheme if sessions use one, and the document's own
+    /// route if it is served.
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        let document = crate::openapi::<U>();
+        crate::served(
+            document,
+            self.cookie(),
+            self.settings.openapi_json.as_deref(),
+        )
     }
 
     /// Replaces the list that remembers logged-out sessions.
@@ -281,6 +314,15 @@ impl<U: UserModel> UsersState<U> {
     /// The request's client key for the login throttle.
     pub(crate) fn client(&self, parts: &Parts) -> Option<String> {
         (self.settings.client_key)(parts)
+    }
+
+    pub(crate) fn openapi_path(&self) -> Option<&str> {
+        self.settings.openapi_json.as_deref()
+    }
+
+    #[cfg(feature = "scalar")]
+    pub(crate) fn docs_path(&self) -> Option<&str> {
+        self.settings.docs.as_deref()
     }
 
     pub(crate) fn revocation_list(&self) -> &dyn Revocations {

@@ -13,10 +13,12 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use crate::listing::page_of;
 use crate::manager::decisions::{deleted_or, distinct, new_role, renamed, LoginOutcome};
 use crate::{
     normalize_email, AsyncRoleStore, AsyncUserStore, NoRoles, PasswordHasher, RoleModel,
-    ThrottleStore, TokenPurpose, UserModel, Users, UsersConfig, UsersError, UsersHooks,
+    ThrottleStore, TokenPurpose, UserListing, UserModel, UserPage, UserQuery, Users, UsersConfig,
+    UsersError, UsersHooks,
 };
 
 /// The user manager over async connections: every operation of [`Users`], with the same names,

@@ -17,9 +17,11 @@ use std::sync::Arc;
 
 use decisions::{deleted_or, distinct, new_role, renamed, LoginOutcome};
 
+use crate::listing::page_of;
 use crate::{
     normalize_email, MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel, RoleStore,
-    ThrottleStore, TokenPurpose, TokenSigner, UserModel, UserStore, UsersConfig, UsersError,
+    ThrottleStore, TokenPurpose, TokenSigner, UserListing, UserModel, UserPage, UserQuery,
+    UserStore, UsersConfig, UsersError,
     UsersHooks,
 };
 

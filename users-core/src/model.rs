@@ -80,6 +80,9 @@ pub trait RoleModel: Clone + Debug + Send + Sync + Sized + 'static {
     /// The name of the model's table.
     const TABLE: &'static str;
 
+    /// The name of the table that assigns roles to users.
+    const JOIN_TABLE: &'static str;
+
     /// A new role. Every custom field starts at its `#[column(default = …)]` value, or at
     /// `Default::default()` where it has none.
     fn from_name(id: Self::Id, name: String, description: Option<String>) -> Self;
@@ -105,6 +108,7 @@ pub enum NoRoles {}
 impl RoleModel for NoRoles {
     type Id = Uuid;
     const TABLE: &'static str = "";
+    const JOIN_TABLE: &'static str = "";
 
     fn from_name(_: Uuid, _: String, _: Option<String>) -> Self {
         unreachable!("NoRoles has no values; role operations require a #[role_model] type")

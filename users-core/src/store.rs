@@ -5,7 +5,7 @@
 //! That keeps the orphan rule happy and keeps Diesel trait bounds out of application code: the
 //! manager asks for `U: UserStore<C>` and nothing else.
 
-use crate::{RoleModel, UserModel, UsersError};
+use crate::{RoleModel, UserListing, UserModel, UsersError};
 
 /// Declares store methods once for both flavours of store trait: `sync` methods return
 /// `Result<T, UsersError>`, `async` ones a `Send` future of it. [`user_store_methods!`] and
@@ -101,6 +101,9 @@ macro_rules! role_store_methods {
 
             /// The users who have the role with this name, oldest first.
             fn users_with_role(conn: &mut C, name: &str) -> Vec<Self::User>;
+
+            /// Every role, by name.
+            fn all(conn: &mut C) -> Vec<Self>;
         }
     };
 }
@@ -118,6 +121,15 @@ macro_rules! role_store_methods {
 )]
 pub trait UserStore<C>: UserModel {
     user_store_methods!(sync);
+
+    /// The users that `listing` selects, by id, at most `listing.limit`. A store that cannot
+    /// list (a hand-written one, say) keeps this default, which refuses.
+    fn list(conn: &mut C, listing: &UserListing) -> Result<Vec<Self>, UsersError> {
+        let _ = (conn, listing);
+        Err(UsersError::Config(
+            "this user store cannot list users".into(),
+        ))
+    }
 
     /// Runs `f` in a database transaction: committed if it returns `Ok`, rolled back otherwise.
     /// Inside a transaction already, it is a savepoint.

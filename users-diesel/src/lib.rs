@@ -200,7 +200,7 @@ pub mod __private {
     pub use crate::Id;
     pub use chrono;
     pub use diesel;
-    pub use users_core::{RoleModel, RoleStore, UserModel, UserStore, UsersError};
+    pub use users_core::{RoleModel, RoleStore, UserListing, UserModel, UserStore, UsersError};
 
     #[cfg(all(feature = "async", feature = "sqlite"))]
     pub use crate::async_store::async_sqlite_transaction;

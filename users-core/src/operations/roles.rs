@@ -225,6 +225,50 @@ macro_rules! role_operations {
             }
 
             operation! { $flavor,
+                /// A page of users with their roles: those after `query.after`, oldest first,
+                /// that pass its filters; the roles of the whole page come in one query. Pass
+                /// the page's `next` as the following query's `after`.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::RoleNotFound`] if the query's role does not exist,
+                /// [`UsersError::InvalidEmail`] for an email prefix with whitespace.
+                pub fn list_users<C>(
+                    &self,
+                    conn: &mut C,
+                    query: &UserQuery,
+                ) -> Result<UserPage<U, R>, UsersError>
+                where
+                    U: $UserStore<C>,
+                    R: $RoleStore<C, User = U>,
+                {
+                    let role = match &query.role {
+                        Some(name) => {
+                            let role = step!($flavor, R::find_by_name(conn, name))?
+                                .ok_or(UsersError::RoleNotFound)?;
+                            Some((R::JOIN_TABLE, role.id().into()))
+                        }
+                        None => None,
+                    };
+                    let listing = UserListing::new(query, role)?;
+                    let rows = step!($flavor, U::list(conn, &listing))?;
+                    let (users, next) = page_of(rows, &listing, |user: &U| user.id().into());
+                    let roles = step!($flavor, self.roles_of_users(conn, &users))?;
+                    Ok(UserPage { users: users.into_iter().zip(roles).collect(), next })
+                }
+            }
+
+            operation! { $flavor,
+                /// Every role, by name.
+                pub fn all_roles<C>(&self, conn: &mut C) -> Result<Vec<R>, UsersError>
+                where
+                    R: $RoleStore<C, User = U>,
+                {
+                    step!($flavor, R::all(conn))
+                }
+            }
+
+            operation! { $flavor,
                 /// The users who have the role called `name`, oldest first.
                 ///
                 /// # Errors

@@ -165,7 +165,7 @@ pub fn impls(
     backends: &[Backend],
 ) -> TokenStream {
     let krate = &model.krate;
-    let role_model = role_model_impl(model);
+    let role_model = role_model_impl(model, join_table);
     let schema = schema_impl(model, join_table, user, columns);
     let joins = model
         .schema
@@ -221,7 +221,7 @@ fn not_user_table(
     }
 }
 
-fn role_model_impl(model: &Model) -> TokenStream {
+fn role_model_impl(model: &Model, join_table: &str) -> TokenStream {
     let ident = &model.item.ident;
     let table = &model.table;
     let defaults = field_defaults(model);
@@ -231,6 +231,8 @@ fn role_model_impl(model: &Model) -> TokenStream {
             type Id = Id<#ident>;
 
             const TABLE: &'static str = #table;
+
+            const JOIN_TABLE: &'static str = #join_table;
 
             fn from_name(id: Id<#ident>, name: ::std::string::String, description: ::core::option::Option<::std::string::String>) -> Self {
                 #ident {
@@ -463,6 +465,10 @@ pub fn role_store_methods(
                 .order(#join::user_id)
         },
     );
+    let all = flavor.run(
+        quote!(load),
+        quote!(#roles::table.select(#ident::as_select()).order(#roles::name)),
+    );
     quote! {
         #asyncness fn insert(conn: &mut #connection, role: &Self) -> ::core::result::Result<Self, UsersError> {
             #insert.map_err(role_write_error::<Self>)?;
@@ -526,6 +532,10 @@ pub fn role_store_methods(
 
         #asyncness fn users_with_role(conn: &mut #connection, name: &str) -> ::core::result::Result<::std::vec::Vec<#user>, UsersError> {
             #users_with_role.map_err(database_error)
+        }
+
+        #asyncness fn all(conn: &mut #connection) -> ::core::result::Result<::std::vec::Vec<Self>, UsersError> {
+            #all.map_err(database_error)
         }
     }
 }

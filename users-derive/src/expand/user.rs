@@ -297,6 +297,7 @@ pub fn user_store_methods(
         quote!(diesel::update(#table::table.find(user.id)).set(#user_value)),
     );
     let checked_id = checked_arg(model, "id", "id", quote!(Id<#ident>));
+    let list = list_method(model, backend, flavor);
     quote! {
         #asyncness fn insert(conn: &mut #connection, user: &Self) -> ::core::result::Result<Self, UsersError> {
             #insert_prepare
@@ -318,6 +319,56 @@ pub fn user_store_methods(
                 return ::core::result::Result::Err(UsersError::UserNotFound);
             }
             #update_result
+        }
+
+        #list
+    }
+}
+
+/// `list`: one boxed query with a `WHERE` for each filter of the listing. The role filter is an
+/// `IN` over the join table, which only the role model names: its name comes at run time, as
+/// `RoleModel::JOIN_TABLE`, and is quoted here (a table name, never user input).
+fn list_method(model: &Model, backend: Backend, flavor: Flavor) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.item.ident;
+    let table = table_path(model);
+    let connection = backend.connection(flavor);
+    let asyncness = flavor.asyncness();
+    let db = backend.diesel_backend();
+    let (open, close) = match backend {
+        Backend::Mysql => ("`", "`"),
+        Backend::Sqlite | Backend::Postgres => ("\"", "\""),
+    };
+    let member_of = format!("id IN (SELECT user_id FROM {open}{{}}{close} WHERE role_id = ");
+    let load = flavor.run(quote!(load), quote!(query));
+    quote! {
+        #asyncness fn list(conn: &mut #connection, listing: &#krate::__private::UserListing) -> ::core::result::Result<::std::vec::Vec<Self>, UsersError> {
+            let mut query = #table::table
+                .select(#ident::as_select())
+                .order(#table::id)
+                .limit(listing.limit)
+                .into_boxed::<#db>();
+            if let ::core::option::Option::Some(after) = listing.after {
+                query = query.filter(#table::id.gt(Id::<#ident>::from_uuid(after)));
+            }
+            if let ::core::option::Option::Some(pattern) = &listing.email_like {
+                query = query.filter(#table::email.like(::core::clone::Clone::clone(pattern)).escape('\\'));
+            }
+            if let ::core::option::Option::Some(active) = listing.is_active {
+                query = query.filter(#table::is_active.eq(active));
+            }
+            if let ::core::option::Option::Some(verified) = listing.is_verified {
+                query = query.filter(#table::is_verified.eq(verified));
+            }
+            if let ::core::option::Option::Some((join_table, role)) = listing.role {
+                let member_of = ::std::format!(#member_of, join_table);
+                query = query.filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>(&member_of)
+                        .bind::<#krate::sql_types::Uuid, _>(Id::<#ident>::from_uuid(role))
+                        .sql(")"),
+                );
+            }
+            #load.map_err(database_error)
         }
     }
 }

@@ -1,0 +1,847 @@
+//! The OpenAPI 3.1 document of the router, built with utoipa from one table of the routes
+//! ([`ROUTES`]) and the application's [`Profile::Fields`] schema.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
+};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
+    RefOr, Required, ResponseBuilder, ResponsesBuilder,
+};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::Profile;
+
+/// Who may call a route.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Anyone,
+    Session,
+    Admin,
+}
+
+/// One route as the document describes it.
+struct Route {
+    method: HttpMethod,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    /// The request body's schema, if the route takes one.
+    body: Option<&'static str>,
+    /// The success status, its description and the answer's schema (none: an empty answer).
+    ok: (u16, &'static str, Option<&'static str>),
+    /// The refusals particular to the route, by status; those of every route with a body, a
+    /// path parameter or a session are added to them.
+    errors: &'static [(u16, &'static [&'static str])],
+}
+
+const fn route(
+    method: HttpMethod,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    body: Option<&'static str>,
+    ok: (u16, &'static str, Option<&'static str>),
+    errors: &'static [(u16, &'static [&'static str])],
+) -> Route {
+    Route {
+        method,
+        path,
+        summary,
+        access,
+        body,
+        ok,
+        errors,
+    }
+}
+
+use Access::{Admin, Anyone, Session};
+use HttpMethod::{Delete, Get, Patch, Post};
+
+/// Every route of [`router`](crate::router), as the README's route table lists them.
+const ROUTES: &[Route] = &[
+    route(
+        Post,
+        "/auth/register",
+        "Register a user; a verification token is mailed",
+        Anyone,
+        Some("Registration"),
+        (201, "the new user", Some("User")),
+        &[
+            (409, &["email_taken"]),
+            (422, &["invalid_email", "invalid_password"]),
+        ],
+    ),
+    route(
+        Post,
+        "/auth/login",
+        "Log in: a session token",
+        Anyone,
+        Some("Credentials"),
+        (200, "a new session", Some("Session")),
+        &[
+            (401, &["invalid_credentials"]),
+            (403, &["inactive_user", "unverified_user"]),
+        ],
+    ),
+    route(
+        Post,
+        "/auth/logout",
+        "End this session",
+        Session,
+        None,
+        (204, "the session is over", None),
+        &[],
+    ),
+    route(
+        Post,
+        "/auth/request-verify",
+        "Mail a verification token, if the address has an unverified account",
+        Anyone,
+        Some("EmailRequest"),
+        (
+            202,
+            "the same answer whether or not the address has an account",
+            Some("Message"),
+        ),
+        &[],
+    ),
+    route(
+        Post,
+        "/auth/verify",
+        "Verify the email address of a verification token",
+        Anyone,
+        Some("TokenRequest"),
+        (200, "the verified user", Some("User")),
+        &[(400, &["invalid_token"]), (409, &["already_verified"])],
+    ),
+    route(
+        Post,
+        "/auth/forgot-password",
+        "Mail a password reset token, if the address has an account",
+        Anyone,
+        Some("EmailRequest"),
+        (
+            202,
+            "the same answer whether or not the address has an account",
+            Some("Message"),
+        ),
+        &[],
+    ),
+    route(
+        Post,
+        "/auth/reset-password",
+        "Set a new password with a reset token",
+        Anyone,
+        Some("PasswordReset"),
+        (200, "the user, with the new password", Some("User")),
+        &[(400, &["invalid_token"]), (422, &["invalid_password"])],
+    ),
+    route(
+        Get,
+        "/users/me",
+        "The user of the session",
+        Session,
+        None,
+        (200, "the user", Some("User")),
+        &[],
+    ),
+    route(
+        Patch,
+        "/users/me",
+        "Change the session user's email, password or profile",
+        Session,
+        Some("UserUpdate"),
+        (
+            200,
+            "the user; with a new `session` after a password change",
+            Some("User"),
+        ),
+        &[
+            (401, &["invalid_credentials"]),
+            (409, &["email_taken"]),
+            (422, &["invalid_email", "invalid_password"]),
+        ],
+    ),
+    route(
+        Delete,
+        "/users/me",
+        "Delete the session user's account, confirmed with the password",
+        Session,
+        Some("PasswordConfirmation"),
+        (204, "the account is deleted", None),
+        &[(401, &["invalid_credentials"])],
+    ),
+    route(
+        Get,
+        "/users",
+        "A page of users, oldest first, with filters; `next` is the cursor of the page after",
+        Admin,
+        None,
+        (200, "the page", Some("UserList")),
+        &[
+            (404, &["role_not_found"]),
+            (422, &["invalid_email", "invalid_field"]),
+        ],
+    ),
+    route(
+        Get,
+        "/roles",
+        "Every role, by name",
+        Admin,
+        None,
+        (200, "the roles", Some("RoleList")),
+        &[],
+    ),
+    route(
+        Post,
+        "/roles",
+        "Create a role",
+        Admin,
+        Some("RoleRequest"),
+        (201, "the new role", Some("Role")),
+        &[(409, &["role_exists"])],
+    ),
+    route(
+        Delete,
+        "/roles/{name}",
+        "Delete a role and its assignments",
+        Admin,
+        None,
+        (204, "the role is deleted", None),
+        &[(404, &["role_not_found"])],
+    ),
+    route(
+        Post,
+        "/roles/{name}/users/{user_id}",
+        "Give a user a role (again: no change)",
+        Admin,
+        None,
+        (204, "the user has the role", None),
+        &[(404, &["user_not_found", "role_not_found"])],
+    ),
+    route(
+        Delete,
+        "/roles/{name}/users/{user_id}",
+        "Take a role from a user",
+        Admin,
+        None,
+        (204, "the user lacks the role", None),
+        &[(404, &["user_not_found", "role_not_found"])],
+    ),
+    route(
+        Get,
+        "/users/{user_id}",
+        "A user, with their roles",
+        Admin,
+        None,
+        (200, "the user", Some("User")),
+        &[(404, &["user_not_found"])],
+    ),
+    route(
+        Patch,
+        "/users/{user_id}",
+        "Change a user's email, flags or profile; a deactivated user's sessions end at once",
+        Admin,
+        Some("AdminUserUpdate"),
+        (200, "the user", Some("User")),
+        &[
+            (404, &["user_not_found"]),
+            (409, &["email_taken"]),
+            (422, &["invalid_email"]),
+        ],
+    ),
+    route(
+        Delete,
+        "/users/{user_id}",
+        "Delete a user",
+        Admin,
+        None,
+        (204, "the user is deleted", None),
+        &[(404, &["user_not_found"])],
+    ),
+];
+
+/// Every error code of [`ApiError`](crate::ApiError)s that the routes answer.
+const CODES: &[&str] = &[
+    "invalid_email",
+    "invalid_password",
+    "invalid_field",
+    "email_taken",
+    "invalid_credentials",
+    "inactive_user",
+    "unverified_user",
+    "already_verified",
+    "invalid_token",
+    "user_not_found",
+    "role_exists",
+    "role_not_found",
+    "unauthorized",
+    "forbidden",
+    "bad_request",
+    "not_found",
+    "method_not_allowed",
+    "payload_too_large",
+    "internal",
+];
+
+/// The OpenAPI 3.1 document of [`router`](crate::router) for the user model `U`: every route
+/// with its request and answer bodies (the profile fields of `U` included), each refusal by
+/// status with its codes, the bearer security scheme and examples.
+///
+/// Merge it with an application's own document with [`OpenApi::merge`]; the router serves it
+/// (with the cookie scheme, if sessions use a cookie) where
+/// [`UsersState::openapi_json`](crate::UsersState::openapi_json) says.
+pub fn openapi<U: Profile>() -> OpenApi {
+    let mut paths = PathsBuilder::new();
+    for route in ROUTES {
+        paths = paths.path(
+            route.path,
+            PathItem::new(route.method.clone(), operation(route)),
+        );
+    }
+    let components = schemas::<U>()
+        .into_iter()
+        .fold(ComponentsBuilder::new(), |components, (name, schema)| {
+            components.schema(name, schema)
+        })
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("the `access_token` of `POST /auth/login`"))
+                    .build(),
+            ),
+        );
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("users")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Registration, sessions, verification, password reset, the user's own \
+                     account, and user and role administration. Every refusal is \
+                     `{\"error\": {\"code\", \"message\"}}`.",
+                ))
+                .build(),
+        )
+        .paths(paths.build())
+        .components(Some(components.build()))
+        .build()
+}
+
+/// Adds the session cookie `name` as a second way to send the session, and the route that
+/// serves the document at `path`.
+pub(crate) fn served(mut document: OpenApi, cookie: Option<&str>, path: Option<&str>) -> OpenApi {
+    if let Some(name) = cookie {
+        if let Some(components) = document.components.as_mut() {
+            components.add_security_scheme(
+                "cookie",
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(name))),
+            );
+        }
+        for item in document.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if let Some(security) = operation.security.as_mut() {
+                    security.push(SecurityRequirement::new("cookie", Vec::<String>::new()));
+                }
+            }
+        }
+    }
+    let Some(path) = path else {
+        return document;
+    };
+    let this = OperationBuilder::new()
+        .summary(Some("This document"))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("the OpenAPI document")
+                .content("application/json", ContentBuilder::new().build())
+                .build(),
+        )
+        .build();
+    document
+        .paths
+        .add_path_operation(path, vec![HttpMethod::Get], this);
+    document
+}
+
+fn operation(route: &Route) -> utoipa::openapi::path::Operation {
+    let mut operation = OperationBuilder::new()
+        .operation_id(Some(operation_id(&route.method, route.path)))
+        .summary(Some(route.summary))
+        .tag(if route.path.starts_with("/auth") {
+            "auth"
+        } else if route.access == Admin {
+            "admin"
+        } else {
+            "users"
+        });
+    for name in path_parameters(route.path) {
+        let schema = if name == "user_id" {
+            string().format(Some(SchemaFormat::Custom("uuid".to_owned())))
+        } else {
+            string()
+        };
+        operation = operation.parameter(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(schema)),
+        );
+    }
+    if route.path == "/users" {
+        for (name, schema, description) in list_parameters() {
+            operation = operation.parameter(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some(description))
+                    .schema(Some(schema)),
+            );
+        }
+    }
+    if let Some(body) = route.body {
+        operation = operation.request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(body)))
+                        .build(),
+                )
+                .build(),
+        ));
+    }
+    if route.access != Anyone {
+        operation = operation.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+    }
+
+    let (status, description, schema) = route.ok;
+    let mut ok = ResponseBuilder::new().description(description);
+    if let Some(schema) = schema {
+        ok = ok.content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(schema)))
+                .build(),
+        );
+    }
+    let mut responses = ResponsesBuilder::new().response(status.to_string(), ok.build());
+    for (status, codes) in refusals(route) {
+        responses = responses.response(status.to_string(), refusal(&codes));
+    }
+    operation.responses(responses.build()).build()
+}
+
+/// `post_auth_register`, `get_users_user_id`: the method and the path's words.
+fn operation_id(method: &HttpMethod, path: &str) -> String {
+    let method = match method {
+        Get => "get",
+        Post => "post",
+        Patch => "patch",
+        Delete => "delete",
+        _ => "other",
+    };
+    let words = path
+        .split(['/', '-', '{', '}'])
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    format!("{method}_{words}")
+}
+
+/// The query parameters of `GET /users`.
+fn list_parameters() -> Vec<(&'static str, ObjectBuilder, &'static str)> {
+    vec![
+        ("after", uuid(), "the `next` of the previous page"),
+        (
+            "limit",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(users_diesel::MAX_PAGE_SIZE)),
+            "how many users at most (50 by default)",
+        ),
+        ("email", string(), "only addresses that start with this"),
+        (
+            "is_active",
+            boolean(),
+            "only active or only deactivated users",
+        ),
+        (
+            "is_verified",
+            boolean(),
+            "only verified or only unverified users",
+        ),
+        ("role", string(), "only users with the role of this name"),
+    ]
+}
+
+fn uuid() -> ObjectBuilder {
+    string().format(Some(SchemaFormat::Custom("uuid".to_owned())))
+}
+
+/// The `{name}`s of a path.
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+}
+
+/// Every refusal of a route, by status: its own and those of what it takes.
+fn refusals(route: &Route) -> BTreeMap<u16, Vec<&'static str>> {
+    let mut refusals: BTreeMap<u16, Vec<&'static str>> = BTreeMap::new();
+    let mut add = |status: u16, codes: &[&'static str]| {
+        let known = refusals.entry(status).or_default();
+        for code in codes {
+            if !known.contains(code) {
+                known.push(code);
+            }
+        }
+    };
+    for (status, codes) in route.errors {
+        add(*status, codes);
+    }
+    if route.body.is_some() {
+        add(400, &["bad_request"]);
+        add(413, &["payload_too_large"]);
+        add(422, &["invalid_field"]);
+    }
+    if route.path.contains('{') {
+        add(400, &["bad_request"]);
+    }
+    if route.access != Anyone {
+        add(401, &["unauthorized", "invalid_token"]);
+        add(403, &["inactive_user", "unverified_user"]);
+    }
+    if route.access == Admin {
+        add(403, &["forbidden"]);
+    }
+    add(500, &["internal"]);
+    refusals
+}
+
+/// The answer of a refusal with one of `codes`.
+fn refusal(codes: &[&str]) -> utoipa::openapi::Response {
+    let list = codes
+        .iter()
+        .map(|code| format!("`{code}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let example =
+        json!({ "error": { "code": codes[0], "message": "what went wrong, for people" } });
+    ResponseBuilder::new()
+        .description(format!("refused: {list}"))
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Error")))
+                .example(Some(example))
+                .build(),
+        )
+        .build()
+}
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn nullable_string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+}
+
+/// An address as the manager takes it: one `@` between non-empty parts, no whitespace or
+/// control characters but around it (trimmed), any case (lowercased). The manager's 254-byte
+/// bound is not a length in characters, so it is left to the 422.
+fn email() -> ObjectBuilder {
+    string()
+        .pattern(Some(r"^\s*[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\s*$"))
+        .examples([json!("alice@example.com")])
+}
+
+fn password() -> ObjectBuilder {
+    string()
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+        .examples([json!("correct horse battery staple")])
+}
+
+/// A new password: at least 8 characters and at most 4096 bytes. A character takes up to 4
+/// bytes, so no length in characters is the byte bound; 4096 characters refuses nothing the
+/// manager takes.
+fn new_password() -> ObjectBuilder {
+    password().min_length(Some(8)).max_length(Some(4096))
+}
+
+fn boolean() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::Boolean)
+}
+
+/// A closed object with these properties, the `required` ones required.
+fn object(properties: Vec<(&str, RefOr<Schema>)>, required: &[&str]) -> ObjectBuilder {
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    for (name, schema) in properties {
+        object = object.property(name, schema);
+    }
+    for name in required {
+        object = object.required(*name);
+    }
+    object
+}
+
+/// The properties of `U`'s profile, and which of them its schema requires.
+fn profile_properties<U: Profile>() -> (BTreeMap<String, RefOr<Schema>>, Vec<String>) {
+    match U::Fields::schema() {
+        RefOr::T(Schema::Object(object)) => (object.properties, object.required),
+        _ => (BTreeMap::new(), Vec::new()),
+    }
+}
+
+/// `object` with the profile's properties, required (`required`) or not.
+fn with_profile<U: Profile>(mut object: ObjectBuilder, required: bool) -> RefOr<Schema> {
+    let (properties, _) = profile_properties::<U>();
+    for (name, schema) in properties {
+        if required {
+            object = object.required(name.clone());
+        }
+        object = object.property(name, schema);
+    }
+    RefOr::T(Schema::Object(object.build()))
+}
+
+fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
+    let roles = ArrayBuilder::new()
+        .items(string())
+        .examples([json!(["admin"])]);
+    let user = object(
+        vec![
+            ("id", uuid().into()),
+            ("email", email().into()),
+            ("is_active", boolean().into()),
+            ("is_verified", boolean().into()),
+            ("roles", roles.into()),
+            ("session", Ref::from_schema_name("Session").into()),
+        ],
+        &["id", "email", "is_active", "is_verified", "roles"],
+    )
+    .description(Some(
+        "A user: the account's members, then the profile fields",
+    ));
+    let error = object(
+        vec![(
+            "error",
+            object(
+                vec![
+                    (
+                        "code",
+                        string().enum_values(Some(CODES.iter().copied())).into(),
+                    ),
+                    ("message", string().into()),
+                    (
+                        "field",
+                        string()
+                            .description(Some("the request member at fault, if one is"))
+                            .into(),
+                    ),
+                ],
+                &["code", "message"],
+            )
+            .into(),
+        )],
+        &["error"],
+    )
+    .description(Some(
+        "A refusal: a stable code for programs, a message for people",
+    ));
+    let mut schemas = vec![
+        ("User", with_profile::<U>(user, true)),
+        (
+            "Registration",
+            with_profile::<U>(
+                object(
+                    vec![
+                        ("email", email().into()),
+                        ("password", new_password().into()),
+                    ],
+                    &["email", "password"],
+                ),
+                false,
+            ),
+        ),
+        (
+            "Credentials",
+            object(
+                vec![
+                    (
+                        "email",
+                        string().examples([json!("alice@example.com")]).into(),
+                    ),
+                    ("password", password().into()),
+                ],
+                &["email", "password"],
+            )
+            .into(),
+        ),
+        (
+            "Session",
+            object(
+                vec![
+                    ("access_token", string().into()),
+                    ("token_type", string().enum_values(Some(["bearer"])).into()),
+                    (
+                        "expires_in",
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .description(Some("seconds"))
+                            .into(),
+                    ),
+                ],
+                &["access_token", "token_type", "expires_in"],
+            )
+            .into(),
+        ),
+        (
+            "UserUpdate",
+            with_profile::<U>(
+                object(
+                    vec![
+                        ("email", email().into()),
+                        ("password", new_password().into()),
+                        ("current_password", password().into()),
+                    ],
+                    &[],
+                )
+                .description(Some(
+                    "A new `password` goes with `current_password`; members left out keep \
+                     their values",
+                )),
+                false,
+            ),
+        ),
+        (
+            "AdminUserUpdate",
+            with_profile::<U>(
+                object(
+                    vec![
+                        ("email", email().into()),
+                        ("is_active", boolean().into()),
+                        ("is_verified", boolean().into()),
+                    ],
+                    &[],
+                ),
+                false,
+            ),
+        ),
+        (
+            "PasswordConfirmation",
+            object(vec![("password", password().into())], &["password"]).into(),
+        ),
+        (
+            "EmailRequest",
+            object(vec![("email", email().into())], &["email"]).into(),
+        ),
+        (
+            "TokenRequest",
+            object(vec![("token", string().into())], &["token"]).into(),
+        ),
+        (
+            "PasswordReset",
+            object(
+                vec![
+                    ("token", string().into()),
+                    ("password", new_password().into()),
+                ],
+                &["token", "password"],
+            )
+            .into(),
+        ),
+        (
+            "RoleRequest",
+            object(
+                vec![
+                    ("name", string().examples([json!("editor")]).into()),
+                    ("description", nullable_string().into()),
+                ],
+                &["name"],
+            )
+            .into(),
+        ),
+        (
+            "Role",
+            object(
+                vec![
+                    ("id", uuid().into()),
+                    ("name", string().into()),
+                    ("description", nullable_string().into()),
+                ],
+                &["id", "name", "description"],
+            )
+            .into(),
+        ),
+        (
+            "UserList",
+            object(
+                vec![
+                    (
+                        "users",
+                        ArrayBuilder::new()
+                            .items(Ref::from_schema_name("User"))
+                            .into(),
+                    ),
+                    (
+                        "next",
+                        nullable_string()
+                            .description(Some("the cursor of the next page"))
+                            .into(),
+                    ),
+                ],
+                &["users", "next"],
+            )
+            .into(),
+        ),
+        (
+            "RoleList",
+            ArrayBuilder::new()
+                .items(Ref::from_schema_name("Role"))
+                .into(),
+        ),
+        (
+            "Message",
+            object(vec![("message", string().into())], &["message"]).into(),
+        ),
+        ("Error", error.into()),
+    ]
+    .into_iter()
+    .map(|(name, schema)| (name.to_owned(), schema))
+    .collect::<Vec<_>>();
+    // The schemas that the profile's own schema refers to.
+    let mut nested = Vec::new();
+    U::Fields::schemas(&mut nested);
+    schemas.extend(nested);
+    schemas
+}
