@@ -482,7 +482,13 @@ fn retry_after(answer: &Answer) -> u64 {
 }
 
 async fn a_locked_account_is_429_with_retry_after(backend: Backend) {
-    let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| state, |app| app).await;
+    let app = App::start_over(
+        backend,
+        AsyncUsers::new(throttled_config()),
+        |state| state,
+        |app| app,
+    )
+    .await;
     app.register("alice@example.com").await;
     for _ in 0..3 {
         app.wrong_login("alice@example.com")
@@ -497,7 +503,13 @@ async fn a_locked_account_is_429_with_retry_after(backend: Backend) {
 }
 
 async fn a_client_failing_on_many_accounts_is_429(backend: Backend) {
-    let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| state, |app| app).await;
+    let app = App::start_over(
+        backend,
+        AsyncUsers::new(throttled_config()),
+        |state| state,
+        |app| app,
+    )
+    .await;
     app.register("alice@example.com").await;
     // Two failures each on three accounts: no account reaches its limit, the client (the peer
     // address, 127.0.0.1) does.
@@ -537,7 +549,13 @@ async fn a_client_failing_on_many_accounts_is_429(backend: Backend) {
 }
 
 async fn the_mail_routes_cap_each_address_with_429(backend: Backend) {
-    let app = App::start_over(backend, AsyncUsers::new(throttled_config()), |state| state, |app| app).await;
+    let app = App::start_over(
+        backend,
+        AsyncUsers::new(throttled_config()),
+        |state| state,
+        |app| app,
+    )
+    .await;
     // Registration is the address's first mail; two more requests of either kind pass.
     app.register("alice@example.com").await;
     app.ask_mail("/auth/forgot-password", "alice@example.com")

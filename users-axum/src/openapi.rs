@@ -79,8 +79,10 @@ const ROUTES: &[Route] = &[
         Some("Registration"),
         (201, "the new user", Some("User")),
         &[
-            (409, &["email_taken"]),
+            (409, &["email_taken", "conflict"]),
             (422, &["invalid_email", "invalid_password"]),
+            (429, &["too_many_attempts"]),
+            (503, &["overloaded"]),
         ],
     ),
     route(
@@ -93,6 +95,8 @@ const ROUTES: &[Route] = &[
         &[
             (401, &["invalid_credentials"]),
             (403, &["inactive_user", "unverified_user"]),
+            (429, &["too_many_attempts"]),
+            (503, &["overloaded"]),
         ],
     ),
     route(
@@ -115,7 +119,7 @@ const ROUTES: &[Route] = &[
             "the same answer whether or not the address has an account",
             Some("Message"),
         ),
-        &[],
+        &[(429, &["too_many_attempts"])],
     ),
     route(
         Post,
@@ -137,7 +141,7 @@ const ROUTES: &[Route] = &[
             "the same answer whether or not the address has an account",
             Some("Message"),
         ),
-        &[],
+        &[(429, &["too_many_attempts"])],
     ),
     route(
         Post,
@@ -146,7 +150,11 @@ const ROUTES: &[Route] = &[
         Anyone,
         Some("PasswordReset"),
         (200, "the user, with the new password", Some("User")),
-        &[(400, &["invalid_token"]), (422, &["invalid_password"])],
+        &[
+            (400, &["invalid_token"]),
+            (422, &["invalid_password"]),
+            (503, &["overloaded"]),
+        ],
     ),
     route(
         Get,
@@ -170,8 +178,10 @@ const ROUTES: &[Route] = &[
         ),
         &[
             (401, &["invalid_credentials"]),
-            (409, &["email_taken"]),
+            (409, &["email_taken", "conflict"]),
             (422, &["invalid_email", "invalid_password"]),
+            (429, &["too_many_attempts"]),
+            (503, &["overloaded"]),
         ],
     ),
     route(
@@ -181,7 +191,11 @@ const ROUTES: &[Route] = &[
         Session,
         Some("PasswordConfirmation"),
         (204, "the account is deleted", None),
-        &[(401, &["invalid_credentials"])],
+        &[
+            (401, &["invalid_credentials"]),
+            (429, &["too_many_attempts"]),
+            (503, &["overloaded"]),
+        ],
     ),
     route(
         Get,
@@ -258,7 +272,7 @@ const ROUTES: &[Route] = &[
         (200, "the user", Some("User")),
         &[
             (404, &["user_not_found"]),
-            (409, &["email_taken"]),
+            (409, &["email_taken", "conflict"]),
             (422, &["invalid_email"]),
         ],
     ),
@@ -279,6 +293,7 @@ const CODES: &[&str] = &[
     "invalid_password",
     "invalid_field",
     "email_taken",
+    "conflict",
     "invalid_credentials",
     "inactive_user",
     "unverified_user",
@@ -293,6 +308,8 @@ const CODES: &[&str] = &[
     "not_found",
     "method_not_allowed",
     "payload_too_large",
+    "too_many_attempts",
+    "overloaded",
     "internal",
 ];
 

@@ -21,8 +21,7 @@ use crate::listing::page_of;
 use crate::{
     normalize_email, MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel, RoleStore,
     ThrottleStore, TokenPurpose, TokenSigner, UserListing, UserModel, UserPage, UserQuery,
-    UserStore, UsersConfig, UsersError,
-    UsersHooks,
+    UserStore, UsersConfig, UsersError, UsersHooks,
 };
 
 /// The user manager: every operation on users, for the user model `U` and the role model `R`.
