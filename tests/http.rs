@@ -454,6 +454,7 @@ http_tests! {
     a_client_failing_on_many_accounts_is_429,
     the_mail_routes_cap_each_address_with_429,
     a_full_argon2_gate_is_503_and_sessions_still_answer,
+    logins_waiting_for_argon2_hold_no_pooled_connection,
     the_openapi_document_validates_and_describes_every_route,
     unknown_routes_and_methods_are_json_errors,
     the_admin_lists_finds_edits_and_deletes_users,
@@ -640,6 +641,48 @@ async fn a_full_argon2_gate_is_503_and_sessions_still_answer(backend: Backend) {
     app.get("/users/me", &token).await.expect(200);
     drop(slot);
     app.login("alice@example.com").await;
+}
+
+async fn logins_waiting_for_argon2_hold_no_pooled_connection(backend: Backend) {
+    let manager = AsyncUsers::new(config().argon2_concurrency(1, 16).unwrap());
+    let app = App::start_over(backend, manager.clone(), |state| state, |app| app).await;
+    app.register("alice@example.com").await;
+    let token = app.login("alice@example.com").await;
+
+    // With the gate's one slot taken, as many wrong-password logins as the pool has
+    // connections (4) queue for argon2, each after loading its user.
+    let gate = manager.hasher().gate();
+    let slot = gate.enter().unwrap();
+    let wrong = json!({ "email": "alice@example.com", "password": "not the password at all" });
+    let logins: Vec<_> = (0..4)
+        .map(|_| {
+            tokio::spawn(
+                app.request(Method::POST, "/auth/login", None)
+                    .json(&wrong)
+                    .send(),
+            )
+        })
+        .collect();
+    for _ in 0..500 {
+        if gate.waiting() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(gate.waiting(), 4, "the logins reached the gate");
+    // Every pooled connection went back before hashing: a session check gets one. (Holding
+    // them, the logins would leave it waiting on the pool until the client gives up.)
+    let me = app
+        .request(Method::GET, "/users/me", Some(&token))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("/users/me answers while the logins wait for argon2");
+    assert_eq!(me.status(), 200);
+    drop(slot);
+    for login in logins {
+        assert_eq!(login.await.unwrap().unwrap().status(), 401);
+    }
 }
 
 async fn the_full_flow_works_and_a_reset_ends_the_old_session(backend: Backend) {

@@ -15,7 +15,8 @@ use diesel_migrations::MigrationHarness;
 use users_diesel::migrations::SupportedBackend;
 use users_diesel::prelude::*;
 use users_diesel::{
-    verify_schema, DatabaseThrottleStore, Dialect, Throttle, ThrottleSql, ThrottleStore, UsersHooks,
+    verify_schema, Connections, DatabaseThrottleStore, Dialect, Throttle, ThrottleSql,
+    ThrottleStore, UsersHooks,
 };
 use users_tests::{backend_tests, dialect_of, manager_tests};
 
@@ -217,6 +218,42 @@ mod database {
             assert!(matches!(second.count_mail(EMAIL), Err(UsersError::TooManyAttempts { .. })));
         }
 
+        fn an_operation_over_connections_holds_none_while_argon2_runs(unused, db) {
+            let mut conn = db.connect();
+            migrate(&mut conn);
+            let users = Users::<User>::new(config().argon2_concurrency(1, 4).unwrap());
+            users.register(&mut conn, EMAIL, PASSWORD).unwrap();
+            let shared = Mutex::new(conn);
+            let gate = users.hasher().gate();
+            let slot = gate.enter().unwrap();
+            std::thread::scope(|scope| {
+                let login = scope.spawn(|| users.authenticate_over(Shared(&shared), None, EMAIL, WRONG));
+                while gate.waiting() == 0 {
+                    assert!(!login.is_finished(), "the login reaches the gate");
+                    std::thread::yield_now();
+                }
+                // The login loaded its user, gave the connection back and waits for argon2.
+                assert!(shared.try_lock().is_ok(), "the connection is free while the login waits");
+                drop(slot);
+                let failed = login.join().unwrap();
+                assert!(matches!(failed, Err(UsersError::InvalidCredentials)), "{failed:?}");
+            });
+            let alice = users.authenticate_over(Shared(&shared), None, EMAIL, PASSWORD);
+            let alice = alice.expect("the right password over the shared connection");
+            let changed = users.change_password_over(Shared(&shared), &alice, PASSWORD, NEW_PASSWORD, |user| {
+                user.display_name = Some("changed with the password".into());
+                Ok(())
+            });
+            assert_eq!(changed.unwrap().display_name.as_deref(), Some("changed with the password"));
+            // An edit that fails leaves the password as it was.
+            let refused = users.change_password_over(Shared(&shared), &alice, NEW_PASSWORD, PASSWORD, |_| {
+                Err(UsersError::Config("refused by the edit".into()))
+            });
+            assert!(matches!(refused, Err(UsersError::Config(_))), "{refused:?}");
+            let kept = users.authenticate_over(Shared(&shared), None, EMAIL, NEW_PASSWORD);
+            kept.expect("the password did not change");
+        }
+
         fn a_password_change_hashes_outside_the_transaction_and_rechecks(unused, db) {
             let mut main = db.connect();
             let conn = &mut main;
@@ -242,6 +279,20 @@ mod database {
             let stored = users.get(conn, changed.id).unwrap().unwrap();
             assert_eq!(stored.password_hash, "replaced meanwhile");
         }
+    }
+}
+
+/// One connection behind a mutex, as [`Connections`]: a pool of one.
+struct Shared<'a, C>(&'a Mutex<C>);
+
+impl<C> Connections<C> for Shared<'_, C> {
+    type Connection<'b>
+        = std::sync::MutexGuard<'b, C>
+    where
+        Self: 'b;
+
+    fn connection(&mut self) -> Result<std::sync::MutexGuard<'_, C>, UsersError> {
+        Ok(self.0.lock().expect("not poisoned"))
     }
 }
 

@@ -10,8 +10,8 @@ use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::scoped_futures::ScopedFutureExt;
 use users_diesel::{
-    AsyncRoleStore, AsyncUserStore, AsyncUsers, RoleModel, UserModel, UserQuery, UsersConfig,
-    UsersError, Uuid,
+    AsyncConnections, AsyncRoleStore, AsyncUserStore, AsyncUsers, RoleModel, UserModel, UserQuery,
+    UsersConfig, UsersError, Uuid,
 };
 
 use crate::{ApiError, BoxFuture};
@@ -71,13 +71,53 @@ where
     }
 }
 
+/// The body of a [`PooledUsers`] operation on [`Pooled`]: on a connection taken first, or
+/// (`over`) on the pool itself.
+macro_rules! pooled_body {
+    ($pooled:ident, |$users:ident, $conn:ident| $body:expr) => {
+        $pooled.with_conn(move |$users, mut $conn| async move { $body })
+    };
+    ($pooled:ident, over |$users:ident, $pool:ident| $body:expr) => {{
+        let $users = &$pooled.users;
+        #[allow(unused_mut)] // Only some operations take a connection of their own.
+        let mut $pool = FromPool($pooled.pool.clone());
+        Box::pin(async move { $body })
+    }};
+}
+
+/// A deadpool [`Pool`] (a handle to it, as cheap to clone as an `Arc`) as the manager's `…_over`
+/// operations take it: a pooled connection for each database step, given back in between.
+struct FromPool<C>(Pool<C>)
+where
+    AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>;
+
+impl<C> AsyncConnections<C> for FromPool<C>
+where
+    C: Send + 'static,
+    AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
+{
+    type Connection<'a>
+        = Object<C>
+    where
+        Self: 'a;
+
+    fn connection(&mut self) -> impl Future<Output = Result<Object<C>, UsersError>> + Send {
+        async move { self.0.get().await.map_err(UsersError::database) }
+    }
+}
+
 /// Declares each database operation of the routes once: its line in the [`PooledUsers`] trait
 /// and its body over the manager and a pooled connection in the impl for [`Pooled`].
+///
+/// An operation written `= |users, conn| body` runs on a connection taken before it starts; one
+/// written `= over |users, pool| body` is given the pool as
+/// [`AsyncConnections`](users_diesel::AsyncConnections), for the manager's `…_over`
+/// operations, which take a connection only for each database step and none while argon2 runs.
 macro_rules! pooled_operations {
     ($(
         $(#[$doc:meta])*
         fn $name:ident<$a:lifetime>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
-            = |$users:ident, $conn:ident| $body:expr;
+            = $($over:ident)? |$users:ident, $conn:ident| $body:expr;
     )*) => {
         /// What the routes and extractors do with the database, each operation on a pooled
         /// connection; the manager's own settings and tokens, which need none.
@@ -118,7 +158,7 @@ macro_rules! pooled_operations {
 
             $(
                 fn $name<$a>(&$a self, $($arg: $ty),*) -> BoxFuture<$a, Result<$ret, ApiError>> {
-                    self.with_conn(move |$users, mut $conn| async move { $body })
+                    pooled_body!(self, $($over)? |$users, $conn| $body)
                 }
             )*
         }
@@ -130,12 +170,12 @@ pooled_operations! {
         email: &'a str,
         password: &'a str,
         customize: Box<dyn FnOnce(&mut U) + Send + 'a>,
-    ) -> U = |users, conn| {
-        Ok(users.register_with(&mut *conn, email, password, customize).await?)
+    ) -> U = over |users, pool| {
+        Ok(users.register_over(pool, email, password, customize).await?)
     };
 
-    fn authenticate<'a>(client: Option<&'a str>, email: &'a str, password: &'a str) -> U = |users, conn| {
-        Ok(users.authenticate_from(&mut *conn, client, email, password).await?)
+    fn authenticate<'a>(client: Option<&'a str>, email: &'a str, password: &'a str) -> U = over |users, pool| {
+        Ok(users.authenticate_over(pool, client, email, password).await?)
     };
 
     fn get<'a>(id: U::Id) -> Option<U> = |users, conn| Ok(users.get(&mut *conn, id).await?);
@@ -144,13 +184,20 @@ pooled_operations! {
         Ok(users.find_by_email(&mut *conn, email).await?)
     };
 
-    /// In one transaction: applies `edit` (if any) to the locked row and stores it with the
-    /// manager's `update`, then changes the password (if asked) with `change_password`.
+    /// In one transaction: applies `edit` (if any) to the locked row of `user` and stores it as
+    /// the manager's `update` does, with the new password (if asked) checked and hashed by
+    /// `change_password_over` before the transaction, holding no connection meanwhile.
     fn edit<'a>(
-        id: U::Id,
+        user: &'a U,
         edit: Option<Edit<'a, U>>,
         password: Option<(&'a str, &'a str)>,
-    ) -> U = |users, conn| {
+    ) -> U = over |users, pool| {
+        if let Some((current, new)) = password {
+            let edit = edit.unwrap_or_else(|| Box::new(|_| Ok(())));
+            return Ok(users.change_password_over(pool, user, current, new, edit).await?);
+        }
+        let id = user.id();
+        let mut conn = pool.connection().await?;
         let edited = U::transaction(&mut *conn, move |conn| {
             async move {
                 let mut user = U::find_for_update(conn, id)
@@ -159,9 +206,6 @@ pooled_operations! {
                 if let Some(edit) = edit {
                     edit(&mut user)?;
                     user = users.update(conn, &user).await?;
-                }
-                if let Some((current, new)) = password {
-                    user = users.change_password(conn, &user, current, new).await?;
                 }
                 Ok(user)
             }
@@ -180,8 +224,8 @@ pooled_operations! {
 
     fn verify<'a>(token: &'a str) -> U = |users, conn| Ok(users.verify(&mut *conn, token).await?);
 
-    fn reset_password<'a>(token: &'a str, new: &'a str) -> U = |users, conn| {
-        Ok(users.reset_password(&mut *conn, token, new).await?)
+    fn reset_password<'a>(token: &'a str, new: &'a str) -> U = over |users, pool| {
+        Ok(users.reset_password_over(pool, token, new).await?)
     };
 
     fn create_role<'a>(name: &'a str, description: Option<&'a str>) -> RoleView = |users, conn| {

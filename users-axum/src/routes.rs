@@ -294,7 +294,7 @@ async fn update_me<U: Profile>(
     let edit = profile_edit(&current.user, email, body)?;
     let user = users
         .pooled()
-        .edit(current.id(), edit, password_change)
+        .edit(&current.user, edit, password_change)
         .await?;
 
     if user.email() != current.email() {
@@ -483,7 +483,7 @@ async fn update_user<U: Profile>(
         }
         Ok(())
     });
-    let user = users.pooled().edit(id, Some(edit), None).await?;
+    let user = users.pooled().edit(&loaded, Some(edit), None).await?;
     answer_user(&users, &user).await
 }
 

@@ -16,9 +16,9 @@ use zeroize::Zeroizing;
 use crate::listing::page_of;
 use crate::manager::decisions::{deleted_or, distinct, new_role, renamed, LoginOutcome};
 use crate::{
-    normalize_email, AsyncRoleStore, AsyncUserStore, NoRoles, PasswordHasher, RoleModel,
-    ThrottleStore, TokenPurpose, UserListing, UserModel, UserPage, UserQuery, Users, UsersConfig,
-    UsersError, UsersHooks,
+    normalize_email, AsyncConnections, AsyncRoleStore, AsyncUserStore, NoRoles, PasswordHasher,
+    RoleModel, ThrottleStore, TokenPurpose, UserListing, UserModel, UserPage, UserQuery, Users,
+    UsersConfig, UsersError, UsersHooks,
 };
 
 /// The user manager over async connections: every operation of [`Users`], with the same names,
@@ -204,7 +204,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     }
 }
 
-user_operations!(async, AsyncUsers, AsyncUserStore);
+user_operations!(async, AsyncUsers, AsyncUserStore, AsyncConnections);
 role_operations!(async, AsyncUsers, AsyncUserStore, AsyncRoleStore);
 
 /// A copy of a password (or of another input) for a blocking task, wiped when the task drops it.

@@ -88,6 +88,11 @@ impl Argon2Gate {
         self.peak.load(Ordering::Relaxed)
     }
 
+    /// How many callers wait for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.slots().waiting
+    }
+
     /// How many runs the gate lets in at once.
     pub fn capacity(&self) -> usize {
         self.running

@@ -21,6 +21,7 @@ mod async_manager;
 #[cfg(feature = "async")]
 mod async_store;
 mod config;
+mod connections;
 mod email;
 mod error;
 mod gate;
@@ -43,6 +44,9 @@ pub use async_manager::AsyncUsers;
 #[cfg(feature = "async")]
 pub use async_store::{AsyncRoleStore, AsyncUserStore, TransactionFuture};
 pub use config::{UsersConfig, MIN_SECRET_BYTES};
+#[cfg(feature = "async")]
+pub use connections::AsyncConnections;
+pub use connections::Connections;
 pub use email::{normalize_email, MAX_EMAIL_BYTES};
 pub use error::UsersError;
 pub use gate::{Argon2Gate, GatePermit};

@@ -19,9 +19,9 @@ use decisions::{deleted_or, distinct, new_role, renamed, LoginOutcome};
 
 use crate::listing::page_of;
 use crate::{
-    normalize_email, MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel, RoleStore,
-    ThrottleStore, TokenPurpose, TokenSigner, UserListing, UserModel, UserPage, UserQuery,
-    UserStore, UsersConfig, UsersError, UsersHooks,
+    normalize_email, Connections, MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel,
+    RoleStore, ThrottleStore, TokenPurpose, TokenSigner, UserListing, UserModel, UserPage,
+    UserQuery, UserStore, UsersConfig, UsersError, UsersHooks,
 };
 
 /// The user manager: every operation on users, for the user model `U` and the role model `R`.
@@ -158,7 +158,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     }
 }
 
-user_operations!(sync, Users, UserStore);
+user_operations!(sync, Users, UserStore, Connections);
 role_operations!(sync, Users, UserStore, RoleStore);
 
 impl<U: UserModel, R: RoleModel> Clone for Users<U, R> {

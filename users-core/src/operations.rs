@@ -37,6 +37,60 @@ macro_rules! operation {
     (async, $(#[$attr:meta])* $vis:vis fn $name:ident <C> $($rest:tt)*) => {
         $(#[$attr])* $vis async fn $name<C: Send> $($rest)*
     };
+    (async, $(#[$attr:meta])* $vis:vis fn $name:ident <C, $S:ident> $($rest:tt)*) => {
+        $(#[$attr])* $vis async fn $name<C: Send, $S> $($rest)*
+    };
+}
+
+/// An operation that runs argon2 between database steps, as two methods from one body: `$name`
+/// over one connection `$conn: &mut C`, and `$over` over any `$Connections` (a pool), which
+/// takes a connection for each step (`connect!`) and none while argon2 runs. In `$name`, `$conn`
+/// is lent again for each step by a plain wrapper rather than through `$Connections`, so that
+/// its future is `Send` wherever it was before (a generic associated type in an async fn's
+/// state trips rust-lang/rust#110338 in callers generic over the connection).
+macro_rules! operation_over {
+    (
+        $flavor:tt, $Connections:ident,
+        $(#[$attr:meta])*
+        pub fn $name:ident<C>(&$this:ident, $conn:ident: &mut C, $($arg:ident: $ty:ty),* $(,)?)
+            -> Result<$ret:ty, UsersError>
+        where
+            U: $UserStore:ident<C>;
+        $(#[$over_attr:meta])*
+        pub fn $over:ident;
+        $body:block
+    ) => {
+        operation! { $flavor,
+            $(#[$attr])*
+            pub fn $name<C>(&$this, $conn: &mut C, $($arg: $ty),*) -> Result<$ret, UsersError>
+            where
+                U: $UserStore<C>,
+            {
+                #[allow(unused_mut)]
+                let mut $conn = lend!($flavor, $conn);
+                $body
+            }
+        }
+
+        operation! { $flavor,
+            $(#[$over_attr])*
+            pub fn $over<C, S>(&$this, mut $conn: S, $($arg: $ty),*) -> Result<$ret, UsersError>
+            where
+                U: $UserStore<C>,
+                S: $Connections<C>,
+            $body
+        }
+    };
+}
+
+/// One connection, to be lent again for each step of an `operation_over!` body.
+macro_rules! lend {
+    (sync, $conn:expr) => {
+        $crate::connections::Lend($conn)
+    };
+    (async, $conn:expr) => {
+        $crate::connections::AsyncLend($conn)
+    };
 }
 
 /// A store call, or a call of another operation: awaited in the async flavor.
@@ -46,6 +100,14 @@ macro_rules! step {
     };
     (async, $call:expr) => {
         $call.await
+    };
+}
+
+/// A connection from `$connections` for the next database step (see
+/// [`Connections`](crate::Connections)); it goes back when dropped.
+macro_rules! connect {
+    ($flavor:tt, $connections:expr) => {
+        step!($flavor, $connections.connection())?
     };
 }
 
@@ -90,28 +152,32 @@ macro_rules! blocking {
     }};
 }
 
-/// Gives user `$id` a new password hash without running argon2 in a transaction: loads the row
-/// (`$loaded`, an `Option`), lets the `hashing!` decision `$hash` turn it into the user with the
-/// new hash, then, in one transaction, reloads the row locked and stores the new hash on it,
+/// Gives user `$id` a new password hash without running argon2 in a transaction or holding a
+/// connection of `$connections`: loads the row (`$loaded`, an `Option`) and gives the
+/// connection back, lets the `hashing!` decision `$hash` turn it into the user with the new
+/// hash, then, in one transaction on a connection taken again, reloads the row locked, lets
+/// `$edit` change its other fields (stored as `update` stores them), stores the new hash on it
 /// provided its hash is still the loaded one (else `$stale`, if `Some`, is the error), and runs
 /// `$hook` on the stored row.
 macro_rules! new_hash {
     (
-        $flavor:tt, $decisions:expr, $conn:expr, $id:expr,
+        $flavor:tt, $decisions:expr, $connections:expr, $id:expr,
         |$loaded:ident| $hash:expr,
+        edit: $edit:expr,
         stale: $stale:expr,
         |$updated:ident| $hook:expr $(,)?
     ) => {{
         let id = $id;
-        let $loaded = step!($flavor, U::find($conn, id))?;
+        let $loaded = step!($flavor, U::find(&mut *connect!($flavor, $connections), id))?;
         let loaded_hash = $loaded.as_ref().map(|user| user.password_hash().to_owned());
         let hashed: U = $hash?;
         let decisions = $decisions;
+        let edit = $edit;
         modify!(
             $flavor,
-            $conn,
+            &mut *connect!($flavor, $connections),
             id,
-            |stored| decisions.with_new_hash(stored, loaded_hash.as_deref(), &hashed, $stale),
+            |stored| decisions.with_new_hash(stored, edit, loaded_hash.as_deref(), &hashed, $stale),
             |$updated| $hook,
         )
     }};
@@ -139,7 +205,7 @@ macro_rules! modify {
 
 /// The user operations of a manager, over user stores named `$UserStore`.
 macro_rules! user_operations {
-    ($flavor:tt, $Manager:ident, $UserStore:ident) => {
+    ($flavor:tt, $Manager:ident, $UserStore:ident, $Connections:ident) => {
         impl<U: UserModel, R: RoleModel> $Manager<U, R> {
             operation! { $flavor,
                 /// Registers a user with default custom fields; see
@@ -168,7 +234,7 @@ macro_rules! user_operations {
                 }
             }
 
-            operation! { $flavor,
+            operation_over! { $flavor, $Connections,
                 /// Registers a user after `customize` has set its custom fields, and returns
                 /// the stored row.
                 ///
@@ -186,14 +252,22 @@ macro_rules! user_operations {
                     customize: impl FnOnce(&mut U),
                 ) -> Result<U, UsersError>
                 where
-                    U: $UserStore<C>,
+                    U: $UserStore<C>;
+                /// As [`register_with`](Self::register_with), taking a connection from
+                /// `conn` only to store the user, after argon2 has run: see
+                /// [`Connections`](crate::Connections).
+                ///
+                /// # Errors
+                ///
+                /// As [`register`](Self::register), and the error of `conn`.
+                pub fn register_over;
                 {
                     let users = self.decisions();
                     let (email, password_hash) = hashing!($flavor, self, [email, password], |users| {
                         users.registration_credentials(&email, &password)
                     })?;
                     let user = users.registered_user(email, password_hash, customize);
-                    transaction!($flavor, conn, |conn| {
+                    transaction!($flavor, &mut *connect!($flavor, conn), |conn| {
                         let user = step!($flavor, U::insert(conn, &user))?;
                         users.hooks().after_register(&user)?;
                         Ok(user)
@@ -222,7 +296,7 @@ macro_rules! user_operations {
                 }
             }
 
-            operation! { $flavor,
+            operation_over! { $flavor, $Connections,
                 /// Logs a user in from `client` (a key for the client, such as its IP address):
                 /// checks the throttle, the password, then that the account may log in.
                 ///
@@ -254,7 +328,16 @@ macro_rules! user_operations {
                     password: &str,
                 ) -> Result<U, UsersError>
                 where
-                    U: $UserStore<C>,
+                    U: $UserStore<C>;
+                /// As [`authenticate_from`](Self::authenticate_from), taking a connection from
+                /// `conn` for each database step and none while argon2 runs: see
+                /// [`Connections`](crate::Connections).
+                ///
+                /// # Errors
+                ///
+                /// As [`authenticate_from`](Self::authenticate_from), and the error of
+                /// `conn`.
+                pub fn authenticate_over;
                 {
                     let users = self.decisions();
                     let email = users.login_email(email);
@@ -262,7 +345,10 @@ macro_rules! user_operations {
                     let checked = keys.clone();
                     blocking!($flavor, self, [], |users| users.check_login_throttle(&checked))?;
                     let user = match &email {
-                        Some(email) => step!($flavor, U::find_by_email(conn, email))?,
+                        Some(email) => step!(
+                            $flavor,
+                            U::find_by_email(&mut *connect!($flavor, conn), email)
+                        )?,
                         None => None,
                     };
                     let verified_hash = user
@@ -280,7 +366,7 @@ macro_rules! user_operations {
                             Ok(user)
                         }
                         LoginOutcome::Rehashed(rehashed) => modify!(
-                            $flavor, conn, rehashed.id(),
+                            $flavor, &mut *connect!($flavor, conn), rehashed.id(),
                             |stored| users.rehashed_row(stored, &verified_hash, &rehashed),
                             |user| users.hooks().after_login(&user),
                         ),
@@ -367,19 +453,49 @@ macro_rules! user_operations {
                 where
                     U: $UserStore<C>,
                 {
+                    step!($flavor, self.change_password_with(conn, user, current, new, |_| Ok(())))
+                }
+            }
+
+            operation_over! { $flavor, $Connections,
+                /// As [`change_password`](Self::change_password), and applies `edit` to the row
+                /// as it is in the transaction that stores the new hash: a change of other fields
+                /// that stands or falls with the password change, stored as
+                /// [`update`](Self::update) stores a row.
+                ///
+                /// # Errors
+                ///
+                /// As [`change_password`](Self::change_password) and
+                /// [`update`](Self::update), or the error of `edit`; on any of them nothing
+                /// changes.
+                pub fn change_password_with<C>(&self, conn: &mut C, user: &U, current: &str, new: &str, edit: impl FnOnce(&mut U) -> Result<(), UsersError> + Send,
+                ) -> Result<U, UsersError>
+                where
+                    U: $UserStore<C>;
+                /// As [`change_password_with`](Self::change_password_with), taking a connection
+                /// from `conn` for each database step and none while argon2 runs: see
+                /// [`Connections`](crate::Connections).
+                ///
+                /// # Errors
+                ///
+                /// As [`change_password_with`](Self::change_password_with), and the error of
+                /// `conn`.
+                pub fn change_password_over;
+                {
                     let users = self.decisions();
                     new_hash!(
                         $flavor, users, conn, user.id(),
                         |loaded| hashing!($flavor, self, [current, new], |users| {
                             users.prepare_password_change(loaded, &current, &new)
                         }),
+                        edit: Some(edit),
                         stale: Some(UsersError::InvalidCredentials),
                         |updated| users.hooks().after_update(&updated),
                     )
                 }
             }
 
-            operation! { $flavor,
+            operation_over! { $flavor, $Connections,
                 /// Replaces the password of `user` without asking for the current one (an
                 /// administrator's operation); only the password hash of the stored row changes.
                 ///
@@ -387,9 +503,22 @@ macro_rules! user_operations {
                 ///
                 /// [`UsersError::UserNotFound`], [`UsersError::InvalidPassword`], or the error
                 /// of the `after_update` hook.
-                pub fn set_password<C>(&self, conn: &mut C, user: &U, new: &str) -> Result<U, UsersError>
+                pub fn set_password<C>(
+                    &self,
+                    conn: &mut C,
+                    user: &U,
+                    new: &str,
+                ) -> Result<U, UsersError>
                 where
-                    U: $UserStore<C>,
+                    U: $UserStore<C>;
+                /// As [`set_password`](Self::set_password), taking a connection from
+                /// `conn` for each database step and none while argon2 runs: see
+                /// [`Connections`](crate::Connections).
+                ///
+                /// # Errors
+                ///
+                /// As [`set_password`](Self::set_password), and the error of `conn`.
+                pub fn set_password_over;
                 {
                     let users = self.decisions();
                     new_hash!(
@@ -397,6 +526,7 @@ macro_rules! user_operations {
                         |loaded| hashing!($flavor, self, [new], |users| {
                             users.prepare_new_password(loaded, &new)
                         }),
+                        edit: None::<fn(&mut U) -> Result<(), UsersError>>,
                         stale: None,
                         |updated| users.hooks().after_update(&updated),
                     )
@@ -470,7 +600,7 @@ macro_rules! user_operations {
                 }
             }
 
-            operation! { $flavor,
+            operation_over! { $flavor, $Connections,
                 /// Sets a new password with a reset token; the token dies with the old password
                 /// hash.
                 ///
@@ -487,7 +617,16 @@ macro_rules! user_operations {
                     new: &str,
                 ) -> Result<U, UsersError>
                 where
-                    U: $UserStore<C>,
+                    U: $UserStore<C>;
+                /// As [`reset_password`](Self::reset_password), taking a connection from
+                /// `conn` for each database step and none while argon2 runs: see
+                /// [`Connections`](crate::Connections).
+                ///
+                /// # Errors
+                ///
+                /// As [`reset_password`](Self::reset_password), and the error of
+                /// `conn`.
+                pub fn reset_password_over;
                 {
                     let users = self.decisions();
                     let token = users.open_token(token, TokenPurpose::PasswordReset)?;
@@ -497,6 +636,7 @@ macro_rules! user_operations {
                         |loaded| hashing!($flavor, self, [new], |users| {
                             users.finish_password_reset(&opened, loaded, &new)
                         }),
+                        edit: None::<fn(&mut U) -> Result<(), UsersError>>,
                         stale: Some(UsersError::InvalidToken),
                         |updated| users.hooks().after_reset(&updated),
                     )

@@ -150,28 +150,39 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         Ok(stored)
     }
 
-    /// `stored`, the user as it is now, with the new hash of `hashed`, which was hashed outside
-    /// the transaction for the row whose hash was `loaded_hash`. With `stale`, the hash must
-    /// not have changed meanwhile (a password checked, or a token issued, against the old hash
-    /// must not replace a newer one); without, the last change wins.
+    /// `stored`, the user as it is now, changed by `edit` (if any; stored as
+    /// [`prepare_update`](Self::prepare_update) makes a row) and with the new hash of `hashed`,
+    /// which was hashed outside the transaction for the row whose hash was `loaded_hash`. With
+    /// `stale`, the hash must not have changed meanwhile (a password checked, or a token
+    /// issued, against the old hash must not replace a newer one); without, the last change
+    /// wins.
     ///
     /// # Errors
     ///
     /// `stale` if the row is gone or its hash changed, [`UsersError::UserNotFound`] if the row
-    /// is gone and there is no `stale`.
+    /// is gone and there is no `stale`, or the error of `edit` or of the update.
     pub(crate) fn with_new_hash(
         &self,
         stored: Option<U>,
+        edit: Option<impl FnOnce(&mut U) -> Result<(), UsersError>>,
         loaded_hash: Option<&str>,
         hashed: &U,
         stale: Option<UsersError>,
     ) -> Result<U, UsersError> {
         let still_loaded = |user: &U| loaded_hash == Some(user.password_hash());
-        let mut user = match (stored, stale) {
+        let user = match (stored, stale) {
             (Some(user), None) => user,
             (Some(user), Some(_)) if still_loaded(&user) => user,
             (_, Some(stale)) => return Err(stale),
             (None, None) => return Err(UsersError::UserNotFound),
+        };
+        let mut user = match edit {
+            Some(edit) => {
+                let mut edited = user.clone();
+                edit(&mut edited)?;
+                self.prepare_update(Some(user), &edited)?
+            }
+            None => user,
         };
         user.set_password_hash(hashed.password_hash().to_owned());
         Ok(user)
