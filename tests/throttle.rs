@@ -155,6 +155,24 @@ manager_tests! {
         assert_eq!(users.hasher().gate().peak_running(), 1);
     }
 
+    fn an_unusable_stored_hash_costs_one_argon2_run_like_a_wrong_password(conn, db) {
+        migrate(db);
+        let users = drive(Users::<User>::new(config().login_limits(20, 20).unwrap()));
+        users.register(conn, EMAIL, PASSWORD).unwrap();
+        users.authenticate(conn, "nobody@example.com", WRONG).unwrap_err(); // makes the dummy hash
+        let runs = users.hasher().verifications();
+        users.authenticate(conn, EMAIL, WRONG).unwrap_err();
+        assert_eq!(users.hasher().verifications(), runs + 1, "a wrong password: one run");
+        let bcrypt = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+        for unusable in ["", "!", bcrypt, "$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$aGFzaGhhc2g"] {
+            diesel::update(users::table).set(users::password_hash.eq(unusable)).execute(db).unwrap();
+            let runs = users.hasher().verifications();
+            let refused = users.authenticate(conn, EMAIL, PASSWORD);
+            assert!(matches!(refused, Err(UsersError::InvalidCredentials)), "{refused:?}");
+            assert_eq!(users.hasher().verifications(), runs + 1, "{unusable:?}: one run");
+        }
+    }
+
     fn an_overlong_password_fails_without_an_argon2_run(conn, db) {
         migrate(db);
         let users = drive(Users::<User>::new(config()));

@@ -122,24 +122,24 @@ impl PasswordHasher {
         })
     }
 
-    /// Whether `password` hashes to `hash`'s output with `hash`'s own algorithm, version,
-    /// costs and salt, as `argon2`'s `PasswordVerifier` decides it: the outputs are compared in
-    /// constant time (`Output`'s `PartialEq`).
-    fn matches(&self, password: &str, hash: &PasswordHash<'_>) -> bool {
-        let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
-            return false;
-        };
-        let stored = || -> password_hash::Result<Argon2<'static>> {
-            let version = hash.version.map(Version::try_from).transpose()?;
-            Ok(Argon2::new(
-                Algorithm::try_from(hash.algorithm)?,
-                version.unwrap_or_default(),
-                Params::try_from(hash)?,
-            ))
-        };
-        stored()
-            .and_then(|argon2| self.run(&argon2, password, salt, expected.len()))
-            .is_ok_and(|computed| computed == expected)
+    /// The argon2 instance, salt and expected output that `hash` names, if it is a hash this
+    /// hasher can check: an argon2 variant with valid costs, a salt and an output.
+    fn usable<'h>(hash: &PasswordHash<'h>) -> Option<(Argon2<'static>, Salt<'h>, Output)> {
+        // argon2 multiplies the lanes by 8 unchecked; an absurd stored value must not reach it.
+        if hash
+            .params
+            .get_decimal("p")
+            .is_some_and(|p| p > Params::MAX_P_COST)
+        {
+            return None;
+        }
+        let version = hash.version.map(Version::try_from).transpose().ok()?;
+        let argon2 = Argon2::new(
+            Algorithm::try_from(hash.algorithm).ok()?,
+            version.unwrap_or_default(),
+            Params::try_from(hash).ok()?,
+        );
+        Some((argon2, hash.salt?, hash.hash?))
     }
 
     /// Runs `argon2` over `password` and `salt` into an output of `length` bytes.
@@ -162,24 +162,26 @@ impl PasswordHasher {
     /// Checks `password` against a stored PHC string, and whether that hash is current.
     ///
     /// Any argon2 variant verifies; only argon2id, version 0x13, with this hasher's memory,
-    /// iterations and parallelism is current. A malformed hash is `Invalid`.
+    /// iterations and parallelism is current. A hash it cannot check (malformed, empty, of
+    /// another algorithm such as an imported bcrypt hash, or a disabled password like `!`) is
+    /// `Invalid` after one run at the current costs, as [`dummy_verify`](Self::dummy_verify)
+    /// spends it: such accounts take as long to refuse as any other.
     pub fn verify(&self, password: &str, phc: &str) -> PasswordVerification {
-        let Ok(hash) = PasswordHash::new(phc) else {
+        let hash = PasswordHash::new(phc).ok();
+        let Some((argon2, salt, expected)) = hash.as_ref().and_then(Self::usable) else {
+            self.dummy_verify(password);
             return PasswordVerification::Invalid;
         };
-        // argon2 multiplies the lanes by 8 unchecked; an absurd stored value must not reach it.
-        if hash
-            .params
-            .get_decimal("p")
-            .is_some_and(|p| p > Params::MAX_P_COST)
-        {
-            return PasswordVerification::Invalid;
-        }
         self.runs.fetch_add(1, Ordering::Relaxed);
-        if !self.matches(password, &hash) {
+        // The outputs are compared in constant time (`Output`'s `PartialEq`), as `argon2`'s
+        // `PasswordVerifier` compares them.
+        let matches = self
+            .run(&argon2, password, salt, expected.len())
+            .is_ok_and(|computed| computed == expected);
+        if !matches {
             return PasswordVerification::Invalid;
         }
-        if self.is_current(&hash) {
+        if hash.as_ref().is_some_and(|hash| self.is_current(hash)) {
             PasswordVerification::Valid
         } else {
             PasswordVerification::ValidButOutdated
@@ -199,7 +201,8 @@ impl PasswordHasher {
         // Making the hash cost exactly one argon2 run already; a verify would double it.
         if made_now {
             self.runs.fetch_add(1, Ordering::Relaxed);
-        } else {
+        } else if !dummy_hash.is_empty() {
+            // Empty only if hashing failed (memory ran out): `verify` would come back here.
             let _ = self.verify(password, dummy_hash);
         }
     }
@@ -465,11 +468,14 @@ mod tests {
             good.replace("$argon2id$", "$argon2xx$"),
         ];
         for phc in &malformed {
+            let runs = hasher.verifications();
             assert_eq!(
                 hasher.verify("pa55word-pa55word", phc),
                 PasswordVerification::Invalid,
                 "{phc:?}"
             );
+            // Refusing an unusable hash costs what refusing a wrong password does.
+            assert_eq!(hasher.verifications(), runs + 1, "{phc:?}");
         }
     }
 
