@@ -179,6 +179,9 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
         fn get(&self, conn, id: U::Id) -> Option<U> where [U: AsyncUserStore<C>];
         fn find_by_email(&self, conn, email: &str) -> Option<U> where [U: AsyncUserStore<C>];
         fn update(&self, conn, user: &U) -> U where [U: AsyncUserStore<C>];
+        fn set_email(&self, conn, user: &U, email: &str) -> U where [U: AsyncUserStore<C>];
+        fn request_email_change(&self, conn, user: &U, current: &str, new_email: &str) -> String
+            where [U: AsyncUserStore<C>];
         fn change_password(&self, conn, user: &U, current: &str, new: &str) -> U
             where [U: AsyncUserStore<C>];
         fn set_password(&self, conn, user: &U, new: &str) -> U where [U: AsyncUserStore<C>];

@@ -441,7 +441,8 @@ http_tests! {
     an_expired_session_is_refused,
     a_logged_out_token_is_refused_and_other_sessions_stay,
     unknown_and_known_emails_get_the_same_answer,
-    patch_me_changes_the_profile_and_an_email_change_resets_verification,
+    patch_me_changes_the_profile_and_an_email_change_waits_for_the_new_address,
+    a_stolen_session_cannot_move_the_account_to_another_address,
     patch_me_changes_the_password_with_the_current_one,
     cookie_sessions_work_like_bearer_tokens,
     inactive_users_are_refused,
@@ -595,7 +596,7 @@ async fn the_mail_routes_cap_each_address_with_429(backend: Backend) {
         app.mailer
             .sent()
             .iter()
-            .filter(|mail| mail.user.email == "alice@example.com")
+            .filter(|mail| mail.to == "alice@example.com")
             .count()
     };
     app.sent_count().await;
@@ -610,7 +611,7 @@ async fn the_mail_routes_cap_each_address_with_429(backend: Backend) {
     }
     let patch = app
         .request(Method::PATCH, "/users/me", Some(&token))
-        .json(&json!({ "email": "carol@example.com" }));
+        .json(&json!({ "email": "carol@example.com", "current_password": PASSWORD }));
     let answer = app.send(patch).await;
     assert_eq!(
         answer.status,
@@ -1112,7 +1113,9 @@ async fn unknown_and_known_emails_get_the_same_answer(backend: Backend) {
         .expect_error(422, "invalid_email");
 }
 
-async fn patch_me_changes_the_profile_and_an_email_change_resets_verification(backend: Backend) {
+async fn patch_me_changes_the_profile_and_an_email_change_waits_for_the_new_address(
+    backend: Backend,
+) {
     let app = App::start(backend).await;
     app.register("alice@example.com").await;
     app.register("bob@example.com").await;
@@ -1138,63 +1141,131 @@ async fn patch_me_changes_the_profile_and_an_email_change_resets_verification(ba
     assert_eq!(me["is_verified"], true);
     assert!(me.get("session").is_none());
 
-    app.call(
-        Method::PATCH,
-        "/users/me",
-        &session,
-        Some(json!({ "email": "BOB@example.com" })),
-    )
-    .await
-    .expect_error(409, "email_taken");
-    app.call(
-        Method::PATCH,
-        "/users/me",
-        &session,
-        Some(json!({ "email": "not an address" })),
-    )
-    .await
-    .expect_error(422, "invalid_email");
-
-    let me = app
-        .call(
-            Method::PATCH,
-            "/users/me",
-            &session,
-            Some(json!({ "email": " Alice@Example.ORG " })),
-        )
+    let patch = |body: Value| app.call(Method::PATCH, "/users/me", &session, Some(body));
+    patch(json!({ "email": "alice@example.org" }))
         .await
-        .expect(200)
-        .body;
-    assert_eq!(me["email"], "alice@example.org");
-    assert_eq!(me["is_verified"], false);
-    assert_eq!(me["display_name"], "Alice", "untouched fields stay");
-    // The session survives an email change, and the new address gets a verification token.
-    let token = app
-        .mailed("alice@example.org", MailKind::Verification)
-        .await;
-    app.post("/auth/verify", json!({ "token": token }))
+        .expect_error(422, "invalid_field");
+    patch(json!({ "email": "alice@example.org", "current_password": "wrong password!" }))
+        .await
+        .expect_error(401, "invalid_credentials");
+    patch(json!({ "email": "BOB@example.com", "current_password": PASSWORD }))
+        .await
+        .expect_error(409, "email_taken");
+    patch(json!({ "email": "not an address", "current_password": PASSWORD }))
+        .await
+        .expect_error(422, "invalid_email");
+    // The current address, written differently, is no change and needs no password.
+    patch(json!({ "email": " ALICE@example.com " }))
         .await
         .expect(200);
 
+    let reset_before = {
+        app.post(
+            "/auth/forgot-password",
+            json!({ "email": "alice@example.com" }),
+        )
+        .await
+        .expect(202);
+        app.mailed("alice@example.com", MailKind::PasswordReset)
+            .await
+    };
+    let me = patch(json!({ "email": " Alice@Example.ORG ", "current_password": PASSWORD }))
+        .await
+        .expect(200)
+        .body;
+    // Pending: the account keeps its verified address until the new one is verified.
+    assert_eq!(me["email"], "alice@example.com");
+    assert_eq!(me["is_verified"], true);
+    assert_eq!(me["display_name"], "Alice", "untouched fields stay");
+    // The request ended every session (the hash was salted again) and handed this one anew.
+    let renewed = me["session"]["access_token"]
+        .as_str()
+        .expect("a new session")
+        .to_owned();
+    app.get("/users/me", &session)
+        .await
+        .expect_error(401, "invalid_token");
+    app.get("/users/me", &renewed).await.expect(200);
+    // The old address is told; the token goes to the new one only.
+    let notice = app
+        .mailer
+        .sent()
+        .into_iter()
+        .find(|mail| mail.kind == MailKind::EmailChangeNotice)
+        .expect("a notice to the old address");
+    assert_eq!(notice.to, "alice@example.com");
+    assert_eq!(notice.pending_email.as_deref(), Some("alice@example.org"));
+    assert!(notice.token.is_empty());
+    let change = app
+        .mailed("alice@example.org", MailKind::Verification)
+        .await;
+    // A reset token from before the change is dead.
+    app.post(
+        "/auth/reset-password",
+        json!({ "token": reset_before, "password": "a new password for alice" }),
+    )
+    .await
+    .expect_error(400, "invalid_token");
+
+    let moved = app
+        .post("/auth/verify", json!({ "token": change }))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(moved["email"], "alice@example.org");
+    assert_eq!(moved["is_verified"], true);
+    app.login("alice@example.org").await;
+
     let me = app
         .call(
             Method::PATCH,
             "/users/me",
-            &session,
+            &renewed,
             Some(json!({ "display_name": null })),
         )
         .await
         .expect(200)
         .body;
     assert_eq!(me["display_name"], Value::Null);
-    assert_eq!(me["is_verified"], true);
     // An empty patch changes nothing.
     let unchanged = app
-        .call(Method::PATCH, "/users/me", &session, Some(json!({})))
+        .call(Method::PATCH, "/users/me", &renewed, Some(json!({})))
         .await
         .expect(200)
         .body;
     assert_eq!(unchanged, me);
+}
+
+/// The takeover a stolen session made possible: move the account to the thief's address,
+/// then reset its password from there.
+async fn a_stolen_session_cannot_move_the_account_to_another_address(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let stolen = app.login("alice@example.com").await;
+
+    app.call(
+        Method::PATCH,
+        "/users/me",
+        &stolen,
+        Some(json!({ "email": "mallory@example.com" })),
+    )
+    .await
+    .expect_error(422, "invalid_field");
+    app.post(
+        "/auth/forgot-password",
+        json!({ "email": "mallory@example.com" }),
+    )
+    .await
+    .expect(202);
+    assert!(
+        app.mailer
+            .sent()
+            .iter()
+            .all(|mail| mail.to != "mallory@example.com"),
+        "nothing reaches the thief's address"
+    );
+    let me = app.get("/users/me", &stolen).await.expect(200).body;
+    assert_eq!(me["email"], "alice@example.com");
 }
 
 async fn patch_me_changes_the_password_with_the_current_one(backend: Backend) {

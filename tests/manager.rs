@@ -411,54 +411,148 @@ manager_tests! {
         assert_eq!(users.update(conn, &stored).unwrap(), stored);
     }
 
-    fn update_renormalises_a_changed_email_and_clears_verification(conn, db) {
+    fn update_refuses_an_email_change_and_set_email_makes_one(conn, db) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let alice = users.verify(conn, &users.verification_token(&alice).unwrap()).unwrap();
-        assert!(alice.is_verified);
+        users.register(conn, "bob@example.com", PASSWORD).unwrap();
 
-        let updated = users
-            .update(conn, &User { email: " Alice@NEW.example ".to_owned(), ..alice.clone() })
-            .unwrap();
-        assert_eq!(updated.email, "alice@new.example");
-        assert!(!updated.is_verified);
-        let stored = users.get(conn, alice.id).unwrap().expect("alice is stored");
-        assert_eq!(stored, updated);
-
-        // The caller cannot keep the flag by asking for it.
-        let updated = users
-            .update(
-                conn,
-                &User { email: "alice@newer.example".to_owned(), is_verified: true, ..stored },
-            )
-            .unwrap();
-        assert!(!updated.is_verified);
-        assert!(!users.get(conn, alice.id).unwrap().expect("alice is stored").is_verified);
-
-        assert_eq!(users.find_by_email(conn, EMAIL).unwrap(), None);
-        users.authenticate(conn, "Alice@Newer.Example", PASSWORD).unwrap();
+        // A stolen session must not move the account to another address: `update` refuses.
+        let moved = User { email: "mallory@example.com".to_owned(), ..alice.clone() };
+        assert_err!(users.update(conn, &moved), UsersError::PasswordRequired);
         assert_err!(
-            users.update(conn, &User { email: "no at sign".to_owned(), ..updated }),
+            users.update(conn, &User { email: "no at sign".to_owned(), ..alice.clone() }),
             UsersError::InvalidEmail(_)
         );
+        // The same address, written differently, is no change.
+        let same = User { email: " ALICE@example.com ".to_owned(), ..alice.clone() };
+        assert_eq!(users.update(conn, &same).unwrap(), alice);
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()));
+
+        // An administrator's change: at once, unverified, and a taken address changes nothing.
+        assert_err!(users.set_email(conn, &alice, "BOB@example.com"), UsersError::EmailTaken);
+        let updated = users.set_email(conn, &alice, " Alice@NEW.example ").unwrap();
+        assert_eq!(updated.email, "alice@new.example");
+        assert!(!updated.is_verified);
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(updated));
+        users.authenticate(conn, "Alice@New.Example", PASSWORD).unwrap();
     }
 
-    fn update_to_a_taken_email_changes_nothing(conn, db) {
+    fn an_email_change_needs_the_password_and_waits_for_the_new_address(conn, db) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
-        let bob = users.register(conn, "bob@example.com", PASSWORD).unwrap();
+        let old_verification = users.verification_token(&alice).unwrap();
+        let old_reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        users.register(conn, "bob@example.com", PASSWORD).unwrap();
 
-        let requested = User {
-            email: "BOB@example.com".to_owned(),
-            display_name: Some("Bob's impostor".to_owned()),
-            ..alice.clone()
+        let new = "Alice@Example.ORG";
+        assert_err!(
+            users.request_email_change(conn, &alice, "not the password", new),
+            UsersError::InvalidCredentials
+        );
+        assert_err!(
+            users.request_email_change(conn, &alice, PASSWORD, "bob@EXAMPLE.com"),
+            UsersError::EmailTaken
+        );
+        assert_err!(
+            users.request_email_change(conn, &alice, PASSWORD, " alice@example.com"),
+            UsersError::InvalidEmail(_)
+        );
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()), "refusals change nothing");
+
+        let change = users.request_email_change(conn, &alice, PASSWORD, new).unwrap();
+        // Pending: the account keeps its address, and the password still works.
+        let pending = users.get(conn, alice.id).unwrap().expect("alice is stored");
+        assert_eq!(pending.email, EMAIL);
+        users.authenticate(conn, EMAIL, PASSWORD).unwrap();
+        // The tokens issued before the request are dead.
+        assert_err!(users.verify(conn, &old_verification), UsersError::InvalidToken);
+        assert_err!(users.reset_password(conn, &old_reset, NEW_PASSWORD), UsersError::InvalidToken);
+
+        let moved = users.verify(conn, &change).unwrap();
+        assert_eq!(moved.email, "alice@example.org");
+        assert!(moved.is_verified);
+        assert_err!(users.verify(conn, &change), UsersError::InvalidToken);
+        users.authenticate(conn, "alice@example.org", PASSWORD).unwrap();
+        assert_eq!(users.find_by_email(conn, EMAIL).unwrap(), None);
+
+        // X → Y → X: the first address's old token stays dead.
+        let back = users.request_email_change(conn, &moved, PASSWORD, EMAIL).unwrap();
+        assert_eq!(users.verify(conn, &back).unwrap().email, EMAIL);
+        assert_err!(users.verify(conn, &old_verification), UsersError::InvalidToken);
+
+        // A change token for an address taken meanwhile changes nothing.
+        let alice = users.get(conn, alice.id).unwrap().expect("alice is stored");
+        let late = users.request_email_change(conn, &alice, PASSWORD, "carol@example.com").unwrap();
+        users.register(conn, "carol@example.com", PASSWORD).unwrap();
+        assert_err!(users.verify(conn, &late), UsersError::EmailTaken);
+        assert_eq!(users.get(conn, alice.id).unwrap().expect("alice").email, EMAIL);
+    }
+
+    fn a_deactivated_user_gets_no_reset_token_and_cannot_verify_or_reset(conn, db) {
+        migrate(db);
+        let users = drive(manager());
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let verification = users.verification_token(&alice).unwrap();
+        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        let inactive = users.update(conn, &User { is_active: false, ..alice.clone() }).unwrap();
+        assert!(!inactive.is_active);
+
+        assert_eq!(users.password_reset_token(conn, EMAIL).unwrap(), None);
+        assert_err!(users.verify(conn, &verification), UsersError::InactiveUser);
+        assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::InactiveUser);
+        assert_err!(
+            users.request_email_change(conn, &inactive, PASSWORD, "new@example.com"),
+            UsersError::InactiveUser
+        );
+        assert_eq!(users.get(conn, alice.id).unwrap(), Some(inactive.clone()));
+
+        // Active again, the same tokens work.
+        users.update(conn, &User { is_active: true, ..inactive }).unwrap();
+        assert!(users.verify(conn, &verification).unwrap().is_verified);
+        users.reset_password(conn, &reset, NEW_PASSWORD).unwrap();
+    }
+
+    fn hide_account_state_makes_a_blocked_login_invalid_credentials(conn, db) {
+        migrate(db);
+        let plain = drive(Users::<User>::new(config().require_verified(true)));
+        let hiding = drive(Users::<User>::new(
+            config().require_verified(true).hide_account_state(true),
+        ));
+        let alice = plain.register(conn, EMAIL, PASSWORD).unwrap();
+        assert_err!(plain.authenticate(conn, EMAIL, PASSWORD), UsersError::UnverifiedUser);
+        assert_err!(hiding.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
+        let alice = plain.verify(conn, &plain.verification_token(&alice).unwrap()).unwrap();
+        plain.update(conn, &User { is_active: false, ..alice }).unwrap();
+        assert_err!(plain.authenticate(conn, EMAIL, PASSWORD), UsersError::InactiveUser);
+        assert_err!(hiding.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
+    }
+
+    fn tokens_of_a_previous_secret_work_after_a_rotation(conn, db) {
+        migrate(db);
+        let before = drive(manager());
+        let alice = before.register(conn, EMAIL, PASSWORD).unwrap();
+        let verification = before.verification_token(&alice).unwrap();
+        let reset = before.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+
+        let rotated = |previous: &[&str]| {
+            UsersConfig::new(OTHER_SECRET)
+                .and_then(|config| config.argon2_params(8, 1, 1))
+                .and_then(|config| config.previous_secrets(previous))
+                .unwrap()
         };
-        assert_err!(users.update(conn, &requested), UsersError::EmailTaken);
-        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
-        assert_eq!(users.get(conn, bob.id).unwrap(), Some(bob));
-        assert_eq!(user_count!(db), 2);
+        // Without the retired secret its tokens are dead; with it they work, and new tokens
+        // are signed with the new secret only.
+        let forgetful = drive(Users::<User>::new(rotated(&[])));
+        assert_err!(forgetful.verify(conn, &verification), UsersError::InvalidToken);
+        let after = drive(Users::<User>::new(rotated(&[SECRET])));
+        assert!(after.verify(conn, &verification).unwrap().is_verified);
+        after.reset_password(conn, &reset, NEW_PASSWORD).unwrap();
+        let fresh = after.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        assert_err!(before.reset_password(conn, &fresh, PASSWORD), UsersError::InvalidToken);
+        forgetful.reset_password(conn, &fresh, PASSWORD).unwrap();
     }
 
     fn update_cannot_change_the_password_hash(conn, db) {
@@ -633,9 +727,7 @@ manager_tests! {
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let token = users.verification_token(&alice).unwrap();
 
-        let moved = users
-            .update(conn, &User { email: "alice@new.example".to_owned(), ..alice.clone() })
-            .unwrap();
+        let moved = users.set_email(conn, &alice, "alice@new.example").unwrap();
         assert_err!(users.verify(conn, &token), UsersError::InvalidToken);
         assert!(!users.get(conn, alice.id).unwrap().expect("alice is stored").is_verified);
 
@@ -644,13 +736,14 @@ manager_tests! {
         assert!(verified.is_verified);
     }
 
-    fn a_verification_token_survives_a_password_change(conn, db) {
+    fn a_verification_token_dies_with_a_password_change(conn, db) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let token = users.verification_token(&alice).unwrap();
-        users.set_password(conn, &alice, NEW_PASSWORD).unwrap();
-        assert!(users.verify(conn, &token).unwrap().is_verified);
+        let changed = users.set_password(conn, &alice, NEW_PASSWORD).unwrap();
+        assert_err!(users.verify(conn, &token), UsersError::InvalidToken);
+        assert!(users.verify(conn, &users.verification_token(&changed).unwrap()).unwrap().is_verified);
     }
 
     // Password reset.

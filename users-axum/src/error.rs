@@ -189,6 +189,7 @@ impl From<UsersError> for ApiError {
             UsersError::AlreadyVerified => (StatusCode::CONFLICT, "already_verified"),
             UsersError::InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token"),
             UsersError::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
+            UsersError::PasswordRequired => (StatusCode::BAD_REQUEST, "password_required"),
             UsersError::RoleExists => (StatusCode::CONFLICT, "role_exists"),
             UsersError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             UsersError::RoleNotFound => (StatusCode::NOT_FOUND, "role_not_found"),
@@ -218,6 +219,7 @@ impl From<UsersError> for ApiError {
         match &error {
             UsersError::InvalidEmail(_) => api.with_field("email"),
             UsersError::InvalidPassword(_) => api.with_field("password"),
+            UsersError::PasswordRequired => api.with_field("current_password"),
             _ => api,
         }
     }
@@ -467,6 +469,7 @@ mod tests {
             (UsersError::AlreadyVerified, 409, "already_verified"),
             (UsersError::InvalidToken, 400, "invalid_token"),
             (UsersError::UserNotFound, 404, "user_not_found"),
+            (UsersError::PasswordRequired, 400, "password_required"),
             (UsersError::RoleExists, 409, "role_exists"),
             (UsersError::RoleNotFound, 404, "role_not_found"),
             (

@@ -12,30 +12,55 @@ use crate::BoxFuture;
 /// What a [`Mail`] carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MailKind {
-    /// A token for `POST /auth/verify`, sent after registration, on `POST /auth/request-verify`
-    /// and after an email change.
+    /// A token for `POST /auth/verify`, sent after registration and on
+    /// `POST /auth/request-verify` to the account's address, and after an email change request
+    /// to the new address ([`Mail::pending_email`]), which becomes the account's once the token
+    /// is used.
     Verification,
     /// A token for `POST /auth/reset-password`, sent on `POST /auth/forgot-password`.
     PasswordReset,
+    /// No token: tells the account's current address that a change to
+    /// [`Mail::pending_email`] was requested (with the password), so that its owner can react
+    /// if it was not them (reset the password, which kills the pending change's token).
+    EmailChangeNotice,
 }
 
-/// A message for a user: which kind, to whom, and the token to put in it (typically in a link
-/// to the application's front end).
+/// A message for a user: which kind, to which address, about whom, and the token to put in it
+/// (typically in a link to the application's front end).
 #[derive(Clone)]
 pub struct Mail<U> {
     /// What the message is for.
     pub kind: MailKind,
-    /// The recipient; the address is `user.email()`.
+    /// The address to send it to: `user.email()`, except for the verification of a pending
+    /// new address, which goes to that address.
+    pub to: String,
+    /// The user the message is about.
     pub user: U,
-    /// The token. Keep it out of logs.
+    /// The token; empty for an [`MailKind::EmailChangeNotice`]. Keep it out of logs.
     pub token: String,
+    /// For the mails of an email change, the address the account is changing to.
+    pub pending_email: Option<String>,
+}
+
+impl<U: UserModel> Mail<U> {
+    /// A mail of `kind` carrying `token` to the user's own address.
+    pub fn to_user(kind: MailKind, user: U, token: String) -> Self {
+        Mail {
+            kind,
+            to: user.email().to_owned(),
+            user,
+            token,
+            pending_email: None,
+        }
+    }
 }
 
 impl<U: UserModel> fmt::Debug for Mail<U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mail")
             .field("kind", &self.kind)
-            .field("to", &self.user.email())
+            .field("to", &self.to)
+            .field("pending_email", &self.pending_email)
             .field("token", &"[redacted]")
             .finish()
     }
@@ -58,7 +83,7 @@ impl<U: UserModel> fmt::Debug for Mail<U> {
 ///     fn send(&self, mail: Mail<U>) -> BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>> {
 ///         Box::pin(async move {
 ///             let link = format!("https://app.example.com/verify#{}", mail.token);
-///             // … send `link` to mail.user.email() with your email library …
+///             // … send `link` to mail.to with your email library …
 ///             # drop(link);
 ///             Ok(())
 ///         })
@@ -78,11 +103,24 @@ pub struct LogMailer;
 
 impl<U: UserModel> Mailer<U> for LogMailer {
     fn send(&self, mail: Mail<U>) -> BoxFuture<'_, Result<(), Box<dyn Error + Send + Sync>>> {
-        let what = match mail.kind {
-            MailKind::Verification => "verification token (POST /auth/verify)",
-            MailKind::PasswordReset => "password reset token (POST /auth/reset-password)",
-        };
-        println!("[mail to {}] {what}: {}", mail.user.email(), mail.token);
+        let to = &mail.to;
+        match mail.kind {
+            MailKind::Verification => {
+                println!(
+                    "[mail to {to}] verification token (POST /auth/verify): {}",
+                    mail.token
+                );
+            }
+            MailKind::PasswordReset => println!(
+                "[mail to {to}] password reset token (POST /auth/reset-password): {}",
+                mail.token
+            ),
+            MailKind::EmailChangeNotice => println!(
+                "[mail to {to}] email change notice: a change of this account's address to {} \
+                 was requested",
+                mail.pending_email.as_deref().unwrap_or_default()
+            ),
+        }
         Box::pin(async { Ok(()) })
     }
 }
@@ -106,12 +144,12 @@ impl<U: UserModel> MemoryMailer<U> {
         self.lock().clone()
     }
 
-    /// The token of the latest message of `kind` to `email`, if there is one.
+    /// The token of the latest message of `kind` sent to `email`, if there is one.
     pub fn latest_token(&self, email: &str, kind: MailKind) -> Option<String> {
         self.lock()
             .iter()
             .rev()
-            .find(|mail| mail.kind == kind && mail.user.email() == email)
+            .find(|mail| mail.kind == kind && mail.to == email)
             .map(|mail| mail.token.clone())
     }
 

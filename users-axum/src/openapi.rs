@@ -168,16 +168,19 @@ const ROUTES: &[Route] = &[
     route(
         Patch,
         "/users/me",
-        "Change the session user's email, password or profile",
+        "Change the session user's profile or password, or ask to change the email (pending \
+         until the new address is verified); both need `current_password`",
         Session,
         Some("UserUpdate"),
         (
             200,
-            "the user; with a new `session` after a password change",
+            "the user (with the address it had: a new one is pending); with a new `session` \
+             after a password change or an email change request",
             Some("User"),
         ),
         &[
             (401, &["invalid_credentials"]),
+            (403, &["inactive_user"]),
             (409, &["email_taken", "conflict"]),
             (422, &["invalid_email", "invalid_password"]),
             (429, &["too_many_attempts"]),
@@ -300,6 +303,7 @@ const CODES: &[&str] = &[
     "already_verified",
     "invalid_token",
     "user_not_found",
+    "password_required",
     "role_exists",
     "role_not_found",
     "unauthorized",
@@ -754,8 +758,9 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                     &[],
                 )
                 .description(Some(
-                    "A new `password` goes with `current_password`; members left out keep \
-                     their values",
+                    "A new `password` or `email` goes with `current_password`; a new `email` \
+                     stays pending (the verification token goes to it) until verified; members \
+                     left out keep their values",
                 )),
                 false,
             ),

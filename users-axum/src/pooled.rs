@@ -185,12 +185,15 @@ pooled_operations! {
     };
 
     /// In one transaction: applies `edit` (if any) to the locked row of `user` and stores it as
-    /// the manager's `update` does, with the new password (if asked) checked and hashed by
-    /// `change_password_over` before the transaction, holding no connection meanwhile.
+    /// the manager's `update` does, then gives it the email `email` (if any: an administrator's
+    /// change, by `set_email`); or, with a new password, `edit` and the password change, the
+    /// password checked and hashed by `change_password_over` before the transaction, holding no
+    /// connection meanwhile (a user's own change, which never carries an `email`).
     fn edit<'a>(
         user: &'a U,
         edit: Option<Edit<'a, U>>,
         password: Option<(&'a str, &'a str)>,
+        email: Option<&'a str>,
     ) -> U = over |users, pool| {
         if let Some((current, new)) = password {
             let edit = edit.unwrap_or_else(|| Box::new(|_| Ok(())));
@@ -207,11 +210,21 @@ pooled_operations! {
                     edit(&mut user)?;
                     user = users.update(conn, &user).await?;
                 }
+                if let Some(email) = email {
+                    user = users.set_email(conn, &user, email).await?;
+                }
                 Ok(user)
             }
             .scope_boxed()
         });
         Ok(edited.await?)
+    };
+
+    /// Checks the current password of `user` and returns the token that makes `new_email` its
+    /// address once used; see the manager's `request_email_change`.
+    fn request_email_change<'a>(user: &'a U, current: &'a str, new_email: &'a str) -> String
+        = over |users, pool| {
+        Ok(users.request_email_change_over(pool, user, current, new_email).await?)
     };
 
     fn delete<'a>(id: U::Id) -> () = |users, conn| Ok(users.delete(&mut *conn, id).await?);

@@ -9,10 +9,10 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use users_diesel::{UserModel, UserQuery, UsersError, Uuid, MAX_PAGE_SIZE};
+use users_diesel::{normalize_email, UserModel, UserQuery, UsersError, Uuid, MAX_PAGE_SIZE};
 
 use crate::error::{method_not_allowed, not_found, PathParams};
-use crate::mailer::MailKind;
+use crate::mailer::{Mail, MailKind};
 use crate::pooled::{Edit, RoleView};
 use crate::profile::{merged_profile, require_string, take_bool, take_string, user_view};
 use crate::session::set_cookie;
@@ -159,7 +159,7 @@ async fn register<U: Profile>(
         )
         .await?;
     if let Ok(token) = users.pooled().verification_token(&user) {
-        users.mail(MailKind::Verification, user.clone(), token);
+        users.mail(Mail::to_user(MailKind::Verification, user.clone(), token));
     }
     Ok((StatusCode::CREATED, Json(user_view(&user, Vec::new())?)).into_response())
 }
@@ -224,7 +224,7 @@ async fn request_verify<U: Profile>(
     if let Some(user) = user.filter(|user| user.is_active()) {
         // An AlreadyVerified user gets nothing, and the answer does not say so.
         if let Ok(token) = users.pooled().verification_token(&user) {
-            users.mail(MailKind::Verification, user, token);
+            users.mail(Mail::to_user(MailKind::Verification, user, token));
         }
     }
     Ok(accepted(
@@ -248,7 +248,7 @@ async fn forgot_password<U: Profile>(
     let user = users.pooled().find_by_email(&body.email).await?;
     if let Some(user) = user.filter(|user| user.is_active()) {
         let token = users.pooled().reset_token(&user);
-        users.mail(MailKind::PasswordReset, user, token);
+        users.mail(Mail::to_user(MailKind::PasswordReset, user, token));
     }
     Ok(accepted(
         "if the address belongs to an account, a password reset message is on its way",
@@ -287,27 +287,62 @@ async fn update_me<U: Profile>(
     let email = take_string(&mut body, "email")?;
     let new_password = take_string(&mut body, "password")?;
     let current_password = take_string(&mut body, "current_password")?;
-    let password_change = password_change(current_password.as_deref(), new_password.as_deref())?;
-    if let Some(email) = email.as_deref().filter(|email| *email != current.email()) {
-        users.pooled().count_mail(email).await?;
-    }
-    let edit = profile_edit(&current.user, email, body)?;
-    let user = users
-        .pooled()
-        .edit(&current.user, edit, password_change)
-        .await?;
+    // An address that normalises to the current one is no change.
+    let new_email =
+        email.filter(|email| normalize_email(email).map_or(true, |email| email != current.email()));
+    let current_password = checked_current_password(
+        current_password.as_deref(),
+        new_password.is_some(),
+        new_email.is_some(),
+    )?;
+    let edit = profile_edit(&current.user, body)?;
 
-    if user.email() != current.email() {
-        if let Ok(token) = users.pooled().verification_token(&user) {
-            users.mail(MailKind::Verification, user.clone(), token);
-        }
+    // The email change first: it is the step most likely to be refused (a malformed or taken
+    // address, a wrong password), and the only one that sends mail.
+    if let (Some(email), Some(password)) = (new_email.as_deref(), current_password) {
+        users.pooled().count_mail(email).await?;
+        let token = users
+            .pooled()
+            .request_email_change(&current.user, password, email)
+            .await?;
+        let pending = normalize_email(email)?;
+        let about = current.user.clone();
+        users.mail(Mail {
+            kind: MailKind::Verification,
+            to: pending.clone(),
+            user: about.clone(),
+            token,
+            pending_email: Some(pending.clone()),
+        });
+        users.mail(Mail {
+            kind: MailKind::EmailChangeNotice,
+            to: about.email().to_owned(),
+            user: about,
+            token: String::new(),
+            pending_email: Some(pending),
+        });
     }
+    let password_change = current_password.zip(new_password.as_deref());
+    let user = if edit.is_some() || password_change.is_some() {
+        users
+            .pooled()
+            .edit(&current.user, edit, password_change, None)
+            .await?
+    } else {
+        users
+            .pooled()
+            .get(current.id())
+            .await?
+            .ok_or(UsersError::UserNotFound)?
+    };
+
     let roles = users.pooled().role_names(&user).await?;
     let mut view = user_view(&user, roles)?;
-    if password_change.is_none() {
+    if password_change.is_none() && new_email.is_none() {
         return Ok(Json(view).into_response());
     }
-    // The new password hash ended every session, this one included: hand it a new one.
+    // The new password hash (an email change request salts the hash again) ended every
+    // session, this one included: hand it a new one.
     let (session, cookie) = new_session(&users, &user);
     view["session"] = session;
     Ok(with_cookie(Json(view).into_response(), cookie))
@@ -328,47 +363,46 @@ async fn delete_me<U: Profile>(
     Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cleared))
 }
 
-/// The `(current, new)` passwords of a password change, if the request asks for one.
-fn password_change<'a>(
-    current: Option<&'a str>,
-    new: Option<&'a str>,
-) -> Result<Option<(&'a str, &'a str)>, ApiError> {
-    match (current, new) {
-        (Some(current), Some(new)) => Ok(Some((current, new))),
-        (None, None) => Ok(None),
-        (None, Some(_)) => Err(ApiError::invalid_field(
+/// The current password of a `PATCH /users/me` that changes the password or the email (which
+/// need it), or `None` for one that changes neither.
+fn checked_current_password(
+    current: Option<&str>,
+    new_password: bool,
+    new_email: bool,
+) -> Result<Option<&str>, ApiError> {
+    match (current, new_password, new_email) {
+        (Some(current), true, _) | (Some(current), _, true) => Ok(Some(current)),
+        (None, false, false) => Ok(None),
+        (None, true, _) => Err(ApiError::invalid_field(
             "current_password",
             "changing the password needs `current_password`",
         )),
-        (Some(_), None) => Err(ApiError::invalid_field(
+        (None, false, true) => Err(ApiError::invalid_field(
+            "current_password",
+            "changing the email needs `current_password`",
+        )),
+        (Some(_), false, false) => Err(ApiError::invalid_field(
             "password",
-            "`current_password` goes with a new `password`",
+            "`current_password` goes with a new `password` or `email`",
         )),
     }
 }
 
-/// The change to the user's row that a new `email` and the profile fields of `changes` ask
-/// for, if any. The fields are checked here against the loaded user, so that a bad one is a
-/// 400, and merged again over the row as it is inside the transaction.
+/// The change to the user's row that the profile fields of `changes` ask for, if any. The
+/// fields are checked here against the loaded user, so that a bad one is a 400, and merged
+/// again over the row as it is inside the transaction.
 fn profile_edit<U: Profile>(
     loaded: &U,
-    email: Option<String>,
     changes: Map<String, Value>,
 ) -> Result<Option<Edit<'static, U>>, ApiError> {
-    if !changes.is_empty() {
-        merged_profile(loaded, changes.clone())?;
-    } else if email.is_none() {
+    if changes.is_empty() {
         return Ok(None);
     }
+    merged_profile(loaded, changes.clone())?;
     Ok(Some(Box::new(move |user: &mut U| {
-        if !changes.is_empty() {
-            // Checked above: only a field that no longer deserializes could fail here.
-            let fields = merged_profile(user, changes).map_err(UsersError::database)?;
-            user.set_profile(fields);
-        }
-        if let Some(email) = email {
-            user.set_email(email);
-        }
+        // Checked above: only a field that no longer deserializes could fail here.
+        let fields = merged_profile(user, changes).map_err(UsersError::database)?;
+        user.set_profile(fields);
         Ok(())
     })))
 }
@@ -470,7 +504,7 @@ async fn update_user<U: Profile>(
     let email = take_string(&mut body, "email")?;
     let active = take_bool(&mut body, "is_active")?;
     let verified = take_bool(&mut body, "is_verified")?;
-    let profile = profile_edit(&loaded, email, body)?;
+    let profile = profile_edit(&loaded, body)?;
     let edit: Edit<'static, U> = Box::new(move |user: &mut U| {
         if let Some(profile) = profile {
             profile(user)?;
@@ -483,7 +517,10 @@ async fn update_user<U: Profile>(
         }
         Ok(())
     });
-    let user = users.pooled().edit(&loaded, Some(edit), None).await?;
+    let user = users
+        .pooled()
+        .edit(&loaded, Some(edit), None, email.as_deref())
+        .await?;
     answer_user(&users, &user).await
 }
 

@@ -18,7 +18,7 @@ use users_diesel::{
 };
 
 use crate::guard::{self, GuardLayer, Rule};
-use crate::mailer::{Mail, MailKind, Mailer};
+use crate::mailer::{Mail, Mailer};
 use crate::pooled::{Pooled, PooledUsers};
 use crate::session::{self, MemoryRevocations, Revocations};
 use crate::{ApiError, CurrentUser, Profile};
@@ -377,7 +377,8 @@ impl<U: UserModel> UsersState<U> {
 
     /// Hands `token` for `user` to the mailer in a task of its own, so the response neither
     /// waits for it nor depends on it; drops it, logged, if every mail slot is taken.
-    pub(crate) fn mail(&self, kind: MailKind, user: U, token: String) {
+    pub(crate) fn mail(&self, mail: Mail<U>) {
+        let kind = mail.kind;
         let Ok(slot) = Arc::clone(&self.mail_slots).try_acquire_owned() else {
             tracing::error!("users-axum: every mail slot is taken, a {kind:?} message is dropped");
             return;
@@ -385,7 +386,7 @@ impl<U: UserModel> UsersState<U> {
         let mailer = Arc::clone(&self.mailer);
         tokio::spawn(async move {
             let _slot = slot;
-            if let Err(error) = mailer.send(Mail { kind, user, token }).await {
+            if let Err(error) = mailer.send(mail).await {
                 tracing::error!(
                     "users-axum: the mailer failed to send a {kind:?} message: {error}"
                 );

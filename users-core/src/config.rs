@@ -33,6 +33,8 @@ pub const MIN_SECRET_BYTES: usize = 32;
 #[derive(Clone)]
 pub struct UsersConfig {
     secret: Zeroizing<Vec<u8>>,
+    previous_secrets: Vec<Zeroizing<Vec<u8>>>,
+    hide_account_state: bool,
     argon2: Params,
     verification_token_lifetime: Duration,
     reset_token_lifetime: Duration,
@@ -77,6 +79,8 @@ impl UsersConfig {
         }
         Ok(UsersConfig {
             secret: Zeroizing::new(secret.to_vec()),
+            previous_secrets: Vec::new(),
+            hide_account_state: false,
             argon2: Params::DEFAULT,
             verification_token_lifetime: Duration::from_secs(24 * 60 * 60),
             reset_token_lifetime: Duration::from_secs(60 * 60),
@@ -266,6 +270,47 @@ impl UsersConfig {
         Ok(self)
     }
 
+    /// Secrets retired by a rotation, newest first: tokens they signed (sessions, verification
+    /// and reset links) are still accepted until they expire, while new tokens are signed with
+    /// the current secret. Rotate by moving the current secret here and setting a new one;
+    /// drop a retired secret once the longest token lifetime has passed (a day by default).
+    /// Each token names the key that signed it, so checking one costs one MAC whatever the
+    /// number of secrets.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if a secret is shorter than [`MIN_SECRET_BYTES`].
+    pub fn previous_secrets<S: AsRef<[u8]>>(
+        mut self,
+        secrets: impl IntoIterator<Item = S>,
+    ) -> Result<Self, UsersError> {
+        self.previous_secrets = secrets
+            .into_iter()
+            .map(|secret| {
+                let secret = secret.as_ref();
+                if secret.len() < MIN_SECRET_BYTES {
+                    return Err(UsersError::Config(format!(
+                        "a previous secret has {} bytes, it needs at least {MIN_SECRET_BYTES}",
+                        secret.len()
+                    )));
+                }
+                Ok(Zeroizing::new(secret.to_vec()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// Whether a login with the right password for a deactivated account, or an unverified one
+    /// where verified users are required, fails as a wrong password does
+    /// ([`UsersError::InvalidCredentials`], counted by the throttle) instead of with
+    /// [`UsersError::InactiveUser`] or [`UsersError::UnverifiedUser`], so the answer does not
+    /// confirm the password to whoever tries it. Off by default: the precise errors let an
+    /// application tell its users why they cannot log in.
+    pub fn hide_account_state(mut self, hide: bool) -> Self {
+        self.hide_account_state = hide;
+        self
+    }
+
     /// Whether users must have verified their email address to log in.
     pub fn require_verified(mut self, required: bool) -> Self {
         self.require_verified = required;
@@ -338,6 +383,17 @@ impl UsersConfig {
         &self.secret
     }
 
+    /// The secrets of [`previous_secrets`](Self::previous_secrets), newest first.
+    pub(crate) fn retired_secrets(&self) -> impl Iterator<Item = &[u8]> {
+        self.previous_secrets.iter().map(|secret| secret.as_slice())
+    }
+
+    /// Whether logins hide the account's state; see
+    /// [`hide_account_state`](Self::hide_account_state).
+    pub fn hides_account_state(&self) -> bool {
+        self.hide_account_state
+    }
+
     pub(crate) fn argon2(&self) -> &Params {
         &self.argon2
     }
@@ -347,6 +403,8 @@ impl fmt::Debug for UsersConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UsersConfig")
             .field("secret", &"[redacted]")
+            .field("previous_secrets", &self.previous_secrets.len())
+            .field("hide_account_state", &self.hide_account_state)
             .field("argon2_memory_kib", &self.argon2.m_cost())
             .field("argon2_iterations", &self.argon2.t_cost())
             .field("argon2_parallelism", &self.argon2.p_cost())

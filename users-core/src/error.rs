@@ -45,6 +45,11 @@ pub enum UsersError {
     /// secret, or no longer valid because the email or password it was issued for has changed.
     #[error("invalid or expired token")]
     InvalidToken,
+    /// The change needs the user's current password: an email changes through
+    /// `request_email_change` (and the verification of the new address), or by an
+    /// administrator through `set_email`, never through `update`.
+    #[error("changing the email needs the current password: use `request_email_change`")]
+    PasswordRequired,
     /// No user has the given id.
     #[error("user not found")]
     UserNotFound,

@@ -408,19 +408,22 @@ macro_rules! user_operations {
             }
 
             operation! { $flavor,
-                /// Stores every field of `user` except the password hash, and returns the
-                /// stored row.
+                /// Stores every field of `user` except the email and the password hash, and
+                /// returns the stored row.
                 ///
-                /// The email is normalised; if it changed, the user is no longer verified. The
-                /// password only changes through [`change_password`](Self::change_password),
+                /// The email changes through [`request_email_change`](Self::request_email_change)
+                /// (with the current password, then the new address's verification), or by an
+                /// administrator through [`set_email`](Self::set_email); the password through
+                /// [`change_password`](Self::change_password),
                 /// [`set_password`](Self::set_password) or
                 /// [`reset_password`](Self::reset_password).
                 ///
                 /// # Errors
                 ///
-                /// [`UsersError::UserNotFound`], [`UsersError::InvalidEmail`],
-                /// [`UsersError::EmailTaken`], or the error of the `after_update` hook, in which
-                /// case nothing changes.
+                /// [`UsersError::UserNotFound`], [`UsersError::PasswordRequired`] if `user` has
+                /// another email than the stored one, [`UsersError::Conflict`] for a taken
+                /// value of a unique custom column, or the error of the `after_update` hook, in
+                /// which case nothing changes.
                 pub fn update<C>(&self, conn: &mut C, user: &U) -> Result<U, UsersError>
                 where
                     U: $UserStore<C>,
@@ -431,6 +434,89 @@ macro_rules! user_operations {
                         |stored| users.prepare_update(stored, user),
                         |updated| users.hooks().after_update(&updated),
                     )
+                }
+            }
+
+            operation! { $flavor,
+                /// Gives `user` the email `email` (normalised) at once, unverified if it
+                /// changed: an administrator's operation, which asks for no password and
+                /// sends nothing. Users change their own address with
+                /// [`request_email_change`](Self::request_email_change).
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::UserNotFound`], [`UsersError::InvalidEmail`],
+                /// [`UsersError::EmailTaken`], or the error of the `after_update` hook.
+                pub fn set_email<C>(&self, conn: &mut C, user: &U, email: &str) -> Result<U, UsersError>
+                where
+                    U: $UserStore<C>,
+                {
+                    let users = self.decisions();
+                    modify!(
+                        $flavor, conn, user.id(),
+                        |stored| users.with_email(stored, email),
+                        |updated| users.hooks().after_update(&updated),
+                    )
+                }
+            }
+
+            operation_over! { $flavor, $Connections,
+                /// Starts a change of the email of `user` to `new_email`, after checking its
+                /// current password: returns a token to send to the new address, whose use
+                /// through [`verify`](Self::verify) makes that address the user's verified
+                /// email (the account keeps its current address until then, as Devise's
+                /// `reconfirmable`). The application should also tell the current address.
+                ///
+                /// The request hashes the password again with a fresh salt, which ends every
+                /// session and kills the verification, reset and email change tokens issued
+                /// before: a token from before an email change never works after it. It costs
+                /// two argon2 runs.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::InvalidEmail`] (also for the current address),
+                /// [`UsersError::EmailTaken`], [`UsersError::UserNotFound`],
+                /// [`UsersError::InvalidCredentials`] for a wrong password (or one changed
+                /// meanwhile), [`UsersError::InactiveUser`], [`UsersError::Overloaded`], or the
+                /// error of the `after_update` hook; on any of them nothing changes.
+                pub fn request_email_change<C>(
+                    &self,
+                    conn: &mut C,
+                    user: &U,
+                    current: &str,
+                    new_email: &str,
+                ) -> Result<String, UsersError>
+                where
+                    U: $UserStore<C>;
+                /// As [`request_email_change`](Self::request_email_change), taking a connection
+                /// from `conn` for each database step and none while argon2 runs: see
+                /// [`Connections`](crate::Connections).
+                ///
+                /// # Errors
+                ///
+                /// As [`request_email_change`](Self::request_email_change), and the error of
+                /// `conn`.
+                pub fn request_email_change_over;
+                {
+                    let users = self.decisions();
+                    let new_email = users.new_email(user, new_email)?;
+                    let taken = step!(
+                        $flavor,
+                        U::find_by_email(&mut *connect!($flavor, conn), &new_email)
+                    )?;
+                    if taken.is_some() {
+                        return Err(UsersError::EmailTaken);
+                    }
+                    let rehashed = new_hash!(
+                        $flavor, users, conn, user.id(),
+                        |loaded| hashing!($flavor, self, [current], |users| {
+                            users.prepare_email_change(loaded, &current)
+                        }),
+                        edit: None::<fn(&mut U) -> Result<(), UsersError>>,
+                        stale: Some(UsersError::InvalidCredentials),
+                        |updated| users.hooks().after_update(&updated),
+                    )?;
+                    users.email_change_token(&rehashed, &new_email)
                 }
             }
 
@@ -555,20 +641,25 @@ macro_rules! user_operations {
             }
 
             operation! { $flavor,
-                /// Marks the user of a verification token as verified.
+                /// Marks the user of a verification token as verified; for the token of an
+                /// email change ([`request_email_change`](Self::request_email_change)), makes
+                /// its new address the user's verified email.
                 ///
                 /// # Errors
                 ///
                 /// [`UsersError::InvalidToken`] if the token is not an intact, unexpired
-                /// verification token of this secret, or its user is gone or has changed email
-                /// since; [`UsersError::AlreadyVerified`]; or the error of the `after_verify`
+                /// verification or email change token of this secret (or a previous one), or
+                /// its user is gone or has changed email or password since;
+                /// [`UsersError::InactiveUser`] for a deactivated user;
+                /// [`UsersError::AlreadyVerified`]; [`UsersError::EmailTaken`] if another
+                /// account took the new address meanwhile; or the error of the `after_verify`
                 /// hook.
                 pub fn verify<C>(&self, conn: &mut C, token: &str) -> Result<U, UsersError>
                 where
                     U: $UserStore<C>,
                 {
                     let users = self.decisions();
-                    let token = users.open_token(token, TokenPurpose::Verification)?;
+                    let token = users.open_address_token(token)?;
                     modify!(
                         $flavor, conn, token.user_id().into(),
                         |stored| users.finish_verification(&token, stored),
@@ -579,7 +670,7 @@ macro_rules! user_operations {
 
             operation! { $flavor,
                 /// A password reset token for the user with this email, or `None` if there is
-                /// none.
+                /// none or the user is deactivated.
                 ///
                 /// The application sends the token to that address, and should answer the same
                 /// either way so as not to reveal which addresses have accounts.
@@ -596,6 +687,7 @@ macro_rules! user_operations {
                     U: $UserStore<C>,
                 {
                     let user = step!($flavor, self.find_by_email(conn, email))?;
+                    let user = user.filter(UserModel::is_active);
                     Ok(user.map(|user| self.decisions().password_reset_token_for(&user)))
                 }
             }
@@ -607,9 +699,10 @@ macro_rules! user_operations {
                 /// # Errors
                 ///
                 /// [`UsersError::InvalidToken`] if the token is not an intact, unexpired reset
-                /// token of this secret, or its user is gone or has changed password since;
-                /// [`UsersError::InvalidPassword`] (the token stays usable); or the error of the
-                /// `after_reset` hook.
+                /// token of this secret (or a previous one), or its user is gone or has changed
+                /// email or password since; [`UsersError::InactiveUser`] for a deactivated
+                /// user; [`UsersError::InvalidPassword`] (the token stays usable); or the error
+                /// of the `after_reset` hook.
                 pub fn reset_password<C>(
                     &self,
                     conn: &mut C,

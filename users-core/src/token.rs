@@ -1,46 +1,52 @@
-//! Signed tokens for email verification, password reset and login sessions, with HMAC-SHA256.
+//! Signed tokens for email verification, email changes, password reset and login sessions,
+//! with HMAC-SHA256 under keys derived per purpose (HKDF-SHA256) from the configured secret.
 //!
-//! A token is self-contained: nothing is stored for it. It carries its purpose, the user id, a
-//! unique token id, an expiry, and a *binding*: a keyed digest of the user's email
-//! (verification) or password hash (reset, session). Checking happens in two steps so that the
-//! caller can load the user in between: [`TokenSigner::open`] checks signature, purpose and
-//! expiry and yields the user id, then [`TokenSigner::check_user`] compares the binding against
-//! the loaded user. A verification token therefore dies when the email changes, and a reset or
-//! session token when the password hash changes, which makes a reset token single-use and ends
-//! every session at a password change. The token id lets an application revoke one token alone
-//! (a logout) by remembering it until [`OpenedToken::expires_at`].
+//! A token is self-contained: nothing is stored for it. It carries the id of the key that
+//! signed it, its purpose, the user id, a unique token id, an expiry, a *binding* (a keyed
+//! digest of the user's state that the token must still match), and, for an email change, the
+//! new address. Checking happens in two steps so that the caller can load the user in between:
+//! [`TokenSigner::open`] checks signature, purpose and expiry and yields the user id, then
+//! [`TokenSigner::check_user`] compares the binding against the loaded user.
+//!
+//! What each purpose is bound to, and so what kills it:
+//!
+//! | purpose | bound to | dies when |
+//! |---|---|---|
+//! | verification, email change | email and password hash | the email or the password hash changes (an email change request re-salts the hash) |
+//! | password reset | email and password hash | the same: a reset is single-use, and dead after an email change |
+//! | session | password hash | the password hash changes: a password change, reset or email change ends every session |
+//!
+//! Keys: each purpose has its own MAC key and binding key, derived with HKDF-SHA256 from the
+//! secret, so a token or digest of one purpose is useless for another. The key id (derived
+//! too) lets [`UsersConfig::previous_secrets`] keep retired secrets' tokens valid while new
+//! ones are signed with the current secret. The token id lets an application revoke one token
+//! alone (a logout) by remembering it until [`OpenedToken::expires_at`].
 
 use std::fmt;
-use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::{UserModel, UsersConfig, UsersError};
+use crate::{UserModel, UsersConfig, UsersError, MAX_EMAIL_BYTES};
 
 type HmacSha256 = Hmac<Sha256>;
 
-const FORMAT_VERSION: u8 = 2;
+const FORMAT_VERSION: u8 = 3;
 const DIGEST_LEN: usize = 32;
-// Layout: format version | purpose | user id | token id | expiry (big-endian unix seconds) |
-// binding | MAC.
-const PURPOSE: usize = 1;
-const USER_ID: Range<usize> = 2..18;
-const TOKEN_ID: Range<usize> = 18..34;
-const EXPIRY: Range<usize> = 34..42;
-const BINDING: Range<usize> = 42..42 + DIGEST_LEN;
-const PAYLOAD_LEN: usize = BINDING.end;
-const TOKEN_LEN: usize = PAYLOAD_LEN + DIGEST_LEN;
-
-// Distinct prefixes keep a token's MAC and a binding digest from ever being the same message.
-const TOKEN_DOMAIN: &[u8] = b"users-core token v2\0";
-const BINDING_DOMAIN: &[u8] = b"users-core binding v1\0";
+const KEY_ID_LEN: usize = 4;
+/// Version, key id, purpose, user id, token id, expiry (big-endian unix seconds), binding;
+/// then, for an email change, the new address's length (one byte) and bytes; then the MAC.
+const FIXED_LEN: usize = 1 + KEY_ID_LEN + 1 + 16 + 16 + 8 + DIGEST_LEN;
+/// The longest token, in base64 characters: what `open` decodes at most.
+const MAX_TOKEN_CHARS: usize = (FIXED_LEN + 1 + MAX_EMAIL_BYTES + DIGEST_LEN).div_ceil(3) * 4;
+const HKDF_SALT: &[u8] = b"users-core token keys v3";
 
 /// What a token may be used for; a token of one purpose is useless for the others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -51,7 +57,17 @@ pub enum TokenPurpose {
     PasswordReset,
     /// Proves a login, until it expires or the user's password changes (a web session).
     Session,
+    /// Proves the ownership of a new address the user asked to change to; using it makes that
+    /// address the user's (verified) email.
+    EmailChange,
 }
+
+const PURPOSES: [TokenPurpose; 4] = [
+    TokenPurpose::Verification,
+    TokenPurpose::PasswordReset,
+    TokenPurpose::Session,
+    TokenPurpose::EmailChange,
+];
 
 impl TokenPurpose {
     fn as_byte(self) -> u8 {
@@ -59,6 +75,20 @@ impl TokenPurpose {
             TokenPurpose::Verification => 1,
             TokenPurpose::PasswordReset => 2,
             TokenPurpose::Session => 3,
+            TokenPurpose::EmailChange => 4,
+        }
+    }
+
+    fn index(self) -> usize {
+        usize::from(self.as_byte() - 1)
+    }
+
+    fn label(self) -> &'static [u8] {
+        match self {
+            TokenPurpose::Verification => b"verification",
+            TokenPurpose::PasswordReset => b"password reset",
+            TokenPurpose::Session => b"session",
+            TokenPurpose::EmailChange => b"email change",
         }
     }
 }
@@ -68,10 +98,12 @@ impl TokenPurpose {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenedToken {
     purpose: TokenPurpose,
+    key_id: [u8; KEY_ID_LEN],
     user_id: Uuid,
     id: Uuid,
     expiry: u64,
     binding: [u8; DIGEST_LEN],
+    new_email: Option<String>,
 }
 
 impl OpenedToken {
@@ -95,9 +127,72 @@ impl OpenedToken {
     pub fn expires_at(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(self.expiry)
     }
+
+    /// For an email change token, the (normalised) address the user asked to change to.
+    pub fn new_email(&self) -> Option<&str> {
+        self.new_email.as_deref()
+    }
 }
 
-/// Issues and checks tokens with the configured secret.
+/// The keys derived from one secret: its id, and a MAC key and a binding key per purpose.
+#[derive(Clone)]
+struct Keys {
+    id: [u8; KEY_ID_LEN],
+    mac: Vec<Zeroizing<[u8; DIGEST_LEN]>>,
+    binding: Vec<Zeroizing<[u8; DIGEST_LEN]>>,
+}
+
+impl Keys {
+    fn derive(secret: &[u8]) -> Keys {
+        let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), secret);
+        let expand = |what: &[u8], purpose: &[u8]| {
+            let mut key = Zeroizing::new([0u8; DIGEST_LEN]);
+            hkdf.expand_multi_info(&[what, purpose], key.as_mut())
+                .expect("32 bytes is a valid HKDF-SHA256 length");
+            key
+        };
+        let mut id = [0u8; KEY_ID_LEN];
+        id.copy_from_slice(&expand(b"key id", b"")[..KEY_ID_LEN]);
+        Keys {
+            id,
+            mac: PURPOSES
+                .iter()
+                .map(|p| expand(b"token mac: ", p.label()))
+                .collect(),
+            binding: PURPOSES
+                .iter()
+                .map(|p| expand(b"binding: ", p.label()))
+                .collect(),
+        }
+    }
+
+    fn mac(&self, purpose: TokenPurpose) -> HmacSha256 {
+        HmacSha256::new_from_slice(self.mac[purpose.index()].as_ref())
+            .expect("HMAC takes keys of any length")
+    }
+
+    fn binding<U: UserModel>(&self, purpose: TokenPurpose, user: &U) -> [u8; DIGEST_LEN] {
+        let mut mac = HmacSha256::new_from_slice(self.binding[purpose.index()].as_ref())
+            .expect("HMAC takes keys of any length");
+        let hash = user.password_hash().as_bytes();
+        match purpose {
+            TokenPurpose::Session => mac.update(hash),
+            TokenPurpose::Verification
+            | TokenPurpose::PasswordReset
+            | TokenPurpose::EmailChange => {
+                let email = user.email().as_bytes();
+                // Length-prefixed, so that no two (email, hash) pairs make the same message.
+                mac.update(&(email.len() as u64).to_be_bytes());
+                mac.update(email);
+                mac.update(hash);
+            }
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// Issues and checks tokens with the configured secret (and accepts those of the retired
+/// secrets of [`UsersConfig::previous_secrets`]).
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -136,19 +231,26 @@ impl OpenedToken {
 /// ```
 #[derive(Clone)]
 pub struct TokenSigner {
-    secret: Zeroizing<Vec<u8>>,
+    /// The current secret's keys first, then the retired secrets', newest first.
+    keys: Vec<Keys>,
 }
 
 impl TokenSigner {
-    /// A signer with the secret of `config`.
+    /// A signer with the secret of `config`, accepting the tokens of its previous secrets.
     pub fn new(config: &UsersConfig) -> Self {
+        let secrets = std::iter::once(config.secret()).chain(config.retired_secrets());
         TokenSigner {
-            secret: Zeroizing::new(config.secret().to_vec()),
+            keys: secrets.map(Keys::derive).collect(),
         }
     }
 
     /// A URL-safe token (base64 without padding) for `user`, issued at `now` and valid for
     /// `lifetime`, counted in whole seconds, with a fresh token id.
+    ///
+    /// # Panics
+    ///
+    /// For [`TokenPurpose::EmailChange`], which needs the new address: use
+    /// [`issue_email_change`](Self::issue_email_change).
     pub fn issue<U: UserModel>(
         &self,
         purpose: TokenPurpose,
@@ -156,16 +258,65 @@ impl TokenSigner {
         now: SystemTime,
         lifetime: Duration,
     ) -> String {
+        assert!(
+            purpose != TokenPurpose::EmailChange,
+            "an email change token carries the new address: use `issue_email_change`"
+        );
+        self.sign(purpose, user, None, now, lifetime)
+    }
+
+    /// A token that changes the email of `user` to `new_email` (normalised already) when used,
+    /// issued at `now` and valid for `lifetime`; as [`issue`](Self::issue).
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidEmail`] for an address longer than [`MAX_EMAIL_BYTES`].
+    pub fn issue_email_change<U: UserModel>(
+        &self,
+        user: &U,
+        new_email: &str,
+        now: SystemTime,
+        lifetime: Duration,
+    ) -> Result<String, UsersError> {
+        if new_email.len() > MAX_EMAIL_BYTES {
+            return Err(UsersError::InvalidEmail(format!(
+                "longer than {MAX_EMAIL_BYTES} bytes"
+            )));
+        }
+        Ok(self.sign(
+            TokenPurpose::EmailChange,
+            user,
+            Some(new_email),
+            now,
+            lifetime,
+        ))
+    }
+
+    fn sign<U: UserModel>(
+        &self,
+        purpose: TokenPurpose,
+        user: &U,
+        new_email: Option<&str>,
+        now: SystemTime,
+        lifetime: Duration,
+    ) -> String {
+        let keys = &self.keys[0];
         let user_id: Uuid = user.id().into();
         let expiry = unix_seconds(now).saturating_add(lifetime.as_secs());
-        let mut token = Vec::with_capacity(TOKEN_LEN);
+        let mut token = Vec::with_capacity(FIXED_LEN + DIGEST_LEN);
         token.push(FORMAT_VERSION);
+        token.extend_from_slice(&keys.id);
         token.push(purpose.as_byte());
         token.extend_from_slice(user_id.as_bytes());
         token.extend_from_slice(Uuid::now_v7().as_bytes());
         token.extend_from_slice(&expiry.to_be_bytes());
-        token.extend_from_slice(&self.binding(purpose, user));
-        let tag = self.keyed(TOKEN_DOMAIN).chain_update(&token).finalize();
+        token.extend_from_slice(&keys.binding(purpose, user));
+        if let Some(email) = new_email {
+            // At most MAX_EMAIL_BYTES (254), checked by `issue_email_change`.
+            token.push(u8::try_from(email.len()).unwrap_or(u8::MAX));
+            token.extend_from_slice(email.as_bytes());
+        }
+        let tag = keys.mac(purpose).chain_update(&token).finalize();
         token.extend_from_slice(&tag.into_bytes());
         URL_SAFE_NO_PAD.encode(token)
     }
@@ -176,60 +327,88 @@ impl TokenSigner {
     /// # Errors
     ///
     /// [`UsersError::InvalidToken`] for anything but an intact, unexpired token of `purpose`
-    /// signed with this secret. Never panics, whatever the input.
+    /// signed with this secret or one of the previous secrets. Never panics, whatever the
+    /// input.
     pub fn open(
         &self,
         token: &str,
         purpose: TokenPurpose,
         now: SystemTime,
     ) -> Result<OpenedToken, UsersError> {
-        let mut bytes = [0u8; TOKEN_LEN];
-        let decoded = URL_SAFE_NO_PAD
-            .decode_slice(token, &mut bytes)
-            .map_err(|_| UsersError::InvalidToken)?;
-        if decoded != TOKEN_LEN {
+        if token.len() > MAX_TOKEN_CHARS {
             return Err(UsersError::InvalidToken);
         }
-        let (payload, tag) = bytes.split_at(PAYLOAD_LEN);
-        self.keyed(TOKEN_DOMAIN)
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| UsersError::InvalidToken)?;
+        if bytes.len() < FIXED_LEN + DIGEST_LEN {
+            return Err(UsersError::InvalidToken);
+        }
+        let (payload, tag) = bytes.split_at(bytes.len() - DIGEST_LEN);
+        let (fixed, extra) = payload.split_at(FIXED_LEN);
+        let (version, fixed) = fixed.split_at(1);
+        let (key_id, fixed) = fixed.split_at(KEY_ID_LEN);
+        let keys = self
+            .keys
+            .iter()
+            .find(|keys| keys.id[..] == *key_id)
+            .ok_or(UsersError::InvalidToken)?;
+        keys.mac(purpose)
             .chain_update(payload)
             .verify_slice(tag)
             .map_err(|_| UsersError::InvalidToken)?;
 
-        let mut expiry = [0u8; 8];
-        expiry.copy_from_slice(&payload[EXPIRY]);
-        let mut binding = [0u8; DIGEST_LEN];
-        binding.copy_from_slice(&payload[BINDING]);
-        let expiry = u64::from_be_bytes(expiry);
-        let intact = payload[0] == FORMAT_VERSION
-            && payload[PURPOSE] == purpose.as_byte()
+        // Signed by us for this purpose: the rest is as `sign` wrote it, unless the format
+        // changed.
+        let (purpose_byte, fixed) = fixed.split_at(1);
+        let (user_id, fixed) = fixed.split_at(16);
+        let (id, fixed) = fixed.split_at(16);
+        let (expiry, binding) = fixed.split_at(8);
+        let expiry = u64::from_be_bytes(expiry.try_into().map_err(|_| UsersError::InvalidToken)?);
+        let new_email = match (purpose, extra) {
+            (TokenPurpose::EmailChange, [length, email @ ..])
+                if usize::from(*length) == email.len() =>
+            {
+                Some(String::from_utf8(email.to_vec()).map_err(|_| UsersError::InvalidToken)?)
+            }
+            (TokenPurpose::EmailChange, _) => return Err(UsersError::InvalidToken),
+            (_, []) => None,
+            (_, _) => return Err(UsersError::InvalidToken),
+        };
+        let intact = version == [FORMAT_VERSION]
+            && purpose_byte == [purpose.as_byte()]
             && unix_seconds(now) < expiry;
         if !intact {
             return Err(UsersError::InvalidToken);
         }
-        let uuid = |range| Uuid::from_slice(&payload[range]).map_err(|_| UsersError::InvalidToken);
+        let uuid = |bytes| Uuid::from_slice(bytes).map_err(|_| UsersError::InvalidToken);
         Ok(OpenedToken {
             purpose,
-            user_id: uuid(USER_ID)?,
-            id: uuid(TOKEN_ID)?,
+            key_id: keys.id,
+            user_id: uuid(user_id)?,
+            id: uuid(id)?,
             expiry,
-            binding,
+            binding: binding.try_into().map_err(|_| UsersError::InvalidToken)?,
+            new_email,
         })
     }
 
-    /// Checks that an opened token belongs to `user` as it is now: same id, and for a
-    /// verification token the same email, for a reset or session token the same password hash.
+    /// Checks that an opened token still matches `user`: the same user id, and the state it
+    /// is bound to unchanged (see the module docs).
     ///
     /// # Errors
     ///
-    /// [`UsersError::InvalidToken`] if the user is another one or has changed since.
+    /// [`UsersError::InvalidToken`] if `user` is another user or its bound state changed.
     pub fn check_user<U: UserModel>(
         &self,
         token: &OpenedToken,
         user: &U,
     ) -> Result<(), UsersError> {
         let user_id: Uuid = user.id().into();
-        let same_binding: bool = self
+        let Some(keys) = self.keys.iter().find(|keys| keys.id == token.key_id) else {
+            return Err(UsersError::InvalidToken);
+        };
+        let same_binding: bool = keys
             .binding(token.purpose, user)
             .ct_eq(&token.binding)
             .into();
@@ -239,31 +418,13 @@ impl TokenSigner {
             Err(UsersError::InvalidToken)
         }
     }
-
-    fn binding<U: UserModel>(&self, purpose: TokenPurpose, user: &U) -> [u8; DIGEST_LEN] {
-        let bound = match purpose {
-            TokenPurpose::Verification => user.email(),
-            TokenPurpose::PasswordReset | TokenPurpose::Session => user.password_hash(),
-        };
-        self.keyed(BINDING_DOMAIN)
-            .chain_update([purpose.as_byte()])
-            .chain_update(bound)
-            .finalize()
-            .into_bytes()
-            .into()
-    }
-
-    fn keyed(&self, domain: &[u8]) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.secret)
-            .expect("HMAC takes keys of any length")
-            .chain_update(domain)
-    }
 }
 
 impl fmt::Debug for TokenSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenSigner")
             .field("secret", &"[redacted]")
+            .field("previous_secrets", &(self.keys.len() - 1))
             .finish()
     }
 }
@@ -457,7 +618,7 @@ mod tests {
     }
 
     #[test]
-    fn binds_verification_to_the_email_and_reset_and_session_to_the_hash() {
+    fn binds_verification_and_reset_to_email_and_hash_and_session_to_the_hash() {
         let (signer, alice) = (signer(1), alice());
         let verification = signer.issue(TokenPurpose::Verification, &alice, now(), HOUR);
         let verification = signer
@@ -469,24 +630,114 @@ mod tests {
             .unwrap();
         let session = signer.issue(TokenPurpose::Session, &alice, now(), HOUR);
         let session = signer.open(&session, TokenPurpose::Session, now()).unwrap();
+        let change = signer
+            .issue_email_change(&alice, "alice@example.net", now(), HOUR)
+            .unwrap();
+        let change = signer
+            .open(&change, TokenPurpose::EmailChange, now())
+            .unwrap();
+        assert_eq!(change.new_email(), Some("alice@example.net"));
 
         let mut new_email = alice.clone();
         new_email.set_email("alice@example.org".into());
         assert!(is_invalid(signer.check_user(&verification, &new_email)));
-        signer.check_user(&reset, &new_email).unwrap();
+        assert!(is_invalid(signer.check_user(&reset, &new_email)));
+        assert!(is_invalid(signer.check_user(&change, &new_email)));
         signer.check_user(&session, &new_email).unwrap();
 
         let mut new_hash = alice.clone();
         new_hash.set_password_hash("$argon2id$2".into());
-        assert!(is_invalid(signer.check_user(&reset, &new_hash)));
-        assert!(is_invalid(signer.check_user(&session, &new_hash)));
-        signer.check_user(&verification, &new_hash).unwrap();
+        for token in [&verification, &reset, &session, &change] {
+            assert!(is_invalid(signer.check_user(token, &new_hash)));
+            signer.check_user(token, &alice).unwrap();
+        }
 
         let bob = User {
             id: Uuid::now_v7(),
             ..alice.clone()
         };
         assert!(is_invalid(signer.check_user(&verification, &bob)));
+    }
+
+    #[test]
+    fn an_email_change_token_carries_its_address_and_nothing_else_does() {
+        let (signer, alice) = (signer(1), alice());
+        let change = signer
+            .issue_email_change(&alice, "new@example.com", now(), HOUR)
+            .unwrap();
+        assert!(is_invalid(signer.open(
+            &change,
+            TokenPurpose::Verification,
+            now()
+        )));
+        let too_long = format!("{}@example.com", "a".repeat(250));
+        assert!(matches!(
+            signer.issue_email_change(&alice, &too_long, now(), HOUR),
+            Err(UsersError::InvalidEmail(_))
+        ));
+        let verification = signer.issue(TokenPurpose::Verification, &alice, now(), HOUR);
+        assert_eq!(
+            signer
+                .open(&verification, TokenPurpose::Verification, now())
+                .unwrap()
+                .new_email(),
+            None
+        );
+    }
+
+    #[test]
+    fn tokens_of_a_previous_secret_open_and_new_ones_use_the_current() {
+        let alice = alice();
+        let old = signer(1);
+        let old_token = old.issue(TokenPurpose::Session, &alice, now(), HOUR);
+        let rotated = TokenSigner::new(
+            &UsersConfig::new([2; 32])
+                .unwrap()
+                .previous_secrets([[1u8; 32]])
+                .unwrap(),
+        );
+        let opened = rotated
+            .open(&old_token, TokenPurpose::Session, now())
+            .unwrap();
+        rotated.check_user(&opened, &alice).unwrap();
+        let new_token = rotated.issue(TokenPurpose::Session, &alice, now(), HOUR);
+        assert!(is_invalid(old.open(
+            &new_token,
+            TokenPurpose::Session,
+            now()
+        )));
+        signer(2)
+            .open(&new_token, TokenPurpose::Session, now())
+            .unwrap();
+        // Without the previous secret, the old token is dead.
+        assert!(is_invalid(signer(2).open(
+            &old_token,
+            TokenPurpose::Session,
+            now()
+        )));
+        assert!(matches!(
+            UsersConfig::new([2; 32])
+                .unwrap()
+                .previous_secrets([[1u8; 31]]),
+            Err(UsersError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn each_purpose_has_its_own_key() {
+        // The MAC keys differ: a token re-labelled with another purpose byte fails its MAC
+        // even before the purpose check.
+        let (signer, alice) = (signer(1), alice());
+        let keys = &signer.keys[0];
+        let distinct: std::collections::HashSet<_> = super::PURPOSES
+            .iter()
+            .flat_map(|p| [*keys.mac[p.index()], *keys.binding[p.index()]])
+            .collect();
+        assert_eq!(distinct.len(), 2 * super::PURPOSES.len());
+        assert_ne!(
+            keys.binding(TokenPurpose::Verification, &alice),
+            keys.binding(TokenPurpose::PasswordReset, &alice)
+        );
     }
 
     #[test]

@@ -527,7 +527,10 @@ mod profile {
         assert_eq!(conn.stored(alice.id), updated);
 
         edited.email = "  Alice@Example.ORG".to_owned();
-        let moved = users.update(&mut conn, &edited).unwrap();
+        assert_err(users.update(&mut conn, &edited), "PasswordRequired");
+        let moved = users
+            .set_email(&mut conn, &updated, "  Alice@Example.ORG")
+            .unwrap();
         assert_eq!(moved.email, "alice@example.org");
         assert!(!moved.is_verified, "a new email is unverified");
         assert_eq!(conn.stored(alice.id), moved);
@@ -569,7 +572,11 @@ mod profile {
         let mut edited = bob.clone();
         edited.email = "ALICE@example.com".to_owned();
         edited.nickname = "impostor".to_owned();
-        assert_err(users.update(&mut conn, &edited), "EmailTaken");
+        assert_err(users.update(&mut conn, &edited), "PasswordRequired");
+        assert_err(
+            users.set_email(&mut conn, &bob, "ALICE@example.com"),
+            "EmailTaken",
+        );
         edited.email = "alice at example.com".to_owned();
         assert_err(users.update(&mut conn, &edited), "InvalidEmail");
         let ghost = TestUser::from_credentials(Uuid::now_v7(), "g@example.com".into(), "x".into());
@@ -667,10 +674,11 @@ mod tokens {
     #[test]
     fn a_changed_email_kills_a_verification_token() {
         let users = users();
-        let (mut conn, mut alice) = with_alice(&users);
+        let (mut conn, alice) = with_alice(&users);
         let token = users.verification_token(&alice).unwrap();
-        alice.email = "alice@example.org".to_owned();
-        users.update(&mut conn, &alice).unwrap();
+        users
+            .set_email(&mut conn, &alice, "alice@example.org")
+            .unwrap();
         assert_err(users.verify(&mut conn, &token), "InvalidToken");
         assert!(!conn.stored(alice.id).is_verified);
     }
@@ -887,9 +895,9 @@ mod hooks {
             .change_password(&mut conn, &alice, DIGITS, MORE_DIGITS)
             .unwrap();
         let alice = users.set_password(&mut conn, &alice, DIGITS).unwrap();
-        let mut moved = alice.clone();
-        moved.email = "alice@example.org".to_owned();
-        users.update(&mut conn, &moved).unwrap();
+        users
+            .set_email(&mut conn, &alice, "alice@example.org")
+            .unwrap();
         let token = users
             .password_reset_token(&mut conn, "alice@example.org")
             .unwrap()

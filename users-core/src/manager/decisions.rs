@@ -117,11 +117,18 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         if !verification.is_valid() {
             return Err(UsersError::InvalidCredentials);
         }
+        let hidden = |state| {
+            if self.config.hides_account_state() {
+                UsersError::InvalidCredentials
+            } else {
+                state
+            }
+        };
         if !user.is_active() {
-            return Err(UsersError::InactiveUser);
+            return Err(hidden(UsersError::InactiveUser));
         }
         if self.config.requires_verified() && !user.is_verified() {
-            return Err(UsersError::UnverifiedUser);
+            return Err(hidden(UsersError::UnverifiedUser));
         }
         if verification == PasswordVerification::ValidButOutdated {
             user.set_password_hash(self.hasher.hash(password)?);
@@ -188,23 +195,95 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         Ok(user)
     }
 
-    /// The row to store for an update of `stored` to `requested`: every field of `requested`,
-    /// with the email normalised, `is_verified` cleared if the email changed, and the stored
-    /// password hash kept.
+    /// The row to store for an update of `stored` to `requested`: every field of `requested`
+    /// but the email and the password hash, which stay as stored.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::UserNotFound`], [`UsersError::InvalidEmail`] for a malformed email, or
+    /// [`UsersError::PasswordRequired`] for another email than the stored one (compared after
+    /// normalisation).
+    pub(crate) fn prepare_update(&self, stored: Option<U>, requested: &U) -> Result<U, UsersError> {
+        let stored = stored.ok_or(UsersError::UserNotFound)?;
+        if normalize_email(requested.email())? != stored.email() {
+            return Err(UsersError::PasswordRequired);
+        }
+        let mut user = requested.clone();
+        user.set_email(stored.email().to_owned());
+        user.set_password_hash(stored.password_hash().to_owned());
+        Ok(user)
+    }
+
+    /// `stored` with the email `email` (normalised), unverified if it changed: an
+    /// administrator's change.
     ///
     /// # Errors
     ///
     /// [`UsersError::UserNotFound`] or [`UsersError::InvalidEmail`].
-    pub(crate) fn prepare_update(&self, stored: Option<U>, requested: &U) -> Result<U, UsersError> {
-        let stored = stored.ok_or(UsersError::UserNotFound)?;
-        let email = normalize_email(requested.email())?;
-        let mut user = requested.clone();
-        if email != stored.email() {
+    pub(crate) fn with_email(&self, stored: Option<U>, email: &str) -> Result<U, UsersError> {
+        let mut user = stored.ok_or(UsersError::UserNotFound)?;
+        let email = normalize_email(email)?;
+        if email != user.email() {
+            user.set_email(email);
             user.set_verified(false);
         }
-        user.set_email(email);
-        user.set_password_hash(stored.password_hash().to_owned());
         Ok(user)
+    }
+
+    /// The part of an email change request that costs argon2 work: `stored` (the loaded user)
+    /// with its password checked against `current` and hashed again with a fresh salt. The new
+    /// hash moves what tokens are bound to: the verification and reset tokens issued before,
+    /// and every session, die with it.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::UserNotFound`], [`UsersError::InvalidCredentials`], or
+    /// [`UsersError::InactiveUser`].
+    pub(crate) fn prepare_email_change(
+        &self,
+        stored: Option<U>,
+        current: &str,
+    ) -> Result<U, UsersError> {
+        let mut user = stored.ok_or(UsersError::UserNotFound)?;
+        if !self.hasher.verify(current, user.password_hash()).is_valid() {
+            return Err(UsersError::InvalidCredentials);
+        }
+        if !user.is_active() {
+            return Err(UsersError::InactiveUser);
+        }
+        user.set_password_hash(self.hasher.hash(current)?);
+        Ok(user)
+    }
+
+    /// The normalised new address of an email change for `user`.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidEmail`], including for the user's current address.
+    pub(crate) fn new_email(&self, user: &U, email: &str) -> Result<String, UsersError> {
+        let email = normalize_email(email)?;
+        if email == user.email() {
+            return Err(UsersError::InvalidEmail(
+                "this is the account's address already".into(),
+            ));
+        }
+        Ok(email)
+    }
+
+    /// A token that changes the email of `user` (as stored after its
+    /// [`prepare_email_change`](Self::prepare_email_change)) to `email` once used; it goes to
+    /// that address, valid for the verification lifetime.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidEmail`] for an overlong address.
+    pub(crate) fn email_change_token(&self, user: &U, email: &str) -> Result<String, UsersError> {
+        self.tokens.issue_email_change(
+            user,
+            email,
+            SystemTime::now(),
+            self.config.verification_token_ttl(),
+        )
     }
 
     /// `stored` with the hash of `new`, provided `current` is its password.
@@ -291,20 +370,37 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         self.tokens.open(token, purpose, SystemTime::now())
     }
 
-    /// `stored`, the user of an opened verification token, marked as verified.
+    /// Opens a token that proves an address: a verification token, or an email change token.
     ///
     /// # Errors
     ///
-    /// [`UsersError::InvalidToken`] if the user is gone or its email changed since the token was
-    /// issued, [`UsersError::AlreadyVerified`] if it is verified.
+    /// [`UsersError::InvalidToken`].
+    pub(crate) fn open_address_token(&self, token: &str) -> Result<OpenedToken, UsersError> {
+        self.open_token(token, TokenPurpose::Verification)
+            .or_else(|_| self.open_token(token, TokenPurpose::EmailChange))
+    }
+
+    /// `stored`, the user of an opened verification token, marked as verified; for an email
+    /// change token, with the new address as its verified email.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidToken`] if the user is gone or its email or password hash changed
+    /// since the token was issued, [`UsersError::InactiveUser`] if it is deactivated,
+    /// [`UsersError::AlreadyVerified`] for a verification of a verified user.
     pub(crate) fn finish_verification(
         &self,
         token: &OpenedToken,
         stored: Option<U>,
     ) -> Result<U, UsersError> {
-        let mut user = self.token_user(token, TokenPurpose::Verification, stored)?;
-        if user.is_verified() {
-            return Err(UsersError::AlreadyVerified);
+        let mut user = self.token_user(token, token.purpose(), stored)?;
+        match (token.purpose(), token.new_email()) {
+            (TokenPurpose::EmailChange, Some(email)) => user.set_email(email.to_owned()),
+            (TokenPurpose::Verification, None) if user.is_verified() => {
+                return Err(UsersError::AlreadyVerified)
+            }
+            (TokenPurpose::Verification, None) => {}
+            _ => return Err(UsersError::InvalidToken),
         }
         user.set_verified(true);
         Ok(user)
@@ -314,8 +410,9 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     ///
     /// # Errors
     ///
-    /// [`UsersError::InvalidToken`] if the user is gone or its password changed since the token
-    /// was issued, [`UsersError::InvalidPassword`].
+    /// [`UsersError::InvalidToken`] if the user is gone or its email or password changed since
+    /// the token was issued, [`UsersError::InactiveUser`] if it is deactivated,
+    /// [`UsersError::InvalidPassword`].
     pub(crate) fn finish_password_reset(
         &self,
         token: &OpenedToken,
@@ -337,6 +434,9 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
             return Err(UsersError::InvalidToken);
         }
         self.tokens.check_user(token, &user)?;
+        if !user.is_active() {
+            return Err(UsersError::InactiveUser);
+        }
         Ok(user)
     }
 }
