@@ -124,6 +124,8 @@ mod mailer;
 mod openapi;
 mod pooled;
 mod profile;
+#[cfg(feature = "redis")]
+mod redis;
 mod routes;
 mod session;
 mod state;
@@ -140,6 +142,8 @@ pub use mailer::{LogMailer, Mail, MailKind, Mailer, MemoryMailer};
 pub use openapi::openapi;
 pub(crate) use openapi::served;
 pub use profile::{NoProfile, Profile};
+#[cfg(feature = "redis")]
+pub use redis::{RedisRevocations, RedisThrottleStore};
 pub use routes::router;
 pub use session::{MemoryRevocations, Revocations, Session};
 pub use state::{

@@ -146,13 +146,7 @@ fn every_write_runs_in_a_transaction() {
             .await
             .unwrap();
         let alice = users
-            .update(
-                &mut conn,
-                &TestUser {
-                    email: "alice@new.example".into(),
-                    ..alice
-                },
-            )
+            .set_email(&mut conn, &alice, "alice@new.example")
             .await
             .unwrap();
         assert!(!alice.is_verified);
