@@ -7,8 +7,8 @@ use std::future::Future;
 
 use users_core::scoped_futures::ScopedBoxFuture;
 use users_core::{
-    AsyncUserStore, AsyncUsers, TransactionFuture, UserListing, UserModel, UsersConfig, UsersError, UsersHooks,
-    Uuid,
+    AsyncUserStore, AsyncUsers, TransactionFuture, UserListing, UserModel, UsersConfig, UsersError,
+    UsersHooks, Uuid,
 };
 
 const PASSWORD: &str = "correct horse battery staple";

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use users_core::{
-    TokenPurpose, TokenSigner, UserListing, UserModel, UserStore, Users, UsersConfig, UsersError, UsersHooks,
-    Uuid,
+    TokenPurpose, TokenSigner, UserListing, UserModel, UserStore, Users, UsersConfig, UsersError,
+    UsersHooks, Uuid,
 };
 
 const SECRET: &[u8] = b"an integration test secret, 32+ bytes long";
@@ -1024,7 +1024,9 @@ mod hooks {
 fn a_store_lists_users_by_id_a_page_at_a_time() {
     let users = users();
     let (mut conn, alice) = with_alice(&users);
-    let bob = users.register(&mut conn, "bob@example.com", PASSWORD).unwrap();
+    let bob = users
+        .register(&mut conn, "bob@example.com", PASSWORD)
+        .unwrap();
     let mut listing = UserListing {
         after: None,
         email_like: None,
@@ -1035,10 +1037,16 @@ fn a_store_lists_users_by_id_a_page_at_a_time() {
     };
     let first = TestUser::list(&mut conn, &listing).unwrap();
     let expected = alice.id.min(bob.id);
-    assert_eq!(first.iter().map(|user| user.id).collect::<Vec<_>>(), [expected]);
+    assert_eq!(
+        first.iter().map(|user| user.id).collect::<Vec<_>>(),
+        [expected]
+    );
     listing.after = Some(expected);
     let second = TestUser::list(&mut conn, &listing).unwrap();
-    assert_eq!(second.iter().map(|user| user.id).collect::<Vec<_>>(), [alice.id.max(bob.id)]);
+    assert_eq!(
+        second.iter().map(|user| user.id).collect::<Vec<_>>(),
+        [alice.id.max(bob.id)]
+    );
     listing.after = Some(alice.id.max(bob.id));
     assert!(TestUser::list(&mut conn, &listing).unwrap().is_empty());
 }
