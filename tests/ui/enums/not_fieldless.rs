@@ -8,4 +8,7 @@ pub enum Plan {
     Gratis,
 }
 
-fn main() {}
+// The enum in use, as written: the derive adds no error of its own.
+fn main() {
+    let _plans = [Plan::Free, Plan::Paid(1), Plan::Gratis];
+}

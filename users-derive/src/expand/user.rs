@@ -4,8 +4,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    checked_arg, checked_column, field_defaults, required_fields, shared_store_methods, table_path, write_source,
-    Backend, Flavor, Injected, InjectedFields,
+    checked_arg, checked_column, field_defaults, required_fields, shared_store_methods, table_path,
+    write_source, Backend, Flavor, Injected, InjectedFields,
 };
 use crate::ast::Model;
 
@@ -343,8 +343,8 @@ fn list_method(model: &Model, backend: Backend, flavor: Flavor) -> TokenStream {
     };
     let member_of = format!("id IN (SELECT user_id FROM {open}{{}}{close} WHERE role_id = ");
     let load = flavor.run(quote!(load), quote!(query.select(#ident::as_select())));
-    let columns = ["id", "email", "is_active", "is_verified"]
-        .map(|column| checked_column(model, column));
+    let columns =
+        ["id", "email", "is_active", "is_verified"].map(|column| checked_column(model, column));
     quote! {
         #asyncness fn list(conn: &mut #connection, listing: &#krate::__private::UserListing) -> ::core::result::Result<::std::vec::Vec<Self>, UsersError> {
             #(#columns)*
