@@ -113,12 +113,42 @@ pub fn impls(
     let stores = backends
         .iter()
         .map(|backend| user_store_impl(model, timestamps, *backend));
+    let role_joins = role_joins(model);
     quote! {
         use #krate::__private::{database_error, user_write_error, DefaultValue, UserModel, UserStore};
 
         #user_model
         #schema
+        #role_joins
         #(#stores)*
+    }
+}
+
+/// What `allow_tables_to_appear_in_same_query!` and `joinable!` would write between the user
+/// table and the tables of every role model bound to this user model, from the user's side: the
+/// role macro writes the rest (see `role::user_table_joins`), and names no user table in an
+/// impl header.
+fn role_joins(model: &Model) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.item.ident;
+    let table = table_path(model);
+    let private = quote!(#krate::__private);
+    quote! {
+        #[automatically_derived]
+        impl<T: #private::RoleTableOf<#ident> + diesel::Table> diesel::query_source::TableNotEqual<T> for #table::table {}
+
+        #[automatically_derived]
+        impl<R: #private::RoleUser<Type = #ident>> #private::UserTableOf<R> for #table::table {}
+
+        #[automatically_derived]
+        impl<J: #private::JoinTableOf<#ident>> diesel::JoinTo<J> for #table::table {
+            type FromClause = J;
+            type OnClause = <J as #private::JoinTableOf<#ident>>::OnUser;
+
+            fn join_target(join: J) -> (J, Self::OnClause) {
+                (join, <J as #private::JoinTableOf<#ident>>::on_user())
+            }
+        }
     }
 }
 
