@@ -107,3 +107,29 @@ impl Errors {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_come_in_source_order_each_list_of_what_is_valid_once() {
+        let tokens: Vec<_> = "first second third"
+            .parse::<TokenStream>()
+            .unwrap()
+            .into_iter()
+            .collect();
+        let mut errors = Errors::default();
+        errors.error_with_help(&tokens[2], "third is wrong", "valid are a and b");
+        errors.error_at(&tokens[1], "second is wrong");
+        errors.error_with_help(&tokens[0], "first is wrong", "valid are a and b");
+        let text = errors.to_compile_errors().to_string();
+        let at = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {text}"))
+        };
+        assert!(at("first is wrong; valid are a and b") < at("second is wrong"));
+        assert!(at("second is wrong") < at("third is wrong; see the list above"));
+        assert_eq!(text.matches("valid are a and b").count(), 1);
+    }
+}
