@@ -36,7 +36,7 @@ use crate::{
 /// operation's transaction, as in [`Users`]: keep them quick.
 ///
 /// ```
-/// # use users_core::{AsyncUserStore, TransactionFuture, UserModel, Uuid};
+/// # use users_core::{AsyncUserStore, TransactionFuture, UserListing, UserModel, Uuid};
 /// # use users_core::scoped_futures::ScopedBoxFuture;
 /// use users_core::{AsyncUsers, UsersConfig, UsersError};
 ///
@@ -82,6 +82,9 @@ use crate::{
 /// #         let before = conn.len();
 /// #         conn.retain(|u| u.id != id);
 /// #         Ok(conn.len() < before)
+/// #     }
+/// #     async fn list(conn: &mut Vec<User>, listing: &UserListing) -> Result<Vec<Self>, UsersError> {
+/// #         Ok(conn.iter().take(usize::try_from(listing.limit).unwrap_or(0)).cloned().collect())
 /// #     }
 /// #     fn transaction<'a, T, F>(conn: &'a mut Vec<User>, f: F) -> TransactionFuture<'a, T>
 /// #     where

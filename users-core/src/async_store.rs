@@ -32,20 +32,6 @@ pub type TransactionFuture<'a, T> =
 pub trait AsyncUserStore<C: Send>: UserModel {
     user_store_methods!(async);
 
-    /// The users that `listing` selects, by id, at most `listing.limit`. A store that cannot
-    /// list keeps this default, which refuses.
-    fn list(
-        conn: &mut C,
-        listing: &UserListing,
-    ) -> impl Future<Output = Result<Vec<Self>, UsersError>> + Send {
-        let _ = (conn, listing);
-        async {
-            Err(UsersError::Config(
-                "this user store cannot list users".into(),
-            ))
-        }
-    }
-
     /// Runs the future that `f` makes in a database transaction: committed if it resolves to
     /// `Ok`, rolled back otherwise. Inside a transaction already, it is a savepoint.
     ///

@@ -31,7 +31,7 @@ use crate::{
 /// is cheap to clone.
 ///
 /// ```
-/// # use users_core::{UserModel, UserStore, Uuid};
+/// # use users_core::{UserListing, UserModel, UserStore, Uuid};
 /// use users_core::{Users, UsersConfig, UsersError};
 ///
 /// # #[derive(Clone, Debug)]
@@ -76,6 +76,9 @@ use crate::{
 /// #         let before = conn.len();
 /// #         conn.retain(|u| u.id != id);
 /// #         Ok(conn.len() < before)
+/// #     }
+/// #     fn list(conn: &mut Vec<User>, listing: &UserListing) -> Result<Vec<Self>, UsersError> {
+/// #         Ok(conn.iter().take(usize::try_from(listing.limit).unwrap_or(0)).cloned().collect())
 /// #     }
 /// #     fn transaction<T, F>(conn: &mut Vec<User>, f: F) -> Result<T, UsersError>
 /// #     where

@@ -49,6 +49,9 @@ macro_rules! user_store_methods {
 
             /// Deletes the user with this id; `false` if there was none.
             fn delete(conn: &mut C, id: Self::Id) -> bool;
+
+            /// The users that `listing` selects, by id, at most `listing.limit`.
+            fn list(conn: &mut C, listing: &UserListing) -> Vec<Self>;
         }
     };
 }
@@ -121,15 +124,6 @@ macro_rules! role_store_methods {
 )]
 pub trait UserStore<C>: UserModel {
     user_store_methods!(sync);
-
-    /// The users that `listing` selects, by id, at most `listing.limit`. A store that cannot
-    /// list (a hand-written one, say) keeps this default, which refuses.
-    fn list(conn: &mut C, listing: &UserListing) -> Result<Vec<Self>, UsersError> {
-        let _ = (conn, listing);
-        Err(UsersError::Config(
-            "this user store cannot list users".into(),
-        ))
-    }
 
     /// Runs `f` in a database transaction: committed if it returns `Ok`, rolled back otherwise.
     /// Inside a transaction already, it is a savepoint.

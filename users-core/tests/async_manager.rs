@@ -7,8 +7,8 @@ use std::future::Future;
 
 use users_core::scoped_futures::ScopedBoxFuture;
 use users_core::{
-    AsyncUserStore, AsyncUsers, TransactionFuture, UserModel, UsersConfig, UsersError, UsersHooks,
-    Uuid,
+    AsyncUserStore, AsyncUsers, TransactionFuture, UserListing, UserModel, UsersConfig, UsersError,
+    UsersHooks, Uuid,
 };
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -95,6 +95,10 @@ impl AsyncUserStore<MemConn> for TestUser {
         let before = conn.users.len();
         conn.users.retain(|user| user.id != id);
         Ok(conn.users.len() < before)
+    }
+
+    async fn list(conn: &mut MemConn, listing: &UserListing) -> Result<Vec<Self>, UsersError> {
+        Ok(TestUser::listed(&conn.users, listing))
     }
 
     fn transaction<'a, T, F>(conn: &'a mut MemConn, f: F) -> TransactionFuture<'a, T>

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use users_core::{
-    TokenPurpose, TokenSigner, UserModel, UserStore, Users, UsersConfig, UsersError, UsersHooks,
-    Uuid,
+    TokenPurpose, TokenSigner, UserListing, UserModel, UserStore, Users, UsersConfig, UsersError,
+    UsersHooks, Uuid,
 };
 
 const SECRET: &[u8] = b"an integration test secret, 32+ bytes long";
@@ -104,6 +104,10 @@ impl UserStore<MemConn> for TestUser {
         let before = conn.users.len();
         conn.users.retain(|user| user.id != id);
         Ok(conn.users.len() < before)
+    }
+
+    fn list(conn: &mut MemConn, listing: &UserListing) -> Result<Vec<Self>, UsersError> {
+        Ok(TestUser::listed(&conn.users, listing))
     }
 
     fn transaction<T, F>(conn: &mut MemConn, f: F) -> Result<T, UsersError>
@@ -1022,6 +1026,37 @@ mod hooks {
             .unwrap()
             .unwrap()
     }
+}
+
+#[test]
+fn a_store_lists_users_by_id_a_page_at_a_time() {
+    let users = users();
+    let (mut conn, alice) = with_alice(&users);
+    let bob = users
+        .register(&mut conn, "bob@example.com", PASSWORD)
+        .unwrap();
+    let mut listing = UserListing {
+        after: None,
+        email_like: None,
+        is_active: None,
+        is_verified: None,
+        role: None,
+        limit: 1,
+    };
+    let first = TestUser::list(&mut conn, &listing).unwrap();
+    let expected = alice.id.min(bob.id);
+    assert_eq!(
+        first.iter().map(|user| user.id).collect::<Vec<_>>(),
+        [expected]
+    );
+    listing.after = Some(expected);
+    let second = TestUser::list(&mut conn, &listing).unwrap();
+    assert_eq!(
+        second.iter().map(|user| user.id).collect::<Vec<_>>(),
+        [alice.id.max(bob.id)]
+    );
+    listing.after = Some(alice.id.max(bob.id));
+    assert!(TestUser::list(&mut conn, &listing).unwrap().is_empty());
 }
 
 #[test]

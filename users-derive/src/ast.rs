@@ -95,6 +95,23 @@ impl Field<'_> {
 }
 
 impl<'a> Field<'a> {
+    /// The field with no `#[column(...)]` keys: its own name and the SQL type of its Rust type,
+    /// if it has one.
+    pub fn without_column_keys(self) -> Option<Self> {
+        let sql = types::map_type(&self.original.ty, None).ok()?;
+        Some(Field {
+            column: ColumnAttrs::default(),
+            column_name: self.ident.to_string(),
+            sql: Some(sql),
+            postgres_only: None,
+            max_length: None,
+            precision: None,
+            scale: None,
+            default: None,
+            ..self
+        })
+    }
+
     /// The field's attributes other than `#[column(...)]`, which the macro consumes.
     pub fn passthrough_attrs(&self) -> impl Iterator<Item = &'a Attribute> {
         self.original
@@ -198,8 +215,8 @@ fn fields_from_syn<'a>(fields: &'a Fields, errors: &mut Errors) -> Vec<Field<'a>
                 .map_or_else(|| ident.to_string(), LitStr::value);
             let (sql, postgres_only) = match types::map_type(&field.ty, column.sql_type.as_ref()) {
                 Ok(sql) => (Some(sql), None),
-                Err(Unmapped::Type(error)) => {
-                    errors.push(error);
+                Err(Unmapped::Type(blame, message, help)) => {
+                    errors.error_with_help(blame, message, help);
                     (None, None)
                 }
                 Err(Unmapped::PostgresOnly(name)) => (None, Some(name)),

@@ -69,7 +69,7 @@ impl MacroKind {
 
 /// The options of `#[user_model(...)]` or `#[role_model(...)]`, each kept with its tokens for
 /// error spans.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Options {
     pub table: Option<LitStr>,
     pub timestamps: Option<Path>,
@@ -88,7 +88,7 @@ pub fn parse_options(kind: MacroKind, tokens: TokenStream, errors: &mut Errors) 
         let name = path_name(&key);
         if !kind.accepts(&name) {
             skip_value(&meta)?;
-            errors.error_at(&key, unknown("option", &key, kind.options_help()));
+            errors.error_with_help(&key, unknown("option", &key), kind.options_help());
             return Ok(());
         }
         match name.as_str() {
@@ -123,12 +123,12 @@ pub fn parse_options(kind: MacroKind, tokens: TokenStream, errors: &mut Errors) 
                 );
             }
             // `accepts` admits only the names above.
-            _ => errors.error_at(&key, unknown("option", &key, kind.options_help())),
+            _ => errors.error_with_help(&key, unknown("option", &key), kind.options_help()),
         }
         Ok(())
     });
     if let Err(error) = parser.parse2(tokens) {
-        errors.push(with_help(error, kind.options_help()));
+        errors.push_with_help(error, kind.options_help());
     }
     options
 }
@@ -210,12 +210,12 @@ pub fn parse_column_attrs(attrs: &[Attribute], errors: &mut Errors) -> ColumnAtt
                 set_once(&mut column.scale, value, &key, errors);
             } else {
                 skip_value(&meta)?;
-                errors.error_at(&key, unknown("`#[column]` key", &key, COLUMN_HELP));
+                errors.error_with_help(&key, unknown("`#[column]` key", &key), COLUMN_HELP);
             }
             Ok(())
         });
         if let Err(error) = result {
-            errors.push(with_help(error, COLUMN_HELP));
+            errors.push_with_help(error, COLUMN_HELP);
         }
     }
     column
@@ -247,12 +247,8 @@ fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
     Ok(())
 }
 
-fn unknown(what: &str, key: &Path, help: &str) -> String {
-    format!("unknown {what} `{}`; {help}", path_name(key))
-}
-
-fn with_help(error: syn::Error, help: &str) -> syn::Error {
-    syn::Error::new(error.span(), format!("{error}; {help}"))
+fn unknown(what: &str, key: &Path) -> String {
+    format!("unknown {what} `{}`", path_name(key))
 }
 
 pub fn path_name(path: &Path) -> String {

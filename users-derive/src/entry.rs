@@ -8,11 +8,11 @@ use crate::ast::Model;
 use crate::attr::MacroKind;
 use crate::ctxt::Errors;
 use crate::expand::{self, Backend};
-use crate::{attr, valid};
+use crate::{attr, fallback, valid};
 
-/// Expands `#[user_model(<attr>)]` on `<item>`. On any error the item is re-emitted beside every
-/// error, so one mistake does not cascade: fully expanded if only options or table names were
-/// wrong, else without the macro's own field attributes.
+/// Expands `#[user_model(<attr>)]` on `<item>`. On any error the model is expanded anyway beside
+/// every error, with each broken part at its default ([`fallback`]), so one mistake does not
+/// cascade.
 pub fn expand_user_model(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand_for(
         MacroKind::User,
@@ -45,7 +45,6 @@ pub fn expand_for(
 ) -> TokenStream {
     let mut errors = Errors::default();
     let options = attr::parse_options(kind, attr, &mut errors);
-    let option_errors = errors.len();
     let item = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Struct(item)) => item,
         Ok(other) => {
@@ -69,21 +68,31 @@ pub fn expand_for(
             return with_errors(item, &errors);
         }
     };
-    let model = Model::from_syn(kind, &item, options, &mut errors);
-    let fields_read = errors.len() == option_errors;
+    let model = Model::from_syn(kind, &item, options.clone(), &mut errors);
     valid::check_table_names(&model, &mut errors);
-    let names_checked = errors.len();
     valid::check_model(&model, backends, &mut errors);
     if errors.is_empty() {
         return expand::model(&model, backends, asynchronous);
     }
-    // Only options or table names were wrong: expand the model with the default names beside
-    // the errors (thiserror's `fallback.rs`), so the code that uses the model adds none.
-    if fields_read && errors.len() == names_checked {
-        let model = model.with_default_table_names();
+    // Expand the model with each broken part at its default beside the errors (thiserror's
+    // `fallback.rs`), so the code that uses the model adds none; the struct alone if even that
+    // model does not check out.
+    let item = fallback::item(&item);
+    let model = fallback::model(
+        Model::from_syn(kind, &item, options, &mut Errors::default()),
+        backends,
+    );
+    let checks_out = !fallback::fails(|errors| {
+        valid::check_table_names(&model, errors);
+        valid::check_model(&model, backends, errors);
+    });
+    if checks_out {
         return with_errors(expand::model(&model, backends, asynchronous), &errors);
     }
-    with_errors(strip_column_attrs(item).into_token_stream(), &errors)
+    with_errors(
+        strip_column_attrs(item.clone()).into_token_stream(),
+        &errors,
+    )
 }
 
 fn with_errors(item: TokenStream, errors: &Errors) -> TokenStream {

@@ -8,6 +8,7 @@ mod attr;
 mod ctxt;
 mod entry;
 mod expand;
+mod fallback;
 mod types;
 mod user_enum;
 mod valid;

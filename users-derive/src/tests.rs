@@ -346,3 +346,39 @@ fn async_role_stores() {
         asynchronous = true
     );
 }
+
+/// After an error the model is expanded anyway: a field whose `#[column]` keys are wrong keeps
+/// its column without them, a field whose type is the mistake is left out, a derive the macro
+/// writes itself is dropped, and the errors come beside it.
+#[test]
+fn a_model_is_expanded_beside_its_errors_with_defaults_for_the_broken_parts() {
+    let expanded = expand_on(
+        MacroKind::User,
+        "",
+        "#[derive(Debug, serde::Serialize)]
+pub struct User {
+    #[column(max_length = 10)]
+    pub age: i32,
+    pub count: u32,
+    #[column(name = \"display name\")]
+    pub display_name: Option<String>,
+}",
+        &[Backend::Sqlite],
+        false,
+    );
+    for expected in [
+        "pub age: i32",
+        "age -> Integer",
+        "pub display_name: Option<String>",
+        "display_name -> Nullable<Text>",
+        "#[derive(serde::Serialize)]",
+        "impl UserStore<diesel::sqlite::SqliteConnection> for User",
+        "`max_length` applies to text and binary columns only",
+        "`u32` has no SQL type on every backend",
+        "`display name` cannot be a column name",
+    ] {
+        assert!(expanded.contains(expected), "{expected} in {expanded}");
+    }
+    assert!(!expanded.contains("count"), "{expanded}");
+    assert!(!expanded.contains("derive(Debug"), "{expanded}");
+}

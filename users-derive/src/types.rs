@@ -171,8 +171,9 @@ pub struct SqlMapping {
 
 /// Why a field's type cannot be stored.
 pub enum Unmapped {
-    /// No mapping; the message says what is supported.
-    Type(syn::Error),
+    /// No mapping: the tokens to blame, what is wrong, and the list of supported types where
+    /// the message needs one.
+    Type(TokenStream, String, Option<&'static str>),
     /// `sql_type = …` names a PostgreSQL-only type (by its last segment).
     PostgresOnly(String),
 }
@@ -191,11 +192,11 @@ pub fn map_type(ty: &Type, sql_type: Option<&Path>) -> Result<SqlMapping, Unmapp
     };
     let (builtin, portable) = match builtin_sql_type(inner) {
         Ok((sql, portable)) => (Ok(sql), portable),
-        Err(error) => (Err(error), false),
+        Err(unmapped) => (Err(unmapped), false),
     };
     let sql_type = match sql_type {
         Some(path) => named_sql_type(path)?,
-        None => builtin.map_err(Unmapped::Type)?,
+        None => builtin?,
     };
     Ok(SqlMapping {
         sql_type,
@@ -218,8 +219,8 @@ fn named_sql_type(path: &Path) -> Result<SqlType, Unmapped> {
     if POSTGRES_ONLY.contains(&name.as_str()) {
         return Err(Unmapped::PostgresOnly(name));
     }
-    Err(Unmapped::Type(syn::Error::new_spanned(
-        path,
+    Err(Unmapped::Type(
+        quote!(#path),
         format!(
             "`{name}` has no DDL on the backends users-diesel supports; `sql_type` names one \
              of Text, Bool, SmallInt, Integer, BigInt, Float, Double, Binary, Timestamp, Date, \
@@ -228,7 +229,8 @@ fn named_sql_type(path: &Path) -> Result<SqlType, Unmapped> {
              own (its `table!` and migration), or bind the model to a table you declare with \
              #[user_model(schema = path::to::table)]"
         ),
-    )))
+        None,
+    ))
 }
 
 /// The `T` of `Option<T>`.
@@ -241,10 +243,11 @@ pub fn option_inner(ty: &Type) -> Option<&Type> {
 }
 
 /// The SQL type of a Rust type, and whether it binds through `Portable`.
-fn builtin_sql_type(ty: &Type) -> syn::Result<(SqlType, bool)> {
-    let unmappable = |message: String| Err(syn::Error::new_spanned(ty, message));
+fn builtin_sql_type(ty: &Type) -> Result<(SqlType, bool), Unmapped> {
+    let unmappable = |message: String| Err(Unmapped::Type(quote!(#ty), message, None));
+    let unsupported = |message: String| Err(Unmapped::Type(quote!(#ty), message, Some(HELP)));
     let Some(segment) = last_segment(ty) else {
-        return unmappable(format!("this type cannot be mapped to SQL; {HELP}"));
+        return unsupported("this type cannot be mapped to SQL".into());
     };
     let name = segment.ident.to_string();
     let plain = segment.arguments.is_none();
@@ -264,9 +267,9 @@ fn builtin_sql_type(ty: &Type) -> syn::Result<(SqlType, bool)> {
         "Vec" => match single_type_argument(&segment.arguments).and_then(ArrayOf::of_rust) {
             Some(element) => SqlType::Array(element),
             None => {
-                return unmappable(format!(
+                return unsupported(format!(
                     "`{}` cannot be mapped: a PostgreSQL array holds String, i16, i32, i64, \
-                     bool or f64; {HELP}",
+                     bool or f64",
                     type_as_written(ty)
                 ))
             }
@@ -284,15 +287,13 @@ fn builtin_sql_type(ty: &Type) -> syn::Result<(SqlType, bool)> {
         }
         "Option" => return unmappable("nested `Option` cannot be stored; use one `Option`".into()),
         "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i128" | "isize" | "char"
-        | "str" => return unmappable(format!("`{name}` has no SQL type on every backend; {HELP}")),
+        | "str" => return unsupported(format!("`{name}` has no SQL type on every backend")),
         // A plain type name of the user's own: an enum deriving `UserEnum` (the trait bound
         // checks it, at the field).
         _ if plain => SqlType::Enum,
         _ => {
             let written = type_as_written(ty);
-            return unmappable(format!(
-                "`{written}` cannot be mapped to a SQL type; {HELP}"
-            ));
+            return unsupported(format!("`{written}` cannot be mapped to a SQL type"));
         }
     };
     Ok((sql, false))
@@ -384,7 +385,7 @@ mod tests {
         ] {
             let ty: Type = syn::parse_str(ty).unwrap();
             assert!(
-                matches!(map_type(&ty, None), Err(Unmapped::Type(_))),
+                matches!(map_type(&ty, None), Err(Unmapped::Type(..))),
                 "{ty:?}"
             );
         }
@@ -412,6 +413,6 @@ mod tests {
         assert!(
             matches!(mapping("Array<Text>"), Err(Unmapped::PostgresOnly(name)) if name == "Array")
         );
-        assert!(matches!(mapping("PlanMapping"), Err(Unmapped::Type(_))));
+        assert!(matches!(mapping("PlanMapping"), Err(Unmapped::Type(..))));
     }
 }

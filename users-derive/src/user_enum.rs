@@ -20,12 +20,15 @@ struct UserEnum<'a> {
 
 struct Variant<'a> {
     ident: &'a Ident,
+    /// Whether the variant carries data (an error; the fallback expansion still names it).
+    data: bool,
     /// The stored name: `#[user_enum(rename = "…")]` or the variant's name in snake case.
     name: String,
 }
 
-/// Expands `#[derive(UserEnum)]` on `item`; on an error, the errors alone (a derive never
-/// re-emits its item).
+/// Expands `#[derive(UserEnum)]` on `item`. On an error the impls are emitted anyway beside the
+/// errors, over the variants that can be stored (see [`expand`]), so a model that uses the enum
+/// adds no error of its own; on an enum that has none, or generic parameters, the errors alone.
 pub fn expand_user_enum(item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let input = match syn::parse2::<DeriveInput>(item) {
@@ -38,6 +41,11 @@ pub fn expand_user_enum(item: TokenStream) -> TokenStream {
     }
     match parsed {
         Some(parsed) if errors.is_empty() => expand(&parsed),
+        Some(parsed) if !parsed.variants.is_empty() && input.generics.params.is_empty() => {
+            let mut expanded = expand(&parsed);
+            expanded.extend(errors.to_compile_errors());
+            expanded
+        }
         _ => errors.to_compile_errors(),
     }
 }
@@ -84,6 +92,7 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<UserEnum<'a>
             }
             Variant {
                 ident: &variant.ident,
+                data: !matches!(variant.fields, Fields::Unit),
                 name: rename.unwrap_or_else(|| snake_case(&variant.ident.to_string())),
             }
         })
@@ -117,10 +126,27 @@ fn check(parsed: &UserEnum, errors: &mut Errors) {
     }
 }
 
+/// The impls. Of an enum with errors, only the first fieldless variant of each name can be read
+/// back; every variant is still written as its name.
 fn expand(parsed: &UserEnum) -> TokenStream {
     let ident = parsed.ident;
-    let names: Vec<&str> = parsed.variants.iter().map(|v| v.name.as_str()).collect();
-    let variants: Vec<&Ident> = parsed.variants.iter().map(|v| v.ident).collect();
+    let written = parsed.variants.iter().map(|variant| {
+        let (name, variant_ident) = (&variant.name, variant.ident);
+        let pattern = if variant.data {
+            quote!(#ident::#variant_ident { .. })
+        } else {
+            quote!(#ident::#variant_ident)
+        };
+        quote!(#pattern => #name)
+    });
+    let mut stored: Vec<&Variant> = Vec::new();
+    for variant in &parsed.variants {
+        if !variant.data && stored.iter().all(|v| v.name != variant.name) {
+            stored.push(variant);
+        }
+    }
+    let names: Vec<&str> = stored.iter().map(|v| v.name.as_str()).collect();
+    let variants: Vec<&Ident> = stored.iter().map(|v| v.ident).collect();
     let diesel = quote!(::users_diesel::__private::diesel);
     let text = quote!(#diesel::sql_types::Text);
     let nullable_text = quote!(#diesel::sql_types::Nullable<#text>);
@@ -152,7 +178,7 @@ fn expand(parsed: &UserEnum) -> TokenStream {
 
                 fn as_str(&self) -> &'static str {
                     match self {
-                        #(#ident::#variants => #names,)*
+                        #(#written,)*
                     }
                 }
 
@@ -265,5 +291,10 @@ mod tests {
         let output = expand_user_enum(item).to_string();
         assert!(output.contains("carries no data"));
         assert!(output.contains("two variants are stored as"));
+        // The impls come beside the errors: every variant written as its name, the fieldless
+        // one read back.
+        assert!(output.contains("impl :: users_diesel :: UserEnum for Plan"));
+        assert!(output.contains("Plan :: Free { .. } => \"free\""));
+        assert!(output.contains("\"free\" => :: core :: option :: Option :: Some (Plan :: Gratis)"));
     }
 }

@@ -57,11 +57,56 @@ pub fn check_model(model: &Model, backends: &[Backend], errors: &mut Errors) {
     check_derives(model.item, kind, errors);
     let injected = injected_fields(&model.kind);
     check_dropped_columns(model, &injected, errors);
-    check_fields(&model.fields, &injected, attribute, errors);
+    let mut seen = HashSet::new();
     for field in &model.fields {
-        check_postgres_only(field, backends, errors);
-        check_array(field, backends, errors);
+        check_field(field, &injected, attribute, backends, errors);
+        if !seen.insert(field.column_name.as_str()) {
+            errors.error_at(
+                field.ident,
+                format!(
+                    "two fields map to the column `{}`; give one another `#[column(name = \"…\")]`",
+                    field.column_name
+                ),
+            );
+        }
     }
+}
+
+/// One field on its own: its name, its `#[column(...)]` keys and its type on `backends`.
+pub fn check_field(
+    field: &Field,
+    injected: &[&str],
+    attribute: &str,
+    backends: &[Backend],
+    errors: &mut Errors,
+) {
+    let ident = field.ident.to_string();
+    if injected.contains(&ident.as_str()) {
+        errors.error_at(
+            field.ident,
+            format!(
+                "`{ident}` is injected by {attribute}; remove this field or rename it \
+                 (the injected fields are {})",
+                injected.join(", ")
+            ),
+        );
+    } else if let Some(name) = &field.column.name {
+        if injected.contains(&field.column_name.as_str()) {
+            errors.error_at(
+                name,
+                format!(
+                    "column `{}` is injected by {attribute}; choose another name",
+                    field.column_name
+                ),
+            );
+        }
+    }
+    if let Some(name) = &field.column.name {
+        check_sql_name(&field.column_name, name.span(), "column", errors);
+    }
+    check_column(field, errors);
+    check_postgres_only(field, backends, errors);
+    check_array(field, backends, errors);
 }
 
 /// A PostgreSQL array needs a build whose only backend is PostgreSQL: one error at the field's
@@ -94,7 +139,7 @@ fn check_array(field: &Field, backends: &[Backend], errors: &mut Errors) {
 }
 
 /// A dropped column must be one the model no longer has.
-fn check_dropped_columns(model: &Model, injected: &[&str], errors: &mut Errors) {
+pub fn check_dropped_columns(model: &Model, injected: &[&str], errors: &mut Errors) {
     for dropped in &model.dropped_columns {
         let name = dropped.value();
         let current = injected.contains(&name.as_str())
@@ -154,6 +199,13 @@ fn check_shape(item: &syn::ItemStruct, attribute: &str, errors: &mut Errors) {
     }
 }
 
+/// Whether a derive of the user's is one the macros write themselves (`Debug` among them).
+pub fn is_generated_derive(path: &syn::Path) -> bool {
+    path.segments.last().is_some_and(|segment| {
+        segment.ident == "Debug" || GENERATED_DERIVES.iter().any(|name| segment.ident == name)
+    })
+}
+
 fn check_derives(item: &syn::ItemStruct, kind: MacroKind, errors: &mut Errors) {
     let attribute = kind.attribute();
     for path in ast::derives(&item.attrs) {
@@ -175,46 +227,6 @@ fn check_derives(item: &syn::ItemStruct, kind: MacroKind, errors: &mut Errors) {
                 format!("{attribute} already derives `{name}`; remove it from this derive"),
             );
         }
-    }
-}
-
-fn check_fields(fields: &[Field], injected: &[&str], attribute: &str, errors: &mut Errors) {
-    let mut seen = HashSet::new();
-    for field in fields {
-        let ident = field.ident.to_string();
-        if injected.contains(&ident.as_str()) {
-            errors.error_at(
-                field.ident,
-                format!(
-                    "`{ident}` is injected by {attribute}; remove this field or rename it \
-                     (the injected fields are {})",
-                    injected.join(", ")
-                ),
-            );
-        } else if let Some(name) = &field.column.name {
-            if injected.contains(&field.column_name.as_str()) {
-                errors.error_at(
-                    name,
-                    format!(
-                        "column `{}` is injected by {attribute}; choose another name",
-                        field.column_name
-                    ),
-                );
-            }
-        }
-        if let Some(name) = &field.column.name {
-            check_sql_name(&field.column_name, name.span(), "column", errors);
-        }
-        if !seen.insert(field.column_name.clone()) {
-            errors.error_at(
-                field.ident,
-                format!(
-                    "two fields map to the column `{}`; give one another `#[column(name = \"…\")]`",
-                    field.column_name
-                ),
-            );
-        }
-        check_column(field, errors);
     }
 }
 

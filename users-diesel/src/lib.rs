@@ -188,7 +188,8 @@ pub mod __private {
     pub use crate::schema::assert_not_user_table;
     pub use crate::schema::check as schema_check;
     pub use crate::schema::{
-        Column, ColumnType, DefaultValue, ForeignKey, ModelSchema, RoleUser, Table,
+        Column, ColumnType, DefaultValue, ForeignKey, JoinTableOf, ModelSchema, RoleTableOf,
+        RoleUser, Table, UserTableOf,
     };
     pub use crate::sql_types::Portable;
     #[cfg(feature = "sqlite")]

@@ -195,6 +195,28 @@ pub trait RoleUser {
     type Type;
 }
 
+/// A table of a role model bound to the user model `U`: its own table and its join table.
+/// `#[user_model]` lets its table appear beside every such table in one query, so the role
+/// macro never names the user table in an impl of its own: a user type that is not in scope is
+/// then one error, not a conflict between Diesel's impls for every table involved.
+#[doc(hidden)]
+pub trait RoleTableOf<U> {}
+
+/// The table of the user model of the role model `R`, implemented by `#[user_model]` for every
+/// role model bound to it: `#[role_model]` lets its tables appear beside and join to it.
+#[doc(hidden)]
+pub trait UserTableOf<R> {}
+
+/// A role model's join table, which joins the table of the user model `U` on `user_id`.
+#[doc(hidden)]
+pub trait JoinTableOf<U> {
+    /// `join_table.user_id = users.id`, as Diesel's `joinable!` writes it.
+    type OnUser;
+
+    /// The join condition.
+    fn on_user() -> Self::OnUser;
+}
+
 /// Fails constant evaluation with `message` if a role model's table is the user model's table:
 /// only the user model knows its table's name, so the role macro checks when both meet.
 #[doc(hidden)]

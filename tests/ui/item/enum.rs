@@ -6,4 +6,7 @@ pub enum User {
     Member,
 }
 
-fn main() {}
+// The enum in use, as written: the macro adds no error of its own.
+fn main() {
+    let _user = User::Admin;
+}

@@ -3,4 +3,7 @@ use users_diesel::prelude::*;
 #[user_model]
 pub fn user() {}
 
-fn main() {}
+// The function in use, as written: the macro adds no error of its own.
+fn main() {
+    user();
+}

@@ -10,4 +10,12 @@ pub struct Role {
     pub details: Option<String>,
 }
 
-fn main() {}
+// The models in use: none of these lines adds an error of its own.
+fn main() {
+    use diesel::Connection;
+    let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+    let role = Role::find_by_name(&mut conn, "admin").unwrap().unwrap();
+    let name: &str = &role.name;
+    println!("{name} {:?} {:?}", role.id, role.details);
+    let _users = Users::<User, Role>::new(UsersConfig::new([7; 32]).unwrap());
+}

@@ -15,6 +15,23 @@ macro_rules! test_user {
             $($field: $ty,)*
         }
 
+        impl TestUser {
+            /// What a store's `list` answers: `listing`'s users among `users`, by id.
+            #[allow(dead_code)]
+            fn listed(users: &[TestUser], listing: &users_core::UserListing) -> Vec<TestUser> {
+                let mut listed: Vec<TestUser> = users
+                    .iter()
+                    .filter(|user| listing.after.is_none_or(|after| user.id > after))
+                    .filter(|user| listing.is_active.is_none_or(|active| user.is_active == active))
+                    .filter(|user| listing.is_verified.is_none_or(|verified| user.is_verified == verified))
+                    .cloned()
+                    .collect();
+                listed.sort_by_key(|user| user.id);
+                listed.truncate(usize::try_from(listing.limit).unwrap_or(0));
+                listed
+            }
+        }
+
         impl users_core::UserModel for TestUser {
             type Id = users_core::Uuid;
             const TABLE: &'static str = "test_users";

@@ -335,13 +335,33 @@ pub fn checked_arg(model: &Model, arg: &str, column: &str, ty: TokenStream) -> T
         return quote!();
     }
     let arg = format_ident!("{}", arg);
-    let (ty, sql) = match column {
-        "id" => (ty, quote!(Uuid)),
-        _ => (ty, quote!(Text)),
-    };
-    let checked = checked_type(model, column, &ty, &sql);
+    let checked = checked_type(model, column, &ty, &injected_sql_type(column));
     let reference = (column != "id").then(|| quote!(&));
     quote!(let #arg: #reference #checked = #arg;)
+}
+
+/// `let column = table::column;` for an injected column a query names; with `schema = …`, typed
+/// `Checked<table::column, { … }>`, the same check as its field's type at the same token (which
+/// rustc reports once), after which the column is an error type that adds no error of its own.
+pub fn checked_column(model: &Model, column: &str) -> TokenStream {
+    let table = table_path(model);
+    let name = format_ident!("{}", column);
+    if model.schema.is_none() {
+        return quote!(let #name = #table::#name;);
+    }
+    let span = injected_span(model);
+    let path = respanned(quote!(#table::#name), span);
+    let ty = checked_type(model, column, &path, &injected_sql_type(column));
+    quote!(let #name: #ty = #path;)
+}
+
+/// The SQL type of an injected user column that a store method names.
+fn injected_sql_type(column: &str) -> TokenStream {
+    match column {
+        "id" => quote!(Uuid),
+        "is_active" | "is_verified" => quote!(Bool),
+        _ => quote!(Text),
+    }
 }
 
 /// With `schema = …`, the type of a field of the user's own: `Checked<T, { fits::<column, T>() }>`,

@@ -308,44 +308,50 @@ fn schema_impl(
 }
 
 /// `joinable!` and `allow_tables_to_appear_in_same_query!` need the user table's module path,
-/// which the role macro cannot know; the same impls are written against the user type's table,
-/// `<User as HasTable>::Table`.
+/// which the role macro cannot know. The impls whose `Self` is the user table come from
+/// `#[user_model]`, for every table that implements `RoleTableOf<User>` or `JoinTableOf<User>`;
+/// the role's own impls are generic over the tables that implement `UserTableOf<Role>`. So no
+/// impl header names the user table: a user type that is not in scope is one error, at
+/// [`role_user_impl`], not a conflict between Diesel's impls for every table involved.
 fn user_table_joins(model: &Model, join_table: &str, user: &TokenStream) -> TokenStream {
+    let krate = &model.krate;
+    let role = &model.item.ident;
     let roles = table_path(model);
     let join = sql_ident(join_table);
+    let private = quote!(#krate::__private);
     quote! {
-        type UserTable = <#user as diesel::associations::HasTable>::Table;
+        #[automatically_derived]
+        impl #private::RoleTableOf<#user> for #roles::table {}
+        #[automatically_derived]
+        impl #private::RoleTableOf<#user> for #join::table {}
 
-        impl diesel::query_source::TableNotEqual<UserTable> for #roles::table {}
-        impl diesel::query_source::TableNotEqual<#roles::table> for UserTable {}
-        impl diesel::query_source::TableNotEqual<UserTable> for #join::table {}
-        impl diesel::query_source::TableNotEqual<#join::table> for UserTable {}
+        #[automatically_derived]
+        impl<T: #private::UserTableOf<#role> + diesel::Table> diesel::query_source::TableNotEqual<T> for #roles::table {}
+        #[automatically_derived]
+        impl<T: #private::UserTableOf<#role> + diesel::Table> diesel::query_source::TableNotEqual<T> for #join::table {}
 
         type UserJoin = diesel::dsl::Eq<
             diesel::dsl::Nullable<#join::user_id>,
-            diesel::dsl::Nullable<<UserTable as diesel::Table>::PrimaryKey>,
+            diesel::dsl::Nullable<<<#user as diesel::associations::HasTable>::Table as diesel::Table>::PrimaryKey>,
         >;
 
         #[automatically_derived]
-        impl diesel::JoinTo<UserTable> for #join::table {
-            type FromClause = UserTable;
-            type OnClause = UserJoin;
+        impl #private::JoinTableOf<#user> for #join::table {
+            type OnUser = UserJoin;
 
-            fn join_target(users: UserTable) -> (UserTable, UserJoin) {
-                let on = #join::user_id.nullable().eq(diesel::Table::primary_key(&users).nullable());
-                (users, on)
+            fn on_user() -> UserJoin {
+                let users = <#user as diesel::associations::HasTable>::table();
+                #join::user_id.nullable().eq(diesel::Table::primary_key(&users).nullable())
             }
         }
 
         #[automatically_derived]
-        impl diesel::JoinTo<#join::table> for UserTable {
-            type FromClause = #join::table;
+        impl<T: #private::UserTableOf<#role> + diesel::Table> diesel::JoinTo<T> for #join::table {
+            type FromClause = T;
             type OnClause = UserJoin;
 
-            fn join_target(join: #join::table) -> (#join::table, UserJoin) {
-                let users = <#user as diesel::associations::HasTable>::table();
-                let on = #join::user_id.nullable().eq(diesel::Table::primary_key(&users).nullable());
-                (join, on)
+            fn join_target(users: T) -> (T, UserJoin) {
+                (users, <#join::table as #private::JoinTableOf<#user>>::on_user())
             }
         }
     }

@@ -4,8 +4,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    checked_arg, field_defaults, required_fields, shared_store_methods, table_path, write_source,
-    Backend, Flavor, Injected, InjectedFields,
+    checked_arg, checked_column, field_defaults, required_fields, shared_store_methods, table_path,
+    write_source, Backend, Flavor, Injected, InjectedFields,
 };
 use crate::ast::Model;
 
@@ -113,12 +113,42 @@ pub fn impls(
     let stores = backends
         .iter()
         .map(|backend| user_store_impl(model, timestamps, *backend));
+    let role_joins = role_joins(model);
     quote! {
         use #krate::__private::{database_error, user_write_error, DefaultValue, UserModel, UserStore};
 
         #user_model
         #schema
+        #role_joins
         #(#stores)*
+    }
+}
+
+/// What `allow_tables_to_appear_in_same_query!` and `joinable!` would write between the user
+/// table and the tables of every role model bound to this user model, from the user's side: the
+/// role macro writes the rest (see `role::user_table_joins`), and names no user table in an
+/// impl header.
+fn role_joins(model: &Model) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.item.ident;
+    let table = table_path(model);
+    let private = quote!(#krate::__private);
+    quote! {
+        #[automatically_derived]
+        impl<T: #private::RoleTableOf<#ident> + diesel::Table> diesel::query_source::TableNotEqual<T> for #table::table {}
+
+        #[automatically_derived]
+        impl<R: #private::RoleUser<Type = #ident>> #private::UserTableOf<R> for #table::table {}
+
+        #[automatically_derived]
+        impl<J: #private::JoinTableOf<#ident>> diesel::JoinTo<J> for #table::table {
+            type FromClause = J;
+            type OnClause = <J as #private::JoinTableOf<#ident>>::OnUser;
+
+            fn join_target(join: J) -> (J, Self::OnClause) {
+                (join, <J as #private::JoinTableOf<#ident>>::on_user())
+            }
+        }
     }
 }
 
@@ -325,9 +355,11 @@ pub fn user_store_methods(
     }
 }
 
-/// `list`: one boxed query with a `WHERE` for each filter of the listing. The role filter is an
-/// `IN` over the join table, which only the role model names: its name comes at run time, as
-/// `RoleModel::JOIN_TABLE`, and is quoted here (a table name, never user input).
+/// `list`: one boxed query with a `WHERE` for each filter of the listing, selecting the model
+/// last. The role filter is an `IN` over the join table, which only the role model names: its
+/// name comes at run time, as `RoleModel::JOIN_TABLE`, and is quoted here (a table name, never
+/// user input). Bound to an existing table, each column goes through [`checked_column`], so a
+/// mistyped or missing one is the error of its field, not one more per filter.
 fn list_method(model: &Model, backend: Backend, flavor: Flavor) -> TokenStream {
     let krate = &model.krate;
     let ident = &model.item.ident;
@@ -340,25 +372,27 @@ fn list_method(model: &Model, backend: Backend, flavor: Flavor) -> TokenStream {
         Backend::Sqlite | Backend::Postgres => ("\"", "\""),
     };
     let member_of = format!("id IN (SELECT user_id FROM {open}{{}}{close} WHERE role_id = ");
-    let load = flavor.run(quote!(load), quote!(query));
+    let load = flavor.run(quote!(load), quote!(query.select(#ident::as_select())));
+    let columns =
+        ["id", "email", "is_active", "is_verified"].map(|column| checked_column(model, column));
     quote! {
         #asyncness fn list(conn: &mut #connection, listing: &#krate::__private::UserListing) -> ::core::result::Result<::std::vec::Vec<Self>, UsersError> {
+            #(#columns)*
             let mut query = #table::table
-                .select(#ident::as_select())
-                .order(#table::id)
+                .order(id)
                 .limit(listing.limit)
                 .into_boxed::<#db>();
             if let ::core::option::Option::Some(after) = listing.after {
-                query = query.filter(#table::id.gt(Id::<#ident>::from_uuid(after)));
+                query = query.filter(id.gt(Id::<#ident>::from_uuid(after)));
             }
             if let ::core::option::Option::Some(pattern) = &listing.email_like {
-                query = query.filter(#table::email.like(::core::clone::Clone::clone(pattern)).escape('\\'));
+                query = query.filter(email.like(::core::clone::Clone::clone(pattern)).escape('\\'));
             }
             if let ::core::option::Option::Some(active) = listing.is_active {
-                query = query.filter(#table::is_active.eq(active));
+                query = query.filter(is_active.eq(active));
             }
             if let ::core::option::Option::Some(verified) = listing.is_verified {
-                query = query.filter(#table::is_verified.eq(verified));
+                query = query.filter(is_verified.eq(verified));
             }
             if let ::core::option::Option::Some((join_table, role)) = listing.role {
                 let member_of = ::std::format!(#member_of, join_table);
