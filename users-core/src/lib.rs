@@ -30,6 +30,7 @@ mod manager;
 mod model;
 mod password;
 mod throttle;
+mod text;
 mod token;
 
 // The hand-written test model names the crate as its users do.
