@@ -302,6 +302,7 @@ const CODES: &[&str] = &[
     "user_not_found",
     "role_exists",
     "role_not_found",
+    "invalid_role_name",
     "unauthorized",
     "forbidden",
     "bad_request",

@@ -111,10 +111,15 @@ fn normalize_domain(domain: &str) -> Result<String, UsersError> {
             "each label of the domain must be 1 to 63 letters, digits or inner hyphens",
         ));
     }
-    let (unicode, decoded) =
-        uts46.to_unicode(ascii.as_bytes(), AsciiDenyList::STD3, Hyphens::CheckFirstLast);
+    let (unicode, decoded) = uts46.to_unicode(
+        ascii.as_bytes(),
+        AsciiDenyList::STD3,
+        Hyphens::CheckFirstLast,
+    );
     if decoded.is_err() || unicode.chars().any(is_refused) {
-        return Err(invalid("the domain is not a valid (internationalised) domain name"));
+        return Err(invalid(
+            "the domain is not a valid (internationalised) domain name",
+        ));
     }
     Ok(unicode.into_owned())
 }
@@ -200,8 +205,17 @@ mod tests {
     #[test]
     fn default_ignorable_and_format_characters_are_refused() {
         for c in [
-            '\u{E0100}', '\u{1D173}', '\u{1BCA0}', '\u{0600}', '\u{FFF0}', '\u{2800}',
-            '\u{200B}', '\u{2060}', '\u{180E}', '\u{3164}', '\u{E000}',
+            '\u{E0100}',
+            '\u{1D173}',
+            '\u{1BCA0}',
+            '\u{0600}',
+            '\u{FFF0}',
+            '\u{2800}',
+            '\u{200B}',
+            '\u{2060}',
+            '\u{180E}',
+            '\u{3164}',
+            '\u{E000}',
         ] {
             for email in [
                 format!("alice{c}@example.com"),
@@ -220,12 +234,18 @@ mod tests {
     fn compatibility_spellings_fold_and_domains_go_through_idna() {
         let alice = normalize_email("alice@example.com").unwrap();
         assert_eq!(normalize_email("ａｌｉｃｅ@example.com").unwrap(), alice);
-        assert_eq!(normalize_email("ＡＬＩＣＥ@ＥＸＡＭＰＬＥ.ＣＯＭ").unwrap(), alice);
+        assert_eq!(
+            normalize_email("ＡＬＩＣＥ@ＥＸＡＭＰＬＥ.ＣＯＭ").unwrap(),
+            alice
+        );
         assert_eq!(normalize_email("alice@example。com").unwrap(), alice);
         let unicode = normalize_email("émile@bücher.de").unwrap();
         assert_eq!(unicode, "émile@bücher.de");
         assert_eq!(normalize_email("ÉMILE@XN--BCHER-KVA.DE").unwrap(), unicode);
-        assert_eq!(normalize_email("e\u{301}mile@bu\u{308}cher.de").unwrap(), unicode);
+        assert_eq!(
+            normalize_email("e\u{301}mile@bu\u{308}cher.de").unwrap(),
+            unicode
+        );
         assert_eq!(normalize_email(&unicode).unwrap(), unicode);
     }
 
