@@ -95,7 +95,8 @@ manager_tests! {
         assert!(matches!(users.rename_role(conn, &editor, "ed\u{200B}itor"), Err(UsersError::InvalidRoleName(_))));
         let renamed = users.update_role(conn, &Role { name: "WRITER ".into(), ..editor.clone() }).unwrap();
         assert_eq!(renamed.name, "writer");
-        assert_eq!(users.all_roles(conn).unwrap().len(), 2);
+        assert_eq!(users.role(conn, "Writer").unwrap(), renamed);
+        assert_eq!(users.find_role(conn, "editor").unwrap(), None);
 
         users.assign_role(conn, &alice, &admin).unwrap();
         assert!(users.has_role(conn, &alice, "ＡＤＭＩＮ").unwrap());
