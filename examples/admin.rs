@@ -10,7 +10,9 @@
 //! It works on the database of `examples/axum_app.rs` (`users-app.sqlite` in the current
 //! directory) unless `--database-url` or `DATABASE_URL` names another: a SQLite path, or with
 //! the `postgres` / `mysql` features a `postgres://` or `mysql://` URL. The migrations run first,
-//! so a new database is ready for use.
+//! so a new database is ready for use. It signs with the web example's secret: `USERS_SECRET`,
+//! else the file `.users-secret` next to the SQLite database (or `USERS_SECRET_FILE`), made
+//! with a random secret on the first run of either.
 
 use std::error::Error;
 use std::io::BufRead;
@@ -24,6 +26,8 @@ use users_diesel::{UserQuery, MAX_PAGE_SIZE};
 
 #[path = "shared/models.rs"]
 mod models;
+#[path = "shared/secret.rs"]
+mod secret;
 
 use models::{migrations, Role, User};
 
@@ -106,10 +110,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     // The CLI only hashes passwords; the secret signs tokens, which the web application issues.
-    let secret = std::env::var("USERS_SECRET")
-        .unwrap_or_else(|_| "development secret: set USERS_SECRET in production!".into());
-    let users = Users::<User, Role>::new(UsersConfig::new(secret)?);
+    // The same secret as the web application's: USERS_SECRET, else the file they share.
     let url = cli.database_url.as_str();
+    let secret = zeroize::Zeroizing::new(secret::load_secret(url)?);
+    let users = Users::<User, Role>::new(UsersConfig::new(&*secret)?);
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
         return run_postgres(&mut PgConnection::establish(url)?, &users, cli.command);

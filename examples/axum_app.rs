@@ -6,8 +6,10 @@
 //! cargo run --example axum_app        # then follow the curl walkthrough it prints
 //! ```
 //!
-//! `USERS_SECRET` (at least 32 bytes) signs the tokens; without it a development secret is used,
-//! with a warning. `PORT` overrides the port, 3000. The tokens that an application would email
+//! `USERS_SECRET` (at least 32 bytes) signs the tokens; without it, a random secret made on the
+//! first run and kept in `.users-secret` next to the database (or in `USERS_SECRET_FILE`), readable
+//! by its owner only, which the admin CLI shares. Sessions use the `Authorization` header and a
+//! `__Host-session` cookie. `PORT` overrides the port, 3000. The tokens that an application would email
 //! are printed to standard output instead. The admin CLI (`cargo run --example admin -- …`)
 //! works on the same file: it makes the first administrator.
 
@@ -25,11 +27,12 @@ use users_diesel::prelude::*;
 
 #[path = "shared/models.rs"]
 mod models;
+#[path = "shared/secret.rs"]
+mod secret;
 
 use models::{migrations, Role, User};
 
 const DATABASE: &str = "users-app.sqlite";
-const DEVELOPMENT_SECRET: &str = "development secret: set USERS_SECRET in production!";
 
 /// What a user sees and may change of their own account, besides email and password.
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -75,16 +78,14 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     conn.run_pending_migrations(migrations())?;
     drop(conn);
 
-    let secret = std::env::var("USERS_SECRET").unwrap_or_else(|_| {
-        eprintln!(
-            "warning: USERS_SECRET is not set; using a development secret. Never deploy this."
-        );
-        DEVELOPMENT_SECRET.to_owned()
-    });
-    let manager = AsyncUsers::<User, Role>::new(UsersConfig::new(&secret)?);
+    let secret = zeroize::Zeroizing::new(secret::load_secret(DATABASE)?);
+    let manager = AsyncUsers::<User, Role>::new(UsersConfig::new(&*secret)?);
     let pool = Pool::builder(sqlite_connection_manager(DATABASE)).build()?;
     // LogMailer prints the tokens: in production, a Mailer that sends emails.
-    let users = UsersState::new(manager, pool, LogMailer).openapi_json("/openapi.json");
+    // A `__Host-` cookie: only from a secure origin (or localhost), Path=/, no Domain.
+    let users = UsersState::new(manager, pool, LogMailer)
+        .openapi_json("/openapi.json")
+        .session_cookie("__Host-session")?;
 
     let app = Router::new()
         .route("/hello", get(hello))

@@ -179,7 +179,8 @@ fn app_routes(users: &UsersState<User>) -> Router<UsersState<User>> {
         .route_layer(users.require_role("editor"));
     let staff = Router::new()
         .route("/app/layered/staff", get(|| async { "staff" }))
-        .route_layer(users.require_any_role(["admin", "editor"]));
+        // Spelled otherwise than the roles were created: guards normalise names too.
+        .route_layer(users.require_any_role(["Admin ", "ｅｄｉｔｏｒ"]));
     let both = Router::new()
         .route("/app/layered/both", get(|| async { "both" }))
         .route_layer(users.require_all_roles(["admin", "editor"]));
@@ -463,6 +464,9 @@ http_tests! {
     the_admin_lists_and_deletes_roles,
     a_user_deletes_their_account_with_the_password,
     the_cors_recipe_admits_the_front_end_with_credentials,
+    answers_with_a_token_are_never_cached,
+    a_host_prefixed_cookie_session_is_ended_only_by_a_same_site_logout,
+    a_role_guard_over_no_roles_is_a_configuration_error,
 }
 
 /// Cheap argon2; an account locks after 3 failures and a client after 6, for a minute; an
@@ -2101,4 +2105,185 @@ async fn the_cors_recipe_admits_the_front_end_with_credentials(backend: Backend)
         )
         .await;
     assert!(!other.headers.contains_key("access-control-allow-origin"));
+}
+
+async fn answers_with_a_token_are_never_cached(backend: Backend) {
+    let app = App::start(backend).await;
+    let no_store = |answer: &Answer| {
+        let value = answer.headers.get(reqwest::header::CACHE_CONTROL);
+        assert_eq!(
+            value.and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "{}",
+            answer.body
+        );
+    };
+    app.register("alice@example.com").await;
+    let login = app
+        .post(
+            "/auth/login",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await
+        .expect(200);
+    assert!(login.body["access_token"].is_string());
+    no_store(&login);
+    let session = login.body["access_token"].as_str().unwrap();
+    // A password change answers with a fresh session token.
+    let changed = app
+        .call(
+            Method::PATCH,
+            "/users/me",
+            session,
+            Some(json!({ "current_password": PASSWORD, "password": NEW_PASSWORD })),
+        )
+        .await
+        .expect(200);
+    assert!(changed.body["session"]["access_token"].is_string());
+    no_store(&changed);
+    let renewed = changed.body["session"]["access_token"].as_str().unwrap();
+    // The user's own data, and refusals, are not kept either.
+    no_store(&app.get("/users/me", renewed).await.expect(200));
+    no_store(
+        &app.post(
+            "/auth/login",
+            json!({ "email": "alice@example.com", "password": "wrong password" }),
+        )
+        .await
+        .expect_error(401, "invalid_credentials"),
+    );
+}
+
+async fn a_host_prefixed_cookie_session_is_ended_only_by_a_same_site_logout(backend: Backend) {
+    const COOKIE_NAME: &str = "__Host-session";
+    let app = App::start_with(backend, |state| state.session_cookie(COOKIE_NAME).unwrap()).await;
+    app.register("alice@example.com").await;
+    let login = app
+        .post(
+            "/auth/login",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await
+        .expect(200);
+    // What browsers demand of a `__Host-` cookie: Secure, Path=/ and no Domain.
+    let set_cookie = login.headers[SET_COOKIE].to_str().unwrap().to_owned();
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
+    assert!(
+        set_cookie.starts_with(&format!("{COOKIE_NAME}={token};")),
+        "{set_cookie}"
+    );
+    let attributes: Vec<&str> = set_cookie.split(';').map(str::trim).collect();
+    assert!(
+        attributes.contains(&"Secure") && attributes.contains(&"Path=/"),
+        "{set_cookie}"
+    );
+    assert!(
+        !set_cookie.to_ascii_lowercase().contains("domain"),
+        "{set_cookie}"
+    );
+
+    let cookie = format!("{COOKIE_NAME}={token}");
+    let logout = |headers: &[(&str, &str)]| {
+        let mut request = app
+            .request(Method::POST, "/auth/logout", None)
+            .header(COOKIE, cookie.clone());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        app.send(request)
+    };
+    let me = || {
+        app.send(
+            app.request(Method::GET, "/users/me", None)
+                .header(COOKIE, cookie.clone()),
+        )
+    };
+
+    // No session at all: 401.
+    app.send(app.request(Method::POST, "/auth/logout", None))
+        .await
+        .expect_error(401, "unauthorized");
+    // Another site's page making the browser post the cookie: 403, and the session stays.
+    let host = app.base.trim_start_matches("http://").to_owned();
+    for headers in [
+        vec![("sec-fetch-site", "cross-site")],
+        vec![
+            ("sec-fetch-site", "cross-site"),
+            ("origin", app.base.as_str()),
+        ],
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+    ] {
+        logout(&headers).await.expect_error(403, "forbidden");
+        me().await.expect(200);
+    }
+    // The site's own page: the session ends.
+    let origin = format!("http://{host}");
+    logout(&[
+        ("sec-fetch-site", "same-origin"),
+        ("origin", origin.as_str()),
+    ])
+    .await
+    .expect(204);
+    me().await.expect_error(401, "invalid_token");
+
+    // Without fetch metadata, a same-origin `Origin` is enough; a bearer token needs neither.
+    let second = app.login("alice@example.com").await;
+    let cookie = format!("{COOKIE_NAME}={second}");
+    app.send(
+        app.request(Method::POST, "/auth/logout", None)
+            .header(COOKIE, cookie)
+            .header("origin", origin.as_str()),
+    )
+    .await
+    .expect(204);
+    let third = app.login("alice@example.com").await;
+    app.send(
+        app.request(Method::POST, "/auth/logout", Some(&third))
+            .header("sec-fetch-site", "cross-site"),
+    )
+    .await
+    .expect(204);
+}
+
+async fn a_role_guard_over_no_roles_is_a_configuration_error(backend: Backend) {
+    fn panic_message(state: &UsersState<User>, build: impl FnOnce(&UsersState<User>)) -> String {
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(state)))
+            .expect_err("building the guard should panic");
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default()
+    }
+    App::start_with(backend, |state| {
+        let message = panic_message(&state, |state| {
+            let _layer = state.require_all_roles(Vec::<String>::new());
+        });
+        assert!(
+            message.contains("require_all_roles of no roles"),
+            "{message}"
+        );
+        let message = panic_message(&state, |state| {
+            let _layer = state.require_any_role(Vec::<&str>::new());
+        });
+        assert!(
+            message.contains("require_any_role of no roles"),
+            "{message}"
+        );
+        for bad in ["", "ad\u{200B}min"] {
+            let message = panic_message(&state, |state| {
+                let _layer = state.require_role(bad);
+            });
+            assert!(message.contains("invalid role name"), "{message}");
+            let message = panic_message(&state, |state| {
+                let _layer = state.require_all_roles(["admin", bad]);
+            });
+            assert!(message.contains("invalid role name"), "{message}");
+        }
+        // Lookalike spellings of a role name guard that role.
+        let _layer = state.require_all_roles(["ADMIN", "ｅｄｉｔｏｒ"]);
+        state
+    })
+    .await;
 }

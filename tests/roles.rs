@@ -71,6 +71,42 @@ manager_tests! {
         assert!(!users.has_role(conn, &alice, "admin").unwrap());
     }
 
+    fn role_names_are_normalised_so_lookalikes_are_one_role_or_refused(conn, db) {
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
+        let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
+        let admin = users.create_role(conn, " Admin ", None).unwrap();
+        assert_eq!(admin.name, "admin");
+        for lookalike in ["admin ", "ADMIN", "ａｄｍｉｎ", "ＡＤＭＩＮ", " admin"] {
+            let error = users.create_role(conn, lookalike, None).unwrap_err();
+            assert!(matches!(error, UsersError::RoleExists), "{lookalike:?}: {error:?}");
+            assert_eq!(users.find_role(conn, lookalike).unwrap(), Some(admin.clone()), "{lookalike:?}");
+        }
+        let long = "a".repeat(5_000);
+        for invisible in ["ad\u{200B}min", "admin\u{200D}", "\u{FEFF}admin", "admin\u{E0100}", "ad\tmin", long.as_str()] {
+            let error = users.create_role(conn, invisible, None).unwrap_err();
+            assert!(matches!(error, UsersError::InvalidRoleName(_)), "{invisible:?}: {error:?}");
+            assert_eq!(users.find_role(conn, invisible).unwrap(), None);
+            assert!(!users.has_role(conn, &alice, invisible).unwrap());
+            assert!(matches!(users.users_with_role(conn, invisible), Err(UsersError::RoleNotFound)));
+        }
+        let editor = users.create_role(conn, "editor", None).unwrap();
+        assert!(matches!(users.rename_role(conn, &editor, "ＡＤＭＩＮ"), Err(UsersError::RoleExists)));
+        assert!(matches!(users.rename_role(conn, &editor, "ed\u{200B}itor"), Err(UsersError::InvalidRoleName(_))));
+        let renamed = users.update_role(conn, &Role { name: "WRITER ".into(), ..editor.clone() }).unwrap();
+        assert_eq!(renamed.name, "writer");
+        assert_eq!(users.role(conn, "Writer").unwrap(), renamed);
+        assert_eq!(users.find_role(conn, "editor").unwrap(), None);
+
+        users.assign_role(conn, &alice, &admin).unwrap();
+        assert!(users.has_role(conn, &alice, "ＡＤＭＩＮ").unwrap());
+        assert!(users.has_role(conn, &alice, " Admin").unwrap());
+        assert!(users.has_any_role(conn, &alice, &["ghost", "ADMIN"]).unwrap());
+        assert!(users.has_all_roles(conn, &alice, &["admin", "ａｄｍｉｎ"]).unwrap());
+        assert!(!users.has_all_roles(conn, &alice, &["admin", "ad\u{200B}min"]).unwrap());
+        assert_eq!(users.users_with_role(conn, "ADMIN ").unwrap(), vec![alice.clone()]);
+    }
+
     fn role_checks_answer_in_one_query_each(conn, db) {
         db.run_pending_migrations(migrations()).unwrap();
         let users = drive(manager());

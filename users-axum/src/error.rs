@@ -193,6 +193,9 @@ impl From<UsersError> for ApiError {
             UsersError::RoleExists => (StatusCode::CONFLICT, "role_exists"),
             UsersError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             UsersError::RoleNotFound => (StatusCode::NOT_FOUND, "role_not_found"),
+            UsersError::InvalidRoleName(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_role_name")
+            }
             UsersError::TooManyAttempts { retry_after } => {
                 // Rounded up: a client that waits the header's seconds is let in.
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -472,6 +475,11 @@ mod tests {
             (UsersError::PasswordRequired, 400, "password_required"),
             (UsersError::RoleExists, 409, "role_exists"),
             (UsersError::RoleNotFound, 404, "role_not_found"),
+            (
+                UsersError::InvalidRoleName("x".into()),
+                422,
+                "invalid_role_name",
+            ),
             (
                 UsersError::TooManyAttempts {
                     retry_after: std::time::Duration::from_secs(5),

@@ -106,8 +106,9 @@
 //! | `user_not_found` | 404 | an unknown user in an admin route |
 //! | `role_exists` | 409 | creating a role whose name is taken |
 //! | `role_not_found` | 404 | assigning, revoking, deleting or filtering by an unknown role |
+//! | `invalid_role_name` | 422 | a role name that is empty, over 64 characters or holds invisible characters |
 //! | `unauthorized` | 401 | no session token |
-//! | `forbidden` | 403 | a session without the role a route needs |
+//! | `forbidden` | 403 | a session without the role a route needs; a cross-site logout by cookie |
 //! | `bad_request` | 400 | a body that is not JSON, a bad path |
 //! | `not_found` | 404 | no route has this path |
 //! | `method_not_allowed` | 405 | the route does not take this method |

@@ -102,11 +102,11 @@ const ROUTES: &[Route] = &[
     route(
         Post,
         "/auth/logout",
-        "End this session",
+        "End this session; by cookie, only from the same site (a cross-site request is 403)",
         Session,
         None,
         (204, "the session is over", None),
-        &[],
+        &[(403, &["forbidden"])],
     ),
     route(
         Post,
@@ -228,7 +228,7 @@ const ROUTES: &[Route] = &[
         Admin,
         Some("RoleRequest"),
         (201, "the new role", Some("Role")),
-        &[(409, &["role_exists"])],
+        &[(409, &["role_exists"]), (422, &["invalid_role_name"])],
     ),
     route(
         Delete,
@@ -306,6 +306,7 @@ const CODES: &[&str] = &[
     "password_required",
     "role_exists",
     "role_not_found",
+    "invalid_role_name",
     "unauthorized",
     "forbidden",
     "bad_request",

@@ -1,9 +1,9 @@
 //! The router and its handlers.
 
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -15,7 +15,7 @@ use crate::error::{method_not_allowed, not_found, PathParams};
 use crate::mailer::{Mail, MailKind};
 use crate::pooled::{Edit, RoleView};
 use crate::profile::{merged_profile, require_string, take_bool, take_string, user_view};
-use crate::session::set_cookie;
+use crate::session::{is_cross_site, set_cookie};
 use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
 
 /// The routes of registration, sessions, verification, password reset, the user's own profile
@@ -97,7 +97,19 @@ where
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.limit()))
+        .layer(axum::middleware::map_response(no_store))
         .with_state(state)
+}
+
+/// Marks an answer `Cache-Control: no-store` unless its handler chose otherwise: the answers
+/// of these routes carry session tokens (login, a password change) or a user's own data, which
+/// no cache, shared or the browser's, may keep (RFC 6749 §5.1, OWASP).
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 #[derive(Deserialize)]
@@ -197,10 +209,25 @@ fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response 
     response
 }
 
+/// Ends the request's session. In cookie mode a session read from the cookie (no
+/// `Authorization` header) is ended only by a same-site request: a cross-site one, which
+/// another site's page can make a browser send, is 403 `forbidden` and the session stays.
 async fn logout<U: Profile>(
     State(users): State<UsersState<U>>,
+    headers: HeaderMap,
+    uri: Uri,
     user: CurrentUser<U>,
 ) -> Result<Response, ApiError> {
+    if users.cookie().is_some()
+        && !headers.contains_key(AUTHORIZATION)
+        && is_cross_site(&headers, &uri)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a cross-site request cannot end a cookie session",
+        ));
+    }
     users
         .revocation_list()
         .revoke(user.session.id(), user.session.expires_at())

@@ -8,9 +8,9 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue, Uri};
 use users_diesel::{TokenPurpose, TokenSigner, Uuid};
 
 use crate::BoxFuture;
@@ -158,6 +158,35 @@ pub(crate) fn set_cookie(name: &str, token: &str, max_age_secs: u64) -> HeaderVa
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// Whether a request comes from another site, as far as its browser says: by
+/// `Sec-Fetch-Site` (every current browser sends it; `same-origin`, `same-site` and `none`, a
+/// request the user made by hand, are this site), else by `Origin`, which must name this
+/// request's own host (`Host`, or the authority of an HTTP/2 request). A request with neither
+/// header is not a browser's cross-site request (browsers send `Origin` on every cross-site
+/// `POST`), so it is not refused.
+pub(crate) fn is_cross_site(headers: &HeaderMap, uri: &Uri) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.as_bytes(), b"same-origin" | b"same-site" | b"none");
+    }
+    let Some(origin) = headers.get(ORIGIN) else {
+        return false;
+    };
+    let host = headers
+        .get(HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| uri.authority().map(|authority| authority.as_str()));
+    // `null` (a sandboxed or privacy-sensitive context) has no "://" and is cross-site.
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, host)| host);
+    match (origin_host, host) {
+        (Some(origin_host), Some(host)) => !origin_host.eq_ignore_ascii_case(host),
+        _ => true,
+    }
+}
+
 /// Whether `name` is a valid cookie name (an RFC 6265 token).
 pub(crate) fn is_cookie_name(name: &str) -> bool {
     !name.is_empty()
@@ -189,6 +218,40 @@ mod tests {
         assert_eq!(request_token(&cookie, Some("s")), Some("def"));
         assert_eq!(request_token(&cookie, None), None);
         assert_eq!(request_token(&parts(&[]), Some("s")), None);
+    }
+
+    #[test]
+    fn tells_cross_site_requests_by_fetch_metadata_then_origin() {
+        let uri: Uri = "/auth/logout".parse().unwrap();
+        let cross = |headers: &[(&str, &str)]| is_cross_site(&parts(headers).headers, &uri);
+        assert!(!cross(&[]));
+        assert!(!cross(&[("sec-fetch-site", "same-origin")]));
+        assert!(!cross(&[("sec-fetch-site", "same-site")]));
+        assert!(!cross(&[("sec-fetch-site", "none")]));
+        assert!(cross(&[("sec-fetch-site", "cross-site")]));
+        assert!(cross(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://a.example"),
+            ("host", "a.example")
+        ]));
+        assert!(!cross(&[
+            ("origin", "https://a.example"),
+            ("host", "a.example")
+        ]));
+        assert!(!cross(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080")
+        ]));
+        assert!(cross(&[
+            ("origin", "https://evil.example"),
+            ("host", "a.example")
+        ]));
+        assert!(cross(&[
+            ("origin", "https://a.example.evil"),
+            ("host", "a.example")
+        ]));
+        assert!(cross(&[("origin", "null"), ("host", "a.example")]));
+        assert!(cross(&[("origin", "https://a.example")]));
     }
 
     #[test]

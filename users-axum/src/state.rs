@@ -144,8 +144,15 @@ impl<U: Profile> UsersState<U> {
     }
 
     /// Also keeps sessions in a cookie named `name`: login sets it (HttpOnly, Secure,
-    /// SameSite=Strict, Path=/), logout clears it, and the extractors read it when a request
-    /// has no `Authorization` header.
+    /// SameSite=Strict, Path=/, no Domain), logout clears it, and the extractors read it when a
+    /// request has no `Authorization` header. A logout by cookie must be a same-site request
+    /// (else 403 `forbidden`).
+    ///
+    /// Name it with the `__Host-` prefix, `"__Host-session"`: browsers then accept the cookie
+    /// only from a secure origin, with `Path=/` and without `Domain`, so neither a sibling
+    /// subdomain nor a plain-HTTP page can plant or overwrite it (session fixation). The cookie
+    /// this sets meets those rules; over plain HTTP, browsers keep it only for `localhost`.
+    /// `UsersState::new(manager, pool, mailer).session_cookie("__Host-session")?`.
     ///
     /// # Errors
     ///
@@ -262,32 +269,74 @@ impl<U: Profile> UsersState<U> {
     }
 
     /// A layer that refuses requests without a valid session (401) or whose user lacks the
-    /// role `name` (403 `forbidden`).
+    /// role `name` (403 `forbidden`). The name is compared after
+    /// [`normalize_role_name`](users_diesel::normalize_role_name), as the manager compares it.
+    ///
+    /// # Panics
+    ///
+    /// If `name` is no valid role name (empty, over 64 characters, with invisible
+    /// characters): a guard no one could pass is a configuration error, reported when the
+    /// router is built rather than as a 403 to every request.
     pub fn require_role(&self, name: impl Into<String>) -> GuardLayer<U> {
-        guard::layer(self.clone(), Rule::Roles(vec![name.into()], true))
+        let names = guarded_names("require_role", [name.into()]);
+        guard::layer(self.clone(), Rule::Roles(names, true))
     }
 
     /// A layer that refuses requests without a valid session (401) or whose user has none of
     /// the roles named (403 `forbidden`).
+    ///
+    /// # Panics
+    ///
+    /// If `names` is empty or one of them is no valid role name, as
+    /// [`require_all_roles`](Self::require_all_roles).
     pub fn require_any_role<I, S>(&self, names: I) -> GuardLayer<U>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let names = names.into_iter().map(Into::into).collect();
+        let names = guarded_names("require_any_role", names);
         guard::layer(self.clone(), Rule::Roles(names, false))
     }
 
     /// A layer that refuses requests without a valid session (401) or whose user lacks one of
     /// the roles named (403 `forbidden`).
+    ///
+    /// # Panics
+    ///
+    /// If `names` is empty: "every role of none" holds for every user, so such a guard would
+    /// admit anyone with a session, which is never what a role guard is written for (an empty
+    /// list usually comes from a configuration that failed to load). Use
+    /// [`require_login`](Self::require_login) to admit every user. Also if one of the names is
+    /// no valid role name (see [`require_role`](Self::require_role)). The panic happens when the
+    /// router is built, before it serves a request.
     pub fn require_all_roles<I, S>(&self, names: I) -> GuardLayer<U>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let names = names.into_iter().map(Into::into).collect();
+        let names = guarded_names("require_all_roles", names);
         guard::layer(self.clone(), Rule::Roles(names, true))
     }
+}
+
+/// The role names of a guard, checked: at least one, each a valid role name.
+fn guarded_names<I, S>(guard: &str, names: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let names: Vec<String> = names.into_iter().map(Into::into).collect();
+    assert!(
+        !names.is_empty(),
+        "users-axum: {guard} of no roles is a configuration error: name at least one role \
+         (require_login admits every user)"
+    );
+    for name in &names {
+        if let Err(error) = users_diesel::normalize_role_name(name) {
+            panic!("users-axum: {guard}({name:?}) is a configuration error: {error}");
+        }
+    }
+    names
 }
 
 impl<U: UserModel> UsersState<U> {

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::listing::page_of;
-use crate::manager::decisions::{deleted_or, distinct, new_role, renamed, LoginOutcome};
+use crate::manager::decisions::{
+    all_names, any_names, deleted_or, lookup_name, new_role, renamed, LoginOutcome,
+};
 use crate::{
     normalize_email, AsyncConnections, AsyncRoleStore, AsyncUserStore, NoRoles, PasswordHasher,
     RoleModel, ThrottleStore, TokenPurpose, UserListing, UserModel, UserPage, UserQuery, Users,

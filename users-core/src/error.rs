@@ -56,6 +56,11 @@ pub enum UsersError {
     /// A role with this name already exists.
     #[error("a role with this name already exists")]
     RoleExists,
+    /// The role name is empty, longer than [`MAX_ROLE_NAME_CHARS`](crate::MAX_ROLE_NAME_CHARS)
+    /// characters or holds an invisible, control or whitespace character; the reason says which
+    /// ([`normalize_role_name`](crate::normalize_role_name) lists the rules).
+    #[error("invalid role name: {0}")]
+    InvalidRoleName(String),
     /// No role has the given name or id.
     #[error("role not found")]
     RoleNotFound,

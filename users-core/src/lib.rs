@@ -30,6 +30,7 @@ mod listing;
 mod manager;
 mod model;
 mod password;
+mod text;
 mod throttle;
 mod token;
 
@@ -59,6 +60,7 @@ pub use password::{PasswordHasher, PasswordVerification};
 #[cfg(feature = "async")]
 pub use scoped_futures;
 pub use store::{RoleStore, UserStore};
+pub use text::{normalize_role_name, MAX_ROLE_NAME_CHARS};
 pub use throttle::{Counter, MemoryThrottleStore, ThrottleStore};
 pub use token::{OpenedToken, TokenPurpose, TokenSigner};
 pub use uuid::Uuid;

@@ -15,7 +15,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use decisions::{deleted_or, distinct, new_role, renamed, LoginOutcome};
+use decisions::{all_names, any_names, deleted_or, lookup_name, new_role, renamed, LoginOutcome};
 
 use crate::listing::page_of;
 use crate::{

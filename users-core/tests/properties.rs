@@ -29,18 +29,19 @@ fn any_string(max_chars: usize) -> impl Strategy<Value = String> {
     vec(any::<char>(), 0..max_chars).prop_map(String::from_iter)
 }
 
-/// Characters that may appear in a well-formed address, with the Unicode case mappings that
-/// lengthen ('İ' lowercases to two characters), shorten (the Kelvin and Ohm signs lowercase to
-/// ASCII 'k' and Greek 'ω') or depend on context (final sigma).
+/// Characters that may appear in the local part of a well-formed address, with the Unicode
+/// case mappings that lengthen ('İ' lowercases to two characters), shorten (the Kelvin and Ohm
+/// signs lowercase to ASCII 'k' and Greek 'ω') or depend on context (final sigma), and
+/// compatibility characters that normal form KC changes ('ﬀ', fullwidth 'Ａ', 'Ǆ').
 fn address_char() -> impl Strategy<Value = char> {
     prop_oneof![
         4 => proptest::char::range('a', 'z'),
         4 => proptest::char::range('A', 'Z'),
         2 => proptest::char::range('0', '9'),
-        2 => prop::sample::select(vec!['.', '-', '_', '+', '%', '!', '#', '\'']),
+        2 => prop::sample::select(vec!['.', '-', '_', '+', '%', '!', '#', '\'', '~', '`']),
         1 => prop::sample::select(vec![
             'É', 'é', 'Ü', 'ß', 'ẞ', 'İ', '\u{212a}', '\u{2126}', 'Σ', 'σ', 'ς', 'Ǆ', 'ǅ', 'Ω', 'ﬀ',
-            '東', '🦀',
+            '東', '🦀', 'Ａ', 'ｚ',
         ]),
     ]
 }
@@ -49,19 +50,42 @@ fn address_part(max_chars: usize) -> impl Strategy<Value = String> {
     vec(address_char(), 1..max_chars).prop_map(String::from_iter)
 }
 
+/// A domain label: letters, digits, a few non-ASCII letters and inner hyphens.
+fn label() -> impl Strategy<Value = String> {
+    let letter = prop_oneof![
+        4 => proptest::char::range('a', 'z'),
+        2 => proptest::char::range('A', 'Z'),
+        2 => proptest::char::range('0', '9'),
+        1 => prop::sample::select(vec!['é', 'ü', 'Ü', '東']),
+    ];
+    let inner = prop_oneof![4 => letter.clone(), 1 => Just('-')];
+    (letter.clone(), vec(inner, 0..8), letter)
+        .prop_map(|(first, inner, last)| format!("{first}{}{last}", String::from_iter(inner)))
+        .prop_filter("no hyphens in the third and fourth places", |label| {
+            label.get(2..4) != Some("--")
+        })
+}
+
+/// A well-formed domain of one to four labels.
+fn domain() -> impl Strategy<Value = String> {
+    vec(label(), 1..5).prop_map(|labels| labels.join("."))
+}
+
+/// The local part as `normalize_email` stores it: normal form KC, lowercased, normal form KC.
+fn folded(local: &str) -> String {
+    let once = local.nfkc().collect::<String>().to_lowercase();
+    once.nfkc().collect()
+}
+
 /// A well-formed address, possibly over the length bound, with optional surrounding whitespace.
 fn address() -> impl Strategy<Value = (String, String, String)> {
     let padding = prop::sample::select(vec!["", " ", "\t", "\n ", "\u{a0}", "\u{3000}"]);
-    (
-        padding.clone(),
-        address_part(90),
-        address_part(200),
-        padding,
-    )
-        .prop_map(|(before, local, domain, after)| {
+    (padding.clone(), address_part(90), domain(), padding).prop_map(
+        |(before, local, domain, after)| {
             let trimmed = format!("{local}@{domain}");
             (format!("{before}{trimmed}{after}"), local, domain)
-        })
+        },
+    )
 }
 
 /// Every character that `char::is_whitespace` accepts (Unicode `White_Space`).
@@ -91,18 +115,33 @@ proptest! {
 
     #[test]
     fn email_normalisation_never_panics_and_accepts_only_well_formed_output(
-        input in prop_oneof![any_string(300), any::<String>(), address().prop_map(|(a, _, _)| a)],
+        input in prop_oneof![
+            any_string(300),
+            any::<String>(),
+            address().prop_map(|(a, _, _)| a),
+            // Any characters at all in the local part or a domain label, so that many inputs
+            // are accepted and folding and IDNA are tried on every script.
+            (any_string(20), any_string(8)).prop_map(|(local, label)| format!("{local}@{label}.example")),
+        ],
     ) {
         if let Ok(normalized) = normalize_email(&input) {
             prop_assert!(input.trim().len() <= MAX_EMAIL_BYTES);
-            let expected: String = input.trim().to_lowercase().nfc().collect();
-            prop_assert_eq!(&normalized, &expected);
             prop_assert_eq!(normalized.to_lowercase(), normalized.clone());
             prop_assert!(normalized.len() <= MAX_EMAIL_BYTES);
             prop_assert_eq!(normalized.matches('@').count(), 1);
             let (local, domain) = normalized.split_once('@').unwrap();
             prop_assert!(!local.is_empty() && !domain.is_empty());
             prop_assert!(!normalized.chars().any(|c| c.is_whitespace() || c.is_control()));
+            // WHATWG's local-part characters, or non-ASCII; letters, digits and hyphens in
+            // the domain's ASCII labels.
+            let atext = ".!#$%&'*+/=?^_`{|}~-";
+            prop_assert!(local.chars().all(|c| !c.is_ascii()
+                || c.is_ascii_alphanumeric()
+                || atext.contains(c)));
+            prop_assert!(domain.split('.').all(|label| !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '-')));
             prop_assert_eq!(normalize_email(&normalized).ok(), Some(normalized.clone()));
         }
     }
@@ -111,9 +150,9 @@ proptest! {
     fn well_formed_addresses_are_accepted_exactly_when_they_fit(
         (input, local, domain) in address(),
     ) {
-        // Lowercased and in normal form C (a compatibility ideograph such as U+F910 becomes
-        // its canonical equivalent).
-        let lowercased: String = format!("{local}@{domain}").to_lowercase().nfc().collect();
+        // The local part folded (normal form KC, lowercased), the domain lowercased (IDNA maps
+        // these labels to their lowercase, which is in normal form C already).
+        let lowercased = format!("{}@{}", folded(&local), domain.to_lowercase());
         let fits = input.trim().len() <= MAX_EMAIL_BYTES && lowercased.len() <= MAX_EMAIL_BYTES;
         match normalize_email(&input) {
             Ok(normalized) => {

@@ -65,22 +65,43 @@ pub fn database_error(error: DieselError) -> UsersError {
 }
 
 /// Whether `error` is a unique violation of the constraint the migrations put on
-/// `table.column`. Each backend reports it its own way: PostgreSQL names the constraint,
-/// MySQL names the key in its message, SQLite names `table.column` in its message.
+/// `table.column`, read from where each backend names it, never from a substring of the
+/// message (whose quoted value the client chose):
+///
+/// - PostgreSQL names the constraint (`constraint_name`);
+/// - MySQL and MariaDB end their message with the key: `Duplicate entry '…' for key 'name'`
+///   (MySQL 8 writes `'table.name'`);
+/// - SQLite lists the columns after its fixed prefix:
+///   `UNIQUE constraint failed: table.column[, table.column…]`, and quotes no value.
 fn is_unique_violation_of(error: &DieselError, table: &str, column: &str) -> bool {
     let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = error else {
         return false;
     };
     let constraint = unique_constraint_name(table, column);
+    if let Some(name) = info.constraint_name() {
+        return name == constraint;
+    }
     let message = info.message();
-    info.constraint_name() == Some(constraint.as_str())
-        || message.contains(&format!("'{constraint}'"))
-        || message.contains(&format!(".{constraint}'"))
-        // SQLite: "UNIQUE constraint failed: users.username" (columns separated by ", ").
-        || message
-            .rsplit(": ")
-            .next()
-            .is_some_and(|columns| columns.split(", ").any(|c| c == format!("{table}.{column}")))
+    if let Some(key) = mysql_duplicate_key(message) {
+        return key == constraint
+            || key.strip_prefix(table).and_then(|k| k.strip_prefix('.'))
+                == Some(constraint.as_str());
+    }
+    if let Some(columns) = message.strip_prefix("UNIQUE constraint failed: ") {
+        let qualified = format!("{table}.{column}");
+        return columns.split(", ").any(|c| c == qualified);
+    }
+    false
+}
+
+/// The key named at the end of a MySQL or MariaDB duplicate-entry message:
+/// `Duplicate entry '<value>' for key '<key>'`. The value comes first and may hold anything,
+/// so the key is what follows the *last* ` for key '`, up to the closing quote that ends the
+/// message.
+fn mysql_duplicate_key(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("Duplicate entry '")?;
+    let (_, key) = rest.strip_suffix('\'')?.rsplit_once("' for key '")?;
+    (!key.contains('\'')).then_some(key)
 }
 
 /// Runs `f` in a transaction (a savepoint when one is already open): committed on `Ok`,
@@ -157,4 +178,84 @@ pub fn configure_sqlite(conn: &mut diesel::SqliteConnection) -> diesel::QueryRes
         "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
          PRAGMA cache_size = -32768;",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::DatabaseErrorInformation;
+
+    use super::*;
+
+    /// A driver's answer: its message and, as PostgreSQL gives it, the constraint's name.
+    struct Answer(&'static str, Option<&'static str>);
+
+    impl DatabaseErrorInformation for Answer {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            self.1
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn violates(answer: Answer, column: &str) -> bool {
+        let error =
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, Box::new(answer));
+        is_unique_violation_of(&error, "users", column)
+    }
+
+    #[test]
+    fn the_violated_constraint_is_read_where_each_backend_names_it() {
+        let postgres = || {
+            Answer(
+                "duplicate key value violates unique constraint \"users_email_key\"",
+                Some("users_email_backup_key"),
+            )
+        };
+        assert!(violates(postgres(), "email_backup"));
+        assert!(!violates(postgres(), "email"));
+        for mysql in [
+            "Duplicate entry 'a@b' for key 'users_email_backup_key'",
+            "Duplicate entry 'a@b' for key 'users.users_email_backup_key'",
+            // A value that quotes another key is still the value.
+            "Duplicate entry 'x' for key 'users_email_key' for key 'users_email_backup_key'",
+            "Duplicate entry 'x' for key 'users.users_email_key'' for key 'users_email_backup_key'",
+        ] {
+            assert!(violates(Answer(mysql, None), "email_backup"), "{mysql}");
+            assert!(!violates(Answer(mysql, None), "email"), "{mysql}");
+        }
+        assert!(violates(
+            Answer("Duplicate entry 'x' for key 'users_email_key'", None),
+            "email"
+        ));
+        let sqlite = || Answer("UNIQUE constraint failed: users.email_backup", None);
+        assert!(violates(sqlite(), "email_backup"));
+        assert!(!violates(sqlite(), "email"));
+        assert!(violates(
+            Answer("UNIQUE constraint failed: users.a, users.email", None),
+            "email"
+        ));
+        assert!(!violates(
+            Answer(
+                "users.email UNIQUE constraint failed: users.email_backup",
+                None
+            ),
+            "email"
+        ));
+    }
 }

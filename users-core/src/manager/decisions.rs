@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::Users;
 use crate::password::check_length;
 use crate::{
-    normalize_email, OpenedToken, PasswordVerification, RoleModel, TokenPurpose, UserModel,
-    UsersError,
+    normalize_email, normalize_role_name, OpenedToken, PasswordVerification, RoleModel,
+    TokenPurpose, UserModel, UsersError,
 };
 
 /// What `Users::check_login` decided for a login whose password checked out.
@@ -441,28 +441,56 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     }
 }
 
-/// A new role with a fresh UUIDv7 id.
-pub(crate) fn new_role<R: RoleModel>(name: &str, description: Option<&str>) -> R {
-    R::from_name(
+/// A new role with a fresh UUIDv7 id and the normalised name.
+///
+/// # Errors
+///
+/// [`UsersError::InvalidRoleName`].
+pub(crate) fn new_role<R: RoleModel>(
+    name: &str,
+    description: Option<&str>,
+) -> Result<R, UsersError> {
+    Ok(R::from_name(
         Uuid::now_v7().into(),
-        name.to_owned(),
+        normalize_role_name(name)?,
         description.map(str::to_owned),
-    )
+    ))
 }
 
-/// `role` with a new name.
-pub(crate) fn renamed<R: RoleModel>(role: &R, name: &str) -> R {
+/// `role` with `name`, normalised, as its name.
+///
+/// # Errors
+///
+/// [`UsersError::InvalidRoleName`].
+pub(crate) fn renamed<R: RoleModel>(role: &R, name: &str) -> Result<R, UsersError> {
     let mut renamed = role.clone();
-    renamed.set_name(name.to_owned());
-    renamed
+    renamed.set_name(normalize_role_name(name)?);
+    Ok(renamed)
 }
 
-/// The names of a `has_all_roles` check, each once.
-pub(crate) fn distinct<'n>(names: &[&'n str]) -> Vec<&'n str> {
-    let mut distinct = names.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    distinct
+/// The normalised name to look a role up by, or `None` for a name no role can have.
+pub(crate) fn lookup_name(name: &str) -> Option<String> {
+    normalize_role_name(name).ok()
+}
+
+/// The normalised names of a `has_any_role` check, each once, without those no role can have.
+pub(crate) fn any_names(names: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = names.iter().filter_map(|name| lookup_name(name)).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The normalised names of a `has_all_roles` check, each once, or `None` if one of them is a
+/// name no role can have (so the user cannot have them all).
+pub(crate) fn all_names(names: &[&str]) -> Option<Vec<String>> {
+    let mut names: Vec<String> = names
+        .iter()
+        .map(|name| lookup_name(name))
+        .collect::<Option<_>>()?;
+    names.sort_unstable();
+    names.dedup();
+    Some(names)
 }
 
 /// `Ok` if a delete found its row, `missing` otherwise.

@@ -8,11 +8,14 @@ macro_rules! role_operations {
     ($flavor:tt, $Manager:ident, $UserStore:ident, $RoleStore:ident) => {
         impl<U: UserModel, R: RoleModel> $Manager<U, R> {
             operation! { $flavor,
-                /// Creates a role.
+                /// Creates a role, with its name normalised by
+                /// [`normalize_role_name`](crate::normalize_role_name).
                 ///
                 /// # Errors
                 ///
-                /// [`UsersError::RoleExists`] if a role already has this name.
+                /// [`UsersError::RoleExists`] if a role already has this name (compared after
+                /// normalisation: `"ADMIN"` and `"admin "` are `"admin"`),
+                /// [`UsersError::InvalidRoleName`] for a name no role may have.
                 pub fn create_role<C>(
                     &self,
                     conn: &mut C,
@@ -22,22 +25,25 @@ macro_rules! role_operations {
                 where
                     R: $RoleStore<C, User = U>,
                 {
-                    step!($flavor, R::insert(conn, &new_role(name, description)))
+                    step!($flavor, R::insert(conn, &new_role(name, description)?))
                 }
             }
 
             operation! { $flavor,
-                /// The role with this name, if there is one.
+                /// The role with this name (compared after normalisation), if there is one.
                 pub fn find_role<C>(&self, conn: &mut C, name: &str) -> Result<Option<R>, UsersError>
                 where
                     R: $RoleStore<C, User = U>,
                 {
-                    step!($flavor, R::find_by_name(conn, name))
+                    match lookup_name(name) {
+                        Some(name) => step!($flavor, R::find_by_name(conn, &name)),
+                        None => Ok(None),
+                    }
                 }
             }
 
             operation! { $flavor,
-                /// The role with this name.
+                /// The role with this name (compared after normalisation).
                 ///
                 /// # Errors
                 ///
@@ -46,23 +52,24 @@ macro_rules! role_operations {
                 where
                     R: $RoleStore<C, User = U>,
                 {
-                    step!($flavor, R::find_by_name(conn, name))?.ok_or(UsersError::RoleNotFound)
+                    step!($flavor, self.find_role(conn, name))?.ok_or(UsersError::RoleNotFound)
                 }
             }
 
             operation! { $flavor,
-                /// Writes a role's fields (its name, description and custom fields) and returns
-                /// it.
+                /// Writes a role's fields (its name, normalised, description and custom fields)
+                /// and returns it.
                 ///
                 /// # Errors
                 ///
                 /// [`UsersError::RoleExists`] if another role has the new name,
-                /// [`UsersError::RoleNotFound`] if the role is gone.
+                /// [`UsersError::InvalidRoleName`], [`UsersError::RoleNotFound`] if the role is
+                /// gone.
                 pub fn update_role<C>(&self, conn: &mut C, role: &R) -> Result<R, UsersError>
                 where
                     R: $RoleStore<C, User = U>,
                 {
-                    step!($flavor, R::update(conn, role))
+                    step!($flavor, R::update(conn, &renamed(role, role.name())?))
                 }
             }
 
@@ -76,7 +83,7 @@ macro_rules! role_operations {
                 where
                     R: $RoleStore<C, User = U>,
                 {
-                    step!($flavor, R::update(conn, &renamed(role, name)))
+                    step!($flavor, R::update(conn, &renamed(role, name)?))
                 }
             }
 
@@ -146,19 +153,23 @@ macro_rules! role_operations {
             }
 
             operation! { $flavor,
-                /// Whether `user` has the role called `name`, in one indexed query. An unknown
-                /// name is simply a role the user does not have.
+                /// Whether `user` has the role called `name` (compared after normalisation), in
+                /// one indexed query. An unknown name, or one no role may have, is simply a role
+                /// the user does not have.
                 pub fn has_role<C>(&self, conn: &mut C, user: &U, name: &str) -> Result<bool, UsersError>
                 where
                     R: $RoleStore<C, User = U>,
                 {
-                    step!($flavor, R::has_any_role(conn, user.id(), &[name]))
+                    let Some(name) = lookup_name(name) else {
+                        return Ok(false);
+                    };
+                    step!($flavor, R::has_any_role(conn, user.id(), &[name.as_str()]))
                 }
             }
 
             operation! { $flavor,
-                /// Whether `user` has at least one of the roles named, in one query; `false`
-                /// for none.
+                /// Whether `user` has at least one of the roles named (compared after
+                /// normalisation), in one query; `false` for none.
                 pub fn has_any_role<C>(
                     &self,
                     conn: &mut C,
@@ -168,16 +179,19 @@ macro_rules! role_operations {
                 where
                     R: $RoleStore<C, User = U>,
                 {
+                    let names = any_names(names);
                     if names.is_empty() {
                         return Ok(false);
                     }
-                    step!($flavor, R::has_any_role(conn, user.id(), names))
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    step!($flavor, R::has_any_role(conn, user.id(), &names))
                 }
             }
 
             operation! { $flavor,
-                /// Whether `user` has every one of the roles named, in one query; `true` for
-                /// none.
+                /// Whether `user` has every one of the roles named (compared after
+                /// normalisation), in one query; `true` for none, `false` if one is a name no
+                /// role may have.
                 pub fn has_all_roles<C>(
                     &self,
                     conn: &mut C,
@@ -187,10 +201,13 @@ macro_rules! role_operations {
                 where
                     R: $RoleStore<C, User = U>,
                 {
-                    let distinct = distinct(names);
+                    let Some(distinct) = all_names(names) else {
+                        return Ok(false);
+                    };
                     if distinct.is_empty() {
                         return Ok(true);
                     }
+                    let distinct: Vec<&str> = distinct.iter().map(String::as_str).collect();
                     let count = step!($flavor, R::count_roles_named(conn, user.id(), &distinct))?;
                     Ok(count == distinct.len())
                 }
@@ -244,8 +261,7 @@ macro_rules! role_operations {
                 {
                     let role = match &query.role {
                         Some(name) => {
-                            let role = step!($flavor, R::find_by_name(conn, name))?
-                                .ok_or(UsersError::RoleNotFound)?;
+                            let role = step!($flavor, self.role(conn, name))?;
                             Some((R::JOIN_TABLE, role.id().into()))
                         }
                         None => None,
@@ -269,7 +285,8 @@ macro_rules! role_operations {
             }
 
             operation! { $flavor,
-                /// The users who have the role called `name`, oldest first.
+                /// The users who have the role called `name` (compared after normalisation),
+                /// oldest first.
                 ///
                 /// # Errors
                 ///
@@ -278,9 +295,10 @@ macro_rules! role_operations {
                 where
                     R: $RoleStore<C, User = U>,
                 {
-                    let users = step!($flavor, R::users_with_role(conn, name))?;
+                    let name = lookup_name(name).ok_or(UsersError::RoleNotFound)?;
+                    let users = step!($flavor, R::users_with_role(conn, &name))?;
                     // Only an empty answer can hide an unknown name; ask once more only then.
-                    if users.is_empty() && step!($flavor, R::find_by_name(conn, name))?.is_none() {
+                    if users.is_empty() && step!($flavor, R::find_by_name(conn, &name))?.is_none() {
                         return Err(UsersError::RoleNotFound);
                     }
                     Ok(users)

@@ -163,6 +163,10 @@ fn errors_around(password: &str, secret: &str) -> (Vec<(&'static str, UsersError
         ("a taken role name", Some(UsersError::RoleExists)),
         ("an unknown role", Some(UsersError::RoleNotFound)),
         (
+            "an invisible role name",
+            crate::normalize_role_name("ad\u{200B}min").err(),
+        ),
+        (
             "a database failure",
             Some(UsersError::database(std::io::Error::other(
                 "UNIQUE constraint failed: users.display_name",
@@ -207,6 +211,7 @@ fn every_variant_is_covered() {
             "InvalidCredentials",
             "InvalidEmail",
             "InvalidPassword",
+            "InvalidRoleName",
             "InvalidToken",
             "RoleExists",
             "RoleNotFound",
