@@ -1402,9 +1402,38 @@ async fn inactive_users_are_refused(backend: Backend) {
     let mut app = App::start(backend).await;
     app.register("alice@example.com").await;
     let session = app.login("alice@example.com").await;
-    app.mailed("alice@example.com", MailKind::Verification)
+    let other_session = app.login("alice@example.com").await;
+    let verification = app
+        .mailed("alice@example.com", MailKind::Verification)
+        .await;
+    app.post(
+        "/auth/forgot-password",
+        json!({ "email": "alice@example.com" }),
+    )
+    .await
+    .expect(202);
+    let reset = app
+        .mailed("alice@example.com", MailKind::PasswordReset)
         .await;
     app.db.deactivate("alice@example.com");
+
+    // The tokens issued before the deactivation are refused, and leave the account as it is.
+    app.post("/auth/verify", json!({ "token": verification }))
+        .await
+        .expect_error(403, "inactive_user");
+    app.post(
+        "/auth/reset-password",
+        json!({ "token": reset, "password": "a brand new password" }),
+    )
+    .await
+    .expect_error(403, "inactive_user");
+    // A deactivated user can still end a session (and it stays ended).
+    app.send(app.request(Method::POST, "/auth/logout", Some(&other_session)))
+        .await
+        .expect(204);
+    app.send(app.request(Method::POST, "/auth/logout", Some(&other_session)))
+        .await
+        .expect_error(401, "invalid_token");
 
     app.get("/users/me", &session)
         .await

@@ -5,7 +5,7 @@
 //! expires by itself.
 #![cfg(all(feature = "redis", feature = "sqlite"))]
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use diesel_migrations::MigrationHarness;
 use users_axum::{RedisRevocations, RedisThrottleStore, Revocations};
@@ -35,7 +35,9 @@ fn store(prefix: &str) -> RedisThrottleStore {
 #[test]
 fn redis_counters_count_expire_hold_and_clear() {
     let store = store(&prefix());
-    let t0 = SystemTime::now();
+    // The store counts in milliseconds: start on a whole one.
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let t0 = UNIX_EPOCH + Duration::from_millis(since_epoch.as_millis() as u64);
     let window = Duration::from_secs(10);
     assert_eq!(store.hit("k", t0, window).unwrap().hits, 1);
     let second = store.hit("k", t0 + Duration::from_secs(5), window).unwrap();

@@ -55,7 +55,7 @@ return 1
 /// across restarts.
 ///
 /// The store's methods block (the manager calls them on Tokio's blocking pool), over a small
-/// pool of connections.
+/// pool of connections. Times are kept to the millisecond.
 ///
 /// ```no_run
 /// use users_axum::RedisThrottleStore;

@@ -3,7 +3,7 @@
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -212,15 +212,15 @@ fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response 
 /// Ends the request's session. In cookie mode a session read from the cookie (no
 /// `Authorization` header) is ended only by a same-site request: a cross-site one, which
 /// another site's page can make a browser send, is 403 `forbidden` and the session stays.
+/// Ends the request's session: any valid session, a deactivated or unverified user's too.
 async fn logout<U: Profile>(
     State(users): State<UsersState<U>>,
-    headers: HeaderMap,
-    uri: Uri,
-    user: CurrentUser<U>,
+    parts: Parts,
 ) -> Result<Response, ApiError> {
+    let user = users.session_of(&parts).await?;
     if users.cookie().is_some()
-        && !headers.contains_key(AUTHORIZATION)
-        && is_cross_site(&headers, &uri)
+        && !parts.headers.contains_key(AUTHORIZATION)
+        && is_cross_site(&parts.headers, &parts.uri)
     {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -392,6 +392,20 @@ impl<U: UserModel> UsersState<U> {
     /// expiry), was not logged out, belongs to a user whose password has not changed since,
     /// and that user is active (and verified, where the configuration requires it).
     pub(crate) async fn authenticate(&self, parts: &Parts) -> Result<CurrentUser<U>, ApiError> {
+        let current = self.session_of(parts).await?;
+        if !current.user.is_active() {
+            return Err(UsersError::InactiveUser.into());
+        }
+        if self.pooled.config().requires_verified() && !current.user.is_verified() {
+            return Err(UsersError::UnverifiedUser.into());
+        }
+        Ok(current)
+    }
+
+    /// The user of the request's session, whatever the account's state: the token opens, was
+    /// not logged out, and belongs to a user whose password has not changed since. What a
+    /// logout needs, so that a deactivated (or unverified) user can still end a session.
+    pub(crate) async fn session_of(&self, parts: &Parts) -> Result<CurrentUser<U>, ApiError> {
         let token = self
             .session_token(parts)
             .ok_or_else(ApiError::unauthorized)?;
@@ -412,12 +426,6 @@ impl<U: UserModel> UsersState<U> {
         self.signer
             .check_user(&opened.token, &user)
             .map_err(|_| ApiError::invalid_session())?;
-        if !user.is_active() {
-            return Err(UsersError::InactiveUser.into());
-        }
-        if self.pooled.config().requires_verified() && !user.is_verified() {
-            return Err(UsersError::UnverifiedUser.into());
-        }
         Ok(CurrentUser {
             user,
             session: opened.session(),

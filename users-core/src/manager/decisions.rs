@@ -244,10 +244,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         stored: Option<U>,
         current: &str,
     ) -> Result<U, UsersError> {
-        let mut user = stored.ok_or(UsersError::UserNotFound)?;
-        if !self.hasher.verify(current, user.password_hash()).is_valid() {
-            return Err(UsersError::InvalidCredentials);
-        }
+        let mut user = self.with_current_password(stored, current)?;
         if !user.is_active() {
             return Err(UsersError::InactiveUser);
         }
@@ -298,15 +295,21 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         current: &str,
         new: &str,
     ) -> Result<U, UsersError> {
-        let stored = stored.ok_or(UsersError::UserNotFound)?;
-        if !self
-            .hasher
-            .verify(current, stored.password_hash())
-            .is_valid()
-        {
+        let stored = self.with_current_password(stored, current)?;
+        self.prepare_new_password(Some(stored), new)
+    }
+
+    /// `stored`, provided `current` is its password.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::UserNotFound`] or [`UsersError::InvalidCredentials`].
+    fn with_current_password(&self, stored: Option<U>, current: &str) -> Result<U, UsersError> {
+        let user = stored.ok_or(UsersError::UserNotFound)?;
+        if !self.hasher.verify(current, user.password_hash()).is_valid() {
             return Err(UsersError::InvalidCredentials);
         }
-        self.prepare_new_password(Some(stored), new)
+        Ok(user)
     }
 
     /// `stored` with the hash of `new`.
