@@ -101,8 +101,8 @@ where
     where
         Self: 'a;
 
-    fn connection(&mut self) -> impl Future<Output = Result<Object<C>, UsersError>> + Send {
-        async move { self.0.get().await.map_err(UsersError::database) }
+    async fn connection(&mut self) -> Result<Object<C>, UsersError> {
+        self.0.get().await.map_err(UsersError::database)
     }
 }
 
