@@ -4,7 +4,8 @@
 //! [`authenticate_over`](crate::Users::authenticate_over),
 //! [`change_password_over`](crate::Users::change_password_over),
 //! [`set_password_over`](crate::Users::set_password_over),
-//! [`reset_password_over`](crate::Users::reset_password_over), and their twins in
+//! [`reset_password_over`](crate::Users::reset_password_over),
+//! [`request_email_change_over`](crate::Users::request_email_change_over), and their twins in
 //! `AsyncUsers`) takes a connection for each database step and gives it back before hashing:
 //! load, give back, hash, take one again and re-check. Over `&mut C`, one connection, that
 //! changes nothing; over a pool, no pooled connection waits on argon2 (a tenth of a second per

@@ -6,7 +6,7 @@
 //! `user_operations!` and `role_operations!` (in `roles`) hold the operations, with their docs;
 //! `manager.rs` expands them in the `sync` flavor, `async_manager.rs` in the `async` one. The
 //! decisions between the store calls are the plain methods of `manager/decisions.rs`, reached
-//! through `self.decisions()`. The flavor changes four things, each in one helper macro here
+//! through `self.decisions()`. The flavor changes these things, each in one helper macro here
 //! that takes it as its first token:
 //!
 //! - `operation!`: the signature, `async` and with `C: Send` (which the async stores need) in
@@ -18,10 +18,16 @@
 //!   sent with copies of the inputs it names to Tokio's blocking pool in the async flavor, so a
 //!   burst of logins does not stall the executor;
 //! - `blocking!`: a step of the throttle, whose store may block, sent to the blocking pool in
-//!   the async flavor.
+//!   the async flavor;
+//! - `connect!` and `lend!`: a connection for the next step, from a
+//!   [`Connections`](crate::Connections) source (`AsyncConnections`, awaited, in the async
+//!   flavor).
 //!
 //! No argon2 run happens inside a transaction: `new_hash!` loads the row, hashes, then reloads
-//! it locked and stores the hash only if the row's hash is still the one it loaded.
+//! it locked and stores the hash only if the row's hash is still the one it loaded. An
+//! operation that hashes is written with `operation_over!`, which makes two methods of one
+//! body: one over `&mut C`, and its `…_over` twin over a connection source, which holds no
+//! connection while argon2 runs.
 //!
 //! A new operation is one more entry in the list; both managers get it.
 
