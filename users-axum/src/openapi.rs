@@ -124,11 +124,16 @@ const ROUTES: &[Route] = &[
     route(
         Post,
         "/auth/verify",
-        "Verify the email address of a verification token",
+        "Verify the email address of a verification token; with the token of an email change, \
+         make its new address the user's",
         Anyone,
         Some("TokenRequest"),
         (200, "the verified user", Some("User")),
-        &[(400, &["invalid_token"]), (409, &["already_verified"])],
+        &[
+            (400, &["invalid_token"]),
+            (403, &["inactive_user"]),
+            (409, &["already_verified", "email_taken"]),
+        ],
     ),
     route(
         Post,
@@ -152,6 +157,7 @@ const ROUTES: &[Route] = &[
         (200, "the user, with the new password", Some("User")),
         &[
             (400, &["invalid_token"]),
+            (403, &["inactive_user"]),
             (422, &["invalid_password"]),
             (503, &["overloaded"]),
         ],
