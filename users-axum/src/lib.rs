@@ -82,9 +82,9 @@
 //! and, with [`UsersState::session_cookie`], also sets an HttpOnly, Secure, SameSite=Strict
 //! cookie. The token is signed with the application secret (users-core's
 //! [`TokenSigner`](users_diesel::TokenSigner), purpose `Session`), expires after the session
-//! lifetime, and is bound to the user's password hash: a password change or reset ends every
-//! session of the user. `PATCH /users/me` with a new password answers with a fresh session for
-//! the caller. `POST /auth/logout` puts the token's id on the [`Revocations`] list until it
+//! lifetime, and is bound to the user's password hash: a password change or reset, or an email
+//! change request, ends every session of the user. `PATCH /users/me` with a new password or
+//! email answers with a fresh session for the caller. `POST /auth/logout` puts the token's id on the [`Revocations`] list until it
 //! expires, so that token is refused from then on; the user's other sessions stay.
 //!
 //! # Errors

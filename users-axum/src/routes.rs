@@ -27,11 +27,11 @@ use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
 /// | `POST /auth/login` | `email`, `password` | 200, `access_token`, `token_type`, `expires_in` |
 /// | `POST /auth/logout` | (session) | 204 |
 /// | `POST /auth/request-verify` | `email` | 202, whether or not the address has an account |
-/// | `POST /auth/verify` | `token` | 200, the user |
+/// | `POST /auth/verify` | `token` (of a verification or an email change) | 200, the user |
 /// | `POST /auth/forgot-password` | `email` | 202, whether or not the address has an account |
 /// | `POST /auth/reset-password` | `token`, `password` | 200, the user |
 /// | `GET /users/me` | (session) | 200, the user |
-/// | `PATCH /users/me` | (session) `email`, `password` + `current_password`, profile fields | 200, the user |
+/// | `PATCH /users/me` | (session) profile fields; `password` or `email` with `current_password` | 200, the user (a new email pending until verified) |
 /// | `DELETE /users/me` | (session) `password` | 204 |
 /// | `GET /users` | (admin) query `limit`, `after`, `email`, `is_active`, `is_verified`, `role` | 200, `users`, `next` |
 /// | `GET /users/{user_id}` | (admin) | 200, the user |
