@@ -63,7 +63,10 @@ fn config() -> UsersConfig {
 }
 
 fn migrations() -> Migrations {
-    Migrations::new().with::<User>().with::<Role>()
+    Migrations::new()
+        .with::<User>()
+        .with::<Role>()
+        .with::<Sessions<User>>()
 }
 
 /// The test database, seen from outside the app: what an operator does with the admin CLI.
@@ -72,11 +75,20 @@ trait Operator {
     fn deactivate(&mut self, email: &str);
     /// Drops the tables, so that every query fails.
     fn break_database(&mut self);
+    /// How many rows the session table holds, live or not.
+    fn stored_sessions(&mut self) -> i64;
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
 }
 
 impl<C> Operator for users_tests::TestDb<C>
 where
     C: diesel::Connection + diesel::connection::SimpleConnection,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Count>,
     User: UserStore<C>,
     Role: RoleStore<C, User = User>,
 {
@@ -97,8 +109,15 @@ where
         users.update(&mut **self, &user).unwrap();
     }
 
+    fn stored_sessions(&mut self) -> i64 {
+        let query = diesel::sql_query("SELECT COUNT(*) AS count FROM users_sessions");
+        diesel::RunQueryDsl::get_result::<Count>(query, &mut **self)
+            .unwrap()
+            .count
+    }
+
     fn break_database(&mut self) {
-        self.batch_execute("DROP TABLE user_roles; DROP TABLE users")
+        self.batch_execute("DROP TABLE users_sessions; DROP TABLE user_roles; DROP TABLE users")
             .unwrap();
     }
 }
@@ -370,6 +389,24 @@ impl App {
         self.login_with(email, PASSWORD).await
     }
 
+    /// A login to `email` from a client that says it is `agent`: the whole answer.
+    async fn login_from(&self, email: &str, agent: &str) -> Value {
+        let request = self
+            .request(Method::POST, "/auth/login", None)
+            .header("user-agent", agent)
+            .json(&json!({ "email": email, "password": PASSWORD }));
+        self.send(request).await.expect(200).body
+    }
+
+    /// `POST /auth/refresh` with `refresh_token`.
+    async fn refresh(&self, refresh_token: &str) -> Answer {
+        self.post(
+            "/auth/refresh",
+            json!({ "refresh_token": refresh_token }),
+        )
+        .await
+    }
+
     /// `POST path` with `{"email": email}`: a request for a mail to `email`.
     async fn ask_mail(&self, path: &str, email: &str) -> Answer {
         self.post(path, json!({ "email": email })).await
@@ -467,6 +504,13 @@ http_tests! {
     answers_with_a_token_are_never_cached,
     a_host_prefixed_cookie_session_is_ended_only_by_a_same_site_logout,
     a_role_guard_over_no_roles_is_a_configuration_error,
+    stored_sessions_are_listed_and_ended_one_by_one_or_all_others,
+    refresh_tokens_rotate_and_a_replayed_one_ends_the_session,
+    a_forged_refresh_token_ends_nothing,
+    a_password_change_ends_every_other_session_and_renews_this_one,
+    an_idle_session_ends_and_a_busy_one_lives_on,
+    an_admin_ends_every_session_of_a_user_and_deleting_a_user_deletes_them,
+    stateless_sessions_have_no_refresh_and_no_session_routes,
 }
 
 /// Cheap argon2; an account locks after 3 failures and a client after 6, for a minute; an
@@ -1337,6 +1381,16 @@ async fn patch_me_changes_the_password_with_the_current_one(backend: Backend) {
     app.login_with("alice@example.com", NEW_PASSWORD).await;
 }
 
+/// The token that a `Set-Cookie` value stores in the cookie `name`.
+fn cookie_token(set_cookie: &str, name: &str) -> String {
+    let value = set_cookie
+        .strip_prefix(&format!("{name}="))
+        .unwrap_or_else(|| panic!("{set_cookie}"));
+    let token = value.split(';').next().unwrap().to_owned();
+    assert!(!token.is_empty(), "{set_cookie}");
+    token
+}
+
 async fn cookie_sessions_work_like_bearer_tokens(backend: Backend) {
     let app = App::start_with(backend, |state| {
         state.session_cookie("users_session").unwrap()
@@ -1351,17 +1405,17 @@ async fn cookie_sessions_work_like_bearer_tokens(backend: Backend) {
         .await
         .expect(200);
     let set_cookie = login.headers[SET_COOKIE].to_str().unwrap().to_owned();
-    let token = login.body["access_token"].as_str().unwrap();
-    assert!(
-        set_cookie.starts_with(&format!("users_session={token};")),
-        "{set_cookie}"
-    );
+    // The cookie holds an access token of the same stored session that lasts as long as the
+    // session (30 days by default): each request checks the session's row anyway, and a
+    // browser has no use for the refresh token.
+    let token = cookie_token(&set_cookie, "users_session");
+    assert!(login.body["refresh_token"].is_string());
     for attribute in [
         "HttpOnly",
         "Secure",
         "SameSite=Strict",
         "Path=/",
-        "Max-Age=86400",
+        "Max-Age=2592000",
     ] {
         assert!(set_cookie.contains(attribute), "{set_cookie}");
     }
@@ -2196,11 +2250,7 @@ async fn a_host_prefixed_cookie_session_is_ended_only_by_a_same_site_logout(back
         .expect(200);
     // What browsers demand of a `__Host-` cookie: Secure, Path=/ and no Domain.
     let set_cookie = login.headers[SET_COOKIE].to_str().unwrap().to_owned();
-    let token = login.body["access_token"].as_str().unwrap().to_owned();
-    assert!(
-        set_cookie.starts_with(&format!("{COOKIE_NAME}={token};")),
-        "{set_cookie}"
-    );
+    let token = cookie_token(&set_cookie, COOKIE_NAME);
     let attributes: Vec<&str> = set_cookie.split(';').map(str::trim).collect();
     assert!(
         attributes.contains(&"Secure") && attributes.contains(&"Path=/"),
@@ -2315,4 +2365,234 @@ async fn a_role_guard_over_no_roles_is_a_configuration_error(backend: Backend) {
         state
     })
     .await;
+}
+
+/// The access and refresh tokens of a login or refresh answer.
+fn tokens(answer: &Value) -> (String, String) {
+    let access = answer["access_token"].as_str().expect("an access token");
+    let refresh = answer["refresh_token"].as_str().expect("a refresh token");
+    (access.to_owned(), refresh.to_owned())
+}
+
+async fn stored_sessions_are_listed_and_ended_one_by_one_or_all_others(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    app.register("bob@example.com").await;
+    let (laptop, _) = tokens(&app.login_from("alice@example.com", "Laptop/1.0").await);
+    let (phone, _) = tokens(&app.login_from("alice@example.com", "Phone/2.0").await);
+    let (tablet, _) = tokens(&app.login_from("alice@example.com", "Tablet/3.0").await);
+    let bob = app.login("bob@example.com").await;
+
+    let list = app.get("/users/me/sessions", &laptop).await.expect(200).body;
+    let sessions = list["sessions"].as_array().unwrap();
+    let agents: Vec<&str> = sessions.iter().map(|s| s["user_agent"].as_str().unwrap()).collect();
+    assert_eq!(agents, ["Tablet/3.0", "Phone/2.0", "Laptop/1.0"], "newest first: {list}");
+    let current: Vec<bool> = sessions.iter().map(|s| s["current"].as_bool().unwrap()).collect();
+    assert_eq!(current, [false, false, true]);
+    assert_eq!(sessions[0]["client"], "127.0.0.1");
+    assert!(sessions[0]["expires_at"].as_str().unwrap().ends_with('Z'));
+    let phone_id = sessions[1]["id"].as_str().unwrap().to_owned();
+
+    // Bob cannot end Alice's session: it is not his.
+    app.call(Method::DELETE, &format!("/users/me/sessions/{phone_id}"), &bob, None)
+        .await
+        .expect_error(404, "not_found");
+    app.get("/users/me", &phone).await.expect(200);
+    // Alice can: "log out my phone".
+    app.call(Method::DELETE, &format!("/users/me/sessions/{phone_id}"), &laptop, None)
+        .await
+        .expect(204);
+    app.get("/users/me", &phone).await.expect_error(401, "invalid_token");
+    app.call(Method::DELETE, &format!("/users/me/sessions/{phone_id}"), &laptop, None)
+        .await
+        .expect_error(404, "not_found");
+    app.call(Method::DELETE, "/users/me/sessions/not-a-uuid", &laptop, None)
+        .await
+        .expect_error(400, "bad_request");
+
+    // "Log out everywhere else": the tablet ends, the laptop and Bob stay.
+    let ended = app
+        .call(Method::DELETE, "/users/me/sessions", &laptop, None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(ended["ended"], 1);
+    app.get("/users/me", &tablet).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &laptop).await.expect(200);
+    app.get("/users/me", &bob).await.expect(200);
+    let list = app.get("/users/me/sessions", &laptop).await.expect(200).body;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+
+    // A logout deletes the row: the token is refused wherever the table is read.
+    app.call(Method::POST, "/auth/logout", &laptop, None).await.expect(204);
+    app.get("/users/me", &laptop).await.expect_error(401, "invalid_token");
+}
+
+async fn refresh_tokens_rotate_and_a_replayed_one_ends_the_session(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let login = app.login_from("alice@example.com", "App/1.0").await;
+    assert_eq!(login["expires_in"], 900, "15-minute access tokens: {login}");
+    let (access, first) = tokens(&login);
+
+    let renewed = app.refresh(&first).await.expect(200).body;
+    let (new_access, second) = tokens(&renewed);
+    // Access tokens carry the session's id, so within one second they are the same token;
+    // refresh tokens never are.
+    assert_ne!(second, first);
+    app.get("/users/me", &new_access).await.expect(200);
+    // The same session: one row, its refresh digest replaced.
+    let list = app.get("/users/me/sessions", &new_access).await.expect(200).body;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+
+    // The retired token, replayed (a thief's copy, or the owner's after the thief used it):
+    // the whole session ends, the thief's and the owner's tokens alike.
+    app.refresh(&first).await.expect_error(401, "invalid_token");
+    app.refresh(&second).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &new_access).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &access).await.expect_error(401, "invalid_token");
+
+    // An access token is no refresh token, nor the reverse.
+    let (access, refresh) = tokens(&app.login_from("alice@example.com", "App/1.0").await);
+    app.refresh(&access).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &refresh).await.expect_error(401, "invalid_token");
+    app.refresh(&refresh).await.expect(200);
+    app.post("/auth/refresh", json!({})).await.expect_error(422, "invalid_field");
+}
+
+async fn a_forged_refresh_token_ends_nothing(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let (access, refresh) = tokens(&app.login_from("alice@example.com", "App/1.0").await);
+    // Anyone can read a session's id off a token; only a token we signed may end a session,
+    // or a stranger could log anyone out by guessing.
+    let mut forged = refresh.clone().into_bytes();
+    let last = forged.len() - 2;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    app.refresh(&forged).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &access).await.expect(200);
+    app.refresh(&refresh).await.expect(200);
+}
+
+async fn a_password_change_ends_every_other_session_and_renews_this_one(backend: Backend) {
+    let mut app = App::start(backend).await;
+    app.register("alice@example.com").await;
+    let (laptop, _) = tokens(&app.login_from("alice@example.com", "Laptop/1.0").await);
+    let (phone, phone_refresh) = tokens(&app.login_from("alice@example.com", "Phone/2.0").await);
+    let before = app.get("/users/me/sessions", &laptop).await.expect(200).body;
+    let laptop_id = before["sessions"][1]["id"].clone();
+
+    let changed = app
+        .call(
+            Method::PATCH,
+            "/users/me",
+            &laptop,
+            Some(json!({ "password": NEW_PASSWORD, "current_password": PASSWORD })),
+        )
+        .await
+        .expect(200)
+        .body;
+    let (renewed, renewed_refresh) = tokens(&changed["session"]);
+    app.get("/users/me", &phone).await.expect_error(401, "invalid_token");
+    app.refresh(&phone_refresh).await.expect_error(401, "invalid_token");
+    // The laptop's old token was bound to the old password hash; its session lives on with
+    // the new tokens.
+    app.get("/users/me", &laptop).await.expect_error(401, "invalid_token");
+    let after = app.get("/users/me/sessions", &renewed).await.expect(200).body;
+    let sessions = after["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "{after}");
+    assert_eq!(sessions[0]["id"], laptop_id);
+    app.refresh(&renewed_refresh).await.expect(200);
+
+    // A reset ends every session, rows and all.
+    app.ask_mail("/auth/forgot-password", "alice@example.com").await.expect(202);
+    let token = app.mailed("alice@example.com", MailKind::PasswordReset).await;
+    app.post(
+        "/auth/reset-password",
+        json!({ "token": token, "password": PASSWORD }),
+    )
+    .await
+    .expect(200);
+    assert_eq!(app.db.stored_sessions(), 0);
+}
+
+async fn an_idle_session_ends_and_a_busy_one_lives_on(backend: Backend) {
+    let app = App::start_with(backend, |state| state.idle_timeout(Duration::from_secs(3))).await;
+    app.register("alice@example.com").await;
+    let idle = app.login("alice@example.com").await;
+    let busy = app.login("alice@example.com").await;
+    // The busy session is used every 1.2 s (its last-seen time is written at most every
+    // 0.75 s, a quarter of the timeout), past the timeout counted from login.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        app.get("/users/me", &busy).await.expect(200);
+    }
+    app.get("/users/me", &idle).await.expect_error(401, "invalid_token");
+    // Timed out, the row is gone for good.
+    let list = app.get("/users/me/sessions", &busy).await.expect(200).body;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    app.get("/users/me", &busy).await.expect_error(401, "invalid_token");
+}
+
+async fn an_admin_ends_every_session_of_a_user_and_deleting_a_user_deletes_them(
+    backend: Backend,
+) {
+    let mut app = App::start(backend).await;
+    app.register("admin@example.com").await;
+    let alice = app.register("alice@example.com").await;
+    app.db.grant("admin@example.com", "admin");
+    let admin = app.login("admin@example.com").await;
+    let first = app.login("alice@example.com").await;
+    let second = app.login("alice@example.com").await;
+    let alice_id = alice["id"].as_str().unwrap();
+
+    app.call(Method::DELETE, &format!("/users/{alice_id}/sessions"), &first, None)
+        .await
+        .expect_error(403, "forbidden");
+    let ended = app
+        .call(Method::DELETE, &format!("/users/{alice_id}/sessions"), &admin, None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(ended["ended"], 2);
+    app.get("/users/me", &first).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &second).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &admin).await.expect(200);
+    let nobody = Uuid::now_v7();
+    app.call(Method::DELETE, &format!("/users/{nobody}/sessions"), &admin, None)
+        .await
+        .expect_error(404, "user_not_found");
+
+    // The foreign key cascades: a deleted user's sessions go with them.
+    app.login("alice@example.com").await;
+    assert_eq!(app.db.stored_sessions(), 2);
+    app.call(Method::DELETE, &format!("/users/{alice_id}"), &admin, None)
+        .await
+        .expect(204);
+    assert_eq!(app.db.stored_sessions(), 1);
+}
+
+async fn stateless_sessions_have_no_refresh_and_no_session_routes(backend: Backend) {
+    let mut app = App::start_with(backend, UsersState::stateless_sessions).await;
+    app.register("alice@example.com").await;
+    let login = app
+        .post(
+            "/auth/login",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert!(login.get("refresh_token").is_none(), "{login}");
+    assert_eq!(login["expires_in"], 24 * 60 * 60, "one idle timeout: {login}");
+    let token = login["access_token"].as_str().unwrap();
+    app.get("/users/me", token).await.expect(200);
+    app.get("/users/me/sessions", token).await.expect_error(404, "not_found");
+    app.refresh(token).await.expect_error(404, "not_found");
+    // Nothing is stored; a logout is on the revocation list.
+    assert_eq!(app.db.stored_sessions(), 0);
+    app.call(Method::POST, "/auth/logout", token, None).await.expect(204);
+    app.get("/users/me", token).await.expect_error(401, "invalid_token");
 }

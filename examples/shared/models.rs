@@ -13,7 +13,10 @@ pub struct User {
 #[role_model]
 pub struct Role {}
 
-/// The migrations of both models.
+/// The migrations of both models and of the users' login sessions.
 pub fn migrations() -> Migrations {
-    Migrations::new().with::<User>().with::<Role>()
+    Migrations::new()
+        .with::<User>()
+        .with::<Role>()
+        .with::<Sessions<User>>()
 }

@@ -146,10 +146,10 @@ pub use profile::{NoProfile, Profile};
 #[cfg(feature = "redis")]
 pub use redis::{RedisRevocations, RedisThrottleStore};
 pub use routes::router;
-pub use session::{MemoryRevocations, Revocations, Session};
+pub use session::{MemoryRevocations, NewSession, Revocations, Session};
 pub use state::{
-    peer_ip, ClientKey, UsersState, DEFAULT_ADMIN_ROLE, DEFAULT_BODY_LIMIT,
-    DEFAULT_MAIL_CONCURRENCY, DEFAULT_SESSION_LIFETIME,
+    peer_ip, ClientKey, UsersState, DEFAULT_ACCESS_TOKEN_LIFETIME, DEFAULT_ADMIN_ROLE,
+    DEFAULT_BODY_LIMIT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAIL_CONCURRENCY, DEFAULT_SESSION_LIFETIME,
 };
 /// The crate [`openapi`] builds its document with, for an application's own `ToSchema`
 /// derives and for [`utoipa::openapi::OpenApi::merge`].

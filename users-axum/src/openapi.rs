@@ -88,7 +88,7 @@ const ROUTES: &[Route] = &[
     route(
         Post,
         "/auth/login",
-        "Log in: a session token",
+        "Log in: an access token and a refresh token (stored sessions)",
         Anyone,
         Some("Credentials"),
         (200, "a new session", Some("Session")),
@@ -97,6 +97,20 @@ const ROUTES: &[Route] = &[
             (403, &["inactive_user", "unverified_user"]),
             (429, &["too_many_attempts"]),
             (503, &["overloaded"]),
+        ],
+    ),
+    route(
+        Post,
+        "/auth/refresh",
+        "Swap a refresh token for new tokens of its session; the refresh token is retired, and \
+         a retired one presented again ends the session",
+        Anyone,
+        Some("RefreshRequest"),
+        (200, "new tokens of the session", Some("Session")),
+        &[
+            (401, &["invalid_token"]),
+            (403, &["inactive_user"]),
+            (404, &["not_found"]),
         ],
     ),
     route(
@@ -205,6 +219,42 @@ const ROUTES: &[Route] = &[
             (429, &["too_many_attempts"]),
             (503, &["overloaded"]),
         ],
+    ),
+    route(
+        Get,
+        "/users/me/sessions",
+        "The session user's live sessions, newest first; `current` marks this one",
+        Session,
+        None,
+        (200, "the sessions", Some("SessionList")),
+        &[(404, &["not_found"])],
+    ),
+    route(
+        Delete,
+        "/users/me/sessions",
+        "End every other session of the session user (log out everywhere else)",
+        Session,
+        None,
+        (200, "how many sessions ended", Some("Ended")),
+        &[(404, &["not_found"])],
+    ),
+    route(
+        Delete,
+        "/users/me/sessions/{session_id}",
+        "End one session of the session user",
+        Session,
+        None,
+        (204, "the session is over", None),
+        &[(404, &["not_found"])],
+    ),
+    route(
+        Delete,
+        "/users/{user_id}/sessions",
+        "End every session of a user (log them out everywhere)",
+        Admin,
+        None,
+        (200, "how many sessions ended", Some("Ended")),
+        &[(404, &["user_not_found", "not_found"])],
     ),
     route(
         Get,
@@ -427,7 +477,7 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
             "users"
         });
     for name in path_parameters(route.path) {
-        let schema = if name == "user_id" {
+        let schema = if name == "user_id" || name == "session_id" {
             string().format(Some(SchemaFormat::Custom("uuid".to_owned())))
         } else {
             string()
@@ -528,6 +578,11 @@ fn list_parameters() -> Vec<(&'static str, ObjectBuilder, &'static str)> {
         ),
         ("role", string(), "only users with the role of this name"),
     ]
+}
+
+/// A time, RFC 3339 in UTC.
+fn time() -> ObjectBuilder {
+    string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
 }
 
 fn uuid() -> ObjectBuilder {
@@ -748,8 +803,79 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                             .description(Some("seconds"))
                             .into(),
                     ),
+                    (
+                        "refresh_token",
+                        string()
+                            .description(Some(
+                                "for `POST /auth/refresh`; works once (stored sessions only)",
+                            ))
+                            .into(),
+                    ),
                 ],
                 &["access_token", "token_type", "expires_in"],
+            )
+            .into(),
+        ),
+        (
+            "RefreshRequest",
+            object(vec![("refresh_token", string().into())], &["refresh_token"]).into(),
+        ),
+        (
+            "StoredSession",
+            object(
+                vec![
+                    ("id", uuid().into()),
+                    ("created_at", time().into()),
+                    ("last_seen_at", time().into()),
+                    ("expires_at", time().into()),
+                    ("idle_expires_at", time().into()),
+                    ("user_agent", nullable_string().into()),
+                    ("client", nullable_string().into()),
+                    (
+                        "current",
+                        boolean()
+                            .description(Some("whether this request uses the session"))
+                            .into(),
+                    ),
+                ],
+                &[
+                    "id",
+                    "created_at",
+                    "last_seen_at",
+                    "expires_at",
+                    "idle_expires_at",
+                    "user_agent",
+                    "client",
+                    "current",
+                ],
+            )
+            .description(Some("A login session: where and when it started, when it ends"))
+            .into(),
+        ),
+        (
+            "SessionList",
+            object(
+                vec![(
+                    "sessions",
+                    ArrayBuilder::new()
+                        .items(Ref::from_schema_name("StoredSession"))
+                        .into(),
+                )],
+                &["sessions"],
+            )
+            .into(),
+        ),
+        (
+            "Ended",
+            object(
+                vec![(
+                    "ended",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0))
+                        .into(),
+                )],
+                &["ended"],
             )
             .into(),
         ),

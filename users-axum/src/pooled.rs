@@ -10,8 +10,9 @@ use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::scoped_futures::ScopedFutureExt;
 use users_diesel::{
-    AsyncConnections, AsyncRoleStore, AsyncUserStore, AsyncUsers, RoleModel, UserModel, UserQuery,
-    UsersConfig, UsersError, Uuid,
+    AsyncConnections, AsyncRoleStore, AsyncSessionStore, AsyncUserStore, AsyncUsers, OpenedToken,
+    RoleModel, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens, StoredSession,
+    UserModel, UserQuery, UsersConfig, UsersError, Uuid,
 };
 
 use crate::{ApiError, BoxFuture};
@@ -136,6 +137,7 @@ macro_rules! pooled_operations {
         impl<U, R, C> PooledUsers<U> for Pooled<U, R, C>
         where
             U: AsyncUserStore<C>,
+            U::Sessions: AsyncSessionStore<C>,
             R: AsyncRoleStore<C, User = U>,
             C: Send + 'static,
             AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
@@ -284,6 +286,43 @@ pooled_operations! {
     fn all_roles<'a>() -> Vec<RoleView> = |users, conn| {
         let roles = users.all_roles(&mut *conn).await?;
         Ok(roles.iter().map(RoleView::of).collect())
+    };
+
+    /// Starts a stored session of `user`, who has just logged in.
+    fn start_session<'a>(user: &'a U, origin: SessionOrigin, policy: &'a SessionPolicy) -> SessionTokens
+        = |users, conn| Ok(users.start_session(&mut *conn, user, origin, policy).await?);
+
+    /// The user of a stored session's access token, on one connection: the session's row
+    /// (checked, touched when due), then the user; `None` if the session or the user is gone.
+    fn session_user<'a>(token: &'a OpenedToken, policy: &'a SessionPolicy) -> Option<U> = |users, conn| {
+        match users.check_session(&mut *conn, token, policy).await? {
+            SessionCheck::Live(_) => Ok(users.get(&mut *conn, token.user_id().into()).await?),
+            SessionCheck::Ended => Ok(None),
+        }
+    };
+
+    /// Swaps a refresh token for new tokens of its session.
+    fn refresh_session<'a>(token: &'a str, policy: &'a SessionPolicy) -> SessionTokens
+        = |users, conn| Ok(users.refresh_session(&mut *conn, token, policy).await?);
+
+    /// Ends every other session of `user` and renews `session`'s tokens.
+    fn renew_session<'a>(user: &'a U, session: Uuid, policy: &'a SessionPolicy) -> SessionTokens
+        = |users, conn| Ok(users.renew_session(&mut *conn, user, session, policy).await?);
+
+    fn sessions<'a>(user: &'a U) -> Vec<StoredSession> = |users, conn| {
+        Ok(users.sessions(&mut *conn, user).await?)
+    };
+
+    fn end_session<'a>(user: &'a U, session: Uuid) -> bool = |users, conn| {
+        Ok(users.end_session(&mut *conn, user, session).await?)
+    };
+
+    fn end_other_sessions<'a>(user: &'a U, keep: Uuid) -> usize = |users, conn| {
+        Ok(users.end_other_sessions(&mut *conn, user, keep).await?)
+    };
+
+    fn end_all_sessions<'a>(user: U::Id) -> usize = |users, conn| {
+        Ok(users.end_all_sessions(&mut *conn, user).await?)
     };
 
     fn role_names<'a>(user: &'a U) -> Vec<String> = |users, conn| {

@@ -9,14 +9,17 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use users_diesel::{normalize_email, UserModel, UserQuery, UsersError, Uuid, MAX_PAGE_SIZE};
+use users_diesel::{
+    normalize_email, SessionOrigin, StoredSession, UserModel, UserQuery, UsersError, Uuid,
+    MAX_PAGE_SIZE,
+};
 
 use crate::error::{method_not_allowed, not_found, PathParams};
 use crate::mailer::{Mail, MailKind};
 use crate::pooled::{Edit, RoleView};
 use crate::profile::{merged_profile, require_string, take_bool, take_string, user_view};
 use crate::session::{is_cross_site, set_cookie};
-use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
+use crate::{ApiError, CurrentUser, JsonBody, NewSession, Profile, UsersState};
 
 /// The routes of registration, sessions, verification, password reset, the user's own profile
 /// and role administration, over `state`:
@@ -24,7 +27,8 @@ use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
 /// | route | body | answer |
 /// |---|---|---|
 /// | `POST /auth/register` | `email`, `password`, profile fields | 201, the user |
-/// | `POST /auth/login` | `email`, `password` | 200, `access_token`, `token_type`, `expires_in` |
+/// | `POST /auth/login` | `email`, `password` | 200, `access_token`, `token_type`, `expires_in`, `refresh_token` |
+/// | `POST /auth/refresh` | `refresh_token` | 200, new tokens of the session (the refresh token is retired) |
 /// | `POST /auth/logout` | (session) | 204 |
 /// | `POST /auth/request-verify` | `email` | 202, whether or not the address has an account |
 /// | `POST /auth/verify` | `token` (of a verification or an email change) | 200, the user |
@@ -33,10 +37,14 @@ use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
 /// | `GET /users/me` | (session) | 200, the user |
 /// | `PATCH /users/me` | (session) profile fields; `password` or `email` with `current_password` | 200, the user (a new email pending until verified) |
 /// | `DELETE /users/me` | (session) `password` | 204 |
+/// | `GET /users/me/sessions` | (session) | 200, `sessions`: the user's live sessions, newest first |
+/// | `DELETE /users/me/sessions` | (session) | 200, `ended`: every other session ended |
+/// | `DELETE /users/me/sessions/{session_id}` | (session) | 204 |
 /// | `GET /users` | (admin) query `limit`, `after`, `email`, `is_active`, `is_verified`, `role` | 200, `users`, `next` |
 /// | `GET /users/{user_id}` | (admin) | 200, the user |
 /// | `PATCH /users/{user_id}` | (admin) `email`, `is_active`, `is_verified`, profile fields | 200, the user |
 /// | `DELETE /users/{user_id}` | (admin) | 204 |
+/// | `DELETE /users/{user_id}/sessions` | (admin) | 200, `ended`: every session of the user ended |
 /// | `GET /roles` | (admin) | 200, every role |
 /// | `POST /roles` | (admin) `name`, `description` | 201, the role |
 /// | `DELETE /roles/{name}` | (admin) | 204 |
@@ -70,6 +78,7 @@ where
                 .patch(update_user::<U>)
                 .delete(delete_user::<U>),
         )
+        .route("/users/{user_id}/sessions", delete(end_user_sessions::<U>))
         .route_layer(state.require_role(state.admin()));
     let mut router = Router::new();
     if let Some(path) = state.openapi_path() {
@@ -84,6 +93,7 @@ where
     router
         .route("/auth/register", post(register::<U>))
         .route("/auth/login", post(login::<U>))
+        .route("/auth/refresh", post(refresh::<U>))
         .route("/auth/logout", post(logout::<U>))
         .route("/auth/request-verify", post(request_verify::<U>))
         .route("/auth/verify", post(verify::<U>))
@@ -93,6 +103,11 @@ where
             "/users/me",
             get(me::<U>).patch(update_me::<U>).delete(delete_me::<U>),
         )
+        .route(
+            "/users/me/sessions",
+            get(my_sessions::<U>).delete(end_other_sessions::<U>),
+        )
+        .route("/users/me/sessions/{session_id}", delete(end_my_session::<U>))
         .merge(admin)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -186,20 +201,61 @@ async fn login<U: Profile>(
         .pooled()
         .authenticate(client.as_deref(), &body.email, &body.password)
         .await?;
-    let (session, cookie) = new_session(&users, &user);
-    Ok(with_cookie(Json(session).into_response(), cookie))
+    let session = users.start_session(&user, users.origin(&parts)).await?;
+    Ok(session_answer(&users, &session, Json(session.to_json())))
 }
 
-/// A fresh session for `user`: its JSON (`access_token`, `token_type`, `expires_in`), and the
-/// `Set-Cookie` value that stores it if cookies are on.
-fn new_session<U: Profile>(users: &UsersState<U>, user: &U) -> (Value, Option<HeaderValue>) {
-    let token = users.issue_session(user);
-    let lifetime = users.session_ttl().as_secs();
-    let cookie = users
-        .cookie()
-        .map(|name| set_cookie(name, &token, lifetime));
-    let body = json!({ "access_token": token, "token_type": "bearer", "expires_in": lifetime });
-    (body, cookie)
+/// `answer` with the `Set-Cookie` that stores `session`, if cookies are on.
+fn session_answer<U: Profile>(
+    users: &UsersState<U>,
+    session: &NewSession,
+    answer: impl IntoResponse,
+) -> Response {
+    let cookie = users.cookie().map(|name| session.cookie(name));
+    with_cookie(answer.into_response(), cookie)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+/// Swaps a refresh token for new tokens of its session. A refresh token works once: a retired
+/// one presented again ends its session (401 `invalid_token`, and the session's current
+/// tokens stop working too).
+async fn refresh<U: Profile>(
+    State(users): State<UsersState<U>>,
+    JsonBody(body): JsonBody<RefreshBody>,
+) -> Result<Response, ApiError> {
+    if !users.stored() {
+        return Err(stateless());
+    }
+    let tokens = users
+        .pooled()
+        .refresh_session(&body.refresh_token, users.policy())
+        .await
+        // A refresh token is the session: a bad one is a 401, as a bad access token is.
+        .map_err(|error| match error.code() {
+            "invalid_token" => ApiError::invalid_session(),
+            _ => error,
+        })?;
+    let user = users
+        .pooled()
+        .get(tokens.session.user_id.into())
+        .await?
+        .ok_or_else(ApiError::invalid_session)?;
+    let session = users.new_session(&user, tokens);
+    Ok(Json(session.to_json()).into_response())
+}
+
+/// The refusal of the session routes when sessions are stateless.
+fn stateless() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "sessions are stateless here: there are no stored sessions or refresh tokens",
+    )
 }
 
 fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
@@ -228,11 +284,18 @@ async fn logout<U: Profile>(
             "a cross-site request cannot end a cookie session",
         ));
     }
-    users
-        .revocation_list()
-        .revoke(user.session.id(), user.session.expires_at())
-        .await
-        .map_err(|error| ApiError::logged(&error))?;
+    if users.stored() {
+        users
+            .pooled()
+            .end_session(&user.user, user.session.id())
+            .await?;
+    } else {
+        users
+            .revocation_list()
+            .revoke(user.session.id(), user.session.expires_at())
+            .await
+            .map_err(|error| ApiError::logged(&error))?;
+    }
     let cleared = users.cookie().map(|name| set_cookie(name, "", 0));
     Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cleared))
 }
@@ -290,6 +353,10 @@ async fn reset_password<U: Profile>(
         .pooled()
         .reset_password(&body.token, &body.password)
         .await?;
+    // The new hash outdated every token already; the rows go too, so no list shows them.
+    if users.stored() {
+        users.pooled().end_all_sessions(user.id()).await?;
+    }
     answer_user(&users, &user).await
 }
 
@@ -368,11 +435,19 @@ async fn update_me<U: Profile>(
     if password_change.is_none() && new_email.is_none() {
         return Ok(Json(view).into_response());
     }
-    // The new password hash (an email change request salts the hash again) ended every
-    // session, this one included: hand it a new one.
-    let (session, cookie) = new_session(&users, &user);
-    view["session"] = session;
-    Ok(with_cookie(Json(view).into_response(), cookie))
+    // The new password hash (an email change request salts the hash again) outdated every
+    // session's tokens, this one's included: the others end, this one gets new tokens.
+    let session = if users.stored() {
+        let tokens = users
+            .pooled()
+            .renew_session(&user, current.session.id(), users.policy())
+            .await?;
+        users.new_session(&user, tokens)
+    } else {
+        users.start_session(&user, SessionOrigin::default()).await?
+    };
+    view["session"] = session.to_json();
+    Ok(session_answer(&users, &session, Json(view)))
 }
 
 async fn delete_me<U: Profile>(
@@ -622,4 +697,94 @@ fn parse_query(text: &str) -> Result<UserQuery, ApiError> {
         is_verified: query.is_verified,
         role: query.role,
     })
+}
+
+/// A stored session as `GET /users/me/sessions` lists it; `current` marks the request's own.
+fn session_view(session: &StoredSession, current: Uuid) -> Value {
+    json!({
+        "id": session.id.to_string(),
+        "created_at": rfc3339(session.created_at),
+        "last_seen_at": rfc3339(session.last_seen_at),
+        "expires_at": rfc3339(session.expires_at),
+        "idle_expires_at": rfc3339(session.idle_expires_at),
+        "user_agent": session.user_agent,
+        "client": session.client,
+        "current": session.id == current,
+    })
+}
+
+/// A time as RFC 3339, in UTC, to the second.
+fn rfc3339(time: std::time::SystemTime) -> String {
+    let time: chrono::DateTime<chrono::Utc> = time.into();
+    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+async fn my_sessions<U: Profile>(
+    State(users): State<UsersState<U>>,
+    current: CurrentUser<U>,
+) -> Result<Json<Value>, ApiError> {
+    if !users.stored() {
+        return Err(stateless());
+    }
+    let sessions = users.pooled().sessions(&current.user).await?;
+    let views: Vec<Value> = sessions
+        .iter()
+        .map(|session| session_view(session, current.session.id()))
+        .collect();
+    Ok(Json(json!({ "sessions": views })))
+}
+
+/// Ends every session of the caller but the request's own.
+async fn end_other_sessions<U: Profile>(
+    State(users): State<UsersState<U>>,
+    current: CurrentUser<U>,
+) -> Result<Json<Value>, ApiError> {
+    if !users.stored() {
+        return Err(stateless());
+    }
+    let ended = users
+        .pooled()
+        .end_other_sessions(&current.user, current.session.id())
+        .await?;
+    Ok(Json(json!({ "ended": ended })))
+}
+
+/// Ends one session of the caller (the request's own too: a logout).
+async fn end_my_session<U: Profile>(
+    State(users): State<UsersState<U>>,
+    current: CurrentUser<U>,
+    PathParams(id): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    if !users.stored() {
+        return Err(stateless());
+    }
+    let id =
+        parse_uuid(&id).ok_or_else(|| ApiError::bad_request("`session_id` must be a UUID"))?;
+    if users.pooled().end_session(&current.user, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the user has no session with this id",
+        ))
+    }
+}
+
+/// An administrator's "log out everywhere" for a user.
+async fn end_user_sessions<U: Profile>(
+    State(users): State<UsersState<U>>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !users.stored() {
+        return Err(stateless());
+    }
+    let id = parse_user_id::<U>(&id)?;
+    users
+        .pooled()
+        .get(id)
+        .await?
+        .ok_or(UsersError::UserNotFound)?;
+    let ended = users.pooled().end_all_sessions(id).await?;
+    Ok(Json(json!({ "ended": ended })))
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
@@ -34,7 +34,55 @@ impl Session {
     }
 }
 
-/// Remembers logged-out session tokens until they expire, so that a logout is final.
+/// A session just started or renewed: what `POST /auth/login` and `POST /auth/refresh` answer
+/// (see [`UsersState::start_session`](crate::UsersState::start_session)).
+#[derive(Clone)]
+pub struct NewSession {
+    /// The access token: `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// How long the access token lasts.
+    pub expires_in: Duration,
+    /// The refresh token of a stored session, for `POST /auth/refresh`; `None` for a
+    /// stateless one.
+    pub refresh_token: Option<String>,
+    /// What the session cookie holds, if cookies are on.
+    pub(crate) cookie_token: String,
+    pub(crate) cookie_lifetime: Duration,
+}
+
+impl NewSession {
+    /// The JSON answer, with the OAuth 2.0 token response's names: `access_token`,
+    /// `token_type` (`"bearer"`), `expires_in` (seconds) and, for a stored session,
+    /// `refresh_token`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut answer = serde_json::json!({
+            "access_token": self.access_token,
+            "token_type": "bearer",
+            "expires_in": self.expires_in.as_secs(),
+        });
+        if let Some(refresh) = &self.refresh_token {
+            answer["refresh_token"] = refresh.clone().into();
+        }
+        answer
+    }
+
+    /// The `Set-Cookie` value that stores the session in the cookie `name`.
+    pub(crate) fn cookie(&self, name: &str) -> HeaderValue {
+        set_cookie(name, &self.cookie_token, self.cookie_lifetime.as_secs())
+    }
+}
+
+impl fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Tokens are secrets: never in logs.
+        f.debug_struct("NewSession")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "…"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Remembers logged-out stateless session tokens until they expire, so that a logout is final.
 ///
 /// A session token is signed, not stored, so without this list a copy of a logged-out token
 /// would work until it expires. `POST /auth/logout` adds its token's id here; every

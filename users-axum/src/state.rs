@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::extract::ConnectInfo;
+use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use deadpool::managed::Manager;
 use tokio::sync::Semaphore;
@@ -14,17 +15,23 @@ use users_diesel::asynchronous::deadpool::Pool;
 use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::{
-    AsyncRoleStore, AsyncUserStore, AsyncUsers, TokenPurpose, TokenSigner, UserModel, UsersError,
+    AsyncRoleStore, AsyncSessionStore, AsyncUserStore, AsyncUsers, SessionOrigin, SessionPolicy,
+    SessionTokens, TokenPurpose, TokenSigner, UserModel, UsersError,
 };
 
 use crate::guard::{self, GuardLayer, Rule};
 use crate::mailer::{Mail, Mailer};
 use crate::pooled::{Pooled, PooledUsers};
-use crate::session::{self, MemoryRevocations, Revocations};
+use crate::session::{self, MemoryRevocations, NewSession, Revocations};
 use crate::{ApiError, CurrentUser, Profile};
 
-/// The default session lifetime: one day.
-pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// The default absolute lifetime of a session: 30 days from login.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// The default idle timeout: a session unused for 24 hours ends (and a stateless session
+/// token lasts this long).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// The default lifetime of an access token of a stored session: 15 minutes.
+pub const DEFAULT_ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// The default request body limit: 16 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 /// The default number of mails being handed to the mailer at once; see
@@ -90,7 +97,8 @@ pub fn peer_ip(parts: &Parts) -> Option<String> {
 
 #[derive(Clone, Debug)]
 struct Settings {
-    session_lifetime: Duration,
+    sessions: SessionPolicy,
+    stored: bool,
     cookie: Option<String>,
     admin_role: String,
     body_limit: usize,
@@ -106,14 +114,18 @@ impl<U: Profile> UsersState<U> {
     /// [`AsyncSqliteConnection`](users_diesel::asynchronous::AsyncSqliteConnection)), with
     /// `mailer` delivering the verification and reset tokens.
     ///
-    /// Defaults: sessions last [`DEFAULT_SESSION_LIFETIME`], as bearer tokens only (no
+    /// Defaults: sessions are stored (the `users_sessions` table of
+    /// [`Sessions<U>`](users_diesel::Sessions), which the application's migrations create:
+    /// `Migrations::new().with::<User>().with::<Sessions<User>>()`), last at most
+    /// [`DEFAULT_SESSION_LIFETIME`] and end after [`DEFAULT_IDLE_TIMEOUT`] unused, with access
+    /// tokens of [`DEFAULT_ACCESS_TOKEN_LIFETIME`] and refresh tokens, as bearer tokens only (no
     /// cookie); role administration needs the role [`DEFAULT_ADMIN_ROLE`]; request bodies are
-    /// limited to [`DEFAULT_BODY_LIMIT`]; logouts are remembered in [`MemoryRevocations`];
-    /// logins are throttled per client by [`peer_ip`]; at most [`DEFAULT_MAIL_CONCURRENCY`]
+    /// limited to [`DEFAULT_BODY_LIMIT`]; logins are throttled per client by [`peer_ip`]; at most [`DEFAULT_MAIL_CONCURRENCY`]
     /// mails are handed to the mailer at once.
     pub fn new<R, C>(users: AsyncUsers<U, R>, pool: Pool<C>, mailer: impl Mailer<U>) -> Self
     where
         U: AsyncUserStore<C>,
+        U::Sessions: AsyncSessionStore<C>,
         R: AsyncRoleStore<C, User = U>,
         C: Send + 'static,
         AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
@@ -125,7 +137,12 @@ impl<U: Profile> UsersState<U> {
             revocations: Arc::new(MemoryRevocations::new()),
             mail_slots: Arc::new(Semaphore::new(DEFAULT_MAIL_CONCURRENCY)),
             settings: Arc::new(Settings {
-                session_lifetime: DEFAULT_SESSION_LIFETIME,
+                sessions: SessionPolicy {
+                    lifetime: DEFAULT_SESSION_LIFETIME,
+                    idle_timeout: DEFAULT_IDLE_TIMEOUT,
+                    access_token_lifetime: DEFAULT_ACCESS_TOKEN_LIFETIME,
+                },
+                stored: true,
                 cookie: None,
                 admin_role: DEFAULT_ADMIN_ROLE.to_owned(),
                 body_limit: DEFAULT_BODY_LIMIT,
@@ -137,9 +154,37 @@ impl<U: Profile> UsersState<U> {
         }
     }
 
-    /// Sets how long a session token lasts, in whole seconds.
+    /// Sets the absolute lifetime of a session from login, in whole seconds: its refresh
+    /// token, and its cookie, last this long at most, however busy the session.
     pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
-        Arc::make_mut(&mut self.settings).session_lifetime = lifetime;
+        Arc::make_mut(&mut self.settings).sessions.lifetime = lifetime;
+        self
+    }
+
+    /// Sets how long a session may go unused before it ends (Devise's `:timeoutable`): each
+    /// request pushes the deadline back (written at most once a minute). A stateless session
+    /// token lasts this long.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.settings).sessions.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets how long each access token of a stored session lasts, in whole seconds; a client
+    /// swaps its refresh token for a new one at `POST /auth/refresh`.
+    pub fn access_token_lifetime(mut self, lifetime: Duration) -> Self {
+        Arc::make_mut(&mut self.settings).sessions.access_token_lifetime = lifetime;
+        self
+    }
+
+    /// Uses stateless session tokens instead of stored sessions: no session table and no
+    /// database read for the session on each request (the user is still loaded), but no
+    /// refresh tokens, no list of sessions, and a logout holds only as far as the
+    /// [`Revocations`] list reaches: [`MemoryRevocations`], one process until it restarts, by
+    /// default; [`RedisRevocations`](crate::RedisRevocations) (feature `redis`) for many. A
+    /// token lasts the idle timeout and cannot be extended. The session routes answer 404
+    /// `not_found`.
+    pub fn stateless_sessions(mut self) -> Self {
+        Arc::make_mut(&mut self.settings).stored = false;
         self
     }
 
@@ -239,21 +284,40 @@ impl<U: Profile> UsersState<U> {
         )
     }
 
-    /// Replaces the list that remembers logged-out sessions.
+    /// Replaces the list that remembers logged-out stateless sessions (see
+    /// [`stateless_sessions`](Self::stateless_sessions)).
     pub fn revocations(mut self, revocations: impl Revocations) -> Self {
         self.revocations = Arc::new(revocations);
         self
     }
 
-    /// A session token for `user`, as `POST /auth/login` issues: for an application's own
-    /// ways of logging a user in.
-    pub fn issue_session(&self, user: &U) -> String {
-        self.signer.issue(
-            TokenPurpose::Session,
-            user,
-            SystemTime::now(),
-            self.settings.session_lifetime,
-        )
+    /// Starts a session for `user`, as `POST /auth/login` does after checking the password:
+    /// for an application's own ways of logging a user in. `origin` is what the session list
+    /// shows of where it came from.
+    ///
+    /// # Errors
+    ///
+    /// A database or pool failure (500 `internal`).
+    pub async fn start_session(
+        &self,
+        user: &U,
+        origin: SessionOrigin,
+    ) -> Result<NewSession, ApiError> {
+        if !self.settings.stored {
+            let lifetime = self.stateless_lifetime();
+            let token = self
+                .signer
+                .issue(TokenPurpose::Session, user, SystemTime::now(), lifetime);
+            return Ok(NewSession {
+                cookie_token: token.clone(),
+                access_token: token,
+                expires_in: lifetime,
+                refresh_token: None,
+                cookie_lifetime: lifetime,
+            });
+        }
+        let tokens = self.pooled.start_session(user, origin, self.policy()).await?;
+        Ok(self.new_session(user, tokens))
     }
 
     /// A layer for [`Router::route_layer`](axum::Router::route_layer) that refuses requests
@@ -344,8 +408,57 @@ impl<U: UserModel> UsersState<U> {
         &*self.pooled
     }
 
-    pub(crate) fn session_ttl(&self) -> Duration {
-        self.settings.session_lifetime
+    /// How long stored sessions and their tokens last.
+    pub(crate) fn policy(&self) -> &SessionPolicy {
+        &self.settings.sessions
+    }
+
+    /// Whether sessions are stored (else stateless).
+    pub(crate) fn stored(&self) -> bool {
+        self.settings.stored
+    }
+
+    /// How long a stateless session token lasts: the idle timeout, within the lifetime.
+    fn stateless_lifetime(&self) -> Duration {
+        let policy = self.policy();
+        policy.idle_timeout.min(policy.lifetime)
+    }
+
+    /// What a login answers for the stored session `tokens` of `user`: its access and refresh
+    /// tokens, and for the cookie (if cookies are on) an access token that lasts as long as
+    /// the session, since every request checks the session's row anyway and a browser has no
+    /// use for a refresh token.
+    pub(crate) fn new_session(&self, user: &U, tokens: SessionTokens) -> NewSession {
+        let now = SystemTime::now();
+        let left = self.policy().refresh_lifetime(&tokens.session, now);
+        // To the nearest second: a session of 30 days has a cookie of 30 days.
+        let cookie_lifetime = Duration::from_secs((left.as_millis() as u64 + 500) / 1000);
+        let cookie_token = match self.cookie() {
+            Some(_) => self
+                .signer
+                .issue_session(user, tokens.session.id, now, cookie_lifetime),
+            None => String::new(),
+        };
+        NewSession {
+            access_token: tokens.access_token,
+            expires_in: tokens.expires_in,
+            refresh_token: Some(tokens.refresh_token),
+            cookie_token,
+            cookie_lifetime,
+        }
+    }
+
+    /// Where the session of a login request comes from: its `User-Agent` and client key.
+    pub(crate) fn origin(&self, parts: &Parts) -> SessionOrigin {
+        let user_agent = parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|agent| agent.to_str().ok())
+            .map(str::to_owned);
+        SessionOrigin {
+            user_agent,
+            client: self.client(parts),
+        }
     }
 
     pub(crate) fn cookie(&self) -> Option<&str> {
@@ -402,27 +515,32 @@ impl<U: UserModel> UsersState<U> {
         Ok(current)
     }
 
-    /// The user of the request's session, whatever the account's state: the token opens, was
-    /// not logged out, and belongs to a user whose password has not changed since. What a
-    /// logout needs, so that a deactivated (or unverified) user can still end a session.
+    /// The user of the request's session, whatever the account's state: the token opens, its
+    /// session is live (stored sessions: its row exists, for this user, and has not timed
+    /// out) or was not logged out (stateless), and it belongs to a user whose password has not
+    /// changed since. What a logout needs, so that a deactivated (or unverified) user can
+    /// still end a session.
     pub(crate) async fn session_of(&self, parts: &Parts) -> Result<CurrentUser<U>, ApiError> {
         let token = self
             .session_token(parts)
             .ok_or_else(ApiError::unauthorized)?;
         let opened = session::open(&self.signer, token).ok_or_else(ApiError::invalid_session)?;
-        let revoked = self
-            .revocations
-            .is_revoked(opened.token.id())
-            .await
-            .map_err(|error| ApiError::logged(&error))?;
-        if revoked {
-            return Err(ApiError::invalid_session());
-        }
-        let user = self
-            .pooled
-            .get(opened.token.user_id().into())
-            .await?
-            .ok_or_else(ApiError::invalid_session)?;
+        let user = if self.stored() {
+            self.pooled
+                .session_user(&opened.token, self.policy())
+                .await?
+        } else {
+            let revoked = self
+                .revocations
+                .is_revoked(opened.token.id())
+                .await
+                .map_err(|error| ApiError::logged(&error))?;
+            if revoked {
+                return Err(ApiError::invalid_session());
+            }
+            self.pooled.get(opened.token.user_id().into()).await?
+        };
+        let user = user.ok_or_else(ApiError::invalid_session)?;
         self.signer
             .check_user(&opened.token, &user)
             .map_err(|_| ApiError::invalid_session())?;
@@ -470,7 +588,8 @@ impl<U: UserModel> fmt::Debug for UsersState<U> {
         f.debug_struct("UsersState")
             .field("user_table", &U::TABLE)
             .field("config", self.pooled.config())
-            .field("session_lifetime", &self.settings.session_lifetime)
+            .field("sessions", &self.settings.sessions)
+            .field("stored_sessions", &self.settings.stored)
             .field("session_cookie", &self.settings.cookie)
             .field("admin_role", &self.settings.admin_role)
             .field("body_limit", &self.settings.body_limit)

@@ -13,7 +13,16 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use std::time::SystemTime;
+
+use uuid::Uuid;
+
 use crate::listing::page_of;
+use crate::sessions::{refresh_outcome, RefreshOutcome};
+use crate::{
+    AsyncSessionStore, OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens,
+    StoredSession,
+};
 use crate::manager::decisions::{
     all_names, any_names, deleted_or, lookup_name, new_role, renamed, LoginOutcome,
 };
@@ -46,6 +55,7 @@ use crate::{
 /// # struct User { id: Uuid, email: String, password_hash: String, is_active: bool, is_verified: bool }
 /// # impl UserModel for User {
 /// #     type Id = Uuid;
+/// #     type Sessions = users_core::NoSessions;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
 /// #         User { id, email, password_hash, is_active: true, is_verified: false }
@@ -211,6 +221,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
 
 user_operations!(async, AsyncUsers, AsyncUserStore, AsyncConnections);
 role_operations!(async, AsyncUsers, AsyncUserStore, AsyncRoleStore);
+session_operations!(async, AsyncUsers, AsyncUserStore, AsyncSessionStore);
 
 /// A copy of a password (or of another input) for a blocking task, wiped when the task drops it.
 pub(crate) fn secret(password: &str) -> Zeroizing<String> {

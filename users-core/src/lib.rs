@@ -30,6 +30,7 @@ mod listing;
 mod manager;
 mod model;
 mod password;
+mod sessions;
 mod text;
 mod throttle;
 mod token;
@@ -56,6 +57,12 @@ pub use listing::{UserListing, UserPage, UserQuery, MAX_PAGE_SIZE};
 pub use manager::{Users, MAX_CLIENT_KEY_BYTES};
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
 pub use password::{PasswordHasher, PasswordVerification};
+#[cfg(feature = "async")]
+pub use sessions::AsyncSessionStore;
+pub use sessions::{
+    refresh_digest, NoSessions, SessionCheck, SessionOrigin, SessionPolicy, SessionStore,
+    SessionTokens, StoredSession, MAX_USER_AGENT_BYTES,
+};
 /// Boxed futures that borrow a connection, as [`AsyncUserStore::transaction`] takes them.
 #[cfg(feature = "async")]
 pub use scoped_futures;

@@ -17,7 +17,13 @@ use std::sync::Arc;
 
 use decisions::{all_names, any_names, deleted_or, lookup_name, new_role, renamed, LoginOutcome};
 
+use std::time::SystemTime;
+
+use uuid::Uuid;
+
 use crate::listing::page_of;
+use crate::sessions::{refresh_outcome, RefreshOutcome};
+use crate::{OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionStore, SessionTokens, StoredSession};
 use crate::{
     normalize_email, Connections, MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel,
     RoleStore, ThrottleStore, TokenPurpose, TokenSigner, UserListing, UserModel, UserPage,
@@ -38,6 +44,7 @@ use crate::{
 /// # struct User { id: Uuid, email: String, password_hash: String, is_active: bool, is_verified: bool }
 /// # impl UserModel for User {
 /// #     type Id = Uuid;
+/// #     type Sessions = users_core::NoSessions;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
 /// #         User { id, email, password_hash, is_active: true, is_verified: false }
@@ -163,6 +170,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
 
 user_operations!(sync, Users, UserStore, Connections);
 role_operations!(sync, Users, UserStore, RoleStore);
+session_operations!(sync, Users, UserStore, SessionStore);
 
 impl<U: UserModel, R: RoleModel> Clone for Users<U, R> {
     fn clone(&self) -> Self {

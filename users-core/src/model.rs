@@ -41,6 +41,12 @@ pub trait UserModel: Clone + Debug + Send + Sync + Sized + 'static {
     /// The name of the model's table.
     const TABLE: &'static str;
 
+    /// The store of the model's login sessions: `users_diesel::Sessions<Self>` for a
+    /// `#[user_model]`, [`NoSessions`](crate::NoSessions) for a model without any. The
+    /// managers' session operations (`start_session`, `sessions`, `end_session`, …) need it to
+    /// be a [`SessionStore`](crate::SessionStore) of the connection.
+    type Sessions;
+
     /// The custom fields that registration cannot fill by itself: neither an `Option` nor
     /// given a `#[column(default = …)]`. [`Users::register`](crate::Users::register) refuses a
     /// model that has any (a compile error); `register_with` must set them.

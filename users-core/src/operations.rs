@@ -33,6 +33,8 @@
 
 #[macro_use]
 mod roles;
+#[macro_use]
+mod sessions;
 
 /// One operation's signature and body in a flavor: as written for `sync`; for `async`, an
 /// `async fn` whose connection type is `Send`.

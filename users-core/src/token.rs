@@ -15,6 +15,7 @@
 //! | verification, email change | email and password hash | the email or the password hash changes (an email change request re-salts the hash) |
 //! | password reset | email and password hash | the same: a reset is single-use, and dead after an email change |
 //! | session | password hash | the password hash changes: a password change, reset or email change ends every session |
+//! | refresh | password hash | the same; a stored session also retires each refresh token as it swaps it for the next |
 //!
 //! Keys: each purpose has its own MAC key and binding key, derived with HKDF-SHA256 from the
 //! secret, so a token or digest of one purpose is useless for another. The key id (derived
@@ -25,6 +26,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use argon2::password_hash::rand_core::{OsRng, RngCore};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hkdf::Hkdf;
@@ -62,14 +64,21 @@ pub enum TokenPurpose {
     /// Proves the ownership of a new address the user asked to change to; using it makes that
     /// address the user's (verified) email.
     EmailChange,
+    /// Swaps for a new access token of a stored session, once: see
+    /// [`TokenSigner::issue_refresh`].
+    Refresh,
 }
 
-const PURPOSES: [TokenPurpose; 4] = [
+const PURPOSES: [TokenPurpose; 5] = [
     TokenPurpose::Verification,
     TokenPurpose::PasswordReset,
     TokenPurpose::Session,
     TokenPurpose::EmailChange,
+    TokenPurpose::Refresh,
 ];
+
+/// The random bytes that make each refresh token of a session unique.
+const REFRESH_NONCE_LEN: usize = 16;
 
 impl TokenPurpose {
     fn as_byte(self) -> u8 {
@@ -78,6 +87,7 @@ impl TokenPurpose {
             TokenPurpose::PasswordReset => 2,
             TokenPurpose::Session => 3,
             TokenPurpose::EmailChange => 4,
+            TokenPurpose::Refresh => 5,
         }
     }
 
@@ -91,6 +101,7 @@ impl TokenPurpose {
             TokenPurpose::PasswordReset => b"password reset",
             TokenPurpose::Session => b"session",
             TokenPurpose::EmailChange => b"email change",
+            TokenPurpose::Refresh => b"refresh",
         }
     }
 }
@@ -178,7 +189,7 @@ impl Keys {
             .expect("HMAC takes keys of any length");
         let hash = user.password_hash().as_bytes();
         match purpose {
-            TokenPurpose::Session => mac.update(hash),
+            TokenPurpose::Session | TokenPurpose::Refresh => mac.update(hash),
             TokenPurpose::Verification
             | TokenPurpose::PasswordReset
             | TokenPurpose::EmailChange => {
@@ -193,6 +204,13 @@ impl Keys {
     }
 }
 
+/// What a token carries after its binding: an email change's new address, a refresh token's
+/// nonce.
+enum Extra<'a> {
+    Email(&'a str),
+    Nonce(&'a [u8; REFRESH_NONCE_LEN]),
+}
+
 /// Issues and checks tokens with the configured secret (and accepts those of the retired
 /// secrets of [`UsersConfig::previous_secrets`]).
 ///
@@ -204,6 +222,7 @@ impl Keys {
 /// # #[derive(Clone, Debug)] struct User { id: users_core::Uuid, email: String, hash: String }
 /// # impl users_core::UserModel for User {
 /// #     type Id = users_core::Uuid;
+/// #     type Sessions = users_core::NoSessions;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: users_core::Uuid, email: String, hash: String) -> Self { User { id, email, hash } }
 /// #     fn id(&self) -> users_core::Uuid { self.id }
@@ -264,7 +283,38 @@ impl TokenSigner {
             purpose != TokenPurpose::EmailChange,
             "an email change token carries the new address: use `issue_email_change`"
         );
-        self.sign(purpose, user, None, now, lifetime)
+        self.sign(purpose, user, Uuid::now_v7(), None, now, lifetime)
+    }
+
+    /// An access token of the stored session `session` of `user` (purpose
+    /// [`TokenPurpose::Session`], whose token id is the session's id), issued at `now` and
+    /// valid for `lifetime`. Each request checks it against the session's row.
+    pub fn issue_session<U: UserModel>(
+        &self,
+        user: &U,
+        session: Uuid,
+        now: SystemTime,
+        lifetime: Duration,
+    ) -> String {
+        self.sign(TokenPurpose::Session, user, session, None, now, lifetime)
+    }
+
+    /// A refresh token of the stored session `session` of `user`, valid for `lifetime` from
+    /// `now`: its token id is the session's id, and 16 random bytes make each one unique, so
+    /// the session's row can hold the digest of the one current token
+    /// ([`refresh_digest`](crate::refresh_digest)) and tell a retired one, replayed, from a
+    /// forged one.
+    pub fn issue_refresh<U: UserModel>(
+        &self,
+        user: &U,
+        session: Uuid,
+        now: SystemTime,
+        lifetime: Duration,
+    ) -> String {
+        let mut nonce = [0u8; REFRESH_NONCE_LEN];
+        OsRng.fill_bytes(&mut nonce);
+        let extra = Extra::Nonce(&nonce);
+        self.sign(TokenPurpose::Refresh, user, session, Some(extra), now, lifetime)
     }
 
     /// A token that changes the email of `user` to `new_email` (normalised already) when used,
@@ -288,7 +338,8 @@ impl TokenSigner {
         Ok(self.sign(
             TokenPurpose::EmailChange,
             user,
-            Some(new_email),
+            Uuid::now_v7(),
+            Some(Extra::Email(new_email)),
             now,
             lifetime,
         ))
@@ -298,7 +349,8 @@ impl TokenSigner {
         &self,
         purpose: TokenPurpose,
         user: &U,
-        new_email: Option<&str>,
+        id: Uuid,
+        extra: Option<Extra<'_>>,
         now: SystemTime,
         lifetime: Duration,
     ) -> String {
@@ -310,13 +362,17 @@ impl TokenSigner {
         token.extend_from_slice(&keys.id);
         token.push(purpose.as_byte());
         token.extend_from_slice(user_id.as_bytes());
-        token.extend_from_slice(Uuid::now_v7().as_bytes());
+        token.extend_from_slice(id.as_bytes());
         token.extend_from_slice(&expiry.to_be_bytes());
         token.extend_from_slice(&keys.binding(purpose, user));
-        if let Some(email) = new_email {
-            // At most MAX_EMAIL_BYTES (254), checked by `issue_email_change`.
-            token.push(u8::try_from(email.len()).unwrap_or(u8::MAX));
-            token.extend_from_slice(email.as_bytes());
+        match extra {
+            Some(Extra::Email(email)) => {
+                // At most MAX_EMAIL_BYTES (254), checked by `issue_email_change`.
+                token.push(u8::try_from(email.len()).unwrap_or(u8::MAX));
+                token.extend_from_slice(email.as_bytes());
+            }
+            Some(Extra::Nonce(nonce)) => token.extend_from_slice(nonce),
+            None => {}
         }
         let tag = keys.mac(purpose).chain_update(&token).finalize();
         token.extend_from_slice(&tag.into_bytes());
@@ -377,6 +433,8 @@ impl TokenSigner {
                 Some(String::from_utf8(email.to_vec()).map_err(|_| UsersError::InvalidToken)?)
             }
             (TokenPurpose::EmailChange, _) => return Err(UsersError::InvalidToken),
+            (TokenPurpose::Refresh, nonce) if nonce.len() == REFRESH_NONCE_LEN => None,
+            (TokenPurpose::Refresh, _) => return Err(UsersError::InvalidToken),
             (_, []) => None,
             (_, _) => return Err(UsersError::InvalidToken),
         };
@@ -452,6 +510,7 @@ mod tests {
 
     impl UserModel for User {
         type Id = Uuid;
+        type Sessions = crate::NoSessions;
         const TABLE: &'static str = "users";
         fn from_credentials(id: Uuid, email: String, hash: String) -> Self {
             User { id, email, hash }

@@ -52,6 +52,7 @@ pub mod migrations;
 pub mod schema;
 pub mod sql_types;
 mod store;
+mod sessions;
 mod throttle;
 mod user_enum;
 mod verify;
@@ -60,6 +61,7 @@ pub use id::Id;
 pub use migrations::{Dialect, MigrationError, MigrationSql, Migrations, Refusal};
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;
+pub use sessions::Sessions;
 pub use throttle::{DatabaseThrottleStore, Throttle, ThrottleSql};
 pub use user_enum::UserEnum;
 pub use users_core::*;
@@ -173,8 +175,8 @@ pub use verify::{
 pub mod prelude {
     pub use crate::schema::ModelSchema;
     pub use crate::{
-        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, UserEnum, UserModel,
-        UserStore, Users, UsersConfig, UsersError,
+        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, Sessions, UserEnum,
+        UserModel, UserStore, Users, UsersConfig, UsersError,
     };
     // Not the async store traits: their methods have the names of the sync ones, so with both
     // in scope `User::find(conn, id)` would be ambiguous. `AsyncUsers` needs neither in scope.

@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::Users;
 use crate::password::check_length;
+use crate::sessions::{SessionPolicy, SessionTokens, StoredSession};
 use crate::{
-    normalize_email, normalize_role_name, OpenedToken, PasswordVerification, RoleModel,
+    normalize_email, refresh_digest, normalize_role_name, OpenedToken, PasswordVerification, RoleModel,
     TokenPurpose, UserModel, UsersError,
 };
 
@@ -426,7 +427,13 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         self.prepare_new_password(Some(user), new)
     }
 
-    fn token_user(
+    /// The user of an opened token, loaded as `stored`: the token's purpose, the binding to
+    /// the user's state, and that the user is active.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidToken`], [`UsersError::InactiveUser`].
+    pub(crate) fn token_user(
         &self,
         token: &OpenedToken,
         purpose: TokenPurpose,
@@ -441,6 +448,29 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
             return Err(UsersError::InactiveUser);
         }
         Ok(user)
+    }
+
+    /// New tokens for the stored session `session` of `user` at `now`: an access token, and a
+    /// refresh token whose digest the returned row holds (the caller stores it).
+    pub(crate) fn session_tokens(
+        &self,
+        user: &U,
+        mut session: StoredSession,
+        policy: &SessionPolicy,
+        now: SystemTime,
+    ) -> SessionTokens {
+        let expires_in = policy.access_lifetime(&session, now);
+        let refresh_lifetime = policy.refresh_lifetime(&session, now);
+        let refresh_token = self
+            .tokens
+            .issue_refresh(user, session.id, now, refresh_lifetime);
+        session.refresh_digest = refresh_digest(&refresh_token);
+        SessionTokens {
+            access_token: self.tokens.issue_session(user, session.id, now, expires_in),
+            expires_in,
+            refresh_token,
+            session,
+        }
     }
 }
 

@@ -170,6 +170,7 @@ fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
         #[automatically_derived]
         impl UserModel for #ident {
             type Id = Id<#ident>;
+            type Sessions = #krate::Sessions<#ident>;
 
             const TABLE: &'static str = #table;
 
