@@ -12,7 +12,8 @@
 //!   kept (default 5).
 //! - `--smoke`: `--scale 0.01 --rounds 1`, to check that everything runs.
 //! - `--only W1,W3`: run only these workloads (W2 always runs: it inserts the users); `FLOOD`
-//!   is the login flood (see `flood`), which runs after the workloads, on SQLite.
+//!   is the login flood (see `flood`), which runs after the workloads, on SQLite; `HTTP` the
+//!   per-request cost of a session over HTTP (see `http`), on SQLite and PostgreSQL, last.
 //! - `--backends sqlite,mysql`: run only on these of the compiled-in backends.
 //!
 //! SQLite always runs; PostgreSQL (`USERS_TEST_POSTGRES_URL`, default
@@ -24,6 +25,7 @@
 mod db;
 #[cfg(feature = "sqlite")]
 mod flood;
+mod http;
 mod measure;
 mod models;
 mod workloads;
@@ -148,6 +150,9 @@ fn main() -> Result<()> {
     #[cfg(feature = "sqlite")]
     if options.selected("FLOOD") && options.backend("sqlite") {
         flood::run(options.scale)?;
+    }
+    if options.selected("HTTP") {
+        http::run(options.scale, options.rounds, |name| options.backend(name))?;
     }
     Ok(())
 }
