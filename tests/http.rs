@@ -400,11 +400,8 @@ impl App {
 
     /// `POST /auth/refresh` with `refresh_token`.
     async fn refresh(&self, refresh_token: &str) -> Answer {
-        self.post(
-            "/auth/refresh",
-            json!({ "refresh_token": refresh_token }),
-        )
-        .await
+        self.post("/auth/refresh", json!({ "refresh_token": refresh_token }))
+            .await
     }
 
     /// `POST path` with `{"email": email}`: a request for a mail to `email`.
@@ -2383,32 +2380,68 @@ async fn stored_sessions_are_listed_and_ended_one_by_one_or_all_others(backend: 
     let (tablet, _) = tokens(&app.login_from("alice@example.com", "Tablet/3.0").await);
     let bob = app.login("bob@example.com").await;
 
-    let list = app.get("/users/me/sessions", &laptop).await.expect(200).body;
+    let list = app
+        .get("/users/me/sessions", &laptop)
+        .await
+        .expect(200)
+        .body;
     let sessions = list["sessions"].as_array().unwrap();
-    let agents: Vec<&str> = sessions.iter().map(|s| s["user_agent"].as_str().unwrap()).collect();
-    assert_eq!(agents, ["Tablet/3.0", "Phone/2.0", "Laptop/1.0"], "newest first: {list}");
-    let current: Vec<bool> = sessions.iter().map(|s| s["current"].as_bool().unwrap()).collect();
+    let agents: Vec<&str> = sessions
+        .iter()
+        .map(|s| s["user_agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        agents,
+        ["Tablet/3.0", "Phone/2.0", "Laptop/1.0"],
+        "newest first: {list}"
+    );
+    let current: Vec<bool> = sessions
+        .iter()
+        .map(|s| s["current"].as_bool().unwrap())
+        .collect();
     assert_eq!(current, [false, false, true]);
     assert_eq!(sessions[0]["client"], "127.0.0.1");
     assert!(sessions[0]["expires_at"].as_str().unwrap().ends_with('Z'));
     let phone_id = sessions[1]["id"].as_str().unwrap().to_owned();
 
     // Bob cannot end Alice's session: it is not his.
-    app.call(Method::DELETE, &format!("/users/me/sessions/{phone_id}"), &bob, None)
-        .await
-        .expect_error(404, "not_found");
+    app.call(
+        Method::DELETE,
+        &format!("/users/me/sessions/{phone_id}"),
+        &bob,
+        None,
+    )
+    .await
+    .expect_error(404, "not_found");
     app.get("/users/me", &phone).await.expect(200);
     // Alice can: "log out my phone".
-    app.call(Method::DELETE, &format!("/users/me/sessions/{phone_id}"), &laptop, None)
+    app.call(
+        Method::DELETE,
+        &format!("/users/me/sessions/{phone_id}"),
+        &laptop,
+        None,
+    )
+    .await
+    .expect(204);
+    app.get("/users/me", &phone)
         .await
-        .expect(204);
-    app.get("/users/me", &phone).await.expect_error(401, "invalid_token");
-    app.call(Method::DELETE, &format!("/users/me/sessions/{phone_id}"), &laptop, None)
-        .await
-        .expect_error(404, "not_found");
-    app.call(Method::DELETE, "/users/me/sessions/not-a-uuid", &laptop, None)
-        .await
-        .expect_error(400, "bad_request");
+        .expect_error(401, "invalid_token");
+    app.call(
+        Method::DELETE,
+        &format!("/users/me/sessions/{phone_id}"),
+        &laptop,
+        None,
+    )
+    .await
+    .expect_error(404, "not_found");
+    app.call(
+        Method::DELETE,
+        "/users/me/sessions/not-a-uuid",
+        &laptop,
+        None,
+    )
+    .await
+    .expect_error(400, "bad_request");
 
     // "Log out everywhere else": the tablet ends, the laptop and Bob stay.
     let ended = app
@@ -2417,15 +2450,25 @@ async fn stored_sessions_are_listed_and_ended_one_by_one_or_all_others(backend: 
         .expect(200)
         .body;
     assert_eq!(ended["ended"], 1);
-    app.get("/users/me", &tablet).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &tablet)
+        .await
+        .expect_error(401, "invalid_token");
     app.get("/users/me", &laptop).await.expect(200);
     app.get("/users/me", &bob).await.expect(200);
-    let list = app.get("/users/me/sessions", &laptop).await.expect(200).body;
+    let list = app
+        .get("/users/me/sessions", &laptop)
+        .await
+        .expect(200)
+        .body;
     assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
 
     // A logout deletes the row: the token is refused wherever the table is read.
-    app.call(Method::POST, "/auth/logout", &laptop, None).await.expect(204);
-    app.get("/users/me", &laptop).await.expect_error(401, "invalid_token");
+    app.call(Method::POST, "/auth/logout", &laptop, None)
+        .await
+        .expect(204);
+    app.get("/users/me", &laptop)
+        .await
+        .expect_error(401, "invalid_token");
 }
 
 async fn refresh_tokens_rotate_and_a_replayed_one_ends_the_session(backend: Backend) {
@@ -2442,22 +2485,38 @@ async fn refresh_tokens_rotate_and_a_replayed_one_ends_the_session(backend: Back
     assert_ne!(second, first);
     app.get("/users/me", &new_access).await.expect(200);
     // The same session: one row, its refresh digest replaced.
-    let list = app.get("/users/me/sessions", &new_access).await.expect(200).body;
+    let list = app
+        .get("/users/me/sessions", &new_access)
+        .await
+        .expect(200)
+        .body;
     assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
 
     // The retired token, replayed (a thief's copy, or the owner's after the thief used it):
     // the whole session ends, the thief's and the owner's tokens alike.
     app.refresh(&first).await.expect_error(401, "invalid_token");
-    app.refresh(&second).await.expect_error(401, "invalid_token");
-    app.get("/users/me", &new_access).await.expect_error(401, "invalid_token");
-    app.get("/users/me", &access).await.expect_error(401, "invalid_token");
+    app.refresh(&second)
+        .await
+        .expect_error(401, "invalid_token");
+    app.get("/users/me", &new_access)
+        .await
+        .expect_error(401, "invalid_token");
+    app.get("/users/me", &access)
+        .await
+        .expect_error(401, "invalid_token");
 
     // An access token is no refresh token, nor the reverse.
     let (access, refresh) = tokens(&app.login_from("alice@example.com", "App/1.0").await);
-    app.refresh(&access).await.expect_error(401, "invalid_token");
-    app.get("/users/me", &refresh).await.expect_error(401, "invalid_token");
+    app.refresh(&access)
+        .await
+        .expect_error(401, "invalid_token");
+    app.get("/users/me", &refresh)
+        .await
+        .expect_error(401, "invalid_token");
     app.refresh(&refresh).await.expect(200);
-    app.post("/auth/refresh", json!({})).await.expect_error(422, "invalid_field");
+    app.post("/auth/refresh", json!({}))
+        .await
+        .expect_error(422, "invalid_field");
 }
 
 async fn a_forged_refresh_token_ends_nothing(backend: Backend) {
@@ -2470,7 +2529,9 @@ async fn a_forged_refresh_token_ends_nothing(backend: Backend) {
     let last = forged.len() - 2;
     forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).unwrap();
-    app.refresh(&forged).await.expect_error(401, "invalid_token");
+    app.refresh(&forged)
+        .await
+        .expect_error(401, "invalid_token");
     app.get("/users/me", &access).await.expect(200);
     app.refresh(&refresh).await.expect(200);
 }
@@ -2480,7 +2541,11 @@ async fn a_password_change_ends_every_other_session_and_renews_this_one(backend:
     app.register("alice@example.com").await;
     let (laptop, _) = tokens(&app.login_from("alice@example.com", "Laptop/1.0").await);
     let (phone, phone_refresh) = tokens(&app.login_from("alice@example.com", "Phone/2.0").await);
-    let before = app.get("/users/me/sessions", &laptop).await.expect(200).body;
+    let before = app
+        .get("/users/me/sessions", &laptop)
+        .await
+        .expect(200)
+        .body;
     let laptop_id = before["sessions"][1]["id"].clone();
 
     let changed = app
@@ -2494,20 +2559,34 @@ async fn a_password_change_ends_every_other_session_and_renews_this_one(backend:
         .expect(200)
         .body;
     let (renewed, renewed_refresh) = tokens(&changed["session"]);
-    app.get("/users/me", &phone).await.expect_error(401, "invalid_token");
-    app.refresh(&phone_refresh).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &phone)
+        .await
+        .expect_error(401, "invalid_token");
+    app.refresh(&phone_refresh)
+        .await
+        .expect_error(401, "invalid_token");
     // The laptop's old token was bound to the old password hash; its session lives on with
     // the new tokens.
-    app.get("/users/me", &laptop).await.expect_error(401, "invalid_token");
-    let after = app.get("/users/me/sessions", &renewed).await.expect(200).body;
+    app.get("/users/me", &laptop)
+        .await
+        .expect_error(401, "invalid_token");
+    let after = app
+        .get("/users/me/sessions", &renewed)
+        .await
+        .expect(200)
+        .body;
     let sessions = after["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 1, "{after}");
     assert_eq!(sessions[0]["id"], laptop_id);
     app.refresh(&renewed_refresh).await.expect(200);
 
     // A reset ends every session, rows and all.
-    app.ask_mail("/auth/forgot-password", "alice@example.com").await.expect(202);
-    let token = app.mailed("alice@example.com", MailKind::PasswordReset).await;
+    app.ask_mail("/auth/forgot-password", "alice@example.com")
+        .await
+        .expect(202);
+    let token = app
+        .mailed("alice@example.com", MailKind::PasswordReset)
+        .await;
     app.post(
         "/auth/reset-password",
         json!({ "token": token, "password": PASSWORD }),
@@ -2528,17 +2607,19 @@ async fn an_idle_session_ends_and_a_busy_one_lives_on(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(1200)).await;
         app.get("/users/me", &busy).await.expect(200);
     }
-    app.get("/users/me", &idle).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &idle)
+        .await
+        .expect_error(401, "invalid_token");
     // Timed out, the row is gone for good.
     let list = app.get("/users/me/sessions", &busy).await.expect(200).body;
     assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
     tokio::time::sleep(Duration::from_millis(3200)).await;
-    app.get("/users/me", &busy).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &busy)
+        .await
+        .expect_error(401, "invalid_token");
 }
 
-async fn an_admin_ends_every_session_of_a_user_and_deleting_a_user_deletes_them(
-    backend: Backend,
-) {
+async fn an_admin_ends_every_session_of_a_user_and_deleting_a_user_deletes_them(backend: Backend) {
     let mut app = App::start(backend).await;
     app.register("admin@example.com").await;
     let alice = app.register("alice@example.com").await;
@@ -2548,22 +2629,41 @@ async fn an_admin_ends_every_session_of_a_user_and_deleting_a_user_deletes_them(
     let second = app.login("alice@example.com").await;
     let alice_id = alice["id"].as_str().unwrap();
 
-    app.call(Method::DELETE, &format!("/users/{alice_id}/sessions"), &first, None)
-        .await
-        .expect_error(403, "forbidden");
+    app.call(
+        Method::DELETE,
+        &format!("/users/{alice_id}/sessions"),
+        &first,
+        None,
+    )
+    .await
+    .expect_error(403, "forbidden");
     let ended = app
-        .call(Method::DELETE, &format!("/users/{alice_id}/sessions"), &admin, None)
+        .call(
+            Method::DELETE,
+            &format!("/users/{alice_id}/sessions"),
+            &admin,
+            None,
+        )
         .await
         .expect(200)
         .body;
     assert_eq!(ended["ended"], 2);
-    app.get("/users/me", &first).await.expect_error(401, "invalid_token");
-    app.get("/users/me", &second).await.expect_error(401, "invalid_token");
+    app.get("/users/me", &first)
+        .await
+        .expect_error(401, "invalid_token");
+    app.get("/users/me", &second)
+        .await
+        .expect_error(401, "invalid_token");
     app.get("/users/me", &admin).await.expect(200);
     let nobody = Uuid::now_v7();
-    app.call(Method::DELETE, &format!("/users/{nobody}/sessions"), &admin, None)
-        .await
-        .expect_error(404, "user_not_found");
+    app.call(
+        Method::DELETE,
+        &format!("/users/{nobody}/sessions"),
+        &admin,
+        None,
+    )
+    .await
+    .expect_error(404, "user_not_found");
 
     // The foreign key cascades: a deleted user's sessions go with them.
     app.login("alice@example.com").await;
@@ -2586,13 +2686,23 @@ async fn stateless_sessions_have_no_refresh_and_no_session_routes(backend: Backe
         .expect(200)
         .body;
     assert!(login.get("refresh_token").is_none(), "{login}");
-    assert_eq!(login["expires_in"], 24 * 60 * 60, "one idle timeout: {login}");
+    assert_eq!(
+        login["expires_in"],
+        24 * 60 * 60,
+        "one idle timeout: {login}"
+    );
     let token = login["access_token"].as_str().unwrap();
     app.get("/users/me", token).await.expect(200);
-    app.get("/users/me/sessions", token).await.expect_error(404, "not_found");
+    app.get("/users/me/sessions", token)
+        .await
+        .expect_error(404, "not_found");
     app.refresh(token).await.expect_error(404, "not_found");
     // Nothing is stored; a logout is on the revocation list.
     assert_eq!(app.db.stored_sessions(), 0);
-    app.call(Method::POST, "/auth/logout", token, None).await.expect(204);
-    app.get("/users/me", token).await.expect_error(401, "invalid_token");
+    app.call(Method::POST, "/auth/logout", token, None)
+        .await
+        .expect(204);
+    app.get("/users/me", token)
+        .await
+        .expect_error(401, "invalid_token");
 }

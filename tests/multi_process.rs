@@ -17,7 +17,9 @@ use std::time::Duration;
 use diesel_migrations::MigrationHarness;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use users_axum::{MemoryMailer, NoProfile, Profile, RedisRevocations, RedisThrottleStore, UsersState};
+use users_axum::{
+    MemoryMailer, NoProfile, Profile, RedisRevocations, RedisThrottleStore, UsersState,
+};
 use users_diesel::asynchronous::deadpool::Pool;
 use users_diesel::asynchronous::{AsyncDieselConnectionManager, AsyncPgConnection};
 use users_diesel::prelude::*;
@@ -72,15 +74,19 @@ fn server_process() {
     runtime.block_on(async move {
         let manager = AsyncUsers::<User, Role>::new(config());
         let manager = match &redis {
-            Some(url) => manager.with_throttle_store(RedisThrottleStore::open(url, &prefix).unwrap()),
+            Some(url) => {
+                manager.with_throttle_store(RedisThrottleStore::open(url, &prefix).unwrap())
+            }
             None => manager.with_throttle_store(
                 DatabaseThrottleStore::<diesel::PgConnection>::establish(&database).unwrap(),
             ),
         };
-        let pool = Pool::builder(AsyncDieselConnectionManager::<AsyncPgConnection>::new(&database))
-            .max_size(4)
-            .build()
-            .unwrap();
+        let pool = Pool::builder(AsyncDieselConnectionManager::<AsyncPgConnection>::new(
+            &database,
+        ))
+        .max_size(4)
+        .build()
+        .unwrap();
         let mut state = UsersState::new(manager, pool, MemoryMailer::new());
         if let Some(url) = &redis {
             let revocations = RedisRevocations::open(url, &prefix).await.unwrap();
@@ -178,8 +184,11 @@ impl Server {
 
     /// A login's answer: status and body.
     async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
-        self.post("/auth/login", json!({ "email": email, "password": password }))
-            .await
+        self.post(
+            "/auth/login",
+            json!({ "email": email, "password": password }),
+        )
+        .await
     }
 
     /// A login that must succeed: its access and refresh tokens (no refresh token if
@@ -193,7 +202,10 @@ impl Server {
 
     async fn register(&self, email: &str) {
         let (status, body) = self
-            .post("/auth/register", json!({ "email": email, "password": PASSWORD }))
+            .post(
+                "/auth/register",
+                json!({ "email": email, "password": PASSWORD }),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
@@ -245,14 +257,18 @@ async fn stored_sessions_hold_across_processes_and_restarts_over_postgres() {
     // A logout through A is honoured by B.
     let (logged_out, _) = a.session("alice@example.com").await;
     assert_eq!(b.me(&logged_out).await, StatusCode::OK);
-    let (status, _) = a.call(reqwest::Method::POST, "/auth/logout", &logged_out).await;
+    let (status, _) = a
+        .call(reqwest::Method::POST, "/auth/logout", &logged_out)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(b.me(&logged_out).await, StatusCode::UNAUTHORIZED);
 
     // A session ended through A ("log out my phone") is refused by B.
     let (laptop, _) = a.session("alice@example.com").await;
     let (phone, _) = b.session("alice@example.com").await;
-    let (_, list) = b.call(reqwest::Method::GET, "/users/me/sessions", &laptop).await;
+    let (_, list) = b
+        .call(reqwest::Method::GET, "/users/me/sessions", &laptop)
+        .await;
     let phone_id = list["sessions"]
         .as_array()
         .unwrap()
@@ -269,15 +285,21 @@ async fn stored_sessions_hold_across_processes_and_restarts_over_postgres() {
     // A refresh token rotated through A, replayed through B: the session ends for both.
     let (tablet, first) = a.session("alice@example.com").await;
     let first = first.expect("a refresh token");
-    let (status, renewed) = a.post("/auth/refresh", json!({ "refresh_token": first })).await;
+    let (status, renewed) = a
+        .post("/auth/refresh", json!({ "refresh_token": first }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{renewed}");
     let renewed_access = renewed["access_token"].as_str().unwrap().to_owned();
     let second = renewed["refresh_token"].as_str().unwrap().to_owned();
-    let (status, _) = b.post("/auth/refresh", json!({ "refresh_token": first })).await;
+    let (status, _) = b
+        .post("/auth/refresh", json!({ "refresh_token": first }))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(a.me(&renewed_access).await, StatusCode::UNAUTHORIZED);
     assert_eq!(a.me(&tablet).await, StatusCode::UNAUTHORIZED);
-    let (status, _) = a.post("/auth/refresh", json!({ "refresh_token": second })).await;
+    let (status, _) = a
+        .post("/auth/refresh", json!({ "refresh_token": second }))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // A lockout counted through A holds in B.
@@ -311,7 +333,9 @@ async fn stateless_sessions_share_logouts_and_lockouts_through_redis() {
     assert!(refresh.is_none());
     let (kept, _) = b.session("alice@example.com").await;
     assert_eq!(b.me(&logged_out).await, StatusCode::OK);
-    let (status, _) = b.call(reqwest::Method::POST, "/auth/logout", &logged_out).await;
+    let (status, _) = b
+        .call(reqwest::Method::POST, "/auth/logout", &logged_out)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(a.me(&logged_out).await, StatusCode::UNAUTHORIZED);
     assert_eq!(a.me(&kept).await, StatusCode::OK);

@@ -78,14 +78,25 @@
 //!
 //! # Sessions
 //!
-//! `POST /auth/login` answers `{"access_token": "…", "token_type": "bearer", "expires_in": …}`,
-//! and, with [`UsersState::session_cookie`], also sets an HttpOnly, Secure, SameSite=Strict
-//! cookie. The token is signed with the application secret (users-core's
-//! [`TokenSigner`](users_diesel::TokenSigner), purpose `Session`), expires after the session
-//! lifetime, and is bound to the user's password hash: a password change or reset, or an email
-//! change request, ends every session of the user. `PATCH /users/me` with a new password or
-//! email answers with a fresh session for the caller. `POST /auth/logout` puts the token's id on the [`Revocations`] list until it
-//! expires, so that token is refused from then on; the user's other sessions stay.
+//! Sessions are stored by default: each login is a row of the `users_sessions` table
+//! ([`Sessions<U>`](users_diesel::Sessions), which the application's migrations create with
+//! `Migrations::new().with::<User>().with::<Sessions<User>>()`), read by primary key on every
+//! request, so a logout or an ended session holds in every process and across restarts.
+//! `POST /auth/login` answers `{"access_token": "…", "token_type": "bearer", "expires_in": …,
+//! "refresh_token": "…"}`: a short-lived access token (signed with the application secret,
+//! purpose `Session`, bound to the user's password hash) and a refresh token that
+//! `POST /auth/refresh` swaps, once, for a new pair; a retired refresh token presented again
+//! ends the session. Sessions end after [`UsersState::idle_timeout`] unused and
+//! [`UsersState::session_lifetime`] after login. `GET /users/me/sessions` lists the user's
+//! sessions; `DELETE /users/me/sessions/{session_id}`, `DELETE /users/me/sessions` (all but
+//! this one) and the administrator's `DELETE /users/{user_id}/sessions` end them. A password
+//! change ends every other session and answers with new tokens for the caller's; a reset ends
+//! them all. With [`UsersState::session_cookie`], login also sets an HttpOnly, Secure,
+//! SameSite=Strict cookie.
+//!
+//! [`UsersState::stateless_sessions`] trades the session read for stateless tokens: no
+//! refresh, no session list, and logouts remembered by the [`Revocations`] list (in memory, or
+//! in Redis with the `redis` feature).
 //!
 //! # Errors
 //!
@@ -101,7 +112,7 @@
 //! | `unverified_user` | 403 | an unverified user where verification is required |
 //! | `already_verified` | 409 | verifying a verified user |
 //! | `invalid_token` | 400 | a bad verification or reset token in a body |
-//! | `invalid_token` | 401 | a bad, expired, logged-out or outdated session token |
+//! | `invalid_token` | 401 | a bad, expired, logged-out or outdated session token; a bad, retired or replayed refresh token |
 //! | `invalid_field` | 422 | a JSON member missing, unknown, repeated or mistyped, or a bad query parameter; `error.field` names it |
 //! | `user_not_found` | 404 | an unknown user in an admin route |
 //! | `role_exists` | 409 | creating a role whose name is taken |
@@ -110,7 +121,7 @@
 //! | `unauthorized` | 401 | no session token |
 //! | `forbidden` | 403 | a session without the role a route needs; a cross-site logout by cookie |
 //! | `bad_request` | 400 | a body that is not JSON, a bad path |
-//! | `not_found` | 404 | no route has this path |
+//! | `not_found` | 404 | no route has this path; no such session of the user; a session route with stateless sessions |
 //! | `method_not_allowed` | 405 | the route does not take this method |
 //! | `payload_too_large` | 413 | a body over the limit (16 KiB by default) |
 //! | `too_many_attempts` | 429 | login while the account or client is locked out; a mail route past the address's cap (`Retry-After`) |

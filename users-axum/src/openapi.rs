@@ -849,7 +849,9 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                     "current",
                 ],
             )
-            .description(Some("A login session: where and when it started, when it ends"))
+            .description(Some(
+                "A login session: where and when it started, when it ends",
+            ))
             .into(),
         ),
         (

@@ -11,8 +11,8 @@ use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::scoped_futures::ScopedFutureExt;
 use users_diesel::{
     AsyncConnections, AsyncRoleStore, AsyncSessionStore, AsyncUserStore, AsyncUsers, OpenedToken,
-    RoleModel, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens, StoredSession,
-    UserModel, UserQuery, UsersConfig, UsersError, Uuid,
+    RoleModel, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens, StoredSession, UserModel,
+    UserQuery, UsersConfig, UsersError, Uuid,
 };
 
 use crate::{ApiError, BoxFuture};

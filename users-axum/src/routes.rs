@@ -107,7 +107,10 @@ where
             "/users/me/sessions",
             get(my_sessions::<U>).delete(end_other_sessions::<U>),
         )
-        .route("/users/me/sessions/{session_id}", delete(end_my_session::<U>))
+        .route(
+            "/users/me/sessions/{session_id}",
+            delete(end_my_session::<U>),
+        )
         .merge(admin)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -758,8 +761,7 @@ async fn end_my_session<U: Profile>(
     if !users.stored() {
         return Err(stateless());
     }
-    let id =
-        parse_uuid(&id).ok_or_else(|| ApiError::bad_request("`session_id` must be a UUID"))?;
+    let id = parse_uuid(&id).ok_or_else(|| ApiError::bad_request("`session_id` must be a UUID"))?;
     if users.pooled().end_session(&current.user, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

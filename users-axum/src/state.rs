@@ -172,7 +172,9 @@ impl<U: Profile> UsersState<U> {
     /// Sets how long each access token of a stored session lasts, in whole seconds; a client
     /// swaps its refresh token for a new one at `POST /auth/refresh`.
     pub fn access_token_lifetime(mut self, lifetime: Duration) -> Self {
-        Arc::make_mut(&mut self.settings).sessions.access_token_lifetime = lifetime;
+        Arc::make_mut(&mut self.settings)
+            .sessions
+            .access_token_lifetime = lifetime;
         self
     }
 
@@ -316,7 +318,10 @@ impl<U: Profile> UsersState<U> {
                 cookie_lifetime: lifetime,
             });
         }
-        let tokens = self.pooled.start_session(user, origin, self.policy()).await?;
+        let tokens = self
+            .pooled
+            .start_session(user, origin, self.policy())
+            .await?;
         Ok(self.new_session(user, tokens))
     }
 

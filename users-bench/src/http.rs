@@ -20,15 +20,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use deadpool::managed::Manager;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 use users_axum::{NoProfile, Profile, UsersState};
-use deadpool::managed::Manager;
 use users_diesel::asynchronous::deadpool::Pool;
+use users_diesel::asynchronous::diesel_async;
 use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
-use users_diesel::asynchronous::diesel_async;
 use users_diesel::sql_types::Portable;
 use users_diesel::{AsyncUsers, Id, TokenPurpose, TokenSigner, UserModel, UsersConfig};
 
@@ -179,7 +179,11 @@ where
         .open(token, TokenPurpose::Session, now)
         .map_err(|_| StatusCode::UNAUTHORIZED)?;
     let internal = |_| StatusCode::INTERNAL_SERVER_ERROR;
-    let mut conn = hand.pool.get().await.map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    let mut conn = hand
+        .pool
+        .get()
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
     match &hand.sessions {
         HandSessions::Stateless(revoked) => {
             if revoked.lock().unwrap().contains(&opened.id()) {
@@ -367,9 +371,14 @@ where
             let request = client.get(url).bearer_auth(token);
             async move { request.send().await?.json::<Value>().await }
         };
-        let (framework_view, hand_view) = (get(framework_url.clone()).await?, get(hand_url.clone()).await?);
+        let (framework_view, hand_view) = (
+            get(framework_url.clone()).await?,
+            get(hand_url.clone()).await?,
+        );
         if framework_view != hand_view {
-            return Err(format!("the sides answer differently: {framework_view} / {hand_view}").into());
+            return Err(
+                format!("the sides answer differently: {framework_view} / {hand_view}").into(),
+            );
         }
 
         let (mut framework, mut hand): (Option<Side>, Option<Side>) = (None, None);
@@ -379,7 +388,11 @@ where
         };
         for index in 0..rounds.max(1) {
             // Alternate which side goes first, so neither always meets a warmer cache.
-            let order = if index % 2 == 0 { [true, false] } else { [false, true] };
+            let order = if index % 2 == 0 {
+                [true, false]
+            } else {
+                [false, true]
+            };
             for ours in order {
                 let url = if ours { &framework_url } else { &hand_url };
                 let side = round(&client, url, token, requests).await?;
@@ -457,15 +470,18 @@ pub fn run(scale: f64, rounds: usize, backend: impl Fn(&str) -> bool) -> Result<
         admin.batch_execute(&format!("CREATE SCHEMA {schema}"))?;
         let separator = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
-        let result = prepare(&url, |url| Ok(diesel::PgConnection::establish(url)?)).and_then(|()| {
-            runtime.block_on(bench_backend(
-                "postgres",
-                |url: &str| AsyncDieselConnectionManager::<diesel_async::AsyncPgConnection>::new(url),
-                &url,
-                requests,
-                rounds,
-            ))
-        });
+        let result =
+            prepare(&url, |url| Ok(diesel::PgConnection::establish(url)?)).and_then(|()| {
+                runtime.block_on(bench_backend(
+                    "postgres",
+                    |url: &str| {
+                        AsyncDieselConnectionManager::<diesel_async::AsyncPgConnection>::new(url)
+                    },
+                    &url,
+                    requests,
+                    rounds,
+                ))
+            });
         admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))?;
         result?;
     }

@@ -18,18 +18,18 @@ use std::time::SystemTime;
 use uuid::Uuid;
 
 use crate::listing::page_of;
-use crate::sessions::{refresh_outcome, RefreshOutcome};
-use crate::{
-    AsyncSessionStore, OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens,
-    StoredSession,
-};
 use crate::manager::decisions::{
     all_names, any_names, deleted_or, lookup_name, new_role, renamed, LoginOutcome,
 };
+use crate::sessions::{refresh_outcome, RefreshOutcome};
 use crate::{
     normalize_email, AsyncConnections, AsyncRoleStore, AsyncUserStore, NoRoles, PasswordHasher,
     RoleModel, ThrottleStore, TokenPurpose, UserListing, UserModel, UserPage, UserQuery, Users,
     UsersConfig, UsersError, UsersHooks,
+};
+use crate::{
+    AsyncSessionStore, OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens,
+    StoredSession,
 };
 
 /// The user manager over async connections: every operation of [`Users`], with the same names,

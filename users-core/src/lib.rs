@@ -57,15 +57,15 @@ pub use listing::{UserListing, UserPage, UserQuery, MAX_PAGE_SIZE};
 pub use manager::{Users, MAX_CLIENT_KEY_BYTES};
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
 pub use password::{PasswordHasher, PasswordVerification};
+/// Boxed futures that borrow a connection, as [`AsyncUserStore::transaction`] takes them.
+#[cfg(feature = "async")]
+pub use scoped_futures;
 #[cfg(feature = "async")]
 pub use sessions::AsyncSessionStore;
 pub use sessions::{
     refresh_digest, NoSessions, SessionCheck, SessionOrigin, SessionPolicy, SessionStore,
     SessionTokens, StoredSession, MAX_USER_AGENT_BYTES,
 };
-/// Boxed futures that borrow a connection, as [`AsyncUserStore::transaction`] takes them.
-#[cfg(feature = "async")]
-pub use scoped_futures;
 pub use store::{RoleStore, UserStore};
 pub use text::{normalize_role_name, MAX_ROLE_NAME_CHARS};
 pub use throttle::{Counter, MemoryThrottleStore, ThrottleStore};

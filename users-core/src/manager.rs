@@ -23,11 +23,14 @@ use uuid::Uuid;
 
 use crate::listing::page_of;
 use crate::sessions::{refresh_outcome, RefreshOutcome};
-use crate::{OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionStore, SessionTokens, StoredSession};
 use crate::{
     normalize_email, Connections, MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel,
     RoleStore, ThrottleStore, TokenPurpose, TokenSigner, UserListing, UserModel, UserPage,
     UserQuery, UserStore, UsersConfig, UsersError, UsersHooks,
+};
+use crate::{
+    OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionStore, SessionTokens,
+    StoredSession,
 };
 
 /// The user manager: every operation on users, for the user model `U` and the role model `R`.

@@ -120,7 +120,9 @@ impl SessionPolicy {
             last_seen_at: now,
             expires_at,
             idle_expires_at: (now + self.idle_timeout).min(expires_at),
-            user_agent: origin.user_agent.map(|agent| cut(agent, MAX_USER_AGENT_BYTES)),
+            user_agent: origin
+                .user_agent
+                .map(|agent| cut(agent, MAX_USER_AGENT_BYTES)),
             client: origin.client,
             refresh_digest,
         }
@@ -128,7 +130,11 @@ impl SessionPolicy {
 
     /// The new last-seen time and idle deadline of `session` used at `now`, if they are due
     /// to be written (see [`touch_every`](Self::touch_every)).
-    pub fn touch(&self, session: &StoredSession, now: SystemTime) -> Option<(SystemTime, SystemTime)> {
+    pub fn touch(
+        &self,
+        session: &StoredSession,
+        now: SystemTime,
+    ) -> Option<(SystemTime, SystemTime)> {
         let due = session.last_seen_at + self.touch_every();
         (now >= due).then(|| (now, (now + self.idle_timeout).min(session.expires_at)))
     }
@@ -351,7 +357,13 @@ mod tests {
             user_agent: Some("é".repeat(400)),
             client: Some("127.0.0.1".into()),
         };
-        policy.start(Uuid::now_v7(), Uuid::now_v7(), origin, now, refresh_digest("t"))
+        policy.start(
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            origin,
+            now,
+            refresh_digest("t"),
+        )
     }
 
     #[test]
@@ -387,12 +399,24 @@ mod tests {
         let row = session(&policy, now);
         let current = RefreshOutcome::Rotate;
         assert_eq!(refresh_outcome("t", row.user_id, Some(&row), now), current);
-        assert_eq!(refresh_outcome("old", row.user_id, Some(&row), now), RefreshOutcome::Reused);
+        assert_eq!(
+            refresh_outcome("old", row.user_id, Some(&row), now),
+            RefreshOutcome::Reused
+        );
         // Another user's token, an ended session, no session: refused, nothing ended.
         let other = Uuid::now_v7();
-        assert_eq!(refresh_outcome("t", other, Some(&row), now), RefreshOutcome::Refused);
+        assert_eq!(
+            refresh_outcome("t", other, Some(&row), now),
+            RefreshOutcome::Refused
+        );
         let late = row.expires_at;
-        assert_eq!(refresh_outcome("t", row.user_id, Some(&row), late), RefreshOutcome::Refused);
-        assert_eq!(refresh_outcome("t", row.user_id, None, now), RefreshOutcome::Refused);
+        assert_eq!(
+            refresh_outcome("t", row.user_id, Some(&row), late),
+            RefreshOutcome::Refused
+        );
+        assert_eq!(
+            refresh_outcome("t", row.user_id, None, now),
+            RefreshOutcome::Refused
+        );
     }
 }

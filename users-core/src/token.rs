@@ -314,7 +314,14 @@ impl TokenSigner {
         let mut nonce = [0u8; REFRESH_NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
         let extra = Extra::Nonce(&nonce);
-        self.sign(TokenPurpose::Refresh, user, session, Some(extra), now, lifetime)
+        self.sign(
+            TokenPurpose::Refresh,
+            user,
+            session,
+            Some(extra),
+            now,
+            lifetime,
+        )
     }
 
     /// A token that changes the email of `user` to `new_email` (normalised already) when used,

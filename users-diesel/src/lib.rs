@@ -50,18 +50,18 @@ pub mod asynchronous;
 mod id;
 pub mod migrations;
 pub mod schema;
+mod sessions;
 pub mod sql_types;
 mod store;
-mod sessions;
 mod throttle;
 mod user_enum;
 mod verify;
 
 pub use id::Id;
 pub use migrations::{Dialect, MigrationError, MigrationSql, Migrations, Refusal};
+pub use sessions::Sessions;
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;
-pub use sessions::Sessions;
 pub use throttle::{DatabaseThrottleStore, Throttle, ThrottleSql};
 pub use user_enum::UserEnum;
 pub use users_core::*;

@@ -274,9 +274,24 @@ mod asynchronous {
     use super::*;
 
     #[cfg(feature = "sqlite")]
-    session_store!(async, AsyncSessionStore, crate::asynchronous::AsyncSqliteConnection, async);
+    session_store!(
+        async,
+        AsyncSessionStore,
+        crate::asynchronous::AsyncSqliteConnection,
+        async
+    );
     #[cfg(feature = "postgres")]
-    session_store!(async, AsyncSessionStore, diesel_async::AsyncPgConnection, async);
+    session_store!(
+        async,
+        AsyncSessionStore,
+        diesel_async::AsyncPgConnection,
+        async
+    );
     #[cfg(feature = "mysql")]
-    session_store!(async, AsyncSessionStore, diesel_async::AsyncMysqlConnection, async);
+    session_store!(
+        async,
+        AsyncSessionStore,
+        diesel_async::AsyncMysqlConnection,
+        async
+    );
 }

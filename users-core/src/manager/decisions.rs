@@ -14,8 +14,8 @@ use super::Users;
 use crate::password::check_length;
 use crate::sessions::{SessionPolicy, SessionTokens, StoredSession};
 use crate::{
-    normalize_email, refresh_digest, normalize_role_name, OpenedToken, PasswordVerification, RoleModel,
-    TokenPurpose, UserModel, UsersError,
+    normalize_email, normalize_role_name, refresh_digest, OpenedToken, PasswordVerification,
+    RoleModel, TokenPurpose, UserModel, UsersError,
 };
 
 /// What `Users::check_login` decided for a login whose password checked out.
