@@ -3,7 +3,8 @@
 //! tokens with rotation and reuse detection (OAuth 2.0 Security BCP §4.14).
 //!
 //! A session's row ([`StoredSession`]) lives in the table of the user model's
-//! [`UserModel::Sessions`] store (`users_diesel::Sessions<User>`, the `users_sessions` table).
+//! [`UserModel::Sessions`](crate::UserModel::Sessions) store (`users_diesel::Sessions<User>`,
+//! the `users_sessions` table).
 //! Its *access tokens* are short-lived signed tokens ([`TokenPurpose::Session`]) whose token id
 //! is the session's id; its *refresh token* ([`TokenPurpose::Refresh`]) is long-lived, and the
 //! row keeps only its SHA-256 digest ([`refresh_digest`]). Swapping a refresh token
@@ -277,8 +278,8 @@ macro_rules! session_store_methods {
 }
 
 /// Storage of the login sessions of one user model over connections of type `C`: the
-/// [`UserModel::Sessions`] of a `#[user_model]` (`users_diesel::Sessions<User>`) implements it
-/// for each enabled backend. Seven statements, each one round trip, none comparing times (the
+/// [`UserModel::Sessions`](crate::UserModel::Sessions) of a `#[user_model]`
+/// (`users_diesel::Sessions<User>`) implements it for each enabled backend. Seven statements, each one round trip, none comparing times (the
 /// managers decide what has ended); an application can store sessions elsewhere by
 /// implementing them.
 #[diagnostic::on_unimplemented(
