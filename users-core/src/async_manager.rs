@@ -21,7 +21,12 @@ use crate::listing::page_of;
 use crate::manager::decisions::{
     all_names, any_names, deleted_or, lookup_name, new_role, renamed, LoginOutcome,
 };
+use crate::factors::{check_totp, new_recovery_codes, new_totp, prove};
 use crate::sessions::{refresh_outcome, RefreshOutcome};
+use crate::{
+    AsyncSecondFactorStore, SecondFactorChallenge, SecondFactorProof, SecondFactorRecord,
+    TotpEnrollment,
+};
 use crate::{
     normalize_email, AsyncConnections, AsyncRoleStore, AsyncUserStore, NoRoles, PasswordHasher,
     RoleModel, ThrottleStore, TokenPurpose, UserListing, UserModel, UserPage, UserQuery, Users,
@@ -55,7 +60,8 @@ use crate::{
 /// # struct User { id: Uuid, email: String, password_hash: String, is_active: bool, is_verified: bool }
 /// # impl UserModel for User {
 /// #     type Id = Uuid;
-/// #     type Sessions = users_core::NoSessions;
+/// #     type Sessions = users_core::NoStore;
+/// #     type SecondFactors = users_core::NoStore;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
 /// #         User { id, email, password_hash, is_active: true, is_verified: false }
@@ -222,6 +228,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
 user_operations!(async, AsyncUsers, AsyncUserStore, AsyncConnections);
 role_operations!(async, AsyncUsers, AsyncUserStore, AsyncRoleStore);
 session_operations!(async, AsyncUsers, AsyncUserStore, AsyncSessionStore);
+factor_operations!(async, AsyncUsers, AsyncUserStore, AsyncSecondFactorStore);
 
 /// A copy of a password (or of another input) for a blocking task, wiped when the task drops it.
 pub(crate) fn secret(password: &str) -> Zeroizing<String> {

@@ -68,6 +68,14 @@ pub trait UsersHooks<U: UserModel> {
         Ok(())
     }
 
+    /// Runs after a recovery code completed a login or proved the user present, with how
+    /// many codes are left: the place to log it, and to tell the user (a recovery code used
+    /// by someone else means their second factor is known).
+    fn after_recovery_code(&self, user: &U, codes_left: usize) -> Result<(), UsersError> {
+        let _ = (user, codes_left);
+        Ok(())
+    }
+
     /// Runs before `delete` removes the user; an error keeps the user.
     fn before_delete(&self, user: &U) -> Result<(), UsersError> {
         let _ = user;

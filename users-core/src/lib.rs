@@ -24,6 +24,7 @@ mod config;
 mod connections;
 mod email;
 mod error;
+mod factors;
 mod gate;
 mod hooks;
 mod listing;
@@ -51,6 +52,12 @@ pub use connections::AsyncConnections;
 pub use connections::Connections;
 pub use email::{normalize_email, MAX_EMAIL_BYTES};
 pub use error::UsersError;
+#[cfg(feature = "async")]
+pub use factors::AsyncSecondFactorStore;
+pub use factors::{
+    totp_code, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof, SecondFactorRecord,
+    SecondFactorStore, TotpEnrollment, RECOVERY_CODES, SECOND_FACTOR_TOKEN_LIFETIME,
+};
 pub use gate::{Argon2Gate, GatePermit};
 pub use hooks::{NoHooks, UsersHooks};
 pub use listing::{UserListing, UserPage, UserQuery, MAX_PAGE_SIZE};
@@ -63,7 +70,7 @@ pub use scoped_futures;
 #[cfg(feature = "async")]
 pub use sessions::AsyncSessionStore;
 pub use sessions::{
-    refresh_digest, NoSessions, SessionCheck, SessionOrigin, SessionPolicy, SessionStore,
+    refresh_digest, NoStore, SessionCheck, SessionOrigin, SessionPolicy, SessionStore,
     SessionTokens, StoredSession, MAX_USER_AGENT_BYTES,
 };
 pub use store::{RoleStore, UserStore};

@@ -22,7 +22,12 @@ use std::time::SystemTime;
 use uuid::Uuid;
 
 use crate::listing::page_of;
+use crate::factors::{check_totp, new_recovery_codes, new_totp, prove, SecretBox};
 use crate::sessions::{refresh_outcome, RefreshOutcome};
+use crate::{
+    SecondFactorChallenge, SecondFactorProof, SecondFactorRecord, SecondFactorStore,
+    TotpEnrollment, SECOND_FACTOR_TOKEN_LIFETIME,
+};
 use crate::{
     normalize_email, Connections, MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel,
     RoleStore, ThrottleStore, TokenPurpose, TokenSigner, UserListing, UserModel, UserPage,
@@ -47,7 +52,8 @@ use crate::{
 /// # struct User { id: Uuid, email: String, password_hash: String, is_active: bool, is_verified: bool }
 /// # impl UserModel for User {
 /// #     type Id = Uuid;
-/// #     type Sessions = users_core::NoSessions;
+/// #     type Sessions = users_core::NoStore;
+/// #     type SecondFactors = users_core::NoStore;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
 /// #         User { id, email, password_hash, is_active: true, is_verified: false }
@@ -118,6 +124,7 @@ pub struct Users<U: UserModel, R: RoleModel = NoRoles> {
     config: UsersConfig,
     hasher: Arc<PasswordHasher>,
     tokens: TokenSigner,
+    sealer: SecretBox,
     hooks: Arc<dyn UsersHooks<U> + Send + Sync>,
     throttle: Arc<dyn ThrottleStore>,
     roles: PhantomData<fn() -> R>,
@@ -129,6 +136,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         Users {
             hasher: Arc::new(PasswordHasher::new(&config)),
             tokens: TokenSigner::new(&config),
+            sealer: SecretBox::new(&config),
             config,
             hooks: Arc::new(NoHooks),
             throttle: Arc::new(MemoryThrottleStore::default()),
@@ -169,11 +177,24 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     fn decisions(&self) -> &Self {
         self
     }
+
+    /// Seals and opens the TOTP secrets.
+    pub(crate) fn sealer(&self) -> &SecretBox {
+        &self.sealer
+    }
+
+    /// A "second factor pending" token for `user`, whose factors are at `version`.
+    pub(crate) fn second_factor_token(&self, user: &U, version: i64) -> String {
+        let now = SystemTime::now();
+        self.tokens
+            .issue_second_factor(user, version, now, SECOND_FACTOR_TOKEN_LIFETIME)
+    }
 }
 
 user_operations!(sync, Users, UserStore, Connections);
 role_operations!(sync, Users, UserStore, RoleStore);
 session_operations!(sync, Users, UserStore, SessionStore);
+factor_operations!(sync, Users, UserStore, SecondFactorStore);
 
 impl<U: UserModel, R: RoleModel> Clone for Users<U, R> {
     fn clone(&self) -> Self {
@@ -181,6 +202,7 @@ impl<U: UserModel, R: RoleModel> Clone for Users<U, R> {
             config: self.config.clone(),
             hasher: Arc::clone(&self.hasher),
             tokens: self.tokens.clone(),
+            sealer: self.sealer.clone(),
             hooks: Arc::clone(&self.hooks),
             throttle: Arc::clone(&self.throttle),
             roles: PhantomData,

@@ -42,10 +42,17 @@ pub trait UserModel: Clone + Debug + Send + Sync + Sized + 'static {
     const TABLE: &'static str;
 
     /// The store of the model's login sessions: `users_diesel::Sessions<Self>` for a
-    /// `#[user_model]`, [`NoSessions`](crate::NoSessions) for a model without any. The
+    /// `#[user_model]`, [`NoStore`](crate::NoStore) for a model without any. The
     /// managers' session operations (`start_session`, `sessions`, `end_session`, …) need it to
     /// be a [`SessionStore`](crate::SessionStore) of the connection.
     type Sessions;
+
+    /// The store of the model's second factors: `users_diesel::SecondFactors<Self>` for a
+    /// `#[user_model]`, [`NoStore`](crate::NoStore) for a model without any. The managers'
+    /// second-factor operations (`enroll_totp`, `second_factor_challenge`,
+    /// `complete_second_factor`, …) need it to be a
+    /// [`SecondFactorStore`](crate::SecondFactorStore) of the connection.
+    type SecondFactors;
 
     /// The custom fields that registration cannot fill by itself: neither an `Option` nor
     /// given a `#[column(default = …)]`. [`Users::register`](crate::Users::register) refuses a

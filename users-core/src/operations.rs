@@ -32,6 +32,8 @@
 //! A new operation is one more entry in the list; both managers get it.
 
 #[macro_use]
+mod factors;
+#[macro_use]
 mod roles;
 #[macro_use]
 mod sessions;

@@ -26,7 +26,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::UsersError;
+use crate::{SecondFactorRecord, SecondFactorStore, UsersError};
+#[cfg(feature = "async")]
+use crate::AsyncSecondFactorStore;
 
 /// The longest user agent a session row keeps, in bytes; a longer one is cut.
 pub const MAX_USER_AGENT_BYTES: usize = 512;
@@ -279,9 +281,9 @@ macro_rules! session_store_methods {
 
 /// Storage of the login sessions of one user model over connections of type `C`: the
 /// [`UserModel::Sessions`](crate::UserModel::Sessions) of a `#[user_model]`
-/// (`users_diesel::Sessions<User>`) implements it for each enabled backend. Seven statements, each one round trip, none comparing times (the
-/// managers decide what has ended); an application can store sessions elsewhere by
-/// implementing them.
+/// (`users_diesel::Sessions<User>`) implements it for each enabled backend. Seven statements,
+/// each one round trip, none comparing times (the managers decide what has ended); an
+/// application can store sessions elsewhere by implementing them.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` stores no sessions over connections of type `{C}`",
     label = "not a connection of an enabled backend",
@@ -305,20 +307,21 @@ pub trait AsyncSessionStore<C: Send> {
     session_store_methods!(async);
 }
 
-/// A session store for models without stored sessions, e.g. hand-written test models: every
+/// The store of a model without the framework's tables of sessions and second factors, e.g. a
+/// hand-written test model (`type Sessions = NoStore; type SecondFactors = NoStore;`): every
 /// call fails with [`UsersError::Config`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct NoSessions;
+pub struct NoStore;
 
-/// The error of every [`NoSessions`] call.
-fn no_sessions() -> UsersError {
-    UsersError::Config("this user model has no session store".to_owned())
+/// The error of every [`NoStore`] call.
+fn no_store() -> UsersError {
+    UsersError::Config("this user model has no store of sessions or second factors".to_owned())
 }
 
-/// [`NoSessions`]' methods: each one fails.
+/// [`NoStore`]'s methods: each one fails.
 macro_rules! no_session_store {
     ($($flavor:ident: $Store:ident $(<$C:ident: $bound:ident>)?),*) => {$(
-        impl<C $(: $bound)?> $Store<C> for NoSessions {
+        impl<C $(: $bound)?> $Store<C> for NoStore {
             no_session_store!(@methods $flavor);
         }
     )*};
@@ -333,14 +336,21 @@ macro_rules! no_session_store {
             delete_sessions_of(_: &mut C, _: Uuid, _: Option<Uuid>) -> usize;
         );
     };
+    (@factor_methods $flavor:ident) => {
+        no_session_store!(@each $flavor:
+            find_factors(_: &mut C, _: Uuid) -> Option<SecondFactorRecord>;
+            insert_factors(_: &mut C, _: &SecondFactorRecord) -> ();
+            update_factors(_: &mut C, _: &SecondFactorRecord, _: i64) -> bool;
+        );
+    };
     (@each sync: $($name:ident($($arg:tt: $ty:ty),*) -> $ret:ty;)*) => {$(
         fn $name($($arg: $ty),*) -> Result<$ret, UsersError> {
-            Err(no_sessions())
+            Err(no_store())
         }
     )*};
     (@each async: $($name:ident($($arg:tt: $ty:ty),*) -> $ret:ty;)*) => {$(
         async fn $name($($arg: $ty),*) -> Result<$ret, UsersError> {
-            Err(no_sessions())
+            Err(no_store())
         }
     )*};
 }
@@ -348,6 +358,15 @@ macro_rules! no_session_store {
 no_session_store!(sync: SessionStore);
 #[cfg(feature = "async")]
 no_session_store!(async: AsyncSessionStore<C: Send>);
+
+impl<C> SecondFactorStore<C> for NoStore {
+    no_session_store!(@factor_methods sync);
+}
+
+#[cfg(feature = "async")]
+impl<C: Send> AsyncSecondFactorStore<C> for NoStore {
+    no_session_store!(@factor_methods async);
+}
 
 #[cfg(test)]
 mod tests {

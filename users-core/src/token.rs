@@ -67,14 +67,18 @@ pub enum TokenPurpose {
     /// Swaps for a new access token of a stored session, once: see
     /// [`TokenSigner::issue_refresh`].
     Refresh,
+    /// Proves that a login's password was right, for the minutes the second factor may take:
+    /// see [`TokenSigner::issue_second_factor`].
+    SecondFactor,
 }
 
-const PURPOSES: [TokenPurpose; 5] = [
+const PURPOSES: [TokenPurpose; 6] = [
     TokenPurpose::Verification,
     TokenPurpose::PasswordReset,
     TokenPurpose::Session,
     TokenPurpose::EmailChange,
     TokenPurpose::Refresh,
+    TokenPurpose::SecondFactor,
 ];
 
 /// The random bytes that make each refresh token of a session unique.
@@ -88,6 +92,7 @@ impl TokenPurpose {
             TokenPurpose::Session => 3,
             TokenPurpose::EmailChange => 4,
             TokenPurpose::Refresh => 5,
+            TokenPurpose::SecondFactor => 6,
         }
     }
 
@@ -102,6 +107,7 @@ impl TokenPurpose {
             TokenPurpose::Session => b"session",
             TokenPurpose::EmailChange => b"email change",
             TokenPurpose::Refresh => b"refresh",
+            TokenPurpose::SecondFactor => b"second factor",
         }
     }
 }
@@ -117,6 +123,7 @@ pub struct OpenedToken {
     expiry: u64,
     binding: [u8; DIGEST_LEN],
     new_email: Option<String>,
+    factors_version: Option<i64>,
 }
 
 impl OpenedToken {
@@ -144,6 +151,11 @@ impl OpenedToken {
     /// For an email change token, the (normalised) address the user asked to change to.
     pub fn new_email(&self) -> Option<&str> {
         self.new_email.as_deref()
+    }
+
+    /// For a second-factor token, the version of the user's second factors it was issued at.
+    pub fn factors_version(&self) -> Option<i64> {
+        self.factors_version
     }
 }
 
@@ -189,7 +201,9 @@ impl Keys {
             .expect("HMAC takes keys of any length");
         let hash = user.password_hash().as_bytes();
         match purpose {
-            TokenPurpose::Session | TokenPurpose::Refresh => mac.update(hash),
+            TokenPurpose::Session | TokenPurpose::Refresh | TokenPurpose::SecondFactor => {
+                mac.update(hash);
+            }
             TokenPurpose::Verification
             | TokenPurpose::PasswordReset
             | TokenPurpose::EmailChange => {
@@ -209,6 +223,7 @@ impl Keys {
 enum Extra<'a> {
     Email(&'a str),
     Nonce(&'a [u8; REFRESH_NONCE_LEN]),
+    Version(i64),
 }
 
 /// Issues and checks tokens with the configured secret (and accepts those of the retired
@@ -222,7 +237,8 @@ enum Extra<'a> {
 /// # #[derive(Clone, Debug)] struct User { id: users_core::Uuid, email: String, hash: String }
 /// # impl users_core::UserModel for User {
 /// #     type Id = users_core::Uuid;
-/// #     type Sessions = users_core::NoSessions;
+/// #     type Sessions = users_core::NoStore;
+/// #     type SecondFactors = users_core::NoStore;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: users_core::Uuid, email: String, hash: String) -> Self { User { id, email, hash } }
 /// #     fn id(&self) -> users_core::Uuid { self.id }
@@ -324,6 +340,21 @@ impl TokenSigner {
         )
     }
 
+    /// A "second factor pending" token for `user`, whose password was just right, valid for
+    /// `lifetime` from `now`: it carries the version of the user's second factors
+    /// ([`SecondFactorRecord::version`](crate::SecondFactorRecord::version)), which completing
+    /// the login changes, so the token works once.
+    pub fn issue_second_factor<U: UserModel>(
+        &self,
+        user: &U,
+        factors_version: i64,
+        now: SystemTime,
+        lifetime: Duration,
+    ) -> String {
+        let extra = Extra::Version(factors_version);
+        self.sign(TokenPurpose::SecondFactor, user, Uuid::now_v7(), Some(extra), now, lifetime)
+    }
+
     /// A token that changes the email of `user` to `new_email` (normalised already) when used,
     /// issued at `now` and valid for `lifetime`; as [`issue`](Self::issue).
     ///
@@ -379,6 +410,7 @@ impl TokenSigner {
                 token.extend_from_slice(email.as_bytes());
             }
             Some(Extra::Nonce(nonce)) => token.extend_from_slice(nonce),
+            Some(Extra::Version(version)) => token.extend_from_slice(&version.to_be_bytes()),
             None => {}
         }
         let tag = keys.mac(purpose).chain_update(&token).finalize();
@@ -433,6 +465,7 @@ impl TokenSigner {
         let (id, fixed) = fixed.split_at(16);
         let (expiry, binding) = fixed.split_at(8);
         let expiry = u64::from_be_bytes(expiry.try_into().map_err(|_| UsersError::InvalidToken)?);
+        let mut factors_version = None;
         let new_email = match (purpose, extra) {
             (TokenPurpose::EmailChange, [length, email @ ..])
                 if usize::from(*length) == email.len() =>
@@ -442,6 +475,11 @@ impl TokenSigner {
             (TokenPurpose::EmailChange, _) => return Err(UsersError::InvalidToken),
             (TokenPurpose::Refresh, nonce) if nonce.len() == REFRESH_NONCE_LEN => None,
             (TokenPurpose::Refresh, _) => return Err(UsersError::InvalidToken),
+            (TokenPurpose::SecondFactor, version) => {
+                let version = <[u8; 8]>::try_from(version).map_err(|_| UsersError::InvalidToken)?;
+                factors_version = Some(i64::from_be_bytes(version));
+                None
+            }
             (_, []) => None,
             (_, _) => return Err(UsersError::InvalidToken),
         };
@@ -460,6 +498,7 @@ impl TokenSigner {
             expiry,
             binding: binding.try_into().map_err(|_| UsersError::InvalidToken)?,
             new_email,
+            factors_version,
         })
     }
 
@@ -517,7 +556,8 @@ mod tests {
 
     impl UserModel for User {
         type Id = Uuid;
-        type Sessions = crate::NoSessions;
+        type Sessions = crate::NoStore;
+        type SecondFactors = crate::NoStore;
         const TABLE: &'static str = "users";
         fn from_credentials(id: Uuid, email: String, hash: String) -> Self {
             User { id, email, hash }

@@ -43,10 +43,22 @@
 //! `serde_json` and `numeric` features are always on (see [`sql_types`] for their storage).
 #![deny(missing_docs, unsafe_code)]
 
+/// A database step of the framework's own stores (sessions, second factors): as written for
+/// the sync connections, awaited for the async ones.
+macro_rules! run {
+    (sync, $query:expr) => {
+        $query
+    };
+    (async, $query:expr) => {
+        $query.await
+    };
+}
+
 #[cfg(feature = "async")]
 mod async_store;
 #[cfg(feature = "async")]
 pub mod asynchronous;
+mod factors;
 mod id;
 pub mod migrations;
 pub mod schema;
@@ -59,6 +71,7 @@ mod verify;
 
 pub use id::Id;
 pub use migrations::{Dialect, MigrationError, MigrationSql, Migrations, Refusal};
+pub use factors::SecondFactors;
 pub use sessions::Sessions;
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;
@@ -175,8 +188,8 @@ pub use verify::{
 pub mod prelude {
     pub use crate::schema::ModelSchema;
     pub use crate::{
-        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, Sessions, UserEnum,
-        UserModel, UserStore, Users, UsersConfig, UsersError,
+        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, SecondFactors,
+        Sessions, UserEnum, UserModel, UserStore, Users, UsersConfig, UsersError,
     };
     // Not the async store traits: their methods have the names of the sync ones, so with both
     // in scope `User::find(conn, id)` would be ambiguous. `AsyncUsers` needs neither in scope.

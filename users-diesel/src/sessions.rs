@@ -164,16 +164,6 @@ fn time(at: SystemTime) -> Portable<DateTime<Utc>> {
     Portable(at.into())
 }
 
-/// A database step of the store, awaited for the async connections.
-macro_rules! run {
-    (sync, $query:expr) => {
-        $query
-    };
-    (async, $query:expr) => {
-        $query.await
-    };
-}
-
 /// The session store over connection type `$Conn`: each method one statement, written once for
 /// the sync and async connections of every backend.
 macro_rules! session_store {

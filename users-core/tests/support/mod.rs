@@ -34,7 +34,8 @@ macro_rules! test_user {
 
         impl users_core::UserModel for TestUser {
             type Id = users_core::Uuid;
-            type Sessions = users_core::NoSessions;
+            type Sessions = users_core::NoStore;
+            type SecondFactors = users_core::NoStore;
             const TABLE: &'static str = "test_users";
 
             fn from_credentials(id: users_core::Uuid, email: String, password_hash: String) -> Self {

@@ -171,6 +171,7 @@ fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
         impl UserModel for #ident {
             type Id = Id<#ident>;
             type Sessions = #krate::Sessions<#ident>;
+            type SecondFactors = #krate::SecondFactors<#ident>;
 
             const TABLE: &'static str = #table;
 

@@ -1,0 +1,183 @@
+//! Second factors in the database: the `users_second_factors` table of a user model
+//! ([`SecondFactors`]) and its [`SecondFactorStore`] (and
+//! [`AsyncSecondFactorStore`](users_core::AsyncSecondFactorStore)) on every backend.
+
+use std::marker::PhantomData;
+
+use diesel::prelude::*;
+use users_core::{SecondFactorRecord, SecondFactorStore, UserModel, UsersError, Uuid};
+
+use crate::schema::{Column, ColumnType, ForeignKey, ModelSchema, Table};
+use crate::Id;
+
+/// The second factors of the user model `U`: the `users_second_factors` table, one row per
+/// user who enrolled a factor (the user's id is its primary key and a foreign key to `U`'s
+/// table, `ON DELETE CASCADE`), holding the sealed TOTP secret, whether it is confirmed, the
+/// last accepted time step, the digests of the unused recovery codes and a version.
+///
+/// `Migrations::new().with::<User>().with::<SecondFactors<User>>()` creates it on every
+/// backend (an application that turns second factors on later gets it from the call it already
+/// makes); it is the `#[user_model]`'s [`UserModel::SecondFactors`]:
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use diesel::prelude::*;
+/// use diesel_migrations::MigrationHarness;
+/// use users_diesel::prelude::*;
+/// use users_diesel::{totp_code, SecondFactorProof};
+///
+/// #[user_model]
+/// pub struct User {}
+///
+/// let mut conn = SqliteConnection::establish(":memory:").unwrap();
+/// conn.run_pending_migrations(Migrations::new().with::<User>().with::<SecondFactors<User>>()).unwrap();
+///
+/// let users = Users::<User>::new(UsersConfig::new([7u8; 32])?);
+/// let alice = users.register(&mut conn, "alice@example.com", "correct horse battery staple")?;
+/// let enrollment = users.enroll_totp(&mut conn, &alice, "Example")?;
+/// let code = totp_code(&enrollment.secret, std::time::SystemTime::now())?;
+/// let recovery_codes = users.confirm_totp(&mut conn, None, &alice, &code)?;
+///
+/// // From now on the password is not enough.
+/// let challenge = users.second_factor_challenge(&mut conn, &alice)?.expect("a factor");
+/// let proof = SecondFactorProof::RecoveryCode(&recovery_codes[0]);
+/// let user = users.complete_second_factor(&mut conn, None, &challenge.token, proof)?;
+/// assert_eq!(user.id, alice.id);
+/// # }
+/// # Ok::<(), users_diesel::UsersError>(())
+/// ```
+pub struct SecondFactors<U>(PhantomData<fn() -> U>);
+
+impl<U: UserModel> ModelSchema for SecondFactors<U> {
+    const TABLES: &'static [Table] = &[Table {
+        name: "users_second_factors",
+        columns: &[
+            Column::new("user_id", ColumnType::Uuid),
+            Column::new("version", ColumnType::BigInt),
+            // Key id, nonce, a 20-byte secret and its tag, base64url: 91 characters.
+            Column::new("totp_secret", ColumnType::Text)
+                .max_length(128)
+                .nullable(),
+            Column::new("totp_confirmed", ColumnType::Bool),
+            Column::new("totp_last_step", ColumnType::BigInt),
+            // Ten digests of 43 characters and the spaces between them.
+            Column::new("recovery_codes", ColumnType::Text).max_length(512),
+        ],
+        primary_key: &["user_id"],
+        foreign_keys: &[ForeignKey {
+            column: "user_id",
+            references: U::TABLE,
+        }],
+        dropped_columns: &[],
+    }];
+
+    /// After the user and role models, the throttle and the sessions.
+    const MIGRATION_ORDER: u8 = 5;
+}
+
+diesel::table! {
+    /// The `users_second_factors` table, as [`SecondFactors`] describes it.
+    users_second_factors (user_id) {
+        user_id -> crate::sql_types::Uuid,
+        version -> diesel::sql_types::BigInt,
+        totp_secret -> Nullable<diesel::sql_types::Text>,
+        totp_confirmed -> diesel::sql_types::Bool,
+        totp_last_step -> diesel::sql_types::BigInt,
+        recovery_codes -> diesel::sql_types::Text,
+    }
+}
+
+/// A row of `users_second_factors`.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = users_second_factors, treat_none_as_null = true)]
+struct Row {
+    user_id: Id<Row>,
+    version: i64,
+    totp_secret: Option<String>,
+    totp_confirmed: bool,
+    totp_last_step: i64,
+    recovery_codes: String,
+}
+
+impl From<&SecondFactorRecord> for Row {
+    fn from(record: &SecondFactorRecord) -> Row {
+        Row {
+            user_id: record.user_id.into(),
+            version: record.version,
+            totp_secret: record.totp_secret.clone(),
+            totp_confirmed: record.totp_confirmed,
+            totp_last_step: record.totp_last_step,
+            recovery_codes: record.recovery_codes.clone(),
+        }
+    }
+}
+
+impl From<Row> for SecondFactorRecord {
+    fn from(row: Row) -> SecondFactorRecord {
+        SecondFactorRecord {
+            user_id: row.user_id.into(),
+            version: row.version,
+            totp_secret: row.totp_secret,
+            totp_confirmed: row.totp_confirmed,
+            totp_last_step: row.totp_last_step,
+            recovery_codes: row.recovery_codes,
+        }
+    }
+}
+
+/// The second-factor store over connection type `$Conn`: each method one statement, written
+/// once for the sync and async connections of every backend.
+macro_rules! second_factor_store {
+    ($flavor:ident, $Store:ident, $Conn:ty $(, $fn:ident)?) => {
+        impl<U: UserModel> $Store<$Conn> for SecondFactors<U> {
+            $($fn)? fn find_factors(conn: &mut $Conn, user_id: Uuid) -> Result<Option<SecondFactorRecord>, UsersError> {
+                let query = users_second_factors::table
+                    .find(Id::<Row>::from(user_id))
+                    .select(Row::as_select());
+                let row = run!($flavor, query.first(conn)).optional().map_err(UsersError::database)?;
+                Ok(row.map(SecondFactorRecord::from))
+            }
+
+            $($fn)? fn insert_factors(conn: &mut $Conn, record: &SecondFactorRecord) -> Result<(), UsersError> {
+                let query = diesel::insert_into(users_second_factors::table).values(Row::from(record));
+                run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
+                Ok(())
+            }
+
+            $($fn)? fn update_factors(
+                conn: &mut $Conn,
+                record: &SecondFactorRecord,
+                expected: i64,
+            ) -> Result<bool, UsersError> {
+                let row = users_second_factors::table
+                    .find(Id::<Row>::from(record.user_id))
+                    .filter(users_second_factors::version.eq(expected));
+                let query = diesel::update(row).set(Row::from(record));
+                let changed = run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
+                Ok(changed == 1)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "sqlite")]
+second_factor_store!(sync, SecondFactorStore, diesel::SqliteConnection);
+#[cfg(feature = "postgres")]
+second_factor_store!(sync, SecondFactorStore, diesel::PgConnection);
+#[cfg(feature = "mysql")]
+second_factor_store!(sync, SecondFactorStore, diesel::MysqlConnection);
+
+#[cfg(feature = "async")]
+mod asynchronous {
+    use diesel_async::RunQueryDsl;
+    use users_core::AsyncSecondFactorStore;
+
+    use super::*;
+
+    #[cfg(feature = "sqlite")]
+    second_factor_store!(async, AsyncSecondFactorStore, crate::asynchronous::AsyncSqliteConnection, async);
+    #[cfg(feature = "postgres")]
+    second_factor_store!(async, AsyncSecondFactorStore, diesel_async::AsyncPgConnection, async);
+    #[cfg(feature = "mysql")]
+    second_factor_store!(async, AsyncSecondFactorStore, diesel_async::AsyncMysqlConnection, async);
+}
