@@ -230,6 +230,7 @@ fn database() -> users_tests::TestDb<diesel::PgConnection> {
         .with::<User>()
         .with::<Role>()
         .with::<Sessions<User>>()
+        .with::<SecondFactors<User>>()
         .with::<Throttle>();
     db.run_pending_migrations(migrations).unwrap();
     db

@@ -13,10 +13,11 @@ pub struct User {
 #[role_model]
 pub struct Role {}
 
-/// The migrations of both models and of the users' login sessions.
+/// The migrations of both models and of the users' login sessions and second factors.
 pub fn migrations() -> Migrations {
     Migrations::new()
         .with::<User>()
         .with::<Role>()
         .with::<Sessions<User>>()
+        .with::<SecondFactors<User>>()
 }

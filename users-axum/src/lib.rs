@@ -94,6 +94,15 @@
 //! them all. With [`UsersState::session_cookie`], login also sets an HttpOnly, Secure,
 //! SameSite=Strict cookie.
 //!
+//! # Second factors
+//!
+//! A user can enrol a TOTP (`POST /users/me/mfa/totp`, confirmed with a first code at
+//! `POST /users/me/mfa/totp/confirm`, which answers ten recovery codes). From then on
+//! `POST /auth/login` answers `{"mfa_required": true, "mfa_token": "…", "methods": […]}`
+//! instead of a session, and `POST /auth/mfa` with the token and a `code` or a
+//! `recovery_code` completes the login. The tables come from
+//! `Migrations::new().with::<User>().with::<SecondFactors<User>>()`.
+//!
 //! [`UsersState::stateless_sessions`] trades the session read for stateless tokens: no
 //! refresh, no session list, and logouts remembered by the [`Revocations`] list (in memory, or
 //! in Redis with the `redis` feature).
@@ -107,12 +116,13 @@
 //! | `invalid_email` | 422 | a malformed email address |
 //! | `invalid_password` | 422 | a password that breaks the password rules |
 //! | `email_taken` | 409 | registration or email change to an address that has an account |
-//! | `invalid_credentials` | 401 | login with a wrong email or password; a wrong `current_password` |
+//! | `conflict` | 409 | a unique value of a custom column that another user has; a TOTP enrolment over a confirmed one, a confirmation or removal with nothing to confirm or remove |
+//! | `invalid_credentials` | 401 | login with a wrong email or password; a wrong `current_password`; a wrong, replayed or used second-factor code |
 //! | `inactive_user` | 403 | login or a session of a deactivated user |
 //! | `unverified_user` | 403 | an unverified user where verification is required |
 //! | `already_verified` | 409 | verifying a verified user |
 //! | `invalid_token` | 400 | a bad verification or reset token in a body |
-//! | `invalid_token` | 401 | a bad, expired, logged-out or outdated session token; a bad, retired or replayed refresh token |
+//! | `invalid_token` | 401 | a bad, expired, logged-out or outdated session token; a bad, retired or replayed refresh token; a bad, expired or used `mfa_token` |
 //! | `invalid_field` | 422 | a JSON member missing, unknown, repeated or mistyped, or a bad query parameter; `error.field` names it |
 //! | `user_not_found` | 404 | an unknown user in an admin route |
 //! | `role_exists` | 409 | creating a role whose name is taken |
@@ -131,6 +141,7 @@
 
 mod error;
 mod extract;
+mod factors;
 mod guard;
 mod mailer;
 mod openapi;
@@ -161,6 +172,7 @@ pub use session::{MemoryRevocations, NewSession, Revocations, Session};
 pub use state::{
     peer_ip, ClientKey, UsersState, DEFAULT_ACCESS_TOKEN_LIFETIME, DEFAULT_ADMIN_ROLE,
     DEFAULT_BODY_LIMIT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAIL_CONCURRENCY, DEFAULT_SESSION_LIFETIME,
+    DEFAULT_TOTP_ISSUER,
 };
 /// The crate [`openapi`] builds its document with, for an application's own `ToSchema`
 /// derives and for [`utoipa::openapi::OpenApi::merge`].

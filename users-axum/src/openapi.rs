@@ -88,15 +88,33 @@ const ROUTES: &[Route] = &[
     route(
         Post,
         "/auth/login",
-        "Log in: an access token and a refresh token (stored sessions)",
+        "Log in: an access token and a refresh token (stored sessions); for a user with a second \
+         factor, a pending token for `POST /auth/mfa` instead",
         Anyone,
         Some("Credentials"),
-        (200, "a new session", Some("Session")),
+        (
+            200,
+            "a new session, or the second factor to give",
+            Some("LoginAnswer"),
+        ),
         &[
             (401, &["invalid_credentials"]),
             (403, &["inactive_user", "unverified_user"]),
             (429, &["too_many_attempts"]),
             (503, &["overloaded"]),
+        ],
+    ),
+    route(
+        Post,
+        "/auth/mfa",
+        "Complete a login with its `mfa_token` and a TOTP `code` or a `recovery_code`",
+        Anyone,
+        Some("SecondFactorLogin"),
+        (200, "a new session", Some("Session")),
+        &[
+            (401, &["invalid_token", "invalid_credentials"]),
+            (403, &["inactive_user"]),
+            (429, &["too_many_attempts"]),
         ],
     ),
     route(
@@ -246,6 +264,66 @@ const ROUTES: &[Route] = &[
         None,
         (204, "the session is over", None),
         &[(404, &["not_found"])],
+    ),
+    route(
+        Get,
+        "/users/me/mfa",
+        "The session user's second factors",
+        Session,
+        None,
+        (200, "the second factors", Some("SecondFactors")),
+        &[],
+    ),
+    route(
+        Post,
+        "/users/me/mfa/totp",
+        "Start a TOTP enrolment: the secret and its otpauth URI, shown once; enforced once \
+         confirmed",
+        Session,
+        None,
+        (200, "the enrolment", Some("TotpEnrollment")),
+        &[(409, &["conflict"])],
+    ),
+    route(
+        Post,
+        "/users/me/mfa/totp/confirm",
+        "Confirm the TOTP enrolment with a first code: the recovery codes, shown once",
+        Session,
+        Some("CodeRequest"),
+        (200, "the recovery codes", Some("RecoveryCodes")),
+        &[
+            (401, &["invalid_credentials"]),
+            (409, &["conflict"]),
+            (429, &["too_many_attempts"]),
+        ],
+    ),
+    route(
+        Delete,
+        "/users/me/mfa/totp",
+        "Remove the TOTP and the recovery codes, given the password, a code or a recovery code",
+        Session,
+        Some("PresenceProof"),
+        (204, "the TOTP is removed", None),
+        &[
+            (401, &["invalid_credentials"]),
+            (409, &["conflict"]),
+            (429, &["too_many_attempts"]),
+            (503, &["overloaded"]),
+        ],
+    ),
+    route(
+        Post,
+        "/users/me/mfa/recovery-codes",
+        "Replace the recovery codes, given the password, a code or a recovery code",
+        Session,
+        Some("PresenceProof"),
+        (200, "the new recovery codes", Some("RecoveryCodes")),
+        &[
+            (401, &["invalid_credentials"]),
+            (409, &["conflict"]),
+            (429, &["too_many_attempts"]),
+            (503, &["overloaded"]),
+        ],
     ),
     route(
         Delete,
@@ -580,6 +658,16 @@ fn list_parameters() -> Vec<(&'static str, ObjectBuilder, &'static str)> {
     ]
 }
 
+/// The methods that complete a login.
+fn methods() -> ArrayBuilder {
+    ArrayBuilder::new().items(string().enum_values(Some(["totp", "recovery_code"])))
+}
+
+/// A TOTP code: six digits.
+fn totp_code() -> ObjectBuilder {
+    string().examples([json!("123456")])
+}
+
 /// A time, RFC 3339 in UTC.
 fn time() -> ObjectBuilder {
     string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
@@ -813,6 +901,100 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                     ),
                 ],
                 &["access_token", "token_type", "expires_in"],
+            )
+            .into(),
+        ),
+        (
+            "LoginAnswer",
+            RefOr::T(Schema::OneOf(
+                utoipa::openapi::schema::OneOfBuilder::new()
+                    .item(Ref::from_schema_name("Session"))
+                    .item(Ref::from_schema_name("SecondFactorRequired"))
+                    .build(),
+            )),
+        ),
+        (
+            "SecondFactorRequired",
+            object(
+                vec![
+                    ("mfa_required", boolean().enum_values(Some([true])).into()),
+                    (
+                        "mfa_token",
+                        string()
+                            .description(Some("for `POST /auth/mfa`; single-use, 5 minutes"))
+                            .into(),
+                    ),
+                    ("methods", methods().into()),
+                ],
+                &["mfa_required", "mfa_token", "methods"],
+            )
+            .into(),
+        ),
+        (
+            "SecondFactorLogin",
+            object(
+                vec![
+                    ("mfa_token", string().into()),
+                    ("code", totp_code().into()),
+                    ("recovery_code", string().into()),
+                ],
+                &["mfa_token"],
+            )
+            .description(Some("`mfa_token` and one of `code` or `recovery_code`"))
+            .into(),
+        ),
+        (
+            "SecondFactors",
+            object(
+                vec![
+                    ("totp", boolean().into()),
+                    ("totp_pending", boolean().into()),
+                    (
+                        "recovery_codes_left",
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(0))
+                            .into(),
+                    ),
+                    ("methods", methods().into()),
+                ],
+                &["totp", "totp_pending", "recovery_codes_left", "methods"],
+            )
+            .into(),
+        ),
+        (
+            "TotpEnrollment",
+            object(
+                vec![
+                    ("secret", string().description(Some("base32")).into()),
+                    ("otpauth_uri", string().into()),
+                ],
+                &["secret", "otpauth_uri"],
+            )
+            .into(),
+        ),
+        (
+            "CodeRequest",
+            object(vec![("code", totp_code().into())], &["code"]).into(),
+        ),
+        (
+            "PresenceProof",
+            object(
+                vec![
+                    ("password", password().into()),
+                    ("code", totp_code().into()),
+                    ("recovery_code", string().into()),
+                ],
+                &[],
+            )
+            .description(Some("one of `password`, `code` or `recovery_code`"))
+            .into(),
+        ),
+        (
+            "RecoveryCodes",
+            object(
+                vec![("recovery_codes", ArrayBuilder::new().items(string()).into())],
+                &["recovery_codes"],
             )
             .into(),
         ),

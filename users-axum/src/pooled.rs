@@ -10,9 +10,10 @@ use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::scoped_futures::ScopedFutureExt;
 use users_diesel::{
-    AsyncConnections, AsyncRoleStore, AsyncSessionStore, AsyncUserStore, AsyncUsers, OpenedToken,
-    RoleModel, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens, StoredSession, UserModel,
-    UserQuery, UsersConfig, UsersError, Uuid,
+    AsyncConnections, AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore,
+    AsyncUsers, OpenedToken, RoleModel, SecondFactorChallenge, SecondFactorProof,
+    SecondFactorRecord, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens, StoredSession,
+    TotpEnrollment, UserModel, UserQuery, UsersConfig, UsersError, Uuid,
 };
 
 use crate::{ApiError, BoxFuture};
@@ -138,6 +139,7 @@ macro_rules! pooled_operations {
         where
             U: AsyncUserStore<C>,
             U::Sessions: AsyncSessionStore<C>,
+            U::SecondFactors: AsyncSecondFactorStore<C>,
             R: AsyncRoleStore<C, User = U>,
             C: Send + 'static,
             AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
@@ -324,6 +326,33 @@ pooled_operations! {
     fn end_all_sessions<'a>(user: U::Id) -> usize = |users, conn| {
         Ok(users.end_all_sessions(&mut *conn, user).await?)
     };
+
+    fn second_factors<'a>(user: &'a U) -> SecondFactorRecord = |users, conn| {
+        Ok(users.second_factors(&mut *conn, user).await?)
+    };
+
+    fn enroll_totp<'a>(user: &'a U, issuer: &'a str) -> TotpEnrollment = |users, conn| {
+        Ok(users.enroll_totp(&mut *conn, user, issuer).await?)
+    };
+
+    fn confirm_totp<'a>(client: Option<&'a str>, user: &'a U, code: &'a str) -> Vec<String>
+        = |users, conn| Ok(users.confirm_totp(&mut *conn, client, user, code).await?);
+
+    fn check_second_factor<'a>(client: Option<&'a str>, user: &'a U, proof: SecondFactorProof<'a>) -> ()
+        = |users, conn| Ok(users.check_second_factor(&mut *conn, client, user, proof).await?);
+
+    fn regenerate_recovery_codes<'a>(user: &'a U) -> Vec<String> = |users, conn| {
+        Ok(users.regenerate_recovery_codes(&mut *conn, user).await?)
+    };
+
+    fn remove_totp<'a>(user: &'a U) -> bool = |users, conn| Ok(users.remove_totp(&mut *conn, user).await?);
+
+    fn second_factor_challenge<'a>(user: &'a U) -> Option<SecondFactorChallenge> = |users, conn| {
+        Ok(users.second_factor_challenge(&mut *conn, user).await?)
+    };
+
+    fn complete_second_factor<'a>(client: Option<&'a str>, token: &'a str, proof: SecondFactorProof<'a>) -> U
+        = |users, conn| Ok(users.complete_second_factor(&mut *conn, client, token, proof).await?);
 
     fn role_names<'a>(user: &'a U) -> Vec<String> = |users, conn| {
         let roles = users.roles_of(&mut *conn, user).await?;

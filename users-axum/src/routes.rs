@@ -27,8 +27,9 @@ use crate::{ApiError, CurrentUser, JsonBody, NewSession, Profile, UsersState};
 /// | route | body | answer |
 /// |---|---|---|
 /// | `POST /auth/register` | `email`, `password`, profile fields | 201, the user |
-/// | `POST /auth/login` | `email`, `password` | 200, `access_token`, `token_type`, `expires_in`, `refresh_token` |
+/// | `POST /auth/login` | `email`, `password` | 200, `access_token`, `token_type`, `expires_in`, `refresh_token`; or, for a user with a second factor, `mfa_required`, `mfa_token`, `methods` |
 /// | `POST /auth/refresh` | `refresh_token` | 200, new tokens of the session (the refresh token is retired) |
+/// | `POST /auth/mfa` | `mfa_token` and `code` or `recovery_code` | 200, the session, as login's |
 /// | `POST /auth/logout` | (session) | 204 |
 /// | `POST /auth/request-verify` | `email` | 202, whether or not the address has an account |
 /// | `POST /auth/verify` | `token` (of a verification or an email change) | 200, the user |
@@ -40,6 +41,11 @@ use crate::{ApiError, CurrentUser, JsonBody, NewSession, Profile, UsersState};
 /// | `GET /users/me/sessions` | (session) | 200, `sessions`: the user's live sessions, newest first |
 /// | `DELETE /users/me/sessions` | (session) | 200, `ended`: every other session ended |
 /// | `DELETE /users/me/sessions/{session_id}` | (session) | 204 |
+/// | `GET /users/me/mfa` | (session) | 200, `totp`, `totp_pending`, `recovery_codes_left`, `methods` |
+/// | `POST /users/me/mfa/totp` | (session) | 200, `secret`, `otpauth_uri`: the enrolment, shown once |
+/// | `POST /users/me/mfa/totp/confirm` | (session) `code` | 200, `recovery_codes`, shown once |
+/// | `DELETE /users/me/mfa/totp` | (session) `password`, `code` or `recovery_code` | 204 |
+/// | `POST /users/me/mfa/recovery-codes` | (session) `password`, `code` or `recovery_code` | 200, `recovery_codes`, shown once |
 /// | `GET /users` | (admin) query `limit`, `after`, `email`, `is_active`, `is_verified`, `role` | 200, `users`, `next` |
 /// | `GET /users/{user_id}` | (admin) | 200, the user |
 /// | `PATCH /users/{user_id}` | (admin) `email`, `is_active`, `is_verified`, profile fields | 200, the user |
@@ -94,6 +100,20 @@ where
         .route("/auth/register", post(register::<U>))
         .route("/auth/login", post(login::<U>))
         .route("/auth/refresh", post(refresh::<U>))
+        .route("/auth/mfa", post(crate::factors::complete::<U>))
+        .route("/users/me/mfa", get(crate::factors::summary::<U>))
+        .route(
+            "/users/me/mfa/totp",
+            post(crate::factors::enroll::<U>).delete(crate::factors::remove::<U>),
+        )
+        .route(
+            "/users/me/mfa/totp/confirm",
+            post(crate::factors::confirm::<U>),
+        )
+        .route(
+            "/users/me/mfa/recovery-codes",
+            post(crate::factors::regenerate::<U>),
+        )
         .route("/auth/logout", post(logout::<U>))
         .route("/auth/request-verify", post(request_verify::<U>))
         .route("/auth/verify", post(verify::<U>))
@@ -204,12 +224,15 @@ async fn login<U: Profile>(
         .pooled()
         .authenticate(client.as_deref(), &body.email, &body.password)
         .await?;
+    if let Some(challenge) = users.pooled().second_factor_challenge(&user).await? {
+        return Ok(crate::factors::challenge_answer(&challenge));
+    }
     let session = users.start_session(&user, users.origin(&parts)).await?;
     Ok(session_answer(&users, &session, Json(session.to_json())))
 }
 
 /// `answer` with the `Set-Cookie` that stores `session`, if cookies are on.
-fn session_answer<U: Profile>(
+pub(crate) fn session_answer<U: Profile>(
     users: &UsersState<U>,
     session: &NewSession,
     answer: impl IntoResponse,

@@ -15,8 +15,8 @@ use users_diesel::asynchronous::deadpool::Pool;
 use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::{
-    AsyncRoleStore, AsyncSessionStore, AsyncUserStore, AsyncUsers, SessionOrigin, SessionPolicy,
-    SessionTokens, TokenPurpose, TokenSigner, UserModel, UsersError,
+    AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore, AsyncUsers,
+    SessionOrigin, SessionPolicy, SessionTokens, TokenPurpose, TokenSigner, UserModel, UsersError,
 };
 
 use crate::guard::{self, GuardLayer, Rule};
@@ -37,6 +37,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 /// The default number of mails being handed to the mailer at once; see
 /// [`UsersState::mail_concurrency`].
 pub const DEFAULT_MAIL_CONCURRENCY: usize = 32;
+/// The default issuer that authenticator apps show beside a TOTP: see
+/// [`UsersState::totp_issuer`].
+pub const DEFAULT_TOTP_ISSUER: &str = "users";
 /// The default name of the role that may administer roles.
 pub const DEFAULT_ADMIN_ROLE: &str = "admin";
 
@@ -99,6 +102,7 @@ pub fn peer_ip(parts: &Parts) -> Option<String> {
 struct Settings {
     sessions: SessionPolicy,
     stored: bool,
+    totp_issuer: String,
     cookie: Option<String>,
     admin_role: String,
     body_limit: usize,
@@ -126,6 +130,7 @@ impl<U: Profile> UsersState<U> {
     where
         U: AsyncUserStore<C>,
         U::Sessions: AsyncSessionStore<C>,
+        U::SecondFactors: AsyncSecondFactorStore<C>,
         R: AsyncRoleStore<C, User = U>,
         C: Send + 'static,
         AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
@@ -143,6 +148,7 @@ impl<U: Profile> UsersState<U> {
                     access_token_lifetime: DEFAULT_ACCESS_TOKEN_LIFETIME,
                 },
                 stored: true,
+                totp_issuer: DEFAULT_TOTP_ISSUER.to_owned(),
                 cookie: None,
                 admin_role: DEFAULT_ADMIN_ROLE.to_owned(),
                 body_limit: DEFAULT_BODY_LIMIT,
@@ -213,6 +219,13 @@ impl<U: Profile> UsersState<U> {
         }
         Arc::make_mut(&mut self.settings).cookie = Some(name);
         Ok(self)
+    }
+
+    /// Sets the name authenticator apps show beside a TOTP this application enrols (the
+    /// `otpauth://` URI's issuer): your application's name. [`DEFAULT_TOTP_ISSUER`] otherwise.
+    pub fn totp_issuer(mut self, issuer: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.settings).totp_issuer = issuer.into();
+        self
     }
 
     /// Sets the role that `POST /roles` and the assignment routes require.
@@ -416,6 +429,11 @@ impl<U: UserModel> UsersState<U> {
     /// How long stored sessions and their tokens last.
     pub(crate) fn policy(&self) -> &SessionPolicy {
         &self.settings.sessions
+    }
+
+    /// The issuer of the TOTPs this application enrols.
+    pub(crate) fn issuer(&self) -> &str {
+        &self.settings.totp_issuer
     }
 
     /// Whether sessions are stored (else stateless).

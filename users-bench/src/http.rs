@@ -500,7 +500,8 @@ where
     let migrations = users_diesel::Migrations::new()
         .with::<User>()
         .with::<Role>()
-        .with::<users_diesel::Sessions<User>>();
+        .with::<users_diesel::Sessions<User>>()
+        .with::<users_diesel::SecondFactors<User>>();
     conn.run_pending_migrations(migrations)?;
     let users = users_diesel::Users::<User, Role>::new(UsersConfig::new([7u8; 32])?);
     let alice = users.register(&mut conn, "alice@example.com", PASSWORD)?;

@@ -17,20 +17,20 @@ use std::time::SystemTime;
 
 use uuid::Uuid;
 
+use crate::factors::{check_totp, new_recovery_codes, new_totp, prove};
 use crate::listing::page_of;
 use crate::manager::decisions::{
     all_names, any_names, deleted_or, lookup_name, new_role, renamed, LoginOutcome,
 };
-use crate::factors::{check_totp, new_recovery_codes, new_totp, prove};
 use crate::sessions::{refresh_outcome, RefreshOutcome};
-use crate::{
-    AsyncSecondFactorStore, SecondFactorChallenge, SecondFactorProof, SecondFactorRecord,
-    TotpEnrollment,
-};
 use crate::{
     normalize_email, AsyncConnections, AsyncRoleStore, AsyncUserStore, NoRoles, PasswordHasher,
     RoleModel, ThrottleStore, TokenPurpose, UserListing, UserModel, UserPage, UserQuery, Users,
     UsersConfig, UsersError, UsersHooks,
+};
+use crate::{
+    AsyncSecondFactorStore, SecondFactorChallenge, SecondFactorProof, SecondFactorRecord,
+    TotpEnrollment,
 };
 use crate::{
     AsyncSessionStore, OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens,

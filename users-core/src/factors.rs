@@ -249,7 +249,11 @@ impl SecretBox {
     ///
     /// [`UsersError::Config`] if it does not open: sealed under a secret that is no longer
     /// configured, for another user, or altered.
-    pub(crate) fn open(&self, user_id: Uuid, sealed: &str) -> Result<Zeroizing<Vec<u8>>, UsersError> {
+    pub(crate) fn open(
+        &self,
+        user_id: Uuid,
+        sealed: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, UsersError> {
         let refused = || {
             UsersError::Config(
                 "a sealed TOTP secret does not open: sealed under a secret no longer configured, \
@@ -517,7 +521,10 @@ mod tests {
     fn a_sealed_secret_opens_for_its_user_under_its_key_only() {
         let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
         let sealed = sealer(1).seal(alice, b"twenty bytes secret!");
-        assert_eq!(&sealer(1).open(alice, &sealed).unwrap()[..], b"twenty bytes secret!");
+        assert_eq!(
+            &sealer(1).open(alice, &sealed).unwrap()[..],
+            b"twenty bytes secret!"
+        );
         assert!(sealer(1).open(bob, &sealed).is_err());
         assert!(sealer(2).open(alice, &sealed).is_err());
         // Under a rotated secret, the previous one still opens it.
@@ -540,7 +547,9 @@ mod tests {
         let user = Uuid::now_v7();
         let box_ = sealer(1);
         let (enrollment, sealed) = new_totp(&box_, user, "alice@example.com", "Example").unwrap();
-        assert!(enrollment.otpauth_uri.starts_with("otpauth://totp/Example:alice"));
+        assert!(enrollment
+            .otpauth_uri
+            .starts_with("otpauth://totp/Example:alice"));
         let mut record = SecondFactorRecord::empty(user);
         record.totp_secret = Some(sealed);
         let now = SystemTime::now();
@@ -554,7 +563,11 @@ mod tests {
                 now + Duration::from_secs(offset.unsigned_abs())
             };
             let skewed = totp_code(&enrollment.secret, then).unwrap();
-            assert_eq!(check_totp(&box_, &record, &skewed, now).is_ok(), passes, "{offset}");
+            assert_eq!(
+                check_totp(&box_, &record, &skewed, now).is_ok(),
+                passes,
+                "{offset}"
+            );
         }
         // Once step `step` was accepted, its code (and any earlier) is a replay.
         record.totp_last_step = step;

@@ -21,13 +21,9 @@ use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use crate::listing::page_of;
 use crate::factors::{check_totp, new_recovery_codes, new_totp, prove, SecretBox};
+use crate::listing::page_of;
 use crate::sessions::{refresh_outcome, RefreshOutcome};
-use crate::{
-    SecondFactorChallenge, SecondFactorProof, SecondFactorRecord, SecondFactorStore,
-    TotpEnrollment, SECOND_FACTOR_TOKEN_LIFETIME,
-};
 use crate::{
     normalize_email, Connections, MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel,
     RoleStore, ThrottleStore, TokenPurpose, TokenSigner, UserListing, UserModel, UserPage,
@@ -36,6 +32,10 @@ use crate::{
 use crate::{
     OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionStore, SessionTokens,
     StoredSession,
+};
+use crate::{
+    SecondFactorChallenge, SecondFactorProof, SecondFactorRecord, SecondFactorStore,
+    TotpEnrollment, SECOND_FACTOR_TOKEN_LIFETIME,
 };
 
 /// The user manager: every operation on users, for the user model `U` and the role model `R`.

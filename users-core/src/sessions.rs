@@ -26,9 +26,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::{SecondFactorRecord, SecondFactorStore, UsersError};
 #[cfg(feature = "async")]
 use crate::AsyncSecondFactorStore;
+use crate::{SecondFactorRecord, SecondFactorStore, UsersError};
 
 /// The longest user agent a session row keeps, in bytes; a longer one is cut.
 pub const MAX_USER_AGENT_BYTES: usize = 512;

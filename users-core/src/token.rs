@@ -352,7 +352,14 @@ impl TokenSigner {
         lifetime: Duration,
     ) -> String {
         let extra = Extra::Version(factors_version);
-        self.sign(TokenPurpose::SecondFactor, user, Uuid::now_v7(), Some(extra), now, lifetime)
+        self.sign(
+            TokenPurpose::SecondFactor,
+            user,
+            Uuid::now_v7(),
+            Some(extra),
+            now,
+            lifetime,
+        )
     }
 
     /// A token that changes the email of `user` to `new_email` (normalised already) when used,

@@ -175,9 +175,24 @@ mod asynchronous {
     use super::*;
 
     #[cfg(feature = "sqlite")]
-    second_factor_store!(async, AsyncSecondFactorStore, crate::asynchronous::AsyncSqliteConnection, async);
+    second_factor_store!(
+        async,
+        AsyncSecondFactorStore,
+        crate::asynchronous::AsyncSqliteConnection,
+        async
+    );
     #[cfg(feature = "postgres")]
-    second_factor_store!(async, AsyncSecondFactorStore, diesel_async::AsyncPgConnection, async);
+    second_factor_store!(
+        async,
+        AsyncSecondFactorStore,
+        diesel_async::AsyncPgConnection,
+        async
+    );
     #[cfg(feature = "mysql")]
-    second_factor_store!(async, AsyncSecondFactorStore, diesel_async::AsyncMysqlConnection, async);
+    second_factor_store!(
+        async,
+        AsyncSecondFactorStore,
+        diesel_async::AsyncMysqlConnection,
+        async
+    );
 }

@@ -69,9 +69,9 @@ mod throttle;
 mod user_enum;
 mod verify;
 
+pub use factors::SecondFactors;
 pub use id::Id;
 pub use migrations::{Dialect, MigrationError, MigrationSql, Migrations, Refusal};
-pub use factors::SecondFactors;
 pub use sessions::Sessions;
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;

@@ -13,15 +13,20 @@ macro_rules! prove_factor {
         let users = $self.decisions();
         let keys = users.login_keys(Some($user.email()), $client);
         let checked = keys.clone();
-        blocking!($flavor, $self, [], |users| users.check_login_throttle(&checked))?;
+        blocking!($flavor, $self, [], |users| users
+            .check_login_throttle(&checked))?;
         let proved = prove(users.sealer(), &$record, $proof, SystemTime::now());
         let failed: Result<(), UsersError> = match &proved {
             Err(UsersError::InvalidCredentials) => Err(UsersError::InvalidCredentials),
             _ => Ok(()),
         };
-        blocking!($flavor, $self, [], |users| users.count_login(&keys, &failed))?;
+        blocking!($flavor, $self, [], |users| users
+            .count_login(&keys, &failed))?;
         let proved = proved?;
-        let written = step!($flavor, U::SecondFactors::update_factors($conn, &proved.record, $expected))?;
+        let written = step!(
+            $flavor,
+            U::SecondFactors::update_factors($conn, &proved.record, $expected)
+        )?;
         if !written {
             return Err($raced);
         }
