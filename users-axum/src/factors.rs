@@ -31,6 +31,13 @@ pub(crate) fn challenge_answer(challenge: &SecondFactorChallenge) -> Response {
 pub(crate) struct FactorBody {
     #[serde(default)]
     mfa_token: Option<String>,
+    /// A passkey's answer (`navigator.credentials.get`), with the ceremony's `state`.
+    #[cfg(feature = "passkeys")]
+    #[serde(default)]
+    passkey: Option<webauthn_rs::prelude::PublicKeyCredential>,
+    #[cfg(feature = "passkeys")]
+    #[serde(default)]
+    state: Option<String>,
     #[serde(default)]
     code: Option<String>,
     #[serde(default)]
@@ -82,19 +89,36 @@ pub(crate) async fn complete<U: Profile>(
         .mfa_token
         .as_deref()
         .ok_or_else(|| ApiError::invalid_field("mfa_token", "missing field `mfa_token`"))?;
+    #[cfg(feature = "passkeys")]
+    if let Some(passkey) = &body.passkey {
+        let state = body
+            .state
+            .as_deref()
+            .ok_or_else(|| ApiError::invalid_field("state", "a `passkey` goes with its `state`"))?;
+        if body.code.is_some() || body.recovery_code.is_some() || body.password.is_some() {
+            return Err(ApiError::invalid_field("passkey", "send one factor"));
+        }
+        let user = crate::passkeys::second_factor_finish(&users, token, state, passkey).await?;
+        let session = users.start_session(&user, users.origin(&parts)).await?;
+        return Ok(session_answer(&users, &session, Json(session.to_json())));
+    }
     let proof = body.proof()?;
     let client = users.client(&parts);
     let user = users
         .pooled()
         .complete_second_factor(client.as_deref(), token, proof)
         .await
-        // The pending token is the login: a bad one means logging in again.
-        .map_err(|error| match error.code() {
-            "invalid_token" => ApiError::invalid_session(),
-            _ => error,
-        })?;
+        .map_err(pending_refused)?;
     let session = users.start_session(&user, users.origin(&parts)).await?;
     Ok(session_answer(&users, &session, Json(session.to_json())))
+}
+
+/// A bad pending token is a 401: the login starts again.
+pub(crate) fn pending_refused(error: ApiError) -> ApiError {
+    match error.code() {
+        "invalid_token" => ApiError::invalid_session(),
+        _ => error,
+    }
 }
 
 /// Refuses a body that carries an `mfa_token` where none belongs.
@@ -110,7 +134,7 @@ fn no_token(body: &FactorBody) -> Result<(), ApiError> {
 
 /// Checks that the caller is the user, not someone with their open session: the password, a
 /// TOTP code or a recovery code (each code used up).
-async fn prove_presence<U: Profile>(
+pub(crate) async fn prove_presence<U: Profile>(
     users: &UsersState<U>,
     parts: &Parts,
     current: &CurrentUser<U>,

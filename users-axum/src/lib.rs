@@ -145,6 +145,8 @@ mod factors;
 mod guard;
 mod mailer;
 mod openapi;
+#[cfg(feature = "passkeys")]
+mod passkeys;
 mod pooled;
 mod profile;
 #[cfg(feature = "redis")]

@@ -11,7 +11,7 @@ use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::scoped_futures::ScopedFutureExt;
 use users_diesel::{
     AsyncConnections, AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore,
-    AsyncUsers, OpenedToken, RoleModel, SecondFactorChallenge, SecondFactorProof,
+    AsyncUsers, OpenedToken, PasskeyRecord, RoleModel, SecondFactorChallenge, SecondFactorProof,
     SecondFactorRecord, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens, StoredSession,
     TotpEnrollment, UserModel, UserQuery, UsersConfig, UsersError, Uuid,
 };
@@ -353,6 +353,29 @@ pooled_operations! {
 
     fn complete_second_factor<'a>(client: Option<&'a str>, token: &'a str, proof: SecondFactorProof<'a>) -> U
         = |users, conn| Ok(users.complete_second_factor(&mut *conn, client, token, proof).await?);
+
+    #[cfg(feature = "passkeys")]
+    fn passkeys<'a>(user: &'a U) -> Vec<PasskeyRecord> = |users, conn| {
+        Ok(users.passkeys(&mut *conn, user).await?)
+    };
+
+    #[cfg(feature = "passkeys")]
+    fn add_passkey<'a>(user: &'a U, credential_id: &'a str, credential: &'a str, name: Option<&'a str>) -> PasskeyRecord
+        = |users, conn| Ok(users.add_passkey(&mut *conn, user, credential_id, credential, name).await?);
+
+    #[cfg(feature = "passkeys")]
+    fn remove_passkey<'a>(user: &'a U, id: Uuid) -> bool = |users, conn| {
+        Ok(users.remove_passkey(&mut *conn, user, id).await?)
+    };
+
+    #[cfg(feature = "passkeys")]
+    fn pending_login<'a>(token: &'a str) -> (U, i64) = |users, conn| {
+        Ok(users.pending_login(&mut *conn, token).await?)
+    };
+
+    #[cfg(feature = "passkeys")]
+    fn complete_with_passkey<'a>(user: &'a U, version: i64, passkey: &'a PasskeyRecord) -> ()
+        = |users, conn| Ok(users.complete_with_passkey(&mut *conn, user, version, passkey).await?);
 
     fn role_names<'a>(user: &'a U) -> Vec<String> = |users, conn| {
         let roles = users.roles_of(&mut *conn, user).await?;

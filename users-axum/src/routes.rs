@@ -132,11 +132,38 @@ where
             delete(end_my_session::<U>),
         )
         .merge(admin)
+        .merge(passkey_routes::<U>())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.limit()))
         .layer(axum::middleware::map_response(no_store))
         .with_state(state)
+}
+
+/// The passkey routes (feature `passkeys`), over the state applied later.
+#[cfg(feature = "passkeys")]
+fn passkey_routes<U: Profile>() -> Router<UsersState<U>> {
+    use crate::passkeys as p;
+    Router::new()
+        .route("/users/me/passkeys", get(p::list::<U>))
+        .route(
+            "/users/me/passkeys/register/start",
+            post(p::register_start::<U>),
+        )
+        .route(
+            "/users/me/passkeys/register/finish",
+            post(p::register_finish::<U>),
+        )
+        .route("/users/me/passkeys/{passkey_id}", delete(p::remove::<U>))
+        .route("/auth/passkey/start", post(p::sign_in_start::<U>))
+        .route("/auth/passkey/finish", post(p::sign_in_finish::<U>))
+        .route("/auth/mfa/passkey", post(p::second_factor_start::<U>))
+}
+
+/// No passkey routes without the `passkeys` feature.
+#[cfg(not(feature = "passkeys"))]
+fn passkey_routes<U: Profile>() -> Router<UsersState<U>> {
+    Router::new()
 }
 
 /// Marks an answer `Cache-Control: no-store` unless its handler chose otherwise: the answers
@@ -596,7 +623,7 @@ fn parse_user_id<U: UserModel>(text: &str) -> Result<U::Id, ApiError> {
 /// A UUID in the form the routes answer with (hyphenated, 36 characters), which is the form the
 /// OpenAPI document promises; the braced, URN and bare-hex forms `Uuid::parse_str` also reads
 /// are refused.
-fn parse_uuid(text: &str) -> Option<Uuid> {
+pub(crate) fn parse_uuid(text: &str) -> Option<Uuid> {
     if text.len() != 36 {
         return None;
     }
@@ -740,7 +767,7 @@ fn session_view(session: &StoredSession, current: Uuid) -> Value {
 }
 
 /// A time as RFC 3339, in UTC, to the second.
-fn rfc3339(time: std::time::SystemTime) -> String {
+pub(crate) fn rfc3339(time: std::time::SystemTime) -> String {
     let time: chrono::DateTime<chrono::Utc> = time.into();
     time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

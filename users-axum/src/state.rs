@@ -75,6 +75,8 @@ pub const DEFAULT_ADMIN_ROLE: &str = "admin";
 /// ```
 pub struct UsersState<U: UserModel> {
     pooled: Arc<dyn PooledUsers<U>>,
+    #[cfg(feature = "passkeys")]
+    passkeys: Option<Arc<crate::passkeys::Passkeys>>,
     signer: Arc<TokenSigner>,
     mailer: Arc<dyn Mailer<U>>,
     revocations: Arc<dyn Revocations>,
@@ -136,6 +138,8 @@ impl<U: Profile> UsersState<U> {
         AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
     {
         UsersState {
+            #[cfg(feature = "passkeys")]
+            passkeys: None,
             signer: Arc::new(TokenSigner::new(users.config())),
             pooled: Arc::new(Pooled { users, pool }),
             mailer: Arc::new(mailer),
@@ -226,6 +230,21 @@ impl<U: Profile> UsersState<U> {
     pub fn totp_issuer(mut self, issuer: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.settings).totp_issuer = issuer.into();
         self
+    }
+
+    /// Turns passkeys on (feature `passkeys`): registration under `/users/me/passkeys`,
+    /// passwordless sign-in at `/auth/passkey/…`, and a passkey as the second factor of a
+    /// password login. `rp_id` is the site's domain (`example.com`), `rp_origin` the origin
+    /// browsers see (`https://example.com`), which must be that domain or a subdomain of it.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if the origin is no URL or is not of the domain.
+    #[cfg(feature = "passkeys")]
+    pub fn passkeys(mut self, rp_id: &str, rp_origin: &str) -> Result<Self, UsersError> {
+        let party = crate::passkeys::Passkeys::new(rp_id, rp_origin, self.pooled.config())?;
+        self.passkeys = Some(Arc::new(party));
+        Ok(self)
     }
 
     /// Sets the role that `POST /roles` and the assignment routes require.
@@ -431,6 +450,12 @@ impl<U: UserModel> UsersState<U> {
         &self.settings.sessions
     }
 
+    /// The relying party of passkeys, if they are on.
+    #[cfg(feature = "passkeys")]
+    pub(crate) fn passkey_party(&self) -> Option<&crate::passkeys::Passkeys> {
+        self.passkeys.as_deref()
+    }
+
     /// The issuer of the TOTPs this application enrols.
     pub(crate) fn issuer(&self) -> &str {
         &self.settings.totp_issuer
@@ -596,6 +621,8 @@ impl<U: UserModel> UsersState<U> {
 impl<U: UserModel> Clone for UsersState<U> {
     fn clone(&self) -> Self {
         UsersState {
+            #[cfg(feature = "passkeys")]
+            passkeys: self.passkeys.clone(),
             pooled: Arc::clone(&self.pooled),
             signer: Arc::clone(&self.signer),
             mailer: Arc::clone(&self.mailer),

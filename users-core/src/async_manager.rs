@@ -29,8 +29,8 @@ use crate::{
     UsersConfig, UsersError, UsersHooks,
 };
 use crate::{
-    AsyncSecondFactorStore, SecondFactorChallenge, SecondFactorProof, SecondFactorRecord,
-    TotpEnrollment,
+    AsyncSecondFactorStore, PasskeyRecord, SecondFactorChallenge, SecondFactorMethod,
+    SecondFactorProof, SecondFactorRecord, TotpEnrollment,
 };
 use crate::{
     AsyncSessionStore, OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens,

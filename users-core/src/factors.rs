@@ -118,6 +118,26 @@ impl SecondFactorRecord {
     }
 }
 
+/// A passkey (WebAuthn credential) of a user, as its row holds it. The credential itself is
+/// the web side's (users-axum's `webauthn-rs` `Passkey`, as JSON); the core only stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// The passkey's id.
+    pub id: Uuid,
+    /// The user's id.
+    pub user_id: Uuid,
+    /// The credential id, base64url: unique across all users.
+    pub credential_id: String,
+    /// The credential (public key, counter, …), serialized by the web side.
+    pub credential: String,
+    /// A name the user gave it ("laptop", "phone").
+    pub name: Option<String>,
+    /// When it was registered.
+    pub created_at: SystemTime,
+    /// When it last signed a login.
+    pub last_used_at: Option<SystemTime>,
+}
+
 /// A way to complete a login.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SecondFactorMethod {
@@ -125,6 +145,8 @@ pub enum SecondFactorMethod {
     Totp,
     /// One of the user's recovery codes, once.
     RecoveryCode,
+    /// One of the user's passkeys (users-axum's `passkeys` feature).
+    Passkey,
 }
 
 impl SecondFactorMethod {
@@ -133,6 +155,7 @@ impl SecondFactorMethod {
         match self {
             SecondFactorMethod::Totp => "totp",
             SecondFactorMethod::RecoveryCode => "recovery_code",
+            SecondFactorMethod::Passkey => "passkey",
         }
     }
 }
@@ -197,16 +220,36 @@ impl TotpEnrollment {
     }
 }
 
-/// Seals and opens the TOTP secrets with keys derived from the application secret (and
-/// opens those sealed under the previous secrets of [`UsersConfig::previous_secrets`]).
+/// Seals and opens small secrets with XChaCha20-Poly1305 under a key derived from the
+/// application secret (HKDF-SHA256), and opens those sealed under the previous secrets of
+/// [`UsersConfig::previous_secrets`]: the TOTP secrets, and what a web front end must hand a
+/// client without letting it read or change it (users-axum's passkey ceremony state). Each
+/// sealed value is bound to a `context` (associated data) that opening must name again.
+///
+/// ```
+/// use users_core::{SecretBox, UsersConfig};
+///
+/// let sealer = SecretBox::new(&UsersConfig::new([7u8; 32])?);
+/// let sealed = sealer.seal(b"ceremony for alice", b"the state");
+/// assert_eq!(&sealer.open(b"ceremony for alice", &sealed)?[..], b"the state");
+/// assert!(sealer.open(b"ceremony for bob", &sealed).is_err());
+/// # Ok::<(), users_core::UsersError>(())
+/// ```
 #[derive(Clone)]
-pub(crate) struct SecretBox {
+pub struct SecretBox {
     /// The current secret's key first; each with its id.
     keys: Vec<([u8; KEY_ID_LEN], Zeroizing<[u8; 32]>)>,
 }
 
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretBox").finish_non_exhaustive()
+    }
+}
+
 impl SecretBox {
-    pub(crate) fn new(config: &UsersConfig) -> Self {
+    /// A box with the keys of `config`'s secret and previous secrets.
+    pub fn new(config: &UsersConfig) -> Self {
         let secrets = std::iter::once(config.secret()).chain(config.retired_secrets());
         let keys = secrets
             .map(|secret| {
@@ -215,7 +258,7 @@ impl SecretBox {
                 hkdf.expand(b"key id", &mut id)
                     .expect("4 bytes is a valid HKDF-SHA256 length");
                 let mut key = Zeroizing::new([0u8; 32]);
-                hkdf.expand(b"totp secret", key.as_mut())
+                hkdf.expand(b"sealed secrets", key.as_mut())
                     .expect("32 bytes is a valid HKDF-SHA256 length");
                 (id, key)
             })
@@ -223,15 +266,15 @@ impl SecretBox {
         SecretBox { keys }
     }
 
-    /// `plain` sealed for the user `user_id`: key id, nonce and ciphertext, base64url.
-    pub(crate) fn seal(&self, user_id: Uuid, plain: &[u8]) -> String {
+    /// `plain` sealed for `context`: key id, random nonce and ciphertext, base64url.
+    pub fn seal(&self, context: &[u8], plain: &[u8]) -> String {
         let (id, key) = &self.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
         let cipher = XChaCha20Poly1305::new(key.as_ref().into());
         let payload = Payload {
             msg: plain,
-            aad: user_id.as_bytes(),
+            aad: context,
         };
         let sealed = cipher
             .encrypt(XNonce::from_slice(&nonce), payload)
@@ -243,24 +286,14 @@ impl SecretBox {
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// What `seal` sealed for `user_id`.
+    /// What `seal` sealed for `context`.
     ///
     /// # Errors
     ///
-    /// [`UsersError::Config`] if it does not open: sealed under a secret that is no longer
-    /// configured, for another user, or altered.
-    pub(crate) fn open(
-        &self,
-        user_id: Uuid,
-        sealed: &str,
-    ) -> Result<Zeroizing<Vec<u8>>, UsersError> {
-        let refused = || {
-            UsersError::Config(
-                "a sealed TOTP secret does not open: sealed under a secret no longer configured, \
-                 for another user, or altered"
-                    .to_owned(),
-            )
-        };
+    /// [`UsersError::InvalidToken`] if it does not open: sealed under a secret that is no
+    /// longer configured, for another context, or altered.
+    pub fn open(&self, context: &[u8], sealed: &str) -> Result<Zeroizing<Vec<u8>>, UsersError> {
+        let refused = || UsersError::InvalidToken;
         let bytes = URL_SAFE_NO_PAD.decode(sealed).map_err(|_| refused())?;
         if bytes.len() < KEY_ID_LEN + NONCE_LEN {
             return Err(refused());
@@ -275,13 +308,18 @@ impl SecretBox {
         let cipher = XChaCha20Poly1305::new(key.as_ref().into());
         let payload = Payload {
             msg: sealed,
-            aad: user_id.as_bytes(),
+            aad: context,
         };
         cipher
             .decrypt(XNonce::from_slice(nonce), payload)
             .map(Zeroizing::new)
             .map_err(|_| refused())
     }
+}
+
+/// What a TOTP secret is sealed for: its user.
+fn totp_context(user_id: Uuid) -> Vec<u8> {
+    [b"totp secret of ".as_slice(), user_id.as_bytes()].concat()
 }
 
 /// A TOTP of `secret` for the account `account` of `issuer`.
@@ -317,7 +355,10 @@ pub(crate) fn new_totp(
         secret: totp.secret().to_base32(),
         otpauth_uri,
     };
-    Ok((enrollment, sealer.seal(user_id, secret.as_ref())))
+    Ok((
+        enrollment,
+        sealer.seal(&totp_context(user_id), secret.as_ref()),
+    ))
 }
 
 /// The time step a TOTP code is valid for at `now` (within one step either way), if it is
@@ -337,7 +378,17 @@ pub(crate) fn check_totp(
         .totp_secret
         .as_deref()
         .ok_or(UsersError::InvalidCredentials)?;
-    let secret = sealer.open(record.user_id, sealed)?;
+    // A secret that does not open is the configuration's fault (a secret dropped from
+    // `previous_secrets`), not the user's.
+    let secret = sealer
+        .open(&totp_context(record.user_id), sealed)
+        .map_err(|_| {
+            UsersError::Config(
+                "a sealed TOTP secret does not open: sealed under a secret no longer configured, \
+                 for another user, or altered"
+                    .to_owned(),
+            )
+        })?;
     let totp = totp(&secret, "user", "users")?;
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let step = totp
@@ -479,6 +530,18 @@ macro_rules! second_factor_store_methods {
             /// Writes `record` over the user's row, in one statement that changes it only if
             /// its version is still `expected`; `false` if it was not (another write won).
             fn update_factors(conn: &mut C, record: &SecondFactorRecord, expected: i64) -> bool;
+
+            /// The user's passkeys, oldest first.
+            fn passkeys_of(conn: &mut C, user_id: Uuid) -> Vec<PasskeyRecord>;
+
+            /// Stores a new passkey.
+            fn insert_passkey(conn: &mut C, passkey: &PasskeyRecord) -> ();
+
+            /// Writes a passkey's credential (its signature counter moved) and when it was used.
+            fn update_passkey(conn: &mut C, passkey: &PasskeyRecord) -> ();
+
+            /// Deletes the passkey `id` of the user `user_id`; `false` if they have none such.
+            fn delete_passkey(conn: &mut C, user_id: Uuid, id: Uuid) -> bool;
         }
     };
 }
@@ -519,26 +582,26 @@ mod tests {
 
     #[test]
     fn a_sealed_secret_opens_for_its_user_under_its_key_only() {
-        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
-        let sealed = sealer(1).seal(alice, b"twenty bytes secret!");
+        let (alice, bob) = (totp_context(Uuid::now_v7()), totp_context(Uuid::now_v7()));
+        let sealed = sealer(1).seal(&alice, b"twenty bytes secret!");
         assert_eq!(
-            &sealer(1).open(alice, &sealed).unwrap()[..],
+            &sealer(1).open(&alice, &sealed).unwrap()[..],
             b"twenty bytes secret!"
         );
-        assert!(sealer(1).open(bob, &sealed).is_err());
-        assert!(sealer(2).open(alice, &sealed).is_err());
+        assert!(sealer(1).open(&bob, &sealed).is_err());
+        assert!(sealer(2).open(&alice, &sealed).is_err());
         // Under a rotated secret, the previous one still opens it.
         let rotated = UsersConfig::new([2u8; 32])
             .unwrap()
             .previous_secrets([[1u8; 32]])
             .unwrap();
-        assert!(SecretBox::new(&rotated).open(alice, &sealed).is_ok());
+        assert!(SecretBox::new(&rotated).open(&alice, &sealed).is_ok());
         // Every altered character is refused.
         for at in 0..sealed.len() {
             let mut altered = sealed.clone().into_bytes();
             altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
             let altered = String::from_utf8(altered).unwrap();
-            assert!(sealer(1).open(alice, &altered).is_err(), "{at}");
+            assert!(sealer(1).open(&alice, &altered).is_err(), "{at}");
         }
     }
 

@@ -55,8 +55,9 @@ pub use error::UsersError;
 #[cfg(feature = "async")]
 pub use factors::AsyncSecondFactorStore;
 pub use factors::{
-    totp_code, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof, SecondFactorRecord,
-    SecondFactorStore, TotpEnrollment, RECOVERY_CODES, SECOND_FACTOR_TOKEN_LIFETIME,
+    totp_code, PasskeyRecord, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
+    SecondFactorRecord, SecondFactorStore, SecretBox, TotpEnrollment, RECOVERY_CODES,
+    SECOND_FACTOR_TOKEN_LIFETIME,
 };
 pub use gate::{Argon2Gate, GatePermit};
 pub use hooks::{NoHooks, UsersHooks};

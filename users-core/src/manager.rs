@@ -34,8 +34,8 @@ use crate::{
     StoredSession,
 };
 use crate::{
-    SecondFactorChallenge, SecondFactorProof, SecondFactorRecord, SecondFactorStore,
-    TotpEnrollment, SECOND_FACTOR_TOKEN_LIFETIME,
+    PasskeyRecord, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
+    SecondFactorRecord, SecondFactorStore, TotpEnrollment, SECOND_FACTOR_TOKEN_LIFETIME,
 };
 
 /// The user manager: every operation on users, for the user model `U` and the role model `R`.

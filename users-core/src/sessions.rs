@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 #[cfg(feature = "async")]
 use crate::AsyncSecondFactorStore;
-use crate::{SecondFactorRecord, SecondFactorStore, UsersError};
+use crate::{PasskeyRecord, SecondFactorRecord, SecondFactorStore, UsersError};
 
 /// The longest user agent a session row keeps, in bytes; a longer one is cut.
 pub const MAX_USER_AGENT_BYTES: usize = 512;
@@ -341,6 +341,10 @@ macro_rules! no_session_store {
             find_factors(_: &mut C, _: Uuid) -> Option<SecondFactorRecord>;
             insert_factors(_: &mut C, _: &SecondFactorRecord) -> ();
             update_factors(_: &mut C, _: &SecondFactorRecord, _: i64) -> bool;
+            passkeys_of(_: &mut C, _: Uuid) -> Vec<PasskeyRecord>;
+            insert_passkey(_: &mut C, _: &PasskeyRecord) -> ();
+            update_passkey(_: &mut C, _: &PasskeyRecord) -> ();
+            delete_passkey(_: &mut C, _: Uuid, _: Uuid) -> bool;
         );
     };
     (@each sync: $($name:ident($($arg:tt: $ty:ty),*) -> $ret:ty;)*) => {$(

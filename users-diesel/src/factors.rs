@@ -4,16 +4,22 @@
 
 use std::marker::PhantomData;
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use users_core::{SecondFactorRecord, SecondFactorStore, UserModel, UsersError, Uuid};
+use users_core::{
+    PasskeyRecord, SecondFactorRecord, SecondFactorStore, UserModel, UsersError, Uuid,
+};
 
 use crate::schema::{Column, ColumnType, ForeignKey, ModelSchema, Table};
+use crate::sql_types::Portable;
 use crate::Id;
 
 /// The second factors of the user model `U`: the `users_second_factors` table, one row per
 /// user who enrolled a factor (the user's id is its primary key and a foreign key to `U`'s
 /// table, `ON DELETE CASCADE`), holding the sealed TOTP secret, whether it is confirmed, the
-/// last accepted time step, the digests of the unused recovery codes and a version.
+/// last accepted time step, the digests of the unused recovery codes and a version; and the
+/// `users_passkeys` table, one row per passkey (typed id, the user's id with a cascading
+/// foreign key and an index, the credential id, unique, and the credential).
 ///
 /// `Migrations::new().with::<User>().with::<SecondFactors<User>>()` creates it on every
 /// backend (an application that turns second factors on later gets it from the call it already
@@ -49,27 +55,53 @@ use crate::Id;
 pub struct SecondFactors<U>(PhantomData<fn() -> U>);
 
 impl<U: UserModel> ModelSchema for SecondFactors<U> {
-    const TABLES: &'static [Table] = &[Table {
-        name: "users_second_factors",
-        columns: &[
-            Column::new("user_id", ColumnType::Uuid),
-            Column::new("version", ColumnType::BigInt),
-            // Key id, nonce, a 20-byte secret and its tag, base64url: 91 characters.
-            Column::new("totp_secret", ColumnType::Text)
-                .max_length(128)
-                .nullable(),
-            Column::new("totp_confirmed", ColumnType::Bool),
-            Column::new("totp_last_step", ColumnType::BigInt),
-            // Ten digests of 43 characters and the spaces between them.
-            Column::new("recovery_codes", ColumnType::Text).max_length(512),
-        ],
-        primary_key: &["user_id"],
-        foreign_keys: &[ForeignKey {
-            column: "user_id",
-            references: U::TABLE,
-        }],
-        dropped_columns: &[],
-    }];
+    const TABLES: &'static [Table] = &[
+        Table {
+            name: "users_second_factors",
+            columns: &[
+                Column::new("user_id", ColumnType::Uuid),
+                Column::new("version", ColumnType::BigInt),
+                // Key id, nonce, a 20-byte secret and its tag, base64url: 91 characters.
+                Column::new("totp_secret", ColumnType::Text)
+                    .max_length(128)
+                    .nullable(),
+                Column::new("totp_confirmed", ColumnType::Bool),
+                Column::new("totp_last_step", ColumnType::BigInt),
+                // Ten digests of 43 characters and the spaces between them.
+                Column::new("recovery_codes", ColumnType::Text).max_length(512),
+            ],
+            primary_key: &["user_id"],
+            foreign_keys: &[ForeignKey {
+                column: "user_id",
+                references: U::TABLE,
+            }],
+            dropped_columns: &[],
+        },
+        Table {
+            name: "users_passkeys",
+            columns: &[
+                Column::new("id", ColumnType::Uuid),
+                Column::new("user_id", ColumnType::Uuid).indexed(),
+                // Base64url of at most 512 bytes (users-axum refuses longer ids; authenticators use
+                // 16 to 64): short enough for a unique index on every backend.
+                Column::new("credential_id", ColumnType::Text)
+                    .max_length(683)
+                    .unique(),
+                Column::new("credential", ColumnType::Text),
+                Column::new("name", ColumnType::Text)
+                    .max_length(100)
+                    .nullable(),
+                Column::new("created_at", ColumnType::Timestamptz),
+                Column::new("last_used_at", ColumnType::Timestamptz).nullable(),
+            ],
+            primary_key: &["id"],
+            foreign_keys: &[ForeignKey {
+                column: "user_id",
+                references: U::TABLE,
+            }],
+            dropped_columns: &[],
+        },
+    ];
 
     /// After the user and role models, the throttle and the sessions.
     const MIGRATION_ORDER: u8 = 5;
@@ -84,6 +116,62 @@ diesel::table! {
         totp_confirmed -> diesel::sql_types::Bool,
         totp_last_step -> diesel::sql_types::BigInt,
         recovery_codes -> diesel::sql_types::Text,
+    }
+}
+
+diesel::table! {
+    /// The `users_passkeys` table, as [`SecondFactors`] describes it.
+    users_passkeys (id) {
+        id -> crate::sql_types::Uuid,
+        user_id -> crate::sql_types::Uuid,
+        credential_id -> diesel::sql_types::Text,
+        credential -> diesel::sql_types::Text,
+        name -> Nullable<diesel::sql_types::Text>,
+        created_at -> crate::sql_types::Timestamptz,
+        last_used_at -> Nullable<crate::sql_types::Timestamptz>,
+    }
+}
+
+/// A row of `users_passkeys`.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = users_passkeys)]
+struct PasskeyRow {
+    id: Id<Row>,
+    user_id: Id<Row>,
+    credential_id: String,
+    credential: String,
+    name: Option<String>,
+    #[diesel(serialize_as = Portable<DateTime<Utc>>)]
+    created_at: DateTime<Utc>,
+    #[diesel(serialize_as = Portable<Option<DateTime<Utc>>>)]
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<&PasskeyRecord> for PasskeyRow {
+    fn from(passkey: &PasskeyRecord) -> PasskeyRow {
+        PasskeyRow {
+            id: passkey.id.into(),
+            user_id: passkey.user_id.into(),
+            credential_id: passkey.credential_id.clone(),
+            credential: passkey.credential.clone(),
+            name: passkey.name.clone(),
+            created_at: passkey.created_at.into(),
+            last_used_at: passkey.last_used_at.map(Into::into),
+        }
+    }
+}
+
+impl From<PasskeyRow> for PasskeyRecord {
+    fn from(row: PasskeyRow) -> PasskeyRecord {
+        PasskeyRecord {
+            id: row.id.into(),
+            user_id: row.user_id.into(),
+            credential_id: row.credential_id,
+            credential: row.credential,
+            name: row.name,
+            created_at: row.created_at.into(),
+            last_used_at: row.last_used_at.map(Into::into),
+        }
     }
 }
 
@@ -155,6 +243,41 @@ macro_rules! second_factor_store {
                 let query = diesel::update(row).set(Row::from(record));
                 let changed = run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
                 Ok(changed == 1)
+            }
+
+            $($fn)? fn passkeys_of(conn: &mut $Conn, user_id: Uuid) -> Result<Vec<PasskeyRecord>, UsersError> {
+                // UUIDv7 ids sort by creation time on every backend.
+                let query = users_passkeys::table
+                    .filter(users_passkeys::user_id.eq(Id::<Row>::from(user_id)))
+                    .order(users_passkeys::id)
+                    .select(PasskeyRow::as_select());
+                let rows: Vec<PasskeyRow> = run!($flavor, query.load(conn)).map_err(UsersError::database)?;
+                Ok(rows.into_iter().map(PasskeyRecord::from).collect())
+            }
+
+            $($fn)? fn insert_passkey(conn: &mut $Conn, passkey: &PasskeyRecord) -> Result<(), UsersError> {
+                let query = diesel::insert_into(users_passkeys::table).values(PasskeyRow::from(passkey));
+                run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
+                Ok(())
+            }
+
+            $($fn)? fn update_passkey(conn: &mut $Conn, passkey: &PasskeyRecord) -> Result<(), UsersError> {
+                let used = passkey.last_used_at.map(|at| Portable(DateTime::<Utc>::from(at)));
+                let query = diesel::update(users_passkeys::table.find(Id::<Row>::from(passkey.id)))
+                    .set((
+                        users_passkeys::credential.eq(passkey.credential.clone()),
+                        users_passkeys::last_used_at.eq(used),
+                    ));
+                run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
+                Ok(())
+            }
+
+            $($fn)? fn delete_passkey(conn: &mut $Conn, user_id: Uuid, id: Uuid) -> Result<bool, UsersError> {
+                let row = users_passkeys::table
+                    .find(Id::<Row>::from(id))
+                    .filter(users_passkeys::user_id.eq(Id::<Row>::from(user_id)));
+                let deleted = run!($flavor, diesel::delete(row).execute(conn)).map_err(UsersError::database)?;
+                Ok(deleted > 0)
             }
         }
     };

@@ -231,11 +231,15 @@ macro_rules! factor_operations {
                     U::SecondFactors: $FactorStore<C>,
                 {
                     let record = step!($flavor, self.second_factors(conn, user))?;
-                    if !record.has_totp() {
+                    let mut methods = record.methods();
+                    if !step!($flavor, U::SecondFactors::passkeys_of(conn, user.id().into()))?.is_empty() {
+                        methods.push(SecondFactorMethod::Passkey);
+                    }
+                    if methods.is_empty() {
                         return Ok(None);
                     }
                     let token = self.decisions().second_factor_token(user, record.version);
-                    Ok(Some(SecondFactorChallenge { token, methods: record.methods() }))
+                    Ok(Some(SecondFactorChallenge { token, methods }))
                 }
             }
 
@@ -268,6 +272,133 @@ macro_rules! factor_operations {
                     }
                     prove_factor!($flavor, self, conn, client, user, record, proof, issued_at, UsersError::InvalidToken);
                     Ok(user)
+                }
+            }
+
+            operation! { $flavor,
+                /// The user's passkeys, oldest first.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::Database`].
+                pub fn passkeys<C>(&self, conn: &mut C, user: &U) -> Result<Vec<PasskeyRecord>, UsersError>
+                where
+                    U::SecondFactors: $FactorStore<C>,
+                {
+                    step!($flavor, U::SecondFactors::passkeys_of(conn, user.id().into()))
+                }
+            }
+
+            operation! { $flavor,
+                /// Stores a passkey the web side registered for `user` (`credential`: its
+                /// serialized credential, `credential_id`: its id, base64url). From now on a login
+                /// with the password asks for a second factor, which the passkey can give.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::Database`] (also for a credential id registered already).
+                pub fn add_passkey<C>(&self, conn: &mut C, user: &U, credential_id: &str, credential: &str, name: Option<&str>) -> Result<PasskeyRecord, UsersError>
+                where
+                    U::SecondFactors: $FactorStore<C>,
+                {
+                    let user_id: Uuid = user.id().into();
+                    // A second-factor login's token is bound to the factors' version: the row
+                    // must exist.
+                    if step!($flavor, U::SecondFactors::find_factors(conn, user_id))?.is_none() {
+                        step!($flavor, U::SecondFactors::insert_factors(conn, &SecondFactorRecord::empty(user_id)))?;
+                    }
+                    let passkey = PasskeyRecord {
+                        id: Uuid::now_v7(),
+                        user_id,
+                        credential_id: credential_id.to_owned(),
+                        credential: credential.to_owned(),
+                        name: name.map(str::to_owned),
+                        created_at: SystemTime::now(),
+                        last_used_at: None,
+                    };
+                    step!($flavor, U::SecondFactors::insert_passkey(conn, &passkey))?;
+                    Ok(passkey)
+                }
+            }
+
+            operation! { $flavor,
+                /// Deletes the passkey `id` of `user`; `false` if they have none such. Ask for the
+                /// password or a factor first.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::Database`].
+                pub fn remove_passkey<C>(&self, conn: &mut C, user: &U, id: Uuid) -> Result<bool, UsersError>
+                where
+                    U::SecondFactors: $FactorStore<C>,
+                {
+                    step!($flavor, U::SecondFactors::delete_passkey(conn, user.id().into(), id))
+                }
+            }
+
+            operation! { $flavor,
+                /// The user of a "second factor pending" token, checked (purpose, expiry,
+                /// binding, not used yet), and the version of their factors it is bound to: for
+                /// a factor the web side checks (a passkey), before
+                /// [`complete_with_passkey`](Self::complete_with_passkey).
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::InvalidToken`], [`UsersError::InactiveUser`],
+                /// [`UsersError::Database`].
+                pub fn pending_login<C>(&self, conn: &mut C, token: &str) -> Result<(U, i64), UsersError>
+                where
+                    U: $UserStore<C>,
+                    U::SecondFactors: $FactorStore<C>,
+                {
+                    let users = self.decisions();
+                    let opened = users.open_token(token, TokenPurpose::SecondFactor)?;
+                    let stored = step!($flavor, U::find(conn, opened.user_id().into()))?;
+                    let user = users.token_user(&opened, TokenPurpose::SecondFactor, stored)?;
+                    let record = step!($flavor, self.second_factors(conn, &user))?;
+                    let issued_at = opened.factors_version().ok_or(UsersError::InvalidToken)?;
+                    if record.version != issued_at {
+                        return Err(UsersError::InvalidToken);
+                    }
+                    Ok((user, issued_at))
+                }
+            }
+
+            operation! { $flavor,
+                /// Completes the pending login of `user` (at factors version `version`, from
+                /// [`pending_login`](Self::pending_login)) with a passkey the web side verified:
+                /// stores its updated credential (`passkey`) and moves the factors to a new
+                /// version, so the pending token works once.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::InvalidToken`] if the token was used meanwhile;
+                /// [`UsersError::Database`].
+                pub fn complete_with_passkey<C>(&self, conn: &mut C, user: &U, version: i64, passkey: &PasskeyRecord) -> Result<(), UsersError>
+                where
+                    U::SecondFactors: $FactorStore<C>,
+                {
+                    let record = step!($flavor, self.second_factors(conn, user))?;
+                    if !step!($flavor, U::SecondFactors::update_factors(conn, &record.next(), version))? {
+                        return Err(UsersError::InvalidToken);
+                    }
+                    step!($flavor, self.passkey_used(conn, passkey))
+                }
+            }
+
+            operation! { $flavor,
+                /// Stores a passkey's updated credential (its signature counter) after it signed
+                /// a login, with the time.
+                ///
+                /// # Errors
+                ///
+                /// [`UsersError::Database`].
+                pub fn passkey_used<C>(&self, conn: &mut C, passkey: &PasskeyRecord) -> Result<(), UsersError>
+                where
+                    U::SecondFactors: $FactorStore<C>,
+                {
+                    let used = PasskeyRecord { last_used_at: Some(SystemTime::now()), ..passkey.clone() };
+                    step!($flavor, U::SecondFactors::update_passkey(conn, &used))
                 }
             }
         }

@@ -1,0 +1,434 @@
+//! Passkeys (WebAuthn), feature `passkeys`: the registration and authentication ceremonies of
+//! [`webauthn-rs`](https://docs.rs/webauthn-rs) over JSON routes, as a second factor and as
+//! passwordless sign-in.
+//!
+//! A ceremony's state (the challenge, and what the server expects back) goes to the client
+//! sealed: XChaCha20-Poly1305 under a key derived from the application secret
+//! ([`SecretBox`]), bound to the ceremony's kind and user, with an expiry of five minutes
+//! inside. The client hands it back with its answer; a state altered, forged, from another
+//! ceremony or another user's, or expired, does not open. No process keeps ceremonies in
+//! memory, so the two halves may reach different processes.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use users_diesel::{PasskeyRecord, SecretBox, UserModel, UsersError, Uuid};
+use webauthn_rs::prelude::{
+    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Url,
+};
+use webauthn_rs::{Webauthn, WebauthnBuilder};
+
+use crate::error::PathParams;
+use crate::factors::{prove_presence, FactorBody};
+use crate::routes::session_answer;
+use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
+
+/// How long a ceremony may take.
+const CEREMONY_LIFETIME: Duration = Duration::from_secs(5 * 60);
+/// The longest credential id stored, base64url (512 bytes); authenticators use 16 to 64.
+const MAX_CREDENTIAL_ID_CHARS: usize = 683;
+
+/// The relying party: the site passkeys are bound to.
+pub(crate) struct Passkeys {
+    webauthn: Webauthn,
+    sealer: SecretBox,
+}
+
+impl Passkeys {
+    pub(crate) fn new(
+        rp_id: &str,
+        rp_origin: &str,
+        config: &users_diesel::UsersConfig,
+    ) -> Result<Self, UsersError> {
+        let bad = |what: String| UsersError::Config(format!("passkeys: {what}"));
+        let origin =
+            Url::parse(rp_origin).map_err(|error| bad(format!("{rp_origin:?}: {error}")))?;
+        let webauthn = WebauthnBuilder::new(rp_id, &origin)
+            .and_then(|builder| builder.build())
+            .map_err(|error| bad(format!("{rp_id:?} and {rp_origin:?}: {error}")))?;
+        Ok(Passkeys {
+            webauthn,
+            sealer: SecretBox::new(config),
+        })
+    }
+
+    /// A ceremony's state, sealed for `kind` and `user`, expiring with the ceremony.
+    fn seal<T: Serialize>(&self, kind: &str, user: Uuid, state: &T) -> Result<String, ApiError> {
+        let expires = unix_seconds(SystemTime::now() + CEREMONY_LIFETIME);
+        let plain = serde_json::to_vec(&json!({ "expires": expires, "state": state }))
+            .map_err(|error| ApiError::logged(&error))?;
+        Ok(self.sealer.seal(&context(kind, user), &plain))
+    }
+
+    /// The state `seal` sealed for `kind` and `user`, if it is intact and unexpired.
+    fn open<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+        user: Uuid,
+        sealed: &str,
+    ) -> Result<T, ApiError> {
+        #[derive(Deserialize)]
+        struct Sealed<T> {
+            expires: u64,
+            state: T,
+        }
+        let refused = || {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "the ceremony's state is invalid or has expired: start again",
+            )
+        };
+        let plain = self
+            .sealer
+            .open(&context(kind, user), sealed)
+            .map_err(|_| refused())?;
+        let sealed: Sealed<T> = serde_json::from_slice(&plain).map_err(|_| refused())?;
+        if unix_seconds(SystemTime::now()) >= sealed.expires {
+            return Err(refused());
+        }
+        Ok(sealed.state)
+    }
+}
+
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// What a ceremony's state is sealed for: its kind and user.
+fn context(kind: &str, user: Uuid) -> Vec<u8> {
+    [
+        b"passkey ".as_slice(),
+        kind.as_bytes(),
+        b" of ",
+        user.as_bytes(),
+    ]
+    .concat()
+}
+
+/// The state's passkeys, or 404 if passkeys are off.
+fn passkeys<U: UserModel>(users: &UsersState<U>) -> Result<&Passkeys, ApiError> {
+    users.passkey_party().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "passkeys are not set up here (UsersState::passkeys)",
+        )
+    })
+}
+
+/// A WebAuthn failure: the client's answer does not check out.
+fn refused(error: impl std::fmt::Display) -> ApiError {
+    tracing::debug!("users-axum: a passkey ceremony failed: {error}");
+    ApiError::from(UsersError::InvalidCredentials)
+}
+
+/// A credential id as stored: its base64url text.
+fn credential_id(passkey: &Passkey) -> String {
+    let id: &[u8] = passkey.cred_id().as_ref();
+    URL_SAFE_NO_PAD.encode(id)
+}
+
+/// The user's passkeys as webauthn-rs needs them, each with its row.
+fn loaded(rows: Vec<PasskeyRecord>) -> Vec<(PasskeyRecord, Passkey)> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let passkey = serde_json::from_str(&row.credential).ok()?;
+            Some((row, passkey))
+        })
+        .collect()
+}
+
+/// A passkey as the routes show it.
+fn view(row: &PasskeyRecord) -> Value {
+    let time = |t: SystemTime| crate::routes::rfc3339(t);
+    json!({
+        "id": row.id.to_string(),
+        "name": row.name,
+        "created_at": time(row.created_at),
+        "last_used_at": row.last_used_at.map(time),
+    })
+}
+
+/// `POST /users/me/passkeys/register/start`: the options for `navigator.credentials.create`,
+/// and the sealed state to send back.
+pub(crate) async fn register_start<U: Profile>(
+    State(users): State<UsersState<U>>,
+    current: CurrentUser<U>,
+) -> Result<Json<Value>, ApiError> {
+    let party = passkeys(&users)?;
+    let user_id: Uuid = current.id().into();
+    let existing = users.pooled().passkeys(&current.user).await?;
+    let exclude = loaded(existing)
+        .into_iter()
+        .map(|(_, passkey)| passkey.cred_id().clone())
+        .collect();
+    let email = current.email();
+    let (options, state) = party
+        .webauthn
+        .start_passkey_registration(user_id, email, email, Some(exclude))
+        .map_err(|error| ApiError::logged(&error))?;
+    Ok(Json(json!({
+        "options": options,
+        "state": party.seal("registration", user_id, &state)?,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterFinish {
+    state: String,
+    credential: RegisterPublicKeyCredential,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// `POST /users/me/passkeys/register/finish`: checks the authenticator's answer and stores
+/// the passkey.
+pub(crate) async fn register_finish<U: Profile>(
+    State(users): State<UsersState<U>>,
+    current: CurrentUser<U>,
+    JsonBody(body): JsonBody<RegisterFinish>,
+) -> Result<Response, ApiError> {
+    let party = passkeys(&users)?;
+    let user_id: Uuid = current.id().into();
+    let state: PasskeyRegistration = party.open("registration", user_id, &body.state)?;
+    let passkey = party
+        .webauthn
+        .finish_passkey_registration(&body.credential, &state)
+        .map_err(refused)?;
+    let id = credential_id(&passkey);
+    if id.len() > MAX_CREDENTIAL_ID_CHARS {
+        return Err(ApiError::invalid_field(
+            "credential",
+            "the credential id is longer than 512 bytes",
+        ));
+    }
+    let name = body
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|name| !name.is_empty());
+    if name.is_some_and(|name| name.chars().count() > 100) {
+        return Err(ApiError::invalid_field("name", "at most 100 characters"));
+    }
+    let existing = users.pooled().passkeys(&current.user).await?;
+    if existing.iter().any(|row| row.credential_id == id) {
+        return Err(UsersError::Conflict {
+            column: "credential_id",
+        }
+        .into());
+    }
+    let stored = serde_json::to_string(&passkey).map_err(|error| ApiError::logged(&error))?;
+    let row = users
+        .pooled()
+        .add_passkey(&current.user, &id, &stored, name)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view(&row))).into_response())
+}
+
+/// `GET /users/me/passkeys`.
+pub(crate) async fn list<U: Profile>(
+    State(users): State<UsersState<U>>,
+    current: CurrentUser<U>,
+) -> Result<Json<Value>, ApiError> {
+    passkeys(&users)?;
+    let rows = users.pooled().passkeys(&current.user).await?;
+    let views: Vec<Value> = rows.iter().map(view).collect();
+    Ok(Json(json!({ "passkeys": views })))
+}
+
+/// `DELETE /users/me/passkeys/{passkey_id}`, given the password or a factor.
+pub(crate) async fn remove<U: Profile>(
+    State(users): State<UsersState<U>>,
+    parts: Parts,
+    current: CurrentUser<U>,
+    PathParams(id): PathParams<String>,
+    JsonBody(body): JsonBody<FactorBody>,
+) -> Result<StatusCode, ApiError> {
+    passkeys(&users)?;
+    let id = crate::routes::parse_uuid(&id)
+        .ok_or_else(|| ApiError::bad_request("`passkey_id` must be a UUID"))?;
+    prove_presence(&users, &parts, &current, &body).await?;
+    if users.pooled().remove_passkey(&current.user, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the user has no passkey with this id",
+        ))
+    }
+}
+
+/// A sign-in ceremony's state: webauthn-rs's, and the version of the user's factors it
+/// started at, which finishing moves on, so the ceremony completes once.
+#[derive(Serialize, Deserialize)]
+struct SignInState {
+    version: i64,
+    ceremony: PasskeyAuthentication,
+}
+
+/// Starts an authentication ceremony over `user`'s passkeys: the options and webauthn-rs's
+/// state.
+async fn authentication_start<U: Profile>(
+    users: &UsersState<U>,
+    user: &U,
+) -> Result<(Value, PasskeyAuthentication), ApiError> {
+    let party = passkeys(users)?;
+    let rows = users.pooled().passkeys(user).await?;
+    let credentials: Vec<Passkey> = loaded(rows).into_iter().map(|(_, key)| key).collect();
+    if credentials.is_empty() {
+        return Err(UsersError::InvalidCredentials.into());
+    }
+    let (options, state) = party
+        .webauthn
+        .start_passkey_authentication(&credentials)
+        .map_err(|error| ApiError::logged(&error))?;
+    let options = serde_json::to_value(options).map_err(|error| ApiError::logged(&error))?;
+    Ok((options, state))
+}
+
+/// Checks an authentication ceremony's answer against `user`'s passkeys, and stores the
+/// passkey's moved signature counter: the row of the passkey that signed.
+async fn authentication_finish<U: Profile>(
+    users: &UsersState<U>,
+    user: &U,
+    state: &PasskeyAuthentication,
+    credential: &PublicKeyCredential,
+) -> Result<PasskeyRecord, ApiError> {
+    let party = passkeys(users)?;
+    let result = party
+        .webauthn
+        .finish_passkey_authentication(credential, state)
+        .map_err(refused)?;
+    let rows = users.pooled().passkeys(user).await?;
+    let (mut row, mut passkey) = loaded(rows)
+        .into_iter()
+        .find(|(_, passkey)| passkey.cred_id() == result.cred_id())
+        .ok_or_else(|| ApiError::from(UsersError::InvalidCredentials))?;
+    passkey.update_credential(&result);
+    row.credential = serde_json::to_string(&passkey).map_err(|error| ApiError::logged(&error))?;
+    Ok(row)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignInStart {
+    email: String,
+}
+
+/// `POST /auth/passkey/start`: a passwordless sign-in's options, for the account of `email`.
+pub(crate) async fn sign_in_start<U: Profile>(
+    State(users): State<UsersState<U>>,
+    JsonBody(body): JsonBody<SignInStart>,
+) -> Result<Json<Value>, ApiError> {
+    passkeys(&users)?;
+    let user = users
+        .pooled()
+        .find_by_email(&body.email)
+        .await?
+        .ok_or_else(|| ApiError::from(UsersError::InvalidCredentials))?;
+    let version = users.pooled().second_factors(&user).await?.version;
+    let (options, ceremony) = authentication_start(&users, &user).await?;
+    let state = SignInState { version, ceremony };
+    let sealed = passkeys(&users)?.seal("sign-in", user.id().into(), &state)?;
+    Ok(Json(json!({ "options": options, "state": sealed })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignInFinish {
+    email: String,
+    state: String,
+    credential: PublicKeyCredential,
+}
+
+/// `POST /auth/passkey/finish`: the session of a passwordless sign-in, if the passkey signed.
+pub(crate) async fn sign_in_finish<U: Profile>(
+    State(users): State<UsersState<U>>,
+    parts: Parts,
+    JsonBody(body): JsonBody<SignInFinish>,
+) -> Result<Response, ApiError> {
+    passkeys(&users)?;
+    let user = users
+        .pooled()
+        .find_by_email(&body.email)
+        .await?
+        .ok_or_else(|| ApiError::from(UsersError::InvalidCredentials))?;
+    let state: SignInState = passkeys(&users)?.open("sign-in", user.id().into(), &body.state)?;
+    let row = authentication_finish(&users, &user, &state.ceremony, &body.credential).await?;
+    if !user.is_active() {
+        return Err(UsersError::InactiveUser.into());
+    }
+    if users.pooled().config().requires_verified() && !user.is_verified() {
+        return Err(UsersError::UnverifiedUser.into());
+    }
+    // Once: a replayed ceremony finds the factors moved on.
+    users
+        .pooled()
+        .complete_with_passkey(&user, state.version, &row)
+        .await
+        .map_err(crate::factors::pending_refused)?;
+    let session = users.start_session(&user, users.origin(&parts)).await?;
+    Ok(session_answer(&users, &session, Json(session.to_json())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecondFactorStart {
+    mfa_token: String,
+}
+
+/// `POST /auth/mfa/passkey`: the options of a passkey as the second factor of a login.
+pub(crate) async fn second_factor_start<U: Profile>(
+    State(users): State<UsersState<U>>,
+    JsonBody(body): JsonBody<SecondFactorStart>,
+) -> Result<Json<Value>, ApiError> {
+    passkeys(&users)?;
+    let (user, _) = users
+        .pooled()
+        .pending_login(&body.mfa_token)
+        .await
+        .map_err(crate::factors::pending_refused)?;
+    let (options, ceremony) = authentication_start(&users, &user).await?;
+    let sealed = passkeys(&users)?.seal("second factor", user.id().into(), &ceremony)?;
+    Ok(Json(json!({ "options": options, "state": sealed })))
+}
+
+/// Completes a login's second factor with a passkey: `POST /auth/mfa` with `passkey` and
+/// `state`.
+pub(crate) async fn second_factor_finish<U: Profile>(
+    users: &UsersState<U>,
+    token: &str,
+    state: &str,
+    credential: &PublicKeyCredential,
+) -> Result<U, ApiError> {
+    passkeys(users)?;
+    let (user, version) = users
+        .pooled()
+        .pending_login(token)
+        .await
+        .map_err(crate::factors::pending_refused)?;
+    let ceremony: PasskeyAuthentication =
+        passkeys(users)?.open("second factor", user.id().into(), state)?;
+    let row = authentication_finish(users, &user, &ceremony, credential).await?;
+    users
+        .pooled()
+        .complete_with_passkey(&user, version, &row)
+        .await
+        .map_err(crate::factors::pending_refused)?;
+    Ok(user)
+}
