@@ -9,7 +9,9 @@ use tokio::runtime::Runtime;
 use users_diesel::asynchronous::deadpool::Pool;
 use users_diesel::asynchronous::AsyncConnection;
 use users_diesel::{
-    AsyncRoleStore, AsyncUserStore, AsyncUsers, RoleModel, UserModel, Users, UsersError,
+    AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore, AsyncUsers,
+    RoleModel, SecondFactorChallenge, SecondFactorProof, SessionOrigin, SessionPolicy,
+    SessionTokens, StoredSession, TotpEnrollment, UserModel, Users, UsersError, Uuid,
 };
 
 use crate::TestDb;
@@ -214,5 +216,27 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
             where [R: AsyncRoleStore<C, User = U>];
         fn users_with_role(&self, conn, name: &str) -> Vec<U>
             where [R: AsyncRoleStore<C, User = U>];
+
+        fn start_session(&self, conn, user: &U, origin: SessionOrigin, policy: &SessionPolicy)
+            -> SessionTokens where [U::Sessions: AsyncSessionStore<C>];
+        fn refresh_session(&self, conn, token: &str, policy: &SessionPolicy) -> SessionTokens
+            where [U: AsyncUserStore<C>, U::Sessions: AsyncSessionStore<C>];
+        fn sessions(&self, conn, user: &U) -> Vec<StoredSession>
+            where [U::Sessions: AsyncSessionStore<C>];
+        fn end_other_sessions(&self, conn, user: &U, keep: Uuid) -> usize
+            where [U::Sessions: AsyncSessionStore<C>];
+        fn end_all_sessions(&self, conn, user: U::Id) -> usize
+            where [U::Sessions: AsyncSessionStore<C>];
+
+        fn enroll_totp(&self, conn, user: &U, issuer: &str) -> TotpEnrollment
+            where [U::SecondFactors: AsyncSecondFactorStore<C>];
+        fn confirm_totp(&self, conn, client: Option<&str>, user: &U, code: &str) -> Vec<String>
+            where [U::SecondFactors: AsyncSecondFactorStore<C>];
+        fn second_factor_challenge(&self, conn, user: &U) -> Option<SecondFactorChallenge>
+            where [U::SecondFactors: AsyncSecondFactorStore<C>];
+        fn complete_second_factor(&self, conn, client: Option<&str>, token: &str, proof: SecondFactorProof<'_>) -> U
+            where [U: AsyncUserStore<C>, U::SecondFactors: AsyncSecondFactorStore<C>];
+        fn remove_totp(&self, conn, user: &U) -> bool
+            where [U::SecondFactors: AsyncSecondFactorStore<C>];
     }
 }

@@ -56,6 +56,12 @@ where
         .expect("migrate");
 }
 
+#[derive(QueryableByName)]
+struct SecretColumn {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    totp_secret: String,
+}
+
 /// `token` with one character replaced, so that one of its bytes differs.
 fn tampered(token: &str) -> String {
     let middle = token.len() / 2;
@@ -178,6 +184,91 @@ impl UsersHooks<User> for Recorder {
 }
 
 manager_tests! {
+    // Stored sessions and second factors: the operations users-axum uses, on both managers.
+
+    fn sessions_rotate_refresh_tokens_and_end_on_demand(conn, db) {
+        db.run_pending_migrations(Migrations::new().with::<User>().with::<Sessions<User>>())
+            .expect("migrate");
+        let users = drive(manager());
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let policy = users_diesel::SessionPolicy::default();
+        let origin = users_diesel::SessionOrigin {
+            user_agent: Some("Test/1.0".into()),
+            client: Some("127.0.0.1".into()),
+        };
+        let laptop = users.start_session(conn, &alice, origin.clone(), &policy).unwrap();
+        let phone = users.start_session(conn, &alice, origin, &policy).unwrap();
+        let listed = users.sessions(conn, &alice).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].id, phone.session.id, "newest first");
+        assert_eq!(listed[1].user_agent.as_deref(), Some("Test/1.0"));
+        // Rotation, then the retired token replayed: the session ends.
+        let renewed = users.refresh_session(conn, &phone.refresh_token, &policy).unwrap();
+        assert_eq!(renewed.session.id, phone.session.id);
+        assert!(matches!(
+            users.refresh_session(conn, &phone.refresh_token, &policy),
+            Err(UsersError::InvalidToken)
+        ));
+        assert!(users.refresh_session(conn, &renewed.refresh_token, &policy).is_err());
+        assert_eq!(users.sessions(conn, &alice).unwrap().len(), 1);
+        let tablet = users
+            .start_session(conn, &alice, users_diesel::SessionOrigin::default(), &policy)
+            .unwrap();
+        assert_eq!(users.end_other_sessions(conn, &alice, tablet.session.id).unwrap(), 1);
+        assert!(users.refresh_session(conn, &laptop.refresh_token, &policy).is_err());
+        assert_eq!(users.end_all_sessions(conn, alice.id).unwrap(), 1);
+        assert!(users.sessions(conn, &alice).unwrap().is_empty());
+    }
+
+    fn a_totp_login_takes_each_code_and_pending_token_once(conn, db) {
+        db.run_pending_migrations(Migrations::new().with::<User>().with::<SecondFactors<User>>())
+            .expect("migrate");
+        let users = drive(manager());
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        assert!(users.second_factor_challenge(conn, &alice).unwrap().is_none());
+        let enrollment = users.enroll_totp(conn, &alice, "Example").unwrap();
+        // Unconfirmed, it is not asked for.
+        assert!(users.second_factor_challenge(conn, &alice).unwrap().is_none());
+        let now = std::time::SystemTime::now();
+        let code = |offset: i64| {
+            let step = Duration::from_secs(30 * offset.unsigned_abs());
+            let at = if offset < 0 { now - step } else { now + step };
+            users_diesel::totp_code(&enrollment.secret, at).unwrap()
+        };
+        assert!(matches!(
+            users.confirm_totp(conn, None, &alice, "000000"),
+            Err(UsersError::InvalidCredentials)
+        ));
+        let recovery = users.confirm_totp(conn, None, &alice, &code(-1)).unwrap();
+        assert_eq!(recovery.len(), 10);
+
+        let challenge = users.second_factor_challenge(conn, &alice).unwrap().unwrap();
+        use users_diesel::SecondFactorProof::Totp;
+        let (now_code, next_code) = (code(0), code(1));
+        let done = users.complete_second_factor(conn, None, &challenge.token, Totp(&now_code)).unwrap();
+        assert_eq!(done.id, alice.id);
+        // The token once; the code once.
+        assert!(matches!(
+            users.complete_second_factor(conn, None, &challenge.token, Totp(&next_code)),
+            Err(UsersError::InvalidToken)
+        ));
+        let again = users.second_factor_challenge(conn, &alice).unwrap().unwrap();
+        assert!(matches!(
+            users.complete_second_factor(conn, None, &again.token, Totp(&now_code)),
+            Err(UsersError::InvalidCredentials)
+        ));
+        let recovery_code = users_diesel::SecondFactorProof::RecoveryCode(&recovery[0]);
+        users.complete_second_factor(conn, None, &again.token, recovery_code).unwrap();
+        // The sealed secret is no secret in the table.
+        let stored: String = diesel::sql_query("SELECT totp_secret FROM users_second_factors")
+            .get_result::<SecretColumn>(db)
+            .unwrap()
+            .totp_secret;
+        assert!(!stored.contains(&enrollment.secret));
+        assert!(users.remove_totp(conn, &alice).unwrap());
+        assert!(users.second_factor_challenge(conn, &alice).unwrap().is_none());
+    }
+
     // Registration.
 
     fn register_normalises_the_email_and_stores_the_user(conn, db) {

@@ -101,7 +101,10 @@
 //! `POST /auth/login` answers `{"mfa_required": true, "mfa_token": "…", "methods": […]}`
 //! instead of a session, and `POST /auth/mfa` with the token and a `code` or a
 //! `recovery_code` completes the login. The tables come from
-//! `Migrations::new().with::<User>().with::<SecondFactors<User>>()`.
+//! `Migrations::new().with::<User>().with::<SecondFactors<User>>()`. With the `passkeys`
+//! feature and `UsersState::passkeys`, passkeys (WebAuthn, with webauthn-rs) register under
+//! `/users/me/passkeys`, sign in without a password at `/auth/passkey/…`, and complete a
+//! password login as its second factor (`POST /auth/mfa/passkey`, then `POST /auth/mfa`).
 //!
 //! [`UsersState::stateless_sessions`] trades the session read for stateless tokens: no
 //! refresh, no session list, and logouts remembered by the [`Revocations`] list (in memory, or

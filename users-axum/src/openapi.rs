@@ -424,6 +424,94 @@ const ROUTES: &[Route] = &[
     ),
 ];
 
+/// The passkey routes (feature `passkeys`); without `UsersState::passkeys` they answer 404.
+#[cfg(feature = "passkeys")]
+const PASSKEY_ROUTES: &[Route] = &[
+    route(
+        Get,
+        "/users/me/passkeys",
+        "The session user's passkeys",
+        Session,
+        None,
+        (200, "the passkeys", Some("PasskeyList")),
+        &[(404, &["not_found"])],
+    ),
+    route(
+        Post,
+        "/users/me/passkeys/register/start",
+        "Start registering a passkey: the options for `navigator.credentials.create` and the \
+         sealed ceremony state",
+        Session,
+        None,
+        (200, "the ceremony", Some("PasskeyCeremony")),
+        &[(404, &["not_found"])],
+    ),
+    route(
+        Post,
+        "/users/me/passkeys/register/finish",
+        "Finish registering a passkey with the authenticator's answer and the state",
+        Session,
+        Some("PasskeyRegistration"),
+        (201, "the passkey", Some("Passkey")),
+        &[
+            (400, &["invalid_token"]),
+            (401, &["invalid_credentials"]),
+            (404, &["not_found"]),
+            (409, &["conflict"]),
+        ],
+    ),
+    route(
+        Delete,
+        "/users/me/passkeys/{passkey_id}",
+        "Remove a passkey, given the password, a code or a recovery code",
+        Session,
+        Some("PresenceProof"),
+        (204, "the passkey is removed", None),
+        &[
+            (401, &["invalid_credentials"]),
+            (404, &["not_found"]),
+            (429, &["too_many_attempts"]),
+            (503, &["overloaded"]),
+        ],
+    ),
+    route(
+        Post,
+        "/auth/passkey/start",
+        "Start a passwordless sign-in with a passkey of the account of `email`",
+        Anyone,
+        Some("EmailRequest"),
+        (200, "the ceremony", Some("PasskeyCeremony")),
+        &[(401, &["invalid_credentials"]), (404, &["not_found"])],
+    ),
+    route(
+        Post,
+        "/auth/passkey/finish",
+        "Finish a passwordless sign-in: a session, once per ceremony",
+        Anyone,
+        Some("PasskeySignIn"),
+        (200, "a new session", Some("Session")),
+        &[
+            (400, &["invalid_token"]),
+            (401, &["invalid_credentials", "invalid_token"]),
+            (403, &["inactive_user", "unverified_user"]),
+            (404, &["not_found"]),
+        ],
+    ),
+    route(
+        Post,
+        "/auth/mfa/passkey",
+        "Start a passkey ceremony as the second factor of a login (then `POST /auth/mfa`)",
+        Anyone,
+        Some("PendingLogin"),
+        (200, "the ceremony", Some("PasskeyCeremony")),
+        &[
+            (401, &["invalid_token", "invalid_credentials"]),
+            (403, &["inactive_user"]),
+            (404, &["not_found"]),
+        ],
+    ),
+];
+
 /// Every error code of [`ApiError`](crate::ApiError)s that the routes answer.
 const CODES: &[&str] = &[
     "invalid_email",
@@ -461,7 +549,11 @@ const CODES: &[&str] = &[
 /// [`UsersState::openapi_json`](crate::UsersState::openapi_json) says.
 pub fn openapi<U: Profile>() -> OpenApi {
     let mut paths = PathsBuilder::new();
-    for route in ROUTES {
+    #[cfg(feature = "passkeys")]
+    let routes = ROUTES.iter().chain(PASSKEY_ROUTES);
+    #[cfg(not(feature = "passkeys"))]
+    let routes = ROUTES.iter();
+    for route in routes {
         paths = paths.path(
             route.path,
             PathItem::new(route.method.clone(), operation(route)),
@@ -555,7 +647,7 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
             "users"
         });
     for name in path_parameters(route.path) {
-        let schema = if name == "user_id" || name == "session_id" {
+        let schema = if name.ends_with("_id") {
             string().format(Some(SchemaFormat::Custom("uuid".to_owned())))
         } else {
             string()
@@ -660,7 +752,15 @@ fn list_parameters() -> Vec<(&'static str, ObjectBuilder, &'static str)> {
 
 /// The methods that complete a login.
 fn methods() -> ArrayBuilder {
-    ArrayBuilder::new().items(string().enum_values(Some(["totp", "recovery_code"])))
+    ArrayBuilder::new().items(string().enum_values(Some(["totp", "recovery_code", "passkey"])))
+}
+
+/// Any JSON object (WebAuthn's, as the browser makes and takes them).
+#[cfg(feature = "passkeys")]
+fn free_object() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::FreeForm(true)))
 }
 
 /// A TOTP code: six digits.
@@ -932,16 +1032,12 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
         ),
         (
             "SecondFactorLogin",
-            object(
-                vec![
-                    ("mfa_token", string().into()),
-                    ("code", totp_code().into()),
-                    ("recovery_code", string().into()),
-                ],
-                &["mfa_token"],
-            )
-            .description(Some("`mfa_token` and one of `code` or `recovery_code`"))
-            .into(),
+            object(second_factor_members(), &["mfa_token"])
+                .description(Some(
+                    "`mfa_token` and one of `code`, `recovery_code` or (feature `passkeys`) \
+                 `passkey` with its `state`",
+                ))
+                .into(),
         ),
         (
             "SecondFactors",
@@ -997,6 +1093,93 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                 &["recovery_codes"],
             )
             .into(),
+        ),
+        #[cfg(feature = "passkeys")]
+        (
+            "PasskeyCeremony",
+            object(
+                vec![
+                    (
+                        "options",
+                        free_object()
+                            .description(Some("for the WebAuthn API of the browser"))
+                            .into(),
+                    ),
+                    (
+                        "state",
+                        string()
+                            .description(Some("sealed; send it back unchanged, within 5 minutes"))
+                            .into(),
+                    ),
+                ],
+                &["options", "state"],
+            )
+            .into(),
+        ),
+        #[cfg(feature = "passkeys")]
+        (
+            "PasskeyRegistration",
+            object(
+                vec![
+                    ("state", string().into()),
+                    ("credential", free_object().into()),
+                    ("name", nullable_string().into()),
+                ],
+                &["state", "credential"],
+            )
+            .into(),
+        ),
+        #[cfg(feature = "passkeys")]
+        (
+            "Passkey",
+            object(
+                vec![
+                    ("id", uuid().into()),
+                    ("name", nullable_string().into()),
+                    ("created_at", time().into()),
+                    (
+                        "last_used_at",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                            .into(),
+                    ),
+                ],
+                &["id", "name", "created_at", "last_used_at"],
+            )
+            .into(),
+        ),
+        #[cfg(feature = "passkeys")]
+        (
+            "PasskeyList",
+            object(
+                vec![(
+                    "passkeys",
+                    ArrayBuilder::new()
+                        .items(Ref::from_schema_name("Passkey"))
+                        .into(),
+                )],
+                &["passkeys"],
+            )
+            .into(),
+        ),
+        #[cfg(feature = "passkeys")]
+        (
+            "PasskeySignIn",
+            object(
+                vec![
+                    ("email", email().into()),
+                    ("state", string().into()),
+                    ("credential", free_object().into()),
+                ],
+                &["email", "state", "credential"],
+            )
+            .into(),
+        ),
+        #[cfg(feature = "passkeys")]
+        (
+            "PendingLogin",
+            object(vec![("mfa_token", string().into())], &["mfa_token"]).into(),
         ),
         (
             "RefreshRequest",
@@ -1183,4 +1366,20 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
     U::Fields::schemas(&mut nested);
     schemas.extend(nested);
     schemas
+}
+
+/// The members of `POST /auth/mfa`.
+fn second_factor_members() -> Vec<(&'static str, RefOr<Schema>)> {
+    #[allow(unused_mut)] // Only the `passkeys` feature adds to them.
+    let mut members = vec![
+        ("mfa_token", string().into()),
+        ("code", totp_code().into()),
+        ("recovery_code", string().into()),
+    ];
+    #[cfg(feature = "passkeys")]
+    members.extend([
+        ("passkey", free_object().into()),
+        ("state", string().into()),
+    ]);
+    members
 }

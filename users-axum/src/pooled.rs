@@ -9,9 +9,11 @@ use users_diesel::asynchronous::deadpool::{Object, Pool};
 use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::scoped_futures::ScopedFutureExt;
+#[cfg(feature = "passkeys")]
+use users_diesel::PasskeyRecord;
 use users_diesel::{
     AsyncConnections, AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore,
-    AsyncUsers, OpenedToken, PasskeyRecord, RoleModel, SecondFactorChallenge, SecondFactorProof,
+    AsyncUsers, OpenedToken, RoleModel, SecondFactorChallenge, SecondFactorProof,
     SecondFactorRecord, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens, StoredSession,
     TotpEnrollment, UserModel, UserQuery, UsersConfig, UsersError, Uuid,
 };
@@ -161,6 +163,7 @@ macro_rules! pooled_operations {
             }
 
             $(
+                $(#[$doc])*
                 fn $name<$a>(&$a self, $($arg: $ty),*) -> BoxFuture<$a, Result<$ret, ApiError>> {
                     pooled_body!(self, $($over)? |$users, $conn| $body)
                 }

@@ -641,6 +641,15 @@ mod tests {
         assert!(check_totp(&box_, &record, "000000x", now).is_err());
     }
 
+    #[cfg(feature = "qr")]
+    #[test]
+    fn an_enrolment_draws_its_uri_as_an_svg_qr_code() {
+        let (enrollment, _) = new_totp(&sealer(1), Uuid::now_v7(), "a@example.com", "X").unwrap();
+        let svg = enrollment.qr_svg().unwrap();
+        assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
+        assert!(svg.matches("<path").count() + svg.matches("<rect").count() > 0);
+    }
+
     #[test]
     fn a_recovery_code_works_once_whatever_its_case_and_dashes() {
         let (codes, digests) = new_recovery_codes();
