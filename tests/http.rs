@@ -126,8 +126,8 @@ where
 
     fn break_database(&mut self) {
         self.batch_execute(
-            "DROP TABLE users_sessions; DROP TABLE users_second_factors; DROP TABLE user_roles; \
-             DROP TABLE users",
+            "DROP TABLE users_sessions; DROP TABLE users_second_factors; \
+             DROP TABLE users_passkeys; DROP TABLE user_roles; DROP TABLE users",
         )
         .unwrap();
     }
@@ -2811,6 +2811,9 @@ async fn a_user_enrols_totp_and_logs_in_with_a_code_or_a_recovery_code(backend: 
         .expect(200)
         .body;
     let uri = enrolment["otpauth_uri"].as_str().unwrap();
+    if cfg!(feature = "qr") {
+        assert!(enrolment["qr_svg"].as_str().unwrap().contains("<svg"));
+    }
     assert!(
         uri.starts_with("otpauth://totp/users:alice%40example.com?"),
         "{uri}"
@@ -3063,6 +3066,14 @@ impl App {
         .body
     }
 
+    /// A passwordless sign-in's ceremony for `email`: its options and state.
+    async fn passkey_sign_in(&self, email: &str) -> Value {
+        self.post("/auth/passkey/start", json!({ "email": email }))
+            .await
+            .expect(200)
+            .body
+    }
+
     /// The authenticator's answer to a ceremony's `options`.
     fn sign(
         authenticator: &mut webauthn_authenticator_rs::softpasskey::SoftPasskey,
@@ -3122,14 +3133,7 @@ async fn a_passkey_registers_completes_a_login_and_signs_in_once_per_ceremony(ba
         .expect_error(401, "invalid_token");
 
     // Passwordless: the passkey alone signs in, once per ceremony.
-    let start = app
-        .post(
-            "/auth/passkey/start",
-            json!({ "email": "alice@example.com" }),
-        )
-        .await
-        .expect(200)
-        .body;
+    let start = app.passkey_sign_in("alice@example.com").await;
     let assertion = App::sign(&mut laptop, &start["options"]);
     let finish =
         json!({ "email": "alice@example.com", "state": start["state"], "credential": assertion });
@@ -3146,14 +3150,7 @@ async fn a_passkey_registers_completes_a_login_and_signs_in_once_per_ceremony(ba
         .expect_error(401, "invalid_token");
 
     // Another authenticator's answer is refused, and so is a user without passkeys.
-    let start = app
-        .post(
-            "/auth/passkey/start",
-            json!({ "email": "alice@example.com" }),
-        )
-        .await
-        .expect(200)
-        .body;
+    let start = app.passkey_sign_in("alice@example.com").await;
     let mut stranger = SoftPasskey::new(true);
     assert!(
         {
@@ -3244,14 +3241,7 @@ async fn a_ceremony_state_is_sealed_to_its_user_and_kind(backend: Backend) {
     .expect_error(400, "invalid_token");
 
     // A sign-in state is no second-factor state.
-    let sign_in = app
-        .post(
-            "/auth/passkey/start",
-            json!({ "email": "alice@example.com" }),
-        )
-        .await
-        .expect(200)
-        .body;
+    let sign_in = app.passkey_sign_in("alice@example.com").await;
     let assertion = App::sign(&mut key, &sign_in["options"]);
     let token = app.pending_login("alice@example.com").await;
     let crossed = json!({ "mfa_token": token, "passkey": assertion, "state": sign_in["state"] });

@@ -181,10 +181,16 @@ pub(crate) async fn enroll<U: Profile>(
         .pooled()
         .enroll_totp(&current.user, users.issuer())
         .await?;
-    Ok(Json(json!({
+    #[allow(unused_mut)] // Only the `qr` feature adds to it.
+    let mut answer = json!({
         "secret": enrollment.secret,
         "otpauth_uri": enrollment.otpauth_uri,
-    })))
+    });
+    #[cfg(feature = "qr")]
+    {
+        answer["qr_svg"] = enrollment.qr_svg()?.into();
+    }
+    Ok(Json(answer))
 }
 
 #[derive(Deserialize)]

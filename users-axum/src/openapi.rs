@@ -1064,6 +1064,12 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                 vec![
                     ("secret", string().description(Some("base32")).into()),
                     ("otpauth_uri", string().into()),
+                    (
+                        "qr_svg",
+                        string()
+                            .description(Some("the URI as an SVG QR code (feature `qr`)"))
+                            .into(),
+                    ),
                 ],
                 &["secret", "otpauth_uri"],
             )

@@ -324,6 +324,13 @@ async fn authentication_finish<U: Profile>(
     Ok(row)
 }
 
+/// The account of a passwordless sign-in, if passkeys are on and the address has one.
+async fn account<U: Profile>(users: &UsersState<U>, email: &str) -> Result<U, ApiError> {
+    passkeys(users)?;
+    let user = users.pooled().find_by_email(email).await?;
+    user.ok_or_else(|| ApiError::from(UsersError::InvalidCredentials))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignInStart {
@@ -335,12 +342,7 @@ pub(crate) async fn sign_in_start<U: Profile>(
     State(users): State<UsersState<U>>,
     JsonBody(body): JsonBody<SignInStart>,
 ) -> Result<Json<Value>, ApiError> {
-    passkeys(&users)?;
-    let user = users
-        .pooled()
-        .find_by_email(&body.email)
-        .await?
-        .ok_or_else(|| ApiError::from(UsersError::InvalidCredentials))?;
+    let user = account(&users, &body.email).await?;
     let version = users.pooled().second_factors(&user).await?.version;
     let (options, ceremony) = authentication_start(&users, &user).await?;
     let state = SignInState { version, ceremony };
@@ -362,12 +364,7 @@ pub(crate) async fn sign_in_finish<U: Profile>(
     parts: Parts,
     JsonBody(body): JsonBody<SignInFinish>,
 ) -> Result<Response, ApiError> {
-    passkeys(&users)?;
-    let user = users
-        .pooled()
-        .find_by_email(&body.email)
-        .await?
-        .ok_or_else(|| ApiError::from(UsersError::InvalidCredentials))?;
+    let user = account(&users, &body.email).await?;
     let state: SignInState = passkeys(&users)?.open("sign-in", user.id().into(), &body.state)?;
     let row = authentication_finish(&users, &user, &state.ceremony, &body.credential).await?;
     if !user.is_active() {

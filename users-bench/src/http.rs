@@ -317,6 +317,7 @@ where
     User: users_diesel::AsyncUserStore<C>,
     Role: users_diesel::AsyncRoleStore<C, User = User>,
     <User as UserModel>::Sessions: users_diesel::AsyncSessionStore<C>,
+    <User as UserModel>::SecondFactors: users_diesel::AsyncSecondFactorStore<C>,
     AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
 {
     let config = UsersConfig::new([7u8; 32])?;

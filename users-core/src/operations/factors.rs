@@ -261,15 +261,8 @@ macro_rules! factor_operations {
                     U: $UserStore<C>,
                     U::SecondFactors: $FactorStore<C>,
                 {
-                    let users = self.decisions();
-                    let opened = users.open_token(token, TokenPurpose::SecondFactor)?;
-                    let stored = step!($flavor, U::find(conn, opened.user_id().into()))?;
-                    let user = users.token_user(&opened, TokenPurpose::SecondFactor, stored)?;
-                    let record = step!($flavor, self.second_factors(conn, &user))?;
-                    let issued_at = opened.factors_version().ok_or(UsersError::InvalidToken)?;
-                    if record.version != issued_at {
-                        return Err(UsersError::InvalidToken);
-                    }
+                    let (user, record) = step!($flavor, self.pending_factors(conn, token))?;
+                    let issued_at = record.version;
                     prove_factor!($flavor, self, conn, client, user, record, proof, issued_at, UsersError::InvalidToken);
                     Ok(user)
                 }
@@ -351,16 +344,32 @@ macro_rules! factor_operations {
                     U: $UserStore<C>,
                     U::SecondFactors: $FactorStore<C>,
                 {
+                    let (user, record) = step!($flavor, self.pending_factors(conn, token))?;
+                    Ok((user, record.version))
+                }
+            }
+
+            operation! { $flavor,
+                /// The user of a "second factor pending" token, checked, and their factors at
+                /// the version the token is bound to.
+                ///
+                /// # Errors
+                ///
+                /// As [`pending_login`](Self::pending_login).
+                fn pending_factors<C>(&self, conn: &mut C, token: &str) -> Result<(U, SecondFactorRecord), UsersError>
+                where
+                    U: $UserStore<C>,
+                    U::SecondFactors: $FactorStore<C>,
+                {
                     let users = self.decisions();
                     let opened = users.open_token(token, TokenPurpose::SecondFactor)?;
                     let stored = step!($flavor, U::find(conn, opened.user_id().into()))?;
                     let user = users.token_user(&opened, TokenPurpose::SecondFactor, stored)?;
                     let record = step!($flavor, self.second_factors(conn, &user))?;
-                    let issued_at = opened.factors_version().ok_or(UsersError::InvalidToken)?;
-                    if record.version != issued_at {
+                    if opened.factors_version() != Some(record.version) {
                         return Err(UsersError::InvalidToken);
                     }
-                    Ok((user, issued_at))
+                    Ok((user, record))
                 }
             }
 
