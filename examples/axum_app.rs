@@ -138,7 +138,16 @@ users-axum example on {base}, database {DATABASE}. Try, in another shell:
   curl -s {base}/admin-only {auth}
   curl -s '{base}/users?limit=10&is_verified=true' {auth}
 
-  # log out: this token is refused from now on
+  # sessions are stored: list them; the login's refresh_token swaps for new tokens, once
+  curl -s {base}/users/me/sessions {auth}
+  curl -s {base}/auth/refresh {json} -d '{{\"refresh_token\": \"<the login's refresh_token>\"}}'
+
+  # a second factor: enrol a TOTP (its otpauth URI goes into an authenticator app), confirm it
+  # with a first code; logins then answer an mfa_token for POST /auth/mfa
+  curl -s -X POST {base}/users/me/mfa/totp {auth}
+  curl -s {base}/users/me/mfa/totp/confirm {auth} {json} -d '{{\"code\": \"<6 digits>\"}}'
+
+  # log out: this session ends, in every process that shares the database
   curl -s -X POST {base}/auth/logout {auth}
 
   # forgot the password? (a reset token is printed here; a reset ends every session)

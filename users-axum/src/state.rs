@@ -126,8 +126,8 @@ impl<U: Profile> UsersState<U> {
     /// [`DEFAULT_SESSION_LIFETIME`] and end after [`DEFAULT_IDLE_TIMEOUT`] unused, with access
     /// tokens of [`DEFAULT_ACCESS_TOKEN_LIFETIME`] and refresh tokens, as bearer tokens only (no
     /// cookie); role administration needs the role [`DEFAULT_ADMIN_ROLE`]; request bodies are
-    /// limited to [`DEFAULT_BODY_LIMIT`]; logins are throttled per client by [`peer_ip`]; at most [`DEFAULT_MAIL_CONCURRENCY`]
-    /// mails are handed to the mailer at once.
+    /// limited to [`DEFAULT_BODY_LIMIT`]; logins are throttled per client by [`peer_ip`]; at
+    /// most [`DEFAULT_MAIL_CONCURRENCY`] mails are handed to the mailer at once.
     pub fn new<R, C>(users: AsyncUsers<U, R>, pool: Pool<C>, mailer: impl Mailer<U>) -> Self
     where
         U: AsyncUserStore<C>,
