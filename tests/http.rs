@@ -1834,7 +1834,10 @@ async fn the_openapi_document_validates_and_describes_every_route(backend: Backe
     for (method, path) in &routes {
         // The passkey routes exist, and are documented, with the `passkeys` feature only.
         if path.contains("passkey") && !cfg!(feature = "passkeys") {
-            assert!(document["paths"][path].is_null(), "{path} without the feature");
+            assert!(
+                document["paths"][path].is_null(),
+                "{path} without the feature"
+            );
             continue;
         }
         assert!(
