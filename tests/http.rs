@@ -2751,7 +2751,12 @@ impl App {
     /// confirmation uses the code of the previous step, so the current and next ones stay free.
     async fn enrol_totp(&self, session: &str) -> (String, Vec<String>) {
         let enrolment = self
-            .call(Method::POST, "/users/me/mfa/totp", session, None)
+            .call(
+                Method::POST,
+                "/users/me/mfa/totp",
+                session,
+                Some(json!({ "password": PASSWORD })),
+            )
             .await
             .expect(200)
             .body;
@@ -2813,8 +2818,30 @@ async fn a_user_enrols_totp_and_logs_in_with_a_code_or_a_recovery_code(backend: 
     );
 
     // Enrolled but not confirmed: shown once, not enforced yet.
+    // A stolen session alone cannot add a factor: the password (or a factor) goes with it.
+    app.call(
+        Method::POST,
+        "/users/me/mfa/totp",
+        &session,
+        Some(json!({})),
+    )
+    .await
+    .expect_error(422, "invalid_field");
+    app.call(
+        Method::POST,
+        "/users/me/mfa/totp",
+        &session,
+        Some(json!({ "password": "not the password" })),
+    )
+    .await
+    .expect_error(401, "invalid_credentials");
     let enrolment = app
-        .call(Method::POST, "/users/me/mfa/totp", &session, None)
+        .call(
+            Method::POST,
+            "/users/me/mfa/totp",
+            &session,
+            Some(json!({ "password": PASSWORD })),
+        )
         .await
         .expect(200)
         .body;
@@ -2855,9 +2882,14 @@ async fn a_user_enrols_totp_and_logs_in_with_a_code_or_a_recovery_code(backend: 
         .map(|code| code.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(codes.len(), 10);
-    app.call(Method::POST, "/users/me/mfa/totp", &session, None)
-        .await
-        .expect_error(409, "conflict");
+    app.call(
+        Method::POST,
+        "/users/me/mfa/totp",
+        &session,
+        Some(json!({ "password": PASSWORD })),
+    )
+    .await
+    .expect_error(409, "conflict");
 
     // The password alone no longer logs in.
     let token = app.pending_login("alice@example.com").await;
@@ -3053,7 +3085,7 @@ impl App {
                 Method::POST,
                 "/users/me/passkeys/register/start",
                 session,
-                None,
+                Some(json!({ "password": PASSWORD })),
             )
             .await
             .expect(200)
@@ -3209,13 +3241,32 @@ async fn a_ceremony_state_is_sealed_to_its_user_and_kind(backend: Backend) {
     let mut key = SoftPasskey::new(true);
     app.register_passkey(&alice, &mut key, "key").await;
 
+    // A session alone adds no passkey (a stolen one would sign in without the password).
+    for (body, status, code) in [
+        (Some(json!({})), 422, "invalid_field"),
+        (
+            Some(json!({ "password": "not the password" })),
+            401,
+            "invalid_credentials",
+        ),
+    ] {
+        app.call(
+            Method::POST,
+            "/users/me/passkeys/register/start",
+            &bob,
+            body,
+        )
+        .await
+        .expect_error(status, code);
+    }
+
     // Alice's registration state is useless to Bob, and an altered one opens for nobody.
     let start = app
         .call(
             Method::POST,
             "/users/me/passkeys/register/start",
             &alice,
-            None,
+            Some(json!({ "password": PASSWORD })),
         )
         .await
         .expect(200)

@@ -172,11 +172,16 @@ pub(crate) async fn summary<U: Profile>(
     })))
 }
 
-/// `POST /users/me/mfa/totp`: a new, unconfirmed TOTP, shown once.
+/// `POST /users/me/mfa/totp`: a new, unconfirmed TOTP, shown once, given the password (or a
+/// factor the user has).
 pub(crate) async fn enroll<U: Profile>(
     State(users): State<UsersState<U>>,
+    parts: Parts,
     current: CurrentUser<U>,
+    JsonBody(body): JsonBody<FactorBody>,
 ) -> Result<Json<Value>, ApiError> {
+    // A factor is a way into the account: a stolen session alone must not add one.
+    prove_presence(&users, &parts, &current, &body).await?;
     let enrollment = users
         .pooled()
         .enroll_totp(&current.user, users.issuer())

@@ -277,12 +277,17 @@ const ROUTES: &[Route] = &[
     route(
         Post,
         "/users/me/mfa/totp",
-        "Start a TOTP enrolment: the secret and its otpauth URI, shown once; enforced once \
-         confirmed",
+        "Start a TOTP enrolment, given the password (or a factor): the secret and its otpauth \
+         URI, shown once; enforced once confirmed",
         Session,
-        None,
+        Some("PresenceProof"),
         (200, "the enrolment", Some("TotpEnrollment")),
-        &[(409, &["conflict"])],
+        &[
+            (401, &["invalid_credentials"]),
+            (409, &["conflict"]),
+            (429, &["too_many_attempts"]),
+            (503, &["overloaded"]),
+        ],
     ),
     route(
         Post,
@@ -439,12 +444,17 @@ const PASSKEY_ROUTES: &[Route] = &[
     route(
         Post,
         "/users/me/passkeys/register/start",
-        "Start registering a passkey: the options for `navigator.credentials.create` and the \
-         sealed ceremony state",
+        "Start registering a passkey, given the password (or a factor): the options for \
+         `navigator.credentials.create` and the sealed ceremony state",
         Session,
-        None,
+        Some("PresenceProof"),
         (200, "the ceremony", Some("PasskeyCeremony")),
-        &[(404, &["not_found"])],
+        &[
+            (401, &["invalid_credentials"]),
+            (404, &["not_found"]),
+            (429, &["too_many_attempts"]),
+            (503, &["overloaded"]),
+        ],
     ),
     route(
         Post,

@@ -162,13 +162,17 @@ fn view(row: &PasskeyRecord) -> Value {
     })
 }
 
-/// `POST /users/me/passkeys/register/start`: the options for `navigator.credentials.create`,
-/// and the sealed state to send back.
+/// `POST /users/me/passkeys/register/start`, given the password (or a factor): the options
+/// for `navigator.credentials.create`, and the sealed state to send back.
 pub(crate) async fn register_start<U: Profile>(
     State(users): State<UsersState<U>>,
+    parts: Parts,
     current: CurrentUser<U>,
+    JsonBody(body): JsonBody<FactorBody>,
 ) -> Result<Json<Value>, ApiError> {
     let party = passkeys(&users)?;
+    // A passkey signs in without the password: a stolen session alone must not add one.
+    prove_presence(&users, &parts, &current, &body).await?;
     let user_id: Uuid = current.id().into();
     let existing = users.pooled().passkeys(&current.user).await?;
     let exclude = loaded(existing)

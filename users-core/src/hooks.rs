@@ -70,7 +70,8 @@ pub trait UsersHooks<U: UserModel> {
 
     /// Runs after a recovery code completed a login or proved the user present, with how
     /// many codes are left: the place to log it, and to tell the user (a recovery code used
-    /// by someone else means their second factor is known).
+    /// by someone else means their second factor is known). It runs after the code was used
+    /// up (no transaction holds that write): an error is the caller's, the code stays used.
     fn after_recovery_code(&self, user: &U, codes_left: usize) -> Result<(), UsersError> {
         let _ = (user, codes_left);
         Ok(())
