@@ -114,6 +114,16 @@ impl ApiError {
         )
     }
 
+    /// The refusal of a token that *is* a login (a refresh token, a "second factor pending"
+    /// token): its `invalid_token` is a 401, as a bad session's, since the client must log in
+    /// again; any other refusal stays as it is.
+    pub(crate) fn ends_login(self) -> Self {
+        match self.code {
+            "invalid_token" => ApiError::invalid_session(),
+            _ => self,
+        }
+    }
+
     /// 403 `forbidden`: the user lacks a role this request needs.
     pub fn forbidden() -> Self {
         ApiError::new(

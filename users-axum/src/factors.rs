@@ -108,17 +108,9 @@ pub(crate) async fn complete<U: Profile>(
         .pooled()
         .complete_second_factor(client.as_deref(), token, proof)
         .await
-        .map_err(pending_refused)?;
+        .map_err(ApiError::ends_login)?;
     let session = users.start_session(&user, users.origin(&parts)).await?;
     Ok(session_answer(&users, &session, Json(session.to_json())))
-}
-
-/// A bad pending token is a 401: the login starts again.
-pub(crate) fn pending_refused(error: ApiError) -> ApiError {
-    match error.code() {
-        "invalid_token" => ApiError::invalid_session(),
-        _ => error,
-    }
 }
 
 /// Refuses a body that carries an `mfa_token` where none belongs.

@@ -382,7 +382,7 @@ pub(crate) async fn sign_in_finish<U: Profile>(
         .pooled()
         .complete_with_passkey(&user, state.version, &row)
         .await
-        .map_err(crate::factors::pending_refused)?;
+        .map_err(ApiError::ends_login)?;
     let session = users.start_session(&user, users.origin(&parts)).await?;
     Ok(session_answer(&users, &session, Json(session.to_json())))
 }
@@ -403,7 +403,7 @@ pub(crate) async fn second_factor_start<U: Profile>(
         .pooled()
         .pending_login(&body.mfa_token)
         .await
-        .map_err(crate::factors::pending_refused)?;
+        .map_err(ApiError::ends_login)?;
     let (options, ceremony) = authentication_start(&users, &user).await?;
     let sealed = passkeys(&users)?.seal("second factor", user.id().into(), &ceremony)?;
     Ok(Json(json!({ "options": options, "state": sealed })))
@@ -422,7 +422,7 @@ pub(crate) async fn second_factor_finish<U: Profile>(
         .pooled()
         .pending_login(token)
         .await
-        .map_err(crate::factors::pending_refused)?;
+        .map_err(ApiError::ends_login)?;
     let ceremony: PasskeyAuthentication =
         passkeys(users)?.open("second factor", user.id().into(), state)?;
     let row = authentication_finish(users, &user, &ceremony, credential).await?;
@@ -430,6 +430,6 @@ pub(crate) async fn second_factor_finish<U: Profile>(
         .pooled()
         .complete_with_passkey(&user, version, &row)
         .await
-        .map_err(crate::factors::pending_refused)?;
+        .map_err(ApiError::ends_login)?;
     Ok(user)
 }

@@ -288,11 +288,7 @@ async fn refresh<U: Profile>(
         .pooled()
         .refresh_session(&body.refresh_token, users.policy())
         .await
-        // A refresh token is the session: a bad one is a 401, as a bad access token is.
-        .map_err(|error| match error.code() {
-            "invalid_token" => ApiError::invalid_session(),
-            _ => error,
-        })?;
+        .map_err(ApiError::ends_login)?;
     let user = users
         .pooled()
         .get(tokens.session.user_id.into())

@@ -26,9 +26,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use crate::text::cut;
 #[cfg(feature = "async")]
 use crate::AsyncSecondFactorStore;
-use crate::{PasskeyRecord, SecondFactorRecord, SecondFactorStore, UsersError};
+use crate::{
+    PasskeyRecord, SecondFactorRecord, SecondFactorStore, UsersError, MAX_CLIENT_KEY_BYTES,
+};
 
 /// The longest user agent a session row keeps, in bytes; a longer one is cut.
 pub const MAX_USER_AGENT_BYTES: usize = 512;
@@ -125,8 +128,11 @@ impl SessionPolicy {
             idle_expires_at: (now + self.idle_timeout).min(expires_at),
             user_agent: origin
                 .user_agent
-                .map(|agent| cut(agent, MAX_USER_AGENT_BYTES)),
-            client: origin.client,
+                .map(|agent| cut(&agent, MAX_USER_AGENT_BYTES).to_owned()),
+            // The throttle's bound, which the session table's column holds.
+            client: origin
+                .client
+                .map(|client| cut(&client, MAX_CLIENT_KEY_BYTES).to_owned()),
             refresh_digest,
         }
     }
@@ -222,18 +228,6 @@ pub(crate) fn refresh_outcome(
         }
         _ => RefreshOutcome::Refused,
     }
-}
-
-/// `text` cut to at most `max` bytes, at a character boundary.
-fn cut(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
 }
 
 /// The methods of [`SessionStore`] and [`AsyncSessionStore`], in one list.
@@ -400,6 +394,13 @@ mod tests {
         let now = SystemTime::now();
         let mut row = session(&policy, now);
         assert!(row.user_agent.as_ref().unwrap().len() <= MAX_USER_AGENT_BYTES);
+        assert_eq!(row.client.as_deref(), Some("127.0.0.1"));
+        let long = SessionOrigin {
+            user_agent: None,
+            client: Some("ä".repeat(40)),
+        };
+        let cut_client = policy.start(Uuid::now_v7(), Uuid::now_v7(), long, now, String::new());
+        assert_eq!(cut_client.client.unwrap().len(), MAX_CLIENT_KEY_BYTES);
         assert!(row.is_live(now + Duration::from_secs(599)));
         assert!(!row.is_live(now + Duration::from_secs(600)));
 

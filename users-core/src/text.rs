@@ -119,6 +119,16 @@ fn nfkc(text: &str) -> String {
     }
 }
 
+/// `text` cut to at most `max` bytes, at a character boundary: how client keys and user agents
+/// are kept to the size their stores hold.
+pub(crate) fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

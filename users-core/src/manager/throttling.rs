@@ -7,6 +7,7 @@
 use std::time::SystemTime;
 
 use super::Users;
+use crate::text::cut;
 use crate::{normalize_email, RoleModel, UserModel, UsersError};
 
 /// The longest client key the throttle keeps: a longer one is cut (at a character boundary),
@@ -27,13 +28,8 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     pub(crate) fn login_keys(&self, email: Option<&str>, client: Option<&str>) -> LoginKeys {
         LoginKeys {
             account: email.map(|email| format!("login:account:{email}")),
-            client: client.map(|client| {
-                let mut end = client.len().min(MAX_CLIENT_KEY_BYTES);
-                while !client.is_char_boundary(end) {
-                    end -= 1;
-                }
-                format!("login:client:{}", &client[..end])
-            }),
+            client: client
+                .map(|client| format!("login:client:{}", cut(client, MAX_CLIENT_KEY_BYTES))),
         }
     }
 

@@ -3,26 +3,37 @@
 //! (`U::SecondFactors`). The parent module describes the helper macros and the flavors;
 //! `crate::factors` the model.
 
-/// Proves a factor of `$user` (the record `$record`) with `$proof`, counted by the login
-/// throttle of the user's account (and `$client`): refused while locked out, a wrong code a
-/// failure, a right one clearing the account's failures. Writes the proved record over
-/// version `$expected`; `$raced` is the error if another write won. Runs the recovery-code
-/// hook. Evaluates to the written record.
-macro_rules! prove_factor {
-    ($flavor:tt, $self:ident, $conn:expr, $client:expr, $user:expr, $record:expr, $proof:expr, $expected:expr, $raced:expr) => {{
+/// Runs `$check` (a code's check, `Result<T, UsersError>`) under the login throttle of
+/// `$user`'s account (and `$client`): refused while locked out, a wrong code
+/// (`InvalidCredentials`) counted as a failure, a right one clearing the account's failures.
+/// Evaluates to the check's result.
+macro_rules! throttled {
+    ($flavor:tt, $self:ident, $client:expr, $user:expr, $check:expr) => {{
         let users = $self.decisions();
         let keys = users.login_keys(Some($user.email()), $client);
         let checked = keys.clone();
         blocking!($flavor, $self, [], |users| users
             .check_login_throttle(&checked))?;
-        let proved = prove(users.sealer(), &$record, $proof, SystemTime::now());
-        let failed: Result<(), UsersError> = match &proved {
+        let outcome = $check;
+        let failed: Result<(), UsersError> = match &outcome {
             Err(UsersError::InvalidCredentials) => Err(UsersError::InvalidCredentials),
             _ => Ok(()),
         };
         blocking!($flavor, $self, [], |users| users
             .count_login(&keys, &failed))?;
-        let proved = proved?;
+        outcome
+    }};
+}
+
+/// Proves a factor of `$user` (the record `$record`) with `$proof`, [`throttled!`]. Writes the
+/// proved record over version `$expected`; `$raced` is the error if another write won. Runs
+/// the recovery-code hook. Evaluates to the written record.
+macro_rules! prove_factor {
+    ($flavor:tt, $self:ident, $conn:expr, $client:expr, $user:expr, $record:expr, $proof:expr, $expected:expr, $raced:expr) => {{
+        let sealer = $self.decisions().sealer();
+        let proved = throttled!($flavor, $self, $client, $user, {
+            prove(sealer, &$record, $proof, SystemTime::now())
+        })?;
         let written = step!(
             $flavor,
             U::SecondFactors::update_factors($conn, &proved.record, $expected)
@@ -31,7 +42,10 @@ macro_rules! prove_factor {
             return Err($raced);
         }
         if let Some(left) = proved.recovery_codes_left {
-            users.hooks().after_recovery_code(&$user, left)?;
+            $self
+                .decisions()
+                .hooks()
+                .after_recovery_code(&$user, left)?;
         }
         proved.record
     }};
@@ -118,20 +132,14 @@ macro_rules! factor_operations {
                     if record.totp_secret.is_none() || record.totp_confirmed {
                         return Err(UsersError::Conflict { column: "totp" });
                     }
-                    let users = self.decisions();
-                    let keys = users.login_keys(Some(user.email()), client);
-                    let checked = keys.clone();
-                    blocking!($flavor, self, [], |users| users.check_login_throttle(&checked))?;
-                    let step = check_totp(users.sealer(), &record, code, SystemTime::now());
-                    let failed: Result<(), UsersError> = match &step {
-                        Err(UsersError::InvalidCredentials) => Err(UsersError::InvalidCredentials),
-                        _ => Ok(()),
-                    };
-                    blocking!($flavor, self, [], |users| users.count_login(&keys, &failed))?;
+                    let sealer = self.decisions().sealer();
+                    let step = throttled!($flavor, self, client, user, {
+                        check_totp(sealer, &record, code, SystemTime::now())
+                    })?;
                     let (codes, digests) = new_recovery_codes();
                     let mut confirmed = record.next();
                     confirmed.totp_confirmed = true;
-                    confirmed.totp_last_step = step?;
+                    confirmed.totp_last_step = step;
                     confirmed.recovery_codes = digests;
                     if step!($flavor, U::SecondFactors::update_factors(conn, &confirmed, record.version))? {
                         Ok(codes)
