@@ -202,6 +202,7 @@ impl From<UsersError> for ApiError {
             UsersError::PasswordRequired => (StatusCode::BAD_REQUEST, "password_required"),
             UsersError::RoleExists => (StatusCode::CONFLICT, "role_exists"),
             UsersError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+            UsersError::LastSignInMethod => (StatusCode::CONFLICT, "last_sign_in_method"),
             UsersError::RoleNotFound => (StatusCode::NOT_FOUND, "role_not_found"),
             UsersError::InvalidRoleName(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid_role_name")
@@ -476,6 +477,7 @@ mod tests {
                 "invalid_password",
             ),
             (UsersError::EmailTaken, 409, "email_taken"),
+            (UsersError::LastSignInMethod, 409, "last_sign_in_method"),
             (UsersError::InvalidCredentials, 401, "invalid_credentials"),
             (UsersError::InactiveUser, 403, "inactive_user"),
             (UsersError::UnverifiedUser, 403, "unverified_user"),

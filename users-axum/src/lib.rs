@@ -147,6 +147,8 @@ mod extract;
 mod factors;
 mod guard;
 mod mailer;
+#[cfg(feature = "oidc")]
+mod oauth;
 mod openapi;
 #[cfg(feature = "passkeys")]
 mod passkeys;
@@ -167,6 +169,8 @@ pub use extract::{
 };
 pub use guard::{Guard, GuardLayer, Requirement};
 pub use mailer::{LogMailer, Mail, MailKind, Mailer, MemoryMailer};
+#[cfg(feature = "oidc")]
+pub use oauth::{OAuthProvider, OAuthSettings, DISCOVERY_LIFETIME, FLOW_LIFETIME, STATE_COOKIE};
 pub use openapi::openapi;
 pub(crate) use openapi::served;
 pub use profile::{NoProfile, Profile};

@@ -12,11 +12,14 @@ use users_diesel::scoped_futures::ScopedFutureExt;
 #[cfg(feature = "passkeys")]
 use users_diesel::PasskeyRecord;
 use users_diesel::{
-    AsyncConnections, AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore,
-    AsyncUsers, OpenedToken, RoleModel, SecondFactorChallenge, SecondFactorProof,
-    SecondFactorRecord, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens, StoredSession,
-    TotpEnrollment, UserModel, UserQuery, UsersConfig, UsersError, Uuid,
+    AsyncConnections, AsyncOAuthAccountStore, AsyncRoleStore, AsyncSecondFactorStore,
+    AsyncSessionStore, AsyncUserStore, AsyncUsers, OpenedToken, RoleModel, SecondFactorChallenge,
+    SecondFactorProof, SecondFactorRecord, SessionCheck, SessionOrigin, SessionPolicy,
+    SessionTokens, StoredSession, TotpEnrollment, UserModel, UserQuery, UsersConfig, UsersError,
+    Uuid,
 };
+#[cfg(feature = "oidc")]
+use users_diesel::{OAuthAccountRecord, OAuthSignIn, ProviderIdentity};
 
 use crate::{ApiError, BoxFuture};
 
@@ -142,6 +145,7 @@ macro_rules! pooled_operations {
             U: AsyncUserStore<C>,
             U::Sessions: AsyncSessionStore<C>,
             U::SecondFactors: AsyncSecondFactorStore<C>,
+            U::OAuthAccounts: AsyncOAuthAccountStore<C>,
             R: AsyncRoleStore<C, User = U>,
             C: Send + 'static,
             AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
@@ -379,6 +383,34 @@ pooled_operations! {
     #[cfg(feature = "passkeys")]
     fn complete_with_passkey<'a>(user: &'a U, version: i64, passkey: &'a PasskeyRecord) -> ()
         = |users, conn| Ok(users.complete_with_passkey(&mut *conn, user, version, passkey).await?);
+
+    /// Signs in with a checked provider account; the refusals said for the provider.
+    #[cfg(feature = "oidc")]
+    fn oauth_sign_in<'a>(identity: &'a ProviderIdentity) -> OAuthSignIn<U> = |users, conn| {
+        users
+            .oauth_sign_in_with(&mut *conn, identity, |_| {})
+            .await
+            .map_err(|error| crate::oauth::sign_in_refused(&identity.provider, error))
+    };
+
+    /// Links a checked provider account to `user`; the refusals said for the provider.
+    #[cfg(feature = "oidc")]
+    fn link_oauth<'a>(user: &'a U, identity: &'a ProviderIdentity) -> OAuthAccountRecord = |users, conn| {
+        users
+            .link_oauth(&mut *conn, user, identity)
+            .await
+            .map_err(|error| crate::oauth::sign_in_refused(&identity.provider, error))
+    };
+
+    #[cfg(feature = "oidc")]
+    fn unlink_oauth<'a>(user: &'a U, provider: &'a str) -> bool = |users, conn| {
+        Ok(users.unlink_oauth(&mut *conn, user, provider).await?)
+    };
+
+    #[cfg(feature = "oidc")]
+    fn oauth_accounts<'a>(user: &'a U) -> Vec<OAuthAccountRecord> = |users, conn| {
+        Ok(users.oauth_accounts(&mut *conn, user).await?)
+    };
 
     fn role_names<'a>(user: &'a U) -> Vec<String> = |users, conn| {
         let roles = users.roles_of(&mut *conn, user).await?;

@@ -133,6 +133,7 @@ where
         )
         .merge(admin)
         .merge(passkey_routes::<U>())
+        .merge(oauth_routes::<U>())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.limit()))
@@ -158,6 +159,24 @@ fn passkey_routes<U: Profile>() -> Router<UsersState<U>> {
         .route("/auth/passkey/start", post(p::sign_in_start::<U>))
         .route("/auth/passkey/finish", post(p::sign_in_finish::<U>))
         .route("/auth/mfa/passkey", post(p::second_factor_start::<U>))
+}
+
+/// The provider sign-in routes (feature `oidc`), over the state applied later.
+#[cfg(feature = "oidc")]
+fn oauth_routes<U: Profile>() -> Router<UsersState<U>> {
+    use crate::oauth as o;
+    Router::new()
+        .route("/auth/{provider}/authorize", get(o::authorize::<U>))
+        .route("/auth/{provider}/callback", get(o::callback::<U>))
+        .route("/auth/{provider}/associate", post(o::associate::<U>))
+        .route("/users/me/oauth", get(o::accounts::<U>))
+        .route("/users/me/oauth/{provider}", delete(o::unlink::<U>))
+}
+
+/// No provider sign-in routes without the `oidc` feature.
+#[cfg(not(feature = "oidc"))]
+fn oauth_routes<U: Profile>() -> Router<UsersState<U>> {
+    Router::new()
 }
 
 /// No passkey routes without the `passkeys` feature.

@@ -15,8 +15,9 @@ use users_diesel::asynchronous::deadpool::Pool;
 use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::{
-    AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore, AsyncUsers,
-    SessionOrigin, SessionPolicy, SessionTokens, TokenPurpose, TokenSigner, UserModel, UsersError,
+    AsyncOAuthAccountStore, AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore,
+    AsyncUserStore, AsyncUsers, SessionOrigin, SessionPolicy, SessionTokens, TokenPurpose,
+    TokenSigner, UserModel, UsersError,
 };
 
 use crate::guard::{self, GuardLayer, Rule};
@@ -77,6 +78,8 @@ pub struct UsersState<U: UserModel> {
     pooled: Arc<dyn PooledUsers<U>>,
     #[cfg(feature = "passkeys")]
     passkeys: Option<Arc<crate::passkeys::Passkeys>>,
+    #[cfg(feature = "oidc")]
+    oauth: Option<crate::oauth::Providers>,
     signer: Arc<TokenSigner>,
     mailer: Arc<dyn Mailer<U>>,
     revocations: Arc<dyn Revocations>,
@@ -133,6 +136,7 @@ impl<U: Profile> UsersState<U> {
         U: AsyncUserStore<C>,
         U::Sessions: AsyncSessionStore<C>,
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U::OAuthAccounts: AsyncOAuthAccountStore<C>,
         R: AsyncRoleStore<C, User = U>,
         C: Send + 'static,
         AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
@@ -140,6 +144,8 @@ impl<U: Profile> UsersState<U> {
         UsersState {
             #[cfg(feature = "passkeys")]
             passkeys: None,
+            #[cfg(feature = "oidc")]
+            oauth: None,
             signer: Arc::new(TokenSigner::new(users.config())),
             pooled: Arc::new(Pooled { users, pool }),
             mailer: Arc::new(mailer),
@@ -244,6 +250,26 @@ impl<U: Profile> UsersState<U> {
     pub fn passkeys(mut self, rp_id: &str, rp_origin: &str) -> Result<Self, UsersError> {
         let party = crate::passkeys::Passkeys::new(rp_id, rp_origin, self.pooled.config())?;
         self.passkeys = Some(Arc::new(party));
+        Ok(self)
+    }
+
+    /// Turns sign-in with a provider on (feature `oidc`): the routes
+    /// `GET /auth/{provider}/authorize`, `GET /auth/{provider}/callback`,
+    /// `POST /auth/{provider}/associate`, `GET /users/me/oauth` and
+    /// `DELETE /users/me/oauth/{provider}` for the providers of `settings` (see
+    /// [`OAuthSettings::from_env`](crate::OAuthSettings::from_env) for settings from the
+    /// environment). The accounts are the `users_oauth_accounts` table of
+    /// [`OAuthAccounts<U>`](users_diesel::OAuthAccounts), which the application's migrations
+    /// create: `Migrations::new().with::<User>()…with::<OAuthAccounts<User>>()`.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] for a public URL or provider URL that does not parse, a provider
+    /// name unfit for a route, or a name used twice.
+    #[cfg(feature = "oidc")]
+    pub fn oauth(mut self, settings: crate::OAuthSettings) -> Result<Self, UsersError> {
+        let oauth = crate::oauth::OAuth::new(settings, self.pooled.config())?;
+        self.oauth = Some(Arc::new(oauth));
         Ok(self)
     }
 
@@ -456,6 +482,12 @@ impl<U: UserModel> UsersState<U> {
         self.passkeys.as_deref()
     }
 
+    /// The providers users sign in with, if any are set up.
+    #[cfg(feature = "oidc")]
+    pub(crate) fn oauth_providers(&self) -> Option<&crate::oauth::OAuth> {
+        self.oauth.as_deref()
+    }
+
     /// The issuer of the TOTPs this application enrols.
     pub(crate) fn issuer(&self) -> &str {
         &self.settings.totp_issuer
@@ -623,6 +655,8 @@ impl<U: UserModel> Clone for UsersState<U> {
         UsersState {
             #[cfg(feature = "passkeys")]
             passkeys: self.passkeys.clone(),
+            #[cfg(feature = "oidc")]
+            oauth: self.oauth.clone(),
             pooled: Arc::clone(&self.pooled),
             signer: Arc::clone(&self.signer),
             mailer: Arc::clone(&self.mailer),

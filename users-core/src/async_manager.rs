@@ -29,6 +29,9 @@ use crate::{
     UsersConfig, UsersError, UsersHooks,
 };
 use crate::{
+    AsyncOAuthAccountStore, OAuthAccountRecord, OAuthSignIn, ProviderIdentity, ProviderTokens,
+};
+use crate::{
     AsyncSecondFactorStore, PasskeyRecord, SecondFactorChallenge, SecondFactorMethod,
     SecondFactorProof, SecondFactorRecord, TotpEnrollment,
 };
@@ -62,6 +65,7 @@ use crate::{
 /// #     type Id = Uuid;
 /// #     type Sessions = users_core::NoStore;
 /// #     type SecondFactors = users_core::NoStore;
+/// #     type OAuthAccounts = users_core::NoStore;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
 /// #         User { id, email, password_hash, is_active: true, is_verified: false }
@@ -229,6 +233,13 @@ user_operations!(async, AsyncUsers, AsyncUserStore, AsyncConnections);
 role_operations!(async, AsyncUsers, AsyncUserStore, AsyncRoleStore);
 session_operations!(async, AsyncUsers, AsyncUserStore, AsyncSessionStore);
 factor_operations!(async, AsyncUsers, AsyncUserStore, AsyncSecondFactorStore);
+oauth_operations!(
+    async,
+    AsyncUsers,
+    AsyncUserStore,
+    AsyncOAuthAccountStore,
+    AsyncSecondFactorStore
+);
 
 /// A copy of a password (or of another input) for a blocking task, wiped when the task drops it.
 pub(crate) fn secret(password: &str) -> Zeroizing<String> {

@@ -78,6 +78,11 @@ pub enum UsersError {
     /// The configuration is unusable (for example a secret shorter than 32 bytes).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Unlinking this provider account would leave the user no way to sign in (no usable
+    /// password, no other linked account, no passkey): set a password (the reset flow) or link
+    /// another provider first.
+    #[error("this is the last way to sign in: set a password or link another provider first")]
+    LastSignInMethod,
     /// The database failed; the source is the driver's error.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn StdError + Send + Sync>),

@@ -30,6 +30,7 @@ mod hooks;
 mod listing;
 mod manager;
 mod model;
+mod oauth;
 mod password;
 mod sessions;
 mod text;
@@ -64,6 +65,12 @@ pub use hooks::{NoHooks, UsersHooks};
 pub use listing::{UserListing, UserPage, UserQuery, MAX_PAGE_SIZE};
 pub use manager::{Users, MAX_CLIENT_KEY_BYTES};
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
+#[cfg(feature = "async")]
+pub use oauth::AsyncOAuthAccountStore;
+pub use oauth::{
+    has_usable_password, unusable_password_hash, OAuthAccountRecord, OAuthAccountStore,
+    OAuthSignIn, ProviderIdentity, ProviderTokens, MAX_PROVIDER_BYTES, MAX_SUBJECT_BYTES,
+};
 pub use password::{PasswordHasher, PasswordVerification};
 /// Boxed futures that borrow a connection, as [`AsyncUserStore::transaction`] takes them.
 #[cfg(feature = "async")]

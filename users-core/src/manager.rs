@@ -29,6 +29,7 @@ use crate::{
     RoleStore, ThrottleStore, TokenPurpose, TokenSigner, UserListing, UserModel, UserPage,
     UserQuery, UserStore, UsersConfig, UsersError, UsersHooks,
 };
+use crate::{OAuthAccountRecord, OAuthAccountStore, OAuthSignIn, ProviderIdentity, ProviderTokens};
 use crate::{
     OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionStore, SessionTokens,
     StoredSession,
@@ -54,6 +55,7 @@ use crate::{
 /// #     type Id = Uuid;
 /// #     type Sessions = users_core::NoStore;
 /// #     type SecondFactors = users_core::NoStore;
+/// #     type OAuthAccounts = users_core::NoStore;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
 /// #         User { id, email, password_hash, is_active: true, is_verified: false }
@@ -178,7 +180,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         self
     }
 
-    /// Seals and opens the TOTP secrets.
+    /// Seals and opens the TOTP secrets and the kept provider tokens.
     pub(crate) fn sealer(&self) -> &SecretBox {
         &self.sealer
     }
@@ -195,6 +197,7 @@ user_operations!(sync, Users, UserStore, Connections);
 role_operations!(sync, Users, UserStore, RoleStore);
 session_operations!(sync, Users, UserStore, SessionStore);
 factor_operations!(sync, Users, UserStore, SecondFactorStore);
+oauth_operations!(sync, Users, UserStore, OAuthAccountStore, SecondFactorStore);
 
 impl<U: UserModel, R: RoleModel> Clone for Users<U, R> {
     fn clone(&self) -> Self {

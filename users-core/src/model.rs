@@ -54,6 +54,13 @@ pub trait UserModel: Clone + Debug + Send + Sync + Sized + 'static {
     /// [`SecondFactorStore`](crate::SecondFactorStore) of the connection.
     type SecondFactors;
 
+    /// The store of the model's linked provider accounts ("sign in with …"):
+    /// `users_diesel::OAuthAccounts<Self>` for a `#[user_model]`, [`NoStore`](crate::NoStore)
+    /// for a model without any. The managers' provider operations (`oauth_sign_in`,
+    /// `link_oauth`, `unlink_oauth`, `oauth_accounts`) need it to be an
+    /// [`OAuthAccountStore`](crate::OAuthAccountStore) of the connection.
+    type OAuthAccounts;
+
     /// The custom fields that registration cannot fill by itself: neither an `Option` nor
     /// given a `#[column(default = …)]`. [`Users::register`](crate::Users::register) refuses a
     /// model that has any (a compile error); `register_with` must set them.

@@ -34,6 +34,8 @@
 #[macro_use]
 mod factors;
 #[macro_use]
+mod oauth;
+#[macro_use]
 mod roles;
 #[macro_use]
 mod sessions;

@@ -28,9 +28,10 @@ use uuid::Uuid;
 
 use crate::text::cut;
 #[cfg(feature = "async")]
-use crate::AsyncSecondFactorStore;
+use crate::{AsyncOAuthAccountStore, AsyncSecondFactorStore};
 use crate::{
-    PasskeyRecord, SecondFactorRecord, SecondFactorStore, UsersError, MAX_CLIENT_KEY_BYTES,
+    OAuthAccountRecord, OAuthAccountStore, PasskeyRecord, SecondFactorRecord, SecondFactorStore,
+    UsersError, MAX_CLIENT_KEY_BYTES,
 };
 
 /// The longest user agent a session row keeps, in bytes; a longer one is cut.
@@ -302,14 +303,16 @@ pub trait AsyncSessionStore<C: Send> {
 }
 
 /// The store of a model without the framework's tables of sessions and second factors, e.g. a
-/// hand-written test model (`type Sessions = NoStore; type SecondFactors = NoStore;`): every
+/// hand-written test model (`type Sessions = NoStore; type SecondFactors = NoStore; type OAuthAccounts = NoStore;`): every
 /// call fails with [`UsersError::Config`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoStore;
 
 /// The error of every [`NoStore`] call.
 fn no_store() -> UsersError {
-    UsersError::Config("this user model has no store of sessions or second factors".to_owned())
+    UsersError::Config(
+        "this user model has no store of sessions, second factors or provider accounts".to_owned(),
+    )
 }
 
 /// [`NoStore`]'s methods: each one fails.
@@ -341,6 +344,15 @@ macro_rules! no_session_store {
             delete_passkey(_: &mut C, _: Uuid, _: Uuid) -> bool;
         );
     };
+    (@oauth_methods $flavor:ident) => {
+        no_session_store!(@each $flavor:
+            find_oauth_account(_: &mut C, _: &str, _: &str) -> Option<OAuthAccountRecord>;
+            oauth_accounts_of(_: &mut C, _: Uuid) -> Vec<OAuthAccountRecord>;
+            insert_oauth_account(_: &mut C, _: &OAuthAccountRecord) -> ();
+            update_oauth_account(_: &mut C, _: &OAuthAccountRecord) -> ();
+            delete_oauth_account(_: &mut C, _: Uuid, _: &str) -> bool;
+        );
+    };
     (@each sync: $($name:ident($($arg:tt: $ty:ty),*) -> $ret:ty;)*) => {$(
         fn $name($($arg: $ty),*) -> Result<$ret, UsersError> {
             Err(no_store())
@@ -356,6 +368,15 @@ macro_rules! no_session_store {
 no_session_store!(sync: SessionStore);
 #[cfg(feature = "async")]
 no_session_store!(async: AsyncSessionStore<C: Send>);
+
+impl<C> OAuthAccountStore<C> for NoStore {
+    no_session_store!(@oauth_methods sync);
+}
+
+#[cfg(feature = "async")]
+impl<C: Send> AsyncOAuthAccountStore<C> for NoStore {
+    no_session_store!(@oauth_methods async);
+}
 
 impl<C> SecondFactorStore<C> for NoStore {
     no_session_store!(@factor_methods sync);

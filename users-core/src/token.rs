@@ -239,6 +239,7 @@ enum Extra<'a> {
 /// #     type Id = users_core::Uuid;
 /// #     type Sessions = users_core::NoStore;
 /// #     type SecondFactors = users_core::NoStore;
+/// #     type OAuthAccounts = users_core::NoStore;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: users_core::Uuid, email: String, hash: String) -> Self { User { id, email, hash } }
 /// #     fn id(&self) -> users_core::Uuid { self.id }
@@ -565,6 +566,7 @@ mod tests {
         type Id = Uuid;
         type Sessions = crate::NoStore;
         type SecondFactors = crate::NoStore;
+        type OAuthAccounts = crate::NoStore;
         const TABLE: &'static str = "users";
         fn from_credentials(id: Uuid, email: String, hash: String) -> Self {
             User { id, email, hash }

@@ -379,6 +379,7 @@ pub struct User {
     ] {
         assert!(expanded.contains(expected), "{expected} in {expanded}");
     }
-    assert!(!expanded.contains("count"), "{expanded}");
+    assert!(!expanded.contains("pub count"), "{expanded}");
+    assert!(!expanded.contains("count ->"), "{expanded}");
     assert!(!expanded.contains("derive(Debug"), "{expanded}");
 }

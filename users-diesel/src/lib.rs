@@ -61,6 +61,7 @@ pub mod asynchronous;
 mod factors;
 mod id;
 pub mod migrations;
+mod oauth;
 pub mod schema;
 mod sessions;
 pub mod sql_types;
@@ -72,6 +73,7 @@ mod verify;
 pub use factors::SecondFactors;
 pub use id::Id;
 pub use migrations::{Dialect, MigrationError, MigrationSql, Migrations, Refusal};
+pub use oauth::OAuthAccounts;
 pub use sessions::Sessions;
 #[cfg(feature = "sqlite")]
 pub use store::configure_sqlite;
@@ -188,8 +190,8 @@ pub use verify::{
 pub mod prelude {
     pub use crate::schema::ModelSchema;
     pub use crate::{
-        role_model, user_model, Id, Migrations, NoRoles, RoleModel, RoleStore, SecondFactors,
-        Sessions, UserEnum, UserModel, UserStore, Users, UsersConfig, UsersError,
+        role_model, user_model, Id, Migrations, NoRoles, OAuthAccounts, RoleModel, RoleStore,
+        SecondFactors, Sessions, UserEnum, UserModel, UserStore, Users, UsersConfig, UsersError,
     };
     // Not the async store traits: their methods have the names of the sync ones, so with both
     // in scope `User::find(conn, id)` would be ambiguous. `AsyncUsers` needs neither in scope.

@@ -15,7 +15,7 @@ use crate::password::check_length;
 use crate::sessions::{SessionPolicy, SessionTokens, StoredSession};
 use crate::{
     normalize_email, normalize_role_name, refresh_digest, OpenedToken, PasswordVerification,
-    RoleModel, TokenPurpose, UserModel, UsersError,
+    ProviderIdentity, RoleModel, TokenPurpose, UserModel, UsersError,
 };
 
 /// What `Users::check_login` decided for a login whose password checked out.
@@ -83,6 +83,30 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         user.set_active(true);
         user.set_verified(false);
         user
+    }
+
+    /// The user a provider sign-in signs in, if the account may sign in: active, and verified
+    /// where the configuration requires it.
+    pub(crate) fn provider_user(&self, user: U) -> Result<U, UsersError> {
+        if !user.is_active() {
+            return Err(UsersError::InactiveUser);
+        }
+        if self.config.requires_verified() && !user.is_verified() {
+            return Err(UsersError::UnverifiedUser);
+        }
+        Ok(user)
+    }
+
+    /// The normalised address a provider gave, for an account it has not linked yet.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidEmail`] if it gave none or a malformed one.
+    pub(crate) fn provider_email(&self, identity: &ProviderIdentity) -> Result<String, UsersError> {
+        let email = identity.email.as_deref().ok_or_else(|| {
+            UsersError::InvalidEmail("the provider gave no email address".to_owned())
+        })?;
+        normalize_email(email)
     }
 
     /// The normalised address to look a login up by, or `None` for a malformed one: it belongs

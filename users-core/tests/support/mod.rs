@@ -36,6 +36,7 @@ macro_rules! test_user {
             type Id = users_core::Uuid;
             type Sessions = users_core::NoStore;
             type SecondFactors = users_core::NoStore;
+            type OAuthAccounts = users_core::NoStore;
             const TABLE: &'static str = "test_users";
 
             fn from_credentials(id: users_core::Uuid, email: String, password_hash: String) -> Self {

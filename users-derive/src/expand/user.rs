@@ -172,6 +172,7 @@ fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
             type Id = Id<#ident>;
             type Sessions = #krate::Sessions<#ident>;
             type SecondFactors = #krate::SecondFactors<#ident>;
+            type OAuthAccounts = #krate::OAuthAccounts<#ident>;
 
             const TABLE: &'static str = #table;
 
