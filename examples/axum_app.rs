@@ -12,6 +12,16 @@
 //! `__Host-session` cookie. `PORT` overrides the port, 3000. The tokens that an application would email
 //! are printed to standard output instead. The admin CLI (`cargo run --example admin -- …`)
 //! works on the same file: it makes the first administrator.
+//!
+//! Built with `--features oidc`, it offers sign-in with the providers the environment names
+//! (`users_axum::OAuthSettings::from_env`): for example
+//!
+//! ```text
+//! USERS_PUBLIC_URL=http://localhost:3000 USERS_OAUTH_PROVIDERS=google \
+//! USERS_OAUTH_GOOGLE_ISSUER=https://accounts.google.com \
+//! USERS_OAUTH_GOOGLE_CLIENT_ID=… USERS_OAUTH_GOOGLE_CLIENT_SECRET=… \
+//! cargo run --example axum_app --features oidc   # then open /auth/google/authorize
+//! ```
 
 use std::error::Error;
 
@@ -86,6 +96,18 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let users = UsersState::new(manager, pool, LogMailer)
         .openapi_json("/openapi.json")
         .session_cookie("__Host-session")?;
+    // Sign in with a provider (`--features oidc`), configured by the environment only:
+    // USERS_PUBLIC_URL=http://localhost:3000, USERS_OAUTH_PROVIDERS=corp,github,
+    // USERS_OAUTH_CORP_ISSUER, USERS_OAUTH_CORP_CLIENT_ID, USERS_OAUTH_CORP_CLIENT_SECRET, …
+    #[cfg(feature = "oidc")]
+    let users = match users_axum::OAuthSettings::from_env()? {
+        Some(settings) => {
+            let names = std::env::var("USERS_OAUTH_PROVIDERS").unwrap_or_default();
+            eprintln!("sign in with a provider: {names} (GET /auth/{{provider}}/authorize)");
+            users.oauth(settings)?
+        }
+        None => users,
+    };
 
     let app = Router::new()
         .route("/hello", get(hello))

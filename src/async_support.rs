@@ -9,7 +9,8 @@ use tokio::runtime::Runtime;
 use users_diesel::asynchronous::deadpool::Pool;
 use users_diesel::asynchronous::AsyncConnection;
 use users_diesel::{
-    AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore, AsyncUsers,
+    AsyncOAuthAccountStore, AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore,
+    AsyncUserStore, AsyncUsers, OAuthAccountRecord, OAuthSignIn, PasskeyRecord, ProviderIdentity,
     RoleModel, SecondFactorChallenge, SecondFactorProof, SessionOrigin, SessionPolicy,
     SessionTokens, StoredSession, TotpEnrollment, UserModel, Users, UsersError, Uuid,
 };
@@ -238,5 +239,28 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
             where [U: AsyncUserStore<C>, U::SecondFactors: AsyncSecondFactorStore<C>];
         fn remove_totp(&self, conn, user: &U) -> bool
             where [U::SecondFactors: AsyncSecondFactorStore<C>];
+        fn add_passkey(&self, conn, user: &U, credential_id: &str, credential: &str, name: Option<&str>)
+            -> PasskeyRecord where [U::SecondFactors: AsyncSecondFactorStore<C>];
+
+        fn oauth_sign_in(&self, conn, identity: &ProviderIdentity) -> OAuthSignIn<U>
+            where [U: AsyncUserStore<C>, U::OAuthAccounts: AsyncOAuthAccountStore<C>];
+        fn link_oauth(&self, conn, user: &U, identity: &ProviderIdentity) -> OAuthAccountRecord
+            where [U: AsyncUserStore<C>, U::OAuthAccounts: AsyncOAuthAccountStore<C>];
+        fn unlink_oauth(&self, conn, user: &U, provider: &str) -> bool
+            where [
+                U: AsyncUserStore<C>,
+                U::OAuthAccounts: AsyncOAuthAccountStore<C>,
+                U::SecondFactors: AsyncSecondFactorStore<C>,
+            ];
+        fn oauth_accounts(&self, conn, user: &U) -> Vec<OAuthAccountRecord>
+            where [U::OAuthAccounts: AsyncOAuthAccountStore<C>];
+    }
+
+    /// As `Users::provider_tokens`.
+    pub fn provider_tokens(
+        &self,
+        account: &OAuthAccountRecord,
+    ) -> Result<Option<users_diesel::ProviderTokens>, UsersError> {
+        self.0.provider_tokens(account)
     }
 }

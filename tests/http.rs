@@ -1787,7 +1787,18 @@ fn readme_routes() -> Vec<(String, String)> {
 }
 
 async fn the_openapi_document_validates_and_describes_every_route(backend: Backend) {
-    let app = App::start_with(backend, |state| state.openapi_json("/openapi.json")).await;
+    let app = App::start_with(backend, |state| {
+        // With a provider (GitHub's needs no discovery) the provider routes answer for it.
+        #[cfg(feature = "oidc")]
+        let state = state
+            .oauth(
+                users_axum::OAuthSettings::new("http://127.0.0.1")
+                    .provider(users_axum::OAuthProvider::github("client", "secret")),
+            )
+            .unwrap();
+        state.openapi_json("/openapi.json")
+    })
+    .await;
     let text = app
         .send(app.request(Method::GET, "/openapi.json", None))
         .await
@@ -1832,8 +1843,11 @@ async fn the_openapi_document_validates_and_describes_every_route(backend: Backe
     let routes = readme_routes();
     assert!(routes.len() >= 20, "{routes:?}");
     for (method, path) in &routes {
-        // The passkey routes exist, and are documented, with the `passkeys` feature only.
-        if path.contains("passkey") && !cfg!(feature = "passkeys") {
+        // The passkey and provider routes exist, and are documented, with the `passkeys` and
+        // `oidc` features only.
+        if path.contains("passkey") && !cfg!(feature = "passkeys")
+            || (path.contains("{provider}") || path.contains("/oauth")) && !cfg!(feature = "oidc")
+        {
             assert!(
                 document["paths"][path].is_null(),
                 "{path} without the feature"
@@ -1850,6 +1864,7 @@ async fn the_openapi_document_validates_and_describes_every_route(backend: Backe
         for method in item.as_object().unwrap().keys() {
             let concrete = path
                 .replace("{name}", "editor")
+                .replace("{provider}", "github")
                 .replace("{user_id}", &Uuid::now_v7().to_string());
             let method: Method = method.to_uppercase().parse().unwrap();
             let answer = app.send(app.request(method.clone(), &concrete, None)).await;

@@ -855,6 +855,47 @@ async fn a_browser_lands_on_the_after_sign_in_page_with_a_session_cookie(backend
     assert_eq!(refused.headers[LOCATION], "/welcome?error=email_taken");
 }
 
+/// A user with a second factor gives it after a provider sign-in too: the callback answers the
+/// second factor's challenge, not a session.
+async fn a_second_factor_is_still_asked_after_a_provider_sign_in(backend: Backend) {
+    let app = App::start(backend).await;
+    app.register("alice@example.com", true).await;
+    let alice = app
+        .login("alice@example.com", PASSWORD)
+        .await
+        .expect(200)
+        .token();
+    let body = json!({ "password": PASSWORD });
+    let enrolment = app
+        .call(
+            reqwest::Method::POST,
+            "/users/me/mfa/totp",
+            &alice,
+            Some(body),
+        )
+        .await
+        .expect(200);
+    let secret = enrolment.body["secret"].as_str().unwrap();
+    let code = users_diesel::totp_code(secret, std::time::SystemTime::now()).unwrap();
+    let body = json!({ "code": code });
+    app.call(
+        reqwest::Method::POST,
+        "/users/me/mfa/totp/confirm",
+        &alice,
+        Some(body),
+    )
+    .await
+    .expect(200);
+    associate(&app, &alice).await.expect(200);
+    let answer = app
+        .sign_in("corp", "alice.work@example.org")
+        .await
+        .expect(200);
+    assert_eq!(answer.body["mfa_required"], true, "{}", answer.body);
+    assert!(answer.body["access_token"].is_null(), "{}", answer.body);
+    assert!(answer.body["mfa_token"].is_string());
+}
+
 macro_rules! oauth_tests {
     ($($name:ident),* $(,)?) => {
         oauth_tests!(@backend "sqlite", sqlite, Sqlite, $($name),*);
@@ -883,4 +924,5 @@ oauth_tests! {
     a_code_without_its_pkce_verifier_is_refused,
     a_wrong_nonce_or_another_audience_is_refused,
     a_browser_lands_on_the_after_sign_in_page_with_a_session_cookie,
+    a_second_factor_is_still_asked_after_a_provider_sign_in,
 }

@@ -13,11 +13,13 @@ pub struct User {
 #[role_model]
 pub struct Role {}
 
-/// The migrations of both models and of the users' login sessions and second factors.
+/// The migrations of both models and of the users' login sessions, second factors and linked
+/// provider accounts.
 pub fn migrations() -> Migrations {
     Migrations::new()
         .with::<User>()
         .with::<Role>()
         .with::<Sessions<User>>()
         .with::<SecondFactors<User>>()
+        .with::<OAuthAccounts<User>>()
 }

@@ -106,6 +106,17 @@
 //! `/users/me/passkeys`, sign in without a password at `/auth/passkey/…`, and complete a
 //! password login as its second factor (`POST /auth/mfa/passkey`, then `POST /auth/mfa`).
 //!
+//! # Sign in with a provider
+//!
+//! With the `oidc` feature and `UsersState::oauth` (settings in code, or
+//! `OAuthSettings::from_env`), users sign up and sign in with any OpenID Connect provider (by
+//! its issuer URL) and with GitHub: `GET /auth/{provider}/authorize` redirects to the provider
+//! (PKCE, `state` and `nonce` sealed in a cookie of the browser), `GET /auth/{provider}/callback`
+//! checks the answer and the ID token and answers as a login does; a logged-in user links
+//! another provider with `POST /auth/{provider}/associate` and unlinks it with
+//! `DELETE /users/me/oauth/{provider}`. The accounts are the `users_oauth_accounts` table of
+//! [`OAuthAccounts<U>`](users_diesel::OAuthAccounts); the linking rules are users-core's.
+//!
 //! [`UsersState::stateless_sessions`] trades the session read for stateless tokens: no
 //! refresh, no session list, and logouts remembered by the [`Revocations`] list (in memory, or
 //! in Redis with the `redis` feature).
@@ -139,6 +150,13 @@
 //! | `payload_too_large` | 413 | a body over the limit (16 KiB by default) |
 //! | `too_many_attempts` | 429 | login while the account or client is locked out; a mail route past the address's cap (`Retry-After`) |
 //! | `overloaded` | 503 | every argon2 slot busy and its queue full (`Retry-After: 1`) |
+//! | `last_sign_in_method` | 409 | unlinking a provider that is the user's last way to sign in |
+//! | `invalid_state` | 400 | a provider callback whose flow this browser did not start, or that expired |
+//! | `oauth_refused` | 400 | a provider's answer that does not check out: a code the provider will not exchange, an ID token with a bad signature, issuer, audience, expiry or nonce, another issuer's `iss` |
+//! | `oauth_denied` | 400 | the provider answered an error (the person declined) |
+//! | `oauth_account_taken` | 409 | linking a provider account that another user has linked |
+//! | `oauth_provider_linked` | 409 | linking a second account of a provider the user has linked |
+//! | `provider_unavailable` | 502 | a provider that cannot be reached or answers nonsense |
 //! | `internal` | 500 | a database or pool failure; logged with `tracing`, never described |
 #![deny(missing_docs, unsafe_code)]
 

@@ -522,6 +522,85 @@ const PASSKEY_ROUTES: &[Route] = &[
     ),
 ];
 
+/// The provider sign-in routes (feature `oidc`); without `UsersState::oauth` they answer 404.
+#[cfg(feature = "oidc")]
+const OAUTH_ROUTES: &[Route] = &[
+    route(
+        Get,
+        "/auth/{provider}/authorize",
+        "Sign in with a provider: a redirect to its authorization URL (PKCE, `state`, `nonce`), \
+         with the flow's sealed cookie",
+        Anyone,
+        None,
+        (303, "to the provider", None),
+        &[(404, &["not_found"]), (502, &["provider_unavailable"])],
+    ),
+    route(
+        Get,
+        "/auth/{provider}/callback",
+        "The provider's answer (query `code`, `state`, `iss` or `error`): the login's answer, or \
+         a redirect to the configured page; with an associate flow, the linked account",
+        Anyone,
+        None,
+        (
+            200,
+            "a new session, or the second factor to give",
+            Some("LoginAnswer"),
+        ),
+        &[
+            (
+                400,
+                &[
+                    "invalid_state",
+                    "oauth_refused",
+                    "oauth_denied",
+                    "invalid_token",
+                ],
+            ),
+            (403, &["inactive_user", "unverified_user"]),
+            (404, &["not_found"]),
+            (
+                409,
+                &[
+                    "email_taken",
+                    "oauth_account_taken",
+                    "oauth_provider_linked",
+                ],
+            ),
+            (422, &["invalid_email"]),
+            (502, &["provider_unavailable"]),
+        ],
+    ),
+    route(
+        Post,
+        "/auth/{provider}/associate",
+        "Link a provider account to the session user: the authorization URL to open, with the \
+         flow's sealed cookie",
+        Session,
+        None,
+        (200, "the URL to open", Some("AuthorizationUrl")),
+        &[(404, &["not_found"]), (502, &["provider_unavailable"])],
+    ),
+    route(
+        Get,
+        "/users/me/oauth",
+        "The session user's linked provider accounts, and whether they have a password",
+        Session,
+        None,
+        (200, "the accounts", Some("OAuthAccountList")),
+        &[(404, &["not_found"])],
+    ),
+    route(
+        Delete,
+        "/users/me/oauth/{provider}",
+        "Unlink a provider account, unless it is the last way to sign in",
+        Session,
+        None,
+        (204, "the account is unlinked", None),
+        &[(404, &["not_found"]), (409, &["last_sign_in_method"])],
+    ),
+];
+
 /// Every error code of [`ApiError`](crate::ApiError)s that the routes answer.
 const CODES: &[&str] = &[
     "invalid_email",
@@ -548,6 +627,13 @@ const CODES: &[&str] = &[
     "too_many_attempts",
     "overloaded",
     "internal",
+    "last_sign_in_method",
+    "invalid_state",
+    "oauth_refused",
+    "oauth_denied",
+    "oauth_account_taken",
+    "oauth_provider_linked",
+    "provider_unavailable",
 ];
 
 /// The OpenAPI 3.1 document of [`router`](crate::router) for the user model `U`: every route
@@ -563,6 +649,8 @@ pub fn openapi<U: Profile>() -> OpenApi {
     let routes = ROUTES.iter().chain(PASSKEY_ROUTES);
     #[cfg(not(feature = "passkeys"))]
     let routes = ROUTES.iter();
+    #[cfg(feature = "oidc")]
+    let routes = routes.chain(OAUTH_ROUTES);
     for route in routes {
         paths = paths.path(
             route.path,
@@ -669,6 +757,17 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
                 .required(Required::True)
                 .schema(Some(schema)),
         );
+    }
+    if route.path.ends_with("/callback") {
+        for name in ["code", "state", "iss", "error"] {
+            operation = operation.parameter(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .schema(Some(string())),
+            );
+        }
     }
     if route.path == "/users" {
         for (name, schema, description) in list_parameters() {
@@ -1196,6 +1295,53 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
         (
             "PendingLogin",
             object(vec![("mfa_token", string().into())], &["mfa_token"]).into(),
+        ),
+        #[cfg(feature = "oidc")]
+        (
+            "AuthorizationUrl",
+            object(
+                vec![("authorization_url", string().into())],
+                &["authorization_url"],
+            )
+            .into(),
+        ),
+        #[cfg(feature = "oidc")]
+        (
+            "OAuthAccount",
+            object(
+                vec![
+                    ("provider", string().into()),
+                    ("email", nullable_string().into()),
+                    ("email_verified", boolean().into()),
+                    ("linked_at", time().into()),
+                    ("last_used_at", time().into()),
+                ],
+                &[
+                    "provider",
+                    "email",
+                    "email_verified",
+                    "linked_at",
+                    "last_used_at",
+                ],
+            )
+            .into(),
+        ),
+        #[cfg(feature = "oidc")]
+        (
+            "OAuthAccountList",
+            object(
+                vec![
+                    (
+                        "accounts",
+                        ArrayBuilder::new()
+                            .items(Ref::from_schema_name("OAuthAccount"))
+                            .into(),
+                    ),
+                    ("has_password", boolean().into()),
+                ],
+                &["accounts", "has_password"],
+            )
+            .into(),
         ),
         (
             "RefreshRequest",

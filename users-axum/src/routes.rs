@@ -56,6 +56,11 @@ use crate::{ApiError, CurrentUser, JsonBody, NewSession, Profile, UsersState};
 /// | `DELETE /roles/{name}` | (admin) | 204 |
 /// | `POST /roles/{name}/users/{user_id}` | (admin) | 204 |
 /// | `DELETE /roles/{name}/users/{user_id}` | (admin) | 204 |
+/// | `GET /auth/{provider}/authorize` | (feature `oidc`) | 303 to the provider, with the flow's cookie |
+/// | `GET /auth/{provider}/callback` | (feature `oidc`) query `code`, `state` | 200, the session, as a login's; 303 to `after_sign_in` if set |
+/// | `POST /auth/{provider}/associate` | (feature `oidc`, session) | 200, `authorization_url`, with the flow's cookie |
+/// | `GET /users/me/oauth` | (feature `oidc`, session) | 200, `accounts`, `has_password` |
+/// | `DELETE /users/me/oauth/{provider}` | (feature `oidc`, session) | 204 |
 ///
 /// [`openapi`](crate::openapi()) describes them all. Unknown paths answer a JSON 404
 /// `not_found` (the router's fallback: an application with a fallback of its own calls
