@@ -20,8 +20,8 @@
 //!   user; or create a user without a password, verified only if the provider verified the
 //!   address; or link a local account with that address only if both sides verified it, else
 //!   409 `email_taken`. The answer is the login's (tokens, the session cookie, or the second
-//!   factor's challenge for a user with one), or with
-//!   [`OAuthSettings::after_sign_in`] a redirect there with the session cookie.
+//!   factor's challenge for a user with one), or with [`OAuthSettings::after_sign_in`] a page
+//!   that sends the browser there with the session cookie.
 //! - `POST /auth/{provider}/associate` (logged in) answers `{"authorization_url"}` and the
 //!   cookie, bound to the user; its callback links the account to that user.
 //! - `GET /users/me/oauth` lists the user's linked accounts and whether they have a password;
@@ -234,9 +234,11 @@ impl OAuthSettings {
         self
     }
 
-    /// After a sign-in, redirects the browser to `url` (`303 See Other`, with the session
-    /// cookie, which needs [`UsersState::session_cookie`]) instead of answering JSON; a refused
-    /// sign-in goes there too, with `?error=CODE`.
+    /// After a sign-in, sends the browser on to `url` with the session cookie (which needs
+    /// [`UsersState::session_cookie`]) instead of answering JSON: a small page that refreshes to
+    /// `url`, not a redirect, since browsers withhold the SameSite=Strict session cookie from a
+    /// redirect chain a cross-site page (the provider) started. A refused sign-in is sent there
+    /// too, with `?error=CODE` (a `303 See Other`).
     pub fn after_sign_in(mut self, url: impl Into<String>) -> Self {
         self.after_sign_in = Some(url.into());
         self
@@ -905,12 +907,41 @@ fn oauth<U: UserModel>(users: &UsersState<U>) -> Result<&OAuth, ApiError> {
 }
 
 /// `303 See Other` to `location`, with `cookie`.
-fn see_other(location: &str, cookie: HeaderValue) -> Response {
+fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(location) = HeaderValue::from_str(location) {
         response.headers_mut().insert(LOCATION, location);
     }
-    response.headers_mut().append(SET_COOKIE, cookie);
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// A page that sends the browser on to `location` (a meta refresh) with the session cookie
+/// `cookie`. Not a redirect: a browser withholds SameSite=Strict cookies from every request of
+/// a redirect chain that a cross-site page started (here, the provider's redirect to the
+/// callback), so the landing page would not see the new session; a navigation this page starts
+/// is same-site, and carries it.
+fn landing_page(location: &str, cookie: Option<HeaderValue>) -> Response {
+    let escaped: String = location
+        .chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    let page = format!(
+        "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={escaped}\">\
+         <title>Signed in</title><a href=\"{escaped}\">Continue</a>\n"
+    );
+    let mut response = axum::response::Html(page).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
     response
 }
 
@@ -921,7 +952,7 @@ pub(crate) async fn authorize<U: Profile>(
 ) -> Result<Response, ApiError> {
     let oauth = oauth(&users)?;
     let (url, cookie) = oauth.start(oauth.provider(&name)?, Purpose::SignIn).await?;
-    Ok(see_other(&url, cookie))
+    Ok(see_other(&url, Some(cookie)))
 }
 
 /// `POST /auth/{provider}/associate`: `{"authorization_url"}` and the flow's cookie, bound to
@@ -953,10 +984,7 @@ pub(crate) async fn callback<U: Profile>(
         (Ok(response), _) => response,
         (Err(error), Some(after)) => {
             let separator = if after.contains('?') { '&' } else { '?' };
-            see_other(
-                &format!("{after}{separator}error={}", error.code()),
-                clear.clone(),
-            )
+            see_other(&format!("{after}{separator}error={}", error.code()), None)
         }
         (Err(error), None) => error.into_response(),
     };
@@ -995,11 +1023,7 @@ async fn finish<U: Profile>(
             match &oauth.after_sign_in {
                 Some(after) => {
                     let cookie = users.cookie().map(|name| session.cookie(name));
-                    let mut response = see_other(after, oauth.cookie("", 0));
-                    if let Some(cookie) = cookie {
-                        response.headers_mut().append(SET_COOKIE, cookie);
-                    }
-                    Ok(response)
+                    Ok(landing_page(after, cookie))
                 }
                 None => Ok(session_answer(users, &session, Json(session.to_json()))),
             }

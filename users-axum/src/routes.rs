@@ -57,7 +57,7 @@ use crate::{ApiError, CurrentUser, JsonBody, NewSession, Profile, UsersState};
 /// | `POST /roles/{name}/users/{user_id}` | (admin) | 204 |
 /// | `DELETE /roles/{name}/users/{user_id}` | (admin) | 204 |
 /// | `GET /auth/{provider}/authorize` | (feature `oidc`) | 303 to the provider, with the flow's cookie |
-/// | `GET /auth/{provider}/callback` | (feature `oidc`) query `code`, `state` | 200, the session, as a login's; 303 to `after_sign_in` if set |
+/// | `GET /auth/{provider}/callback` | (feature `oidc`) query `code`, `state` | 200, the session, as a login's; with `after_sign_in`, a page that sends the browser there |
 /// | `POST /auth/{provider}/associate` | (feature `oidc`, session) | 200, `authorization_url`, with the flow's cookie |
 /// | `GET /users/me/oauth` | (feature `oidc`, session) | 200, `accounts`, `has_password` |
 /// | `DELETE /users/me/oauth/{provider}` | (feature `oidc`, session) | 204 |
