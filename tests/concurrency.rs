@@ -25,7 +25,10 @@ fn manager() -> Users<User, Role> {
 }
 
 fn migrations() -> Migrations {
-    Migrations::new().with::<User>().with::<Role>()
+    Migrations::new()
+        .with::<User>()
+        .with::<Role>()
+        .with::<OAuthAccounts<User>>()
 }
 
 /// Runs `work` on `THREADS` threads at once, each with its own connection to `db`.
@@ -64,6 +67,25 @@ backend_tests! {
         let taken = results.iter().filter(|r| matches!(r, Err(UsersError::EmailTaken))).count();
         assert_eq!((won, taken), (1, THREADS - 1), "{results:?}");
         assert_eq!(db.count_rows("users"), 1);
+    }
+
+    fn concurrent_first_sign_ins_with_one_provider_account_make_one_user(conn, db) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let identity = users_diesel::ProviderIdentity {
+            provider: "corp".into(),
+            subject: "248289761001".into(),
+            email: Some("jane@example.com".into()),
+            email_verified: true,
+            tokens: None,
+        };
+        let results = race(&db, move |_, conn| {
+            users.oauth_sign_in(conn, &identity).map(|signed_in| signed_in.into_user().id)
+        });
+        let ids: Vec<_> = results.iter().map(|r| *r.as_ref().expect("each signs in")).collect();
+        assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+        assert_eq!(db.count_rows("users"), 1);
+        assert_eq!(db.count_rows("users_oauth_accounts"), 1);
     }
 
     fn concurrent_assignments_of_one_role_leave_one_row(conn, db) {

@@ -3,6 +3,22 @@
 //! (`U::OAuthAccounts`). The parent module describes the helper macros and the flavors;
 //! `crate::oauth` the model and the linking rules.
 
+/// The user that the linked `$account` signs in, if they may sign in, with the account brought
+/// up to date with what `$identity` says now.
+macro_rules! linked_user {
+    ($flavor:tt, $conn:ident, $users:ident, $account:ident, $identity:ident, $now:ident) => {{
+        let user = step!($flavor, U::find($conn, $account.user_id.into()))?
+            .ok_or(UsersError::UserNotFound)?;
+        let user = $users.provider_user(user)?;
+        let account = $account.refreshed($identity, $users.sealer(), $now);
+        step!(
+            $flavor,
+            U::OAuthAccounts::update_oauth_account($conn, &account)
+        )?;
+        user
+    }};
+}
+
 /// The provider-account operations of a manager, over user stores named `$UserStore`, account
 /// stores named `$AccountStore` and second-factor stores named `$FactorStore` (a passkey is a
 /// way to sign in).
@@ -41,7 +57,9 @@ macro_rules! oauth_operations {
                 ///   the provider verified the address and the user verified it too.
                 ///
                 /// The `after_register` hook runs for a new user, `after_login` for every
-                /// sign-in; an error of either undoes the whole sign-in.
+                /// sign-in; an error of either undoes the whole sign-in. Two first sign-ins of
+                /// one account at once make one user: the unique email and the unique
+                /// (provider, subject) let one insert win, and the other signs in as its user.
                 ///
                 /// # Errors
                 ///
@@ -72,16 +90,10 @@ macro_rules! oauth_operations {
                         user.set_verified(identity.email_verified);
                         user
                     });
-                    transaction!($flavor, conn, |conn| {
+                    let attempt = transaction!($flavor, conn, |conn| {
                         let linked = step!($flavor, U::OAuthAccounts::find_oauth_account(conn, &identity.provider, &identity.subject))?;
                         let signed_in = match linked {
-                            Some(account) => {
-                                let user = step!($flavor, U::find(conn, account.user_id.into()))?.ok_or(UsersError::UserNotFound)?;
-                                let user = users.provider_user(user)?;
-                                let account = account.refreshed(identity, users.sealer(), now);
-                                step!($flavor, U::OAuthAccounts::update_oauth_account(conn, &account))?;
-                                OAuthSignIn::SignedIn(user)
-                            }
+                            Some(account) => OAuthSignIn::SignedIn(linked_user!($flavor, conn, users, account, identity, now)),
                             None => {
                                 let candidate = candidate?;
                                 let signed_in = match step!($flavor, U::find_by_email(conn, candidate.email()))? {
@@ -103,7 +115,21 @@ macro_rules! oauth_operations {
                         };
                         users.hooks().after_login(signed_in.user())?;
                         Ok(signed_in)
-                    })
+                    });
+                    match attempt {
+                        // A concurrent first sign-in of the same account won an insert (of the
+                        // user, or of the account) and linked it: this one signs in as it.
+                        Err(UsersError::EmailTaken | UsersError::Conflict { column: "subject" }) => {
+                            transaction!($flavor, conn, |conn| {
+                                let linked = step!($flavor, U::OAuthAccounts::find_oauth_account(conn, &identity.provider, &identity.subject))?;
+                                let account = linked.ok_or(UsersError::EmailTaken)?;
+                                let user = linked_user!($flavor, conn, users, account, identity, now);
+                                users.hooks().after_login(&user)?;
+                                Ok(OAuthSignIn::SignedIn(user))
+                            })
+                        }
+                        attempt => attempt,
+                    }
                 }
             }
 
