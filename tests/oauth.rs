@@ -314,15 +314,24 @@ impl App {
             .await
             .expect(201);
         if verified {
-            let token = self
-                .mailer
-                .latest_token(email, MailKind::Verification)
-                .expect("a verification mail");
+            let token = self.mail(email, MailKind::Verification).await;
             let body = json!({ "token": token });
             self.call(reqwest::Method::POST, "/auth/verify", "", Some(body))
                 .await
                 .expect(200);
         }
+    }
+
+    /// The token of the latest mail of `kind` to `email`, once the mail task has sent it (mails
+    /// go out in tasks of their own, after the answer).
+    async fn mail(&self, email: &str, kind: MailKind) -> String {
+        for _ in 0..100 {
+            if let Some(token) = self.mailer.latest_token(email, kind) {
+                return token;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no {kind:?} mail to {email} in 5 s");
     }
 
     async fn login(&self, email: &str, password: &str) -> Answer {
@@ -379,11 +388,7 @@ async fn a_new_person_signs_up_then_signs_in_as_the_same_user(backend: Backend) 
     )
     .await
     .expect(202);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let reset = app
-        .mailer
-        .latest_token("jane@example.com", MailKind::PasswordReset)
-        .expect("a reset mail");
+    let reset = app.mail("jane@example.com", MailKind::PasswordReset).await;
     let body = json!({ "token": reset, "password": PASSWORD });
     app.call(
         reqwest::Method::POST,

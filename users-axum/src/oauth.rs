@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, State};
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -59,6 +59,7 @@ use users_diesel::{
 };
 
 use crate::routes::session_answer;
+use crate::session::cookie_value;
 use crate::{ApiError, CurrentUser, Profile, UsersState};
 
 /// The cookie that carries a flow's sealed state from the authorization request to the
@@ -67,8 +68,10 @@ pub const STATE_COOKIE: &str = "users_oauth";
 /// How long a flow may take, from the authorization request to the callback.
 pub const FLOW_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// How long a provider's discovery document and keys are used before they are fetched again
-/// (an ID token signed by a key not among them fetches them again at once).
+/// (an ID token signed by a key not among them fetches them again, at most once a minute).
 pub const DISCOVERY_LIFETIME: Duration = Duration::from_secs(60 * 60);
+/// The least time between two fetches of a provider's discovery document.
+const MIN_REDISCOVERY: Duration = Duration::from_secs(60);
 /// How long a call to a provider may take.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 /// GitHub's endpoints.
@@ -295,7 +298,11 @@ impl OAuthSettings {
                         _ => github,
                     }
                 }
-                None => required(key("ISSUER")).map(|_| unreachable!("the variable is unset"))?,
+                None => {
+                    let issuer = key("ISSUER");
+                    let why = format!("{issuer} is not set (every provider but github needs one)");
+                    return Err(UsersError::Config(why));
+                }
             };
             if let Some(scopes) = var(&key("SCOPES")) {
                 provider = provider.scopes(scopes.split_whitespace().map(str::to_owned));
@@ -403,7 +410,7 @@ impl OAuth {
     }
 
     /// The provider's discovery document, fetched if there is none younger than
-    /// [`DISCOVERY_LIFETIME`] (or, `fresh`, in any case).
+    /// [`DISCOVERY_LIFETIME`] (or, `fresh`, none younger than a minute).
     async fn metadata(
         &self,
         configured: &Configured,
@@ -416,7 +423,10 @@ impl OAuth {
         };
         let mut discovered = configured.discovered.lock().await;
         if let Some((at, metadata)) = &*discovered {
-            if !fresh && at.elapsed() < DISCOVERY_LIFETIME {
+            // Fetched again when old, or when asked, but at most once a minute: ID tokens with
+            // unknown keys do not make every callback call the provider.
+            let age = at.elapsed();
+            if age < DISCOVERY_LIFETIME && (!fresh || age < MIN_REDISCOVERY) {
                 return Ok(metadata.clone());
             }
         }
@@ -800,19 +810,6 @@ fn unix_seconds(time: SystemTime) -> u64 {
         .as_secs()
 }
 
-/// The value of the request's cookie `name`.
-fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|header| header.to_str().ok())
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-}
-
 /// The tokens of a token answer, to keep.
 fn provider_tokens(answer: &impl OAuth2TokenResponse) -> ProviderTokens {
     ProviderTokens {
@@ -1090,6 +1087,8 @@ pub(crate) type Providers = Arc<OAuth>;
 
 #[cfg(test)]
 mod tests {
+    use axum::http::header::COOKIE;
+
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

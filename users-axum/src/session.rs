@@ -182,7 +182,11 @@ pub(crate) fn request_token<'a>(parts: &'a Parts, cookie: Option<&str>) -> Optio
             _ => value,
         });
     }
-    let name = cookie?;
+    cookie_value(parts, cookie?)
+}
+
+/// The value of the request's cookie `name`, if it sends one.
+pub(crate) fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts
         .headers
         .get_all(COOKIE)

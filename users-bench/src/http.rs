@@ -318,6 +318,7 @@ where
     Role: users_diesel::AsyncRoleStore<C, User = User>,
     <User as UserModel>::Sessions: users_diesel::AsyncSessionStore<C>,
     <User as UserModel>::SecondFactors: users_diesel::AsyncSecondFactorStore<C>,
+    <User as UserModel>::OAuthAccounts: users_diesel::AsyncOAuthAccountStore<C>,
     AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
 {
     let config = UsersConfig::new([7u8; 32])?;

@@ -21,8 +21,11 @@ use crate::Id;
 /// only where the application keeps them, the provider's tokens sealed under a key derived from
 /// the secret (see [`SecretBox`](users_core::SecretBox)) with their expiry.
 ///
+/// There is no `#[oauth_account_model]`: the table has no fields of the application's, so every
+/// `#[user_model]` comes with it as its [`UserModel::OAuthAccounts`], as with its sessions, and an
+/// application that offers no provider sign-in simply never migrates it.
 /// `Migrations::new().with::<User>().with::<OAuthAccounts<User>>()` creates it on every
-/// backend; it is the `#[user_model]`'s [`UserModel::OAuthAccounts`]. Unlinking also counts the
+/// backend. Unlinking also counts the
 /// user's passkeys (a way to sign in too), so it needs [`SecondFactors`](crate::SecondFactors)'
 /// tables as well:
 ///
