@@ -20,7 +20,6 @@ use serde_json::{json, Value};
 use users_axum::{
     MailKind, MemoryMailer, NoProfile, OAuthProvider, OAuthSettings, Profile, UsersState,
 };
-use users_diesel::asynchronous::deadpool::Pool;
 use users_diesel::prelude::*;
 
 #[user_model]
@@ -149,35 +148,22 @@ impl App {
         let issuer = provider.issuer.clone();
         let mailer = MemoryMailer::new();
         let manager = AsyncUsers::<User, Role>::new(config());
-        let (state, db): (UsersState<User>, Box<dyn std::any::Any>) = match backend {
+        // The backend's private database, migrated, behind a pool (`TestDb::pool`).
+        macro_rules! over {
+            ($db:expr) => {{
+                let mut db = $db;
+                db.run_pending_migrations(migrations()).unwrap();
+                let state = UsersState::new(manager, db.pool(4), mailer.clone());
+                (state, Box::new(db) as Box<dyn std::any::Any>)
+            }};
+        }
+        let (state, db) = match backend {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite => {
-                let mut db = users_tests::sqlite();
-                db.run_pending_migrations(migrations()).unwrap();
-                let pool = users_diesel::asynchronous::sqlite_connection_manager(db.url());
-                let pool = Pool::builder(pool).max_size(4).build().unwrap();
-                (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
-            }
+            Backend::Sqlite => over!(users_tests::sqlite()),
             #[cfg(feature = "postgres")]
-            Backend::Postgres => {
-                use users_diesel::asynchronous::{AsyncDieselConnectionManager, AsyncPgConnection};
-                let mut db = users_tests::postgres();
-                db.run_pending_migrations(migrations()).unwrap();
-                let pool = AsyncDieselConnectionManager::<AsyncPgConnection>::new(db.url());
-                let pool = Pool::builder(pool).max_size(4).build().unwrap();
-                (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
-            }
+            Backend::Postgres => over!(users_tests::postgres()),
             #[cfg(feature = "mysql")]
-            Backend::Mysql => {
-                use users_diesel::asynchronous::{
-                    AsyncDieselConnectionManager, AsyncMysqlConnection,
-                };
-                let mut db = users_tests::mysql();
-                db.run_pending_migrations(migrations()).unwrap();
-                let pool = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(db.url());
-                let pool = Pool::builder(pool).max_size(4).build().unwrap();
-                (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
-            }
+            Backend::Mysql => over!(users_tests::mysql()),
         };
         let oauth = settings(
             OAuthSettings::new(base.clone())

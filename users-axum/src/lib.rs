@@ -175,6 +175,8 @@ mod profile;
 #[cfg(feature = "redis")]
 mod redis;
 mod routes;
+#[cfg(any(feature = "passkeys", feature = "oidc"))]
+mod sealed;
 mod session;
 mod state;
 

@@ -32,8 +32,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::{Path, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
@@ -45,9 +44,10 @@ use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata,
 };
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse,
+    AuthUrl, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    StandardErrorResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -463,15 +463,14 @@ impl OAuth {
                 &"a GitHub client of an OpenID Connect provider",
             ));
         };
-        let url = |error: oauth2::url::ParseError| ApiError::logged(&error);
+        // Checked by `OAuth::new`.
+        let url = |error: openidconnect::url::ParseError| ApiError::logged(&error);
         Ok(
-            oauth2::basic::BasicClient::new(oauth2::ClientId::new(provider.client_id.clone()))
-                .set_client_secret(oauth2::ClientSecret::new(provider.client_secret.clone()))
-                .set_auth_uri(oauth2::AuthUrl::new(authorize_url.clone()).map_err(url)?)
-                .set_token_uri(oauth2::TokenUrl::new(token_url.clone()).map_err(url)?)
-                .set_redirect_uri(
-                    oauth2::RedirectUrl::new(configured.redirect.to_string()).map_err(url)?,
-                ),
+            oauth2::basic::BasicClient::new(ClientId::new(provider.client_id.clone()))
+                .set_client_secret(ClientSecret::new(provider.client_secret.clone()))
+                .set_auth_uri(AuthUrl::new(authorize_url.clone()).map_err(url)?)
+                .set_token_uri(TokenUrl::new(token_url.clone()).map_err(url)?)
+                .set_redirect_uri(configured.redirect.clone()),
         )
     }
 
@@ -486,28 +485,26 @@ impl OAuth {
         let (url, state, nonce) = match &provider.kind {
             Kind::Oidc { .. } => {
                 let client = Self::oidc_client(configured, self.metadata(configured, false).await?);
-                let mut request = client.authorize_url(
-                    CoreAuthenticationFlow::AuthorizationCode,
-                    CsrfToken::new_random,
-                    Nonce::new_random,
-                );
-                for scope in provider.scopes.iter().filter(|scope| *scope != "openid") {
-                    request = request.add_scope(Scope::new(scope.clone()));
-                }
-                let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+                // `openid` is the flow's own scope: the request asks for it already.
+                let scopes = provider.scopes.iter().filter(|scope| *scope != "openid");
+                let (url, state, nonce) = client
+                    .authorize_url(
+                        CoreAuthenticationFlow::AuthorizationCode,
+                        CsrfToken::new_random,
+                        Nonce::new_random,
+                    )
+                    .add_scopes(scopes.cloned().map(Scope::new))
+                    .set_pkce_challenge(challenge)
+                    .url();
                 (url, state, Some(nonce.secret().clone()))
             }
             Kind::GitHub { .. } => {
-                let client = Self::github_client(configured)?;
-                let mut request = client.authorize_url(oauth2::CsrfToken::new_random);
-                for scope in &provider.scopes {
-                    request = request.add_scope(oauth2::Scope::new(scope.clone()));
-                }
-                let pkce = oauth2::PkceCodeChallenge::from_code_verifier_sha256(
-                    &oauth2::PkceCodeVerifier::new(verifier.secret().clone()),
-                );
-                let (url, state) = request.set_pkce_challenge(pkce).url();
-                (url, CsrfToken::new(state.secret().clone()), None)
+                let (url, state) = Self::github_client(configured)?
+                    .authorize_url(CsrfToken::new_random)
+                    .add_scopes(provider.scopes.iter().cloned().map(Scope::new))
+                    .set_pkce_challenge(challenge)
+                    .url();
+                (url, state, None)
             }
         };
         let flow = Flow {
@@ -516,10 +513,8 @@ impl OAuth {
             nonce,
             verifier: verifier.secret().clone(),
             purpose,
-            expires: unix_seconds(SystemTime::now() + FLOW_LIFETIME),
         };
-        let plain = serde_json::to_vec(&flow).map_err(|error| ApiError::logged(&error))?;
-        let sealed = self.sealer.seal(FLOW_CONTEXT, &plain);
+        let sealed = crate::sealed::seal(&self.sealer, FLOW_CONTEXT, &flow, FLOW_LIFETIME)?;
         Ok((
             url.to_string(),
             self.cookie(&sealed, FLOW_LIFETIME.as_secs()),
@@ -552,17 +547,10 @@ impl OAuth {
             )
         };
         let sealed = cookie_value(parts, STATE_COOKIE).ok_or_else(|| refused("no state cookie"))?;
-        let plain = self
-            .sealer
-            .open(FLOW_CONTEXT, sealed)
-            .map_err(|_| refused("the cookie does not open"))?;
-        let flow: Flow =
-            serde_json::from_slice(&plain).map_err(|_| refused("the cookie is not a flow"))?;
+        let flow: Flow = crate::sealed::open(&self.sealer, FLOW_CONTEXT, sealed)
+            .ok_or_else(|| refused("the cookie does not open, or the flow expired"))?;
         if flow.provider != configured.provider.name {
             return Err(refused("the flow is another provider's"));
-        }
-        if unix_seconds(SystemTime::now()) >= flow.expires {
-            return Err(refused("the flow expired"));
         }
         let state = query.state.as_deref().unwrap_or("");
         if !bool::from(state.as_bytes().ct_eq(flow.state.as_bytes())) {
@@ -637,8 +625,8 @@ impl OAuth {
             Kind::GitHub { api_url, .. } => {
                 let client = Self::github_client(configured)?;
                 let answer = client
-                    .exchange_code(oauth2::AuthorizationCode::new(code))
-                    .set_pkce_verifier(oauth2::PkceCodeVerifier::new(flow.verifier.clone()))
+                    .exchange_code(AuthorizationCode::new(code))
+                    .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.clone()))
                     .request_async(&self.http)
                     .await
                     .map_err(|error| token_refused(&provider.name, &error))?;
@@ -696,21 +684,21 @@ impl OAuth {
 
 /// The OpenID Connect client type `from_provider_metadata` makes, with a redirect URI.
 type OidcClient = CoreClient<
-    openidconnect::EndpointSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointMaybeSet,
-    openidconnect::EndpointMaybeSet,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
 >;
 
 /// The GitHub client type, with its endpoints set.
 type GitHubClient = oauth2::basic::BasicClient<
-    oauth2::EndpointSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointSet,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
 >;
 
 /// What the flow state is sealed for.
@@ -725,8 +713,6 @@ struct Flow {
     nonce: Option<String>,
     verifier: String,
     purpose: Purpose,
-    /// Unix seconds.
-    expires: u64,
 }
 
 /// What a flow is for.
@@ -804,12 +790,6 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
-}
-
 /// The tokens of a token answer, to keep.
 fn provider_tokens(answer: &impl OAuth2TokenResponse) -> ProviderTokens {
     ProviderTokens {
@@ -842,13 +822,10 @@ fn refused_by_provider(why: &str) -> ApiError {
 /// stolen) or could not be reached.
 fn token_refused<E: std::error::Error + 'static>(
     name: &str,
-    error: &oauth2::RequestTokenError<
-        E,
-        oauth2::StandardErrorResponse<oauth2::basic::BasicErrorResponseType>,
-    >,
+    error: &RequestTokenError<E, StandardErrorResponse<oauth2::basic::BasicErrorResponseType>>,
 ) -> ApiError {
     match error {
-        oauth2::RequestTokenError::ServerResponse(answer) => {
+        RequestTokenError::ServerResponse(answer) => {
             tracing::debug!("users-axum: the provider {name:?} refused a code: {answer}");
             refused_by_provider("the provider refused the authorization code")
         }
@@ -1082,9 +1059,6 @@ pub(crate) async fn unlink<U: Profile>(
     }
 }
 
-/// The providers' checked settings, shared by the state's clones.
-pub(crate) type Providers = Arc<OAuth>;
-
 #[cfg(test)]
 mod tests {
     use axum::http::header::COOKIE;
@@ -1178,11 +1152,9 @@ mod tests {
             nonce: None,
             verifier: "v".repeat(43),
             purpose: Purpose::SignIn,
-            expires: unix_seconds(SystemTime::now() + FLOW_LIFETIME),
         };
-        let sealed = oauth
-            .sealer
-            .seal(FLOW_CONTEXT, &serde_json::to_vec(&flow).unwrap());
+        let sealed =
+            crate::sealed::seal(&oauth.sealer, FLOW_CONTEXT, &flow, FLOW_LIFETIME).unwrap();
         let parts = |cookie: &str| {
             let request = axum::http::Request::builder()
                 .header(COOKIE, format!("a=b; {STATE_COOKIE}={cookie}"))

@@ -9,7 +9,7 @@
 //! ceremony or another user's, or expired, does not open. No process keeps ceremonies in
 //! memory, so the two halves may reach different processes.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -64,10 +64,7 @@ impl Passkeys {
 
     /// A ceremony's state, sealed for `kind` and `user`, expiring with the ceremony.
     fn seal<T: Serialize>(&self, kind: &str, user: Uuid, state: &T) -> Result<String, ApiError> {
-        let expires = unix_seconds(SystemTime::now() + CEREMONY_LIFETIME);
-        let plain = serde_json::to_vec(&json!({ "expires": expires, "state": state }))
-            .map_err(|error| ApiError::logged(&error))?;
-        Ok(self.sealer.seal(&context(kind, user), &plain))
+        crate::sealed::seal(&self.sealer, &context(kind, user), state, CEREMONY_LIFETIME)
     }
 
     /// The state `seal` sealed for `kind` and `user`, if it is intact and unexpired.
@@ -77,34 +74,14 @@ impl Passkeys {
         user: Uuid,
         sealed: &str,
     ) -> Result<T, ApiError> {
-        #[derive(Deserialize)]
-        struct Sealed<T> {
-            expires: u64,
-            state: T,
-        }
-        let refused = || {
+        crate::sealed::open(&self.sealer, &context(kind, user), sealed).ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_token",
                 "the ceremony's state is invalid or has expired: start again",
             )
-        };
-        let plain = self
-            .sealer
-            .open(&context(kind, user), sealed)
-            .map_err(|_| refused())?;
-        let sealed: Sealed<T> = serde_json::from_slice(&plain).map_err(|_| refused())?;
-        if unix_seconds(SystemTime::now()) >= sealed.expires {
-            return Err(refused());
-        }
-        Ok(sealed.state)
+        })
     }
-}
-
-fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
 }
 
 /// What a ceremony's state is sealed for: its kind and user.

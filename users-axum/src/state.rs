@@ -79,7 +79,7 @@ pub struct UsersState<U: UserModel> {
     #[cfg(feature = "passkeys")]
     passkeys: Option<Arc<crate::passkeys::Passkeys>>,
     #[cfg(feature = "oidc")]
-    oauth: Option<crate::oauth::Providers>,
+    oauth: Option<Arc<crate::oauth::OAuth>>,
     signer: Arc<TokenSigner>,
     mailer: Arc<dyn Mailer<U>>,
     revocations: Arc<dyn Revocations>,
