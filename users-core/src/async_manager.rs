@@ -28,6 +28,7 @@ use crate::{
     RoleModel, ThrottleStore, TokenPurpose, UserListing, UserModel, UserPage, UserQuery, Users,
     UsersConfig, UsersError, UsersHooks,
 };
+use crate::Proof;
 use crate::{
     AsyncOAuthAccountStore, OAuthAccountRecord, OAuthSignIn, ProviderIdentity, ProviderTokens,
 };
@@ -168,7 +169,40 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ///
     /// [`UsersError::TooManyAttempts`], or the store's [`UsersError::Database`].
     pub async fn count_mail(&self, address: &str) -> Result<(), UsersError> {
-        blocking!(async, self, [address], |users| users.count_mail(&address))
+        self.count_mail_from(None, address).await
+    }
+
+    /// Counts one mail to `address` asked for by `client` against the mail caps; as
+    /// [`Users::count_mail_from`], with the store's work on Tokio's blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// As [`Users::count_mail_from`].
+    pub async fn count_mail_from(
+        &self,
+        client: Option<&str>,
+        address: &str,
+    ) -> Result<(), UsersError> {
+        let client = client.map(str::to_owned);
+        blocking!(async, self, [address], |users| users
+            .count_mail_from(client.as_deref(), &address))
+    }
+
+    /// The guarded check around `check`, a proof of kind `proof` for `account` from `client`
+    /// made outside the manager's operations (users-axum's passkey assertions and tokens); as
+    /// [`Users::guarded`], with the throttle store's work on Tokio's blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::TooManyAttempts`] while locked out, the error of `check`, or the store's.
+    pub async fn guarded<T>(
+        &self,
+        proof: Proof,
+        account: Option<&str>,
+        client: Option<&str>,
+        check: impl std::future::Future<Output = Result<T, UsersError>>,
+    ) -> Result<T, UsersError> {
+        guarded!(async, self, proof, account, client, check.await)
     }
 
     /// The sync manager inside, with the same configuration and hooks, for a sync connection.

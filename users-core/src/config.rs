@@ -40,6 +40,7 @@ pub struct UsersConfig {
     reset_token_lifetime: Duration,
     password_min_chars: usize,
     password_max_bytes: usize,
+    password_min_score: u8,
     require_verified: bool,
     /// How many idle argon2 memory matrices the hasher keeps. Read as a field so that the
     /// setting has one name, its builder's.
@@ -58,7 +59,8 @@ impl UsersConfig {
     /// password). Defaults: argon2id with m = 19456 KiB, t = 2, p = 1, and up to four of its
     /// memory matrices kept for reuse (see [`argon2_memory_reuse`](Self::argon2_memory_reuse));
     /// verification tokens live 24 hours, reset tokens one hour; passwords need at least 8
-    /// characters and at most 4096 bytes; a verified email is not required to log in. At most
+    /// characters and at most 4096 bytes, and a strength estimate of 3 out of 4
+    /// ([`password_strength`](Self::password_strength)); a verified email is not required to log in. At most
     /// as many argon2 runs at once as the machine has cores, 64 more queued
     /// ([`argon2_concurrency`](Self::argon2_concurrency)); an account locks after 10 failed
     /// logins in a row and a client key after 100 within an hour, for one minute, doubling
@@ -86,6 +88,7 @@ impl UsersConfig {
             reset_token_lifetime: Duration::from_secs(60 * 60),
             password_min_chars: 8,
             password_max_bytes: 4096,
+            password_min_score: 3,
             require_verified: false,
             argon2_memory_reuse: default_memory_reuse(),
             argon2_running: available_parallelism(),
@@ -232,6 +235,24 @@ impl UsersConfig {
         Ok(self)
     }
 
+    /// Sets how many mails one client (its key, as the login throttle's) may ask for within
+    /// the mail window from the unauthenticated routes that send them; default 30. Without it
+    /// one client could ask for mails to ever new addresses (each under its own cap) and fill
+    /// the throttle's store.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if `per_client` is zero.
+    pub fn mail_client_limit(mut self, per_client: u32) -> Result<Self, UsersError> {
+        if per_client == 0 {
+            return Err(UsersError::Config(
+                "the mail limit per client must allow at least one mail".to_owned(),
+            ));
+        }
+        self.mail_throttle.per_client = per_client;
+        Ok(self)
+    }
+
     /// Sets how long an email verification token stays valid, in whole seconds.
     pub fn verification_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.verification_token_lifetime = lifetime;
@@ -267,6 +288,46 @@ impl UsersConfig {
         }
         self.password_min_chars = min_chars;
         self.password_max_bytes = max_bytes;
+        Ok(self)
+    }
+
+    /// Sets the strength a new password needs: the minimum score, from 0 to 4, of the
+    /// [zxcvbn](https://docs.rs/zxcvbn) estimate of how many guesses it takes; default 3.
+    ///
+    /// The scores are orders of magnitude of guesses: 1 is at least 10³, 2 at least 10⁶, 3 at
+    /// least 10⁸ and 4 at least 10¹⁰. The estimate knows common passwords, dictionary words,
+    /// names, keyboard patterns, repeats, sequences and dates, and counts the user's own email
+    /// address (its local part and the whole address) and the text fields of the user model
+    /// ([`UserModel::profile_words`](crate::UserModel::profile_words)) as words that are easy
+    /// to guess. It reads the first 100 characters only. A password below the score is
+    /// [`UsersError::InvalidPassword`] with
+    /// [`PasswordProblem::TooWeak`](crate::PasswordProblem::TooWeak), which carries the
+    /// estimate's advice. The length rules ([`password_length`](Self::password_length)) apply
+    /// first, and the `validate_password` hook after.
+    ///
+    /// `0` turns the estimate off: only the length rules and the hook remain. Passwords
+    /// already stored are not checked again; the score applies to registrations and to each
+    /// new password set afterwards.
+    ///
+    /// ```
+    /// use users_core::UsersConfig;
+    ///
+    /// let config = UsersConfig::new([42u8; 32])?.password_strength(4)?;
+    /// assert_eq!(config.password_min_score(), 4);
+    /// assert!(UsersConfig::new([42u8; 32])?.password_strength(5).is_err());
+    /// # Ok::<(), users_core::UsersError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Config`] if `min_score` is above 4.
+    pub fn password_strength(mut self, min_score: u8) -> Result<Self, UsersError> {
+        if min_score > 4 {
+            return Err(UsersError::Config(format!(
+                "the password strength score goes from 0 to 4, not {min_score}"
+            )));
+        }
+        self.password_min_score = min_score;
         Ok(self)
     }
 
@@ -354,6 +415,12 @@ impl UsersConfig {
         self.password_max_bytes
     }
 
+    /// The minimum strength score (0 to 4) of a new password; 0 when the estimate is off.
+    /// See [`password_strength`](Self::password_strength).
+    pub fn password_min_score(&self) -> u8 {
+        self.password_min_score
+    }
+
     /// Whether users must have verified their email address to log in.
     pub fn requires_verified(&self) -> bool {
         self.require_verified
@@ -377,6 +444,11 @@ impl UsersConfig {
     /// The mails an address gets within a window; see [`mail_limit`](Self::mail_limit).
     pub fn mails_per_address(&self) -> (u32, Duration) {
         (self.mail_throttle.per_address, self.mail_throttle.window)
+    }
+
+    /// How many mails one client may ask for in the mail window (default 30).
+    pub fn mails_per_client(&self) -> u32 {
+        self.mail_throttle.per_client
     }
 
     pub(crate) fn secret(&self) -> &[u8] {
@@ -416,6 +488,7 @@ impl fmt::Debug for UsersConfig {
             .field("reset_token_lifetime", &self.reset_token_lifetime)
             .field("password_min_chars", &self.password_min_chars)
             .field("password_max_bytes", &self.password_max_bytes)
+            .field("password_min_score", &self.password_min_score)
             .field("require_verified", &self.require_verified)
             .field("argon2_running", &self.argon2_running)
             .field("argon2_queued", &self.argon2_queued)
@@ -456,6 +529,7 @@ mod tests {
         assert_eq!(config.reset_token_ttl(), Duration::from_secs(3_600));
         assert_eq!(config.password_min_chars(), 8);
         assert_eq!(config.password_max_bytes(), 4096);
+        assert_eq!(config.password_min_score(), 3);
         assert!(!config.requires_verified());
         let cores = std::thread::available_parallelism().unwrap().get();
         assert_eq!(config.argon2_memory_reuse, cores.min(4));
@@ -495,6 +569,8 @@ mod tests {
             .reset_token_lifetime(Duration::from_secs(6))
             .password_length(12, 64)
             .unwrap()
+            .password_strength(4)
+            .unwrap()
             .require_verified(true);
         assert_eq!(
             (
@@ -510,6 +586,7 @@ mod tests {
             (config.password_min_chars(), config.password_max_bytes()),
             (12, 64)
         );
+        assert_eq!(config.password_min_score(), 4);
         assert!(config.requires_verified());
     }
 
@@ -542,5 +619,20 @@ mod tests {
             Err(UsersError::Config(_))
         ));
         assert!(config().password_length(10, 10).is_ok());
+    }
+
+    #[test]
+    fn password_strength_goes_from_zero_to_four() {
+        let config = || UsersConfig::new(SECRET).unwrap();
+        for score in 0..=4 {
+            assert_eq!(
+                config().password_strength(score).unwrap().password_min_score(),
+                score
+            );
+        }
+        assert!(matches!(
+            config().password_strength(5),
+            Err(UsersError::Config(_))
+        ));
     }
 }

@@ -63,7 +63,7 @@ pub use factors::{
 pub use gate::{Argon2Gate, GatePermit};
 pub use hooks::{NoHooks, UsersHooks};
 pub use listing::{UserListing, UserPage, UserQuery, MAX_PAGE_SIZE};
-pub use manager::{Users, MAX_CLIENT_KEY_BYTES};
+pub use manager::{client_key, GuardKeys, Proof, Users, MAX_CLIENT_KEY_BYTES};
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
 #[cfg(feature = "async")]
 pub use oauth::AsyncOAuthAccountStore;

@@ -9,7 +9,7 @@
 pub(crate) mod decisions;
 mod throttling;
 
-pub use throttling::MAX_CLIENT_KEY_BYTES;
+pub use throttling::{client_key, GuardKeys, Proof, MAX_CLIENT_KEY_BYTES};
 
 use std::fmt;
 use std::marker::PhantomData;

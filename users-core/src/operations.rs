@@ -164,6 +164,23 @@ macro_rules! blocking {
     }};
 }
 
+/// The guarded check ([`Users::check_guard`](crate::Users::check_guard), then
+/// [`Users::count_guard`](crate::Users::count_guard)) around `$check`, a proof of kind
+/// `$proof` for the account `$account` (an `Option<&str>`, the normalised email) from `$client`:
+/// refused while locked out, its failure counted, its success forgiving the account's failures
+/// of that kind. Evaluates to the check's result.
+macro_rules! guarded {
+    ($flavor:tt, $self:ident, $proof:expr, $account:expr, $client:expr, $check:expr) => {{
+        let keys = $self.decisions().guard_keys($proof, $account, $client);
+        let checked = keys.clone();
+        blocking!($flavor, $self, [], |users| users.check_guard(&checked))?;
+        let outcome = $check;
+        let settled = keys.settled(&outcome);
+        blocking!($flavor, $self, [], |users| users.settle(&keys, settled))?;
+        outcome
+    }};
+}
+
 /// Gives user `$id` a new password hash without running argon2 in a transaction or holding a
 /// connection of `$connections`: loads the row (`$loaded`, an `Option`) and gives the
 /// connection back, lets the `hashing!` decision `$hash` turn it into the user with the new
@@ -353,9 +370,9 @@ macro_rules! user_operations {
                 {
                     let users = self.decisions();
                     let email = users.login_email(email);
-                    let keys = users.login_keys(email.as_deref(), client);
+                    let keys = users.guard_keys(Proof::Password, email.as_deref(), client);
                     let checked = keys.clone();
-                    blocking!($flavor, self, [], |users| users.check_login_throttle(&checked))?;
+                    blocking!($flavor, self, [], |users| users.check_guard(&checked))?;
                     let user = match &email {
                         Some(email) => step!(
                             $flavor,
@@ -369,7 +386,7 @@ macro_rules! user_operations {
                         .unwrap_or_default();
                     let outcome = hashing!($flavor, self, [password], |users| {
                         let outcome = users.check_login(user, &password);
-                        users.count_login(&keys, &outcome)?;
+                        users.settle(&keys, keys.settled(&outcome))?;
                         outcome
                     })?;
                     match outcome {
@@ -489,7 +506,10 @@ macro_rules! user_operations {
                 /// [`UsersError::InvalidEmail`] (also for the current address),
                 /// [`UsersError::EmailTaken`], [`UsersError::UserNotFound`],
                 /// [`UsersError::InvalidCredentials`] for a wrong password (or one changed
-                /// meanwhile), [`UsersError::InactiveUser`], [`UsersError::Overloaded`], or the
+                /// meanwhile), [`UsersError::TooManyAttempts`] while the account's password
+                /// failures lock it (the password goes through the guarded check, as at
+                /// login, before anything is said about the new address),
+                /// [`UsersError::InactiveUser`], [`UsersError::Overloaded`], or the
                 /// error of the `after_update` hook; on any of them nothing changes.
                 pub fn request_email_change<C>(
                     &self,
@@ -512,18 +532,26 @@ macro_rules! user_operations {
                 {
                     let users = self.decisions();
                     let new_email = users.new_email(user, new_email)?;
-                    let taken = step!(
-                        $flavor,
-                        U::find_by_email(&mut *connect!($flavor, conn), &new_email)
-                    )?;
-                    if taken.is_some() {
-                        return Err(UsersError::EmailTaken);
-                    }
                     let rehashed = new_hash!(
                         $flavor, users, conn, user.id(),
-                        |loaded| hashing!($flavor, self, [current], |users| {
-                            users.prepare_email_change(loaded, &current)
-                        }),
+                        |loaded| {
+                            let rehashed = guarded!(
+                                $flavor, self, Proof::Password, Some(user.email()), None,
+                                hashing!($flavor, self, [current], |users| {
+                                    users.prepare_email_change(loaded, &current)
+                                })
+                            )?;
+                            // Only now, with the password proved, is anything said about the
+                            // new address: no address oracle for a stolen session.
+                            let taken = step!(
+                                $flavor,
+                                U::find_by_email(&mut *connect!($flavor, conn), &new_email)
+                            )?;
+                            match taken {
+                                Some(_) => Err(UsersError::EmailTaken),
+                                None => Ok(rehashed),
+                            }
+                        },
                         edit: None::<fn(&mut U) -> Result<(), UsersError>>,
                         stale: Some(UsersError::InvalidCredentials),
                         |updated| users.hooks().after_update(&updated),
@@ -539,8 +567,9 @@ macro_rules! user_operations {
                 /// # Errors
                 ///
                 /// [`UsersError::UserNotFound`], [`UsersError::InvalidCredentials`] if
-                /// `current` is wrong, [`UsersError::InvalidPassword`], or the error of the
-                /// `after_update` hook.
+                /// `current` is wrong (counted by the guarded check with the account's login
+                /// failures), [`UsersError::TooManyAttempts`] while they lock it,
+                /// [`UsersError::InvalidPassword`], or the error of the `after_update` hook.
                 pub fn change_password<C>(
                     &self,
                     conn: &mut C,
@@ -583,9 +612,12 @@ macro_rules! user_operations {
                     let users = self.decisions();
                     new_hash!(
                         $flavor, users, conn, user.id(),
-                        |loaded| hashing!($flavor, self, [current, new], |users| {
-                            users.prepare_password_change(loaded, &current, &new)
-                        }),
+                        |loaded| guarded!(
+                            $flavor, self, Proof::Password, Some(user.email()), None,
+                            hashing!($flavor, self, [current, new], |users| {
+                                users.prepare_password_change(loaded, &current, &new)
+                            })
+                        ),
                         edit: Some(edit),
                         stale: Some(UsersError::InvalidCredentials),
                         |updated| users.hooks().after_update(&updated),

@@ -66,8 +66,10 @@ pub trait ThrottleStore: Send + Sync {
 /// The default [`ThrottleStore`]: counters in this process's memory, behind a mutex.
 ///
 /// It holds at most `capacity` counters, so that a flood of requests from ever new client keys
-/// cannot grow it without bound: when full, expired counters are dropped, then the one that
-/// expires soonest. Counters are lost when the process ends and are not shared between
+/// cannot grow it without bound: when full, expired counters are dropped, and if none has
+/// expired the new key's hit is refused with [`UsersError::Overloaded`] (503 over HTTP). A
+/// counter still counting or locking is never forgotten to make room: a flood must not unlock
+/// the accounts it is guessing at. Counters are lost when the process ends and are not shared between
 /// processes; several processes share them through `users_diesel::DatabaseThrottleStore`.
 #[derive(Debug)]
 pub struct MemoryThrottleStore {
@@ -106,13 +108,7 @@ impl ThrottleStore for MemoryThrottleStore {
         if !counters.contains_key(key) && counters.len() >= self.capacity {
             counters.retain(|_, counter| counter.expires_at > now);
             if counters.len() >= self.capacity {
-                let soonest = counters
-                    .iter()
-                    .min_by_key(|(_, counter)| counter.expires_at)
-                    .map(|(key, _)| key.clone());
-                if let Some(soonest) = soonest {
-                    counters.remove(&soonest);
-                }
+                return Err(UsersError::Overloaded);
             }
         }
         let fresh = Counter {
@@ -203,13 +199,16 @@ impl LoginThrottle {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MailThrottle {
     pub(crate) per_address: u32,
+    pub(crate) per_client: u32,
     pub(crate) window: Duration,
 }
 
 impl MailThrottle {
-    /// The contract's ceiling: at most 10 mails an hour to an address.
+    /// The contract's ceiling: at most 10 mails an hour to an address; a client may ask for
+    /// 30 an hour (a household or office behind one address), not for one to every address.
     pub(crate) const DEFAULT: MailThrottle = MailThrottle {
         per_address: 10,
+        per_client: 30,
         window: Duration::from_secs(60 * 60),
     };
 }
@@ -247,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_memory_store_drops_expired_counters_then_the_soonest() {
+    fn a_full_memory_store_drops_expired_counters_and_refuses_new_keys_before_live_ones() {
         let store = MemoryThrottleStore::with_capacity(2);
         store.hit("old", at(0), Duration::from_secs(1)).unwrap();
         store.hit("a", at(0), Duration::from_secs(50)).unwrap();
@@ -257,15 +256,18 @@ mod tests {
             None,
             "expired at 1 s, dropped"
         );
-        store.hit("c", at(20), Duration::from_secs(100)).unwrap();
-        assert_eq!(
-            store.get("a", at(20)).unwrap(),
-            None,
-            "expired soonest, dropped"
-        );
-        assert!(store.get("b", at(20)).unwrap().is_some());
-        assert!(store.get("c", at(20)).unwrap().is_some());
-        assert_eq!(store.counters().len(), 2);
+        // Full of live counters: the new key is refused, and every live counter stays.
+        assert!(matches!(
+            store.hit("c", at(20), Duration::from_secs(100)),
+            Err(UsersError::Overloaded)
+        ));
+        assert_eq!(store.get("a", at(20)).unwrap().unwrap().hits, 1);
+        assert_eq!(store.get("b", at(20)).unwrap().unwrap().hits, 1);
+        // A known key still counts; once one expires, a new key finds room.
+        assert_eq!(store.hit("a", at(20), Duration::from_secs(50)).unwrap().hits, 2);
+        store.hit("c", at(200), Duration::from_secs(100)).unwrap();
+        assert!(store.get("c", at(200)).unwrap().is_some());
+        assert_eq!(store.counters().len(), 1);
     }
 
     #[test]

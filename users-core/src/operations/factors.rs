@@ -3,35 +3,14 @@
 //! (`U::SecondFactors`). The parent module describes the helper macros and the flavors;
 //! `crate::factors` the model.
 
-/// Runs `$check` (a code's check, `Result<T, UsersError>`) under the login throttle of
-/// `$user`'s account (and `$client`): refused while locked out, a wrong code
-/// (`InvalidCredentials`) counted as a failure, a right one clearing the account's failures.
-/// Evaluates to the check's result.
-macro_rules! throttled {
-    ($flavor:tt, $self:ident, $client:expr, $user:expr, $check:expr) => {{
-        let users = $self.decisions();
-        let keys = users.login_keys(Some($user.email()), $client);
-        let checked = keys.clone();
-        blocking!($flavor, $self, [], |users| users
-            .check_login_throttle(&checked))?;
-        let outcome = $check;
-        let failed: Result<(), UsersError> = match &outcome {
-            Err(UsersError::InvalidCredentials) => Err(UsersError::InvalidCredentials),
-            _ => Ok(()),
-        };
-        blocking!($flavor, $self, [], |users| users
-            .count_login(&keys, &failed))?;
-        outcome
-    }};
-}
-
-/// Proves a factor of `$user` (the record `$record`) with `$proof`, [`throttled!`]. Writes the
+/// Proves a factor of `$user` (the record `$record`) with `$proof`, through the guarded check
+/// (`guarded!`, kind [`Proof::SecondFactor`](crate::Proof::SecondFactor)). Writes the
 /// proved record over version `$expected`; `$raced` is the error if another write won. Runs
 /// the recovery-code hook. Evaluates to the written record.
 macro_rules! prove_factor {
     ($flavor:tt, $self:ident, $conn:expr, $client:expr, $user:expr, $record:expr, $proof:expr, $expected:expr, $raced:expr) => {{
         let sealer = $self.decisions().sealer();
-        let proved = throttled!($flavor, $self, $client, $user, {
+        let proved = guarded!($flavor, $self, Proof::SecondFactor, Some($user.email()), $client, {
             prove(sealer, &$record, $proof, SystemTime::now())
         })?;
         let written = step!(
@@ -133,7 +112,7 @@ macro_rules! factor_operations {
                         return Err(UsersError::Conflict { column: "totp" });
                     }
                     let sealer = self.decisions().sealer();
-                    let step = throttled!($flavor, self, client, user, {
+                    let step = guarded!($flavor, self, Proof::SecondFactor, Some(user.email()), client, {
                         check_totp(sealer, &record, code, SystemTime::now())
                     })?;
                     let (codes, digests) = new_recovery_codes();
