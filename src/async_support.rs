@@ -189,10 +189,12 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
             where [U: AsyncUserStore<C>];
         fn set_password(&self, conn, user: &U, new: &str) -> U where [U: AsyncUserStore<C>];
         fn delete(&self, conn, id: U::Id) -> () where [U: AsyncUserStore<C>];
-        fn verify(&self, conn, token: &str) -> U where [U: AsyncUserStore<C>];
+        fn verify(&self, conn, token: &str) -> U
+            where [U: AsyncUserStore<C>, U::Sessions: AsyncSessionStore<C>, U::SecondFactors: AsyncSecondFactorStore<C>, U::OAuthAccounts: AsyncOAuthAccountStore<C>];
         fn password_reset_token(&self, conn, email: &str) -> Option<String>
             where [U: AsyncUserStore<C>];
-        fn reset_password(&self, conn, token: &str, new: &str) -> U where [U: AsyncUserStore<C>];
+        fn reset_password(&self, conn, token: &str, new: &str) -> U
+            where [U: AsyncUserStore<C>, U::Sessions: AsyncSessionStore<C>, U::SecondFactors: AsyncSecondFactorStore<C>, U::OAuthAccounts: AsyncOAuthAccountStore<C>];
 
         fn create_role(&self, conn, name: &str, description: Option<&str>) -> R
             where [R: AsyncRoleStore<C, User = U>];

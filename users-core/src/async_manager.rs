@@ -155,6 +155,14 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         Arc::unwrap_or_clone(self.users).with_hooks(hooks).into()
     }
 
+    /// Sets what the first proof of an account's address clears; as
+    /// [`Users::first_proof_clears`].
+    pub fn first_proof_clears(self, clears: crate::FirstProofClears) -> Self {
+        Arc::unwrap_or_clone(self.users)
+            .first_proof_clears(clears)
+            .into()
+    }
+
     /// Replaces the store of the throttle's counters; as [`Users::with_throttle_store`].
     pub fn with_throttle_store(self, store: impl ThrottleStore + 'static) -> Self {
         Arc::unwrap_or_clone(self.users)
@@ -186,6 +194,32 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         let client = client.map(str::to_owned);
         blocking!(async, self, [address], |users| users
             .count_mail_from(client.as_deref(), &address))
+    }
+
+    /// The first half of the guarded check, for a check made outside users-core: as
+    /// [`Users::check_guard`], on Tokio's blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::TooManyAttempts`] while locked out, or the store's.
+    pub async fn check_guard(&self, keys: &crate::GuardKeys) -> Result<(), UsersError> {
+        let keys = keys.clone();
+        blocking!(async, self, [], |users| users.check_guard(&keys))
+    }
+
+    /// The second half of the guarded check: as [`Users::settle_guard`], on Tokio's blocking
+    /// pool.
+    ///
+    /// # Errors
+    ///
+    /// The store's [`UsersError::Database`], or [`UsersError::Overloaded`].
+    pub async fn settle_guard(
+        &self,
+        keys: &crate::GuardKeys,
+        outcome: crate::ProofOutcome,
+    ) -> Result<(), UsersError> {
+        let keys = keys.clone();
+        blocking!(async, self, [], |users| users.settle_guard(&keys, outcome))
     }
 
     /// The guarded check around `check`, a proof of kind `proof` for `account` from `client`
@@ -263,7 +297,15 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     }
 }
 
-user_operations!(async, AsyncUsers, AsyncUserStore, AsyncConnections);
+user_operations!(
+    async,
+    AsyncUsers,
+    AsyncUserStore,
+    AsyncConnections,
+    AsyncSessionStore,
+    AsyncSecondFactorStore,
+    AsyncOAuthAccountStore
+);
 role_operations!(async, AsyncUsers, AsyncUserStore, AsyncRoleStore);
 session_operations!(async, AsyncUsers, AsyncUserStore, AsyncSessionStore);
 factor_operations!(async, AsyncUsers, AsyncUserStore, AsyncSecondFactorStore);

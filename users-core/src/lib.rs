@@ -63,7 +63,9 @@ pub use factors::{
 pub use gate::{Argon2Gate, GatePermit};
 pub use hooks::{NoHooks, UsersHooks};
 pub use listing::{UserListing, UserPage, UserQuery, MAX_PAGE_SIZE};
-pub use manager::{client_key, GuardKeys, Proof, Users, MAX_CLIENT_KEY_BYTES};
+pub use manager::{
+    client_key, FirstProofClears, GuardKeys, Proof, ProofOutcome, Users, MAX_CLIENT_KEY_BYTES,
+};
 pub use model::{ModelId, NoRoles, RoleModel, UserModel};
 #[cfg(feature = "async")]
 pub use oauth::AsyncOAuthAccountStore;
@@ -71,7 +73,7 @@ pub use oauth::{
     has_usable_password, unusable_password_hash, OAuthAccountRecord, OAuthAccountStore,
     OAuthSignIn, ProviderIdentity, ProviderTokens, MAX_PROVIDER_BYTES, MAX_SUBJECT_BYTES,
 };
-pub use password::{PasswordHasher, PasswordVerification};
+pub use password::{PasswordHasher, PasswordProblem, PasswordVerification};
 /// Boxed futures that borrow a connection, as [`AsyncUserStore::transaction`] takes them.
 #[cfg(feature = "async")]
 pub use scoped_futures;

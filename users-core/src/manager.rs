@@ -9,7 +9,7 @@
 pub(crate) mod decisions;
 mod throttling;
 
-pub use throttling::{client_key, GuardKeys, Proof, MAX_CLIENT_KEY_BYTES};
+pub use throttling::{client_key, GuardKeys, Proof, ProofOutcome, MAX_CLIENT_KEY_BYTES};
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -129,7 +129,35 @@ pub struct Users<U: UserModel, R: RoleModel = NoRoles> {
     sealer: SecretBox,
     hooks: Arc<dyn UsersHooks<U> + Send + Sync>,
     throttle: Arc<dyn ThrottleStore>,
+    pub(crate) first_proof_clears: FirstProofClears,
     roles: PhantomData<fn() -> R>,
+}
+
+/// What the first proof of an account's address (the verification of an unverified account,
+/// or its password reset) clears, in the transaction that records the proof: whatever was set
+/// up on the account before, possibly by someone who registered an address they do not own.
+///
+/// Each part names a table the application's migrations must create
+/// (`Sessions<User>`, `SecondFactors<User>`, `OAuthAccounts<User>`), so a manager clears
+/// nothing until told ([`Users::first_proof_clears`]); users-axum's `UsersState` clears every
+/// part whose routes it serves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FirstProofClears {
+    /// The user's stored sessions.
+    pub sessions: bool,
+    /// The user's TOTP, recovery codes and passkeys.
+    pub second_factors: bool,
+    /// The user's linked provider accounts.
+    pub provider_links: bool,
+}
+
+impl FirstProofClears {
+    /// Every part: for an application that migrates all three tables.
+    pub const ALL: FirstProofClears = FirstProofClears {
+        sessions: true,
+        second_factors: true,
+        provider_links: true,
+    };
 }
 
 impl<U: UserModel, R: RoleModel> Users<U, R> {
@@ -142,8 +170,16 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
             config,
             hooks: Arc::new(NoHooks),
             throttle: Arc::new(MemoryThrottleStore::default()),
+            first_proof_clears: FirstProofClears::default(),
             roles: PhantomData,
         }
+    }
+
+    /// Sets what the first proof of an account's address clears (see [`FirstProofClears`]);
+    /// by default nothing, since the tables involved are optional.
+    pub fn first_proof_clears(mut self, clears: FirstProofClears) -> Self {
+        self.first_proof_clears = clears;
+        self
     }
 
     /// Replaces the store of the throttle's counters (failed logins, mails sent), by default a
@@ -193,7 +229,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     }
 }
 
-user_operations!(sync, Users, UserStore, Connections);
+user_operations!(sync, Users, UserStore, Connections, SessionStore, SecondFactorStore, OAuthAccountStore);
 role_operations!(sync, Users, UserStore, RoleStore);
 session_operations!(sync, Users, UserStore, SessionStore);
 factor_operations!(sync, Users, UserStore, SecondFactorStore);
@@ -208,6 +244,7 @@ impl<U: UserModel, R: RoleModel> Clone for Users<U, R> {
             sealer: self.sealer.clone(),
             hooks: Arc::clone(&self.hooks),
             throttle: Arc::clone(&self.throttle),
+            first_proof_clears: self.first_proof_clears,
             roles: PhantomData,
         }
     }

@@ -67,7 +67,7 @@ macro_rules! operation_over {
         pub fn $name:ident<C>(&$this:ident, $conn:ident: &mut C, $($arg:ident: $ty:ty),* $(,)?)
             -> Result<$ret:ty, UsersError>
         where
-            U: $UserStore:ident<C>;
+            U: $UserStore:ident<C> $(, $Extra:ty: $ExtraBound:path)*;
         $(#[$over_attr:meta])*
         pub fn $over:ident;
         $body:block
@@ -77,6 +77,7 @@ macro_rules! operation_over {
             pub fn $name<C>(&$this, $conn: &mut C, $($arg: $ty),*) -> Result<$ret, UsersError>
             where
                 U: $UserStore<C>,
+                $($Extra: $ExtraBound,)*
             {
                 #[allow(unused_mut)]
                 let mut $conn = lend!($flavor, $conn);
@@ -89,6 +90,7 @@ macro_rules! operation_over {
             pub fn $over<C, S>(&$this, mut $conn: S, $($arg: $ty),*) -> Result<$ret, UsersError>
             where
                 U: $UserStore<C>,
+                $($Extra: $ExtraBound,)*
                 S: $Connections<C>,
             $body
         }
@@ -176,7 +178,7 @@ macro_rules! guarded {
         blocking!($flavor, $self, [], |users| users.check_guard(&checked))?;
         let outcome = $check;
         let settled = keys.settled(&outcome);
-        blocking!($flavor, $self, [], |users| users.settle(&keys, settled))?;
+        blocking!($flavor, $self, [], |users| users.settle_guard(&keys, settled))?;
         outcome
     }};
 }
@@ -232,9 +234,43 @@ macro_rules! modify {
     }};
 }
 
+/// Clears, on `$conn` (inside the transaction of a first proof of user `$user_id`'s address),
+/// what `$clears` ([`FirstProofClears`](crate::FirstProofClears)) names: the user's sessions,
+/// second factors (TOTP, recovery codes, passkeys) and provider links.
+macro_rules! clear_unproven {
+    ($flavor:tt, $conn:ident, $clears:expr, $user_id:expr) => {{
+        let clears: $crate::FirstProofClears = $clears;
+        let user_id: Uuid = $user_id;
+        if clears.sessions {
+            step!($flavor, U::Sessions::delete_sessions_of($conn, user_id, None))?;
+        }
+        if clears.second_factors {
+            if let Some(record) = step!($flavor, U::SecondFactors::find_factors($conn, user_id))? {
+                let mut cleared = record.next();
+                (cleared.totp_secret, cleared.totp_confirmed, cleared.recovery_codes) =
+                    (None, false, String::new());
+                if !step!($flavor, U::SecondFactors::update_factors($conn, &cleared, record.version))? {
+                    return Err(UsersError::Conflict { column: "totp" });
+                }
+            }
+            for passkey in step!($flavor, U::SecondFactors::passkeys_of($conn, user_id))? {
+                step!($flavor, U::SecondFactors::delete_passkey($conn, user_id, passkey.id))?;
+            }
+        }
+        if clears.provider_links {
+            for account in step!($flavor, U::OAuthAccounts::oauth_accounts_of($conn, user_id))? {
+                step!($flavor, U::OAuthAccounts::delete_oauth_account($conn, user_id, &account.provider))?;
+            }
+        }
+    }};
+}
+
 /// The user operations of a manager, over user stores named `$UserStore`.
 macro_rules! user_operations {
-    ($flavor:tt, $Manager:ident, $UserStore:ident, $Connections:ident) => {
+    (
+        $flavor:tt, $Manager:ident, $UserStore:ident, $Connections:ident,
+        $SessionStore:ident, $FactorStore:ident, $AccountStore:ident
+    ) => {
         impl<U: UserModel, R: RoleModel> $Manager<U, R> {
             operation! { $flavor,
                 /// Registers a user with default custom fields; see
@@ -292,10 +328,16 @@ macro_rules! user_operations {
                 pub fn register_over;
                 {
                     let users = self.decisions();
-                    let (email, password_hash) = hashing!($flavor, self, [email, password], |users| {
-                        users.registration_credentials(&email, &password)
+                    // Customised before the password is checked: the strength estimate counts
+                    // the new user's email and profile words against it.
+                    let user = users.registered_user(
+                        crate::normalize_email(email)?,
+                        crate::unusable_password_hash(),
+                        customize,
+                    );
+                    let user = hashing!($flavor, self, [password], |users| {
+                        users.registration_credentials(user, &password)
                     })?;
-                    let user = users.registered_user(email, password_hash, customize);
                     transaction!($flavor, &mut *connect!($flavor, conn), |conn| {
                         let user = step!($flavor, U::insert(conn, &user))?;
                         users.hooks().after_register(&user)?;
@@ -386,7 +428,7 @@ macro_rules! user_operations {
                         .unwrap_or_default();
                     let outcome = hashing!($flavor, self, [password], |users| {
                         let outcome = users.check_login(user, &password);
-                        users.settle(&keys, keys.settled(&outcome))?;
+                        users.settle_guard(&keys, keys.settled(&outcome))?;
                         outcome
                     })?;
                     match outcome {
@@ -698,17 +740,34 @@ macro_rules! user_operations {
                 /// [`UsersError::AlreadyVerified`]; [`UsersError::EmailTaken`] if another
                 /// account took the new address meanwhile; or the error of the `after_verify`
                 /// hook.
+                ///
+                /// The verification of an unverified account is the first proof of its
+                /// address: in the same transaction it clears what
+                /// [`Users::first_proof_clears`](crate::Users::first_proof_clears) names (what
+                /// someone who registered the address without owning it may have set up).
                 pub fn verify<C>(&self, conn: &mut C, token: &str) -> Result<U, UsersError>
                 where
                     U: $UserStore<C>,
+                    U::Sessions: $SessionStore<C>,
+                    U::SecondFactors: $FactorStore<C>,
+                    U::OAuthAccounts: $AccountStore<C>,
                 {
                     let users = self.decisions();
                     let token = users.open_address_token(token)?;
-                    modify!(
-                        $flavor, conn, token.user_id().into(),
-                        |stored| users.finish_verification(&token, stored),
-                        |verified| users.hooks().after_verify(&verified),
-                    )
+                    // A verification token is only ever good for an unverified account.
+                    let first_proof = token.purpose() == TokenPurpose::Verification;
+                    let clears = users.first_proof_clears;
+                    let id = token.user_id().into();
+                    transaction!($flavor, conn, |conn| {
+                        let stored = step!($flavor, U::find_for_update(conn, id))?;
+                        let user = users.finish_verification(&token, stored)?;
+                        let verified = step!($flavor, U::update(conn, &user))?;
+                        if first_proof {
+                            clear_unproven!($flavor, conn, clears, verified.id().into());
+                        }
+                        users.hooks().after_verify(&verified)?;
+                        Ok(verified)
+                    })
                 }
             }
 
@@ -738,7 +797,12 @@ macro_rules! user_operations {
 
             operation_over! { $flavor, $Connections,
                 /// Sets a new password with a reset token; the token dies with the old password
-                /// hash.
+                /// hash. The reset proves the address it was sent to: the account is verified
+                /// afterwards. The reset of an unverified account is the first proof of its
+                /// address and, in the same transaction, clears what
+                /// [`Users::first_proof_clears`](crate::Users::first_proof_clears) names; a
+                /// verified account keeps its second factors, so the next login still asks for
+                /// one.
                 ///
                 /// # Errors
                 ///
@@ -754,7 +818,10 @@ macro_rules! user_operations {
                     new: &str,
                 ) -> Result<U, UsersError>
                 where
-                    U: $UserStore<C>;
+                    U: $UserStore<C>,
+                    U::Sessions: $SessionStore<C>,
+                    U::SecondFactors: $FactorStore<C>,
+                    U::OAuthAccounts: $AccountStore<C>;
                 /// As [`reset_password`](Self::reset_password), taking a connection from
                 /// `conn` for each database step and none while argon2 runs: see
                 /// [`Connections`](crate::Connections).
@@ -767,16 +834,32 @@ macro_rules! user_operations {
                 {
                     let users = self.decisions();
                     let token = users.open_token(token, TokenPurpose::PasswordReset)?;
+                    let id: U::Id = token.user_id().into();
+                    let loaded = step!($flavor, U::find(&mut *connect!($flavor, conn), id))?;
+                    let loaded_hash = loaded.as_ref().map(|user| user.password_hash().to_owned());
+                    let first_proof = loaded.as_ref().is_some_and(|user| !user.is_verified());
                     let opened = token.clone();
-                    new_hash!(
-                        $flavor, users, conn, token.user_id().into(),
-                        |loaded| hashing!($flavor, self, [new], |users| {
-                            users.finish_password_reset(&opened, loaded, &new)
-                        }),
-                        edit: None::<fn(&mut U) -> Result<(), UsersError>>,
-                        stale: Some(UsersError::InvalidToken),
-                        |updated| users.hooks().after_reset(&updated),
-                    )
+                    let hashed: U = hashing!($flavor, self, [new], |users| {
+                        users.finish_password_reset(&opened, loaded, &new)
+                    })?;
+                    let clears = users.first_proof_clears;
+                    transaction!($flavor, &mut *connect!($flavor, conn), |conn| {
+                        let stored = step!($flavor, U::find_for_update(conn, id))?;
+                        let mut user = users.with_new_hash(
+                            stored,
+                            None::<fn(&mut U) -> Result<(), UsersError>>,
+                            loaded_hash.as_deref(),
+                            &hashed,
+                            Some(UsersError::InvalidToken),
+                        )?;
+                        user.set_verified(true);
+                        let updated = step!($flavor, U::update(conn, &user))?;
+                        if first_proof {
+                            clear_unproven!($flavor, conn, clears, id.into());
+                        }
+                        users.hooks().after_reset(&updated)?;
+                        Ok(updated)
+                    })
                 }
             }
         }

@@ -200,6 +200,9 @@ impl Keys {
         let mut mac = HmacSha256::new_from_slice(self.binding[purpose.index()].as_ref())
             .expect("HMAC takes keys of any length");
         let hash = user.password_hash().as_bytes();
+        // Every token dies with the account's first proof of address (verified from false to
+        // true): what was issued to whoever held the account before is void after it.
+        mac.update(&[u8::from(user.is_verified())]);
         match purpose {
             TokenPurpose::Session | TokenPurpose::Refresh | TokenPurpose::SecondFactor => {
                 mac.update(hash);

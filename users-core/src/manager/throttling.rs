@@ -56,27 +56,30 @@ impl Proof {
     }
 
     /// What the outcome of a check of this kind says of the proof.
-    fn settled<T>(self, outcome: &Result<T, UsersError>) -> Settled {
+    fn settled<T>(self, outcome: &Result<T, UsersError>) -> ProofOutcome {
         match (self, outcome) {
-            (_, Ok(_)) => Settled::Proved,
+            (_, Ok(_)) => ProofOutcome::Proved,
             // The right password of a deactivated or unverified account.
             (Proof::Password, Err(UsersError::InactiveUser | UsersError::UnverifiedUser)) => {
-                Settled::Proved
+                ProofOutcome::Proved
             }
-            (Proof::Token, Err(UsersError::InvalidToken)) => Settled::Failed,
-            (Proof::Token, Err(_)) => Settled::Neither,
-            (_, Err(UsersError::InvalidCredentials)) => Settled::Failed,
-            (_, Err(_)) => Settled::Neither,
+            (Proof::Token, Err(UsersError::InvalidToken)) => ProofOutcome::Failed,
+            (Proof::Token, Err(_)) => ProofOutcome::Neither,
+            (_, Err(UsersError::InvalidCredentials)) => ProofOutcome::Failed,
+            (_, Err(_)) => ProofOutcome::Neither,
         }
     }
 }
 
-/// What a checked proof came to: failed (counted), proved (forgives the account's failures of
-/// its kind) or neither (refused for another reason, counted for nothing).
+/// What a checked proof came to, for [`Users::settle_guard`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Settled {
+pub enum ProofOutcome {
+    /// The proof was wrong: counted on each counter.
     Failed,
+    /// The proof held: the account's failures of its kind are forgiven.
     Proved,
+    /// Refused for another reason (a malformed request, a deactivated account's code):
+    /// counted for nothing.
     Neither,
 }
 
@@ -96,8 +99,19 @@ pub struct GuardKeys {
 }
 
 impl GuardKeys {
+    /// The counters that an attempt at `proof` for `account` (a normalised email, whether or
+    /// not a user has it) from `client` touches.
+    pub fn new(proof: Proof, account: Option<&str>, client: Option<&str>) -> GuardKeys {
+        let kind = proof.name();
+        GuardKeys {
+            account: account.map(|account| format!("guard:{kind}:account:{account}")),
+            client: client.map(|client| format!("guard:{kind}:client:{}", client_key(client))),
+            proof,
+        }
+    }
+
     /// What `outcome`, the result of this attempt's check, says of the proof.
-    pub(crate) fn settled<T>(&self, outcome: &Result<T, UsersError>) -> Settled {
+    pub fn settled<T>(&self, outcome: &Result<T, UsersError>) -> ProofOutcome {
         self.proof.settled(outcome)
     }
 }
@@ -117,20 +131,14 @@ pub fn client_key(client: &str) -> String {
 }
 
 impl<U: UserModel, R: RoleModel> Users<U, R> {
-    /// The counters that an attempt at `proof` for `account` (a normalised email, whether or
-    /// not a user has it) from `client` touches.
-    pub fn guard_keys(
+    /// The counters of an attempt: [`GuardKeys::new`].
+    pub(crate) fn guard_keys(
         &self,
         proof: Proof,
         account: Option<&str>,
         client: Option<&str>,
     ) -> GuardKeys {
-        let kind = proof.name();
-        GuardKeys {
-            account: account.map(|account| format!("guard:{kind}:account:{account}")),
-            client: client.map(|client| format!("guard:{kind}:client:{}", client_key(client))),
-            proof,
-        }
+        GuardKeys::new(proof, account, client)
     }
 
     /// Each counter of an attempt with its limit.
@@ -178,16 +186,17 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         keys: &GuardKeys,
         outcome: &Result<T, UsersError>,
     ) -> Result<(), UsersError> {
-        self.settle(keys, keys.settled(outcome))
+        self.settle_guard(keys, keys.settled(outcome))
     }
 
-    /// Counts what an attempt came to (see [`count_guard`](Self::count_guard)). A proof's
+    /// Counts what an attempt came to (see [`count_guard`](Self::count_guard)), for a check
+    /// made outside users-core that classified its own outcome. A proof's
     /// success clears the account's counter of its kind; the client's stays, so that one good
     /// account does not reset a client guessing at others.
-    pub(crate) fn settle(&self, keys: &GuardKeys, settled: Settled) -> Result<(), UsersError> {
+    pub fn settle_guard(&self, keys: &GuardKeys, outcome: ProofOutcome) -> Result<(), UsersError> {
         let policy = &self.config.login_throttle;
-        match settled {
-            Settled::Failed => {
+        match outcome {
+            ProofOutcome::Failed => {
                 let now = SystemTime::now();
                 for (key, limit) in self.guard_counters(keys) {
                     let counter = self.throttle.hit(key, now, policy.window)?;
@@ -196,12 +205,12 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
                     }
                 }
             }
-            Settled::Proved => {
+            ProofOutcome::Proved => {
                 if let Some(account) = &keys.account {
                     self.throttle.clear(account)?;
                 }
             }
-            Settled::Neither => {}
+            ProofOutcome::Neither => {}
         }
         Ok(())
     }
