@@ -656,7 +656,7 @@ async fn forged_and_replayed_states_are_refused(backend: Backend) {
         .await
         .expect_error(400, "invalid_state");
     // A forged cookie: the state sealed under another secret does not open.
-    let altered = attacker_cookie.replacen("users_oauth=", "users_oauth=A", 1);
+    let altered = attacker_cookie.replacen("__Host-users_oauth=", "__Host-users_oauth=A", 1);
     open_callback(&callback, Some(&altered))
         .await
         .expect_error(400, "invalid_state");
@@ -682,7 +682,7 @@ async fn forged_and_replayed_states_are_refused(backend: Backend) {
     let done = browser.get(&callback).send().await.unwrap();
     let cleared = done.headers().get_all(SET_COOKIE).iter().any(|cookie| {
         let cookie = cookie.to_str().unwrap();
-        cookie.starts_with("users_oauth=;") && cookie.contains("Max-Age=0")
+        cookie.starts_with("__Host-users_oauth=;") && cookie.contains("Max-Age=0")
     });
     assert!(cleared, "{:?}", done.headers());
     Answer::of(done).await.expect(200);

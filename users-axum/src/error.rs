@@ -43,6 +43,7 @@ pub struct ApiError {
     message: Cow<'static, str>,
     retry_after: Option<u64>,
     field: Option<Cow<'static, str>>,
+    reason: Option<&'static str>,
 }
 
 impl ApiError {
@@ -58,6 +59,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             field: None,
+            reason: None,
         }
     }
 
@@ -70,10 +72,28 @@ impl ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).with_field(field)
     }
 
+    /// Whether this answer is a proof of kind `proof` failing (`invalid_token` for a token,
+    /// `invalid_credentials` for the others), which the guarded check counts.
+    pub(crate) fn is_failed(&self, proof: users_diesel::Proof) -> bool {
+        match proof {
+            users_diesel::Proof::Token => self.code == "invalid_token",
+            _ => self.code == "invalid_credentials",
+        }
+    }
+
     /// The same error, naming the request member `field` that caused it (`error.field` in the
     /// response).
     pub fn with_field(mut self, field: impl Into<Cow<'static, str>>) -> Self {
         self.field = Some(field.into());
+        self
+    }
+
+    /// The same error, with a stable snake_case `reason` that says more than the code (in
+    /// `error.reason` of the response): an `invalid_password` answer says which rule the
+    /// password broke, `too_short`, `too_long`, `too_weak` or `rejected` (by the application's
+    /// hook).
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
         self
     }
 
@@ -183,6 +203,12 @@ impl ApiError {
     pub fn field(&self) -> Option<&str> {
         self.field.as_deref()
     }
+
+    /// The finer reason under the code, if the error has one (see
+    /// [`with_reason`](Self::with_reason)).
+    pub fn reason(&self) -> Option<&'static str> {
+        self.reason
+    }
 }
 
 impl From<UsersError> for ApiError {
@@ -232,7 +258,9 @@ impl From<UsersError> for ApiError {
         let api = ApiError::new(status, code, error.to_string());
         match &error {
             UsersError::InvalidEmail(_) => api.with_field("email"),
-            UsersError::InvalidPassword(_) => api.with_field("password"),
+            UsersError::InvalidPassword(problem) => {
+                api.with_field("password").with_reason(problem.code())
+            }
             UsersError::PasswordRequired => api.with_field("current_password"),
             _ => api,
         }
@@ -252,6 +280,9 @@ impl IntoResponse for ApiError {
         let mut error = json!({ "code": self.code, "message": self.message });
         if let Some(field) = self.field {
             error["field"] = field.into();
+        }
+        if let Some(reason) = self.reason {
+            error["reason"] = reason.into();
         }
         let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
@@ -472,7 +503,7 @@ mod tests {
         let cases = [
             (UsersError::InvalidEmail("x".into()), 422, "invalid_email"),
             (
-                UsersError::InvalidPassword("x".into()),
+                UsersError::InvalidPassword(users_diesel::PasswordProblem::Rejected("x".into())),
                 422,
                 "invalid_password",
             ),
@@ -527,5 +558,36 @@ mod tests {
         let api = ApiError::from(error);
         assert_eq!(api.code(), "internal");
         assert!(!api.message().contains("alice"), "{api}");
+    }
+
+    #[test]
+    fn an_invalid_password_names_the_broken_rule() {
+        use users_diesel::PasswordProblem;
+
+        let weak = PasswordProblem::TooWeak {
+            score: 1,
+            required: 3,
+            warning: Some("This is a very common password.".to_owned()),
+            suggestions: Vec::new(),
+        };
+        for (problem, reason) in [
+            (PasswordProblem::TooShort { min_chars: 8 }, "too_short"),
+            (PasswordProblem::TooLong { max_bytes: 4096 }, "too_long"),
+            (weak, "too_weak"),
+            (PasswordProblem::Rejected("no".to_owned()), "rejected"),
+        ] {
+            let message = format!("invalid password: {problem}");
+            let api = ApiError::from(UsersError::InvalidPassword(problem));
+            assert_eq!(
+                (api.code(), api.field(), api.reason(), api.message()),
+                (
+                    "invalid_password",
+                    Some("password"),
+                    Some(reason),
+                    message.as_str()
+                )
+            );
+        }
+        assert_eq!(ApiError::from(UsersError::EmailTaken).reason(), None);
     }
 }

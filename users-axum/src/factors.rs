@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use users_diesel::{SecondFactorChallenge, SecondFactorProof, UsersError};
+use users_diesel::{Proof, SecondFactorChallenge, SecondFactorProof, UsersError};
 
 use crate::routes::session_answer;
 use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
@@ -98,17 +98,24 @@ pub(crate) async fn complete<U: Profile>(
         if body.code.is_some() || body.recovery_code.is_some() || body.password.is_some() {
             return Err(ApiError::invalid_field("passkey", "send one factor"));
         }
-        let user = crate::passkeys::second_factor_finish(&users, token, state, passkey).await?;
+        let user =
+            crate::passkeys::second_factor_finish(&users, &parts, token, state, passkey).await?;
         let session = users.start_session(&user, users.origin(&parts)).await?;
         return Ok(session_answer(&users, &session, Json(session.to_json())));
     }
     let proof = body.proof()?;
     let client = users.client(&parts);
+    // The pending token is a proof of its own kind; the code inside, a second factor.
+    let completed = async {
+        users
+            .pooled()
+            .complete_second_factor(client.as_deref(), token, proof)
+            .await
+            .map_err(ApiError::ends_login)
+    };
     let user = users
-        .pooled()
-        .complete_second_factor(client.as_deref(), token, proof)
-        .await
-        .map_err(ApiError::ends_login)?;
+        .guarded(Proof::Token, None, &parts, completed)
+        .await?;
     let session = users.start_session(&user, users.origin(&parts)).await?;
     Ok(session_answer(&users, &session, Json(session.to_json())))
 }
@@ -172,7 +179,11 @@ pub(crate) async fn enroll<U: Profile>(
     current: CurrentUser<U>,
     JsonBody(body): JsonBody<FactorBody>,
 ) -> Result<Json<Value>, ApiError> {
-    // A factor is a way into the account: a stolen session alone must not add one.
+    // Only on a proved address (see `enroll_totp`), and a factor is a way into the account:
+    // a stolen session alone must not add one.
+    if !current.is_verified() {
+        return Err(UsersError::UnverifiedUser.into());
+    }
     prove_presence(&users, &parts, &current, &body).await?;
     let enrollment = users
         .pooled()

@@ -6,8 +6,9 @@
 //! - `GET /auth/{provider}/authorize` answers `303 See Other` to the provider's authorization
 //!   URL: the authorization-code flow with PKCE (S256), a random `state` and (OpenID Connect) a
 //!   random `nonce`. The state, the nonce, the PKCE verifier and what the flow is for go to the
-//!   browser in a short-lived cookie ([`STATE_COOKIE`], ten minutes, HttpOnly, SameSite=Lax,
-//!   Secure under an `https` public URL), sealed with XChaCha20-Poly1305 under a key derived
+//!   browser in a short-lived `__Host-` cookie ([`STATE_COOKIE`], ten minutes, HttpOnly,
+//!   SameSite=Lax, Secure, Path=/, no Domain: a sibling subdomain cannot plant or overwrite it;
+//!   browsers keep Secure cookies over plain HTTP for localhost only), sealed with XChaCha20-Poly1305 under a key derived
 //!   from the application secret ([`SecretBox`]): the browser that started the flow is the
 //!   only one that can finish it, which is what stops login CSRF (FastAPI Users'
 //!   CVE-2025-68481 was a `state` not bound to the browser).
@@ -60,11 +61,12 @@ use users_diesel::{
 
 use crate::routes::session_answer;
 use crate::session::cookie_value;
-use crate::{ApiError, CurrentUser, Profile, UsersState};
+use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
 
 /// The cookie that carries a flow's sealed state from the authorization request to the
-/// callback.
-pub const STATE_COOKIE: &str = "users_oauth";
+/// callback: a `__Host-` cookie, which browsers accept only Secure, with `Path=/` and no
+/// `Domain`, so no other host of the site can set it.
+pub const STATE_COOKIE: &str = "__Host-users_oauth";
 /// How long a flow may take, from the authorization request to the callback.
 pub const FLOW_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// How long a provider's discovery document and keys are used before they are fetched again
@@ -324,7 +326,6 @@ impl OAuthSettings {
 pub(crate) struct OAuth {
     providers: HashMap<String, Configured>,
     after_sign_in: Option<String>,
-    secure_cookie: bool,
     http: Http,
     sealer: SecretBox,
 }
@@ -343,7 +344,7 @@ impl OAuth {
     /// used once, URLs that parse.
     pub(crate) fn new(settings: OAuthSettings, config: &UsersConfig) -> Result<OAuth, UsersError> {
         let bad = |what: String| UsersError::Config(format!("oauth: {what}"));
-        let public = reqwest::Url::parse(&settings.public_url)
+        reqwest::Url::parse(&settings.public_url)
             .map_err(|error| bad(format!("public URL {:?}: {error}", settings.public_url)))?;
         let mut providers = HashMap::new();
         for provider in settings.providers {
@@ -392,7 +393,6 @@ impl OAuth {
         Ok(OAuth {
             providers,
             after_sign_in: settings.after_sign_in,
-            secure_cookie: public.scheme() == "https",
             http: Http(http),
             sealer: SecretBox::new(config),
         })
@@ -523,9 +523,8 @@ impl OAuth {
 
     /// The `Set-Cookie` of the flow state `value`, or (empty, zero age) the one that clears it.
     fn cookie(&self, value: &str, max_age: u64) -> HeaderValue {
-        let secure = if self.secure_cookie { "; Secure" } else { "" };
         let cookie = format!(
-            "{STATE_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+            "{STATE_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax; Secure"
         );
         HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
@@ -933,10 +932,18 @@ pub(crate) async fn authorize<U: Profile>(
 /// the logged-in user; the callback links the account to them.
 pub(crate) async fn associate<U: Profile>(
     State(users): State<UsersState<U>>,
+    parts: Parts,
     Path(name): Path<String>,
     user: CurrentUser<U>,
+    JsonBody(body): JsonBody<crate::factors::FactorBody>,
 ) -> Result<Response, ApiError> {
     let oauth = oauth(&users)?;
+    // A link is a way in: only on a proved address, and with fresh proof, so that neither
+    // whoever registered an address nor a stolen session can add one.
+    if !user.is_verified() {
+        return Err(UsersError::UnverifiedUser.into());
+    }
+    crate::factors::prove_presence(&users, &parts, &user, &body).await?;
     let purpose = Purpose::Associate(Into::<Uuid>::into(user.id()).to_string());
     let (url, cookie) = oauth.start(oauth.provider(&name)?, purpose).await?;
     let mut response = Json(json!({ "authorization_url": url })).into_response();
@@ -1117,7 +1124,10 @@ mod tests {
         let provider = || OAuthProvider::oidc("corp", "https://id.example.com", "app", "s3cret");
         let ok = OAuthSettings::new("https://app.example.com").provider(provider());
         let oauth = OAuth::new(ok, &config).unwrap();
-        assert!(oauth.secure_cookie);
+        let cookie = oauth.cookie("v", 60);
+        let cookie = cookie.to_str().unwrap();
+        assert!(cookie.starts_with("__Host-users_oauth=v; Path=/;"), "{cookie}");
+        assert!(cookie.ends_with("; Secure") && !cookie.contains("Domain"), "{cookie}");
         assert_eq!(
             oauth.providers["corp"].redirect.as_str(),
             "https://app.example.com/auth/corp/callback"
@@ -1145,7 +1155,6 @@ mod tests {
             .provider(OAuthProvider::github("gh", "secret"))
             .provider(OAuthProvider::github("gh2", "secret").named("other"));
         let oauth = OAuth::new(settings, &config).unwrap();
-        assert!(!oauth.secure_cookie);
         let flow = Flow {
             provider: "github".into(),
             state: "the-state".into(),

@@ -129,12 +129,14 @@ const ROUTES: &[Route] = &[
             (401, &["invalid_token"]),
             (403, &["inactive_user"]),
             (404, &["not_found"]),
+            (429, &["too_many_attempts"]),
         ],
     ),
     route(
         Post,
         "/auth/logout",
-        "End this session; by cookie, only from the same site (a cross-site request is 403)",
+        "End this session; by cookie, only from the application's own origin (another origin \
+         is 403)",
         Session,
         None,
         (204, "the session is over", None),
@@ -165,6 +167,7 @@ const ROUTES: &[Route] = &[
             (400, &["invalid_token"]),
             (403, &["inactive_user"]),
             (409, &["already_verified", "email_taken"]),
+            (429, &["too_many_attempts"]),
         ],
     ),
     route(
@@ -191,6 +194,7 @@ const ROUTES: &[Route] = &[
             (400, &["invalid_token"]),
             (403, &["inactive_user"]),
             (422, &["invalid_password"]),
+            (429, &["too_many_attempts"]),
             (503, &["overloaded"]),
         ],
     ),
@@ -284,6 +288,7 @@ const ROUTES: &[Route] = &[
         (200, "the enrolment", Some("TotpEnrollment")),
         &[
             (401, &["invalid_credentials"]),
+            (403, &["unverified_user"]),
             (409, &["conflict"]),
             (429, &["too_many_attempts"]),
             (503, &["overloaded"]),
@@ -451,6 +456,7 @@ const PASSKEY_ROUTES: &[Route] = &[
         (200, "the ceremony", Some("PasskeyCeremony")),
         &[
             (401, &["invalid_credentials"]),
+            (403, &["unverified_user"]),
             (404, &["not_found"]),
             (429, &["too_many_attempts"]),
             (503, &["overloaded"]),
@@ -574,12 +580,19 @@ const OAUTH_ROUTES: &[Route] = &[
     route(
         Post,
         "/auth/{provider}/associate",
-        "Link a provider account to the session user: the authorization URL to open, with the \
-         flow's sealed cookie",
+        "Link a provider account to the session user, given the password (or a factor), on a \
+         verified address: the authorization URL to open, with the flow's sealed cookie",
         Session,
-        None,
+        Some("PresenceProof"),
         (200, "the URL to open", Some("AuthorizationUrl")),
-        &[(404, &["not_found"]), (502, &["provider_unavailable"])],
+        &[
+            (401, &["invalid_credentials"]),
+            (403, &["unverified_user"]),
+            (404, &["not_found"]),
+            (429, &["too_many_attempts"]),
+            (502, &["provider_unavailable"]),
+            (503, &["overloaded"]),
+        ],
     ),
     route(
         Get,
@@ -1046,6 +1059,15 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                         "field",
                         string()
                             .description(Some("the request member at fault, if one is"))
+                            .into(),
+                    ),
+                    (
+                        "reason",
+                        string()
+                            .enum_values(Some(["too_short", "too_long", "too_weak", "rejected"]))
+                            .description(Some(
+                                "which password rule a new password broke (`invalid_password`)",
+                            ))
                             .into(),
                     ),
                 ],

@@ -21,7 +21,7 @@ use base64::Engine as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use users_diesel::{PasskeyRecord, SecretBox, UserModel, UsersError, Uuid};
+use users_diesel::{PasskeyRecord, Proof, SecretBox, UserModel, UsersError, Uuid};
 use webauthn_rs::prelude::{
     Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Url,
@@ -148,6 +148,11 @@ pub(crate) async fn register_start<U: Profile>(
     JsonBody(body): JsonBody<FactorBody>,
 ) -> Result<Json<Value>, ApiError> {
     let party = passkeys(&users)?;
+    // Only on a proved address: a way in set up by whoever registered an address must not
+    // outlive its owner's reset.
+    if !current.is_verified() {
+        return Err(UsersError::UnverifiedUser.into());
+    }
     // A passkey signs in without the password: a stolen session alone must not add one.
     prove_presence(&users, &parts, &current, &body).await?;
     let user_id: Uuid = current.id().into();
@@ -347,7 +352,10 @@ pub(crate) async fn sign_in_finish<U: Profile>(
 ) -> Result<Response, ApiError> {
     let user = account(&users, &body.email).await?;
     let state: SignInState = passkeys(&users)?.open("sign-in", user.id().into(), &body.state)?;
-    let row = authentication_finish(&users, &user, &state.ceremony, &body.credential).await?;
+    let finish = authentication_finish(&users, &user, &state.ceremony, &body.credential);
+    let row = users
+        .guarded(Proof::Passkey, Some(user.email()), &parts, finish)
+        .await?;
     if !user.is_active() {
         return Err(UsersError::InactiveUser.into());
     }
@@ -382,14 +390,22 @@ pub(crate) async fn second_factor_start<U: Profile>(
         .await
         .map_err(ApiError::ends_login)?;
     let (options, ceremony) = authentication_start(&users, &user).await?;
-    let sealed = passkeys(&users)?.seal("second factor", user.id().into(), &ceremony)?;
+    let kind = second_factor_kind(&body.mfa_token);
+    let sealed = passkeys(&users)?.seal(&kind, user.id().into(), &ceremony)?;
     Ok(Json(json!({ "options": options, "state": sealed })))
+}
+
+/// The kind a second-factor ceremony is sealed for: bound to its pending login (the digest of
+/// its `mfa_token`), so a captured answer is no good with another login's token.
+fn second_factor_kind(mfa_token: &str) -> String {
+    format!("second factor of {}", users_diesel::refresh_digest(mfa_token))
 }
 
 /// Completes a login's second factor with a passkey: `POST /auth/mfa` with `passkey` and
 /// `state`.
 pub(crate) async fn second_factor_finish<U: Profile>(
     users: &UsersState<U>,
+    parts: &Parts,
     token: &str,
     state: &str,
     credential: &PublicKeyCredential,
@@ -401,8 +417,11 @@ pub(crate) async fn second_factor_finish<U: Profile>(
         .await
         .map_err(ApiError::ends_login)?;
     let ceremony: PasskeyAuthentication =
-        passkeys(users)?.open("second factor", user.id().into(), state)?;
-    let row = authentication_finish(users, &user, &ceremony, credential).await?;
+        passkeys(users)?.open(&second_factor_kind(token), user.id().into(), state)?;
+    let finish = authentication_finish(users, &user, &ceremony, credential);
+    let row = users
+        .guarded(Proof::Passkey, Some(user.email()), parts, finish)
+        .await?;
     users
         .pooled()
         .complete_with_passkey(&user, version, &row)

@@ -2,6 +2,7 @@
 //! erased, so that routes, extractors and application state name only the user model.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use deadpool::managed::Manager;
 use serde::Serialize;
@@ -13,7 +14,8 @@ use users_diesel::scoped_futures::ScopedFutureExt;
 use users_diesel::PasskeyRecord;
 use users_diesel::{
     AsyncConnections, AsyncOAuthAccountStore, AsyncRoleStore, AsyncSecondFactorStore,
-    AsyncSessionStore, AsyncUserStore, AsyncUsers, OpenedToken, RoleModel, SecondFactorChallenge,
+    AsyncSessionStore, AsyncUserStore, AsyncUsers, FirstProofClears, GuardKeys, OpenedToken,
+    ProofOutcome, RoleModel, SecondFactorChallenge,
     SecondFactorProof, SecondFactorRecord, SessionCheck, SessionOrigin, SessionPolicy,
     SessionTokens, StoredSession, TotpEnrollment, UserModel, UserQuery, UsersConfig, UsersError,
     Uuid,
@@ -132,7 +134,12 @@ macro_rules! pooled_operations {
             fn config(&self) -> &UsersConfig;
             fn verification_token(&self, user: &U) -> Result<String, UsersError>;
             fn reset_token(&self, user: &U) -> String;
-            fn count_mail<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Result<(), ApiError>>;
+            fn count_mail<'a>(&'a self, client: Option<&'a str>, address: &'a str) -> BoxFuture<'a, Result<(), ApiError>>;
+            fn check_guard<'a>(&'a self, keys: &'a GuardKeys) -> BoxFuture<'a, Result<(), ApiError>>;
+            fn settle_guard<'a>(&'a self, keys: &'a GuardKeys, outcome: ProofOutcome) -> BoxFuture<'a, Result<(), ApiError>>;
+            /// The same operations over a manager that clears `clears` at an address's first
+            /// proof.
+            fn first_proof_clears(&self, clears: FirstProofClears) -> Arc<dyn PooledUsers<U>>;
 
             $(
                 $(#[$doc])*
@@ -162,8 +169,23 @@ macro_rules! pooled_operations {
                 self.users.password_reset_token_for(user)
             }
 
-            fn count_mail<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Result<(), ApiError>> {
-                Box::pin(async move { Ok(self.users.count_mail(address).await?) })
+            fn count_mail<'a>(&'a self, client: Option<&'a str>, address: &'a str) -> BoxFuture<'a, Result<(), ApiError>> {
+                Box::pin(async move { Ok(self.users.count_mail_from(client, address).await?) })
+            }
+
+            fn check_guard<'a>(&'a self, keys: &'a GuardKeys) -> BoxFuture<'a, Result<(), ApiError>> {
+                Box::pin(async move { Ok(self.users.check_guard(keys).await?) })
+            }
+
+            fn settle_guard<'a>(&'a self, keys: &'a GuardKeys, outcome: ProofOutcome) -> BoxFuture<'a, Result<(), ApiError>> {
+                Box::pin(async move { Ok(self.users.settle_guard(keys, outcome).await?) })
+            }
+
+            fn first_proof_clears(&self, clears: FirstProofClears) -> Arc<dyn PooledUsers<U>> {
+                Arc::new(Pooled {
+                    users: self.users.clone().first_proof_clears(clears),
+                    pool: self.pool.clone(),
+                })
             }
 
             $(

@@ -1,7 +1,7 @@
 //! The router and its handlers.
 
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use users_diesel::{
-    normalize_email, SessionOrigin, StoredSession, UserModel, UserQuery, UsersError, Uuid,
+    normalize_email, Proof, SessionOrigin, StoredSession, UserModel, UserQuery, UsersError, Uuid,
     MAX_PAGE_SIZE,
 };
 
@@ -18,7 +18,7 @@ use crate::error::{method_not_allowed, not_found, PathParams};
 use crate::mailer::{Mail, MailKind};
 use crate::pooled::{Edit, RoleView};
 use crate::profile::{merged_profile, require_string, take_bool, take_string, user_view};
-use crate::session::{is_cross_site, set_cookie};
+use crate::session::set_cookie;
 use crate::{ApiError, CurrentUser, JsonBody, NewSession, Profile, UsersState};
 
 /// The routes of registration, sessions, verification, password reset, the user's own profile
@@ -243,11 +243,13 @@ struct RoleBody {
 
 async fn register<U: Profile>(
     State(users): State<UsersState<U>>,
+    parts: Parts,
     JsonBody(mut body): JsonBody<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let email = require_string(&mut body, "email")?;
     let password = require_string(&mut body, "password")?;
-    users.pooled().count_mail(&email).await?;
+    let client = users.client(&parts);
+    users.pooled().count_mail(client.as_deref(), &email).await?;
     // The profile fields start at the values a new user has.
     let blank = U::from_credentials(Uuid::nil().into(), String::new(), String::new());
     let fields = merged_profile(&blank, body)?;
@@ -303,16 +305,22 @@ struct RefreshBody {
 /// tokens stop working too).
 async fn refresh<U: Profile>(
     State(users): State<UsersState<U>>,
+    parts: Parts,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Response, ApiError> {
     if !users.stored() {
         return Err(stateless());
     }
+    let refreshed = async {
+        users
+            .pooled()
+            .refresh_session(&body.refresh_token, users.policy())
+            .await
+            .map_err(ApiError::ends_login)
+    };
     let tokens = users
-        .pooled()
-        .refresh_session(&body.refresh_token, users.policy())
-        .await
-        .map_err(ApiError::ends_login)?;
+        .guarded(Proof::Token, None, &parts, refreshed)
+        .await?;
     let user = users
         .pooled()
         .get(tokens.session.user_id.into())
@@ -338,25 +346,15 @@ fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response 
     response
 }
 
-/// Ends the request's session. In cookie mode a session read from the cookie (no
-/// `Authorization` header) is ended only by a same-site request: a cross-site one, which
-/// another site's page can make a browser send, is 403 `forbidden` and the session stays.
-/// Ends the request's session: any valid session, a deactivated or unverified user's too.
+/// Ends the request's session: any valid session, a deactivated or unverified user's too. In
+/// cookie mode a session read from the cookie (no `Authorization` header) is ended only by a
+/// request from the application's own origin (`UsersState::session_of`), so another page
+/// cannot sign the user out.
 async fn logout<U: Profile>(
     State(users): State<UsersState<U>>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
     let user = users.session_of(&parts).await?;
-    if users.cookie().is_some()
-        && !parts.headers.contains_key(AUTHORIZATION)
-        && is_cross_site(&parts.headers, &parts.uri)
-    {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "a cross-site request cannot end a cookie session",
-        ));
-    }
     if users.stored() {
         users
             .pooled()
@@ -380,9 +378,11 @@ fn accepted(message: &'static str) -> Response {
 
 async fn request_verify<U: Profile>(
     State(users): State<UsersState<U>>,
+    parts: Parts,
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, ApiError> {
-    users.pooled().count_mail(&body.email).await?;
+    let client = users.client(&parts);
+    users.pooled().count_mail(client.as_deref(), &body.email).await?;
     let user = users.pooled().find_by_email(&body.email).await?;
     if let Some(user) = user.filter(|user| user.is_active()) {
         // An AlreadyVerified user gets nothing, and the answer does not say so.
@@ -397,17 +397,21 @@ async fn request_verify<U: Profile>(
 
 async fn verify<U: Profile>(
     State(users): State<UsersState<U>>,
+    parts: Parts,
     JsonBody(body): JsonBody<TokenBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = users.pooled().verify(&body.token).await?;
+    let verified = users.pooled().verify(&body.token);
+    let user = users.guarded(Proof::Token, None, &parts, verified).await?;
     answer_user(&users, &user).await
 }
 
 async fn forgot_password<U: Profile>(
     State(users): State<UsersState<U>>,
+    parts: Parts,
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, ApiError> {
-    users.pooled().count_mail(&body.email).await?;
+    let client = users.client(&parts);
+    users.pooled().count_mail(client.as_deref(), &body.email).await?;
     let user = users.pooled().find_by_email(&body.email).await?;
     if let Some(user) = user.filter(|user| user.is_active()) {
         let token = users.pooled().reset_token(&user);
@@ -420,12 +424,11 @@ async fn forgot_password<U: Profile>(
 
 async fn reset_password<U: Profile>(
     State(users): State<UsersState<U>>,
+    parts: Parts,
     JsonBody(body): JsonBody<ResetBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = users
-        .pooled()
-        .reset_password(&body.token, &body.password)
-        .await?;
+    let reset = users.pooled().reset_password(&body.token, &body.password);
+    let user = users.guarded(Proof::Token, None, &parts, reset).await?;
     // The new hash outdated every token already; the rows go too, so no list shows them.
     if users.stored() {
         users.pooled().end_all_sessions(user.id()).await?;
@@ -467,7 +470,7 @@ async fn update_me<U: Profile>(
     // The email change first: it is the step most likely to be refused (a malformed or taken
     // address, a wrong password), and the only one that sends mail.
     if let (Some(email), Some(password)) = (new_email.as_deref(), current_password) {
-        users.pooled().count_mail(email).await?;
+        users.pooled().count_mail(None, email).await?;
         let token = users
             .pooled()
             .request_email_change(&current.user, password, email)

@@ -210,32 +210,34 @@ pub(crate) fn set_cookie(name: &str, token: &str, max_age_secs: u64) -> HeaderVa
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Whether a request comes from another site, as far as its browser says: by
-/// `Sec-Fetch-Site` (every current browser sends it; `same-origin`, `same-site` and `none`, a
-/// request the user made by hand, are this site), else by `Origin`, which must name this
-/// request's own host (`Host`, or the authority of an HTTP/2 request). A request with neither
-/// header is not a browser's cross-site request (browsers send `Origin` on every cross-site
-/// `POST`), so it is not refused.
-pub(crate) fn is_cross_site(headers: &HeaderMap, uri: &Uri) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        return !matches!(site.as_bytes(), b"same-origin" | b"same-site" | b"none");
+/// Whether a state-changing request comes from an origin other than the application's own
+/// (this request's `Host`) and `allowed` (lowercase `scheme://host[:port]`): by `Origin`, which
+/// browsers send on every request but `GET` and `HEAD`, else by `Sec-Fetch-Site`, which must
+/// say `same-origin` (or `none`, a request the user made by hand). `same-site` is foreign: a
+/// page on another port or a sibling subdomain is another origin. A request with neither
+/// header is not a browser's, so it is not refused.
+pub(crate) fn is_foreign_origin(headers: &HeaderMap, uri: &Uri, allowed: &[String]) -> bool {
+    if let Some(origin) = headers.get(ORIGIN) {
+        let Ok(origin) = origin.to_str() else {
+            return true;
+        };
+        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        if allowed.contains(&origin) {
+            return false;
+        }
+        let host = headers
+            .get(HOST)
+            .and_then(|host| host.to_str().ok())
+            .or_else(|| uri.authority().map(|authority| authority.as_str()));
+        // `null` (a sandboxed or privacy-sensitive context) has no "://" and is foreign.
+        return match (origin.split_once("://"), host) {
+            (Some((_, origin_host)), Some(host)) => !origin_host.eq_ignore_ascii_case(host),
+            _ => true,
+        };
     }
-    let Some(origin) = headers.get(ORIGIN) else {
-        return false;
-    };
-    let host = headers
-        .get(HOST)
-        .and_then(|host| host.to_str().ok())
-        .or_else(|| uri.authority().map(|authority| authority.as_str()));
-    // `null` (a sandboxed or privacy-sensitive context) has no "://" and is cross-site.
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|origin| origin.split_once("://"))
-        .map(|(_, host)| host);
-    match (origin_host, host) {
-        (Some(origin_host), Some(host)) => !origin_host.eq_ignore_ascii_case(host),
-        _ => true,
+    match headers.get("sec-fetch-site") {
+        Some(site) => !matches!(site.as_bytes(), b"same-origin" | b"none"),
+        None => false,
     }
 }
 
@@ -273,37 +275,32 @@ mod tests {
     }
 
     #[test]
-    fn tells_cross_site_requests_by_fetch_metadata_then_origin() {
-        let uri: Uri = "/auth/logout".parse().unwrap();
-        let cross = |headers: &[(&str, &str)]| is_cross_site(&parts(headers).headers, &uri);
-        assert!(!cross(&[]));
-        assert!(!cross(&[("sec-fetch-site", "same-origin")]));
-        assert!(!cross(&[("sec-fetch-site", "same-site")]));
-        assert!(!cross(&[("sec-fetch-site", "none")]));
-        assert!(cross(&[("sec-fetch-site", "cross-site")]));
-        assert!(cross(&[
-            ("sec-fetch-site", "cross-site"),
-            ("origin", "https://a.example"),
-            ("host", "a.example")
+    fn tells_foreign_origins_by_origin_then_fetch_metadata() {
+        let uri: Uri = "/users/me".parse().unwrap();
+        let allowed = ["https://admin.example".to_owned()];
+        let foreign = |headers: &[(&str, &str)]| {
+            is_foreign_origin(&parts(headers).headers, &uri, &allowed)
+        };
+        assert!(!foreign(&[]));
+        assert!(!foreign(&[("sec-fetch-site", "same-origin")]));
+        assert!(!foreign(&[("sec-fetch-site", "none")]));
+        assert!(foreign(&[("sec-fetch-site", "same-site")]));
+        assert!(foreign(&[("sec-fetch-site", "cross-site")]));
+        let own = [("origin", "https://a.example"), ("host", "a.example")];
+        assert!(!foreign(&own));
+        assert!(!foreign(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]));
+        // Another port or a sibling subdomain: same site, another origin.
+        assert!(foreign(&[
+            ("origin", "http://127.0.0.1:8081"),
+            ("host", "127.0.0.1:8080"),
+            ("sec-fetch-site", "same-site")
         ]));
-        assert!(!cross(&[
-            ("origin", "https://a.example"),
-            ("host", "a.example")
-        ]));
-        assert!(!cross(&[
-            ("origin", "http://127.0.0.1:8080"),
-            ("host", "127.0.0.1:8080")
-        ]));
-        assert!(cross(&[
-            ("origin", "https://evil.example"),
-            ("host", "a.example")
-        ]));
-        assert!(cross(&[
-            ("origin", "https://a.example.evil"),
-            ("host", "a.example")
-        ]));
-        assert!(cross(&[("origin", "null"), ("host", "a.example")]));
-        assert!(cross(&[("origin", "https://a.example")]));
+        assert!(foreign(&[("origin", "https://evil.a.example"), ("host", "a.example")]));
+        assert!(foreign(&[("origin", "https://a.example.evil"), ("host", "a.example")]));
+        assert!(foreign(&[("origin", "null"), ("host", "a.example")]));
+        assert!(foreign(&[("origin", "https://a.example")]));
+        // An origin the application names.
+        assert!(!foreign(&[("origin", "https://Admin.example/"), ("host", "a.example")]));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::extract::ConnectInfo;
-use axum::http::header::USER_AGENT;
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use deadpool::managed::Manager;
 use tokio::sync::Semaphore;
@@ -16,7 +17,7 @@ use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::{
     AsyncOAuthAccountStore, AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore,
-    AsyncUserStore, AsyncUsers, SessionOrigin, SessionPolicy, SessionTokens, TokenPurpose,
+    AsyncUserStore, AsyncUsers, FirstProofClears, GuardKeys, Proof, ProofOutcome, SessionOrigin, SessionPolicy, SessionTokens, TokenPurpose,
     TokenSigner, UserModel, UsersError,
 };
 
@@ -112,6 +113,7 @@ struct Settings {
     admin_role: String,
     body_limit: usize,
     client_key: ClientKey,
+    origins: Vec<String>,
     openapi_json: Option<String>,
     #[cfg(feature = "scalar")]
     docs: Option<String>,
@@ -147,7 +149,16 @@ impl<U: Profile> UsersState<U> {
             #[cfg(feature = "oidc")]
             oauth: None,
             signer: Arc::new(TokenSigner::new(users.config())),
-            pooled: Arc::new(Pooled { users, pool }),
+            // The tables of the default set-up: stored sessions and second factors (provider
+            // links join with `oauth`, sessions leave with `stateless_sessions`).
+            pooled: Arc::new(Pooled {
+                users: users.first_proof_clears(FirstProofClears {
+                    sessions: true,
+                    second_factors: true,
+                    provider_links: false,
+                }),
+                pool,
+            }),
             mailer: Arc::new(mailer),
             revocations: Arc::new(MemoryRevocations::new()),
             mail_slots: Arc::new(Semaphore::new(DEFAULT_MAIL_CONCURRENCY)),
@@ -163,6 +174,7 @@ impl<U: Profile> UsersState<U> {
                 admin_role: DEFAULT_ADMIN_ROLE.to_owned(),
                 body_limit: DEFAULT_BODY_LIMIT,
                 client_key: peer_ip,
+                origins: Vec::new(),
                 openapi_json: None,
                 #[cfg(feature = "scalar")]
                 docs: None,
@@ -203,6 +215,38 @@ impl<U: Profile> UsersState<U> {
     /// `not_found`.
     pub fn stateless_sessions(mut self) -> Self {
         Arc::make_mut(&mut self.settings).stored = false;
+        let mut clears = self.first_proof_clearing();
+        clears.sessions = false;
+        self.pooled = self.pooled.first_proof_clears(clears);
+        self
+    }
+
+    /// What the manager clears at an address's first proof, as the routes served need.
+    fn first_proof_clearing(&self) -> FirstProofClears {
+        FirstProofClears {
+            sessions: self.stored(),
+            second_factors: true,
+            #[cfg(feature = "oidc")]
+            provider_links: self.oauth.is_some(),
+            #[cfg(not(feature = "oidc"))]
+            provider_links: false,
+        }
+    }
+
+    /// Also accepts cookie-authenticated state-changing requests from these origins
+    /// (`https://admin.example.com`), besides the application's own. By default only requests
+    /// from the application's own origin are: a page of another port or a sibling subdomain
+    /// is same-site, so `SameSite=Strict` lets the cookie through, and only the origin check
+    /// refuses it.
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Arc::make_mut(&mut self.settings).origins = origins
+            .into_iter()
+            .map(|origin| origin.into().trim_end_matches('/').to_ascii_lowercase())
+            .collect();
         self
     }
 
@@ -270,6 +314,7 @@ impl<U: Profile> UsersState<U> {
     pub fn oauth(mut self, settings: crate::OAuthSettings) -> Result<Self, UsersError> {
         let oauth = crate::oauth::OAuth::new(settings, self.pooled.config())?;
         self.oauth = Some(Arc::new(oauth));
+        self.pooled = self.pooled.first_proof_clears(self.first_proof_clearing());
         Ok(self)
     }
 
@@ -600,10 +645,25 @@ impl<U: UserModel> UsersState<U> {
     /// out) or was not logged out (stateless), and it belongs to a user whose password has not
     /// changed since. What a logout needs, so that a deactivated (or unverified) user can
     /// still end a session.
+    ///
+    /// A state-changing request (any method but `GET`, `HEAD` and `OPTIONS`) authenticated by
+    /// the cookie alone must come from the application's own origin or one of
+    /// [`allowed_origins`](Self::allowed_origins), whatever its body: else 403 `forbidden`.
     pub(crate) async fn session_of(&self, parts: &Parts) -> Result<CurrentUser<U>, ApiError> {
         let token = self
             .session_token(parts)
             .ok_or_else(ApiError::unauthorized)?;
+        if self.cookie().is_some()
+            && !parts.headers.contains_key(AUTHORIZATION)
+            && !parts.method.is_safe()
+            && session::is_foreign_origin(&parts.headers, &parts.uri, &self.settings.origins)
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "a request from another origin cannot use the session cookie to change anything",
+            ));
+        }
         let opened = session::open(&self.signer, token).ok_or_else(ApiError::invalid_session)?;
         let user = if self.stored() {
             self.pooled
@@ -628,6 +688,31 @@ impl<U: UserModel> UsersState<U> {
             user,
             session: opened.session(),
         })
+    }
+
+    /// The guarded check (users-core's, [`GuardKeys`] and [`ProofOutcome`]) around `check`, a
+    /// proof of kind `proof` for `account` (a normalised email) from the request's client,
+    /// checked here rather than by a manager operation (a passkey assertion, a token that
+    /// names its account only once opened): refused while locked out, its failure counted,
+    /// its success forgiving the account's failures of that kind.
+    pub(crate) async fn guarded<T>(
+        &self,
+        proof: Proof,
+        account: Option<&str>,
+        parts: &Parts,
+        check: impl std::future::Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let client = self.client(parts);
+        let keys = GuardKeys::new(proof, account, client.as_deref());
+        self.pooled.check_guard(&keys).await?;
+        let outcome = check.await;
+        let settled = match &outcome {
+            Ok(_) => ProofOutcome::Proved,
+            Err(error) if error.is_failed(proof) => ProofOutcome::Failed,
+            Err(_) => ProofOutcome::Neither,
+        };
+        self.pooled.settle_guard(&keys, settled).await?;
+        outcome
     }
 
     /// Hands `token` for `user` to the mailer in a task of its own, so the response neither

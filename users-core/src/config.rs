@@ -626,7 +626,10 @@ mod tests {
         let config = || UsersConfig::new(SECRET).unwrap();
         for score in 0..=4 {
             assert_eq!(
-                config().password_strength(score).unwrap().password_min_score(),
+                config()
+                    .password_strength(score)
+                    .unwrap()
+                    .password_min_score(),
                 score
             );
         }

@@ -15,9 +15,10 @@ pub enum UsersError {
     /// The email address is malformed; the reason says which rule it broke.
     #[error("invalid email address: {0}")]
     InvalidEmail(String),
-    /// The password breaks a password rule (length bounds or an application hook).
+    /// The new password breaks a password rule: the length bounds, the strength estimate or
+    /// an application hook; the [`PasswordProblem`](crate::PasswordProblem) says which.
     #[error("invalid password: {0}")]
-    InvalidPassword(String),
+    InvalidPassword(crate::PasswordProblem),
     /// Another user already has this email address (compared after normalisation).
     #[error("a user with this email address already exists")]
     EmailTaken,

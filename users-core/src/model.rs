@@ -90,6 +90,17 @@ pub trait UserModel: Clone + Debug + Send + Sync + Sized + 'static {
     fn is_verified(&self) -> bool;
     /// Marks the email address as verified or not.
     fn set_verified(&mut self, verified: bool);
+
+    /// The user's own words: the values of the model's text fields (a name, a username, a
+    /// company). The password strength estimate
+    /// ([`UsersConfig::password_strength`](crate::UsersConfig::password_strength)) counts them,
+    /// with the email address, as easy to guess, so that a password made of them is weak.
+    ///
+    /// `#[user_model]` returns every custom `String` and `Option<String>` field that has a
+    /// value; a model written by hand has none unless it overrides this.
+    fn profile_words(&self) -> Vec<&str> {
+        Vec::new()
+    }
 }
 
 /// A role model, written by `#[role_model]`.

@@ -1,9 +1,11 @@
-//! Password hashing with argon2id, and the password length rules.
+//! Password hashing with argon2id, and the password rules: length bounds and a strength
+//! estimate, whose refusals are a [`PasswordProblem`].
 //!
 //! All hashing goes through [`PasswordHasher`], so an async caller can move it, whole, onto a
-//! blocking thread pool. No copy of a plaintext password is made: the hasher, the length rules
-//! and the hooks all read the caller's `&str`, so there is nothing of ours to wipe; the caller's
-//! buffer is the caller's to zeroize. argon2 (with its `zeroize` feature) wipes its initial hash
+//! blocking thread pool. No copy of a plaintext password is made: the hasher, the length rules,
+//! the strength estimate and the hooks all read the caller's `&str`, so there is nothing of ours
+//! to wipe (zxcvbn makes its own copy of the estimated prefix, which it does not wipe); the
+//! caller's buffer is the caller's to zeroize. argon2 (with its `zeroize` feature) wipes its initial hash
 //! and final block; the hasher owns the memory matrix and wipes it after every run.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -281,24 +283,187 @@ impl Matrices {
     }
 }
 
+/// Why a new password was refused: the reason of [`UsersError::InvalidPassword`].
+///
+/// None of the variants holds or quotes the password. Its `Display` is a short sentence for
+/// people ("it needs at least 8 characters"); [`code`](Self::code) is a stable name for
+/// programs. More variants may come with more rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PasswordProblem {
+    /// The password has fewer characters (Unicode scalar values) than the configured minimum
+    /// ([`UsersConfig::password_length`]).
+    TooShort {
+        /// The least number of characters a password may have.
+        min_chars: usize,
+    },
+    /// The password has more bytes of UTF-8 than the configured maximum
+    /// ([`UsersConfig::password_length`]).
+    TooLong {
+        /// The most bytes a password may have.
+        max_bytes: usize,
+    },
+    /// The password is too easy to guess: its strength estimate is below the configured score
+    /// ([`UsersConfig::password_strength`]).
+    TooWeak {
+        /// The password's score, from 0 (guessed at once) to 4 (very hard to guess).
+        score: u8,
+        /// The score the configuration requires.
+        required: u8,
+        /// What makes the password easy to guess, in English (e.g. "This is a very common
+        /// password."), if the estimate can tell; it never quotes the password.
+        warning: Option<String>,
+        /// How to choose a better one, in English (e.g. "Add another word or two. Uncommon
+        /// words are better."); possibly empty.
+        suggestions: Vec<String>,
+    },
+    /// The application's `validate_password` hook ([`UsersHooks`](crate::UsersHooks))
+    /// refused the password, for this reason.
+    Rejected(String),
+}
+
+impl PasswordProblem {
+    /// A stable snake_case name of the rule that was broken, for programs: `too_short`,
+    /// `too_long`, `too_weak` or `rejected`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PasswordProblem::TooShort { .. } => "too_short",
+            PasswordProblem::TooLong { .. } => "too_long",
+            PasswordProblem::TooWeak { .. } => "too_weak",
+            PasswordProblem::Rejected(_) => "rejected",
+        }
+    }
+}
+
+impl std::fmt::Display for PasswordProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PasswordProblem::TooShort { min_chars: 1 } => f.write_str("it must not be empty"),
+            PasswordProblem::TooShort { min_chars } => {
+                write!(f, "it needs at least {min_chars} characters")
+            }
+            PasswordProblem::TooLong { max_bytes } => {
+                write!(f, "it has more than {max_bytes} bytes")
+            }
+            PasswordProblem::TooWeak {
+                score,
+                required,
+                warning,
+                suggestions,
+            } => {
+                write!(
+                    f,
+                    "it is too easy to guess (strength {score} of 4, {required} needed)"
+                )?;
+                match warning {
+                    Some(warning) => write!(f, ": {warning}"),
+                    None if !suggestions.is_empty() => write!(f, ": {}", suggestions.join(" ")),
+                    None => Ok(()),
+                }
+            }
+            PasswordProblem::Rejected(reason) => f.write_str(reason),
+        }
+    }
+}
+
 /// Checks the configured length bounds: at least `min_chars` characters, at most `max_bytes`
-/// bytes. The reason never quotes the password.
+/// bytes.
 pub(crate) fn check_length(
     password: &str,
     min_chars: usize,
     max_bytes: usize,
-) -> Result<(), UsersError> {
+) -> Result<(), PasswordProblem> {
     if password.len() > max_bytes {
-        return Err(UsersError::InvalidPassword(format!(
-            "it is longer than {max_bytes} bytes"
-        )));
+        return Err(PasswordProblem::TooLong { max_bytes });
     }
     if password.chars().count() < min_chars {
-        return Err(UsersError::InvalidPassword(format!(
-            "it is shorter than {min_chars} characters"
-        )));
+        return Err(PasswordProblem::TooShort { min_chars });
     }
     Ok(())
+}
+
+/// How many characters of a password the strength estimate reads.
+///
+/// zxcvbn tries every substring of its input against its dictionaries and patterns, a cost that
+/// grows much faster than the length: a password of 4096 bytes would take a long time to
+/// estimate, at every registration a client may send. The first 100 characters are more than a
+/// score of 4 needs (10¹⁰ guesses), so the cut makes no strong password weak; a password whose
+/// first 100 characters are easy to guess is weak whatever follows, which errs on the safe side.
+/// (zxcvbn 3 cuts at 100 characters itself; cutting here keeps the bound whatever it does.)
+pub(crate) const ESTIMATED_CHARS: usize = 100;
+
+/// Checks that `password` scores at least `min_score` (0 to 4; 0 checks nothing) in the
+/// zxcvbn estimate, with `user_inputs` (the user's email and profile words) counted as words
+/// that are easy to guess.
+pub(crate) fn check_strength(
+    password: &str,
+    min_score: u8,
+    user_inputs: &[&str],
+) -> Result<(), PasswordProblem> {
+    if min_score == 0 {
+        return Ok(());
+    }
+    let prefix = match password.char_indices().nth(ESTIMATED_CHARS) {
+        Some((end, _)) => &password[..end],
+        None => password,
+    };
+    // An input longer than the prefix can match no part of it.
+    let inputs: Vec<&str> = user_inputs
+        .iter()
+        .copied()
+        .filter(|input| !input.is_empty() && input.chars().count() <= ESTIMATED_CHARS)
+        .collect();
+    let estimate = zxcvbn::zxcvbn(prefix, &inputs);
+    let score = u8::from(estimate.score());
+    if score >= min_score {
+        return Ok(());
+    }
+    let feedback = estimate.feedback();
+    Err(PasswordProblem::TooWeak {
+        score,
+        required: min_score,
+        warning: feedback
+            .and_then(zxcvbn::feedback::Feedback::warning)
+            .map(|warning| warning.to_string()),
+        suggestions: feedback
+            .map(|feedback| {
+                feedback
+                    .suggestions()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// The words the strength estimate counts against a user's password, in this order: the
+/// whole email address, its local part and the parts of that between dots, dashes, underscores
+/// and plus signs, then each profile word whole and split at whitespace. Each once, and at most
+/// 64 of them: a long text field must not make every estimate slow.
+pub(crate) fn user_inputs<'a>(email: &'a str, profile_words: &[&'a str]) -> Vec<&'a str> {
+    const MAX_USER_INPUTS: usize = 64;
+    let local = email.rsplit_once('@').map(|(local, _)| local);
+    let local_parts = local
+        .into_iter()
+        .flat_map(|local| local.split(['.', '-', '_', '+']));
+    let words = profile_words
+        .iter()
+        .flat_map(|word| std::iter::once(*word).chain(word.split_whitespace()));
+    let mut inputs: Vec<&str> = Vec::new();
+    for input in std::iter::once(email)
+        .chain(local)
+        .chain(local_parts)
+        .chain(words)
+    {
+        if inputs.len() == MAX_USER_INPUTS {
+            break;
+        }
+        if !input.trim().is_empty() && !inputs.contains(&input) {
+            inputs.push(input);
+        }
+    }
+    inputs
 }
 
 #[cfg(test)]
@@ -505,14 +670,172 @@ mod tests {
 
     #[test]
     fn length_errors_name_the_rule_not_the_password() {
-        let error = check_length("s3cr!", 8, 4096).unwrap_err();
-        assert!(
-            matches!(&error, UsersError::InvalidPassword(reason) if reason.contains("8 characters"))
+        let problem = check_length("s3cr!", 8, 4096).unwrap_err();
+        assert_eq!(problem, PasswordProblem::TooShort { min_chars: 8 });
+        assert_eq!(problem.to_string(), "it needs at least 8 characters");
+        let error = UsersError::InvalidPassword(problem);
+        assert_eq!(
+            error.to_string(),
+            "invalid password: it needs at least 8 characters"
         );
-        assert!(!error.to_string().contains("s3cr!"));
         let long = "x".repeat(40);
-        let error = check_length(&long, 8, 32).unwrap_err();
+        let problem = check_length(&long, 8, 32).unwrap_err();
+        assert_eq!(problem, PasswordProblem::TooLong { max_bytes: 32 });
+        assert_eq!(problem.code(), "too_long");
+        let error = UsersError::InvalidPassword(problem);
         assert!(error.to_string().contains("32 bytes"));
         assert!(!error.to_string().contains(&long));
+    }
+
+    #[test]
+    fn a_dictionary_word_is_too_weak_with_the_estimates_advice() {
+        let problem = check_strength("password", 3, &[]).unwrap_err();
+        let PasswordProblem::TooWeak {
+            score,
+            required,
+            warning,
+            suggestions,
+        } = &problem
+        else {
+            panic!("{problem:?}");
+        };
+        assert_eq!((*score, *required), (0, 3));
+        assert!(warning.is_some(), "{problem:?}");
+        assert!(!suggestions.is_empty(), "{problem:?}");
+        assert_eq!(problem.code(), "too_weak");
+        let message = problem.to_string();
+        assert!(message.starts_with("it is too easy to guess"), "{message}");
+        assert!(
+            !message.to_lowercase().contains("\"password\""),
+            "{message}"
+        );
+        for weak in ["iloveyou123", "qwertyuiop", "abcdefgh", "2019-01-01"] {
+            assert!(check_strength(weak, 3, &[]).is_err(), "{weak}");
+        }
+        assert_eq!(
+            check_strength("correct horse battery staple", 3, &[]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_users_own_words_count_as_weak() {
+        let inputs = user_inputs("zygmunt.krasicki@example.com", &["Wolfenbüttel Quartet"]);
+        assert_eq!(
+            inputs,
+            [
+                "zygmunt.krasicki@example.com",
+                "zygmunt.krasicki",
+                "zygmunt",
+                "krasicki",
+                "Wolfenbüttel Quartet",
+                "Wolfenbüttel",
+                "Quartet",
+            ]
+        );
+        // Strong enough for a stranger, made of the user's email or profile: weak.
+        for password in [
+            "zygmunt.krasicki@example.com",
+            "krasickizygmunt",
+            "wolfenbüttelquartet",
+        ] {
+            assert_eq!(check_strength(password, 3, &[]), Ok(()), "{password}");
+            assert!(
+                matches!(
+                    check_strength(password, 3, &inputs),
+                    Err(PasswordProblem::TooWeak { .. })
+                ),
+                "{password}"
+            );
+        }
+        assert_eq!(
+            check_strength("correct horse battery staple", 3, &inputs),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn score_zero_turns_the_estimate_off() {
+        assert_eq!(check_strength("password", 0, &[]), Ok(()));
+        assert_eq!(check_strength("12345678", 0, &["12345678"]), Ok(()));
+        assert!(check_strength("password", 1, &[]).is_err());
+        // A score of 4 refuses what 3 lets through.
+        let three = "a fine password";
+        assert_eq!(check_strength(three, 3, &[]), Ok(()));
+        assert!(matches!(
+            check_strength(three, 4, &[]),
+            Err(PasswordProblem::TooWeak {
+                score: 3,
+                required: 4,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_estimate_reads_a_bounded_prefix() {
+        // 4096 bytes of something strong, then weak: judged by the first 100 characters.
+        let strong = "correct horse battery staple ".repeat(200);
+        let started = std::time::Instant::now();
+        assert_eq!(check_strength(&strong[..4096], 4, &[]), Ok(()));
+        let weak = format!("{}{}", "a".repeat(100), &strong[..3996]);
+        assert!(check_strength(&weak, 3, &[]).is_err());
+        let multibyte = "é".repeat(2048);
+        assert!(check_strength(&multibyte, 3, &[]).is_err());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        // An input that could match no part of the prefix is left out.
+        let long_input = "x".repeat(ESTIMATED_CHARS + 1);
+        assert_eq!(
+            check_strength("correct horse battery staple", 3, &[&long_input]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn problems_display_readably() {
+        let cases = [
+            (
+                PasswordProblem::TooShort { min_chars: 12 },
+                "it needs at least 12 characters",
+            ),
+            (
+                PasswordProblem::TooShort { min_chars: 1 },
+                "it must not be empty",
+            ),
+            (
+                PasswordProblem::TooLong { max_bytes: 64 },
+                "it has more than 64 bytes",
+            ),
+            (
+                PasswordProblem::TooWeak {
+                    score: 1,
+                    required: 3,
+                    warning: Some("This is a very common password.".to_owned()),
+                    suggestions: vec!["Add another word or two.".to_owned()],
+                },
+                "it is too easy to guess (strength 1 of 4, 3 needed): This is a very common \
+                 password.",
+            ),
+            (
+                PasswordProblem::TooWeak {
+                    score: 2,
+                    required: 3,
+                    warning: None,
+                    suggestions: vec!["Add another word or two.".to_owned()],
+                },
+                "it is too easy to guess (strength 2 of 4, 3 needed): Add another word or two.",
+            ),
+            (
+                PasswordProblem::Rejected("it needs a digit".to_owned()),
+                "it needs a digit",
+            ),
+        ];
+        for (problem, message) in cases {
+            assert_eq!(problem.to_string(), message);
+        }
     }
 }

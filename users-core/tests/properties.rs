@@ -9,8 +9,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 use users_core::{
-    normalize_email, PasswordHasher, PasswordVerification, TokenPurpose, TokenSigner, UserModel,
-    Users, UsersConfig, UsersError, Uuid, MAX_EMAIL_BYTES,
+    normalize_email, PasswordHasher, PasswordProblem, PasswordVerification, TokenPurpose,
+    TokenSigner, UserModel, Users, UsersConfig, UsersError, Uuid, MAX_EMAIL_BYTES,
 };
 
 mod support;
@@ -312,10 +312,13 @@ proptest! {
 
 // ---------------------------------------------------------------------------------------------
 
+/// A manager with these length bounds and no strength estimate: the length rules alone.
 fn users(min_chars: usize, max_bytes: usize) -> Users<TestUser> {
     Users::new(
         config([5; 32])
             .password_length(min_chars, max_bytes)
+            .unwrap()
+            .password_strength(0)
             .unwrap(),
     )
 }
@@ -344,8 +347,24 @@ proptest! {
             Ok(()) => prop_assert!(accepted, "accepted {} bytes: {:?}", password.len(), password),
             Err(UsersError::InvalidPassword(reason)) => {
                 prop_assert!(!accepted, "rejected: {reason}");
-                prop_assert!(password.len() < 8 || !reason.contains(&password));
+                prop_assert!(password.len() < 8 || !reason.to_string().contains(&password));
             }
+            Err(other) => prop_assert!(false, "unexpected error {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_strength_estimate_judges_any_password_without_quoting_it(password in any_password()) {
+        let users = Users::<TestUser>::new(config([5; 32]));
+        match users.validate_password(&password) {
+            Ok(()) => {}
+            Err(UsersError::InvalidPassword(problem @ PasswordProblem::TooWeak { .. })) => {
+                let shown = format!("{problem} {problem:?}");
+                prop_assert!(password.chars().count() < 12 || !shown.contains(&password), "{shown}");
+            }
+            Err(UsersError::InvalidPassword(
+                PasswordProblem::TooShort { .. } | PasswordProblem::TooLong { .. },
+            )) => prop_assert!(password.chars().count() < 8 || password.len() > 4096),
             Err(other) => prop_assert!(false, "unexpected error {other:?}"),
         }
     }

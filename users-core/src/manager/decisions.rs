@@ -11,11 +11,11 @@ use std::time::SystemTime;
 use uuid::Uuid;
 
 use super::Users;
-use crate::password::check_length;
+use crate::password::{check_length, check_strength, user_inputs};
 use crate::sessions::{SessionPolicy, SessionTokens, StoredSession};
 use crate::{
-    normalize_email, normalize_role_name, refresh_digest, OpenedToken, PasswordVerification,
-    ProviderIdentity, RoleModel, TokenPurpose, UserModel, UsersError,
+    normalize_email, normalize_role_name, refresh_digest, OpenedToken, PasswordProblem,
+    PasswordVerification, ProviderIdentity, RoleModel, TokenPurpose, UserModel, UsersError,
 };
 
 /// What `Users::check_login` decided for a login whose password checked out.
@@ -29,43 +29,66 @@ pub(crate) enum LoginOutcome<U> {
 }
 
 impl<U: UserModel, R: RoleModel> Users<U, R> {
-    /// Checks a new password against the configured length bounds, then the
-    /// `validate_password` hook.
+    /// Checks a new password, for no user in particular: the configured length bounds, the
+    /// strength estimate ([`UsersConfig::password_strength`](crate::UsersConfig::password_strength)),
+    /// then the `validate_password` hook. The operations that set a password check it with
+    /// [`validate_password_for`](Self::validate_password_for), which also counts the user's
+    /// own words against it.
     ///
     /// # Errors
     ///
-    /// [`UsersError::InvalidPassword`], with a reason that never quotes the password.
+    /// [`UsersError::InvalidPassword`], whose [`PasswordProblem`] never quotes the password.
     pub fn validate_password(&self, password: &str) -> Result<(), UsersError> {
+        self.check_new_password(password, &[])
+    }
+
+    /// Checks a new password of `user`, as [`validate_password`](Self::validate_password) does,
+    /// with the user's email address (whole, and its local part) and
+    /// [profile words](UserModel::profile_words) counted by the strength estimate as easy to
+    /// guess: "alice.smith@example.com" makes "alicesmith2024" weak.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidPassword`], whose [`PasswordProblem`] never quotes the password.
+    pub fn validate_password_for(&self, password: &str, user: &U) -> Result<(), UsersError> {
+        let words = user.profile_words();
+        self.check_new_password(password, &user_inputs(user.email(), &words))
+    }
+
+    fn check_new_password(&self, password: &str, user_inputs: &[&str]) -> Result<(), UsersError> {
         check_length(
             password,
             self.config.password_min_chars(),
             self.config.password_max_bytes(),
-        )?;
+        )
+        .and_then(|()| check_strength(password, self.config.password_min_score(), user_inputs))
+        .map_err(UsersError::InvalidPassword)?;
         self.hooks
             .validate_password(password)
-            .map_err(UsersError::InvalidPassword)
+            .map_err(|reason| UsersError::InvalidPassword(PasswordProblem::Rejected(reason)))
     }
 
-    /// The part of a registration that costs an argon2 run: the normalised email and the hash
-    /// of the validated password.
+    /// The part of a registration that costs an argon2 run: `user` (made by
+    /// [`registered_user`](Self::registered_user)) with the hash of its validated password.
     ///
     /// # Errors
     ///
-    /// [`UsersError::InvalidEmail`] or [`UsersError::InvalidPassword`].
+    /// [`UsersError::InvalidPassword`].
     pub(crate) fn registration_credentials(
         &self,
-        email: &str,
+        mut user: U,
         password: &str,
-    ) -> Result<(String, String), UsersError> {
-        let email = normalize_email(email)?;
-        self.validate_password(password)?;
-        Ok((email, self.hasher.hash(password)?))
+    ) -> Result<U, UsersError> {
+        self.validate_password_for(password, &user)?;
+        user.set_password_hash(self.hasher.hash(password)?);
+        Ok(user)
     }
 
-    /// The user to insert for a registration: a fresh UUIDv7 id, the
-    /// [`registration_credentials`](Self::registration_credentials), the custom fields of
-    /// [`UserModel::from_credentials`] as `customize` left them, active and unverified whatever
-    /// `customize` does to those fields.
+    /// The user to insert for a registration, but for its password: a fresh UUIDv7 id, the
+    /// normalised `email`, the custom fields of [`UserModel::from_credentials`] as `customize`
+    /// left them, active and unverified whatever `customize` does to those fields, and
+    /// `password_hash` (for a registration, an unusable one that
+    /// [`registration_credentials`](Self::registration_credentials) replaces).
     pub(crate) fn registered_user(
         &self,
         email: String,
@@ -348,7 +371,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         new: &str,
     ) -> Result<U, UsersError> {
         let mut user = stored.ok_or(UsersError::UserNotFound)?;
-        self.validate_password(new)?;
+        self.validate_password_for(new, &user)?;
         user.set_password_hash(self.hasher.hash(new)?);
         Ok(user)
     }

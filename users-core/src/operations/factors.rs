@@ -59,12 +59,17 @@ macro_rules! factor_operations {
                 ///
                 /// # Errors
                 ///
-                /// [`UsersError::Conflict`] (column `totp`) if the user has a confirmed TOTP
-                /// (remove it first); [`UsersError::Database`].
+                /// [`UsersError::UnverifiedUser`] if the user has not proved their address
+                /// (a factor set up on an address someone else may own would outlive its
+                /// owner's reset); [`UsersError::Conflict`] (column `totp`) if the user has a
+                /// confirmed TOTP (remove it first); [`UsersError::Database`].
                 pub fn enroll_totp<C>(&self, conn: &mut C, user: &U, issuer: &str) -> Result<TotpEnrollment, UsersError>
                 where
                     U::SecondFactors: $FactorStore<C>,
                 {
+                    if !user.is_verified() {
+                        return Err(UsersError::UnverifiedUser);
+                    }
                     let user_id: Uuid = user.id().into();
                     let stored = step!($flavor, U::SecondFactors::find_factors(conn, user_id))?;
                     if stored.as_ref().is_some_and(SecondFactorRecord::has_totp) {
@@ -276,11 +281,15 @@ macro_rules! factor_operations {
                 ///
                 /// # Errors
                 ///
+                /// [`UsersError::UnverifiedUser`] if the user has not proved their address;
                 /// [`UsersError::Database`] (also for a credential id registered already).
                 pub fn add_passkey<C>(&self, conn: &mut C, user: &U, credential_id: &str, credential: &str, name: Option<&str>) -> Result<PasskeyRecord, UsersError>
                 where
                     U::SecondFactors: $FactorStore<C>,
                 {
+                    if !user.is_verified() {
+                        return Err(UsersError::UnverifiedUser);
+                    }
                     let user_id: Uuid = user.id().into();
                     // A second-factor login's token is bound to the factors' version: the row
                     // must exist.

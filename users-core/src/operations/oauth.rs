@@ -142,13 +142,20 @@ macro_rules! oauth_operations {
                 /// [`UsersError::Conflict`] with column `subject` if the account is linked to
                 /// another user, with column `provider` if `user` has another account at this
                 /// provider (unlink it first); [`UsersError::InvalidToken`] for a provider name
-                /// or subject that does not fit its column; [`UsersError::Database`].
+                /// or subject that does not fit its column; [`UsersError::UnverifiedUser`] if
+                /// `user` has not proved their address (a link made on an address someone else
+                /// owns would be a way in that outlives the owner's reset);
+                /// [`UsersError::Database`]. Ask for the password or a factor before linking:
+                /// a session alone must add no way in.
                 pub fn link_oauth<C>(&self, conn: &mut C, user: &U, identity: &ProviderIdentity) -> Result<OAuthAccountRecord, UsersError>
                 where
                     U: $UserStore<C>,
                     U::OAuthAccounts: $AccountStore<C>,
                 {
                     crate::oauth::check_identity(identity)?;
+                    if !user.is_verified() {
+                        return Err(UsersError::UnverifiedUser);
+                    }
                     let users = self.decisions();
                     let user_id: Uuid = user.id().into();
                     let now = SystemTime::now();

@@ -23,13 +23,12 @@ fn users() -> Users<TestUser> {
 }
 
 fn registered(users: &Users<TestUser>) -> TestUser {
-    let (email, hash) = users
-        .registration_credentials(" Alice@Example.com", PASSWORD)
-        .unwrap();
-    users.registered_user(email, hash, |user| {
+    let email = crate::normalize_email(" Alice@Example.com").unwrap();
+    let user = users.registered_user(email, crate::unusable_password_hash(), |user| {
         user.karma = 1;
         user.is_verified = true;
-    })
+    });
+    users.registration_credentials(user, PASSWORD).unwrap()
 }
 
 fn assert_err<T: std::fmt::Debug>(result: Result<T, UsersError>, expected: &str) {

@@ -100,7 +100,13 @@ fn errors_around(password: &str, secret: &str) -> (Vec<(&'static str, UsersError
         (
             "a too long password",
             users
-                .registration_credentials("bob@example.com", &password.repeat(400))
+                .registration_credentials(alice.clone(), &password.repeat(400))
+                .err(),
+        ),
+        (
+            "a password made of the email",
+            users
+                .validate_password_for("alice@example.com", &alice)
                 .err(),
         ),
         (
