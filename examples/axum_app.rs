@@ -1,6 +1,7 @@
 //! A web application on users-axum: registration, login sessions, email verification, password
 //! reset, the user's profile and role administration as a JSON API, on the SQLite file
-//! `users-app.sqlite` in the current directory.
+//! `users-app.sqlite` in the current directory, which also keeps the throttle's counters (failed
+//! proofs of identity and mails sent), so a restart forgets none.
 //!
 //! ```text
 //! cargo run --example axum_app        # then follow the curl walkthrough it prints
@@ -89,7 +90,11 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     drop(conn);
 
     let secret = zeroize::Zeroizing::new(secret::load_secret(DATABASE)?);
-    let manager = AsyncUsers::<User, Role>::new(UsersConfig::new(&*secret)?);
+    // The throttle's counters live in the database: a restart forgets no failed attempt, and
+    // every process serving this database counts the same ones.
+    let throttle = users_diesel::DatabaseThrottleStore::<SqliteConnection>::establish(DATABASE)?;
+    let manager =
+        AsyncUsers::<User, Role>::new(UsersConfig::new(&*secret)?).with_throttle_store(throttle);
     let pool = Pool::builder(sqlite_connection_manager(DATABASE)).build()?;
     // LogMailer prints the tokens: in production, a Mailer that sends emails.
     // A `__Host-` cookie: only from a secure origin (or localhost), Path=/, no Domain.

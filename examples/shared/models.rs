@@ -13,8 +13,8 @@ pub struct User {
 #[role_model]
 pub struct Role {}
 
-/// The migrations of both models and of the users' login sessions, second factors and linked
-/// provider accounts.
+/// The migrations of both models, of the users' login sessions, second factors and linked
+/// provider accounts, and of the throttle's counters.
 pub fn migrations() -> Migrations {
     Migrations::new()
         .with::<User>()
@@ -22,4 +22,5 @@ pub fn migrations() -> Migrations {
         .with::<Sessions<User>>()
         .with::<SecondFactors<User>>()
         .with::<OAuthAccounts<User>>()
+        .with::<users_diesel::Throttle>()
 }

@@ -133,7 +133,7 @@
 //! | `conflict` | 409 | a unique value of a custom column that another user has; a TOTP enrolment over a confirmed one, a confirmation or removal with nothing to confirm or remove |
 //! | `invalid_credentials` | 401 | login with a wrong email or password; a wrong `current_password`; a wrong, replayed or used second-factor code |
 //! | `inactive_user` | 403 | login or a session of a deactivated user |
-//! | `unverified_user` | 403 | an unverified user where verification is required |
+//! | `unverified_user` | 403 | an unverified user where verification is required; enrolling a TOTP or a passkey, or linking a provider, before the address is verified |
 //! | `already_verified` | 409 | verifying a verified user |
 //! | `invalid_token` | 400 | a bad verification or reset token in a body |
 //! | `invalid_token` | 401 | a bad, expired, logged-out or outdated session token; a bad, retired or replayed refresh token; a bad, expired or used `mfa_token` |
@@ -143,14 +143,15 @@
 //! | `role_not_found` | 404 | assigning, revoking, deleting or filtering by an unknown role |
 //! | `invalid_role_name` | 422 | a role name that is empty, over 64 characters or holds invisible characters |
 //! | `unauthorized` | 401 | no session token |
-//! | `forbidden` | 403 | a session without the role a route needs; a cross-site logout by cookie |
+//! | `forbidden` | 403 | a session without the role a route needs; a state-changing request by cookie from another origin |
 //! | `bad_request` | 400 | a body that is not JSON, a bad path |
 //! | `not_found` | 404 | no route has this path; no such session of the user; a session route with stateless sessions |
 //! | `method_not_allowed` | 405 | the route does not take this method |
 //! | `payload_too_large` | 413 | a body over the limit (16 KiB by default) |
-//! | `too_many_attempts` | 429 | login while the account or client is locked out; a mail route past the address's cap (`Retry-After`) |
-//! | `overloaded` | 503 | every argon2 slot busy and its queue full (`Retry-After: 1`) |
+//! | `too_many_attempts` | 429 | any proof of identity (password, code, passkey, token) while its kind's failures lock the account or client out; a mail route past the address's or the client's cap (`Retry-After`) |
+//! | `overloaded` | 503 | every argon2 slot busy and its queue full; the throttle's memory full of live counters (`Retry-After: 1`) |
 //! | `last_sign_in_method` | 409 | unlinking a provider that is the user's last way to sign in |
+//! | `last_admin` | 409 | deleting the administrators' role, or taking it from, deactivating or deleting its last active holder |
 //! | `invalid_state` | 400 | a provider callback whose flow this browser did not start, or that expired |
 //! | `oauth_refused` | 400 | a provider's answer that does not check out: a code the provider will not exchange, an ID token with a bad signature, issuer, audience, expiry or nonce, another issuer's `iss` |
 //! | `oauth_denied` | 400 | the provider answered an error (the person declined) |

@@ -238,6 +238,7 @@ const ROUTES: &[Route] = &[
         (204, "the account is deleted", None),
         &[
             (401, &["invalid_credentials"]),
+            (409, &["last_admin"]),
             (429, &["too_many_attempts"]),
             (503, &["overloaded"]),
         ],
@@ -377,11 +378,11 @@ const ROUTES: &[Route] = &[
     route(
         Delete,
         "/roles/{name}",
-        "Delete a role and its assignments",
+        "Delete a role and its assignments (not the administrators' role)",
         Admin,
         None,
         (204, "the role is deleted", None),
-        &[(404, &["role_not_found"])],
+        &[(404, &["role_not_found"]), (409, &["last_admin"])],
     ),
     route(
         Post,
@@ -395,11 +396,15 @@ const ROUTES: &[Route] = &[
     route(
         Delete,
         "/roles/{name}/users/{user_id}",
-        "Take a role from a user",
+        "Take a role from a user (not the administrators' role from the last active \
+         administrator)",
         Admin,
         None,
         (204, "the user lacks the role", None),
-        &[(404, &["user_not_found", "role_not_found"])],
+        &[
+            (404, &["user_not_found", "role_not_found"]),
+            (409, &["last_admin"]),
+        ],
     ),
     route(
         Get,
@@ -419,18 +424,18 @@ const ROUTES: &[Route] = &[
         (200, "the user", Some("User")),
         &[
             (404, &["user_not_found"]),
-            (409, &["email_taken", "conflict"]),
+            (409, &["email_taken", "conflict", "last_admin"]),
             (422, &["invalid_email"]),
         ],
     ),
     route(
         Delete,
         "/users/{user_id}",
-        "Delete a user",
+        "Delete a user (not the last active administrator)",
         Admin,
         None,
         (204, "the user is deleted", None),
-        &[(404, &["user_not_found"])],
+        &[(404, &["user_not_found"]), (409, &["last_admin"])],
     ),
 ];
 
@@ -641,6 +646,7 @@ const CODES: &[&str] = &[
     "overloaded",
     "internal",
     "last_sign_in_method",
+    "last_admin",
     "invalid_state",
     "oauth_refused",
     "oauth_denied",

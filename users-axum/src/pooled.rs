@@ -279,6 +279,16 @@ pooled_operations! {
         Ok(RoleView::of(&role))
     };
 
+    /// Whether user `user` is the only active user with the role called `role`.
+    fn sole_holder<'a>(role: &'a str, user: U::Id) -> bool = |users, conn| {
+        let holders = match users.users_with_role(&mut *conn, role).await {
+            Err(UsersError::RoleNotFound) => return Ok(false),
+            holders => holders?,
+        };
+        let mut active = holders.iter().filter(|holder| holder.is_active());
+        Ok(matches!((active.next(), active.next()), (Some(only), None) if only.id() == user))
+    };
+
     /// Assigns (`assign`) or revokes the role called `role` to or from user `user`.
     fn set_role<'a>(role: &'a str, user: U::Id, assign: bool) -> () = |users, conn| {
         let role = users.role(&mut *conn, role).await?;

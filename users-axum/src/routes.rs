@@ -528,14 +528,17 @@ async fn update_me<U: Profile>(
 
 async fn delete_me<U: Profile>(
     State(users): State<UsersState<U>>,
+    parts: Parts,
     current: CurrentUser<U>,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> Result<Response, ApiError> {
     // The password proves that the caller is the user, not someone with their open session.
+    let client = users.client(&parts);
     users
         .pooled()
-        .authenticate(None, current.email(), &body.password)
+        .authenticate(client.as_deref(), current.email(), &body.password)
         .await?;
+    keep_an_admin(&users, current.id()).await?;
     users.pooled().delete(current.id()).await?;
     let cleared = users.cookie().map(|name| set_cookie(name, "", 0));
     Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cleared))
@@ -622,10 +625,11 @@ async fn set_role<U: UserModel>(
     user_id: &str,
     assign: bool,
 ) -> Result<StatusCode, ApiError> {
-    users
-        .pooled()
-        .set_role(name, parse_user_id::<U>(user_id)?, assign)
-        .await?;
+    let id = parse_user_id::<U>(user_id)?;
+    if !assign && is_admin_role(users, name) {
+        keep_an_admin(users, id).await?;
+    }
+    users.pooled().set_role(name, id, assign).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -633,8 +637,36 @@ async fn delete_role<U: Profile>(
     State(users): State<UsersState<U>>,
     PathParams(name): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
+    if is_admin_role(&users, &name) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "last_admin",
+            "the administrators' role cannot be deleted",
+        ));
+    }
     users.pooled().delete_role(&name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether `name` names the role that administers ([`UsersState::admin_role`]).
+fn is_admin_role<U: UserModel>(users: &UsersState<U>, name: &str) -> bool {
+    users_diesel::normalize_role_name(name).is_ok_and(|name| name == users.admin())
+}
+
+/// Refuses (409 `last_admin`) a change that would leave no active administrator: user `id`
+/// losing the administrators' role, being deactivated or deleted while the only one.
+pub(crate) async fn keep_an_admin<U: UserModel>(
+    users: &UsersState<U>,
+    id: U::Id,
+) -> Result<(), ApiError> {
+    if users.pooled().sole_holder(users.admin(), id).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "last_admin",
+            "this is the last active administrator: make another one first",
+        ));
+    }
+    Ok(())
 }
 
 /// The user id of an admin route's path.
@@ -682,6 +714,9 @@ async fn update_user<U: Profile>(
     let email = take_string(&mut body, "email")?;
     let active = take_bool(&mut body, "is_active")?;
     let verified = take_bool(&mut body, "is_verified")?;
+    if active == Some(false) {
+        keep_an_admin(&users, id).await?;
+    }
     let profile = profile_edit(&loaded, body)?;
     let edit: Edit<'static, U> = Box::new(move |user: &mut U| {
         if let Some(profile) = profile {
@@ -706,7 +741,9 @@ async fn delete_user<U: Profile>(
     State(users): State<UsersState<U>>,
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    users.pooled().delete(parse_user_id::<U>(&id)?).await?;
+    let id = parse_user_id::<U>(&id)?;
+    keep_an_admin(&users, id).await?;
+    users.pooled().delete(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
