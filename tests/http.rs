@@ -384,6 +384,17 @@ impl App {
         .body
     }
 
+    /// Registers `email` and verifies it with the mailed token: an account whose address is
+    /// proved, as enrolling a factor or linking a provider needs.
+    async fn register_verified(&self, email: &str) -> Value {
+        self.register(email).await;
+        let token = self.mailed(email, MailKind::Verification).await;
+        self.post("/auth/verify", json!({ "token": token }))
+            .await
+            .expect(200)
+            .body
+    }
+
     async fn login_with(&self, email: &str, password: &str) -> String {
         let answer = self
             .post(
@@ -1551,6 +1562,23 @@ async fn registration_errors_have_codes(backend: Backend) {
         "{}",
         short.body
     );
+    assert_eq!(short.body["error"]["field"], "password", "{}", short.body);
+    assert_eq!(short.body["error"]["reason"], "too_short", "{}", short.body);
+    let weak = app
+        .post(
+            "/auth/register",
+            json!({ "email": "bob@example.com", "password": "password1234" }),
+        )
+        .await
+        .expect_error(422, "invalid_password");
+    assert_eq!(weak.body["error"]["reason"], "too_weak", "{}", weak.body);
+    assert!(
+        weak.body["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("too easy to guess")),
+        "{}",
+        weak.body
+    );
     app.post(
         "/auth/login",
         json!({ "email": "nobody@example.com", "password": PASSWORD }),
@@ -1639,6 +1667,11 @@ async fn extractors_and_layers_guard_application_routes(backend: Backend) {
     app.post("/auth/verify", json!({ "token": token }))
         .await
         .expect(200);
+    // The first proof of the address ended the sessions from before it.
+    app.get("/app/whoami", &alice)
+        .await
+        .expect_error(401, "invalid_token");
+    let alice = app.login("alice@example.com").await;
     app.db.grant("alice@example.com", "editor");
     for (path, answer) in [
         ("/app/verified", "alice@example.com"),
@@ -1834,9 +1867,11 @@ async fn the_openapi_document_validates_and_describes_every_route(backend: Backe
         (&password["minLength"], &password["maxLength"]),
         (&json!(8), &json!(4096))
     );
+    // 4096 bytes, whose first 100 characters (all the strength estimate reads) are strong.
+    let longest = format!("{PASSWORD} {}", "p".repeat(4096 - PASSWORD.len() - 1));
     app.post(
         "/auth/register",
-        json!({ "email": "long@example.com", "password": "p".repeat(4096) }),
+        json!({ "email": "long@example.com", "password": longest }),
     )
     .await
     .expect(201);
@@ -2829,7 +2864,7 @@ impl App {
 
 async fn a_user_enrols_totp_and_logs_in_with_a_code_or_a_recovery_code(backend: Backend) {
     let app = App::start(backend).await;
-    app.register("alice@example.com").await;
+    app.register_verified("alice@example.com").await;
     let session = app.login("alice@example.com").await;
     let none = app.get("/users/me/mfa", &session).await.expect(200).body;
     assert_eq!(
@@ -2965,7 +3000,7 @@ async fn a_user_enrols_totp_and_logs_in_with_a_code_or_a_recovery_code(backend: 
 
 async fn a_pending_token_is_no_session_and_expires(backend: Backend) {
     let mut app = App::start(backend).await;
-    app.register("alice@example.com").await;
+    app.register_verified("alice@example.com").await;
     let session = app.login("alice@example.com").await;
     let (secret, _) = app.enrol_totp(&session).await;
     let token = app.pending_login("alice@example.com").await;
@@ -3011,7 +3046,7 @@ async fn wrong_second_factor_codes_lock_the_account(backend: Backend) {
         |app| app,
     )
     .await;
-    app.register("alice@example.com").await;
+    app.register_verified("alice@example.com").await;
     let session = app.login("alice@example.com").await;
     let (secret, codes) = app.enrol_totp(&session).await;
     let token = app.pending_login("alice@example.com").await;
@@ -3033,7 +3068,7 @@ async fn wrong_second_factor_codes_lock_the_account(backend: Backend) {
 
 async fn removing_totp_or_new_recovery_codes_need_the_password_or_a_factor(backend: Backend) {
     let app = App::start(backend).await;
-    app.register("alice@example.com").await;
+    app.register_verified("alice@example.com").await;
     let session = app.login("alice@example.com").await;
     let (secret, codes) = app.enrol_totp(&session).await;
     let remove = |body: Value| app.call(Method::DELETE, "/users/me/mfa/totp", &session, Some(body));
@@ -3153,7 +3188,7 @@ async fn a_passkey_registers_completes_a_login_and_signs_in_once_per_ceremony(ba
     use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
     let app = App::with_passkeys(backend).await;
-    app.register("alice@example.com").await;
+    app.register_verified("alice@example.com").await;
     let session = app.login("alice@example.com").await;
     let mut laptop = SoftPasskey::new(true);
     let registered = app.register_passkey(&session, &mut laptop, "laptop").await;
@@ -3222,7 +3257,7 @@ async fn a_passkey_registers_completes_a_login_and_signs_in_once_per_ceremony(ba
         },
         "a passkey it does not hold cannot sign"
     );
-    app.register("bob@example.com").await;
+    app.register_verified("bob@example.com").await;
     app.post("/auth/passkey/start", json!({ "email": "bob@example.com" }))
         .await
         .expect_error(401, "invalid_credentials");
@@ -3254,8 +3289,8 @@ async fn a_ceremony_state_is_sealed_to_its_user_and_kind(backend: Backend) {
     use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
     let app = App::with_passkeys(backend).await;
-    app.register("alice@example.com").await;
-    app.register("bob@example.com").await;
+    app.register_verified("alice@example.com").await;
+    app.register_verified("bob@example.com").await;
     let alice = app.login("alice@example.com").await;
     let bob = app.login("bob@example.com").await;
     let mut key = SoftPasskey::new(true);

@@ -990,9 +990,16 @@ fn password() -> ObjectBuilder {
 
 /// A new password: at least 8 characters and at most 4096 bytes. A character takes up to 4
 /// bytes, so no length in characters is the byte bound; 4096 characters refuses nothing the
-/// manager takes.
+/// manager takes. The strength estimate is no schema rule: its refusal is `invalid_password`
+/// with the reason `too_weak`.
 fn new_password() -> ObjectBuilder {
-    password().min_length(Some(8)).max_length(Some(4096))
+    password()
+        .min_length(Some(8))
+        .max_length(Some(4096))
+        .description(Some(
+            "a new password: also refused (`invalid_password`, reason `too_weak`) if it is too \
+             easy to guess, or made of the account's email address or profile",
+        ))
 }
 
 fn boolean() -> ObjectBuilder {

@@ -211,20 +211,26 @@ pub(crate) fn set_cookie(name: &str, token: &str, max_age_secs: u64) -> HeaderVa
 }
 
 /// Whether a state-changing request comes from an origin other than the application's own
-/// (this request's `Host`) and `allowed` (lowercase `scheme://host[:port]`): by `Origin`, which
-/// browsers send on every request but `GET` and `HEAD`, else by `Sec-Fetch-Site`, which must
-/// say `same-origin` (or `none`, a request the user made by hand). `same-site` is foreign: a
-/// page on another port or a sibling subdomain is another origin. A request with neither
-/// header is not a browser's, so it is not refused.
+/// (this request's `Host`) and `allowed` (lowercase `scheme://host[:port]`). An allowed
+/// `Origin` is not; otherwise `Sec-Fetch-Site`, where sent, must say `same-origin` (or `none`, a
+/// request the user made by hand) and `Origin`, which browsers send on every request but `GET`
+/// and `HEAD`, must name this host. `same-site` is foreign: a page on another port or a sibling
+/// subdomain is another origin. A request with neither header is not a browser's, so it is not
+/// refused.
 pub(crate) fn is_foreign_origin(headers: &HeaderMap, uri: &Uri, allowed: &[String]) -> bool {
-    if let Some(origin) = headers.get(ORIGIN) {
-        let Ok(origin) = origin.to_str() else {
+    let origin = headers.get(ORIGIN).map(|origin| {
+        let origin = origin.to_str().unwrap_or("null");
+        origin.trim_end_matches('/').to_ascii_lowercase()
+    });
+    if origin.as_ref().is_some_and(|origin| allowed.contains(origin)) {
+        return false;
+    }
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
             return true;
-        };
-        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        if allowed.contains(&origin) {
-            return false;
         }
+    }
+    if let Some(origin) = origin {
         let host = headers
             .get(HOST)
             .and_then(|host| host.to_str().ok())
@@ -235,10 +241,7 @@ pub(crate) fn is_foreign_origin(headers: &HeaderMap, uri: &Uri, allowed: &[Strin
             _ => true,
         };
     }
-    match headers.get("sec-fetch-site") {
-        Some(site) => !matches!(site.as_bytes(), b"same-origin" | b"none"),
-        None => false,
-    }
+    false
 }
 
 /// Whether `name` is a valid cookie name (an RFC 6265 token).
@@ -299,8 +302,18 @@ mod tests {
         assert!(foreign(&[("origin", "https://a.example.evil"), ("host", "a.example")]));
         assert!(foreign(&[("origin", "null"), ("host", "a.example")]));
         assert!(foreign(&[("origin", "https://a.example")]));
+        assert!(foreign(&[
+            ("origin", "https://a.example"),
+            ("host", "a.example"),
+            ("sec-fetch-site", "cross-site")
+        ]));
         // An origin the application names.
         assert!(!foreign(&[("origin", "https://Admin.example/"), ("host", "a.example")]));
+        assert!(!foreign(&[
+            ("origin", "https://admin.example"),
+            ("host", "a.example"),
+            ("sec-fetch-site", "same-site")
+        ]));
     }
 
     #[test]

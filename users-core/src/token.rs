@@ -200,9 +200,18 @@ impl Keys {
         let mut mac = HmacSha256::new_from_slice(self.binding[purpose.index()].as_ref())
             .expect("HMAC takes keys of any length");
         let hash = user.password_hash().as_bytes();
-        // Every token dies with the account's first proof of address (verified from false to
-        // true): what was issued to whoever held the account before is void after it.
-        mac.update(&[u8::from(user.is_verified())]);
+        // The tokens of whoever holds the account (sessions, their refresh and second-factor
+        // tokens, an email change) die with its first proof of address (verified from false to
+        // true); those mailed to the address itself (verification, reset) need not.
+        if matches!(
+            purpose,
+            TokenPurpose::Session
+                | TokenPurpose::Refresh
+                | TokenPurpose::SecondFactor
+                | TokenPurpose::EmailChange
+        ) {
+            mac.update(&[u8::from(user.is_verified())]);
+        }
         match purpose {
             TokenPurpose::Session | TokenPurpose::Refresh | TokenPurpose::SecondFactor => {
                 mac.update(hash);
