@@ -3372,6 +3372,21 @@ async fn a_ceremony_state_is_sealed_to_its_user_and_kind(backend: Backend) {
     app.post("/auth/mfa", crossed)
         .await
         .expect_error(400, "invalid_token");
+
+    // A second-factor answer is bound to its pending login: with another login's token, a
+    // captured one is refused.
+    let first = app.pending_login("alice@example.com").await;
+    let start = app
+        .post("/auth/mfa/passkey", json!({ "mfa_token": first }))
+        .await
+        .expect(200)
+        .body;
+    let assertion = App::sign(&mut key, &start["options"]);
+    let second = app.pending_login("alice@example.com").await;
+    let captured = json!({ "mfa_token": second, "passkey": assertion, "state": start["state"] });
+    app.post("/auth/mfa", captured)
+        .await
+        .expect_error(400, "invalid_token");
 }
 
 // One guarded path for every proof of identity (#27): each test fails with its defence off.

@@ -470,7 +470,7 @@ async fn an_address_is_linked_only_when_both_sides_verified_it(backend: Backend)
 /// another user cannot link the same account; unlinking works while a password remains.
 async fn a_logged_in_user_links_and_unlinks_a_provider(backend: Backend) {
     let app = App::start(backend).await;
-    app.register("alice@example.com", false).await;
+    app.register("alice@example.com", true).await;
     let alice = app
         .login("alice@example.com", PASSWORD)
         .await
@@ -492,7 +492,7 @@ async fn a_logged_in_user_links_and_unlinks_a_provider(backend: Backend) {
         .token();
     assert_eq!(app.me(&via_corp).await["email"], "alice@example.com");
     // Bob cannot link Alice's provider account to himself.
-    app.register("bob@example.com", false).await;
+    app.register("bob@example.com", true).await;
     let bob = app
         .login("bob@example.com", PASSWORD)
         .await
@@ -526,6 +526,7 @@ async fn associate(app: &App, token: &str) -> Answer {
     let answer = browser
         .post(app.url("/auth/corp/associate"))
         .header(AUTHORIZATION, format!("Bearer {token}"))
+        .json(&json!({ "password": PASSWORD }))
         .send()
         .await
         .unwrap();
@@ -932,4 +933,42 @@ oauth_tests! {
     a_wrong_nonce_or_another_audience_is_refused,
     a_browser_lands_on_the_after_sign_in_page_with_a_session_cookie,
     a_second_factor_is_still_asked_after_a_provider_sign_in,
+    linking_needs_a_proved_address_and_fresh_proof,
+}
+
+/// Linking a provider adds a way in: a session alone, or an unproved address, adds none (#27).
+async fn linking_needs_a_proved_address_and_fresh_proof(backend: Backend) {
+    let app = App::start(backend).await;
+    // Whoever registered an address they do not own cannot link their provider account to it.
+    app.register("victim@example.com", false).await;
+    let squatter = app
+        .login("victim@example.com", PASSWORD)
+        .await
+        .expect(200)
+        .token();
+    let body = json!({ "password": PASSWORD });
+    app.call(
+        reqwest::Method::POST,
+        "/auth/corp/associate",
+        &squatter,
+        Some(body),
+    )
+    .await
+    .expect_error(403, "unverified_user");
+    // A stolen session of a verified account needs the password (or a factor) too.
+    app.register("alice@example.com", true).await;
+    let alice = app
+        .login("alice@example.com", PASSWORD)
+        .await
+        .expect(200)
+        .token();
+    for (body, status, code) in [
+        (json!({}), 422, "invalid_field"),
+        (json!({ "password": "not the password" }), 401, "invalid_credentials"),
+    ] {
+        app.call(reqwest::Method::POST, "/auth/corp/associate", &alice, Some(body))
+            .await
+            .expect_error(status, code);
+    }
+    associate(&app, &alice).await.expect(200);
 }

@@ -137,6 +137,28 @@ manager_tests! {
         users.count_mail("bob@example.com").expect("another address has its own share");
     }
 
+    fn a_flood_of_new_keys_unlocks_nothing(conn, db) {
+        migrate(db);
+        let store = users_diesel::MemoryThrottleStore::with_capacity(64);
+        let users = drive(Users::<User>::new(config()).with_throttle_store(store));
+        users.register(conn, EMAIL, PASSWORD).unwrap();
+        for _ in 0..3 {
+            assert!(users.authenticate(conn, EMAIL, WRONG).is_err());
+        }
+        // Mails to ever new addresses fill the store: past its capacity they are refused...
+        let mut refused = 0;
+        for n in 0..100 {
+            match users.count_mail(&format!("flood{n}@example.com")) {
+                Ok(()) => {}
+                Err(UsersError::Overloaded) => refused += 1,
+                other => panic!("expected Overloaded, got {other:?}"),
+            }
+        }
+        assert!(refused > 0, "the store never filled");
+        // ...and the account's lockout, a live counter, was not dropped to make room.
+        retry_after(users.authenticate(conn, EMAIL, PASSWORD));
+    }
+
     fn a_full_argon2_gate_refuses_with_overloaded_and_counts_no_failure(conn, db) {
         migrate(db);
         let users = drive(Users::<User>::new(

@@ -314,7 +314,7 @@ fn is_utc(arguments: &PathArguments) -> bool {
         .is_some_and(|segment| segment.ident == "Utc")
 }
 
-fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+pub fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
     match ty {
         Type::Path(type_path) if type_path.qself.is_none() => type_path.path.segments.last(),
         Type::Group(group) => last_segment(&group.elem),

@@ -40,6 +40,9 @@ use crate::Id;
 ///
 /// let users = Users::<User>::new(UsersConfig::new([7u8; 32])?);
 /// let alice = users.register(&mut conn, "alice@example.com", "correct horse battery staple")?;
+/// // A factor is set up on a verified address only.
+/// let token = users.verification_token(&alice)?;
+/// let alice = users.verify(&mut conn, &token)?;
 /// let enrollment = users.enroll_totp(&mut conn, &alice, "Example")?;
 /// let code = totp_code(&enrollment.secret, std::time::SystemTime::now())?;
 /// let recovery_codes = users.confirm_totp(&mut conn, None, &alice, &code)?;

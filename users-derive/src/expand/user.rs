@@ -8,6 +8,7 @@ use super::{
     write_source, Backend, Flavor, Injected, InjectedFields,
 };
 use crate::ast::Model;
+use crate::types::{last_segment, option_inner};
 
 /// The five injected fields first, the timestamps (if asked for) last.
 pub fn injected_fields(model: &Model, timestamps: bool) -> InjectedFields {
@@ -158,6 +159,7 @@ fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
     let table = &model.table;
     let defaults = field_defaults(model);
     let required = required_fields(model);
+    let profile_words = profile_words(model);
     let (now, timestamps) = if timestamps {
         (
             quote!(let now = #krate::__private::now();),
@@ -226,8 +228,44 @@ fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
             fn set_verified(&mut self, verified: bool) {
                 self.is_verified = verified;
             }
+            #profile_words
         }
     }
+}
+
+/// `UserModel::profile_words` over the model's own `String` and `Option<String>` fields, for
+/// the password strength estimate; nothing (the trait's empty default) for a model without any.
+fn profile_words(model: &Model) -> TokenStream {
+    let words: Vec<TokenStream> = model
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let member = field.ident;
+            let ty = &field.original.ty;
+            if is_string(ty) {
+                Some(quote!(::core::option::Option::Some(self.#member.as_str())))
+            } else if option_inner(ty).is_some_and(is_string) {
+                Some(quote!(self.#member.as_deref()))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if words.is_empty() {
+        return quote!();
+    }
+    quote! {
+        fn profile_words(&self) -> ::std::vec::Vec<&str> {
+            ::core::iter::Iterator::collect(::core::iter::Iterator::flatten(
+                ::core::iter::IntoIterator::into_iter([#(#words),*]),
+            ))
+        }
+    }
+}
+
+/// Whether `ty` is `String` (by its last path segment, as the type mapping reads it).
+fn is_string(ty: &syn::Type) -> bool {
+    last_segment(ty).is_some_and(|last| last.ident == "String" && last.arguments.is_none())
 }
 
 fn schema_impl(model: &Model, columns: &[TokenStream]) -> TokenStream {
