@@ -3492,8 +3492,14 @@ async fn mail_routes_are_capped_per_client(backend: Backend) {
             .expect(202);
     }
     for (path, body) in [
-        ("/auth/forgot-password", json!({ "email": "another@example.com" })),
-        ("/auth/request-verify", json!({ "email": "another@example.com" })),
+        (
+            "/auth/forgot-password",
+            json!({ "email": "another@example.com" }),
+        ),
+        (
+            "/auth/request-verify",
+            json!({ "email": "another@example.com" }),
+        ),
         (
             "/auth/register",
             json!({ "email": "another@example.com", "password": PASSWORD }),
@@ -3532,9 +3538,12 @@ async fn ipv6_clients_are_counted_by_their_64(backend: Backend) {
     };
     // Six failures (the client limit) from six addresses of one /64, each at another account.
     for n in 1..=6 {
-        login(format!("2001:db8:7:9::{n:x}"), format!("user{n}@example.com"))
-            .await
-            .expect_error(401, "invalid_credentials");
+        login(
+            format!("2001:db8:7:9::{n:x}"),
+            format!("user{n}@example.com"),
+        )
+        .await
+        .expect_error(401, "invalid_credentials");
     }
     login("2001:db8:7:9:ffff::1".into(), "user7@example.com".into())
         .await
@@ -3602,9 +3611,12 @@ async fn the_first_proof_of_an_address_clears_what_came_before(backend: Backend)
 
     // The owner resets the password: the reset proves the address, verifies it, and clears
     // the factor and the sessions set up before.
-    app.post("/auth/forgot-password", json!({ "email": "victim@example.com" }))
-        .await
-        .expect(202);
+    app.post(
+        "/auth/forgot-password",
+        json!({ "email": "victim@example.com" }),
+    )
+    .await
+    .expect(202);
     let reset = app
         .mailed("victim@example.com", MailKind::PasswordReset)
         .await;
@@ -3622,9 +3634,7 @@ async fn the_first_proof_of_an_address_clears_what_came_before(backend: Backend)
         .expect_error(401, "invalid_token");
     assert_eq!(app.db.stored_sessions(), 0);
     // The login asks for no factor of the squatter's.
-    let session = app
-        .login_with("victim@example.com", NEW_PASSWORD)
-        .await;
+    let session = app.login_with("victim@example.com", NEW_PASSWORD).await;
     let factors = app.get("/users/me/mfa", &session).await.expect(200).body;
     assert_eq!(factors["totp"], false, "{factors}");
 }
@@ -3634,9 +3644,12 @@ async fn a_reset_keeps_the_second_factor_of_a_verified_account(backend: Backend)
     app.register_verified("alice@example.com").await;
     let session = app.login("alice@example.com").await;
     app.enrol_totp(&session).await;
-    app.post("/auth/forgot-password", json!({ "email": "alice@example.com" }))
-        .await
-        .expect(202);
+    app.post(
+        "/auth/forgot-password",
+        json!({ "email": "alice@example.com" }),
+    )
+    .await
+    .expect(202);
     let reset = app
         .mailed("alice@example.com", MailKind::PasswordReset)
         .await;
@@ -3672,8 +3685,14 @@ async fn every_unsafe_cookie_route_refuses_another_origin(backend: Backend) {
     // other origins.
     let other_port = format!("http://127.0.0.1:{}", port.wrapping_add(1));
     let foreign = [
-        vec![("origin", other_port.as_str()), ("sec-fetch-site", "same-site")],
-        vec![("origin", "http://evil.localhost"), ("sec-fetch-site", "same-site")],
+        vec![
+            ("origin", other_port.as_str()),
+            ("sec-fetch-site", "same-site"),
+        ],
+        vec![
+            ("origin", "http://evil.localhost"),
+            ("sec-fetch-site", "same-site"),
+        ],
         vec![("sec-fetch-site", "same-site")],
     ];
     // Every state-changing route of the document that a session may call, so a new route
@@ -3706,9 +3725,7 @@ async fn every_unsafe_cookie_route_refuses_another_origin(backend: Backend) {
                 for (name, value) in headers {
                     request = request.header(*name, *value);
                 }
-                app.send(request)
-                    .await
-                    .expect_error(403, "forbidden");
+                app.send(request).await.expect_error(403, "forbidden");
             }
             // The application's own origin gets past the check (to whatever the route says).
             let own = app
@@ -3741,9 +3758,17 @@ async fn the_last_administrator_stays(backend: Backend) {
     let revoke = format!("/roles/admin/users/{admin_id}");
     for (method, path, body) in [
         (Method::DELETE, revoke.as_str(), None),
-        (Method::PATCH, own.as_str(), Some(json!({ "is_active": false }))),
+        (
+            Method::PATCH,
+            own.as_str(),
+            Some(json!({ "is_active": false })),
+        ),
         (Method::DELETE, own.as_str(), None),
-        (Method::DELETE, "/users/me", Some(json!({ "password": PASSWORD }))),
+        (
+            Method::DELETE,
+            "/users/me",
+            Some(json!({ "password": PASSWORD })),
+        ),
         (Method::DELETE, "/roles/admin", None),
     ] {
         app.call(method, path, &session, body)

@@ -964,11 +964,20 @@ async fn linking_needs_a_proved_address_and_fresh_proof(backend: Backend) {
         .token();
     for (body, status, code) in [
         (json!({}), 422, "invalid_field"),
-        (json!({ "password": "not the password" }), 401, "invalid_credentials"),
+        (
+            json!({ "password": "not the password" }),
+            401,
+            "invalid_credentials",
+        ),
     ] {
-        app.call(reqwest::Method::POST, "/auth/corp/associate", &alice, Some(body))
-            .await
-            .expect_error(status, code);
+        app.call(
+            reqwest::Method::POST,
+            "/auth/corp/associate",
+            &alice,
+            Some(body),
+        )
+        .await
+        .expect_error(status, code);
     }
     associate(&app, &alice).await.expect(200);
 }

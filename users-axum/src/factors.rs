@@ -113,9 +113,7 @@ pub(crate) async fn complete<U: Profile>(
             .await
             .map_err(ApiError::ends_login)
     };
-    let user = users
-        .guarded(Proof::Token, None, &parts, completed)
-        .await?;
+    let user = users.guarded(Proof::Token, None, &parts, completed).await?;
     let session = users.start_session(&user, users.origin(&parts)).await?;
     Ok(session_answer(&users, &session, Json(session.to_json())))
 }

@@ -1126,8 +1126,14 @@ mod tests {
         let oauth = OAuth::new(ok, &config).unwrap();
         let cookie = oauth.cookie("v", 60);
         let cookie = cookie.to_str().unwrap();
-        assert!(cookie.starts_with("__Host-users_oauth=v; Path=/;"), "{cookie}");
-        assert!(cookie.ends_with("; Secure") && !cookie.contains("Domain"), "{cookie}");
+        assert!(
+            cookie.starts_with("__Host-users_oauth=v; Path=/;"),
+            "{cookie}"
+        );
+        assert!(
+            cookie.ends_with("; Secure") && !cookie.contains("Domain"),
+            "{cookie}"
+        );
         assert_eq!(
             oauth.providers["corp"].redirect.as_str(),
             "https://app.example.com/auth/corp/callback"

@@ -516,6 +516,7 @@ const PASSKEY_ROUTES: &[Route] = &[
             (401, &["invalid_credentials", "invalid_token"]),
             (403, &["inactive_user", "unverified_user"]),
             (404, &["not_found"]),
+            (429, &["too_many_attempts"]),
         ],
     ),
     route(

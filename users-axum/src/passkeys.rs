@@ -398,7 +398,10 @@ pub(crate) async fn second_factor_start<U: Profile>(
 /// The kind a second-factor ceremony is sealed for: bound to its pending login (the digest of
 /// its `mfa_token`), so a captured answer is no good with another login's token.
 fn second_factor_kind(mfa_token: &str) -> String {
-    format!("second factor of {}", users_diesel::refresh_digest(mfa_token))
+    format!(
+        "second factor of {}",
+        users_diesel::refresh_digest(mfa_token)
+    )
 }
 
 /// Completes a login's second factor with a passkey: `POST /auth/mfa` with `passkey` and

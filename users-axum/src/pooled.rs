@@ -15,10 +15,9 @@ use users_diesel::PasskeyRecord;
 use users_diesel::{
     AsyncConnections, AsyncOAuthAccountStore, AsyncRoleStore, AsyncSecondFactorStore,
     AsyncSessionStore, AsyncUserStore, AsyncUsers, FirstProofClears, GuardKeys, OpenedToken,
-    ProofOutcome, RoleModel, SecondFactorChallenge,
-    SecondFactorProof, SecondFactorRecord, SessionCheck, SessionOrigin, SessionPolicy,
-    SessionTokens, StoredSession, TotpEnrollment, UserModel, UserQuery, UsersConfig, UsersError,
-    Uuid,
+    ProofOutcome, RoleModel, SecondFactorChallenge, SecondFactorProof, SecondFactorRecord,
+    SessionCheck, SessionOrigin, SessionPolicy, SessionTokens, StoredSession, TotpEnrollment,
+    UserModel, UserQuery, UsersConfig, UsersError, Uuid,
 };
 #[cfg(feature = "oidc")]
 use users_diesel::{OAuthAccountRecord, OAuthSignIn, ProviderIdentity};

@@ -318,9 +318,7 @@ async fn refresh<U: Profile>(
             .await
             .map_err(ApiError::ends_login)
     };
-    let tokens = users
-        .guarded(Proof::Token, None, &parts, refreshed)
-        .await?;
+    let tokens = users.guarded(Proof::Token, None, &parts, refreshed).await?;
     let user = users
         .pooled()
         .get(tokens.session.user_id.into())
@@ -382,7 +380,10 @@ async fn request_verify<U: Profile>(
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, ApiError> {
     let client = users.client(&parts);
-    users.pooled().count_mail(client.as_deref(), &body.email).await?;
+    users
+        .pooled()
+        .count_mail(client.as_deref(), &body.email)
+        .await?;
     let user = users.pooled().find_by_email(&body.email).await?;
     if let Some(user) = user.filter(|user| user.is_active()) {
         // An AlreadyVerified user gets nothing, and the answer does not say so.
@@ -411,7 +412,10 @@ async fn forgot_password<U: Profile>(
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, ApiError> {
     let client = users.client(&parts);
-    users.pooled().count_mail(client.as_deref(), &body.email).await?;
+    users
+        .pooled()
+        .count_mail(client.as_deref(), &body.email)
+        .await?;
     let user = users.pooled().find_by_email(&body.email).await?;
     if let Some(user) = user.filter(|user| user.is_active()) {
         let token = users.pooled().reset_token(&user);

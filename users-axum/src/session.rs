@@ -222,7 +222,10 @@ pub(crate) fn is_foreign_origin(headers: &HeaderMap, uri: &Uri, allowed: &[Strin
         let origin = origin.to_str().unwrap_or("null");
         origin.trim_end_matches('/').to_ascii_lowercase()
     });
-    if origin.as_ref().is_some_and(|origin| allowed.contains(origin)) {
+    if origin
+        .as_ref()
+        .is_some_and(|origin| allowed.contains(origin))
+    {
         return false;
     }
     if let Some(site) = headers.get("sec-fetch-site") {
@@ -281,9 +284,8 @@ mod tests {
     fn tells_foreign_origins_by_origin_then_fetch_metadata() {
         let uri: Uri = "/users/me".parse().unwrap();
         let allowed = ["https://admin.example".to_owned()];
-        let foreign = |headers: &[(&str, &str)]| {
-            is_foreign_origin(&parts(headers).headers, &uri, &allowed)
-        };
+        let foreign =
+            |headers: &[(&str, &str)]| is_foreign_origin(&parts(headers).headers, &uri, &allowed);
         assert!(!foreign(&[]));
         assert!(!foreign(&[("sec-fetch-site", "same-origin")]));
         assert!(!foreign(&[("sec-fetch-site", "none")]));
@@ -291,15 +293,24 @@ mod tests {
         assert!(foreign(&[("sec-fetch-site", "cross-site")]));
         let own = [("origin", "https://a.example"), ("host", "a.example")];
         assert!(!foreign(&own));
-        assert!(!foreign(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]));
+        assert!(!foreign(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080")
+        ]));
         // Another port or a sibling subdomain: same site, another origin.
         assert!(foreign(&[
             ("origin", "http://127.0.0.1:8081"),
             ("host", "127.0.0.1:8080"),
             ("sec-fetch-site", "same-site")
         ]));
-        assert!(foreign(&[("origin", "https://evil.a.example"), ("host", "a.example")]));
-        assert!(foreign(&[("origin", "https://a.example.evil"), ("host", "a.example")]));
+        assert!(foreign(&[
+            ("origin", "https://evil.a.example"),
+            ("host", "a.example")
+        ]));
+        assert!(foreign(&[
+            ("origin", "https://a.example.evil"),
+            ("host", "a.example")
+        ]));
         assert!(foreign(&[("origin", "null"), ("host", "a.example")]));
         assert!(foreign(&[("origin", "https://a.example")]));
         assert!(foreign(&[
@@ -308,7 +319,10 @@ mod tests {
             ("sec-fetch-site", "cross-site")
         ]));
         // An origin the application names.
-        assert!(!foreign(&[("origin", "https://Admin.example/"), ("host", "a.example")]));
+        assert!(!foreign(&[
+            ("origin", "https://Admin.example/"),
+            ("host", "a.example")
+        ]));
         assert!(!foreign(&[
             ("origin", "https://admin.example"),
             ("host", "a.example"),

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use axum::extract::ConnectInfo;
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use deadpool::managed::Manager;
 use tokio::sync::Semaphore;
 use users_diesel::asynchronous::deadpool::Pool;
@@ -17,8 +17,8 @@ use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
 use users_diesel::asynchronous::AsyncDieselConnectionManager;
 use users_diesel::{
     AsyncOAuthAccountStore, AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore,
-    AsyncUserStore, AsyncUsers, FirstProofClears, GuardKeys, Proof, ProofOutcome, SessionOrigin, SessionPolicy, SessionTokens, TokenPurpose,
-    TokenSigner, UserModel, UsersError,
+    AsyncUserStore, AsyncUsers, FirstProofClears, GuardKeys, Proof, ProofOutcome, SessionOrigin,
+    SessionPolicy, SessionTokens, TokenPurpose, TokenSigner, UserModel, UsersError,
 };
 
 use crate::guard::{self, GuardLayer, Rule};

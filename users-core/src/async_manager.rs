@@ -23,12 +23,12 @@ use crate::manager::decisions::{
     all_names, any_names, deleted_or, lookup_name, new_role, renamed, LoginOutcome,
 };
 use crate::sessions::{refresh_outcome, RefreshOutcome};
+use crate::Proof;
 use crate::{
     normalize_email, AsyncConnections, AsyncRoleStore, AsyncUserStore, NoRoles, PasswordHasher,
     RoleModel, ThrottleStore, TokenPurpose, UserListing, UserModel, UserPage, UserQuery, Users,
     UsersConfig, UsersError, UsersHooks,
 };
-use crate::Proof;
 use crate::{
     AsyncOAuthAccountStore, OAuthAccountRecord, OAuthSignIn, ProviderIdentity, ProviderTokens,
 };

@@ -229,7 +229,15 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     }
 }
 
-user_operations!(sync, Users, UserStore, Connections, SessionStore, SecondFactorStore, OAuthAccountStore);
+user_operations!(
+    sync,
+    Users,
+    UserStore,
+    Connections,
+    SessionStore,
+    SecondFactorStore,
+    OAuthAccountStore
+);
 role_operations!(sync, Users, UserStore, RoleStore);
 session_operations!(sync, Users, UserStore, SessionStore);
 factor_operations!(sync, Users, UserStore, SecondFactorStore);

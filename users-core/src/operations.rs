@@ -178,7 +178,8 @@ macro_rules! guarded {
         blocking!($flavor, $self, [], |users| users.check_guard(&checked))?;
         let outcome = $check;
         let settled = keys.settled(&outcome);
-        blocking!($flavor, $self, [], |users| users.settle_guard(&keys, settled))?;
+        blocking!($flavor, $self, [], |users| users
+            .settle_guard(&keys, settled))?;
         outcome
     }};
 }
@@ -242,24 +243,39 @@ macro_rules! clear_unproven {
         let clears: $crate::FirstProofClears = $clears;
         let user_id: Uuid = $user_id;
         if clears.sessions {
-            step!($flavor, U::Sessions::delete_sessions_of($conn, user_id, None))?;
+            step!(
+                $flavor,
+                U::Sessions::delete_sessions_of($conn, user_id, None)
+            )?;
         }
         if clears.second_factors {
             if let Some(record) = step!($flavor, U::SecondFactors::find_factors($conn, user_id))? {
                 let mut cleared = record.next();
-                (cleared.totp_secret, cleared.totp_confirmed, cleared.recovery_codes) =
-                    (None, false, String::new());
-                if !step!($flavor, U::SecondFactors::update_factors($conn, &cleared, record.version))? {
+                (
+                    cleared.totp_secret,
+                    cleared.totp_confirmed,
+                    cleared.recovery_codes,
+                ) = (None, false, String::new());
+                if !step!(
+                    $flavor,
+                    U::SecondFactors::update_factors($conn, &cleared, record.version)
+                )? {
                     return Err(UsersError::Conflict { column: "totp" });
                 }
             }
             for passkey in step!($flavor, U::SecondFactors::passkeys_of($conn, user_id))? {
-                step!($flavor, U::SecondFactors::delete_passkey($conn, user_id, passkey.id))?;
+                step!(
+                    $flavor,
+                    U::SecondFactors::delete_passkey($conn, user_id, passkey.id)
+                )?;
             }
         }
         if clears.provider_links {
             for account in step!($flavor, U::OAuthAccounts::oauth_accounts_of($conn, user_id))? {
-                step!($flavor, U::OAuthAccounts::delete_oauth_account($conn, user_id, &account.provider))?;
+                step!(
+                    $flavor,
+                    U::OAuthAccounts::delete_oauth_account($conn, user_id, &account.provider)
+                )?;
             }
         }
     }};

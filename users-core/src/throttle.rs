@@ -264,7 +264,13 @@ mod tests {
         assert_eq!(store.get("a", at(20)).unwrap().unwrap().hits, 1);
         assert_eq!(store.get("b", at(20)).unwrap().unwrap().hits, 1);
         // A known key still counts; once one expires, a new key finds room.
-        assert_eq!(store.hit("a", at(20), Duration::from_secs(50)).unwrap().hits, 2);
+        assert_eq!(
+            store
+                .hit("a", at(20), Duration::from_secs(50))
+                .unwrap()
+                .hits,
+            2
+        );
         store.hit("c", at(200), Duration::from_secs(100)).unwrap();
         assert!(store.get("c", at(200)).unwrap().is_some());
         assert_eq!(store.counters().len(), 1);

@@ -303,7 +303,10 @@ mod tests {
             client_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
             "2001:db8:1:2::/64"
         );
-        assert_eq!(client_key("2001:db8:1:2::1"), client_key("2001:db8:1:2:ffff::9"));
+        assert_eq!(
+            client_key("2001:db8:1:2::1"),
+            client_key("2001:db8:1:2:ffff::9")
+        );
         assert_ne!(client_key("2001:db8:1:2::1"), client_key("2001:db8:1:3::1"));
         assert_eq!(client_key("::ffff:192.0.2.7"), "192.0.2.7");
         assert_eq!(client_key("192.0.2.7"), "192.0.2.7");

@@ -10,9 +10,14 @@
 macro_rules! prove_factor {
     ($flavor:tt, $self:ident, $conn:expr, $client:expr, $user:expr, $record:expr, $proof:expr, $expected:expr, $raced:expr) => {{
         let sealer = $self.decisions().sealer();
-        let proved = guarded!($flavor, $self, Proof::SecondFactor, Some($user.email()), $client, {
-            prove(sealer, &$record, $proof, SystemTime::now())
-        })?;
+        let proved = guarded!(
+            $flavor,
+            $self,
+            Proof::SecondFactor,
+            Some($user.email()),
+            $client,
+            { prove(sealer, &$record, $proof, SystemTime::now()) }
+        )?;
         let written = step!(
             $flavor,
             U::SecondFactors::update_factors($conn, &proved.record, $expected)

@@ -116,27 +116,57 @@ fn an_opened_token_only_finishes_its_own_purpose() {
 #[test]
 fn the_guarded_check_counts_each_kind_of_proof_apart() {
     use crate::Proof;
-    let users = Users::<TestUser>::new(UsersConfig::new(SECRET).unwrap().login_limits(2, 100).unwrap());
+    let users = Users::<TestUser>::new(
+        UsersConfig::new(SECRET)
+            .unwrap()
+            .login_limits(2, 100)
+            .unwrap(),
+    );
     let account = Some("alice@example.com");
     let wrong = || Err::<(), _>(UsersError::InvalidCredentials);
     for _ in 0..2 {
-        assert_err(users.guarded(Proof::SecondFactor, account, None, wrong), "InvalidCredentials");
+        assert_err(
+            users.guarded(Proof::SecondFactor, account, None, wrong),
+            "InvalidCredentials",
+        );
     }
     // Locked: the right code is refused too.
-    assert_err(users.guarded(Proof::SecondFactor, account, None, || Ok(())), "TooManyAttempts");
+    assert_err(
+        users.guarded(Proof::SecondFactor, account, None, || Ok(())),
+        "TooManyAttempts",
+    );
     // A right password is another kind: it passes, and forgives no wrong code.
-    users.guarded(Proof::Password, account, None, || Ok(())).unwrap();
-    assert_err(users.guarded(Proof::SecondFactor, account, None, || Ok(())), "TooManyAttempts");
+    users
+        .guarded(Proof::Password, account, None, || Ok(()))
+        .unwrap();
+    assert_err(
+        users.guarded(Proof::SecondFactor, account, None, || Ok(())),
+        "TooManyAttempts",
+    );
     // Another account is not locked; a refusal that is no failed proof counts for nothing.
     let other = Some("bob@example.com");
     for _ in 0..3 {
-        assert_err(users.guarded(Proof::SecondFactor, other, None, || Err::<(), _>(UsersError::InvalidToken)), "InvalidToken");
+        assert_err(
+            users.guarded(Proof::SecondFactor, other, None, || {
+                Err::<(), _>(UsersError::InvalidToken)
+            }),
+            "InvalidToken",
+        );
     }
-    users.guarded(Proof::SecondFactor, other, None, || Ok(())).unwrap();
+    users
+        .guarded(Proof::SecondFactor, other, None, || Ok(()))
+        .unwrap();
     // A token's failure is InvalidToken, counted by the client.
     for _ in 0..100 {
-        let _ = users.guarded(Proof::Token, None, Some("2001:db8::1"), || Err::<(), _>(UsersError::InvalidToken));
+        let _ = users.guarded(Proof::Token, None, Some("2001:db8::1"), || {
+            Err::<(), _>(UsersError::InvalidToken)
+        });
     }
-    assert_err(users.guarded(Proof::Token, None, Some("2001:db8::ffff"), || Ok(())), "TooManyAttempts");
-    users.guarded(Proof::Token, None, Some("2001:db8:0:1::1"), || Ok(())).unwrap();
+    assert_err(
+        users.guarded(Proof::Token, None, Some("2001:db8::ffff"), || Ok(())),
+        "TooManyAttempts",
+    );
+    users
+        .guarded(Proof::Token, None, Some("2001:db8:0:1::1"), || Ok(()))
+        .unwrap();
 }
