@@ -20,6 +20,8 @@ use serde_json::error::Category;
 use serde_json::json;
 use users_diesel::UsersError;
 
+use crate::ErrorCode;
+
 /// An error response: an HTTP status and a JSON body
 /// `{"error": {"code": "email_taken", "message": "a user with this email address already exists"}}`.
 ///
@@ -30,16 +32,16 @@ use users_diesel::UsersError;
 ///
 /// ```
 /// use axum::http::StatusCode;
-/// use users_axum::ApiError;
+/// use users_axum::{ApiError, ErrorCode};
 /// use users_diesel::UsersError;
 ///
 /// let error = ApiError::from(UsersError::EmailTaken);
-/// assert_eq!((error.status(), error.code()), (StatusCode::CONFLICT, "email_taken"));
+/// assert_eq!((error.status(), error.code()), (StatusCode::CONFLICT, ErrorCode::EmailTaken));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: Cow<'static, str>,
     retry_after: Option<u64>,
     field: Option<Cow<'static, str>>,
@@ -48,11 +50,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with this status, code and message.
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         ApiError {
             status,
             code,
@@ -69,15 +67,20 @@ impl ApiError {
         field: impl Into<Cow<'static, str>>,
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).with_field(field)
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidField,
+            message,
+        )
+        .with_field(field)
     }
 
     /// Whether this answer is a proof of kind `proof` failing (`invalid_token` for a token,
     /// `invalid_credentials` for the others), which the guarded check counts.
     pub(crate) fn is_failed(&self, proof: users_diesel::Proof) -> bool {
         match proof {
-            users_diesel::Proof::Token => self.code == "invalid_token",
-            _ => self.code == "invalid_credentials",
+            users_diesel::Proof::Token => self.code == ErrorCode::InvalidToken,
+            _ => self.code == ErrorCode::InvalidCredentials,
         }
     }
 
@@ -101,7 +104,7 @@ impl ApiError {
     pub fn not_found() -> Self {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "there is no route with this path",
         )
     }
@@ -110,7 +113,7 @@ impl ApiError {
     pub fn method_not_allowed() -> Self {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "this route does not take this method",
         )
     }
@@ -119,7 +122,7 @@ impl ApiError {
     pub fn unauthorized() -> Self {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "this request needs a session: log in and send its token",
         )
     }
@@ -129,7 +132,7 @@ impl ApiError {
     pub fn invalid_session() -> Self {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the session is invalid or has ended: log in again",
         )
     }
@@ -139,7 +142,7 @@ impl ApiError {
     /// again; any other refusal stays as it is.
     pub(crate) fn ends_login(self) -> Self {
         match self.code {
-            "invalid_token" => ApiError::invalid_session(),
+            ErrorCode::InvalidToken => ApiError::invalid_session(),
             _ => self,
         }
     }
@@ -148,21 +151,21 @@ impl ApiError {
     pub fn forbidden() -> Self {
         ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "you do not have a role this request needs",
         )
     }
 
     /// 400 `bad_request`, with what was wrong with the request.
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
     /// 500 `internal`, with a message that says nothing about the cause.
     pub fn internal() -> Self {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "internal server error",
         )
     }
@@ -178,8 +181,8 @@ impl ApiError {
         self.status
     }
 
-    /// The stable snake_case code.
-    pub fn code(&self) -> &'static str {
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 
@@ -214,31 +217,35 @@ impl ApiError {
 impl From<UsersError> for ApiError {
     fn from(error: UsersError) -> Self {
         let (status, code) = match &error {
-            UsersError::InvalidEmail(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_email"),
-            UsersError::InvalidPassword(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_password")
+            UsersError::InvalidEmail(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidEmail)
             }
-            UsersError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
-            UsersError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            UsersError::InactiveUser => (StatusCode::FORBIDDEN, "inactive_user"),
-            UsersError::UnverifiedUser => (StatusCode::FORBIDDEN, "unverified_user"),
-            UsersError::AlreadyVerified => (StatusCode::CONFLICT, "already_verified"),
-            UsersError::InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token"),
-            UsersError::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
-            UsersError::PasswordRequired => (StatusCode::BAD_REQUEST, "password_required"),
-            UsersError::RoleExists => (StatusCode::CONFLICT, "role_exists"),
-            UsersError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
-            UsersError::LastSignInMethod => (StatusCode::CONFLICT, "last_sign_in_method"),
-            UsersError::RoleNotFound => (StatusCode::NOT_FOUND, "role_not_found"),
+            UsersError::InvalidPassword(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidPassword)
+            }
+            UsersError::EmailTaken => (StatusCode::CONFLICT, ErrorCode::EmailTaken),
+            UsersError::InvalidCredentials => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials)
+            }
+            UsersError::InactiveUser => (StatusCode::FORBIDDEN, ErrorCode::InactiveUser),
+            UsersError::UnverifiedUser => (StatusCode::FORBIDDEN, ErrorCode::UnverifiedUser),
+            UsersError::AlreadyVerified => (StatusCode::CONFLICT, ErrorCode::AlreadyVerified),
+            UsersError::InvalidToken => (StatusCode::BAD_REQUEST, ErrorCode::InvalidToken),
+            UsersError::UserNotFound => (StatusCode::NOT_FOUND, ErrorCode::UserNotFound),
+            UsersError::PasswordRequired => (StatusCode::BAD_REQUEST, ErrorCode::PasswordRequired),
+            UsersError::RoleExists => (StatusCode::CONFLICT, ErrorCode::RoleExists),
+            UsersError::Conflict { .. } => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            UsersError::LastSignInMethod => (StatusCode::CONFLICT, ErrorCode::LastSignInMethod),
+            UsersError::RoleNotFound => (StatusCode::NOT_FOUND, ErrorCode::RoleNotFound),
             UsersError::InvalidRoleName(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_role_name")
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidRoleName)
             }
             UsersError::TooManyAttempts { retry_after } => {
                 // Rounded up: a client that waits the header's seconds is let in.
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 return ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
+                    ErrorCode::TooManyAttempts,
                     error.to_string(),
                 )
                 .with_retry_after(seconds);
@@ -246,7 +253,7 @@ impl From<UsersError> for ApiError {
             UsersError::Overloaded => {
                 return ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "overloaded",
+                    ErrorCode::Overloaded,
                     error.to_string(),
                 )
                 .with_retry_after(1);
@@ -347,7 +354,7 @@ fn body_rejection(status: StatusCode, text: String) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "the request body is too large",
         )
     } else {
@@ -535,7 +542,7 @@ mod tests {
         ];
         for (error, status, code) in cases {
             let api = ApiError::from(error);
-            assert_eq!((api.status().as_u16(), api.code()), (status, code));
+            assert_eq!((api.status().as_u16(), api.code().as_str()), (status, code));
         }
     }
 
@@ -581,7 +588,7 @@ mod tests {
             assert_eq!(
                 (api.code(), api.field(), api.reason(), api.message()),
                 (
-                    "invalid_password",
+                    ErrorCode::InvalidPassword,
                     Some("password"),
                     Some(reason),
                     message.as_str()

@@ -135,6 +135,7 @@
 //! | `inactive_user` | 403 | login or a session of a deactivated user |
 //! | `unverified_user` | 403 | an unverified user where verification is required; enrolling a TOTP or a passkey, or linking a provider, before the address is verified |
 //! | `already_verified` | 409 | verifying a verified user |
+//! | `password_required` | 400 | `PATCH /users/me` with a new `email` or `password` but no `current_password`; `error.field` names it |
 //! | `invalid_token` | 400 | a bad verification or reset token in a body |
 //! | `invalid_token` | 401 | a bad, expired, logged-out or outdated session token; a bad, retired or replayed refresh token; a bad, expired or used `mfa_token` |
 //! | `invalid_field` | 422 | a JSON member missing, unknown, repeated or mistyped, or a bad query parameter; `error.field` names it |
@@ -161,6 +162,7 @@
 //! | `internal` | 500 | a database or pool failure; logged with `tracing`, never described |
 #![deny(missing_docs, unsafe_code)]
 
+mod code;
 mod error;
 mod extract;
 mod factors;
@@ -184,6 +186,7 @@ mod state;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use code::ErrorCode;
 pub use error::{ApiError, JsonBody};
 pub use extract::{
     Admin, CurrentUser, HasAllRoles, HasAnyRole, HasRole, RoleName, RoleNames, Verified,

@@ -61,7 +61,7 @@ use users_diesel::{
 
 use crate::routes::session_answer;
 use crate::session::cookie_value;
-use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
+use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
 
 /// The cookie that carries a flow's sealed state from the authorization request to the
 /// callback: a `__Host-` cookie, which browsers accept only Secure, with `Path=/` and no
@@ -403,7 +403,7 @@ impl OAuth {
         self.providers.get(name).ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorCode::NotFound,
                 format!("no provider is called {name:?} here"),
             )
         })
@@ -541,7 +541,7 @@ impl OAuth {
             tracing::debug!("users-axum: an oauth callback was refused: {why}");
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_state",
+                ErrorCode::InvalidState,
                 "this sign-in was not started in this browser, or took too long: start again",
             )
         };
@@ -803,7 +803,7 @@ fn provider_down(name: &str, error: &dyn fmt::Display) -> ApiError {
     tracing::warn!("users-axum: the provider {name:?} failed: {error}");
     ApiError::new(
         StatusCode::BAD_GATEWAY,
-        "provider_unavailable",
+        ErrorCode::ProviderUnavailable,
         format!("the provider {name:?} could not be reached or gave an unusable answer"),
     )
 }
@@ -812,7 +812,7 @@ fn provider_down(name: &str, error: &dyn fmt::Display) -> ApiError {
 fn refused_by_provider(why: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "oauth_refused",
+        ErrorCode::OauthRefused,
         format!("the sign-in was refused: {why}"),
     )
 }
@@ -843,7 +843,7 @@ pub(crate) fn sign_in_refused(provider: &str, error: UsersError) -> ApiError {
     match error {
         UsersError::EmailTaken => ApiError::new(
             StatusCode::CONFLICT,
-            "email_taken",
+            ErrorCode::EmailTaken,
             format!(
                 "an account with this email address exists, and {provider} or the account has not \
                  verified it: log in to that account and link {provider} from there"
@@ -851,17 +851,17 @@ pub(crate) fn sign_in_refused(provider: &str, error: UsersError) -> ApiError {
         ),
         UsersError::Conflict { column: "subject" } => ApiError::new(
             StatusCode::CONFLICT,
-            "oauth_account_taken",
+            ErrorCode::OauthAccountTaken,
             format!("this {provider} account is linked to another user"),
         ),
         UsersError::Conflict { column: "provider" } => ApiError::new(
             StatusCode::CONFLICT,
-            "oauth_provider_linked",
+            ErrorCode::OauthProviderLinked,
             format!("another {provider} account is linked already: unlink it first"),
         ),
         UsersError::InvalidEmail(_) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_email",
+            ErrorCode::InvalidEmail,
             format!("{provider} gave no usable email address"),
         ),
         error => error.into(),
@@ -873,7 +873,7 @@ fn oauth<U: UserModel>(users: &UsersState<U>) -> Result<&OAuth, ApiError> {
     users.oauth_providers().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "sign-in with a provider is not set up here (UsersState::oauth)",
         )
     })
@@ -988,7 +988,7 @@ async fn finish<U: Profile>(
         tracing::debug!("users-axum: the provider {name:?} answered the error {error:?}");
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "oauth_denied",
+            ErrorCode::OauthDenied,
             format!("{name} did not sign you in ({error})"),
         ));
     }
@@ -1060,7 +1060,7 @@ pub(crate) async fn unlink<U: Profile>(
     } else {
         Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("no {name} account is linked"),
         ))
     }

@@ -21,7 +21,7 @@ use utoipa::openapi::{
 };
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::Profile;
+use crate::{ErrorCode as Code, Profile};
 
 /// Who may call a route.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -43,7 +43,7 @@ struct Route {
     ok: (u16, &'static str, Option<&'static str>),
     /// The refusals particular to the route, by status; those of every route with a body, a
     /// path parameter or a session are added to them.
-    errors: &'static [(u16, &'static [&'static str])],
+    errors: &'static [(u16, &'static [Code])],
 }
 
 const fn route(
@@ -53,7 +53,7 @@ const fn route(
     access: Access,
     body: Option<&'static str>,
     ok: (u16, &'static str, Option<&'static str>),
-    errors: &'static [(u16, &'static [&'static str])],
+    errors: &'static [(u16, &'static [Code])],
 ) -> Route {
     Route {
         method,
@@ -79,10 +79,10 @@ const ROUTES: &[Route] = &[
         Some("Registration"),
         (201, "the new user", Some("User")),
         &[
-            (409, &["email_taken", "conflict"]),
-            (422, &["invalid_email", "invalid_password"]),
-            (429, &["too_many_attempts"]),
-            (503, &["overloaded"]),
+            (409, &[Code::EmailTaken, Code::Conflict]),
+            (422, &[Code::InvalidEmail, Code::InvalidPassword]),
+            (429, &[Code::TooManyAttempts]),
+            (503, &[Code::Overloaded]),
         ],
     ),
     route(
@@ -98,10 +98,10 @@ const ROUTES: &[Route] = &[
             Some("LoginAnswer"),
         ),
         &[
-            (401, &["invalid_credentials"]),
-            (403, &["inactive_user", "unverified_user"]),
-            (429, &["too_many_attempts"]),
-            (503, &["overloaded"]),
+            (401, &[Code::InvalidCredentials]),
+            (403, &[Code::InactiveUser, Code::UnverifiedUser]),
+            (429, &[Code::TooManyAttempts]),
+            (503, &[Code::Overloaded]),
         ],
     ),
     route(
@@ -112,9 +112,9 @@ const ROUTES: &[Route] = &[
         Some("SecondFactorLogin"),
         (200, "a new session", Some("Session")),
         &[
-            (401, &["invalid_token", "invalid_credentials"]),
-            (403, &["inactive_user"]),
-            (429, &["too_many_attempts"]),
+            (401, &[Code::InvalidToken, Code::InvalidCredentials]),
+            (403, &[Code::InactiveUser]),
+            (429, &[Code::TooManyAttempts]),
         ],
     ),
     route(
@@ -126,10 +126,10 @@ const ROUTES: &[Route] = &[
         Some("RefreshRequest"),
         (200, "new tokens of the session", Some("Session")),
         &[
-            (401, &["invalid_token"]),
-            (403, &["inactive_user"]),
-            (404, &["not_found"]),
-            (429, &["too_many_attempts"]),
+            (401, &[Code::InvalidToken]),
+            (403, &[Code::InactiveUser]),
+            (404, &[Code::NotFound]),
+            (429, &[Code::TooManyAttempts]),
         ],
     ),
     route(
@@ -140,7 +140,7 @@ const ROUTES: &[Route] = &[
         Session,
         None,
         (204, "the session is over", None),
-        &[(403, &["forbidden"])],
+        &[(403, &[Code::Forbidden])],
     ),
     route(
         Post,
@@ -153,7 +153,7 @@ const ROUTES: &[Route] = &[
             "the same answer whether or not the address has an account",
             Some("Message"),
         ),
-        &[(429, &["too_many_attempts"])],
+        &[(429, &[Code::TooManyAttempts])],
     ),
     route(
         Post,
@@ -164,10 +164,10 @@ const ROUTES: &[Route] = &[
         Some("TokenRequest"),
         (200, "the verified user", Some("User")),
         &[
-            (400, &["invalid_token"]),
-            (403, &["inactive_user"]),
-            (409, &["already_verified", "email_taken"]),
-            (429, &["too_many_attempts"]),
+            (400, &[Code::InvalidToken]),
+            (403, &[Code::InactiveUser]),
+            (409, &[Code::AlreadyVerified, Code::EmailTaken]),
+            (429, &[Code::TooManyAttempts]),
         ],
     ),
     route(
@@ -181,7 +181,7 @@ const ROUTES: &[Route] = &[
             "the same answer whether or not the address has an account",
             Some("Message"),
         ),
-        &[(429, &["too_many_attempts"])],
+        &[(429, &[Code::TooManyAttempts])],
     ),
     route(
         Post,
@@ -191,11 +191,11 @@ const ROUTES: &[Route] = &[
         Some("PasswordReset"),
         (200, "the user, with the new password", Some("User")),
         &[
-            (400, &["invalid_token"]),
-            (403, &["inactive_user"]),
-            (422, &["invalid_password"]),
-            (429, &["too_many_attempts"]),
-            (503, &["overloaded"]),
+            (400, &[Code::InvalidToken]),
+            (403, &[Code::InactiveUser]),
+            (422, &[Code::InvalidPassword]),
+            (429, &[Code::TooManyAttempts]),
+            (503, &[Code::Overloaded]),
         ],
     ),
     route(
@@ -221,12 +221,12 @@ const ROUTES: &[Route] = &[
             Some("User"),
         ),
         &[
-            (401, &["invalid_credentials"]),
-            (403, &["inactive_user"]),
-            (409, &["email_taken", "conflict"]),
-            (422, &["invalid_email", "invalid_password"]),
-            (429, &["too_many_attempts"]),
-            (503, &["overloaded"]),
+            (401, &[Code::InvalidCredentials]),
+            (403, &[Code::InactiveUser]),
+            (409, &[Code::EmailTaken, Code::Conflict]),
+            (422, &[Code::InvalidEmail, Code::InvalidPassword]),
+            (429, &[Code::TooManyAttempts]),
+            (503, &[Code::Overloaded]),
         ],
     ),
     route(
@@ -237,10 +237,10 @@ const ROUTES: &[Route] = &[
         Some("PasswordConfirmation"),
         (204, "the account is deleted", None),
         &[
-            (401, &["invalid_credentials"]),
-            (409, &["last_admin"]),
-            (429, &["too_many_attempts"]),
-            (503, &["overloaded"]),
+            (401, &[Code::InvalidCredentials]),
+            (409, &[Code::LastAdmin]),
+            (429, &[Code::TooManyAttempts]),
+            (503, &[Code::Overloaded]),
         ],
     ),
     route(
@@ -250,7 +250,7 @@ const ROUTES: &[Route] = &[
         Session,
         None,
         (200, "the sessions", Some("SessionList")),
-        &[(404, &["not_found"])],
+        &[(404, &[Code::NotFound])],
     ),
     route(
         Delete,
@@ -259,7 +259,7 @@ const ROUTES: &[Route] = &[
         Session,
         None,
         (200, "how many sessions ended", Some("Ended")),
-        &[(404, &["not_found"])],
+        &[(404, &[Code::NotFound])],
     ),
     route(
         Delete,
@@ -268,7 +268,7 @@ const ROUTES: &[Route] = &[
         Session,
         None,
         (204, "the session is over", None),
-        &[(404, &["not_found"])],
+        &[(404, &[Code::NotFound])],
     ),
     route(
         Get,
@@ -288,11 +288,11 @@ const ROUTES: &[Route] = &[
         Some("PresenceProof"),
         (200, "the enrolment", Some("TotpEnrollment")),
         &[
-            (401, &["invalid_credentials"]),
-            (403, &["unverified_user"]),
-            (409, &["conflict"]),
-            (429, &["too_many_attempts"]),
-            (503, &["overloaded"]),
+            (401, &[Code::InvalidCredentials]),
+            (403, &[Code::UnverifiedUser]),
+            (409, &[Code::Conflict]),
+            (429, &[Code::TooManyAttempts]),
+            (503, &[Code::Overloaded]),
         ],
     ),
     route(
@@ -303,9 +303,9 @@ const ROUTES: &[Route] = &[
         Some("CodeRequest"),
         (200, "the recovery codes", Some("RecoveryCodes")),
         &[
-            (401, &["invalid_credentials"]),
-            (409, &["conflict"]),
-            (429, &["too_many_attempts"]),
+            (401, &[Code::InvalidCredentials]),
+            (409, &[Code::Conflict]),
+            (429, &[Code::TooManyAttempts]),
         ],
     ),
     route(
@@ -316,10 +316,10 @@ const ROUTES: &[Route] = &[
         Some("PresenceProof"),
         (204, "the TOTP is removed", None),
         &[
-            (401, &["invalid_credentials"]),
-            (409, &["conflict"]),
-            (429, &["too_many_attempts"]),
-            (503, &["overloaded"]),
+            (401, &[Code::InvalidCredentials]),
+            (409, &[Code::Conflict]),
+            (429, &[Code::TooManyAttempts]),
+            (503, &[Code::Overloaded]),
         ],
     ),
     route(
@@ -330,10 +330,10 @@ const ROUTES: &[Route] = &[
         Some("PresenceProof"),
         (200, "the new recovery codes", Some("RecoveryCodes")),
         &[
-            (401, &["invalid_credentials"]),
-            (409, &["conflict"]),
-            (429, &["too_many_attempts"]),
-            (503, &["overloaded"]),
+            (401, &[Code::InvalidCredentials]),
+            (409, &[Code::Conflict]),
+            (429, &[Code::TooManyAttempts]),
+            (503, &[Code::Overloaded]),
         ],
     ),
     route(
@@ -343,7 +343,7 @@ const ROUTES: &[Route] = &[
         Admin,
         None,
         (200, "how many sessions ended", Some("Ended")),
-        &[(404, &["user_not_found", "not_found"])],
+        &[(404, &[Code::UserNotFound, Code::NotFound])],
     ),
     route(
         Get,
@@ -353,8 +353,8 @@ const ROUTES: &[Route] = &[
         None,
         (200, "the page", Some("UserList")),
         &[
-            (404, &["role_not_found"]),
-            (422, &["invalid_email", "invalid_field"]),
+            (404, &[Code::RoleNotFound]),
+            (422, &[Code::InvalidEmail, Code::InvalidField]),
         ],
     ),
     route(
@@ -373,7 +373,7 @@ const ROUTES: &[Route] = &[
         Admin,
         Some("RoleRequest"),
         (201, "the new role", Some("Role")),
-        &[(409, &["role_exists"]), (422, &["invalid_role_name"])],
+        &[(409, &[Code::RoleExists]), (422, &[Code::InvalidRoleName])],
     ),
     route(
         Delete,
@@ -382,7 +382,7 @@ const ROUTES: &[Route] = &[
         Admin,
         None,
         (204, "the role is deleted", None),
-        &[(404, &["role_not_found"]), (409, &["last_admin"])],
+        &[(404, &[Code::RoleNotFound]), (409, &[Code::LastAdmin])],
     ),
     route(
         Post,
@@ -391,7 +391,7 @@ const ROUTES: &[Route] = &[
         Admin,
         None,
         (204, "the user has the role", None),
-        &[(404, &["user_not_found", "role_not_found"])],
+        &[(404, &[Code::UserNotFound, Code::RoleNotFound])],
     ),
     route(
         Delete,
@@ -402,8 +402,8 @@ const ROUTES: &[Route] = &[
         None,
         (204, "the user lacks the role", None),
         &[
-            (404, &["user_not_found", "role_not_found"]),
-            (409, &["last_admin"]),
+            (404, &[Code::UserNotFound, Code::RoleNotFound]),
+            (409, &[Code::LastAdmin]),
         ],
     ),
     route(
@@ -413,7 +413,7 @@ const ROUTES: &[Route] = &[
         Admin,
         None,
         (200, "the user", Some("User")),
-        &[(404, &["user_not_found"])],
+        &[(404, &[Code::UserNotFound])],
     ),
     route(
         Patch,
@@ -423,9 +423,9 @@ const ROUTES: &[Route] = &[
         Some("AdminUserUpdate"),
         (200, "the user", Some("User")),
         &[
-            (404, &["user_not_found"]),
-            (409, &["email_taken", "conflict", "last_admin"]),
-            (422, &["invalid_email"]),
+            (404, &[Code::UserNotFound]),
+            (409, &[Code::EmailTaken, Code::Conflict, Code::LastAdmin]),
+            (422, &[Code::InvalidEmail]),
         ],
     ),
     route(
@@ -435,7 +435,7 @@ const ROUTES: &[Route] = &[
         Admin,
         None,
         (204, "the user is deleted", None),
-        &[(404, &["user_not_found"]), (409, &["last_admin"])],
+        &[(404, &[Code::UserNotFound]), (409, &[Code::LastAdmin])],
     ),
 ];
 
@@ -449,7 +449,7 @@ const PASSKEY_ROUTES: &[Route] = &[
         Session,
         None,
         (200, "the passkeys", Some("PasskeyList")),
-        &[(404, &["not_found"])],
+        &[(404, &[Code::NotFound])],
     ),
     route(
         Post,
@@ -460,11 +460,11 @@ const PASSKEY_ROUTES: &[Route] = &[
         Some("PresenceProof"),
         (200, "the ceremony", Some("PasskeyCeremony")),
         &[
-            (401, &["invalid_credentials"]),
-            (403, &["unverified_user"]),
-            (404, &["not_found"]),
-            (429, &["too_many_attempts"]),
-            (503, &["overloaded"]),
+            (401, &[Code::InvalidCredentials]),
+            (403, &[Code::UnverifiedUser]),
+            (404, &[Code::NotFound]),
+            (429, &[Code::TooManyAttempts]),
+            (503, &[Code::Overloaded]),
         ],
     ),
     route(
@@ -475,10 +475,10 @@ const PASSKEY_ROUTES: &[Route] = &[
         Some("PasskeyRegistration"),
         (201, "the passkey", Some("Passkey")),
         &[
-            (400, &["invalid_token"]),
-            (401, &["invalid_credentials"]),
-            (404, &["not_found"]),
-            (409, &["conflict"]),
+            (400, &[Code::InvalidToken]),
+            (401, &[Code::InvalidCredentials]),
+            (404, &[Code::NotFound]),
+            (409, &[Code::Conflict]),
         ],
     ),
     route(
@@ -489,10 +489,10 @@ const PASSKEY_ROUTES: &[Route] = &[
         Some("PresenceProof"),
         (204, "the passkey is removed", None),
         &[
-            (401, &["invalid_credentials"]),
-            (404, &["not_found"]),
-            (429, &["too_many_attempts"]),
-            (503, &["overloaded"]),
+            (401, &[Code::InvalidCredentials]),
+            (404, &[Code::NotFound]),
+            (429, &[Code::TooManyAttempts]),
+            (503, &[Code::Overloaded]),
         ],
     ),
     route(
@@ -502,7 +502,7 @@ const PASSKEY_ROUTES: &[Route] = &[
         Anyone,
         Some("EmailRequest"),
         (200, "the ceremony", Some("PasskeyCeremony")),
-        &[(401, &["invalid_credentials"]), (404, &["not_found"])],
+        &[(401, &[Code::InvalidCredentials]), (404, &[Code::NotFound])],
     ),
     route(
         Post,
@@ -512,11 +512,11 @@ const PASSKEY_ROUTES: &[Route] = &[
         Some("PasskeySignIn"),
         (200, "a new session", Some("Session")),
         &[
-            (400, &["invalid_token"]),
-            (401, &["invalid_credentials", "invalid_token"]),
-            (403, &["inactive_user", "unverified_user"]),
-            (404, &["not_found"]),
-            (429, &["too_many_attempts"]),
+            (400, &[Code::InvalidToken]),
+            (401, &[Code::InvalidCredentials, Code::InvalidToken]),
+            (403, &[Code::InactiveUser, Code::UnverifiedUser]),
+            (404, &[Code::NotFound]),
+            (429, &[Code::TooManyAttempts]),
         ],
     ),
     route(
@@ -527,9 +527,9 @@ const PASSKEY_ROUTES: &[Route] = &[
         Some("PendingLogin"),
         (200, "the ceremony", Some("PasskeyCeremony")),
         &[
-            (401, &["invalid_token", "invalid_credentials"]),
-            (403, &["inactive_user"]),
-            (404, &["not_found"]),
+            (401, &[Code::InvalidToken, Code::InvalidCredentials]),
+            (403, &[Code::InactiveUser]),
+            (404, &[Code::NotFound]),
         ],
     ),
 ];
@@ -545,7 +545,10 @@ const OAUTH_ROUTES: &[Route] = &[
         Anyone,
         None,
         (303, "to the provider", None),
-        &[(404, &["not_found"]), (502, &["provider_unavailable"])],
+        &[
+            (404, &[Code::NotFound]),
+            (502, &[Code::ProviderUnavailable]),
+        ],
     ),
     route(
         Get,
@@ -563,24 +566,24 @@ const OAUTH_ROUTES: &[Route] = &[
             (
                 400,
                 &[
-                    "invalid_state",
-                    "oauth_refused",
-                    "oauth_denied",
-                    "invalid_token",
+                    Code::InvalidState,
+                    Code::OauthRefused,
+                    Code::OauthDenied,
+                    Code::InvalidToken,
                 ],
             ),
-            (403, &["inactive_user", "unverified_user"]),
-            (404, &["not_found"]),
+            (403, &[Code::InactiveUser, Code::UnverifiedUser]),
+            (404, &[Code::NotFound]),
             (
                 409,
                 &[
-                    "email_taken",
-                    "oauth_account_taken",
-                    "oauth_provider_linked",
+                    Code::EmailTaken,
+                    Code::OauthAccountTaken,
+                    Code::OauthProviderLinked,
                 ],
             ),
-            (422, &["invalid_email"]),
-            (502, &["provider_unavailable"]),
+            (422, &[Code::InvalidEmail]),
+            (502, &[Code::ProviderUnavailable]),
         ],
     ),
     route(
@@ -592,12 +595,12 @@ const OAUTH_ROUTES: &[Route] = &[
         Some("PresenceProof"),
         (200, "the URL to open", Some("AuthorizationUrl")),
         &[
-            (401, &["invalid_credentials"]),
-            (403, &["unverified_user"]),
-            (404, &["not_found"]),
-            (429, &["too_many_attempts"]),
-            (502, &["provider_unavailable"]),
-            (503, &["overloaded"]),
+            (401, &[Code::InvalidCredentials]),
+            (403, &[Code::UnverifiedUser]),
+            (404, &[Code::NotFound]),
+            (429, &[Code::TooManyAttempts]),
+            (502, &[Code::ProviderUnavailable]),
+            (503, &[Code::Overloaded]),
         ],
     ),
     route(
@@ -607,7 +610,7 @@ const OAUTH_ROUTES: &[Route] = &[
         Session,
         None,
         (200, "the accounts", Some("OAuthAccountList")),
-        &[(404, &["not_found"])],
+        &[(404, &[Code::NotFound])],
     ),
     route(
         Delete,
@@ -616,44 +619,8 @@ const OAUTH_ROUTES: &[Route] = &[
         Session,
         None,
         (204, "the account is unlinked", None),
-        &[(404, &["not_found"]), (409, &["last_sign_in_method"])],
+        &[(404, &[Code::NotFound]), (409, &[Code::LastSignInMethod])],
     ),
-];
-
-/// Every error code of [`ApiError`](crate::ApiError)s that the routes answer.
-const CODES: &[&str] = &[
-    "invalid_email",
-    "invalid_password",
-    "invalid_field",
-    "email_taken",
-    "conflict",
-    "invalid_credentials",
-    "inactive_user",
-    "unverified_user",
-    "already_verified",
-    "invalid_token",
-    "user_not_found",
-    "password_required",
-    "role_exists",
-    "role_not_found",
-    "invalid_role_name",
-    "unauthorized",
-    "forbidden",
-    "bad_request",
-    "not_found",
-    "method_not_allowed",
-    "payload_too_large",
-    "too_many_attempts",
-    "overloaded",
-    "internal",
-    "last_sign_in_method",
-    "last_admin",
-    "invalid_state",
-    "oauth_refused",
-    "oauth_denied",
-    "oauth_account_taken",
-    "oauth_provider_linked",
-    "provider_unavailable",
 ];
 
 /// The OpenAPI 3.1 document of [`router`](crate::router) for the user model `U`: every route
@@ -913,13 +880,13 @@ fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Every refusal of a route, by status: its own and those of what it takes.
-fn refusals(route: &Route) -> BTreeMap<u16, Vec<&'static str>> {
-    let mut refusals: BTreeMap<u16, Vec<&'static str>> = BTreeMap::new();
-    let mut add = |status: u16, codes: &[&'static str]| {
+fn refusals(route: &Route) -> BTreeMap<u16, Vec<Code>> {
+    let mut refusals: BTreeMap<u16, Vec<Code>> = BTreeMap::new();
+    let mut add = |status: u16, codes: &[Code]| {
         let known = refusals.entry(status).or_default();
         for code in codes {
             if !known.contains(code) {
-                known.push(code);
+                known.push(*code);
             }
         }
     };
@@ -927,26 +894,30 @@ fn refusals(route: &Route) -> BTreeMap<u16, Vec<&'static str>> {
         add(*status, codes);
     }
     if route.body.is_some() {
-        add(400, &["bad_request"]);
-        add(413, &["payload_too_large"]);
-        add(422, &["invalid_field"]);
+        add(400, &[Code::BadRequest]);
+        add(413, &[Code::PayloadTooLarge]);
+        add(422, &[Code::InvalidField]);
     }
     if route.path.contains('{') {
-        add(400, &["bad_request"]);
+        add(400, &[Code::BadRequest]);
     }
     if route.access != Anyone {
-        add(401, &["unauthorized", "invalid_token"]);
-        add(403, &["inactive_user", "unverified_user"]);
+        add(401, &[Code::Unauthorized, Code::InvalidToken]);
+        add(403, &[Code::InactiveUser, Code::UnverifiedUser]);
     }
     if route.access == Admin {
-        add(403, &["forbidden"]);
+        add(403, &[Code::Forbidden]);
     }
-    add(500, &["internal"]);
+    if route.access != Anyone && !matches!(route.method, Get) {
+        // A state-changing request by the session cookie from another origin.
+        add(403, &[Code::Forbidden]);
+    }
+    add(500, &[Code::Internal]);
     refusals
 }
 
 /// The answer of a refusal with one of `codes`.
-fn refusal(codes: &[&str]) -> utoipa::openapi::Response {
+fn refusal(codes: &[Code]) -> utoipa::openapi::Response {
     let list = codes
         .iter()
         .map(|code| format!("`{code}`"))
@@ -1066,7 +1037,9 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                 vec![
                     (
                         "code",
-                        string().enum_values(Some(CODES.iter().copied())).into(),
+                        string()
+                            .enum_values(Some(Code::ALL.iter().map(|code| code.as_str())))
+                            .into(),
                     ),
                     ("message", string().into()),
                     (

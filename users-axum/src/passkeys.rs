@@ -31,7 +31,7 @@ use webauthn_rs::{Webauthn, WebauthnBuilder};
 use crate::error::PathParams;
 use crate::factors::{prove_presence, FactorBody};
 use crate::routes::session_answer;
-use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
+use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
 
 /// How long a ceremony may take.
 const CEREMONY_LIFETIME: Duration = Duration::from_secs(5 * 60);
@@ -77,7 +77,7 @@ impl Passkeys {
         crate::sealed::open(&self.sealer, &context(kind, user), sealed).ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "the ceremony's state is invalid or has expired: start again",
             )
         })
@@ -100,7 +100,7 @@ fn passkeys<U: UserModel>(users: &UsersState<U>) -> Result<&Passkeys, ApiError> 
     users.passkey_party().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "passkeys are not set up here (UsersState::passkeys)",
         )
     })
@@ -253,7 +253,7 @@ pub(crate) async fn remove<U: Profile>(
     } else {
         Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "the user has no passkey with this id",
         ))
     }

@@ -19,7 +19,7 @@ use crate::mailer::{Mail, MailKind};
 use crate::pooled::{Edit, RoleView};
 use crate::profile::{merged_profile, require_string, take_bool, take_string, user_view};
 use crate::session::set_cookie;
-use crate::{ApiError, CurrentUser, JsonBody, NewSession, Profile, UsersState};
+use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, NewSession, Profile, UsersState};
 
 /// The routes of registration, sessions, verification, password reset, the user's own profile
 /// and role administration, over `state`:
@@ -332,7 +332,7 @@ async fn refresh<U: Profile>(
 fn stateless() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "not_found",
+        ErrorCode::NotFound,
         "sessions are stateless here: there are no stored sessions or refresh tokens",
     )
 }
@@ -644,7 +644,7 @@ async fn delete_role<U: Profile>(
     if is_admin_role(&users, &name) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "last_admin",
+            ErrorCode::LastAdmin,
             "the administrators' role cannot be deleted",
         ));
     }
@@ -666,7 +666,7 @@ pub(crate) async fn keep_an_admin<U: UserModel>(
     if users.pooled().sole_holder(users.admin(), id).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "last_admin",
+            ErrorCode::LastAdmin,
             "this is the last active administrator: make another one first",
         ));
     }
@@ -881,7 +881,7 @@ async fn end_my_session<U: Profile>(
     } else {
         Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "the user has no session with this id",
         ))
     }

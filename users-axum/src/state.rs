@@ -25,7 +25,7 @@ use crate::guard::{self, GuardLayer, Rule};
 use crate::mailer::{Mail, Mailer};
 use crate::pooled::{Pooled, PooledUsers};
 use crate::session::{self, MemoryRevocations, NewSession, Revocations};
-use crate::{ApiError, CurrentUser, Profile};
+use crate::{ApiError, CurrentUser, ErrorCode, Profile};
 
 /// The default absolute lifetime of a session: 30 days from login.
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -660,7 +660,7 @@ impl<U: UserModel> UsersState<U> {
         {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 "a request from another origin cannot use the session cookie to change anything",
             ));
         }
