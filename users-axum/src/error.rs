@@ -501,6 +501,37 @@ fn path_rejection(rejection: &PathRejection) -> ApiError {
     ApiError::bad_request(rejection.body_text())
 }
 
+/// The manager's refusal of a provider sign-in, said for it.
+#[cfg(feature = "oidc")]
+pub(crate) fn sign_in_refused(provider: &str, error: UsersError) -> ApiError {
+    match error {
+        UsersError::EmailTaken => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::EmailTaken,
+            format!(
+                "an account with this email address exists, and {provider} or the account has not \
+                 verified it: log in to that account and link {provider} from there"
+            ),
+        ),
+        UsersError::Conflict { column: "subject" } => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::OauthAccountTaken,
+            format!("this {provider} account is linked to another user"),
+        ),
+        UsersError::Conflict { column: "provider" } => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::OauthProviderLinked,
+            format!("another {provider} account is linked already: unlink it first"),
+        ),
+        UsersError::InvalidEmail(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidEmail,
+            format!("{provider} gave no usable email address"),
+        ),
+        error => error.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,82 +1,220 @@
-//! The second-factor routes: completing a login with a TOTP code or a recovery code, and the
-//! user's own enrolment, confirmation, removal and recovery codes.
+//! The second-factor routes: completing a login with a TOTP code, a recovery code or a passkey,
+//! and the user's own enrolment, confirmation, removal and recovery codes.
 
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use users_diesel::{Proof, SecondFactorChallenge, SecondFactorProof, UsersError};
+use users_diesel::{Proof, UsersError};
 
-use crate::routes::session_answer;
-use crate::{ApiError, CurrentUser, JsonBody, Profile, UsersState};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
 
-/// What `POST /auth/login` answers for a user with a second factor: no session yet.
-pub(crate) fn challenge_answer(challenge: &SecondFactorChallenge) -> Response {
-    let methods: Vec<&str> = challenge.methods.iter().map(|m| m.as_str()).collect();
-    Json(json!({
-        "mfa_required": true,
-        "mfa_token": challenge.token,
-        "methods": methods,
-    }))
-    .into_response()
+use crate::answer::session_answer;
+use crate::api::{endpoint, route, Anyone, Delete, Endpoint, Get, Post, Session};
+use crate::presence::{prove_presence, FactorBody};
+#[cfg(feature = "passkeys")]
+use crate::schema::free_object;
+use crate::schema::{boolean, methods, object, password, string, totp_code};
+use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
+
+/// The routes of the second factors, each with its handler and its description: the router and the
+/// OpenAPI document are both made from this list.
+pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
+    vec![
+        endpoint(
+            complete::<U>,
+            route(
+                Post,
+                "/auth/mfa",
+                "Complete a login with its `mfa_token` and a TOTP `code` or a `recovery_code`",
+                Anyone,
+                Some("SecondFactorLogin"),
+                (200, "a new session", Some("Session")),
+                &[
+                    (401, &[ErrorCode::InvalidToken, ErrorCode::InvalidCredentials]),
+                    (403, &[ErrorCode::InactiveUser]),
+                    (429, &[ErrorCode::TooManyAttempts]),
+                ],
+            ),
+        ),
+        endpoint(
+            summary::<U>,
+            route(
+                Get,
+                "/users/me/mfa",
+                "The session user's second factors",
+                Session,
+                None,
+                (200, "the second factors", Some("SecondFactors")),
+                &[],
+            ),
+        ),
+        endpoint(
+            enroll::<U>,
+            route(
+                Post,
+                "/users/me/mfa/totp",
+                "Start a TOTP enrolment, given the password (or a factor): the secret and its otpauth \
+                 URI, shown once; enforced once confirmed",
+                Session,
+                Some("PresenceProof"),
+                (200, "the enrolment", Some("TotpEnrollment")),
+                &[
+                    (401, &[ErrorCode::InvalidCredentials]),
+                    (403, &[ErrorCode::UnverifiedUser]),
+                    (409, &[ErrorCode::Conflict]),
+                    (429, &[ErrorCode::TooManyAttempts]),
+                    (503, &[ErrorCode::Overloaded]),
+                ],
+            ),
+        ),
+        endpoint(
+            confirm::<U>,
+            route(
+                Post,
+                "/users/me/mfa/totp/confirm",
+                "Confirm the TOTP enrolment with a first code: the recovery codes, shown once",
+                Session,
+                Some("CodeRequest"),
+                (200, "the recovery codes", Some("RecoveryCodes")),
+                &[
+                    (401, &[ErrorCode::InvalidCredentials]),
+                    (409, &[ErrorCode::Conflict]),
+                    (429, &[ErrorCode::TooManyAttempts]),
+                ],
+            ),
+        ),
+        endpoint(
+            remove::<U>,
+            route(
+                Delete,
+                "/users/me/mfa/totp",
+                "Remove the TOTP and the recovery codes, given the password, a code or a recovery code",
+                Session,
+                Some("PresenceProof"),
+                (204, "the TOTP is removed", None),
+                &[
+                    (401, &[ErrorCode::InvalidCredentials]),
+                    (409, &[ErrorCode::Conflict]),
+                    (429, &[ErrorCode::TooManyAttempts]),
+                    (503, &[ErrorCode::Overloaded]),
+                ],
+            ),
+        ),
+        endpoint(
+            regenerate::<U>,
+            route(
+                Post,
+                "/users/me/mfa/recovery-codes",
+                "Replace the recovery codes, given the password, a code or a recovery code",
+                Session,
+                Some("PresenceProof"),
+                (200, "the new recovery codes", Some("RecoveryCodes")),
+                &[
+                    (401, &[ErrorCode::InvalidCredentials]),
+                    (409, &[ErrorCode::Conflict]),
+                    (429, &[ErrorCode::TooManyAttempts]),
+                    (503, &[ErrorCode::Overloaded]),
+                ],
+            ),
+        ),
+    ]
 }
 
-/// A factor in a body: a TOTP `code` or a `recovery_code` (and, where a route takes it, the
-/// `password` instead); exactly one.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FactorBody {
-    #[serde(default)]
-    mfa_token: Option<String>,
-    /// A passkey's answer (`navigator.credentials.get`), with the ceremony's `state`.
+/// The schemas of the second-factor routes, for the OpenAPI document.
+pub(crate) fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
+    vec![
+        (
+            "SecondFactorLogin",
+            object(second_factor_members(), &["mfa_token"])
+                .description(Some(
+                    "`mfa_token` and one of `code`, `recovery_code` or (feature `passkeys`) \
+                 `passkey` with its `state`",
+                ))
+                .into(),
+        ),
+        (
+            "SecondFactors",
+            object(
+                vec![
+                    ("totp", boolean().into()),
+                    ("totp_pending", boolean().into()),
+                    (
+                        "recovery_codes_left",
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(0))
+                            .into(),
+                    ),
+                    ("methods", methods().into()),
+                ],
+                &["totp", "totp_pending", "recovery_codes_left", "methods"],
+            )
+            .into(),
+        ),
+        (
+            "TotpEnrollment",
+            object(
+                vec![
+                    ("secret", string().description(Some("base32")).into()),
+                    ("otpauth_uri", string().into()),
+                    (
+                        "qr_svg",
+                        string()
+                            .description(Some("the URI as an SVG QR code (feature `qr`)"))
+                            .into(),
+                    ),
+                ],
+                &["secret", "otpauth_uri"],
+            )
+            .into(),
+        ),
+        (
+            "CodeRequest",
+            object(vec![("code", totp_code().into())], &["code"]).into(),
+        ),
+        (
+            "PresenceProof",
+            object(
+                vec![
+                    ("password", password().into()),
+                    ("code", totp_code().into()),
+                    ("recovery_code", string().into()),
+                ],
+                &[],
+            )
+            .description(Some("one of `password`, `code` or `recovery_code`"))
+            .into(),
+        ),
+        (
+            "RecoveryCodes",
+            object(
+                vec![("recovery_codes", ArrayBuilder::new().items(string()).into())],
+                &["recovery_codes"],
+            )
+            .into(),
+        ),
+    ]
+}
+
+/// The members of `POST /auth/mfa`.
+fn second_factor_members() -> Vec<(&'static str, RefOr<Schema>)> {
+    #[allow(unused_mut)] // Only the `passkeys` feature adds to them.
+    let mut members = vec![
+        ("mfa_token", string().into()),
+        ("code", totp_code().into()),
+        ("recovery_code", string().into()),
+    ];
     #[cfg(feature = "passkeys")]
-    #[serde(default)]
-    passkey: Option<webauthn_rs::prelude::PublicKeyCredential>,
-    #[cfg(feature = "passkeys")]
-    #[serde(default)]
-    state: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    recovery_code: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-}
-
-/// What a body proves: a factor, or the password.
-enum Presence<'a> {
-    Factor(SecondFactorProof<'a>),
-    Password(&'a str),
-}
-
-impl FactorBody {
-    /// The one factor the body carries (no password).
-    fn proof(&self) -> Result<SecondFactorProof<'_>, ApiError> {
-        match self.presence(false)? {
-            Presence::Factor(proof) => Ok(proof),
-            Presence::Password(_) => Err(ApiError::invalid_field("password", "send a factor")),
-        }
-    }
-
-    /// The one proof the body carries; `password` only where `password_allowed`.
-    fn presence(&self, password_allowed: bool) -> Result<Presence<'_>, ApiError> {
-        match (&self.code, &self.recovery_code, &self.password) {
-            (Some(code), None, None) => Ok(Presence::Factor(SecondFactorProof::Totp(code))),
-            (None, Some(code), None) => Ok(Presence::Factor(SecondFactorProof::RecoveryCode(code))),
-            (None, None, Some(password)) if password_allowed => Ok(Presence::Password(password)),
-            _ => {
-                let members = if password_allowed {
-                    "one of `code`, `recovery_code` or `password`"
-                } else {
-                    "one of `code` or `recovery_code`"
-                };
-                Err(ApiError::invalid_field("code", format!("send {members}")))
-            }
-        }
-    }
+    members.extend([
+        ("passkey", free_object().into()),
+        ("state", string().into()),
+    ]);
+    members
 }
 
 /// `POST /auth/mfa`: completes a login with its `mfa_token` and a factor.
@@ -116,42 +254,6 @@ pub(crate) async fn complete<U: Profile>(
     let user = users.guarded(Proof::Token, None, &parts, completed).await?;
     let session = users.start_session(&user, users.origin(&parts)).await?;
     Ok(session_answer(&users, &session, Json(session.to_json())))
-}
-
-/// Refuses a body that carries an `mfa_token` where none belongs.
-fn no_token(body: &FactorBody) -> Result<(), ApiError> {
-    match body.mfa_token {
-        Some(_) => Err(ApiError::invalid_field(
-            "mfa_token",
-            "unknown field `mfa_token`",
-        )),
-        None => Ok(()),
-    }
-}
-
-/// Checks that the caller is the user, not someone with their open session: the password, a
-/// TOTP code or a recovery code (each code used up).
-pub(crate) async fn prove_presence<U: Profile>(
-    users: &UsersState<U>,
-    parts: &Parts,
-    current: &CurrentUser<U>,
-    body: &FactorBody,
-) -> Result<(), ApiError> {
-    no_token(body)?;
-    let client = users.client(parts);
-    match body.presence(true)? {
-        Presence::Factor(proof) => {
-            users
-                .pooled()
-                .check_second_factor(client.as_deref(), &current.user, proof)
-                .await
-        }
-        Presence::Password(password) => users
-            .pooled()
-            .authenticate(client.as_deref(), current.email(), password)
-            .await
-            .map(drop),
-    }
 }
 
 /// `GET /users/me/mfa`: the user's second factors.

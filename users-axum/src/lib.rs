@@ -162,6 +162,8 @@
 //! | `internal` | 500 | a database or pool failure; logged with `tracing`, never described |
 #![deny(missing_docs, unsafe_code)]
 
+mod answer;
+mod api;
 mod code;
 mod error;
 mod extract;
@@ -174,10 +176,12 @@ mod openapi;
 #[cfg(feature = "passkeys")]
 mod passkeys;
 mod pooled;
+mod presence;
 mod profile;
 #[cfg(feature = "redis")]
 mod redis;
 mod routes;
+mod schema;
 #[cfg(any(feature = "passkeys", feature = "oidc"))]
 mod sealed;
 mod session;
@@ -196,7 +200,6 @@ pub use mailer::{LogMailer, Mail, MailKind, Mailer, MemoryMailer};
 #[cfg(feature = "oidc")]
 pub use oauth::{OAuthProvider, OAuthSettings, DISCOVERY_LIFETIME, FLOW_LIFETIME, STATE_COOKIE};
 pub use openapi::openapi;
-pub(crate) use openapi::served;
 pub use profile::{NoProfile, Profile};
 #[cfg(feature = "redis")]
 pub use redis::{RedisRevocations, RedisThrottleStore};

@@ -59,9 +59,14 @@ use users_diesel::{
     UsersError, Uuid,
 };
 
-use crate::routes::session_answer;
+use crate::answer::{challenge_answer, rfc3339, session_answer};
+use crate::api::{endpoint, route, Anyone, Delete, Endpoint, Get, Post, Session};
+use crate::presence::{prove_presence, FactorBody};
+use crate::schema::{boolean, nullable_string, object, string, time};
 use crate::session::cookie_value;
 use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
+use utoipa::openapi::schema::ArrayBuilder;
+use utoipa::openapi::{Ref, RefOr, Schema};
 
 /// The cookie that carries a flow's sealed state from the authorization request to the
 /// callback: a `__Host-` cookie, which browsers accept only Secure, with `Path=/` and no
@@ -838,36 +843,6 @@ fn id_token_refused(error: ClaimsVerificationError) -> ApiError {
     refused_by_provider("the ID token is invalid")
 }
 
-/// The manager's refusal of a provider sign-in, said for it.
-pub(crate) fn sign_in_refused(provider: &str, error: UsersError) -> ApiError {
-    match error {
-        UsersError::EmailTaken => ApiError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::EmailTaken,
-            format!(
-                "an account with this email address exists, and {provider} or the account has not \
-                 verified it: log in to that account and link {provider} from there"
-            ),
-        ),
-        UsersError::Conflict { column: "subject" } => ApiError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::OauthAccountTaken,
-            format!("this {provider} account is linked to another user"),
-        ),
-        UsersError::Conflict { column: "provider" } => ApiError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::OauthProviderLinked,
-            format!("another {provider} account is linked already: unlink it first"),
-        ),
-        UsersError::InvalidEmail(_) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::InvalidEmail,
-            format!("{provider} gave no usable email address"),
-        ),
-        error => error.into(),
-    }
-}
-
 /// The providers of `users`, or 404 if none are set up.
 fn oauth<U: UserModel>(users: &UsersState<U>) -> Result<&OAuth, ApiError> {
     users.oauth_providers().ok_or_else(|| {
@@ -935,7 +910,7 @@ pub(crate) async fn associate<U: Profile>(
     parts: Parts,
     Path(name): Path<String>,
     user: CurrentUser<U>,
-    JsonBody(body): JsonBody<crate::factors::FactorBody>,
+    JsonBody(body): JsonBody<FactorBody>,
 ) -> Result<Response, ApiError> {
     let oauth = oauth(&users)?;
     // A link is a way in: only on a proved address, and with fresh proof, so that neither
@@ -943,7 +918,7 @@ pub(crate) async fn associate<U: Profile>(
     if !user.is_verified() {
         return Err(UsersError::UnverifiedUser.into());
     }
-    crate::factors::prove_presence(&users, &parts, &user, &body).await?;
+    prove_presence(&users, &parts, &user, &body).await?;
     let purpose = Purpose::Associate(Into::<Uuid>::into(user.id()).to_string());
     let (url, cookie) = oauth.start(oauth.provider(&name)?, purpose).await?;
     let mut response = Json(json!({ "authorization_url": url })).into_response();
@@ -998,7 +973,7 @@ async fn finish<U: Profile>(
             let signed_in = users.pooled().oauth_sign_in(&identity).await?;
             let user = signed_in.into_user();
             if let Some(challenge) = users.pooled().second_factor_challenge(&user).await? {
-                return Ok(crate::factors::challenge_answer(&challenge));
+                return Ok(challenge_answer(&challenge));
             }
             let session = users.start_session(&user, users.origin(parts)).await?;
             match &oauth.after_sign_in {
@@ -1031,8 +1006,8 @@ fn account_view(account: &OAuthAccountRecord) -> Value {
         "provider": account.provider,
         "email": account.email,
         "email_verified": account.email_verified,
-        "linked_at": crate::routes::rfc3339(account.created_at),
-        "last_used_at": crate::routes::rfc3339(account.last_used_at),
+        "linked_at": rfc3339(account.created_at),
+        "last_used_at": rfc3339(account.last_used_at),
     })
 }
 
@@ -1064,6 +1039,162 @@ pub(crate) async fn unlink<U: Profile>(
             format!("no {name} account is linked"),
         ))
     }
+}
+
+/// The schemas of the provider sign-in routes, for the OpenAPI document.
+pub(crate) fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
+    vec![
+        (
+            "AuthorizationUrl",
+            object(
+                vec![("authorization_url", string().into())],
+                &["authorization_url"],
+            )
+            .into(),
+        ),
+        (
+            "OAuthAccount",
+            object(
+                vec![
+                    ("provider", string().into()),
+                    ("email", nullable_string().into()),
+                    ("email_verified", boolean().into()),
+                    ("linked_at", time().into()),
+                    ("last_used_at", time().into()),
+                ],
+                &[
+                    "provider",
+                    "email",
+                    "email_verified",
+                    "linked_at",
+                    "last_used_at",
+                ],
+            )
+            .into(),
+        ),
+        (
+            "OAuthAccountList",
+            object(
+                vec![
+                    (
+                        "accounts",
+                        ArrayBuilder::new()
+                            .items(Ref::from_schema_name("OAuthAccount"))
+                            .into(),
+                    ),
+                    ("has_password", boolean().into()),
+                ],
+                &["accounts", "has_password"],
+            )
+            .into(),
+        ),
+    ]
+}
+
+/// The routes of provider sign-in (feature `oidc`), each with its handler and its description: the router and the
+/// OpenAPI document are both made from this list.
+pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
+    vec![
+        endpoint(
+            authorize::<U>,
+            route(
+                Get,
+                "/auth/{provider}/authorize",
+                "Sign in with a provider: a redirect to its authorization URL (PKCE, `state`, `nonce`), \
+                 with the flow's sealed cookie",
+                Anyone,
+                None,
+                (303, "to the provider", None),
+                &[
+                    (404, &[ErrorCode::NotFound]),
+                    (502, &[ErrorCode::ProviderUnavailable]),
+                ],
+            ),
+        ),
+        endpoint(
+            callback::<U>,
+            route(
+                Get,
+                "/auth/{provider}/callback",
+                "The provider's answer (query `code`, `state`, `iss` or `error`): the login's answer, or \
+                 a redirect to the configured page; with an associate flow, the linked account",
+                Anyone,
+                None,
+                (
+                    200,
+                    "a new session, or the second factor to give",
+                    Some("LoginAnswer"),
+                ),
+                &[
+                    (
+                        400,
+                        &[
+                            ErrorCode::InvalidState,
+                            ErrorCode::OauthRefused,
+                            ErrorCode::OauthDenied,
+                            ErrorCode::InvalidToken,
+                        ],
+                    ),
+                    (403, &[ErrorCode::InactiveUser, ErrorCode::UnverifiedUser]),
+                    (404, &[ErrorCode::NotFound]),
+                    (
+                        409,
+                        &[
+                            ErrorCode::EmailTaken,
+                            ErrorCode::OauthAccountTaken,
+                            ErrorCode::OauthProviderLinked,
+                        ],
+                    ),
+                    (422, &[ErrorCode::InvalidEmail]),
+                    (502, &[ErrorCode::ProviderUnavailable]),
+                ],
+            ),
+        ),
+        endpoint(
+            associate::<U>,
+            route(
+                Post,
+                "/auth/{provider}/associate",
+                "Link a provider account to the session user, given the password (or a factor), on a \
+                 verified address: the authorization URL to open, with the flow's sealed cookie",
+                Session,
+                Some("PresenceProof"),
+                (200, "the URL to open", Some("AuthorizationUrl")),
+                &[
+                    (401, &[ErrorCode::InvalidCredentials]),
+                    (403, &[ErrorCode::UnverifiedUser]),
+                    (404, &[ErrorCode::NotFound]),
+                    (429, &[ErrorCode::TooManyAttempts]),
+                    (502, &[ErrorCode::ProviderUnavailable]),
+                    (503, &[ErrorCode::Overloaded]),
+                ],
+            ),
+        ),
+        endpoint(
+            accounts::<U>,
+            route(
+                Get,
+                "/users/me/oauth",
+                "The session user's linked provider accounts, and whether they have a password",
+                Session,
+                None,
+                (200, "the accounts", Some("OAuthAccountList")),
+                &[(404, &[ErrorCode::NotFound])],
+            ),
+        ),
+        endpoint(
+            unlink::<U>,
+            route(
+                Delete,
+                "/users/me/oauth/{provider}",
+                "Unlink a provider account, unless it is the last way to sign in",
+                Session,
+                None,
+                (204, "the account is unlinked", None),
+                &[(404, &[ErrorCode::NotFound]), (409, &[ErrorCode::LastSignInMethod])],
+            ),
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The OpenAPI 3.1 document of the router, built with utoipa from one table of the routes
-//! ([`ROUTES`]) and the application's [`Profile::Fields`] schema.
+//! The OpenAPI 3.1 document of the router, built with utoipa from the router's own route list
+//! and the application's [`Profile::Fields`] schema.
 
 use std::collections::BTreeMap;
 
@@ -8,10 +8,7 @@ use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat,
-    SchemaType, Type,
-};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
@@ -21,607 +18,11 @@ use utoipa::openapi::{
 };
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::{ErrorCode as Code, Profile};
-
-/// Who may call a route.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Anyone,
-    Session,
-    Admin,
-}
-
-/// One route as the document describes it.
-struct Route {
-    method: HttpMethod,
-    path: &'static str,
-    summary: &'static str,
-    access: Access,
-    /// The request body's schema, if the route takes one.
-    body: Option<&'static str>,
-    /// The success status, its description and the answer's schema (none: an empty answer).
-    ok: (u16, &'static str, Option<&'static str>),
-    /// The refusals particular to the route, by status; those of every route with a body, a
-    /// path parameter or a session are added to them.
-    errors: &'static [(u16, &'static [Code])],
-}
-
-const fn route(
-    method: HttpMethod,
-    path: &'static str,
-    summary: &'static str,
-    access: Access,
-    body: Option<&'static str>,
-    ok: (u16, &'static str, Option<&'static str>),
-    errors: &'static [(u16, &'static [Code])],
-) -> Route {
-    Route {
-        method,
-        path,
-        summary,
-        access,
-        body,
-        ok,
-        errors,
-    }
-}
-
-use Access::{Admin, Anyone, Session};
-use HttpMethod::{Delete, Get, Patch, Post};
-
-/// Every route of [`router`](crate::router), as the README's route table lists them.
-const ROUTES: &[Route] = &[
-    route(
-        Post,
-        "/auth/register",
-        "Register a user; a verification token is mailed",
-        Anyone,
-        Some("Registration"),
-        (201, "the new user", Some("User")),
-        &[
-            (409, &[Code::EmailTaken, Code::Conflict]),
-            (422, &[Code::InvalidEmail, Code::InvalidPassword]),
-            (429, &[Code::TooManyAttempts]),
-            (503, &[Code::Overloaded]),
-        ],
-    ),
-    route(
-        Post,
-        "/auth/login",
-        "Log in: an access token and a refresh token (stored sessions); for a user with a second \
-         factor, a pending token for `POST /auth/mfa` instead",
-        Anyone,
-        Some("Credentials"),
-        (
-            200,
-            "a new session, or the second factor to give",
-            Some("LoginAnswer"),
-        ),
-        &[
-            (401, &[Code::InvalidCredentials]),
-            (403, &[Code::InactiveUser, Code::UnverifiedUser]),
-            (429, &[Code::TooManyAttempts]),
-            (503, &[Code::Overloaded]),
-        ],
-    ),
-    route(
-        Post,
-        "/auth/mfa",
-        "Complete a login with its `mfa_token` and a TOTP `code` or a `recovery_code`",
-        Anyone,
-        Some("SecondFactorLogin"),
-        (200, "a new session", Some("Session")),
-        &[
-            (401, &[Code::InvalidToken, Code::InvalidCredentials]),
-            (403, &[Code::InactiveUser]),
-            (429, &[Code::TooManyAttempts]),
-        ],
-    ),
-    route(
-        Post,
-        "/auth/refresh",
-        "Swap a refresh token for new tokens of its session; the refresh token is retired, and \
-         a retired one presented again ends the session",
-        Anyone,
-        Some("RefreshRequest"),
-        (200, "new tokens of the session", Some("Session")),
-        &[
-            (401, &[Code::InvalidToken]),
-            (403, &[Code::InactiveUser]),
-            (404, &[Code::NotFound]),
-            (429, &[Code::TooManyAttempts]),
-        ],
-    ),
-    route(
-        Post,
-        "/auth/logout",
-        "End this session; by cookie, only from the application's own origin (another origin \
-         is 403)",
-        Session,
-        None,
-        (204, "the session is over", None),
-        &[(403, &[Code::Forbidden])],
-    ),
-    route(
-        Post,
-        "/auth/request-verify",
-        "Mail a verification token, if the address has an unverified account",
-        Anyone,
-        Some("EmailRequest"),
-        (
-            202,
-            "the same answer whether or not the address has an account",
-            Some("Message"),
-        ),
-        &[(429, &[Code::TooManyAttempts])],
-    ),
-    route(
-        Post,
-        "/auth/verify",
-        "Verify the email address of a verification token; with the token of an email change, \
-         make its new address the user's",
-        Anyone,
-        Some("TokenRequest"),
-        (200, "the verified user", Some("User")),
-        &[
-            (400, &[Code::InvalidToken]),
-            (403, &[Code::InactiveUser]),
-            (409, &[Code::AlreadyVerified, Code::EmailTaken]),
-            (429, &[Code::TooManyAttempts]),
-        ],
-    ),
-    route(
-        Post,
-        "/auth/forgot-password",
-        "Mail a password reset token, if the address has an account",
-        Anyone,
-        Some("EmailRequest"),
-        (
-            202,
-            "the same answer whether or not the address has an account",
-            Some("Message"),
-        ),
-        &[(429, &[Code::TooManyAttempts])],
-    ),
-    route(
-        Post,
-        "/auth/reset-password",
-        "Set a new password with a reset token",
-        Anyone,
-        Some("PasswordReset"),
-        (200, "the user, with the new password", Some("User")),
-        &[
-            (400, &[Code::InvalidToken]),
-            (403, &[Code::InactiveUser]),
-            (422, &[Code::InvalidPassword]),
-            (429, &[Code::TooManyAttempts]),
-            (503, &[Code::Overloaded]),
-        ],
-    ),
-    route(
-        Get,
-        "/users/me",
-        "The user of the session",
-        Session,
-        None,
-        (200, "the user", Some("User")),
-        &[],
-    ),
-    route(
-        Patch,
-        "/users/me",
-        "Change the session user's profile or password, or ask to change the email (pending \
-         until the new address is verified); both need `current_password`",
-        Session,
-        Some("UserUpdate"),
-        (
-            200,
-            "the user (with the address it had: a new one is pending); with a new `session` \
-             after a password change or an email change request",
-            Some("User"),
-        ),
-        &[
-            (401, &[Code::InvalidCredentials]),
-            (403, &[Code::InactiveUser]),
-            (409, &[Code::EmailTaken, Code::Conflict]),
-            (422, &[Code::InvalidEmail, Code::InvalidPassword]),
-            (429, &[Code::TooManyAttempts]),
-            (503, &[Code::Overloaded]),
-        ],
-    ),
-    route(
-        Delete,
-        "/users/me",
-        "Delete the session user's account, confirmed with the password",
-        Session,
-        Some("PasswordConfirmation"),
-        (204, "the account is deleted", None),
-        &[
-            (401, &[Code::InvalidCredentials]),
-            (409, &[Code::LastAdmin]),
-            (429, &[Code::TooManyAttempts]),
-            (503, &[Code::Overloaded]),
-        ],
-    ),
-    route(
-        Get,
-        "/users/me/sessions",
-        "The session user's live sessions, newest first; `current` marks this one",
-        Session,
-        None,
-        (200, "the sessions", Some("SessionList")),
-        &[(404, &[Code::NotFound])],
-    ),
-    route(
-        Delete,
-        "/users/me/sessions",
-        "End every other session of the session user (log out everywhere else)",
-        Session,
-        None,
-        (200, "how many sessions ended", Some("Ended")),
-        &[(404, &[Code::NotFound])],
-    ),
-    route(
-        Delete,
-        "/users/me/sessions/{session_id}",
-        "End one session of the session user",
-        Session,
-        None,
-        (204, "the session is over", None),
-        &[(404, &[Code::NotFound])],
-    ),
-    route(
-        Get,
-        "/users/me/mfa",
-        "The session user's second factors",
-        Session,
-        None,
-        (200, "the second factors", Some("SecondFactors")),
-        &[],
-    ),
-    route(
-        Post,
-        "/users/me/mfa/totp",
-        "Start a TOTP enrolment, given the password (or a factor): the secret and its otpauth \
-         URI, shown once; enforced once confirmed",
-        Session,
-        Some("PresenceProof"),
-        (200, "the enrolment", Some("TotpEnrollment")),
-        &[
-            (401, &[Code::InvalidCredentials]),
-            (403, &[Code::UnverifiedUser]),
-            (409, &[Code::Conflict]),
-            (429, &[Code::TooManyAttempts]),
-            (503, &[Code::Overloaded]),
-        ],
-    ),
-    route(
-        Post,
-        "/users/me/mfa/totp/confirm",
-        "Confirm the TOTP enrolment with a first code: the recovery codes, shown once",
-        Session,
-        Some("CodeRequest"),
-        (200, "the recovery codes", Some("RecoveryCodes")),
-        &[
-            (401, &[Code::InvalidCredentials]),
-            (409, &[Code::Conflict]),
-            (429, &[Code::TooManyAttempts]),
-        ],
-    ),
-    route(
-        Delete,
-        "/users/me/mfa/totp",
-        "Remove the TOTP and the recovery codes, given the password, a code or a recovery code",
-        Session,
-        Some("PresenceProof"),
-        (204, "the TOTP is removed", None),
-        &[
-            (401, &[Code::InvalidCredentials]),
-            (409, &[Code::Conflict]),
-            (429, &[Code::TooManyAttempts]),
-            (503, &[Code::Overloaded]),
-        ],
-    ),
-    route(
-        Post,
-        "/users/me/mfa/recovery-codes",
-        "Replace the recovery codes, given the password, a code or a recovery code",
-        Session,
-        Some("PresenceProof"),
-        (200, "the new recovery codes", Some("RecoveryCodes")),
-        &[
-            (401, &[Code::InvalidCredentials]),
-            (409, &[Code::Conflict]),
-            (429, &[Code::TooManyAttempts]),
-            (503, &[Code::Overloaded]),
-        ],
-    ),
-    route(
-        Delete,
-        "/users/{user_id}/sessions",
-        "End every session of a user (log them out everywhere)",
-        Admin,
-        None,
-        (200, "how many sessions ended", Some("Ended")),
-        &[(404, &[Code::UserNotFound, Code::NotFound])],
-    ),
-    route(
-        Get,
-        "/users",
-        "A page of users, oldest first, with filters; `next` is the cursor of the page after",
-        Admin,
-        None,
-        (200, "the page", Some("UserList")),
-        &[
-            (404, &[Code::RoleNotFound]),
-            (422, &[Code::InvalidEmail, Code::InvalidField]),
-        ],
-    ),
-    route(
-        Get,
-        "/roles",
-        "Every role, by name",
-        Admin,
-        None,
-        (200, "the roles", Some("RoleList")),
-        &[],
-    ),
-    route(
-        Post,
-        "/roles",
-        "Create a role",
-        Admin,
-        Some("RoleRequest"),
-        (201, "the new role", Some("Role")),
-        &[(409, &[Code::RoleExists]), (422, &[Code::InvalidRoleName])],
-    ),
-    route(
-        Delete,
-        "/roles/{name}",
-        "Delete a role and its assignments (not the administrators' role)",
-        Admin,
-        None,
-        (204, "the role is deleted", None),
-        &[(404, &[Code::RoleNotFound]), (409, &[Code::LastAdmin])],
-    ),
-    route(
-        Post,
-        "/roles/{name}/users/{user_id}",
-        "Give a user a role (again: no change)",
-        Admin,
-        None,
-        (204, "the user has the role", None),
-        &[(404, &[Code::UserNotFound, Code::RoleNotFound])],
-    ),
-    route(
-        Delete,
-        "/roles/{name}/users/{user_id}",
-        "Take a role from a user (not the administrators' role from the last active \
-         administrator)",
-        Admin,
-        None,
-        (204, "the user lacks the role", None),
-        &[
-            (404, &[Code::UserNotFound, Code::RoleNotFound]),
-            (409, &[Code::LastAdmin]),
-        ],
-    ),
-    route(
-        Get,
-        "/users/{user_id}",
-        "A user, with their roles",
-        Admin,
-        None,
-        (200, "the user", Some("User")),
-        &[(404, &[Code::UserNotFound])],
-    ),
-    route(
-        Patch,
-        "/users/{user_id}",
-        "Change a user's email, flags or profile; a deactivated user's sessions end at once",
-        Admin,
-        Some("AdminUserUpdate"),
-        (200, "the user", Some("User")),
-        &[
-            (404, &[Code::UserNotFound]),
-            (409, &[Code::EmailTaken, Code::Conflict, Code::LastAdmin]),
-            (422, &[Code::InvalidEmail]),
-        ],
-    ),
-    route(
-        Delete,
-        "/users/{user_id}",
-        "Delete a user (not the last active administrator)",
-        Admin,
-        None,
-        (204, "the user is deleted", None),
-        &[(404, &[Code::UserNotFound]), (409, &[Code::LastAdmin])],
-    ),
-];
-
-/// The passkey routes (feature `passkeys`); without `UsersState::passkeys` they answer 404.
-#[cfg(feature = "passkeys")]
-const PASSKEY_ROUTES: &[Route] = &[
-    route(
-        Get,
-        "/users/me/passkeys",
-        "The session user's passkeys",
-        Session,
-        None,
-        (200, "the passkeys", Some("PasskeyList")),
-        &[(404, &[Code::NotFound])],
-    ),
-    route(
-        Post,
-        "/users/me/passkeys/register/start",
-        "Start registering a passkey, given the password (or a factor): the options for \
-         `navigator.credentials.create` and the sealed ceremony state",
-        Session,
-        Some("PresenceProof"),
-        (200, "the ceremony", Some("PasskeyCeremony")),
-        &[
-            (401, &[Code::InvalidCredentials]),
-            (403, &[Code::UnverifiedUser]),
-            (404, &[Code::NotFound]),
-            (429, &[Code::TooManyAttempts]),
-            (503, &[Code::Overloaded]),
-        ],
-    ),
-    route(
-        Post,
-        "/users/me/passkeys/register/finish",
-        "Finish registering a passkey with the authenticator's answer and the state",
-        Session,
-        Some("PasskeyRegistration"),
-        (201, "the passkey", Some("Passkey")),
-        &[
-            (400, &[Code::InvalidToken]),
-            (401, &[Code::InvalidCredentials]),
-            (404, &[Code::NotFound]),
-            (409, &[Code::Conflict]),
-        ],
-    ),
-    route(
-        Delete,
-        "/users/me/passkeys/{passkey_id}",
-        "Remove a passkey, given the password, a code or a recovery code",
-        Session,
-        Some("PresenceProof"),
-        (204, "the passkey is removed", None),
-        &[
-            (401, &[Code::InvalidCredentials]),
-            (404, &[Code::NotFound]),
-            (429, &[Code::TooManyAttempts]),
-            (503, &[Code::Overloaded]),
-        ],
-    ),
-    route(
-        Post,
-        "/auth/passkey/start",
-        "Start a passwordless sign-in with a passkey of the account of `email`",
-        Anyone,
-        Some("EmailRequest"),
-        (200, "the ceremony", Some("PasskeyCeremony")),
-        &[(401, &[Code::InvalidCredentials]), (404, &[Code::NotFound])],
-    ),
-    route(
-        Post,
-        "/auth/passkey/finish",
-        "Finish a passwordless sign-in: a session, once per ceremony",
-        Anyone,
-        Some("PasskeySignIn"),
-        (200, "a new session", Some("Session")),
-        &[
-            (400, &[Code::InvalidToken]),
-            (401, &[Code::InvalidCredentials, Code::InvalidToken]),
-            (403, &[Code::InactiveUser, Code::UnverifiedUser]),
-            (404, &[Code::NotFound]),
-            (429, &[Code::TooManyAttempts]),
-        ],
-    ),
-    route(
-        Post,
-        "/auth/mfa/passkey",
-        "Start a passkey ceremony as the second factor of a login (then `POST /auth/mfa`)",
-        Anyone,
-        Some("PendingLogin"),
-        (200, "the ceremony", Some("PasskeyCeremony")),
-        &[
-            (401, &[Code::InvalidToken, Code::InvalidCredentials]),
-            (403, &[Code::InactiveUser]),
-            (404, &[Code::NotFound]),
-        ],
-    ),
-];
-
-/// The provider sign-in routes (feature `oidc`); without `UsersState::oauth` they answer 404.
-#[cfg(feature = "oidc")]
-const OAUTH_ROUTES: &[Route] = &[
-    route(
-        Get,
-        "/auth/{provider}/authorize",
-        "Sign in with a provider: a redirect to its authorization URL (PKCE, `state`, `nonce`), \
-         with the flow's sealed cookie",
-        Anyone,
-        None,
-        (303, "to the provider", None),
-        &[
-            (404, &[Code::NotFound]),
-            (502, &[Code::ProviderUnavailable]),
-        ],
-    ),
-    route(
-        Get,
-        "/auth/{provider}/callback",
-        "The provider's answer (query `code`, `state`, `iss` or `error`): the login's answer, or \
-         a redirect to the configured page; with an associate flow, the linked account",
-        Anyone,
-        None,
-        (
-            200,
-            "a new session, or the second factor to give",
-            Some("LoginAnswer"),
-        ),
-        &[
-            (
-                400,
-                &[
-                    Code::InvalidState,
-                    Code::OauthRefused,
-                    Code::OauthDenied,
-                    Code::InvalidToken,
-                ],
-            ),
-            (403, &[Code::InactiveUser, Code::UnverifiedUser]),
-            (404, &[Code::NotFound]),
-            (
-                409,
-                &[
-                    Code::EmailTaken,
-                    Code::OauthAccountTaken,
-                    Code::OauthProviderLinked,
-                ],
-            ),
-            (422, &[Code::InvalidEmail]),
-            (502, &[Code::ProviderUnavailable]),
-        ],
-    ),
-    route(
-        Post,
-        "/auth/{provider}/associate",
-        "Link a provider account to the session user, given the password (or a factor), on a \
-         verified address: the authorization URL to open, with the flow's sealed cookie",
-        Session,
-        Some("PresenceProof"),
-        (200, "the URL to open", Some("AuthorizationUrl")),
-        &[
-            (401, &[Code::InvalidCredentials]),
-            (403, &[Code::UnverifiedUser]),
-            (404, &[Code::NotFound]),
-            (429, &[Code::TooManyAttempts]),
-            (502, &[Code::ProviderUnavailable]),
-            (503, &[Code::Overloaded]),
-        ],
-    ),
-    route(
-        Get,
-        "/users/me/oauth",
-        "The session user's linked provider accounts, and whether they have a password",
-        Session,
-        None,
-        (200, "the accounts", Some("OAuthAccountList")),
-        &[(404, &[Code::NotFound])],
-    ),
-    route(
-        Delete,
-        "/users/me/oauth/{provider}",
-        "Unlink a provider account, unless it is the last way to sign in",
-        Session,
-        None,
-        (204, "the account is unlinked", None),
-        &[(404, &[Code::NotFound]), (409, &[Code::LastSignInMethod])],
-    ),
-];
+use crate::api::{Admin, Anyone, Doc, Get, Method};
+use crate::schema::{
+    boolean, email, methods, new_password, nullable_string, object, password, string, time, uuid,
+};
+use crate::{ErrorCode as Code, Profile, UsersState};
 
 /// The OpenAPI 3.1 document of [`router`](crate::router) for the user model `U`: every route
 /// with its request and answer bodies (the profile fields of `U` included), each refusal by
@@ -632,16 +33,11 @@ const OAUTH_ROUTES: &[Route] = &[
 /// [`UsersState::openapi_json`](crate::UsersState::openapi_json) says.
 pub fn openapi<U: Profile>() -> OpenApi {
     let mut paths = PathsBuilder::new();
-    #[cfg(feature = "passkeys")]
-    let routes = ROUTES.iter().chain(PASSKEY_ROUTES);
-    #[cfg(not(feature = "passkeys"))]
-    let routes = ROUTES.iter();
-    #[cfg(feature = "oidc")]
-    let routes = routes.chain(OAUTH_ROUTES);
-    for route in routes {
+    for route in crate::routes::endpoints::<U>() {
+        let route = route.doc;
         paths = paths.path(
             route.path,
-            PathItem::new(route.method.clone(), operation(route)),
+            PathItem::new(route.method.openapi(), operation(&route)),
         );
     }
     let components = schemas::<U>()
@@ -673,6 +69,16 @@ pub fn openapi<U: Profile>() -> OpenApi {
         .paths(paths.build())
         .components(Some(components.build()))
         .build()
+}
+
+impl<U: Profile> UsersState<U> {
+    /// The OpenAPI document of the router over this state: [`openapi`](crate::openapi), plus
+    /// the session cookie as a security scheme if sessions use one, and the document's own
+    /// route if it is served.
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        let document = openapi::<U>();
+        served(document, self.cookie(), self.openapi_path())
+    }
 }
 
 /// Adds the session cookie `name` as a second way to send the session, and the route that
@@ -720,9 +126,9 @@ pub(crate) fn served(mut document: OpenApi, cookie: Option<&str>, path: Option<&
     document
 }
 
-fn operation(route: &Route) -> utoipa::openapi::path::Operation {
+fn operation(route: &Doc) -> utoipa::openapi::path::Operation {
     let mut operation = OperationBuilder::new()
-        .operation_id(Some(operation_id(&route.method, route.path)))
+        .operation_id(Some(operation_id(route.method, route.path)))
         .summary(Some(route.summary))
         .tag(if route.path.starts_with("/auth") {
             "auth"
@@ -803,20 +209,13 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
 }
 
 /// `post_auth_register`, `get_users_user_id`: the method and the path's words.
-fn operation_id(method: &HttpMethod, path: &str) -> String {
-    let method = match method {
-        Get => "get",
-        Post => "post",
-        Patch => "patch",
-        Delete => "delete",
-        _ => "other",
-    };
+fn operation_id(method: Method, path: &str) -> String {
     let words = path
         .split(['/', '-', '{', '}'])
         .filter(|word| !word.is_empty())
         .collect::<Vec<_>>()
         .join("_");
-    format!("{method}_{words}")
+    format!("{}_{words}", method.as_str().to_lowercase())
 }
 
 /// The query parameters of `GET /users`.
@@ -846,33 +245,6 @@ fn list_parameters() -> Vec<(&'static str, ObjectBuilder, &'static str)> {
     ]
 }
 
-/// The methods that complete a login.
-fn methods() -> ArrayBuilder {
-    ArrayBuilder::new().items(string().enum_values(Some(["totp", "recovery_code", "passkey"])))
-}
-
-/// Any JSON object (WebAuthn's, as the browser makes and takes them).
-#[cfg(feature = "passkeys")]
-fn free_object() -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .additional_properties(Some(AdditionalProperties::FreeForm(true)))
-}
-
-/// A TOTP code: six digits.
-fn totp_code() -> ObjectBuilder {
-    string().examples([json!("123456")])
-}
-
-/// A time, RFC 3339 in UTC.
-fn time() -> ObjectBuilder {
-    string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-}
-
-fn uuid() -> ObjectBuilder {
-    string().format(Some(SchemaFormat::Custom("uuid".to_owned())))
-}
-
 /// The `{name}`s of a path.
 fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
     path.split('/')
@@ -880,7 +252,7 @@ fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Every refusal of a route, by status: its own and those of what it takes.
-fn refusals(route: &Route) -> BTreeMap<u16, Vec<Code>> {
+fn refusals(route: &Doc) -> BTreeMap<u16, Vec<Code>> {
     let mut refusals: BTreeMap<u16, Vec<Code>> = BTreeMap::new();
     let mut add = |status: u16, codes: &[Code]| {
         let known = refusals.entry(status).or_default();
@@ -935,61 +307,6 @@ fn refusal(codes: &[Code]) -> utoipa::openapi::Response {
                 .build(),
         )
         .build()
-}
-
-fn string() -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(Type::String)
-}
-
-fn nullable_string() -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-}
-
-/// An address as the manager takes it: one `@` between non-empty parts, no whitespace or
-/// control characters but around it (trimmed), any case (lowercased). The manager's 254-byte
-/// bound is not a length in characters, so it is left to the 422.
-fn email() -> ObjectBuilder {
-    string()
-        .pattern(Some(r"^\s*[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\s*$"))
-        .examples([json!("alice@example.com")])
-}
-
-fn password() -> ObjectBuilder {
-    string()
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
-        .examples([json!("correct horse battery staple")])
-}
-
-/// A new password: at least 8 characters and at most 4096 bytes. A character takes up to 4
-/// bytes, so no length in characters is the byte bound; 4096 characters refuses nothing the
-/// manager takes. The strength estimate is no schema rule: its refusal is `invalid_password`
-/// with the reason `too_weak`.
-fn new_password() -> ObjectBuilder {
-    password()
-        .min_length(Some(8))
-        .max_length(Some(4096))
-        .description(Some(
-            "a new password: also refused (`invalid_password`, reason `too_weak`) if it is too \
-             easy to guess, or made of the account's email address or profile",
-        ))
-}
-
-fn boolean() -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(Type::Boolean)
-}
-
-/// A closed object with these properties, the `required` ones required.
-fn object(properties: Vec<(&str, RefOr<Schema>)>, required: &[&str]) -> ObjectBuilder {
-    let mut object = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
-    for (name, schema) in properties {
-        object = object.property(name, schema);
-    }
-    for name in required {
-        object = object.required(*name);
-    }
-    object
 }
 
 /// The properties of `U`'s profile, and which of them its schema requires.
@@ -1145,210 +462,6 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                     ("methods", methods().into()),
                 ],
                 &["mfa_required", "mfa_token", "methods"],
-            )
-            .into(),
-        ),
-        (
-            "SecondFactorLogin",
-            object(second_factor_members(), &["mfa_token"])
-                .description(Some(
-                    "`mfa_token` and one of `code`, `recovery_code` or (feature `passkeys`) \
-                 `passkey` with its `state`",
-                ))
-                .into(),
-        ),
-        (
-            "SecondFactors",
-            object(
-                vec![
-                    ("totp", boolean().into()),
-                    ("totp_pending", boolean().into()),
-                    (
-                        "recovery_codes_left",
-                        ObjectBuilder::new()
-                            .schema_type(Type::Integer)
-                            .minimum(Some(0))
-                            .into(),
-                    ),
-                    ("methods", methods().into()),
-                ],
-                &["totp", "totp_pending", "recovery_codes_left", "methods"],
-            )
-            .into(),
-        ),
-        (
-            "TotpEnrollment",
-            object(
-                vec![
-                    ("secret", string().description(Some("base32")).into()),
-                    ("otpauth_uri", string().into()),
-                    (
-                        "qr_svg",
-                        string()
-                            .description(Some("the URI as an SVG QR code (feature `qr`)"))
-                            .into(),
-                    ),
-                ],
-                &["secret", "otpauth_uri"],
-            )
-            .into(),
-        ),
-        (
-            "CodeRequest",
-            object(vec![("code", totp_code().into())], &["code"]).into(),
-        ),
-        (
-            "PresenceProof",
-            object(
-                vec![
-                    ("password", password().into()),
-                    ("code", totp_code().into()),
-                    ("recovery_code", string().into()),
-                ],
-                &[],
-            )
-            .description(Some("one of `password`, `code` or `recovery_code`"))
-            .into(),
-        ),
-        (
-            "RecoveryCodes",
-            object(
-                vec![("recovery_codes", ArrayBuilder::new().items(string()).into())],
-                &["recovery_codes"],
-            )
-            .into(),
-        ),
-        #[cfg(feature = "passkeys")]
-        (
-            "PasskeyCeremony",
-            object(
-                vec![
-                    (
-                        "options",
-                        free_object()
-                            .description(Some("for the WebAuthn API of the browser"))
-                            .into(),
-                    ),
-                    (
-                        "state",
-                        string()
-                            .description(Some("sealed; send it back unchanged, within 5 minutes"))
-                            .into(),
-                    ),
-                ],
-                &["options", "state"],
-            )
-            .into(),
-        ),
-        #[cfg(feature = "passkeys")]
-        (
-            "PasskeyRegistration",
-            object(
-                vec![
-                    ("state", string().into()),
-                    ("credential", free_object().into()),
-                    ("name", nullable_string().into()),
-                ],
-                &["state", "credential"],
-            )
-            .into(),
-        ),
-        #[cfg(feature = "passkeys")]
-        (
-            "Passkey",
-            object(
-                vec![
-                    ("id", uuid().into()),
-                    ("name", nullable_string().into()),
-                    ("created_at", time().into()),
-                    (
-                        "last_used_at",
-                        ObjectBuilder::new()
-                            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-                            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-                            .into(),
-                    ),
-                ],
-                &["id", "name", "created_at", "last_used_at"],
-            )
-            .into(),
-        ),
-        #[cfg(feature = "passkeys")]
-        (
-            "PasskeyList",
-            object(
-                vec![(
-                    "passkeys",
-                    ArrayBuilder::new()
-                        .items(Ref::from_schema_name("Passkey"))
-                        .into(),
-                )],
-                &["passkeys"],
-            )
-            .into(),
-        ),
-        #[cfg(feature = "passkeys")]
-        (
-            "PasskeySignIn",
-            object(
-                vec![
-                    ("email", email().into()),
-                    ("state", string().into()),
-                    ("credential", free_object().into()),
-                ],
-                &["email", "state", "credential"],
-            )
-            .into(),
-        ),
-        #[cfg(feature = "passkeys")]
-        (
-            "PendingLogin",
-            object(vec![("mfa_token", string().into())], &["mfa_token"]).into(),
-        ),
-        #[cfg(feature = "oidc")]
-        (
-            "AuthorizationUrl",
-            object(
-                vec![("authorization_url", string().into())],
-                &["authorization_url"],
-            )
-            .into(),
-        ),
-        #[cfg(feature = "oidc")]
-        (
-            "OAuthAccount",
-            object(
-                vec![
-                    ("provider", string().into()),
-                    ("email", nullable_string().into()),
-                    ("email_verified", boolean().into()),
-                    ("linked_at", time().into()),
-                    ("last_used_at", time().into()),
-                ],
-                &[
-                    "provider",
-                    "email",
-                    "email_verified",
-                    "linked_at",
-                    "last_used_at",
-                ],
-            )
-            .into(),
-        ),
-        #[cfg(feature = "oidc")]
-        (
-            "OAuthAccountList",
-            object(
-                vec![
-                    (
-                        "accounts",
-                        ArrayBuilder::new()
-                            .items(Ref::from_schema_name("OAuthAccount"))
-                            .into(),
-                    ),
-                    ("has_password", boolean().into()),
-                ],
-                &["accounts", "has_password"],
             )
             .into(),
         ),
@@ -1530,27 +643,24 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
         ("Error", error.into()),
     ]
     .into_iter()
+    .chain(crate::factors::schemas())
     .map(|(name, schema)| (name.to_owned(), schema))
     .collect::<Vec<_>>();
+    #[cfg(feature = "passkeys")]
+    schemas.extend(
+        crate::passkeys::schemas()
+            .into_iter()
+            .map(|(name, schema)| (name.to_owned(), schema)),
+    );
+    #[cfg(feature = "oidc")]
+    schemas.extend(
+        crate::oauth::schemas()
+            .into_iter()
+            .map(|(name, schema)| (name.to_owned(), schema)),
+    );
     // The schemas that the profile's own schema refers to.
     let mut nested = Vec::new();
     U::Fields::schemas(&mut nested);
     schemas.extend(nested);
     schemas
-}
-
-/// The members of `POST /auth/mfa`.
-fn second_factor_members() -> Vec<(&'static str, RefOr<Schema>)> {
-    #[allow(unused_mut)] // Only the `passkeys` feature adds to them.
-    let mut members = vec![
-        ("mfa_token", string().into()),
-        ("code", totp_code().into()),
-        ("recovery_code", string().into()),
-    ];
-    #[cfg(feature = "passkeys")]
-    members.extend([
-        ("passkey", free_object().into()),
-        ("state", string().into()),
-    ]);
-    members
 }

@@ -28,10 +28,16 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
+use crate::answer::{parse_uuid, rfc3339, session_answer};
+use crate::api::{endpoint, route, Anyone, Delete, Endpoint, Get, Post, Session};
 use crate::error::PathParams;
-use crate::factors::{prove_presence, FactorBody};
-use crate::routes::session_answer;
+use crate::presence::{prove_presence, FactorBody};
+use crate::schema::{email, free_object, nullable_string, object, string, time, uuid};
 use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
+use utoipa::openapi::schema::{
+    ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+};
+use utoipa::openapi::{Ref, RefOr, Schema};
 
 /// How long a ceremony may take.
 const CEREMONY_LIFETIME: Duration = Duration::from_secs(5 * 60);
@@ -130,7 +136,7 @@ fn loaded(rows: Vec<PasskeyRecord>) -> Vec<(PasskeyRecord, Passkey)> {
 
 /// A passkey as the routes show it.
 fn view(row: &PasskeyRecord) -> Value {
-    let time = |t: SystemTime| crate::routes::rfc3339(t);
+    let time = |t: SystemTime| rfc3339(t);
     json!({
         "id": row.id.to_string(),
         "name": row.name,
@@ -245,8 +251,7 @@ pub(crate) async fn remove<U: Profile>(
     JsonBody(body): JsonBody<FactorBody>,
 ) -> Result<StatusCode, ApiError> {
     passkeys(&users)?;
-    let id = crate::routes::parse_uuid(&id)
-        .ok_or_else(|| ApiError::bad_request("`passkey_id` must be a UUID"))?;
+    let id = parse_uuid(&id).ok_or_else(|| ApiError::bad_request("`passkey_id` must be a UUID"))?;
     prove_presence(&users, &parts, &current, &body).await?;
     if users.pooled().remove_passkey(&current.user, id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -431,4 +436,218 @@ pub(crate) async fn second_factor_finish<U: Profile>(
         .await
         .map_err(ApiError::ends_login)?;
     Ok(user)
+}
+
+/// The schemas of the passkey routes, for the OpenAPI document.
+pub(crate) fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
+    vec![
+        (
+            "PasskeyCeremony",
+            object(
+                vec![
+                    (
+                        "options",
+                        free_object()
+                            .description(Some("for the WebAuthn API of the browser"))
+                            .into(),
+                    ),
+                    (
+                        "state",
+                        string()
+                            .description(Some("sealed; send it back unchanged, within 5 minutes"))
+                            .into(),
+                    ),
+                ],
+                &["options", "state"],
+            )
+            .into(),
+        ),
+        (
+            "PasskeyRegistration",
+            object(
+                vec![
+                    ("state", string().into()),
+                    ("credential", free_object().into()),
+                    ("name", nullable_string().into()),
+                ],
+                &["state", "credential"],
+            )
+            .into(),
+        ),
+        (
+            "Passkey",
+            object(
+                vec![
+                    ("id", uuid().into()),
+                    ("name", nullable_string().into()),
+                    ("created_at", time().into()),
+                    (
+                        "last_used_at",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                            .into(),
+                    ),
+                ],
+                &["id", "name", "created_at", "last_used_at"],
+            )
+            .into(),
+        ),
+        (
+            "PasskeyList",
+            object(
+                vec![(
+                    "passkeys",
+                    ArrayBuilder::new()
+                        .items(Ref::from_schema_name("Passkey"))
+                        .into(),
+                )],
+                &["passkeys"],
+            )
+            .into(),
+        ),
+        (
+            "PasskeySignIn",
+            object(
+                vec![
+                    ("email", email().into()),
+                    ("state", string().into()),
+                    ("credential", free_object().into()),
+                ],
+                &["email", "state", "credential"],
+            )
+            .into(),
+        ),
+        (
+            "PendingLogin",
+            object(vec![("mfa_token", string().into())], &["mfa_token"]).into(),
+        ),
+    ]
+}
+
+/// The routes of the passkeys (feature `passkeys`), each with its handler and its description: the router and the
+/// OpenAPI document are both made from this list.
+pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
+    vec![
+        endpoint(
+            list::<U>,
+            route(
+                Get,
+                "/users/me/passkeys",
+                "The session user's passkeys",
+                Session,
+                None,
+                (200, "the passkeys", Some("PasskeyList")),
+                &[(404, &[ErrorCode::NotFound])],
+            ),
+        ),
+        endpoint(
+            register_start::<U>,
+            route(
+                Post,
+                "/users/me/passkeys/register/start",
+                "Start registering a passkey, given the password (or a factor): the options for \
+                 `navigator.credentials.create` and the sealed ceremony state",
+                Session,
+                Some("PresenceProof"),
+                (200, "the ceremony", Some("PasskeyCeremony")),
+                &[
+                    (401, &[ErrorCode::InvalidCredentials]),
+                    (403, &[ErrorCode::UnverifiedUser]),
+                    (404, &[ErrorCode::NotFound]),
+                    (429, &[ErrorCode::TooManyAttempts]),
+                    (503, &[ErrorCode::Overloaded]),
+                ],
+            ),
+        ),
+        endpoint(
+            register_finish::<U>,
+            route(
+                Post,
+                "/users/me/passkeys/register/finish",
+                "Finish registering a passkey with the authenticator's answer and the state",
+                Session,
+                Some("PasskeyRegistration"),
+                (201, "the passkey", Some("Passkey")),
+                &[
+                    (400, &[ErrorCode::InvalidToken]),
+                    (401, &[ErrorCode::InvalidCredentials]),
+                    (404, &[ErrorCode::NotFound]),
+                    (409, &[ErrorCode::Conflict]),
+                ],
+            ),
+        ),
+        endpoint(
+            remove::<U>,
+            route(
+                Delete,
+                "/users/me/passkeys/{passkey_id}",
+                "Remove a passkey, given the password, a code or a recovery code",
+                Session,
+                Some("PresenceProof"),
+                (204, "the passkey is removed", None),
+                &[
+                    (401, &[ErrorCode::InvalidCredentials]),
+                    (404, &[ErrorCode::NotFound]),
+                    (429, &[ErrorCode::TooManyAttempts]),
+                    (503, &[ErrorCode::Overloaded]),
+                ],
+            ),
+        ),
+        endpoint(
+            sign_in_start::<U>,
+            route(
+                Post,
+                "/auth/passkey/start",
+                "Start a passwordless sign-in with a passkey of the account of `email`",
+                Anyone,
+                Some("EmailRequest"),
+                (200, "the ceremony", Some("PasskeyCeremony")),
+                &[
+                    (401, &[ErrorCode::InvalidCredentials]),
+                    (404, &[ErrorCode::NotFound]),
+                ],
+            ),
+        ),
+        endpoint(
+            sign_in_finish::<U>,
+            route(
+                Post,
+                "/auth/passkey/finish",
+                "Finish a passwordless sign-in: a session, once per ceremony",
+                Anyone,
+                Some("PasskeySignIn"),
+                (200, "a new session", Some("Session")),
+                &[
+                    (400, &[ErrorCode::InvalidToken]),
+                    (
+                        401,
+                        &[ErrorCode::InvalidCredentials, ErrorCode::InvalidToken],
+                    ),
+                    (403, &[ErrorCode::InactiveUser, ErrorCode::UnverifiedUser]),
+                    (404, &[ErrorCode::NotFound]),
+                    (429, &[ErrorCode::TooManyAttempts]),
+                ],
+            ),
+        ),
+        endpoint(
+            second_factor_start::<U>,
+            route(
+                Post,
+                "/auth/mfa/passkey",
+                "Start a passkey ceremony as the second factor of a login (then `POST /auth/mfa`)",
+                Anyone,
+                Some("PendingLogin"),
+                (200, "the ceremony", Some("PasskeyCeremony")),
+                &[
+                    (
+                        401,
+                        &[ErrorCode::InvalidToken, ErrorCode::InvalidCredentials],
+                    ),
+                    (403, &[ErrorCode::InactiveUser]),
+                    (404, &[ErrorCode::NotFound]),
+                ],
+            ),
+        ),
+    ]
 }

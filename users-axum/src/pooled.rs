@@ -421,7 +421,7 @@ pooled_operations! {
         users
             .oauth_sign_in_with(&mut *conn, identity, |_| {})
             .await
-            .map_err(|error| crate::oauth::sign_in_refused(&identity.provider, error))
+            .map_err(|error| crate::error::sign_in_refused(&identity.provider, error))
     };
 
     /// Links a checked provider account to `user`; the refusals said for the provider.
@@ -430,7 +430,7 @@ pooled_operations! {
         users
             .link_oauth(&mut *conn, user, identity)
             .await
-            .map_err(|error| crate::oauth::sign_in_refused(&identity.provider, error))
+            .map_err(|error| crate::error::sign_in_refused(&identity.provider, error))
     };
 
     #[cfg(feature = "oidc")]

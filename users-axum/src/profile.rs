@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use users_diesel::{UserModel, Uuid};
 use utoipa::ToSchema;
 
+use crate::pooled::Edit;
 use crate::ApiError;
 
 /// The custom fields of a user model that its user may read and write over HTTP.
@@ -158,4 +159,23 @@ pub(crate) fn take_bool(
             format!("invalid field: `{name}` must be a boolean"),
         )),
     }
+}
+
+/// The change to the user's row that the profile fields of `changes` ask for, if any. The
+/// fields are checked here against the loaded user, so that a bad one is a 400, and merged
+/// again over the row as it is inside the transaction.
+pub(crate) fn profile_edit<U: Profile>(
+    loaded: &U,
+    changes: Map<String, Value>,
+) -> Result<Option<Edit<'static, U>>, ApiError> {
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    merged_profile(loaded, changes.clone())?;
+    Ok(Some(Box::new(move |user: &mut U| {
+        // Checked above: only a field that no longer deserializes could fail here.
+        let fields = merged_profile(user, changes).map_err(users_diesel::UsersError::database)?;
+        user.set_profile(fields);
+        Ok(())
+    })))
 }

@@ -377,18 +377,6 @@ impl<U: Profile> UsersState<U> {
         self
     }
 
-    /// The OpenAPI document of the router over this state: [`openapi`](crate::openapi), plus
-    /// the session cookie as a security scheme if sessions use one, and the document's own
-    /// route if it is served.
-    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
-        let document = crate::openapi::<U>();
-        crate::served(
-            document,
-            self.cookie(),
-            self.settings.openapi_json.as_deref(),
-        )
-    }
-
     /// Replaces the list that remembers logged-out stateless sessions (see
     /// [`stateless_sessions`](Self::stateless_sessions)).
     pub fn revocations(mut self, revocations: impl Revocations) -> Self {

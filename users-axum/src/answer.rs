@@ -1,0 +1,85 @@
+//! The answers the areas share: a session with its cookie, the "accepted" of the mail routes, a
+//! user with their roles, times and ids as the routes write and read them.
+
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use users_diesel::{SecondFactorChallenge, UserModel, Uuid};
+
+use crate::profile::user_view;
+use crate::{ApiError, ErrorCode, NewSession, Profile, UsersState};
+
+/// `answer` with the `Set-Cookie` that stores `session`, if cookies are on.
+pub(crate) fn session_answer<U: Profile>(
+    users: &UsersState<U>,
+    session: &NewSession,
+    answer: impl IntoResponse,
+) -> Response {
+    let cookie = users.cookie().map(|name| session.cookie(name));
+    with_cookie(answer.into_response(), cookie)
+}
+
+pub(crate) fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(cookie) = cookie {
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The answer of the routes that must not tell whether an address has an account.
+pub(crate) fn accepted(message: &'static str) -> Response {
+    (StatusCode::ACCEPTED, Json(json!({ "message": message }))).into_response()
+}
+
+/// A time as RFC 3339, in UTC, to the second.
+pub(crate) fn rfc3339(time: std::time::SystemTime) -> String {
+    let time: chrono::DateTime<chrono::Utc> = time.into();
+    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A UUID in the form the routes answer with (hyphenated, 36 characters), which is the form the
+/// OpenAPI document promises; the braced, URN and bare-hex forms `Uuid::parse_str` also reads
+/// are refused.
+pub(crate) fn parse_uuid(text: &str) -> Option<Uuid> {
+    if text.len() != 36 {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// The user id of an admin route's path.
+pub(crate) fn parse_user_id<U: UserModel>(text: &str) -> Result<U::Id, ApiError> {
+    let id = parse_uuid(text).ok_or_else(|| ApiError::bad_request("`user_id` must be a UUID"))?;
+    Ok(id.into())
+}
+
+/// The refusal of the session routes when sessions are stateless.
+pub(crate) fn stateless() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        "sessions are stateless here: there are no stored sessions or refresh tokens",
+    )
+}
+
+/// The user's JSON view, with their roles.
+pub(crate) async fn answer_user<U: Profile>(
+    users: &UsersState<U>,
+    user: &U,
+) -> Result<Json<Value>, ApiError> {
+    let roles = users.pooled().role_names(user).await?;
+    Ok(Json(user_view(user, roles)?))
+}
+
+/// What `POST /auth/login` answers for a user with a second factor: no session yet.
+pub(crate) fn challenge_answer(challenge: &SecondFactorChallenge) -> Response {
+    let methods: Vec<&str> = challenge.methods.iter().map(|m| m.as_str()).collect();
+    Json(json!({
+        "mfa_required": true,
+        "mfa_token": challenge.token,
+        "methods": methods,
+    }))
+    .into_response()
+}

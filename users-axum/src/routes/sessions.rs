@@ -1,0 +1,151 @@
+//! The stored sessions: the user's own, listed and ended, and an administrator's "log out
+//! everywhere" for a user.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+use users_diesel::{StoredSession, UsersError, Uuid};
+
+use crate::answer::{parse_user_id, parse_uuid, rfc3339, stateless};
+use crate::api::{endpoint, route, Admin, Delete, Endpoint, Get, Session};
+use crate::error::PathParams;
+use crate::{ApiError, CurrentUser, ErrorCode, Profile, UsersState};
+
+/// The routes of the stored sessions, each with its handler and its description: the router and the
+/// OpenAPI document are both made from this list.
+pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
+    vec![
+        endpoint(
+            my_sessions::<U>,
+            route(
+                Get,
+                "/users/me/sessions",
+                "The session user's live sessions, newest first; `current` marks this one",
+                Session,
+                None,
+                (200, "the sessions", Some("SessionList")),
+                &[(404, &[ErrorCode::NotFound])],
+            ),
+        ),
+        endpoint(
+            end_other_sessions::<U>,
+            route(
+                Delete,
+                "/users/me/sessions",
+                "End every other session of the session user (log out everywhere else)",
+                Session,
+                None,
+                (200, "how many sessions ended", Some("Ended")),
+                &[(404, &[ErrorCode::NotFound])],
+            ),
+        ),
+        endpoint(
+            end_my_session::<U>,
+            route(
+                Delete,
+                "/users/me/sessions/{session_id}",
+                "End one session of the session user",
+                Session,
+                None,
+                (204, "the session is over", None),
+                &[(404, &[ErrorCode::NotFound])],
+            ),
+        ),
+        endpoint(
+            end_user_sessions::<U>,
+            route(
+                Delete,
+                "/users/{user_id}/sessions",
+                "End every session of a user (log them out everywhere)",
+                Admin,
+                None,
+                (200, "how many sessions ended", Some("Ended")),
+                &[(404, &[ErrorCode::UserNotFound, ErrorCode::NotFound])],
+            ),
+        ),
+    ]
+}
+
+/// A stored session as `GET /users/me/sessions` lists it; `current` marks the request's own.
+fn session_view(session: &StoredSession, current: Uuid) -> Value {
+    json!({
+        "id": session.id.to_string(),
+        "created_at": rfc3339(session.created_at),
+        "last_seen_at": rfc3339(session.last_seen_at),
+        "expires_at": rfc3339(session.expires_at),
+        "idle_expires_at": rfc3339(session.idle_expires_at),
+        "user_agent": session.user_agent,
+        "client": session.client,
+        "current": session.id == current,
+    })
+}
+
+async fn my_sessions<U: Profile>(
+    State(users): State<UsersState<U>>,
+    current: CurrentUser<U>,
+) -> Result<Json<Value>, ApiError> {
+    if !users.stored() {
+        return Err(stateless());
+    }
+    let sessions = users.pooled().sessions(&current.user).await?;
+    let views: Vec<Value> = sessions
+        .iter()
+        .map(|session| session_view(session, current.session.id()))
+        .collect();
+    Ok(Json(json!({ "sessions": views })))
+}
+
+/// Ends every session of the caller but the request's own.
+async fn end_other_sessions<U: Profile>(
+    State(users): State<UsersState<U>>,
+    current: CurrentUser<U>,
+) -> Result<Json<Value>, ApiError> {
+    if !users.stored() {
+        return Err(stateless());
+    }
+    let ended = users
+        .pooled()
+        .end_other_sessions(&current.user, current.session.id())
+        .await?;
+    Ok(Json(json!({ "ended": ended })))
+}
+
+/// Ends one session of the caller (the request's own too: a logout).
+async fn end_my_session<U: Profile>(
+    State(users): State<UsersState<U>>,
+    current: CurrentUser<U>,
+    PathParams(id): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    if !users.stored() {
+        return Err(stateless());
+    }
+    let id = parse_uuid(&id).ok_or_else(|| ApiError::bad_request("`session_id` must be a UUID"))?;
+    if users.pooled().end_session(&current.user, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "the user has no session with this id",
+        ))
+    }
+}
+
+/// An administrator's "log out everywhere" for a user.
+async fn end_user_sessions<U: Profile>(
+    State(users): State<UsersState<U>>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !users.stored() {
+        return Err(stateless());
+    }
+    let id = parse_user_id::<U>(&id)?;
+    users
+        .pooled()
+        .get(id)
+        .await?
+        .ok_or(UsersError::UserNotFound)?;
+    let ended = users.pooled().end_all_sessions(id).await?;
+    Ok(Json(json!({ "ended": ended })))
+}
