@@ -5,10 +5,14 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use users_diesel::{SecondFactorChallenge, UserModel, Uuid};
+use utoipa::openapi::schema::ObjectBuilder;
+use utoipa::ToSchema;
 
 use crate::profile::user_view;
+use crate::schema::{boolean, methods};
 use crate::{ApiError, ErrorCode, NewSession, Profile, UsersState};
 
 /// `answer` with the `Set-Cookie` that stores `session`, if cookies are on.
@@ -28,9 +32,17 @@ pub(crate) fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -
     response
 }
 
+/// A message for people: the answer of the routes that must not tell whether an address has
+/// an account.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Message {
+    message: &'static str,
+}
+
 /// The answer of the routes that must not tell whether an address has an account.
 pub(crate) fn accepted(message: &'static str) -> Response {
-    (StatusCode::ACCEPTED, Json(json!({ "message": message }))).into_response()
+    (StatusCode::ACCEPTED, Json(Message { message })).into_response()
 }
 
 /// A time as RFC 3339, in UTC, to the second.
@@ -73,13 +85,29 @@ pub(crate) async fn answer_user<U: Profile>(
     Ok(Json(user_view(user, roles)?))
 }
 
+/// What a login answers for a user with a second factor: no session yet.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecondFactorRequired {
+    #[schema(schema_with = always_true)]
+    mfa_required: bool,
+    /// for `POST /auth/mfa`; single-use, 5 minutes
+    mfa_token: String,
+    #[schema(schema_with = methods)]
+    methods: Vec<&'static str>,
+}
+
+/// `true`, the one value of `mfa_required`.
+fn always_true() -> ObjectBuilder {
+    boolean().enum_values(Some([true]))
+}
+
 /// What `POST /auth/login` answers for a user with a second factor: no session yet.
 pub(crate) fn challenge_answer(challenge: &SecondFactorChallenge) -> Response {
-    let methods: Vec<&str> = challenge.methods.iter().map(|m| m.as_str()).collect();
-    Json(json!({
-        "mfa_required": true,
-        "mfa_token": challenge.token,
-        "methods": methods,
-    }))
+    Json(SecondFactorRequired {
+        mfa_required: true,
+        mfa_token: challenge.token.clone(),
+        methods: challenge.methods.iter().map(|m| m.as_str()).collect(),
+    })
     .into_response()
 }

@@ -6,11 +6,10 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use users_diesel::{Proof, UsersError};
+use utoipa::ToSchema;
 
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
 
 use crate::answer::session_answer;
@@ -18,7 +17,7 @@ use crate::api::{endpoint, route, Anyone, Delete, Endpoint, Get, Post, Session};
 use crate::presence::{prove_presence, FactorBody};
 #[cfg(feature = "passkeys")]
 use crate::schema::free_object;
-use crate::schema::{boolean, methods, object, password, string, totp_code};
+use crate::schema::{methods, object, password, string, totp_code, typed};
 use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
 
 /// The routes of the second factors, each with its handler and its description: the router and the
@@ -126,8 +125,14 @@ pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
 }
 
 /// The schemas of the second-factor routes, for the OpenAPI document.
-pub(crate) fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
-    vec![
+pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
+    let typed = [
+        typed::<CodeBody>(),
+        typed::<SecondFactors>(),
+        typed::<TotpEnrollment>(),
+        typed::<RecoveryCodes>(),
+    ];
+    let schemas = vec![
         (
             "SecondFactorLogin",
             object(second_factor_members(), &["mfa_token"])
@@ -136,46 +141,6 @@ pub(crate) fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
                  `passkey` with its `state`",
                 ))
                 .into(),
-        ),
-        (
-            "SecondFactors",
-            object(
-                vec![
-                    ("totp", boolean().into()),
-                    ("totp_pending", boolean().into()),
-                    (
-                        "recovery_codes_left",
-                        ObjectBuilder::new()
-                            .schema_type(Type::Integer)
-                            .minimum(Some(0))
-                            .into(),
-                    ),
-                    ("methods", methods().into()),
-                ],
-                &["totp", "totp_pending", "recovery_codes_left", "methods"],
-            )
-            .into(),
-        ),
-        (
-            "TotpEnrollment",
-            object(
-                vec![
-                    ("secret", string().description(Some("base32")).into()),
-                    ("otpauth_uri", string().into()),
-                    (
-                        "qr_svg",
-                        string()
-                            .description(Some("the URI as an SVG QR code (feature `qr`)"))
-                            .into(),
-                    ),
-                ],
-                &["secret", "otpauth_uri"],
-            )
-            .into(),
-        ),
-        (
-            "CodeRequest",
-            object(vec![("code", totp_code().into())], &["code"]).into(),
         ),
         (
             "PresenceProof",
@@ -190,15 +155,12 @@ pub(crate) fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
             .description(Some("one of `password`, `code` or `recovery_code`"))
             .into(),
         ),
-        (
-            "RecoveryCodes",
-            object(
-                vec![("recovery_codes", ArrayBuilder::new().items(string()).into())],
-                &["recovery_codes"],
-            )
-            .into(),
-        ),
-    ]
+    ];
+    schemas
+        .into_iter()
+        .map(|(name, schema)| (name.to_owned(), schema))
+        .chain(typed)
+        .collect()
 }
 
 /// The members of `POST /auth/mfa`.
@@ -256,19 +218,49 @@ pub(crate) async fn complete<U: Profile>(
     Ok(session_answer(&users, &session, Json(session.to_json())))
 }
 
+/// The answer of `GET /users/me/mfa`: the user's second factors.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecondFactors {
+    totp: bool,
+    totp_pending: bool,
+    recovery_codes_left: usize,
+    #[schema(schema_with = methods)]
+    methods: Vec<&'static str>,
+}
+
+/// A new TOTP, shown once.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TotpEnrollment {
+    /// base32
+    secret: String,
+    otpauth_uri: String,
+    /// the URI as an SVG QR code (feature `qr`)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    qr_svg: Option<String>,
+}
+
+/// Recovery codes, shown once.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecoveryCodes {
+    recovery_codes: Vec<String>,
+}
+
 /// `GET /users/me/mfa`: the user's second factors.
 pub(crate) async fn summary<U: Profile>(
     State(users): State<UsersState<U>>,
     current: CurrentUser<U>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SecondFactors>, ApiError> {
     let record = users.pooled().second_factors(&current.user).await?;
-    let methods: Vec<&str> = record.methods().iter().map(|m| m.as_str()).collect();
-    Ok(Json(json!({
-        "totp": record.has_totp(),
-        "totp_pending": record.totp_secret.is_some() && !record.totp_confirmed,
-        "recovery_codes_left": record.recovery_codes_left(),
-        "methods": methods,
-    })))
+    Ok(Json(SecondFactors {
+        totp: record.has_totp(),
+        totp_pending: record.totp_secret.is_some() && !record.totp_confirmed,
+        recovery_codes_left: record.recovery_codes_left(),
+        methods: record.methods().iter().map(|m| m.as_str()).collect(),
+    }))
 }
 
 /// `POST /users/me/mfa/totp`: a new, unconfirmed TOTP, shown once, given the password (or a
@@ -278,7 +270,7 @@ pub(crate) async fn enroll<U: Profile>(
     parts: Parts,
     current: CurrentUser<U>,
     JsonBody(body): JsonBody<FactorBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TotpEnrollment>, ApiError> {
     // Only on a proved address (see `enroll_totp`), and a factor is a way into the account:
     // a stolen session alone must not add one.
     if !current.is_verified() {
@@ -289,21 +281,23 @@ pub(crate) async fn enroll<U: Profile>(
         .pooled()
         .enroll_totp(&current.user, users.issuer())
         .await?;
-    #[allow(unused_mut)] // Only the `qr` feature adds to it.
-    let mut answer = json!({
-        "secret": enrollment.secret,
-        "otpauth_uri": enrollment.otpauth_uri,
-    });
     #[cfg(feature = "qr")]
-    {
-        answer["qr_svg"] = enrollment.qr_svg()?.into();
-    }
-    Ok(Json(answer))
+    let qr_svg = Some(enrollment.qr_svg()?);
+    #[cfg(not(feature = "qr"))]
+    let qr_svg = None;
+    Ok(Json(TotpEnrollment {
+        secret: enrollment.secret,
+        otpauth_uri: enrollment.otpauth_uri,
+        qr_svg,
+    }))
 }
 
-#[derive(Deserialize)]
+/// A TOTP code.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CodeRequest)]
 pub(crate) struct CodeBody {
+    #[schema(schema_with = totp_code)]
     code: String,
 }
 
@@ -313,13 +307,15 @@ pub(crate) async fn confirm<U: Profile>(
     parts: Parts,
     current: CurrentUser<U>,
     JsonBody(body): JsonBody<CodeBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecoveryCodes>, ApiError> {
     let client = users.client(&parts);
     let codes = users
         .pooled()
         .confirm_totp(client.as_deref(), &current.user, &body.code)
         .await?;
-    Ok(Json(json!({ "recovery_codes": codes })))
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
 }
 
 /// `DELETE /users/me/mfa/totp`: removes the TOTP and the recovery codes, given the password
@@ -345,11 +341,13 @@ pub(crate) async fn regenerate<U: Profile>(
     parts: Parts,
     current: CurrentUser<U>,
     JsonBody(body): JsonBody<FactorBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecoveryCodes>, ApiError> {
     prove_presence(&users, &parts, &current, &body).await?;
     let codes = users
         .pooled()
         .regenerate_recovery_codes(&current.user)
         .await?;
-    Ok(Json(json!({ "recovery_codes": codes })))
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
 }

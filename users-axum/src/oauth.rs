@@ -51,7 +51,6 @@ use openidconnect::{
     StandardErrorResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 use users_diesel::{
@@ -62,11 +61,11 @@ use users_diesel::{
 use crate::answer::{challenge_answer, rfc3339, session_answer};
 use crate::api::{endpoint, route, Anyone, Delete, Endpoint, Get, Post, Session};
 use crate::presence::{prove_presence, FactorBody};
-use crate::schema::{boolean, nullable_string, object, string, time};
+use crate::schema::typed;
 use crate::session::cookie_value;
 use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
-use utoipa::openapi::schema::ArrayBuilder;
-use utoipa::openapi::{Ref, RefOr, Schema};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
 
 /// The cookie that carries a flow's sealed state from the authorization request to the
 /// callback: a `__Host-` cookie, which browsers accept only Secure, with `Path=/` and no
@@ -921,7 +920,10 @@ pub(crate) async fn associate<U: Profile>(
     prove_presence(&users, &parts, &user, &body).await?;
     let purpose = Purpose::Associate(Into::<Uuid>::into(user.id()).to_string());
     let (url, cookie) = oauth.start(oauth.provider(&name)?, purpose).await?;
-    let mut response = Json(json!({ "authorization_url": url })).into_response();
+    let mut response = Json(AuthorizationUrl {
+        authorization_url: url.to_string(),
+    })
+    .into_response();
     response.headers_mut().append(SET_COOKIE, cookie);
     Ok(response)
 }
@@ -995,32 +997,65 @@ async fn finish<U: Profile>(
                 .filter(UserModel::is_active)
                 .ok_or_else(|| ApiError::from(UsersError::InvalidToken))?;
             let account = users.pooled().link_oauth(&user, &identity).await?;
-            Ok(Json(account_view(&account)).into_response())
+            Ok(Json(AccountView::from(&account)).into_response())
         }
     }
 }
 
-/// A linked account as the routes show it.
-fn account_view(account: &OAuthAccountRecord) -> Value {
-    json!({
-        "provider": account.provider,
-        "email": account.email,
-        "email_verified": account.email_verified,
-        "linked_at": rfc3339(account.created_at),
-        "last_used_at": rfc3339(account.last_used_at),
-    })
+/// A linked provider account as the routes show it.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = OAuthAccount)]
+pub(crate) struct AccountView {
+    provider: String,
+    #[schema(required = true)]
+    email: Option<String>,
+    email_verified: bool,
+    #[schema(format = DateTime)]
+    linked_at: String,
+    #[schema(format = DateTime)]
+    last_used_at: String,
+}
+
+impl From<&OAuthAccountRecord> for AccountView {
+    fn from(account: &OAuthAccountRecord) -> Self {
+        AccountView {
+            provider: account.provider.clone(),
+            email: account.email.clone(),
+            email_verified: account.email_verified,
+            linked_at: rfc3339(account.created_at),
+            last_used_at: rfc3339(account.last_used_at),
+        }
+    }
+}
+
+/// The answer of `GET /users/me/oauth`: the linked accounts, and whether the user has a
+/// password.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = OAuthAccountList)]
+pub(crate) struct AccountList {
+    accounts: Vec<AccountView>,
+    has_password: bool,
+}
+
+/// The answer of `POST /auth/{provider}/associate`: where to send the browser.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthorizationUrl {
+    authorization_url: String,
 }
 
 /// `GET /users/me/oauth`: the linked accounts, and whether the user has a password.
 pub(crate) async fn accounts<U: Profile>(
     State(users): State<UsersState<U>>,
     user: CurrentUser<U>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountList>, ApiError> {
     let accounts = users.pooled().oauth_accounts(&user).await?;
-    Ok(Json(json!({
-        "accounts": accounts.iter().map(account_view).collect::<Vec<_>>(),
-        "has_password": users_diesel::has_usable_password(user.password_hash()),
-    })))
+    Ok(Json(AccountList {
+        accounts: accounts.iter().map(AccountView::from).collect(),
+        has_password: users_diesel::has_usable_password(user.password_hash()),
+    }))
 }
 
 /// `DELETE /users/me/oauth/{provider}`: unlinks it; 409 `last_sign_in_method` if it is the
@@ -1042,52 +1077,11 @@ pub(crate) async fn unlink<U: Profile>(
 }
 
 /// The schemas of the provider sign-in routes, for the OpenAPI document.
-pub(crate) fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
+pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
     vec![
-        (
-            "AuthorizationUrl",
-            object(
-                vec![("authorization_url", string().into())],
-                &["authorization_url"],
-            )
-            .into(),
-        ),
-        (
-            "OAuthAccount",
-            object(
-                vec![
-                    ("provider", string().into()),
-                    ("email", nullable_string().into()),
-                    ("email_verified", boolean().into()),
-                    ("linked_at", time().into()),
-                    ("last_used_at", time().into()),
-                ],
-                &[
-                    "provider",
-                    "email",
-                    "email_verified",
-                    "linked_at",
-                    "last_used_at",
-                ],
-            )
-            .into(),
-        ),
-        (
-            "OAuthAccountList",
-            object(
-                vec![
-                    (
-                        "accounts",
-                        ArrayBuilder::new()
-                            .items(Ref::from_schema_name("OAuthAccount"))
-                            .into(),
-                    ),
-                    ("has_password", boolean().into()),
-                ],
-                &["accounts", "has_password"],
-            )
-            .into(),
-        ),
+        typed::<AuthorizationUrl>(),
+        typed::<AccountView>(),
+        typed::<AccountList>(),
     ]
 }
 

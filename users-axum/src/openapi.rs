@@ -20,7 +20,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::api::{Admin, Anyone, Doc, Get, Method};
 use crate::schema::{
-    boolean, email, methods, new_password, nullable_string, object, password, string, time, uuid,
+    boolean, email, new_password, nullable_string, object, password, string, uuid,
 };
 use crate::{ErrorCode as Code, Profile, UsersState};
 
@@ -400,20 +400,6 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
             ),
         ),
         (
-            "Credentials",
-            object(
-                vec![
-                    (
-                        "email",
-                        string().examples([json!("alice@example.com")]).into(),
-                    ),
-                    ("password", password().into()),
-                ],
-                &["email", "password"],
-            )
-            .into(),
-        ),
-        (
             "Session",
             object(
                 vec![
@@ -449,88 +435,6 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
             )),
         ),
         (
-            "SecondFactorRequired",
-            object(
-                vec![
-                    ("mfa_required", boolean().enum_values(Some([true])).into()),
-                    (
-                        "mfa_token",
-                        string()
-                            .description(Some("for `POST /auth/mfa`; single-use, 5 minutes"))
-                            .into(),
-                    ),
-                    ("methods", methods().into()),
-                ],
-                &["mfa_required", "mfa_token", "methods"],
-            )
-            .into(),
-        ),
-        (
-            "RefreshRequest",
-            object(vec![("refresh_token", string().into())], &["refresh_token"]).into(),
-        ),
-        (
-            "StoredSession",
-            object(
-                vec![
-                    ("id", uuid().into()),
-                    ("created_at", time().into()),
-                    ("last_seen_at", time().into()),
-                    ("expires_at", time().into()),
-                    ("idle_expires_at", time().into()),
-                    ("user_agent", nullable_string().into()),
-                    ("client", nullable_string().into()),
-                    (
-                        "current",
-                        boolean()
-                            .description(Some("whether this request uses the session"))
-                            .into(),
-                    ),
-                ],
-                &[
-                    "id",
-                    "created_at",
-                    "last_seen_at",
-                    "expires_at",
-                    "idle_expires_at",
-                    "user_agent",
-                    "client",
-                    "current",
-                ],
-            )
-            .description(Some(
-                "A login session: where and when it started, when it ends",
-            ))
-            .into(),
-        ),
-        (
-            "SessionList",
-            object(
-                vec![(
-                    "sessions",
-                    ArrayBuilder::new()
-                        .items(Ref::from_schema_name("StoredSession"))
-                        .into(),
-                )],
-                &["sessions"],
-            )
-            .into(),
-        ),
-        (
-            "Ended",
-            object(
-                vec![(
-                    "ended",
-                    ObjectBuilder::new()
-                        .schema_type(Type::Integer)
-                        .minimum(Some(0))
-                        .into(),
-                )],
-                &["ended"],
-            )
-            .into(),
-        ),
-        (
             "UserUpdate",
             with_profile::<U>(
                 object(
@@ -562,40 +466,6 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                 ),
                 false,
             ),
-        ),
-        (
-            "PasswordConfirmation",
-            object(vec![("password", password().into())], &["password"]).into(),
-        ),
-        (
-            "EmailRequest",
-            object(vec![("email", email().into())], &["email"]).into(),
-        ),
-        (
-            "TokenRequest",
-            object(vec![("token", string().into())], &["token"]).into(),
-        ),
-        (
-            "PasswordReset",
-            object(
-                vec![
-                    ("token", string().into()),
-                    ("password", new_password().into()),
-                ],
-                &["token", "password"],
-            )
-            .into(),
-        ),
-        (
-            "RoleRequest",
-            object(
-                vec![
-                    ("name", string().examples([json!("editor")]).into()),
-                    ("description", nullable_string().into()),
-                ],
-                &["name"],
-            )
-            .into(),
         ),
         (
             "Role",
@@ -636,15 +506,12 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                 .items(Ref::from_schema_name("Role"))
                 .into(),
         ),
-        (
-            "Message",
-            object(vec![("message", string().into())], &["message"]).into(),
-        ),
         ("Error", error.into()),
     ]
     .into_iter()
-    .chain(crate::factors::schemas())
     .map(|(name, schema)| (name.to_owned(), schema))
+    .chain(crate::factors::schemas())
+    .chain(crate::routes::schemas())
     .collect::<Vec<_>>();
     #[cfg(feature = "passkeys")]
     schemas.extend(

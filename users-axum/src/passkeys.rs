@@ -20,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use users_diesel::{PasskeyRecord, Proof, SecretBox, UserModel, UsersError, Uuid};
 use webauthn_rs::prelude::{
     Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
@@ -32,12 +32,10 @@ use crate::answer::{parse_uuid, rfc3339, session_answer};
 use crate::api::{endpoint, route, Anyone, Delete, Endpoint, Get, Post, Session};
 use crate::error::PathParams;
 use crate::presence::{prove_presence, FactorBody};
-use crate::schema::{email, free_object, nullable_string, object, string, time, uuid};
+use crate::schema::{email, free_object, typed};
 use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
-use utoipa::openapi::schema::{
-    ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
-};
-use utoipa::openapi::{Ref, RefOr, Schema};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
 
 /// How long a ceremony may take.
 const CEREMONY_LIFETIME: Duration = Duration::from_secs(5 * 60);
@@ -135,14 +133,61 @@ fn loaded(rows: Vec<PasskeyRecord>) -> Vec<(PasskeyRecord, Passkey)> {
 }
 
 /// A passkey as the routes show it.
-fn view(row: &PasskeyRecord) -> Value {
-    let time = |t: SystemTime| rfc3339(t);
-    json!({
-        "id": row.id.to_string(),
-        "name": row.name,
-        "created_at": time(row.created_at),
-        "last_used_at": row.last_used_at.map(time),
-    })
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Passkey)]
+pub(crate) struct PasskeyView {
+    #[schema(format = "uuid")]
+    id: String,
+    #[schema(required = true)]
+    name: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime, required = true)]
+    last_used_at: Option<String>,
+}
+
+impl From<&PasskeyRecord> for PasskeyView {
+    fn from(row: &PasskeyRecord) -> Self {
+        let time = |t: SystemTime| rfc3339(t);
+        PasskeyView {
+            id: row.id.to_string(),
+            name: row.name.clone(),
+            created_at: time(row.created_at),
+            last_used_at: row.last_used_at.map(time),
+        }
+    }
+}
+
+/// The answer of `GET /users/me/passkeys`.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasskeyList {
+    passkeys: Vec<PasskeyView>,
+}
+
+/// A ceremony's start: the options for the browser's WebAuthn API and the sealed state to send
+/// back.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasskeyCeremony {
+    #[schema(schema_with = ceremony_options)]
+    options: Value,
+    /// sealed; send it back unchanged, within 5 minutes
+    state: String,
+}
+
+/// The schema of a ceremony's `options`: WebAuthn's, as the browser takes them.
+fn ceremony_options() -> utoipa::openapi::schema::ObjectBuilder {
+    free_object().description(Some("for the WebAuthn API of the browser"))
+}
+
+impl PasskeyCeremony {
+    /// The answer of a ceremony's start with `options` (WebAuthn's) and the sealed `state`.
+    fn new(options: impl Serialize, state: String) -> Result<Json<Self>, ApiError> {
+        let options = serde_json::to_value(options).map_err(|error| ApiError::logged(&error))?;
+        Ok(Json(PasskeyCeremony { options, state }))
+    }
 }
 
 /// `POST /users/me/passkeys/register/start`, given the password (or a factor): the options
@@ -152,7 +197,7 @@ pub(crate) async fn register_start<U: Profile>(
     parts: Parts,
     current: CurrentUser<U>,
     JsonBody(body): JsonBody<FactorBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PasskeyCeremony>, ApiError> {
     let party = passkeys(&users)?;
     // Only on a proved address: a way in set up by whoever registered an address must not
     // outlive its owner's reset.
@@ -172,16 +217,16 @@ pub(crate) async fn register_start<U: Profile>(
         .webauthn
         .start_passkey_registration(user_id, email, email, Some(exclude))
         .map_err(|error| ApiError::logged(&error))?;
-    Ok(Json(json!({
-        "options": options,
-        "state": party.seal("registration", user_id, &state)?,
-    })))
+    PasskeyCeremony::new(options, party.seal("registration", user_id, &state)?)
 }
 
-#[derive(Deserialize)]
+/// The authenticator's answer to a registration, with the ceremony's state and a name.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PasskeyRegistration)]
 pub(crate) struct RegisterFinish {
     state: String,
+    #[schema(schema_with = free_object)]
     credential: RegisterPublicKeyCredential,
     #[serde(default)]
     name: Option<String>,
@@ -228,18 +273,18 @@ pub(crate) async fn register_finish<U: Profile>(
         .pooled()
         .add_passkey(&current.user, &id, &stored, name)
         .await?;
-    Ok((StatusCode::CREATED, Json(view(&row))).into_response())
+    Ok((StatusCode::CREATED, Json(PasskeyView::from(&row))).into_response())
 }
 
 /// `GET /users/me/passkeys`.
 pub(crate) async fn list<U: Profile>(
     State(users): State<UsersState<U>>,
     current: CurrentUser<U>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PasskeyList>, ApiError> {
     passkeys(&users)?;
     let rows = users.pooled().passkeys(&current.user).await?;
-    let views: Vec<Value> = rows.iter().map(view).collect();
-    Ok(Json(json!({ "passkeys": views })))
+    let passkeys = rows.iter().map(PasskeyView::from).collect();
+    Ok(Json(PasskeyList { passkeys }))
 }
 
 /// `DELETE /users/me/passkeys/{passkey_id}`, given the password or a factor.
@@ -332,20 +377,24 @@ pub(crate) struct SignInStart {
 pub(crate) async fn sign_in_start<U: Profile>(
     State(users): State<UsersState<U>>,
     JsonBody(body): JsonBody<SignInStart>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PasskeyCeremony>, ApiError> {
     let user = account(&users, &body.email).await?;
     let version = users.pooled().second_factors(&user).await?.version;
     let (options, ceremony) = authentication_start(&users, &user).await?;
     let state = SignInState { version, ceremony };
     let sealed = passkeys(&users)?.seal("sign-in", user.id().into(), &state)?;
-    Ok(Json(json!({ "options": options, "state": sealed })))
+    PasskeyCeremony::new(options, sealed)
 }
 
-#[derive(Deserialize)]
+/// The authenticator's answer to a sign-in, with the ceremony's state.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PasskeySignIn)]
 pub(crate) struct SignInFinish {
+    #[schema(schema_with = email)]
     email: String,
     state: String,
+    #[schema(schema_with = free_object)]
     credential: PublicKeyCredential,
 }
 
@@ -377,8 +426,10 @@ pub(crate) async fn sign_in_finish<U: Profile>(
     Ok(session_answer(&users, &session, Json(session.to_json())))
 }
 
-#[derive(Deserialize)]
+/// A pending login.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PendingLogin)]
 pub(crate) struct SecondFactorStart {
     mfa_token: String,
 }
@@ -387,7 +438,7 @@ pub(crate) struct SecondFactorStart {
 pub(crate) async fn second_factor_start<U: Profile>(
     State(users): State<UsersState<U>>,
     JsonBody(body): JsonBody<SecondFactorStart>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PasskeyCeremony>, ApiError> {
     passkeys(&users)?;
     let (user, _) = users
         .pooled()
@@ -397,7 +448,7 @@ pub(crate) async fn second_factor_start<U: Profile>(
     let (options, ceremony) = authentication_start(&users, &user).await?;
     let kind = second_factor_kind(&body.mfa_token);
     let sealed = passkeys(&users)?.seal(&kind, user.id().into(), &ceremony)?;
-    Ok(Json(json!({ "options": options, "state": sealed })))
+    PasskeyCeremony::new(options, sealed)
 }
 
 /// The kind a second-factor ceremony is sealed for: bound to its pending login (the digest of
@@ -439,89 +490,14 @@ pub(crate) async fn second_factor_finish<U: Profile>(
 }
 
 /// The schemas of the passkey routes, for the OpenAPI document.
-pub(crate) fn schemas() -> Vec<(&'static str, RefOr<Schema>)> {
+pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
     vec![
-        (
-            "PasskeyCeremony",
-            object(
-                vec![
-                    (
-                        "options",
-                        free_object()
-                            .description(Some("for the WebAuthn API of the browser"))
-                            .into(),
-                    ),
-                    (
-                        "state",
-                        string()
-                            .description(Some("sealed; send it back unchanged, within 5 minutes"))
-                            .into(),
-                    ),
-                ],
-                &["options", "state"],
-            )
-            .into(),
-        ),
-        (
-            "PasskeyRegistration",
-            object(
-                vec![
-                    ("state", string().into()),
-                    ("credential", free_object().into()),
-                    ("name", nullable_string().into()),
-                ],
-                &["state", "credential"],
-            )
-            .into(),
-        ),
-        (
-            "Passkey",
-            object(
-                vec![
-                    ("id", uuid().into()),
-                    ("name", nullable_string().into()),
-                    ("created_at", time().into()),
-                    (
-                        "last_used_at",
-                        ObjectBuilder::new()
-                            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-                            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-                            .into(),
-                    ),
-                ],
-                &["id", "name", "created_at", "last_used_at"],
-            )
-            .into(),
-        ),
-        (
-            "PasskeyList",
-            object(
-                vec![(
-                    "passkeys",
-                    ArrayBuilder::new()
-                        .items(Ref::from_schema_name("Passkey"))
-                        .into(),
-                )],
-                &["passkeys"],
-            )
-            .into(),
-        ),
-        (
-            "PasskeySignIn",
-            object(
-                vec![
-                    ("email", email().into()),
-                    ("state", string().into()),
-                    ("credential", free_object().into()),
-                ],
-                &["email", "state", "credential"],
-            )
-            .into(),
-        ),
-        (
-            "PendingLogin",
-            object(vec![("mfa_token", string().into())], &["mfa_token"]).into(),
-        ),
+        typed::<RegisterFinish>(),
+        typed::<SignInFinish>(),
+        typed::<SecondFactorStart>(),
+        typed::<PasskeyCeremony>(),
+        typed::<PasskeyView>(),
+        typed::<PasskeyList>(),
     ]
 }
 

@@ -25,11 +25,6 @@ pub(crate) fn totp_code() -> ObjectBuilder {
     string().examples([json!("123456")])
 }
 
-/// A time, RFC 3339 in UTC.
-pub(crate) fn time() -> ObjectBuilder {
-    string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-}
-
 pub(crate) fn uuid() -> ObjectBuilder {
     string().format(Some(SchemaFormat::Custom("uuid".to_owned())))
 }
@@ -87,4 +82,9 @@ pub(crate) fn object(properties: Vec<(&str, RefOr<Schema>)>, required: &[&str]) 
         object = object.required(*name);
     }
     object
+}
+
+/// The name and schema of a typed answer or body, for the document's components.
+pub(crate) fn typed<T: utoipa::ToSchema>() -> (String, RefOr<Schema>) {
+    (T::name().into_owned(), T::schema())
 }

@@ -7,12 +7,15 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use users_diesel::{UserModel, UserQuery, UsersError, MAX_PAGE_SIZE};
+use utoipa::openapi::schema::ObjectBuilder;
+use utoipa::ToSchema;
 
 use crate::answer::{answer_user, parse_user_id, parse_uuid};
 use crate::api::{endpoint, route, Admin, Delete, Endpoint, Get, Patch, Post};
 use crate::error::PathParams;
 use crate::pooled::{Edit, RoleView};
 use crate::profile::{profile_edit, take_bool, take_string, user_view};
+use crate::schema::string;
 use crate::{ApiError, ErrorCode, JsonBody, Profile, UsersState};
 
 /// The routes of user and role administration, each with its handler and its description: the router and the
@@ -141,12 +144,20 @@ pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     ]
 }
 
-#[derive(Deserialize)]
+/// A new role.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RoleBody {
+#[schema(as = RoleRequest)]
+pub(crate) struct RoleBody {
+    #[schema(schema_with = role_name)]
     name: String,
     #[serde(default)]
     description: Option<String>,
+}
+
+/// A role's name.
+fn role_name() -> ObjectBuilder {
+    string().examples([json!("editor")])
 }
 
 async fn create_role<U: Profile>(

@@ -7,13 +7,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use users_diesel::{Proof, Uuid};
+use utoipa::openapi::schema::ObjectBuilder;
+use utoipa::ToSchema;
 
 use crate::answer::{accepted, answer_user, session_answer, stateless, with_cookie};
 use crate::api::{endpoint, route, Anyone, Endpoint, Post, Session};
 use crate::mailer::{Mail, MailKind};
 use crate::profile::{merged_profile, require_string, user_view};
+use crate::schema::{email, new_password, password, string};
 use crate::session::set_cookie;
 use crate::{ApiError, ErrorCode, JsonBody, Profile, UsersState};
 
@@ -162,35 +165,53 @@ pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     ]
 }
 
-#[derive(Deserialize)]
+/// An email address and a password.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Credentials {
+pub(crate) struct Credentials {
+    #[schema(schema_with = login_email)]
     email: String,
+    #[schema(schema_with = password)]
     password: String,
 }
 
-#[derive(Deserialize)]
+/// The address of a login: any text, as a wrong one is `invalid_credentials`.
+fn login_email() -> ObjectBuilder {
+    string().examples([json!("alice@example.com")])
+}
+
+/// An email address.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EmailBody {
+#[schema(as = EmailRequest)]
+pub(crate) struct EmailBody {
+    #[schema(schema_with = email)]
     email: String,
 }
 
-#[derive(Deserialize)]
+/// A token from a mail.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TokenBody {
+#[schema(as = TokenRequest)]
+pub(crate) struct TokenBody {
     token: String,
 }
 
-#[derive(Deserialize)]
+/// A reset token and the new password.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ResetBody {
+#[schema(as = PasswordReset)]
+pub(crate) struct ResetBody {
     token: String,
+    #[schema(schema_with = new_password)]
     password: String,
 }
 
-#[derive(Deserialize)]
+/// A refresh token.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshBody {
+#[schema(as = RefreshRequest)]
+pub(crate) struct RefreshBody {
     refresh_token: String,
 }
 

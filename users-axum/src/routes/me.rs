@@ -8,12 +8,14 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use users_diesel::{normalize_email, SessionOrigin, UsersError};
+use utoipa::ToSchema;
 
 use super::admin::keep_an_admin;
 use crate::answer::{answer_user, session_answer, with_cookie};
 use crate::api::{endpoint, route, Delete, Endpoint, Get, Patch, Session};
 use crate::mailer::{Mail, MailKind};
 use crate::profile::{profile_edit, take_string, user_view};
+use crate::schema::password;
 use crate::session::set_cookie;
 use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
 
@@ -78,9 +80,12 @@ pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     ]
 }
 
-#[derive(Deserialize)]
+/// The current password, confirming a change.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordBody {
+#[schema(as = PasswordConfirmation)]
+pub(crate) struct PasswordBody {
+    #[schema(schema_with = password)]
     password: String,
 }
 

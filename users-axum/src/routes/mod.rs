@@ -78,6 +78,25 @@ async fn no_store(mut response: Response) -> Response {
     response
 }
 
+/// The typed answers and bodies of the areas here, for the OpenAPI document.
+pub(crate) fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)> {
+    use crate::schema::typed;
+    vec![
+        typed::<crate::answer::Message>(),
+        typed::<crate::answer::SecondFactorRequired>(),
+        typed::<auth::Credentials>(),
+        typed::<auth::EmailBody>(),
+        typed::<auth::TokenBody>(),
+        typed::<auth::ResetBody>(),
+        typed::<auth::RefreshBody>(),
+        typed::<me::PasswordBody>(),
+        typed::<admin::RoleBody>(),
+        typed::<sessions::SessionView>(),
+        typed::<sessions::SessionList>(),
+        typed::<sessions::Ended>(),
+    ]
+}
+
 /// Every route, area by area: what [`router`] mounts and [`openapi`](crate::openapi()) describes.
 pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     let mut all = auth::endpoints();

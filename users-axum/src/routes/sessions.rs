@@ -4,7 +4,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use users_diesel::{StoredSession, UsersError, Uuid};
 
 use crate::answer::{parse_user_id, parse_uuid, rfc3339, stateless};
@@ -67,40 +69,79 @@ pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     ]
 }
 
-/// A stored session as `GET /users/me/sessions` lists it; `current` marks the request's own.
-fn session_view(session: &StoredSession, current: Uuid) -> Value {
-    json!({
-        "id": session.id.to_string(),
-        "created_at": rfc3339(session.created_at),
-        "last_seen_at": rfc3339(session.last_seen_at),
-        "expires_at": rfc3339(session.expires_at),
-        "idle_expires_at": rfc3339(session.idle_expires_at),
-        "user_agent": session.user_agent,
-        "client": session.client,
-        "current": session.id == current,
-    })
+/// A login session: where and when it started, when it ends.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = StoredSession)]
+pub(crate) struct SessionView {
+    #[schema(format = "uuid")]
+    id: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    last_seen_at: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+    #[schema(format = DateTime)]
+    idle_expires_at: String,
+    #[schema(required = true)]
+    user_agent: Option<String>,
+    #[schema(required = true)]
+    client: Option<String>,
+    /// whether this request uses the session
+    current: bool,
+}
+
+impl SessionView {
+    /// `session` as `GET /users/me/sessions` lists it; `current` marks the request's own.
+    fn new(session: &StoredSession, current: Uuid) -> Self {
+        SessionView {
+            id: session.id.to_string(),
+            created_at: rfc3339(session.created_at),
+            last_seen_at: rfc3339(session.last_seen_at),
+            expires_at: rfc3339(session.expires_at),
+            idle_expires_at: rfc3339(session.idle_expires_at),
+            user_agent: session.user_agent.clone(),
+            client: session.client.clone(),
+            current: session.id == current,
+        }
+    }
+}
+
+/// The answer of `GET /users/me/sessions`: the user's live sessions, newest first.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SessionList {
+    sessions: Vec<SessionView>,
+}
+
+/// How many sessions a "log out everywhere" ended.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Ended {
+    ended: usize,
 }
 
 async fn my_sessions<U: Profile>(
     State(users): State<UsersState<U>>,
     current: CurrentUser<U>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionList>, ApiError> {
     if !users.stored() {
         return Err(stateless());
     }
     let sessions = users.pooled().sessions(&current.user).await?;
-    let views: Vec<Value> = sessions
+    let sessions = sessions
         .iter()
-        .map(|session| session_view(session, current.session.id()))
+        .map(|session| SessionView::new(session, current.session.id()))
         .collect();
-    Ok(Json(json!({ "sessions": views })))
+    Ok(Json(SessionList { sessions }))
 }
 
 /// Ends every session of the caller but the request's own.
 async fn end_other_sessions<U: Profile>(
     State(users): State<UsersState<U>>,
     current: CurrentUser<U>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Ended>, ApiError> {
     if !users.stored() {
         return Err(stateless());
     }
@@ -108,7 +149,7 @@ async fn end_other_sessions<U: Profile>(
         .pooled()
         .end_other_sessions(&current.user, current.session.id())
         .await?;
-    Ok(Json(json!({ "ended": ended })))
+    Ok(Json(Ended { ended }))
 }
 
 /// Ends one session of the caller (the request's own too: a logout).
@@ -136,7 +177,7 @@ async fn end_my_session<U: Profile>(
 async fn end_user_sessions<U: Profile>(
     State(users): State<UsersState<U>>,
     PathParams(id): PathParams<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Ended>, ApiError> {
     if !users.stored() {
         return Err(stateless());
     }
@@ -147,5 +188,5 @@ async fn end_user_sessions<U: Profile>(
         .await?
         .ok_or(UsersError::UserNotFound)?;
     let ended = users.pooled().end_all_sessions(id).await?;
-    Ok(Json(json!({ "ended": ended })))
+    Ok(Json(Ended { ended }))
 }
