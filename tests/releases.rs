@@ -129,8 +129,12 @@ macro_rules! release_1_with_rows {
         let conn = &mut *$conn;
         conn.run_pending_migrations(r1::migrations()).unwrap();
         let users = manager();
-        let ann = users.register(conn, "ann@example.com", "a long password").unwrap();
-        users.register(conn, "bob@example.com", "a long password").unwrap();
+        let ann = users
+            .register(conn, "ann@example.com", "a long password")
+            .unwrap();
+        users
+            .register(conn, "bob@example.com", "a long password")
+            .unwrap();
         let admin = users.create_role(conn, "admin", None).unwrap();
         users.assign_role(conn, &ann, &admin).unwrap();
     }};

@@ -557,7 +557,8 @@ impl<DB: SupportedBackend> MigrationSource<DB> for Migrations {
             .models
             .iter()
             .map(|model| {
-                Box::new(live::ModelStep::new(*model, self.models.clone())) as Box<dyn Migration<DB>>
+                Box::new(live::ModelStep::new(*model, self.models.clone()))
+                    as Box<dyn Migration<DB>>
             })
             .collect())
     }

@@ -246,7 +246,10 @@ impl fmt::Display for SchemaProblem {
                 column,
                 expected,
                 found: Some(found),
-            } => write!(f, "{table}.{column}: default is {found}, expected {expected}"),
+            } => write!(
+                f,
+                "{table}.{column}: default is {found}, expected {expected}"
+            ),
             SchemaProblem::WrongDefault {
                 table,
                 column,
