@@ -137,14 +137,37 @@ impl ModelTables {
     fn step_id(&self) -> StepId {
         let digest = format!("{:08x}", fnv1a(describe(self.tables).as_bytes()) as u32);
         let weight = format!("{:04}", weight(self.tables));
-        let fixed = self.step_prefix().len() - 2 + weight.len() + digest.len();
-        let mut slug = self.main_table().replace('_', "-");
-        slug.truncate(MAX_VERSION_LEN.saturating_sub(fixed));
-        let prefix = format!("{}{weight}-{slug}-{digest}", self.step_prefix());
+        let prefix = format!("{}{weight}-{}-{digest}", self.step_prefix(), self.slug());
         StepId {
             version: prefix.replace('-', ""),
             prefix,
         }
+    }
+
+    /// The main table's name as step names spell it, cut so the version fits diesel's column.
+    fn slug(&self) -> String {
+        // The step prefix without its two dashes, a four-digit weight and an 8-digit digest.
+        let fixed = self.step_prefix().len() - 2 + 4 + 8;
+        let mut slug = self.main_table().replace('_', "-");
+        slug.truncate(MAX_VERSION_LEN.saturating_sub(fixed));
+        slug
+    }
+
+    /// Whether `version` names a state of this model (any state, not only the current one).
+    fn owns_version(&self, version: &str) -> bool {
+        let start = self.step_prefix().replace('-', "");
+        let slug = self.slug().replace('-', "");
+        let Some(rest) = version.strip_prefix(&start) else {
+            return false;
+        };
+        let (weight, rest) = rest.split_at_checked(4).unwrap_or(("", ""));
+        let Some(digest) = rest.strip_prefix(&slug) else {
+            return false;
+        };
+        weight.len() == 4
+            && weight.bytes().all(|b| b.is_ascii_digit())
+            && digest.len() == 8
+            && digest.bytes().all(|b| b.is_ascii_hexdigit())
     }
 }
 
@@ -316,6 +339,20 @@ impl Dialect {
         sql
     }
 
+    /// A literal default as this backend spells it in DDL: `'it''s'`, `0`, `TRUE`.
+    pub fn default_sql(self, default: DefaultValue) -> String {
+        DefaultSql(default, self).to_string()
+    }
+
+    /// A string literal, quoted (and on MySQL, whose string literals also read a backslash as
+    /// an escape, with its backslashes doubled).
+    pub(crate) fn string_literal(self, value: &str) -> String {
+        match self {
+            Dialect::Mysql => format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''")),
+            Dialect::Sqlite | Dialect::Postgres => format!("'{}'", value.replace('\'', "''")),
+        }
+    }
+
     /// The `n`th (from 1) bind parameter of a statement.
     pub(crate) fn placeholder(self, n: usize) -> String {
         match self {
@@ -484,10 +521,7 @@ impl fmt::Display for DefaultSql {
             DefaultValue::Float(value) => f.write_str(value),
             DefaultValue::Bool(true) => f.write_str("TRUE"),
             DefaultValue::Bool(false) => f.write_str("FALSE"),
-            DefaultValue::Str(value) if self.1 == Dialect::Mysql => {
-                write!(f, "'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
-            }
-            DefaultValue::Str(value) => write!(f, "'{}'", value.replace('\'', "''")),
+            DefaultValue::Str(value) => f.write_str(&self.1.string_literal(value)),
         }
     }
 }
@@ -522,7 +556,10 @@ impl<DB: SupportedBackend> MigrationSource<DB> for Migrations {
         Ok(self
             .models
             .iter()
-            .map(|model| Box::new(live::ModelStep::new(*model)) as Box<dyn Migration<DB>>)
+            .map(|model| {
+                Box::new(live::ModelStep::new(*model, self.models.clone()))
+                    as Box<dyn Migration<DB>>
+            })
             .collect())
     }
 }

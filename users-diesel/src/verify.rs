@@ -11,7 +11,7 @@ use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
 
 use crate::migrations::plan::{plan_table, ColumnState, IndexState, TableState};
 use crate::migrations::Dialect;
-use crate::schema::{Column, ColumnType, ModelSchema, Table};
+use crate::schema::{Column, ColumnType, DefaultValue, ModelSchema, Table};
 
 /// Checks that the database `conn` is connected to holds every table and column of model `M`,
 /// each with a type and nullability the model can use. Every problem is reported at once.
@@ -189,6 +189,17 @@ pub enum SchemaProblem {
         /// The column's SQL name.
         column: String,
     },
+    /// The column's default differs from the field's `#[column(default = …)]`, or is missing.
+    WrongDefault {
+        /// The table's SQL name.
+        table: &'static str,
+        /// The column's SQL name.
+        column: &'static str,
+        /// The default the model declares, as the migrations spell it on this backend.
+        expected: String,
+        /// The default the database reports, if any.
+        found: Option<String>,
+    },
     /// The column accepts NULL where the field cannot hold it, or the other way round.
     WrongNullability {
         /// The table's SQL name.
@@ -230,6 +241,21 @@ impl fmt::Display for SchemaProblem {
                  insert fails; add the field back, or drop the column with \
                  `dropped_columns = [\"{column}\"]` in the model's attribute"
             ),
+            SchemaProblem::WrongDefault {
+                table,
+                column,
+                expected,
+                found: Some(found),
+            } => write!(
+                f,
+                "{table}.{column}: default is {found}, expected {expected}"
+            ),
+            SchemaProblem::WrongDefault {
+                table,
+                column,
+                expected,
+                found: None,
+            } => write!(f, "{table}.{column}: has no default, expected {expected}"),
             SchemaProblem::WrongNullability {
                 table,
                 column,
@@ -263,6 +289,10 @@ pub struct LiveColumn {
     /// Whether it has a default (or is filled by the database), so an insert may leave it out.
     #[diesel(sql_type = Bool)]
     pub has_default: bool,
+    /// The default, as the database spells the expression (`'guest'::text` on PostgreSQL,
+    /// `'guest'` elsewhere); `None` if there is none.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub default: Option<String>,
 }
 
 /// One column of an index (other than the primary key's) as the live database describes it.
@@ -344,6 +374,7 @@ pub trait IntrospectSchema: Connection + 'static {
                     type_name: c.type_name,
                     nullable: c.nullable,
                     has_default: c.has_default,
+                    default: c.default,
                 })
                 .collect(),
             indexes,
@@ -400,6 +431,9 @@ macro_rules! introspect_schema {
     };
 }
 
+// MariaDB reports a nullable column without a default as having the default `NULL` (unquoted; a
+// default of the text 'NULL' is quoted), which is no default at all.
+//
 // SQLite lets a primary key column hold NULL unless it says NOT NULL, so "notnull" is the truth
 // for nullability.
 introspect_schema!(
@@ -407,7 +441,7 @@ introspect_schema!(
     diesel::sqlite::SqliteConnection,
     Dialect::Sqlite,
     columns: "SELECT name, lower(type) AS type_name, \"notnull\" = 0 AS nullable, \
-                     dflt_value IS NOT NULL AS has_default \
+                     dflt_value IS NOT NULL AS has_default, dflt_value AS \"default\" \
               FROM pragma_table_info(?) ORDER BY cid",
     indexes: "SELECT il.name AS \"index\", il.\"unique\" AS \"unique\", ii.name AS \"column\" \
               FROM pragma_index_list(?) AS il JOIN pragma_index_info(il.name) AS ii \
@@ -424,7 +458,8 @@ introspect_schema!(
                                THEN 'numeric(' || numeric_precision || ',' || numeric_scale || ')' \
                            ELSE data_type END)::text AS type_name, \
                      is_nullable = 'YES' AS nullable, \
-                     column_default IS NOT NULL OR is_identity = 'YES' AS has_default \
+                     column_default IS NOT NULL OR is_identity = 'YES' AS has_default, \
+                     column_default::text AS \"default\" \
               FROM information_schema.columns \
               WHERE table_schema = current_schema() AND table_name = $1 \
               ORDER BY ordinal_position",
@@ -446,7 +481,9 @@ introspect_schema!(
     columns: "SELECT CAST(column_name AS CHAR) AS name, \
                      CAST(lower(column_type) AS CHAR) AS type_name, \
                      is_nullable = 'YES' AS nullable, \
-                     (column_default IS NOT NULL OR extra LIKE '%auto_increment%') AS has_default \
+                     (NULLIF(column_default, 'NULL') IS NOT NULL \
+                         OR extra LIKE '%auto_increment%') AS has_default, \
+                     CAST(NULLIF(column_default, 'NULL') AS CHAR) AS `default` \
               FROM information_schema.columns \
               WHERE table_schema = DATABASE() AND table_name = ? \
               ORDER BY ordinal_position",
@@ -502,7 +539,15 @@ fn compare_table(dialect: Dialect, table: &Table, live: Option<&TableState>) -> 
                     unique: column.unique,
                 })
             } else {
-                None
+                let default = column.default?;
+                (!same_default(dialect, default, found.default.as_deref())).then(|| {
+                    SchemaProblem::WrongDefault {
+                        table: table.name,
+                        column: column.name,
+                        expected: dialect.default_sql(default),
+                        found: found.default.clone(),
+                    }
+                })
             }
         })
         .collect();
@@ -520,6 +565,94 @@ fn compare_table(dialect: Dialect, table: &Table, live: Option<&TableState>) -> 
             }),
     );
     problems
+}
+
+/// Whether the live default expression `found` gives the model's literal default: the same
+/// value, however the backend spells it (`'-1'::integer` and `-1`, `1` and `TRUE`, `'it''s'`
+/// and `'it\\'s'`). A model without a default accepts any (SQLite keeps the placeholder of a
+/// timestamp added to a table with rows).
+fn same_default(dialect: Dialect, expected: DefaultValue, found: Option<&str>) -> bool {
+    let Some(found) = found else {
+        return false;
+    };
+    let value = default_value(dialect, found);
+    match expected {
+        DefaultValue::Str(text) => value == text,
+        DefaultValue::Int(number) => value.parse::<i64>() == Ok(number),
+        DefaultValue::Bool(flag) => match value.to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" => flag,
+            "false" | "f" | "0" => !flag,
+            _ => false,
+        },
+        DefaultValue::Float(literal) => match (value.parse::<f64>(), literal.parse::<f64>()) {
+            // A REAL column keeps the literal to single precision.
+            (Ok(found), Ok(literal)) => (found - literal).abs() <= literal.abs() * 1e-6,
+            _ => false,
+        },
+    }
+}
+
+/// The value a default expression gives: PostgreSQL's casts (`'x'::character varying`) and
+/// parentheses taken off, and a quoted literal unquoted.
+fn default_value(dialect: Dialect, expression: &str) -> String {
+    let mut expression = expression.trim();
+    loop {
+        let cast = (dialect == Dialect::Postgres)
+            .then(|| outside_quotes(expression, "::"))
+            .flatten();
+        if let Some(cast) = cast {
+            expression = expression[..cast].trim();
+        } else if let Some(inner) = expression
+            .strip_prefix('(')
+            .and_then(|e| e.strip_suffix(')'))
+        {
+            expression = inner.trim();
+        } else {
+            break;
+        }
+    }
+    let Some(quoted) = expression
+        .strip_prefix('\'')
+        .and_then(|e| e.strip_suffix('\''))
+    else {
+        return expression.to_owned();
+    };
+    let mut value = String::with_capacity(quoted.len());
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                // A doubled quote; the second one is dropped.
+                chars.next();
+                value.push('\'');
+            }
+            // MySQL and MariaDB also escape with backslashes.
+            '\\' if dialect == Dialect::Mysql => match chars.next() {
+                Some('n') => value.push('\n'),
+                Some('r') => value.push('\r'),
+                Some('t') => value.push('\t'),
+                Some('0') => value.push('\0'),
+                Some('Z') => value.push('\u{1a}'),
+                Some(other) => value.push(other),
+                None => value.push('\\'),
+            },
+            c => value.push(c),
+        }
+    }
+    value
+}
+
+/// Where `needle` first appears in `text` outside single-quoted literals.
+fn outside_quotes(text: &str, needle: &str) -> Option<usize> {
+    let mut quoted = false;
+    for (at, c) in text.char_indices() {
+        if c == '\'' {
+            quoted = !quoted;
+        } else if !quoted && text[at..].starts_with(needle) {
+            return Some(at);
+        }
+    }
+    None
 }
 
 impl Dialect {

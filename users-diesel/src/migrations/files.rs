@@ -7,12 +7,16 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
+use super::live::{forget_sql, record_sql};
 use super::plan::{plan_table, ColumnState, IndexState, TableState};
 use super::{Dialect, MigrationSql, ModelTables};
 use crate::schema::Table;
 
 /// The tables of one model, by name, as a step left them.
 pub type States = BTreeMap<String, TableState>;
+
+/// What follows the type on a column's state line when the default's SQL is recorded.
+const DEFAULT_SQL: &str = " default_sql=";
 
 const HEADER: &str = "-- users-diesel state (the next step is planned from it; do not edit)";
 
@@ -37,11 +41,19 @@ pub fn with_state(tables: &[Table], dialect: Dialect, previous: &States, body: S
         }
         let _ = writeln!(sql, "-- table {}", table.name);
         for c in &state.columns {
-            let _ = writeln!(
+            let _ = write!(
                 sql,
                 "-- column {} null={} default={} type={}",
                 c.name, c.nullable, c.has_default, c.type_name
             );
+            // The default's SQL, so that reverting a later change restores it exactly (a
+            // default that spans lines is left out; the model's stands in for it).
+            match &c.default {
+                Some(default) if !default.contains(['\n', '\r']) => {
+                    let _ = writeln!(sql, "{DEFAULT_SQL}{default}");
+                }
+                _ => sql.push('\n'),
+            }
         }
         for index in &state.indexes {
             let _ = writeln!(
@@ -76,12 +88,17 @@ fn parse_state(up: &str) -> Option<States> {
             "column" => {
                 let (name, rest) = rest.split_once(' ')?;
                 let (flags, type_name) = rest.split_once(" type=")?;
+                let (type_name, default) = match type_name.split_once(DEFAULT_SQL) {
+                    Some((type_name, default)) => (type_name, Some(default.to_owned())),
+                    None => (type_name, None),
+                };
                 let flag = |key: &str| flags.split(' ').any(|f| f == format!("{key}=true"));
                 current.as_mut()?.columns.push(ColumnState {
                     name: name.to_owned(),
                     type_name: type_name.to_owned(),
                     nullable: flag("null"),
                     has_default: flag("default"),
+                    default,
                 });
             }
             "index" => {
@@ -148,16 +165,16 @@ pub fn next_step(
     };
     let (mut up, mut down, mut summary, mut refusals) =
         (String::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut irreversibles = Vec::new();
     for table in model.tables {
         let plan = plan_table(dialect, table, previous.get(table.name));
         refusals.extend(plan.refusals.iter().map(ToString::to_string));
         for change in &plan.changes {
             up.push_str(&change.up(dialect, table));
-            down.push(
-                change
-                    .down(dialect, table)
-                    .unwrap_or_else(|| irreversible(dialect, &change.describe(table))),
-            );
+            match change.down(dialect, table) {
+                Some(sql) => down.push(sql),
+                None => irreversibles.push(irreversible(dialect, &change.describe(table))),
+            }
             summary.push(change.summary(table));
         }
     }
@@ -183,11 +200,21 @@ pub fn next_step(
         what = format!("{what}_{part}");
     }
     down.reverse();
+    let down = down.concat();
+    // What the embedded migrations run to revert the step, if it can be reverted.
+    let recorded = irreversibles.is_empty().then_some(down.as_str());
+    up.push_str(&record_sql(dialect, &id.version, recorded));
+    // A step that cannot be reverted fails before any statement changes anything.
+    let down = format!(
+        "{}{down}{}",
+        irreversibles.concat(),
+        forget_sql(dialect, &id.version)
+    );
     Ok(Some(MigrationSql {
         name: format!("{}_{what}", id.prefix),
         version: id.version,
         up: with_state(model.tables, dialect, &previous, up),
-        down: down.concat(),
+        down,
     }))
 }
 
@@ -211,16 +238,14 @@ impl MigrationSql {
     pub(super) fn create(model: &ModelTables, dialect: Dialect) -> MigrationSql {
         let id = model.step_id();
         let tables = || model.tables.iter();
+        let down: String = tables().rev().map(|t| dialect.drop_table(t)).collect();
+        let mut up: String = tables().map(|t| dialect.create_table(t)).collect();
+        up.push_str(&record_sql(dialect, &id.version, Some(&down)));
         MigrationSql {
             name: format!("{}_create_{}", id.prefix, model.main_table()),
+            up: with_state(model.tables, dialect, &States::new(), up),
+            down: format!("{down}{}", forget_sql(dialect, &id.version)),
             version: id.version,
-            up: with_state(
-                model.tables,
-                dialect,
-                &States::new(),
-                tables().map(|t| dialect.create_table(t)).collect(),
-            ),
-            down: tables().rev().map(|t| dialect.drop_table(t)).collect(),
         }
     }
 }

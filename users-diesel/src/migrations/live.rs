@@ -1,8 +1,11 @@
 //! The embedded migration of one model: it reads the live tables, plans the additive changes
 //! that carry them to the model, checks the data those changes need, and runs them; what undoes
-//! them is recorded beside diesel's own record, so the step can be reverted exactly.
+//! them is recorded beside diesel's own record, with the order the steps ran in, so the step
+//! applied last can be reverted exactly.
 
 use std::fmt;
+use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use diesel::backend::Backend;
 use diesel::connection::BoxableConnection;
@@ -13,8 +16,14 @@ use super::plan::{plan_table, Check, Refusal, TableState};
 use super::{Dialect, ModelTables, SupportedBackend};
 use crate::verify::IntrospectSchema;
 
-/// Where each embedded step records the statements that undo it.
+/// Where each step records the statements that undo it, and when it ran: `version`, `down_sql`
+/// (`NULL` for a step that dropped data) and `applied`, the step's place in the order the steps
+/// ran (`NULL` for a step recorded by an earlier users-diesel: those ran before any numbered
+/// one, in the order of diesel's `run_on`).
 pub(crate) const STEPS_TABLE: &str = "__users_schema_steps";
+
+/// diesel's own record of the migrations that ran.
+const DIESEL_TABLE: &str = "__diesel_schema_migrations";
 
 /// A model's migration to its current state.
 #[derive(Debug)]
@@ -22,15 +31,23 @@ pub(super) struct ModelStep {
     model: ModelTables,
     name: String,
     version: String,
+    /// The models of the [`Migrations`](super::Migrations) the step came from: a revert undoes
+    /// the step of these models that ran last.
+    set: Vec<ModelTables>,
+    /// The version a revert undid, where that was another step than this one (which ran
+    /// before it): diesel then forgets that version, not this one.
+    reverted: OnceLock<String>,
 }
 
 impl ModelStep {
-    pub(super) fn new(model: ModelTables) -> Self {
+    pub(super) fn new(model: ModelTables, set: Vec<ModelTables>) -> Self {
         let id = model.step_id();
         ModelStep {
             name: format!("{}_{}", id.prefix, model.main_table()),
             version: id.version,
             model,
+            set,
+            reverted: OnceLock::new(),
         }
     }
 }
@@ -47,9 +64,15 @@ pub enum MigrationError {
         /// The step's version.
         version: String,
     },
-    /// The step is recorded in `__diesel_schema_migrations` but not by users-diesel, so what
-    /// undoes it is not known.
+    /// The step is recorded in `__diesel_schema_migrations` but not in `__users_schema_steps`
+    /// (it ran from migration files written by an earlier users-diesel), so what undoes it is
+    /// not known here: its `down.sql` is.
     NotRecorded {
+        /// The step's version.
+        version: String,
+    },
+    /// The step to revert has not run on this database.
+    NotApplied {
         /// The step's version.
         version: String,
     },
@@ -78,8 +101,16 @@ impl fmt::Display for MigrationError {
             ),
             MigrationError::NotRecorded { version } => write!(
                 f,
-                "migration {version} has no record in {STEPS_TABLE}, so what would undo it is \
-                 not known: revert it by hand"
+                "migration {version} has no record in {STEPS_TABLE} (it ran from migration \
+                 files written by an earlier users-diesel), so what undoes it is known only to \
+                 its down.sql: revert it from the files (`diesel migration revert`, or \
+                 `revert_last_migration(FileBasedMigrations::from_path(…)?)`); nothing was \
+                 changed"
+            ),
+            MigrationError::NotApplied { version } => write!(
+                f,
+                "migration {version} has not run on this database, so there is nothing of it \
+                 to revert; nothing was changed"
             ),
             MigrationError::UnsupportedConnection => write!(
                 f,
@@ -104,6 +135,7 @@ trait Inspect {
     fn recorded(&mut self, version: &str) -> QueryResult<Option<Option<String>>>;
     fn record(&mut self, version: &str, down: Option<&str>) -> QueryResult<()>;
     fn forget(&mut self, version: &str) -> QueryResult<()>;
+    fn applied_in_order(&mut self) -> QueryResult<Vec<String>>;
 }
 
 impl<C: IntrospectSchema> Inspect for C {
@@ -137,18 +169,48 @@ impl<C: IntrospectSchema> Inspect for C {
 
     fn record(&mut self, version: &str, down: Option<&str>) -> QueryResult<()> {
         let d = C::DIALECT;
-        self.batch_execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {} (version VARCHAR(50) NOT NULL PRIMARY KEY, \
-             down_sql TEXT);",
-            d.quote(STEPS_TABLE)
-        ))?;
+        let steps = d.quote(STEPS_TABLE);
+        self.batch_execute(&create_steps_table(d))?;
+        // A table made by an earlier users-diesel is carried forward: its steps ran first.
+        if !self
+            .live_columns(STEPS_TABLE)?
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case("applied"))
+        {
+            self.batch_execute(&format!("ALTER TABLE {steps} ADD COLUMN applied BIGINT;"))?;
+        }
         let sql = format!(
-            "INSERT INTO {} (version, down_sql) VALUES ({}, {})",
-            d.quote(STEPS_TABLE),
-            d.placeholder(1),
-            d.placeholder(2)
+            "INSERT INTO {steps} (version, down_sql, applied) \
+             SELECT {}, {}, COALESCE(MAX(applied), 0) + 1 FROM {steps}",
+            cast_text(d, &d.placeholder(1)),
+            cast_text(d, &d.placeholder(2)),
         );
         self.execute_binds(&sql, &[Some(version), down]).map(drop)
+    }
+
+    fn applied_in_order(&mut self) -> QueryResult<Vec<String>> {
+        let d = C::DIALECT;
+        let (steps, diesel) = (d.quote(STEPS_TABLE), d.quote(DIESEL_TABLE));
+        if self.live_columns(DIESEL_TABLE)?.is_empty() {
+            return Ok(Vec::new());
+        }
+        let numbered = self
+            .live_columns(STEPS_TABLE)?
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case("applied"));
+        // Steps recorded without a number (by an earlier users-diesel, or not by users-diesel
+        // at all) ran before every numbered one, in the order diesel ran them.
+        let sql = if numbered {
+            format!(
+                "SELECT m.version AS text FROM {diesel} m \
+                 LEFT JOIN {steps} s ON s.version = m.version \
+                 ORDER BY CASE WHEN s.applied IS NULL THEN 0 ELSE 1 END, s.applied, m.run_on, \
+                 m.version"
+            )
+        } else {
+            format!("SELECT version AS text FROM {diesel} ORDER BY run_on, version")
+        };
+        Ok(self.query_texts(&sql, &[])?.into_iter().flatten().collect())
     }
 
     fn forget(&mut self, version: &str) -> QueryResult<()> {
@@ -159,6 +221,55 @@ impl<C: IntrospectSchema> Inspect for C {
             d.placeholder(1)
         );
         self.execute_binds(&sql, &[Some(version)]).map(drop)
+    }
+}
+
+/// The statement that creates [`STEPS_TABLE`] where it does not exist yet.
+pub(super) fn create_steps_table(dialect: Dialect) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (version VARCHAR(50) NOT NULL PRIMARY KEY, \
+         down_sql TEXT, applied BIGINT);\n",
+        dialect.quote(STEPS_TABLE)
+    )
+}
+
+/// The statements a migration file runs after its changes, so that the embedded migrations can
+/// revert it too: the step's record in [`STEPS_TABLE`], with `down` (`None` for a step that
+/// drops data) and its place in the order the steps ran.
+pub(super) fn record_sql(dialect: Dialect, version: &str, down: Option<&str>) -> String {
+    let steps = dialect.quote(STEPS_TABLE);
+    let mut sql = create_steps_table(dialect);
+    if dialect == Dialect::Postgres {
+        // A table made by an earlier users-diesel (the embedded migrations also do this).
+        sql.push_str(&format!(
+            "ALTER TABLE {steps} ADD COLUMN IF NOT EXISTS applied BIGINT;\n"
+        ));
+    }
+    let text = |value: &str| dialect.string_literal(value);
+    let _ = writeln!(
+        sql,
+        "INSERT INTO {steps} (version, down_sql, applied) \
+         SELECT {}, {}, COALESCE(MAX(applied), 0) + 1 FROM {steps};",
+        text(version),
+        down.map_or_else(|| "NULL".to_owned(), text)
+    );
+    sql
+}
+
+/// The statement a migration file's `down.sql` ends with: the step's record is forgotten.
+pub(super) fn forget_sql(dialect: Dialect, version: &str) -> String {
+    format!(
+        "DELETE FROM {} WHERE version = {};\n",
+        dialect.quote(STEPS_TABLE),
+        dialect.string_literal(version)
+    )
+}
+
+/// A text bind in a `SELECT` list, typed so that PostgreSQL knows what it is.
+fn cast_text(dialect: Dialect, bind: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!("CAST({bind} AS TEXT)"),
+        Dialect::Sqlite | Dialect::Mysql => bind.to_owned(),
     }
 }
 
@@ -286,17 +397,37 @@ impl<DB: SupportedBackend> Migration<DB> for ModelStep {
         Ok(())
     }
 
+    /// Reverts the step of this step's models that ran last: this one, or a step of another of
+    /// the models that ran after it (diesel asks for the step of the highest version, which
+    /// sorts by model, not by time). diesel then forgets the step that was reverted.
     fn revert(&self, conn: &mut dyn BoxableConnection<DB>) -> diesel::migration::Result<()> {
         let conn = inspector(conn)?;
-        let version = self.version.clone();
-        match conn.recorded(&self.version)? {
+        let applied: Vec<String> = conn
+            .applied_in_order()?
+            .into_iter()
+            .filter(|version| self.set.iter().any(|model| model.owns_version(version)))
+            .collect();
+        if !applied.contains(&self.version) {
+            let version = self.version.clone();
+            return Err(Box::new(MigrationError::NotApplied { version }));
+        }
+        let Some(last) = applied.last() else {
+            let version = self.version.clone();
+            return Err(Box::new(MigrationError::NotApplied { version }));
+        };
+        let version = last.clone();
+        match conn.recorded(last)? {
             None => Err(Box::new(MigrationError::NotRecorded { version })),
             Some(None) => Err(Box::new(MigrationError::Irreversible { version })),
             Some(Some(down)) => {
                 if !down.is_empty() {
                     conn.run(&down)?;
                 }
-                conn.forget(&self.version)?;
+                conn.forget(last)?;
+                if *last != self.version {
+                    // Set once: diesel reverts a migration object once.
+                    let _ = self.reverted.set(version);
+                }
                 Ok(())
             }
         }
@@ -314,8 +445,10 @@ impl<DB: SupportedBackend> Migration<DB> for ModelStep {
 impl MigrationMetadata for ModelStep {}
 
 impl MigrationName for ModelStep {
+    /// The step's version; after a revert that undid another step, that step's, so that diesel
+    /// forgets the step that was undone.
     fn version(&self) -> MigrationVersion<'_> {
-        MigrationVersion::from(&self.version)
+        MigrationVersion::from(self.reverted.get().unwrap_or(&self.version))
     }
 }
 

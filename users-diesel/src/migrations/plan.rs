@@ -31,6 +31,9 @@ pub struct ColumnState {
     pub nullable: bool,
     /// Whether it has a default, so an insert may leave it out.
     pub has_default: bool,
+    /// The default as an SQL expression, as the database (or the dialect) spells it, where it
+    /// is known: `'guest'`, `0`, `'it''s'::text`.
+    pub default: Option<String>,
 }
 
 /// One index of a [`TableState`].
@@ -72,6 +75,7 @@ impl TableState {
                 type_name: dialect.type_name(column, is_key(table, column)),
                 nullable: column.nullable,
                 has_default: column.default.is_some(),
+                default: column.default.map(|d| dialect.default_sql(d)),
             })
             .collect();
         let indexes = table
@@ -131,6 +135,8 @@ pub enum Change {
         column: Column,
         /// The type it has now.
         from: String,
+        /// The default it has now (an SQL expression), which the revert restores.
+        default: Option<String>,
     },
     /// Create the index of a `#[column(index)]` or `#[column(unique)]` column.
     AddIndex {
@@ -468,6 +474,19 @@ fn widen_varchar(
     (length(&found.type_name)? < wanted).then(|| Change::WidenToVarchar {
         column: *column,
         from: found.type_name.clone(),
+        default: default_before(dialect, column, found),
+    })
+}
+
+/// The default a column has before a change, to restore when the change is reverted: the one
+/// the database (or the directory's state) reports, or, for a state written by an earlier
+/// users-diesel that recorded only that there is one, the model's.
+fn default_before(dialect: Dialect, column: &Column, found: &ColumnState) -> Option<String> {
+    found.default.clone().or_else(|| {
+        found
+            .has_default
+            .then(|| column.default.map(|d| dialect.default_sql(d)))
+            .flatten()
     })
 }
 
@@ -530,6 +549,7 @@ fn add_indexes(
             plan.changes.push(Change::WidenToVarchar {
                 column: *column,
                 from: found.type_name.clone(),
+                default: default_before(dialect, column, found),
             });
         }
     }
@@ -647,10 +667,18 @@ impl Change {
                 ));
                 sql
             }
-            Change::WidenToVarchar { column, from } => format!(
-                "ALTER TABLE {t} MODIFY COLUMN {} {from}{};\n",
+            Change::WidenToVarchar {
+                column,
+                from,
+                default,
+            } => format!(
+                "ALTER TABLE {t} MODIFY COLUMN {} {from}{}{};\n",
                 q(column.name),
-                if column.nullable { "" } else { " NOT NULL" }
+                if column.nullable { "" } else { " NOT NULL" },
+                default
+                    .as_deref()
+                    .map(|d| format!(" DEFAULT {d}"))
+                    .unwrap_or_default()
             ),
             Change::AddIndex { column, unique } => {
                 let name = if *unique {
