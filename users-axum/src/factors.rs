@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::{RefOr, Schema};
 
 use crate::answer::session_answer;
-use crate::api::{endpoint, route, Anyone, Delete, Endpoint, Get, Post, Session};
+use crate::api::{endpoint, route, Anyone, Delete, Doc, Endpoint, Get, Post, Session};
 use crate::presence::{prove_presence, FactorBody};
 #[cfg(feature = "passkeys")]
 use crate::schema::free_object;
@@ -24,103 +24,12 @@ use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
 /// OpenAPI document are both made from this list.
 pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     vec![
-        endpoint(
-            complete::<U>,
-            route(
-                Post,
-                "/auth/mfa",
-                "Complete a login with its `mfa_token` and a TOTP `code` or a `recovery_code`",
-                Anyone,
-                Some("SecondFactorLogin"),
-                (200, "a new session", Some("Session")),
-                &[
-                    (401, &[ErrorCode::InvalidToken, ErrorCode::InvalidCredentials]),
-                    (403, &[ErrorCode::InactiveUser]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                ],
-            ),
-        ),
-        endpoint(
-            summary::<U>,
-            route(
-                Get,
-                "/users/me/mfa",
-                "The session user's second factors",
-                Session,
-                None,
-                (200, "the second factors", Some("SecondFactors")),
-                &[],
-            ),
-        ),
-        endpoint(
-            enroll::<U>,
-            route(
-                Post,
-                "/users/me/mfa/totp",
-                "Start a TOTP enrolment, given the password (or a factor): the secret and its otpauth \
-                 URI, shown once; enforced once confirmed",
-                Session,
-                Some("PresenceProof"),
-                (200, "the enrolment", Some("TotpEnrollment")),
-                &[
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (403, &[ErrorCode::UnverifiedUser]),
-                    (409, &[ErrorCode::Conflict]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                    (503, &[ErrorCode::Overloaded]),
-                ],
-            ),
-        ),
-        endpoint(
-            confirm::<U>,
-            route(
-                Post,
-                "/users/me/mfa/totp/confirm",
-                "Confirm the TOTP enrolment with a first code: the recovery codes, shown once",
-                Session,
-                Some("CodeRequest"),
-                (200, "the recovery codes", Some("RecoveryCodes")),
-                &[
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (409, &[ErrorCode::Conflict]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                ],
-            ),
-        ),
-        endpoint(
-            remove::<U>,
-            route(
-                Delete,
-                "/users/me/mfa/totp",
-                "Remove the TOTP and the recovery codes, given the password, a code or a recovery code",
-                Session,
-                Some("PresenceProof"),
-                (204, "the TOTP is removed", None),
-                &[
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (409, &[ErrorCode::Conflict]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                    (503, &[ErrorCode::Overloaded]),
-                ],
-            ),
-        ),
-        endpoint(
-            regenerate::<U>,
-            route(
-                Post,
-                "/users/me/mfa/recovery-codes",
-                "Replace the recovery codes, given the password, a code or a recovery code",
-                Session,
-                Some("PresenceProof"),
-                (200, "the new recovery codes", Some("RecoveryCodes")),
-                &[
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (409, &[ErrorCode::Conflict]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                    (503, &[ErrorCode::Overloaded]),
-                ],
-            ),
-        ),
+        endpoint(complete::<U>, COMPLETE),
+        endpoint(summary::<U>, SUMMARY),
+        endpoint(enroll::<U>, ENROLL),
+        endpoint(confirm::<U>, CONFIRM),
+        endpoint(remove::<U>, REMOVE),
+        endpoint(regenerate::<U>, REGENERATE),
     ]
 }
 
@@ -178,6 +87,24 @@ fn second_factor_members() -> Vec<(&'static str, RefOr<Schema>)> {
     ]);
     members
 }
+
+/// The route of [`complete`].
+const COMPLETE: Doc = route(
+    Post,
+    "/auth/mfa",
+    "Complete a login with its `mfa_token` and a TOTP `code` or a `recovery_code`",
+    Anyone,
+    Some("SecondFactorLogin"),
+    (200, "a new session", Some("Session")),
+    &[
+        (
+            401,
+            &[ErrorCode::InvalidToken, ErrorCode::InvalidCredentials],
+        ),
+        (403, &[ErrorCode::InactiveUser]),
+        (429, &[ErrorCode::TooManyAttempts]),
+    ],
+);
 
 /// `POST /auth/mfa`: completes a login with its `mfa_token` and a factor.
 pub(crate) async fn complete<U: Profile>(
@@ -249,6 +176,17 @@ pub(crate) struct RecoveryCodes {
     recovery_codes: Vec<String>,
 }
 
+/// The route of [`summary`].
+const SUMMARY: Doc = route(
+    Get,
+    "/users/me/mfa",
+    "The session user's second factors",
+    Session,
+    None,
+    (200, "the second factors", Some("SecondFactors")),
+    &[],
+);
+
 /// `GET /users/me/mfa`: the user's second factors.
 pub(crate) async fn summary<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -262,6 +200,24 @@ pub(crate) async fn summary<U: Profile>(
         methods: record.methods().iter().map(|m| m.as_str()).collect(),
     }))
 }
+
+/// The route of [`enroll`].
+const ENROLL: Doc = route(
+    Post,
+    "/users/me/mfa/totp",
+    "Start a TOTP enrolment, given the password (or a factor): the secret and its otpauth \
+         URI, shown once; enforced once confirmed",
+    Session,
+    Some("PresenceProof"),
+    (200, "the enrolment", Some("TotpEnrollment")),
+    &[
+        (401, &[ErrorCode::InvalidCredentials]),
+        (403, &[ErrorCode::UnverifiedUser]),
+        (409, &[ErrorCode::Conflict]),
+        (429, &[ErrorCode::TooManyAttempts]),
+        (503, &[ErrorCode::Overloaded]),
+    ],
+);
 
 /// `POST /users/me/mfa/totp`: a new, unconfirmed TOTP, shown once, given the password (or a
 /// factor the user has).
@@ -301,6 +257,21 @@ pub(crate) struct CodeBody {
     code: String,
 }
 
+/// The route of [`confirm`].
+const CONFIRM: Doc = route(
+    Post,
+    "/users/me/mfa/totp/confirm",
+    "Confirm the TOTP enrolment with a first code: the recovery codes, shown once",
+    Session,
+    Some("CodeRequest"),
+    (200, "the recovery codes", Some("RecoveryCodes")),
+    &[
+        (401, &[ErrorCode::InvalidCredentials]),
+        (409, &[ErrorCode::Conflict]),
+        (429, &[ErrorCode::TooManyAttempts]),
+    ],
+);
+
 /// `POST /users/me/mfa/totp/confirm`: the first code; the recovery codes, shown once.
 pub(crate) async fn confirm<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -318,6 +289,22 @@ pub(crate) async fn confirm<U: Profile>(
     }))
 }
 
+/// The route of [`remove`].
+const REMOVE: Doc = route(
+    Delete,
+    "/users/me/mfa/totp",
+    "Remove the TOTP and the recovery codes, given the password, a code or a recovery code",
+    Session,
+    Some("PresenceProof"),
+    (204, "the TOTP is removed", None),
+    &[
+        (401, &[ErrorCode::InvalidCredentials]),
+        (409, &[ErrorCode::Conflict]),
+        (429, &[ErrorCode::TooManyAttempts]),
+        (503, &[ErrorCode::Overloaded]),
+    ],
+);
+
 /// `DELETE /users/me/mfa/totp`: removes the TOTP and the recovery codes, given the password
 /// or a factor.
 pub(crate) async fn remove<U: Profile>(
@@ -333,6 +320,22 @@ pub(crate) async fn remove<U: Profile>(
         Err(UsersError::Conflict { column: "totp" }.into())
     }
 }
+
+/// The route of [`regenerate`].
+const REGENERATE: Doc = route(
+    Post,
+    "/users/me/mfa/recovery-codes",
+    "Replace the recovery codes, given the password, a code or a recovery code",
+    Session,
+    Some("PresenceProof"),
+    (200, "the new recovery codes", Some("RecoveryCodes")),
+    &[
+        (401, &[ErrorCode::InvalidCredentials]),
+        (409, &[ErrorCode::Conflict]),
+        (429, &[ErrorCode::TooManyAttempts]),
+        (503, &[ErrorCode::Overloaded]),
+    ],
+);
 
 /// `POST /users/me/mfa/recovery-codes`: ten new recovery codes, given the password or a
 /// factor; the old ones stop working.

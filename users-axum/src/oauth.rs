@@ -59,7 +59,7 @@ use users_diesel::{
 };
 
 use crate::answer::{challenge_answer, rfc3339, session_answer};
-use crate::api::{endpoint, route, Anyone, Delete, Endpoint, Get, Post, Session};
+use crate::api::{endpoint, route, Anyone, Delete, Doc, Endpoint, Get, Post, Session};
 use crate::presence::{prove_presence, FactorBody};
 use crate::schema::typed;
 use crate::session::cookie_value;
@@ -892,6 +892,21 @@ fn landing_page(location: &str, cookie: Option<HeaderValue>) -> Response {
     response
 }
 
+/// The route of [`authorize`].
+const AUTHORIZE: Doc = route(
+    Get,
+    "/auth/{provider}/authorize",
+    "Sign in with a provider: a redirect to its authorization URL (PKCE, `state`, `nonce`), \
+         with the flow's sealed cookie",
+    Anyone,
+    None,
+    (303, "to the provider", None),
+    &[
+        (404, &[ErrorCode::NotFound]),
+        (502, &[ErrorCode::ProviderUnavailable]),
+    ],
+);
+
 /// `GET /auth/{provider}/authorize`: to the provider, with the flow's cookie.
 pub(crate) async fn authorize<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -901,6 +916,25 @@ pub(crate) async fn authorize<U: Profile>(
     let (url, cookie) = oauth.start(oauth.provider(&name)?, Purpose::SignIn).await?;
     Ok(see_other(&url, Some(cookie)))
 }
+
+/// The route of [`associate`].
+const ASSOCIATE: Doc = route(
+    Post,
+    "/auth/{provider}/associate",
+    "Link a provider account to the session user, given the password (or a factor), on a \
+         verified address: the authorization URL to open, with the flow's sealed cookie",
+    Session,
+    Some("PresenceProof"),
+    (200, "the URL to open", Some("AuthorizationUrl")),
+    &[
+        (401, &[ErrorCode::InvalidCredentials]),
+        (403, &[ErrorCode::UnverifiedUser]),
+        (404, &[ErrorCode::NotFound]),
+        (429, &[ErrorCode::TooManyAttempts]),
+        (502, &[ErrorCode::ProviderUnavailable]),
+        (503, &[ErrorCode::Overloaded]),
+    ],
+);
 
 /// `POST /auth/{provider}/associate`: `{"authorization_url"}` and the flow's cookie, bound to
 /// the logged-in user; the callback links the account to them.
@@ -927,6 +961,44 @@ pub(crate) async fn associate<U: Profile>(
     response.headers_mut().append(SET_COOKIE, cookie);
     Ok(response)
 }
+
+/// The route of [`callback`].
+const CALLBACK: Doc = route(
+    Get,
+    "/auth/{provider}/callback",
+    "The provider's answer (query `code`, `state`, `iss` or `error`): the login's answer, or \
+         a redirect to the configured page; with an associate flow, the linked account",
+    Anyone,
+    None,
+    (
+        200,
+        "a new session, or the second factor to give",
+        Some("LoginAnswer"),
+    ),
+    &[
+        (
+            400,
+            &[
+                ErrorCode::InvalidState,
+                ErrorCode::OauthRefused,
+                ErrorCode::OauthDenied,
+                ErrorCode::InvalidToken,
+            ],
+        ),
+        (403, &[ErrorCode::InactiveUser, ErrorCode::UnverifiedUser]),
+        (404, &[ErrorCode::NotFound]),
+        (
+            409,
+            &[
+                ErrorCode::EmailTaken,
+                ErrorCode::OauthAccountTaken,
+                ErrorCode::OauthProviderLinked,
+            ],
+        ),
+        (422, &[ErrorCode::InvalidEmail]),
+        (502, &[ErrorCode::ProviderUnavailable]),
+    ],
+);
 
 /// `GET /auth/{provider}/callback`: the provider's answer. The flow's cookie is cleared
 /// whatever happens.
@@ -1046,6 +1118,17 @@ pub(crate) struct AuthorizationUrl {
     authorization_url: String,
 }
 
+/// The route of [`accounts`].
+const ACCOUNTS: Doc = route(
+    Get,
+    "/users/me/oauth",
+    "The session user's linked provider accounts, and whether they have a password",
+    Session,
+    None,
+    (200, "the accounts", Some("OAuthAccountList")),
+    &[(404, &[ErrorCode::NotFound])],
+);
+
 /// `GET /users/me/oauth`: the linked accounts, and whether the user has a password.
 pub(crate) async fn accounts<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -1057,6 +1140,20 @@ pub(crate) async fn accounts<U: Profile>(
         has_password: users_diesel::has_usable_password(user.password_hash()),
     }))
 }
+
+/// The route of [`unlink`].
+const UNLINK: Doc = route(
+    Delete,
+    "/users/me/oauth/{provider}",
+    "Unlink a provider account, unless it is the last way to sign in",
+    Session,
+    None,
+    (204, "the account is unlinked", None),
+    &[
+        (404, &[ErrorCode::NotFound]),
+        (409, &[ErrorCode::LastSignInMethod]),
+    ],
+);
 
 /// `DELETE /users/me/oauth/{provider}`: unlinks it; 409 `last_sign_in_method` if it is the
 /// user's last way to sign in, 404 if none is linked.
@@ -1089,105 +1186,11 @@ pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
 /// OpenAPI document are both made from this list.
 pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     vec![
-        endpoint(
-            authorize::<U>,
-            route(
-                Get,
-                "/auth/{provider}/authorize",
-                "Sign in with a provider: a redirect to its authorization URL (PKCE, `state`, `nonce`), \
-                 with the flow's sealed cookie",
-                Anyone,
-                None,
-                (303, "to the provider", None),
-                &[
-                    (404, &[ErrorCode::NotFound]),
-                    (502, &[ErrorCode::ProviderUnavailable]),
-                ],
-            ),
-        ),
-        endpoint(
-            callback::<U>,
-            route(
-                Get,
-                "/auth/{provider}/callback",
-                "The provider's answer (query `code`, `state`, `iss` or `error`): the login's answer, or \
-                 a redirect to the configured page; with an associate flow, the linked account",
-                Anyone,
-                None,
-                (
-                    200,
-                    "a new session, or the second factor to give",
-                    Some("LoginAnswer"),
-                ),
-                &[
-                    (
-                        400,
-                        &[
-                            ErrorCode::InvalidState,
-                            ErrorCode::OauthRefused,
-                            ErrorCode::OauthDenied,
-                            ErrorCode::InvalidToken,
-                        ],
-                    ),
-                    (403, &[ErrorCode::InactiveUser, ErrorCode::UnverifiedUser]),
-                    (404, &[ErrorCode::NotFound]),
-                    (
-                        409,
-                        &[
-                            ErrorCode::EmailTaken,
-                            ErrorCode::OauthAccountTaken,
-                            ErrorCode::OauthProviderLinked,
-                        ],
-                    ),
-                    (422, &[ErrorCode::InvalidEmail]),
-                    (502, &[ErrorCode::ProviderUnavailable]),
-                ],
-            ),
-        ),
-        endpoint(
-            associate::<U>,
-            route(
-                Post,
-                "/auth/{provider}/associate",
-                "Link a provider account to the session user, given the password (or a factor), on a \
-                 verified address: the authorization URL to open, with the flow's sealed cookie",
-                Session,
-                Some("PresenceProof"),
-                (200, "the URL to open", Some("AuthorizationUrl")),
-                &[
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (403, &[ErrorCode::UnverifiedUser]),
-                    (404, &[ErrorCode::NotFound]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                    (502, &[ErrorCode::ProviderUnavailable]),
-                    (503, &[ErrorCode::Overloaded]),
-                ],
-            ),
-        ),
-        endpoint(
-            accounts::<U>,
-            route(
-                Get,
-                "/users/me/oauth",
-                "The session user's linked provider accounts, and whether they have a password",
-                Session,
-                None,
-                (200, "the accounts", Some("OAuthAccountList")),
-                &[(404, &[ErrorCode::NotFound])],
-            ),
-        ),
-        endpoint(
-            unlink::<U>,
-            route(
-                Delete,
-                "/users/me/oauth/{provider}",
-                "Unlink a provider account, unless it is the last way to sign in",
-                Session,
-                None,
-                (204, "the account is unlinked", None),
-                &[(404, &[ErrorCode::NotFound]), (409, &[ErrorCode::LastSignInMethod])],
-            ),
-        ),
+        endpoint(authorize::<U>, AUTHORIZE),
+        endpoint(callback::<U>, CALLBACK),
+        endpoint(associate::<U>, ASSOCIATE),
+        endpoint(accounts::<U>, ACCOUNTS),
+        endpoint(unlink::<U>, UNLINK),
     ]
 }
 

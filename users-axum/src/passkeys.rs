@@ -29,7 +29,7 @@ use webauthn_rs::prelude::{
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use crate::answer::{parse_uuid, rfc3339, session_answer};
-use crate::api::{endpoint, route, Anyone, Delete, Endpoint, Get, Post, Session};
+use crate::api::{endpoint, route, Anyone, Delete, Doc, Endpoint, Get, Post, Session};
 use crate::error::PathParams;
 use crate::presence::{prove_presence, FactorBody};
 use crate::schema::{email, free_object, typed};
@@ -190,6 +190,24 @@ impl PasskeyCeremony {
     }
 }
 
+/// The route of [`register_start`].
+const REGISTER_START: Doc = route(
+    Post,
+    "/users/me/passkeys/register/start",
+    "Start registering a passkey, given the password (or a factor): the options for \
+         `navigator.credentials.create` and the sealed ceremony state",
+    Session,
+    Some("PresenceProof"),
+    (200, "the ceremony", Some("PasskeyCeremony")),
+    &[
+        (401, &[ErrorCode::InvalidCredentials]),
+        (403, &[ErrorCode::UnverifiedUser]),
+        (404, &[ErrorCode::NotFound]),
+        (429, &[ErrorCode::TooManyAttempts]),
+        (503, &[ErrorCode::Overloaded]),
+    ],
+);
+
 /// `POST /users/me/passkeys/register/start`, given the password (or a factor): the options
 /// for `navigator.credentials.create`, and the sealed state to send back.
 pub(crate) async fn register_start<U: Profile>(
@@ -231,6 +249,22 @@ pub(crate) struct RegisterFinish {
     #[serde(default)]
     name: Option<String>,
 }
+
+/// The route of [`register_finish`].
+const REGISTER_FINISH: Doc = route(
+    Post,
+    "/users/me/passkeys/register/finish",
+    "Finish registering a passkey with the authenticator's answer and the state",
+    Session,
+    Some("PasskeyRegistration"),
+    (201, "the passkey", Some("Passkey")),
+    &[
+        (400, &[ErrorCode::InvalidToken]),
+        (401, &[ErrorCode::InvalidCredentials]),
+        (404, &[ErrorCode::NotFound]),
+        (409, &[ErrorCode::Conflict]),
+    ],
+);
 
 /// `POST /users/me/passkeys/register/finish`: checks the authenticator's answer and stores
 /// the passkey.
@@ -276,6 +310,17 @@ pub(crate) async fn register_finish<U: Profile>(
     Ok((StatusCode::CREATED, Json(PasskeyView::from(&row))).into_response())
 }
 
+/// The route of [`list`].
+const LIST: Doc = route(
+    Get,
+    "/users/me/passkeys",
+    "The session user's passkeys",
+    Session,
+    None,
+    (200, "the passkeys", Some("PasskeyList")),
+    &[(404, &[ErrorCode::NotFound])],
+);
+
 /// `GET /users/me/passkeys`.
 pub(crate) async fn list<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -286,6 +331,22 @@ pub(crate) async fn list<U: Profile>(
     let passkeys = rows.iter().map(PasskeyView::from).collect();
     Ok(Json(PasskeyList { passkeys }))
 }
+
+/// The route of [`remove`].
+const REMOVE: Doc = route(
+    Delete,
+    "/users/me/passkeys/{passkey_id}",
+    "Remove a passkey, given the password, a code or a recovery code",
+    Session,
+    Some("PresenceProof"),
+    (204, "the passkey is removed", None),
+    &[
+        (401, &[ErrorCode::InvalidCredentials]),
+        (404, &[ErrorCode::NotFound]),
+        (429, &[ErrorCode::TooManyAttempts]),
+        (503, &[ErrorCode::Overloaded]),
+    ],
+);
 
 /// `DELETE /users/me/passkeys/{passkey_id}`, given the password or a factor.
 pub(crate) async fn remove<U: Profile>(
@@ -373,6 +434,20 @@ pub(crate) struct SignInStart {
     email: String,
 }
 
+/// The route of [`sign_in_start`].
+const SIGN_IN_START: Doc = route(
+    Post,
+    "/auth/passkey/start",
+    "Start a passwordless sign-in with a passkey of the account of `email`",
+    Anyone,
+    Some("EmailRequest"),
+    (200, "the ceremony", Some("PasskeyCeremony")),
+    &[
+        (401, &[ErrorCode::InvalidCredentials]),
+        (404, &[ErrorCode::NotFound]),
+    ],
+);
+
 /// `POST /auth/passkey/start`: a passwordless sign-in's options, for the account of `email`.
 pub(crate) async fn sign_in_start<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -397,6 +472,26 @@ pub(crate) struct SignInFinish {
     #[schema(schema_with = free_object)]
     credential: PublicKeyCredential,
 }
+
+/// The route of [`sign_in_finish`].
+const SIGN_IN_FINISH: Doc = route(
+    Post,
+    "/auth/passkey/finish",
+    "Finish a passwordless sign-in: a session, once per ceremony",
+    Anyone,
+    Some("PasskeySignIn"),
+    (200, "a new session", Some("Session")),
+    &[
+        (400, &[ErrorCode::InvalidToken]),
+        (
+            401,
+            &[ErrorCode::InvalidCredentials, ErrorCode::InvalidToken],
+        ),
+        (403, &[ErrorCode::InactiveUser, ErrorCode::UnverifiedUser]),
+        (404, &[ErrorCode::NotFound]),
+        (429, &[ErrorCode::TooManyAttempts]),
+    ],
+);
 
 /// `POST /auth/passkey/finish`: the session of a passwordless sign-in, if the passkey signed.
 pub(crate) async fn sign_in_finish<U: Profile>(
@@ -433,6 +528,24 @@ pub(crate) async fn sign_in_finish<U: Profile>(
 pub(crate) struct SecondFactorStart {
     mfa_token: String,
 }
+
+/// The route of [`second_factor_start`].
+const SECOND_FACTOR_START: Doc = route(
+    Post,
+    "/auth/mfa/passkey",
+    "Start a passkey ceremony as the second factor of a login (then `POST /auth/mfa`)",
+    Anyone,
+    Some("PendingLogin"),
+    (200, "the ceremony", Some("PasskeyCeremony")),
+    &[
+        (
+            401,
+            &[ErrorCode::InvalidToken, ErrorCode::InvalidCredentials],
+        ),
+        (403, &[ErrorCode::InactiveUser]),
+        (404, &[ErrorCode::NotFound]),
+    ],
+);
 
 /// `POST /auth/mfa/passkey`: the options of a passkey as the second factor of a login.
 pub(crate) async fn second_factor_start<U: Profile>(
@@ -505,125 +618,12 @@ pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
 /// OpenAPI document are both made from this list.
 pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     vec![
-        endpoint(
-            list::<U>,
-            route(
-                Get,
-                "/users/me/passkeys",
-                "The session user's passkeys",
-                Session,
-                None,
-                (200, "the passkeys", Some("PasskeyList")),
-                &[(404, &[ErrorCode::NotFound])],
-            ),
-        ),
-        endpoint(
-            register_start::<U>,
-            route(
-                Post,
-                "/users/me/passkeys/register/start",
-                "Start registering a passkey, given the password (or a factor): the options for \
-                 `navigator.credentials.create` and the sealed ceremony state",
-                Session,
-                Some("PresenceProof"),
-                (200, "the ceremony", Some("PasskeyCeremony")),
-                &[
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (403, &[ErrorCode::UnverifiedUser]),
-                    (404, &[ErrorCode::NotFound]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                    (503, &[ErrorCode::Overloaded]),
-                ],
-            ),
-        ),
-        endpoint(
-            register_finish::<U>,
-            route(
-                Post,
-                "/users/me/passkeys/register/finish",
-                "Finish registering a passkey with the authenticator's answer and the state",
-                Session,
-                Some("PasskeyRegistration"),
-                (201, "the passkey", Some("Passkey")),
-                &[
-                    (400, &[ErrorCode::InvalidToken]),
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (404, &[ErrorCode::NotFound]),
-                    (409, &[ErrorCode::Conflict]),
-                ],
-            ),
-        ),
-        endpoint(
-            remove::<U>,
-            route(
-                Delete,
-                "/users/me/passkeys/{passkey_id}",
-                "Remove a passkey, given the password, a code or a recovery code",
-                Session,
-                Some("PresenceProof"),
-                (204, "the passkey is removed", None),
-                &[
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (404, &[ErrorCode::NotFound]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                    (503, &[ErrorCode::Overloaded]),
-                ],
-            ),
-        ),
-        endpoint(
-            sign_in_start::<U>,
-            route(
-                Post,
-                "/auth/passkey/start",
-                "Start a passwordless sign-in with a passkey of the account of `email`",
-                Anyone,
-                Some("EmailRequest"),
-                (200, "the ceremony", Some("PasskeyCeremony")),
-                &[
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (404, &[ErrorCode::NotFound]),
-                ],
-            ),
-        ),
-        endpoint(
-            sign_in_finish::<U>,
-            route(
-                Post,
-                "/auth/passkey/finish",
-                "Finish a passwordless sign-in: a session, once per ceremony",
-                Anyone,
-                Some("PasskeySignIn"),
-                (200, "a new session", Some("Session")),
-                &[
-                    (400, &[ErrorCode::InvalidToken]),
-                    (
-                        401,
-                        &[ErrorCode::InvalidCredentials, ErrorCode::InvalidToken],
-                    ),
-                    (403, &[ErrorCode::InactiveUser, ErrorCode::UnverifiedUser]),
-                    (404, &[ErrorCode::NotFound]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                ],
-            ),
-        ),
-        endpoint(
-            second_factor_start::<U>,
-            route(
-                Post,
-                "/auth/mfa/passkey",
-                "Start a passkey ceremony as the second factor of a login (then `POST /auth/mfa`)",
-                Anyone,
-                Some("PendingLogin"),
-                (200, "the ceremony", Some("PasskeyCeremony")),
-                &[
-                    (
-                        401,
-                        &[ErrorCode::InvalidToken, ErrorCode::InvalidCredentials],
-                    ),
-                    (403, &[ErrorCode::InactiveUser]),
-                    (404, &[ErrorCode::NotFound]),
-                ],
-            ),
-        ),
+        endpoint(list::<U>, LIST),
+        endpoint(register_start::<U>, REGISTER_START),
+        endpoint(register_finish::<U>, REGISTER_FINISH),
+        endpoint(remove::<U>, REMOVE),
+        endpoint(sign_in_start::<U>, SIGN_IN_START),
+        endpoint(sign_in_finish::<U>, SIGN_IN_FINISH),
+        endpoint(second_factor_start::<U>, SECOND_FACTOR_START),
     ]
 }

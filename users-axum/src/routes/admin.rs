@@ -11,7 +11,7 @@ use utoipa::openapi::schema::ObjectBuilder;
 use utoipa::ToSchema;
 
 use crate::answer::{answer_user, parse_user_id, parse_uuid};
-use crate::api::{endpoint, route, Admin, Delete, Endpoint, Get, Patch, Post};
+use crate::api::{endpoint, route, Admin, Delete, Doc, Endpoint, Get, Patch, Post};
 use crate::error::PathParams;
 use crate::pooled::{Edit, RoleView};
 use crate::profile::{profile_edit, take_bool, take_string, user_view};
@@ -22,125 +22,15 @@ use crate::{ApiError, ErrorCode, JsonBody, Profile, UsersState};
 /// OpenAPI document are both made from this list.
 pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     vec![
-        endpoint(
-            list_users::<U>,
-            route(
-                Get,
-                "/users",
-                "A page of users, oldest first, with filters; `next` is the cursor of the page after",
-                Admin,
-                None,
-                (200, "the page", Some("UserList")),
-                &[
-                    (404, &[ErrorCode::RoleNotFound]),
-                    (422, &[ErrorCode::InvalidEmail, ErrorCode::InvalidField]),
-                ],
-            ),
-        ),
-        endpoint(
-            user_by_id::<U>,
-            route(
-                Get,
-                "/users/{user_id}",
-                "A user, with their roles",
-                Admin,
-                None,
-                (200, "the user", Some("User")),
-                &[(404, &[ErrorCode::UserNotFound])],
-            ),
-        ),
-        endpoint(
-            update_user::<U>,
-            route(
-                Patch,
-                "/users/{user_id}",
-                "Change a user's email, flags or profile; a deactivated user's sessions end at once",
-                Admin,
-                Some("AdminUserUpdate"),
-                (200, "the user", Some("User")),
-                &[
-                    (404, &[ErrorCode::UserNotFound]),
-                    (409, &[ErrorCode::EmailTaken, ErrorCode::Conflict, ErrorCode::LastAdmin]),
-                    (422, &[ErrorCode::InvalidEmail]),
-                ],
-            ),
-        ),
-        endpoint(
-            delete_user::<U>,
-            route(
-                Delete,
-                "/users/{user_id}",
-                "Delete a user (not the last active administrator)",
-                Admin,
-                None,
-                (204, "the user is deleted", None),
-                &[(404, &[ErrorCode::UserNotFound]), (409, &[ErrorCode::LastAdmin])],
-            ),
-        ),
-        endpoint(
-            all_roles::<U>,
-            route(
-                Get,
-                "/roles",
-                "Every role, by name",
-                Admin,
-                None,
-                (200, "the roles", Some("RoleList")),
-                &[],
-            ),
-        ),
-        endpoint(
-            create_role::<U>,
-            route(
-                Post,
-                "/roles",
-                "Create a role",
-                Admin,
-                Some("RoleRequest"),
-                (201, "the new role", Some("Role")),
-                &[(409, &[ErrorCode::RoleExists]), (422, &[ErrorCode::InvalidRoleName])],
-            ),
-        ),
-        endpoint(
-            delete_role::<U>,
-            route(
-                Delete,
-                "/roles/{name}",
-                "Delete a role and its assignments (not the administrators' role)",
-                Admin,
-                None,
-                (204, "the role is deleted", None),
-                &[(404, &[ErrorCode::RoleNotFound]), (409, &[ErrorCode::LastAdmin])],
-            ),
-        ),
-        endpoint(
-            assign_role::<U>,
-            route(
-                Post,
-                "/roles/{name}/users/{user_id}",
-                "Give a user a role (again: no change)",
-                Admin,
-                None,
-                (204, "the user has the role", None),
-                &[(404, &[ErrorCode::UserNotFound, ErrorCode::RoleNotFound])],
-            ),
-        ),
-        endpoint(
-            revoke_role::<U>,
-            route(
-                Delete,
-                "/roles/{name}/users/{user_id}",
-                "Take a role from a user (not the administrators' role from the last active \
-                 administrator)",
-                Admin,
-                None,
-                (204, "the user lacks the role", None),
-                &[
-                    (404, &[ErrorCode::UserNotFound, ErrorCode::RoleNotFound]),
-                    (409, &[ErrorCode::LastAdmin]),
-                ],
-            ),
-        ),
+        endpoint(list_users::<U>, LIST_USERS),
+        endpoint(user_by_id::<U>, USER_BY_ID),
+        endpoint(update_user::<U>, UPDATE_USER),
+        endpoint(delete_user::<U>, DELETE_USER),
+        endpoint(all_roles::<U>, ALL_ROLES),
+        endpoint(create_role::<U>, CREATE_ROLE),
+        endpoint(delete_role::<U>, DELETE_ROLE),
+        endpoint(assign_role::<U>, ASSIGN_ROLE),
+        endpoint(revoke_role::<U>, REVOKE_ROLE),
     ]
 }
 
@@ -160,6 +50,20 @@ fn role_name() -> ObjectBuilder {
     string().examples([json!("editor")])
 }
 
+/// The route of [`create_role`].
+const CREATE_ROLE: Doc = route(
+    Post,
+    "/roles",
+    "Create a role",
+    Admin,
+    Some("RoleRequest"),
+    (201, "the new role", Some("Role")),
+    &[
+        (409, &[ErrorCode::RoleExists]),
+        (422, &[ErrorCode::InvalidRoleName]),
+    ],
+);
+
 async fn create_role<U: Profile>(
     State(users): State<UsersState<U>>,
     JsonBody(body): JsonBody<RoleBody>,
@@ -177,12 +81,38 @@ async fn create_role<U: Profile>(
     Ok((StatusCode::CREATED, Json(role)).into_response())
 }
 
+/// The route of [`assign_role`].
+const ASSIGN_ROLE: Doc = route(
+    Post,
+    "/roles/{name}/users/{user_id}",
+    "Give a user a role (again: no change)",
+    Admin,
+    None,
+    (204, "the user has the role", None),
+    &[(404, &[ErrorCode::UserNotFound, ErrorCode::RoleNotFound])],
+);
+
 async fn assign_role<U: Profile>(
     State(users): State<UsersState<U>>,
     PathParams((name, user_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     set_role(&users, &name, &user_id, true).await
 }
+
+/// The route of [`revoke_role`].
+const REVOKE_ROLE: Doc = route(
+    Delete,
+    "/roles/{name}/users/{user_id}",
+    "Take a role from a user (not the administrators' role from the last active \
+         administrator)",
+    Admin,
+    None,
+    (204, "the user lacks the role", None),
+    &[
+        (404, &[ErrorCode::UserNotFound, ErrorCode::RoleNotFound]),
+        (409, &[ErrorCode::LastAdmin]),
+    ],
+);
 
 async fn revoke_role<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -204,6 +134,20 @@ async fn set_role<U: UserModel>(
     users.pooled().set_role(name, id, assign).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The route of [`delete_role`].
+const DELETE_ROLE: Doc = route(
+    Delete,
+    "/roles/{name}",
+    "Delete a role and its assignments (not the administrators' role)",
+    Admin,
+    None,
+    (204, "the role is deleted", None),
+    &[
+        (404, &[ErrorCode::RoleNotFound]),
+        (409, &[ErrorCode::LastAdmin]),
+    ],
+);
 
 async fn delete_role<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -241,6 +185,17 @@ pub(crate) async fn keep_an_admin<U: UserModel>(
     Ok(())
 }
 
+/// The route of [`user_by_id`].
+const USER_BY_ID: Doc = route(
+    Get,
+    "/users/{user_id}",
+    "A user, with their roles",
+    Admin,
+    None,
+    (200, "the user", Some("User")),
+    &[(404, &[ErrorCode::UserNotFound])],
+);
+
 async fn user_by_id<U: Profile>(
     State(users): State<UsersState<U>>,
     PathParams(id): PathParams<String>,
@@ -252,6 +207,28 @@ async fn user_by_id<U: Profile>(
         .ok_or(UsersError::UserNotFound)?;
     answer_user(&users, &user).await
 }
+
+/// The route of [`update_user`].
+const UPDATE_USER: Doc = route(
+    Patch,
+    "/users/{user_id}",
+    "Change a user's email, flags or profile; a deactivated user's sessions end at once",
+    Admin,
+    Some("AdminUserUpdate"),
+    (200, "the user", Some("User")),
+    &[
+        (404, &[ErrorCode::UserNotFound]),
+        (
+            409,
+            &[
+                ErrorCode::EmailTaken,
+                ErrorCode::Conflict,
+                ErrorCode::LastAdmin,
+            ],
+        ),
+        (422, &[ErrorCode::InvalidEmail]),
+    ],
+);
 
 /// An administrator's change to a user: the profile fields, `email`, `is_active` and
 /// `is_verified`. A deactivated user's sessions are refused from the next request on, since
@@ -293,6 +270,20 @@ async fn update_user<U: Profile>(
     answer_user(&users, &user).await
 }
 
+/// The route of [`delete_user`].
+const DELETE_USER: Doc = route(
+    Delete,
+    "/users/{user_id}",
+    "Delete a user (not the last active administrator)",
+    Admin,
+    None,
+    (204, "the user is deleted", None),
+    &[
+        (404, &[ErrorCode::UserNotFound]),
+        (409, &[ErrorCode::LastAdmin]),
+    ],
+);
+
 async fn delete_user<U: Profile>(
     State(users): State<UsersState<U>>,
     PathParams(id): PathParams<String>,
@@ -302,6 +293,17 @@ async fn delete_user<U: Profile>(
     users.pooled().delete(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The route of [`all_roles`].
+const ALL_ROLES: Doc = route(
+    Get,
+    "/roles",
+    "Every role, by name",
+    Admin,
+    None,
+    (200, "the roles", Some("RoleList")),
+    &[],
+);
 
 async fn all_roles<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -320,6 +322,20 @@ struct ListQuery {
     is_verified: Option<bool>,
     role: Option<String>,
 }
+
+/// The route of [`list_users`].
+const LIST_USERS: Doc = route(
+    Get,
+    "/users",
+    "A page of users, oldest first, with filters; `next` is the cursor of the page after",
+    Admin,
+    None,
+    (200, "the page", Some("UserList")),
+    &[
+        (404, &[ErrorCode::RoleNotFound]),
+        (422, &[ErrorCode::InvalidEmail, ErrorCode::InvalidField]),
+    ],
+);
 
 async fn list_users<U: Profile>(
     State(users): State<UsersState<U>>,

@@ -13,7 +13,7 @@ use utoipa::openapi::schema::ObjectBuilder;
 use utoipa::ToSchema;
 
 use crate::answer::{accepted, answer_user, session_answer, stateless, with_cookie};
-use crate::api::{endpoint, route, Anyone, Endpoint, Post, Session};
+use crate::api::{endpoint, route, Anyone, Doc, Endpoint, Post, Session};
 use crate::mailer::{Mail, MailKind};
 use crate::profile::{merged_profile, require_string, user_view};
 use crate::schema::{email, new_password, password, string};
@@ -24,144 +24,14 @@ use crate::{ApiError, ErrorCode, JsonBody, Profile, UsersState};
 /// OpenAPI document are both made from this list.
 pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     vec![
-        endpoint(
-            register::<U>,
-            route(
-                Post,
-                "/auth/register",
-                "Register a user; a verification token is mailed",
-                Anyone,
-                Some("Registration"),
-                (201, "the new user", Some("User")),
-                &[
-                    (409, &[ErrorCode::EmailTaken, ErrorCode::Conflict]),
-                    (422, &[ErrorCode::InvalidEmail, ErrorCode::InvalidPassword]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                    (503, &[ErrorCode::Overloaded]),
-                ],
-            ),
-        ),
-        endpoint(
-            login::<U>,
-            route(
-                Post,
-                "/auth/login",
-                "Log in: an access token and a refresh token (stored sessions); for a user with a second \
-                 factor, a pending token for `POST /auth/mfa` instead",
-                Anyone,
-                Some("Credentials"),
-                (
-                    200,
-                    "a new session, or the second factor to give",
-                    Some("LoginAnswer"),
-                ),
-                &[
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (403, &[ErrorCode::InactiveUser, ErrorCode::UnverifiedUser]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                    (503, &[ErrorCode::Overloaded]),
-                ],
-            ),
-        ),
-        endpoint(
-            refresh::<U>,
-            route(
-                Post,
-                "/auth/refresh",
-                "Swap a refresh token for new tokens of its session; the refresh token is retired, and \
-                 a retired one presented again ends the session",
-                Anyone,
-                Some("RefreshRequest"),
-                (200, "new tokens of the session", Some("Session")),
-                &[
-                    (401, &[ErrorCode::InvalidToken]),
-                    (403, &[ErrorCode::InactiveUser]),
-                    (404, &[ErrorCode::NotFound]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                ],
-            ),
-        ),
-        endpoint(
-            logout::<U>,
-            route(
-                Post,
-                "/auth/logout",
-                "End this session; by cookie, only from the application's own origin (another origin \
-                 is 403)",
-                Session,
-                None,
-                (204, "the session is over", None),
-                &[(403, &[ErrorCode::Forbidden])],
-            ),
-        ),
-        endpoint(
-            request_verify::<U>,
-            route(
-                Post,
-                "/auth/request-verify",
-                "Mail a verification token, if the address has an unverified account",
-                Anyone,
-                Some("EmailRequest"),
-                (
-                    202,
-                    "the same answer whether or not the address has an account",
-                    Some("Message"),
-                ),
-                &[(429, &[ErrorCode::TooManyAttempts])],
-            ),
-        ),
-        endpoint(
-            verify::<U>,
-            route(
-                Post,
-                "/auth/verify",
-                "Verify the email address of a verification token; with the token of an email change, \
-                 make its new address the user's",
-                Anyone,
-                Some("TokenRequest"),
-                (200, "the verified user", Some("User")),
-                &[
-                    (400, &[ErrorCode::InvalidToken]),
-                    (403, &[ErrorCode::InactiveUser]),
-                    (409, &[ErrorCode::AlreadyVerified, ErrorCode::EmailTaken]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                ],
-            ),
-        ),
-        endpoint(
-            forgot_password::<U>,
-            route(
-                Post,
-                "/auth/forgot-password",
-                "Mail a password reset token, if the address has an account",
-                Anyone,
-                Some("EmailRequest"),
-                (
-                    202,
-                    "the same answer whether or not the address has an account",
-                    Some("Message"),
-                ),
-                &[(429, &[ErrorCode::TooManyAttempts])],
-            ),
-        ),
-        endpoint(
-            reset_password::<U>,
-            route(
-                Post,
-                "/auth/reset-password",
-                "Set a new password with a reset token",
-                Anyone,
-                Some("PasswordReset"),
-                (200, "the user, with the new password", Some("User")),
-                &[
-                    (400, &[ErrorCode::InvalidToken]),
-                    (403, &[ErrorCode::InactiveUser]),
-                    (422, &[ErrorCode::InvalidPassword]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                    (503, &[ErrorCode::Overloaded]),
-                ],
-            ),
-        ),
+        endpoint(register::<U>, REGISTER),
+        endpoint(login::<U>, LOGIN),
+        endpoint(refresh::<U>, REFRESH),
+        endpoint(logout::<U>, LOGOUT),
+        endpoint(request_verify::<U>, REQUEST_VERIFY),
+        endpoint(verify::<U>, VERIFY),
+        endpoint(forgot_password::<U>, FORGOT_PASSWORD),
+        endpoint(reset_password::<U>, RESET_PASSWORD),
     ]
 }
 
@@ -215,6 +85,22 @@ pub(crate) struct RefreshBody {
     refresh_token: String,
 }
 
+/// The route of [`register`].
+const REGISTER: Doc = route(
+    Post,
+    "/auth/register",
+    "Register a user; a verification token is mailed",
+    Anyone,
+    Some("Registration"),
+    (201, "the new user", Some("User")),
+    &[
+        (409, &[ErrorCode::EmailTaken, ErrorCode::Conflict]),
+        (422, &[ErrorCode::InvalidEmail, ErrorCode::InvalidPassword]),
+        (429, &[ErrorCode::TooManyAttempts]),
+        (503, &[ErrorCode::Overloaded]),
+    ],
+);
+
 async fn register<U: Profile>(
     State(users): State<UsersState<U>>,
     parts: Parts,
@@ -241,6 +127,27 @@ async fn register<U: Profile>(
     Ok((StatusCode::CREATED, Json(user_view(&user, Vec::new())?)).into_response())
 }
 
+/// The route of [`login`].
+const LOGIN: Doc = route(
+    Post,
+    "/auth/login",
+    "Log in: an access token and a refresh token (stored sessions); for a user with a second \
+         factor, a pending token for `POST /auth/mfa` instead",
+    Anyone,
+    Some("Credentials"),
+    (
+        200,
+        "a new session, or the second factor to give",
+        Some("LoginAnswer"),
+    ),
+    &[
+        (401, &[ErrorCode::InvalidCredentials]),
+        (403, &[ErrorCode::InactiveUser, ErrorCode::UnverifiedUser]),
+        (429, &[ErrorCode::TooManyAttempts]),
+        (503, &[ErrorCode::Overloaded]),
+    ],
+);
+
 async fn login<U: Profile>(
     State(users): State<UsersState<U>>,
     parts: Parts,
@@ -257,6 +164,23 @@ async fn login<U: Profile>(
     let session = users.start_session(&user, users.origin(&parts)).await?;
     Ok(session_answer(&users, &session, Json(session.to_json())))
 }
+
+/// The route of [`refresh`].
+const REFRESH: Doc = route(
+    Post,
+    "/auth/refresh",
+    "Swap a refresh token for new tokens of its session; the refresh token is retired, and \
+         a retired one presented again ends the session",
+    Anyone,
+    Some("RefreshRequest"),
+    (200, "new tokens of the session", Some("Session")),
+    &[
+        (401, &[ErrorCode::InvalidToken]),
+        (403, &[ErrorCode::InactiveUser]),
+        (404, &[ErrorCode::NotFound]),
+        (429, &[ErrorCode::TooManyAttempts]),
+    ],
+);
 
 /// Swaps a refresh token for new tokens of its session. A refresh token works once: a retired
 /// one presented again ends its session (401 `invalid_token`, and the session's current
@@ -286,6 +210,18 @@ async fn refresh<U: Profile>(
     Ok(Json(session.to_json()).into_response())
 }
 
+/// The route of [`logout`].
+const LOGOUT: Doc = route(
+    Post,
+    "/auth/logout",
+    "End this session; by cookie, only from the application's own origin (another origin \
+         is 403)",
+    Session,
+    None,
+    (204, "the session is over", None),
+    &[(403, &[ErrorCode::Forbidden])],
+);
+
 /// Ends the request's session: any valid session, a deactivated or unverified user's too. In
 /// cookie mode a session read from the cookie (no `Authorization` header) is ended only by a
 /// request from the application's own origin (`UsersState::session_of`), so another page
@@ -311,6 +247,21 @@ async fn logout<U: Profile>(
     Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cleared))
 }
 
+/// The route of [`request_verify`].
+const REQUEST_VERIFY: Doc = route(
+    Post,
+    "/auth/request-verify",
+    "Mail a verification token, if the address has an unverified account",
+    Anyone,
+    Some("EmailRequest"),
+    (
+        202,
+        "the same answer whether or not the address has an account",
+        Some("Message"),
+    ),
+    &[(429, &[ErrorCode::TooManyAttempts])],
+);
+
 async fn request_verify<U: Profile>(
     State(users): State<UsersState<U>>,
     parts: Parts,
@@ -333,6 +284,23 @@ async fn request_verify<U: Profile>(
     ))
 }
 
+/// The route of [`verify`].
+const VERIFY: Doc = route(
+    Post,
+    "/auth/verify",
+    "Verify the email address of a verification token; with the token of an email change, \
+         make its new address the user's",
+    Anyone,
+    Some("TokenRequest"),
+    (200, "the verified user", Some("User")),
+    &[
+        (400, &[ErrorCode::InvalidToken]),
+        (403, &[ErrorCode::InactiveUser]),
+        (409, &[ErrorCode::AlreadyVerified, ErrorCode::EmailTaken]),
+        (429, &[ErrorCode::TooManyAttempts]),
+    ],
+);
+
 async fn verify<U: Profile>(
     State(users): State<UsersState<U>>,
     parts: Parts,
@@ -342,6 +310,21 @@ async fn verify<U: Profile>(
     let user = users.guarded(Proof::Token, None, &parts, verified).await?;
     answer_user(&users, &user).await
 }
+
+/// The route of [`forgot_password`].
+const FORGOT_PASSWORD: Doc = route(
+    Post,
+    "/auth/forgot-password",
+    "Mail a password reset token, if the address has an account",
+    Anyone,
+    Some("EmailRequest"),
+    (
+        202,
+        "the same answer whether or not the address has an account",
+        Some("Message"),
+    ),
+    &[(429, &[ErrorCode::TooManyAttempts])],
+);
 
 async fn forgot_password<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -362,6 +345,23 @@ async fn forgot_password<U: Profile>(
         "if the address belongs to an account, a password reset message is on its way",
     ))
 }
+
+/// The route of [`reset_password`].
+const RESET_PASSWORD: Doc = route(
+    Post,
+    "/auth/reset-password",
+    "Set a new password with a reset token",
+    Anyone,
+    Some("PasswordReset"),
+    (200, "the user, with the new password", Some("User")),
+    &[
+        (400, &[ErrorCode::InvalidToken]),
+        (403, &[ErrorCode::InactiveUser]),
+        (422, &[ErrorCode::InvalidPassword]),
+        (429, &[ErrorCode::TooManyAttempts]),
+        (503, &[ErrorCode::Overloaded]),
+    ],
+);
 
 async fn reset_password<U: Profile>(
     State(users): State<UsersState<U>>,

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::admin::keep_an_admin;
 use crate::answer::{answer_user, session_answer, with_cookie};
-use crate::api::{endpoint, route, Delete, Endpoint, Get, Patch, Session};
+use crate::api::{endpoint, route, Delete, Doc, Endpoint, Get, Patch, Session};
 use crate::mailer::{Mail, MailKind};
 use crate::profile::{profile_edit, take_string, user_view};
 use crate::schema::password;
@@ -23,60 +23,9 @@ use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
 /// OpenAPI document are both made from this list.
 pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     vec![
-        endpoint(
-            me::<U>,
-            route(
-                Get,
-                "/users/me",
-                "The user of the session",
-                Session,
-                None,
-                (200, "the user", Some("User")),
-                &[],
-            ),
-        ),
-        endpoint(
-            update_me::<U>,
-            route(
-                Patch,
-                "/users/me",
-                "Change the session user's profile or password, or ask to change the email (pending \
-                 until the new address is verified); both need `current_password`",
-                Session,
-                Some("UserUpdate"),
-                (
-                    200,
-                    "the user (with the address it had: a new one is pending); with a new `session` \
-                     after a password change or an email change request",
-                    Some("User"),
-                ),
-                &[
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (403, &[ErrorCode::InactiveUser]),
-                    (409, &[ErrorCode::EmailTaken, ErrorCode::Conflict]),
-                    (422, &[ErrorCode::InvalidEmail, ErrorCode::InvalidPassword]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                    (503, &[ErrorCode::Overloaded]),
-                ],
-            ),
-        ),
-        endpoint(
-            delete_me::<U>,
-            route(
-                Delete,
-                "/users/me",
-                "Delete the session user's account, confirmed with the password",
-                Session,
-                Some("PasswordConfirmation"),
-                (204, "the account is deleted", None),
-                &[
-                    (401, &[ErrorCode::InvalidCredentials]),
-                    (409, &[ErrorCode::LastAdmin]),
-                    (429, &[ErrorCode::TooManyAttempts]),
-                    (503, &[ErrorCode::Overloaded]),
-                ],
-            ),
-        ),
+        endpoint(me::<U>, ME),
+        endpoint(update_me::<U>, UPDATE_ME),
+        endpoint(delete_me::<U>, DELETE_ME),
     ]
 }
 
@@ -89,12 +38,47 @@ pub(crate) struct PasswordBody {
     password: String,
 }
 
+/// The route of [`me`].
+const ME: Doc = route(
+    Get,
+    "/users/me",
+    "The user of the session",
+    Session,
+    None,
+    (200, "the user", Some("User")),
+    &[],
+);
+
 async fn me<U: Profile>(
     State(users): State<UsersState<U>>,
     user: CurrentUser<U>,
 ) -> Result<Json<Value>, ApiError> {
     answer_user(&users, &user).await
 }
+
+/// The route of [`update_me`].
+const UPDATE_ME: Doc = route(
+    Patch,
+    "/users/me",
+    "Change the session user's profile or password, or ask to change the email (pending \
+         until the new address is verified); both need `current_password`",
+    Session,
+    Some("UserUpdate"),
+    (
+        200,
+        "the user (with the address it had: a new one is pending); with a new `session` \
+             after a password change or an email change request",
+        Some("User"),
+    ),
+    &[
+        (401, &[ErrorCode::InvalidCredentials]),
+        (403, &[ErrorCode::InactiveUser]),
+        (409, &[ErrorCode::EmailTaken, ErrorCode::Conflict]),
+        (422, &[ErrorCode::InvalidEmail, ErrorCode::InvalidPassword]),
+        (429, &[ErrorCode::TooManyAttempts]),
+        (503, &[ErrorCode::Overloaded]),
+    ],
+);
 
 async fn update_me<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -172,6 +156,22 @@ async fn update_me<U: Profile>(
     view["session"] = session.to_json();
     Ok(session_answer(&users, &session, Json(view)))
 }
+
+/// The route of [`delete_me`].
+const DELETE_ME: Doc = route(
+    Delete,
+    "/users/me",
+    "Delete the session user's account, confirmed with the password",
+    Session,
+    Some("PasswordConfirmation"),
+    (204, "the account is deleted", None),
+    &[
+        (401, &[ErrorCode::InvalidCredentials]),
+        (409, &[ErrorCode::LastAdmin]),
+        (429, &[ErrorCode::TooManyAttempts]),
+        (503, &[ErrorCode::Overloaded]),
+    ],
+);
 
 async fn delete_me<U: Profile>(
     State(users): State<UsersState<U>>,

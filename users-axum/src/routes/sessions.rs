@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use users_diesel::{StoredSession, UsersError, Uuid};
 
 use crate::answer::{parse_user_id, parse_uuid, rfc3339, stateless};
-use crate::api::{endpoint, route, Admin, Delete, Endpoint, Get, Session};
+use crate::api::{endpoint, route, Admin, Delete, Doc, Endpoint, Get, Session};
 use crate::error::PathParams;
 use crate::{ApiError, CurrentUser, ErrorCode, Profile, UsersState};
 
@@ -18,54 +18,10 @@ use crate::{ApiError, CurrentUser, ErrorCode, Profile, UsersState};
 /// OpenAPI document are both made from this list.
 pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     vec![
-        endpoint(
-            my_sessions::<U>,
-            route(
-                Get,
-                "/users/me/sessions",
-                "The session user's live sessions, newest first; `current` marks this one",
-                Session,
-                None,
-                (200, "the sessions", Some("SessionList")),
-                &[(404, &[ErrorCode::NotFound])],
-            ),
-        ),
-        endpoint(
-            end_other_sessions::<U>,
-            route(
-                Delete,
-                "/users/me/sessions",
-                "End every other session of the session user (log out everywhere else)",
-                Session,
-                None,
-                (200, "how many sessions ended", Some("Ended")),
-                &[(404, &[ErrorCode::NotFound])],
-            ),
-        ),
-        endpoint(
-            end_my_session::<U>,
-            route(
-                Delete,
-                "/users/me/sessions/{session_id}",
-                "End one session of the session user",
-                Session,
-                None,
-                (204, "the session is over", None),
-                &[(404, &[ErrorCode::NotFound])],
-            ),
-        ),
-        endpoint(
-            end_user_sessions::<U>,
-            route(
-                Delete,
-                "/users/{user_id}/sessions",
-                "End every session of a user (log them out everywhere)",
-                Admin,
-                None,
-                (200, "how many sessions ended", Some("Ended")),
-                &[(404, &[ErrorCode::UserNotFound, ErrorCode::NotFound])],
-            ),
-        ),
+        endpoint(my_sessions::<U>, MY_SESSIONS),
+        endpoint(end_other_sessions::<U>, END_OTHER_SESSIONS),
+        endpoint(end_my_session::<U>, END_MY_SESSION),
+        endpoint(end_user_sessions::<U>, END_USER_SESSIONS),
     ]
 }
 
@@ -122,6 +78,17 @@ pub(crate) struct Ended {
     ended: usize,
 }
 
+/// The route of [`my_sessions`].
+const MY_SESSIONS: Doc = route(
+    Get,
+    "/users/me/sessions",
+    "The session user's live sessions, newest first; `current` marks this one",
+    Session,
+    None,
+    (200, "the sessions", Some("SessionList")),
+    &[(404, &[ErrorCode::NotFound])],
+);
+
 async fn my_sessions<U: Profile>(
     State(users): State<UsersState<U>>,
     current: CurrentUser<U>,
@@ -137,6 +104,17 @@ async fn my_sessions<U: Profile>(
     Ok(Json(SessionList { sessions }))
 }
 
+/// The route of [`end_other_sessions`].
+const END_OTHER_SESSIONS: Doc = route(
+    Delete,
+    "/users/me/sessions",
+    "End every other session of the session user (log out everywhere else)",
+    Session,
+    None,
+    (200, "how many sessions ended", Some("Ended")),
+    &[(404, &[ErrorCode::NotFound])],
+);
+
 /// Ends every session of the caller but the request's own.
 async fn end_other_sessions<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -151,6 +129,17 @@ async fn end_other_sessions<U: Profile>(
         .await?;
     Ok(Json(Ended { ended }))
 }
+
+/// The route of [`end_my_session`].
+const END_MY_SESSION: Doc = route(
+    Delete,
+    "/users/me/sessions/{session_id}",
+    "End one session of the session user",
+    Session,
+    None,
+    (204, "the session is over", None),
+    &[(404, &[ErrorCode::NotFound])],
+);
 
 /// Ends one session of the caller (the request's own too: a logout).
 async fn end_my_session<U: Profile>(
@@ -172,6 +161,17 @@ async fn end_my_session<U: Profile>(
         ))
     }
 }
+
+/// The route of [`end_user_sessions`].
+const END_USER_SESSIONS: Doc = route(
+    Delete,
+    "/users/{user_id}/sessions",
+    "End every session of a user (log them out everywhere)",
+    Admin,
+    None,
+    (200, "how many sessions ended", Some("Ended")),
+    &[(404, &[ErrorCode::UserNotFound, ErrorCode::NotFound])],
+);
 
 /// An administrator's "log out everywhere" for a user.
 async fn end_user_sessions<U: Profile>(
