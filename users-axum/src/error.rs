@@ -16,9 +16,10 @@ use axum::response::{IntoResponse, Response};
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
 };
+use serde::Serialize;
 use serde_json::error::Category;
-use serde_json::json;
 use users_diesel::UsersError;
+use utoipa::ToSchema;
 
 use crate::ErrorCode;
 
@@ -282,16 +283,51 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// A refusal: a stable code for programs, a message for people.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    #[schema(inline)]
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ErrorDetail {
+    #[schema(inline)]
+    code: ErrorCode,
+    #[schema(value_type = String)]
+    message: Cow<'static, str>,
+    /// the request member at fault, if one is
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    field: Option<Cow<'static, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = password_reason)]
+    reason: Option<&'static str>,
+}
+
+/// The reasons of an `invalid_password`.
+fn password_reason() -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["too_short", "too_long", "too_weak", "rejected"]))
+        .description(Some(
+            "which password rule a new password broke (`invalid_password`)",
+        ))
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({ "code": self.code, "message": self.message });
-        if let Some(field) = self.field {
-            error["field"] = field.into();
-        }
-        if let Some(reason) = self.reason {
-            error["reason"] = reason.into();
-        }
-        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        let error = ErrorDetail {
+            code: self.code,
+            message: self.message,
+            field: self.field,
+            reason: self.reason,
+        };
+        let mut response = (self.status, axum::Json(ErrorBody { error })).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

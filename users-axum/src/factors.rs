@@ -128,7 +128,7 @@ pub(crate) async fn complete<U: Profile>(
         let user =
             crate::passkeys::second_factor_finish(&users, &parts, token, state, passkey).await?;
         let session = users.start_session(&user, users.origin(&parts)).await?;
-        return Ok(session_answer(&users, &session, Json(session.to_json())));
+        return Ok(session_answer(&users, &session, Json(session.answer())));
     }
     let proof = body.proof()?;
     let client = users.client(&parts);
@@ -142,7 +142,7 @@ pub(crate) async fn complete<U: Profile>(
     };
     let user = users.guarded(Proof::Token, None, &parts, completed).await?;
     let session = users.start_session(&user, users.origin(&parts)).await?;
-    Ok(session_answer(&users, &session, Json(session.to_json())))
+    Ok(session_answer(&users, &session, Json(session.answer())))
 }
 
 /// The answer of `GET /users/me/mfa`: the user's second factors.

@@ -1055,7 +1055,7 @@ async fn finish<U: Profile>(
                     let cookie = users.cookie().map(|name| session.cookie(name));
                     Ok(landing_page(after, cookie))
                 }
-                None => Ok(session_answer(users, &session, Json(session.to_json()))),
+                None => Ok(session_answer(users, &session, Json(session.answer()))),
             }
         }
         Purpose::Associate(user_id) => {

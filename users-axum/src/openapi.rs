@@ -347,43 +347,6 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
     .description(Some(
         "A user: the account's members, then the profile fields",
     ));
-    let error = object(
-        vec![(
-            "error",
-            object(
-                vec![
-                    (
-                        "code",
-                        string()
-                            .enum_values(Some(Code::ALL.iter().map(|code| code.as_str())))
-                            .into(),
-                    ),
-                    ("message", string().into()),
-                    (
-                        "field",
-                        string()
-                            .description(Some("the request member at fault, if one is"))
-                            .into(),
-                    ),
-                    (
-                        "reason",
-                        string()
-                            .enum_values(Some(["too_short", "too_long", "too_weak", "rejected"]))
-                            .description(Some(
-                                "which password rule a new password broke (`invalid_password`)",
-                            ))
-                            .into(),
-                    ),
-                ],
-                &["code", "message"],
-            )
-            .into(),
-        )],
-        &["error"],
-    )
-    .description(Some(
-        "A refusal: a stable code for programs, a message for people",
-    ));
     let mut schemas = vec![
         ("User", with_profile::<U>(user, true)),
         (
@@ -398,32 +361,6 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                 ),
                 false,
             ),
-        ),
-        (
-            "Session",
-            object(
-                vec![
-                    ("access_token", string().into()),
-                    ("token_type", string().enum_values(Some(["bearer"])).into()),
-                    (
-                        "expires_in",
-                        ObjectBuilder::new()
-                            .schema_type(Type::Integer)
-                            .description(Some("seconds"))
-                            .into(),
-                    ),
-                    (
-                        "refresh_token",
-                        string()
-                            .description(Some(
-                                "for `POST /auth/refresh`; works once (stored sessions only)",
-                            ))
-                            .into(),
-                    ),
-                ],
-                &["access_token", "token_type", "expires_in"],
-            )
-            .into(),
         ),
         (
             "LoginAnswer",
@@ -468,18 +405,6 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
             ),
         ),
         (
-            "Role",
-            object(
-                vec![
-                    ("id", uuid().into()),
-                    ("name", string().into()),
-                    ("description", nullable_string().into()),
-                ],
-                &["id", "name", "description"],
-            )
-            .into(),
-        ),
-        (
             "UserList",
             object(
                 vec![
@@ -506,7 +431,6 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                 .items(Ref::from_schema_name("Role"))
                 .into(),
         ),
-        ("Error", error.into()),
     ]
     .into_iter()
     .map(|(name, schema)| (name.to_owned(), schema))

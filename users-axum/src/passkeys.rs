@@ -518,7 +518,7 @@ pub(crate) async fn sign_in_finish<U: Profile>(
         .await
         .map_err(ApiError::ends_login)?;
     let session = users.start_session(&user, users.origin(&parts)).await?;
-    Ok(session_answer(&users, &session, Json(session.to_json())))
+    Ok(session_answer(&users, &session, Json(session.answer())))
 }
 
 /// A pending login.

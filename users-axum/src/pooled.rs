@@ -28,10 +28,14 @@ use crate::{ApiError, BoxFuture};
 pub(crate) type Edit<'a, U> = Box<dyn FnOnce(&mut U) -> Result<(), UsersError> + Send + 'a>;
 
 /// A role as the routes show it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Role)]
 pub(crate) struct RoleView {
+    #[schema(format = "uuid")]
     pub(crate) id: String,
     pub(crate) name: String,
+    #[schema(required = true)]
     pub(crate) description: Option<String>,
 }
 

@@ -11,7 +11,10 @@ use std::time::{Duration, SystemTime};
 use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Uri};
+use serde::Serialize;
 use users_diesel::{TokenPurpose, TokenSigner, Uuid};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::ToSchema;
 
 use crate::BoxFuture;
 
@@ -50,20 +53,53 @@ pub struct NewSession {
     pub(crate) cookie_lifetime: Duration,
 }
 
+/// A new session's tokens, with the OAuth 2.0 token response's names.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Session)]
+pub(crate) struct SessionAnswer<'a> {
+    access_token: &'a str,
+    #[schema(schema_with = bearer)]
+    token_type: &'static str,
+    /// seconds
+    #[schema(schema_with = seconds)]
+    expires_in: u64,
+    /// for `POST /auth/refresh`; works once (stored sessions only)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    refresh_token: Option<&'a str>,
+}
+
+/// `"bearer"`, the one value of `token_type`.
+fn bearer() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["bearer"]))
+}
+
+/// A number of seconds.
+fn seconds() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .description(Some("seconds"))
+}
+
 impl NewSession {
     /// The JSON answer, with the OAuth 2.0 token response's names: `access_token`,
     /// `token_type` (`"bearer"`), `expires_in` (seconds) and, for a stored session,
     /// `refresh_token`.
     pub fn to_json(&self) -> serde_json::Value {
-        let mut answer = serde_json::json!({
-            "access_token": self.access_token,
-            "token_type": "bearer",
-            "expires_in": self.expires_in.as_secs(),
-        });
-        if let Some(refresh) = &self.refresh_token {
-            answer["refresh_token"] = refresh.clone().into();
+        serde_json::json!(self.answer())
+    }
+
+    /// The typed answer of [`to_json`](Self::to_json).
+    pub(crate) fn answer(&self) -> SessionAnswer<'_> {
+        SessionAnswer {
+            access_token: &self.access_token,
+            token_type: "bearer",
+            expires_in: self.expires_in.as_secs(),
+            refresh_token: self.refresh_token.as_deref(),
         }
-        answer
     }
 
     /// The `Set-Cookie` value that stores the session in the cookie `name`.

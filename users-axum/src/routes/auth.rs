@@ -162,7 +162,7 @@ async fn login<U: Profile>(
         return Ok(crate::answer::challenge_answer(&challenge));
     }
     let session = users.start_session(&user, users.origin(&parts)).await?;
-    Ok(session_answer(&users, &session, Json(session.to_json())))
+    Ok(session_answer(&users, &session, Json(session.answer())))
 }
 
 /// The route of [`refresh`].
@@ -207,7 +207,7 @@ async fn refresh<U: Profile>(
         .await?
         .ok_or_else(ApiError::invalid_session)?;
     let session = users.new_session(&user, tokens);
-    Ok(Json(session.to_json()).into_response())
+    Ok(Json(session.answer()).into_response())
 }
 
 /// The route of [`logout`].

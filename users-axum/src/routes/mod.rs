@@ -82,6 +82,9 @@ async fn no_store(mut response: Response) -> Response {
 pub(crate) fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)> {
     use crate::schema::typed;
     vec![
+        typed::<crate::error::ErrorBody>(),
+        typed::<crate::session::SessionAnswer<'static>>(),
+        typed::<crate::pooled::RoleView>(),
         typed::<crate::answer::Message>(),
         typed::<crate::answer::SecondFactorRequired>(),
         typed::<auth::Credentials>(),
