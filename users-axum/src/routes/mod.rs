@@ -115,7 +115,7 @@ pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
 }
 
 /// The route table of [`router`]'s documentation (`routes.md`), as the route list makes it.
-#[cfg(test)]
+#[cfg(all(test, feature = "passkeys", feature = "oidc"))]
 fn route_table<U: Profile>() -> String {
     use crate::api::{Anyone, Session};
     let feature = |doc: &crate::api::Doc| {
