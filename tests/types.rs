@@ -262,3 +262,46 @@ fn mysql_stores_utc_wall_clock_time() {
             .unwrap();
     assert_eq!(stored.seen_at, "2024-05-01 12:30:45.123456");
 }
+
+/// A model with mapped fields in a module that imports only `users_diesel::prelude::*`, as the
+/// docs do: the generated code names what it needs (diesel's `AsChangeset` derive calls `eq`
+/// unqualified on such fields, which read as `Iterator::eq` there until the model brought
+/// `ExpressionMethods` in scope itself).
+mod prelude_only {
+    use users_diesel::prelude::*;
+
+    #[user_model(table = "prelude_customers")]
+    pub struct Customer {
+        pub seen_at: Option<chrono::DateTime<chrono::Utc>>,
+        pub settings: serde_json::Value,
+        #[column(precision = 10, scale = 2)]
+        pub balance: bigdecimal::BigDecimal,
+        pub external_id: uuid::Uuid,
+    }
+}
+
+mod beside_the_prelude {
+    use super::*;
+
+    backend_tests! {
+        fn a_model_beside_the_prelude_alone_inserts_and_updates(conn, db) {
+            use prelude_only::Customer as Bare;
+            conn.run_pending_migrations(Migrations::new().with::<Bare>()).unwrap();
+            let users: Users<Bare> = Users::new(UsersConfig::new([7u8; 32]).unwrap());
+            let stored = users
+                .register_with(conn, "ada@example.com", "correct horse battery", |c| {
+                    c.seen_at = Some(moment());
+                    c.settings = json!({"theme": "dark"});
+                    c.balance = decimal("12.34");
+                })
+                .unwrap();
+            let mut changed = stored.clone();
+            changed.balance = decimal("56.78");
+            let updated = users.update(conn, &changed).unwrap();
+            let found = users.get(conn, stored.id).unwrap().unwrap();
+            assert_eq!(found, updated);
+            assert_eq!(found.balance, decimal("56.78"));
+            assert_eq!(found.seen_at, Some(moment()));
+        }
+    }
+}

@@ -219,7 +219,22 @@ fn model_struct(model: &Model, fields: &InjectedFields, backends: &[Backend]) ->
             #vis #ident: #ty
         }
     });
+    // diesel's `AsChangeset` derive writes `column.eq(value)` for a `serialize_as` field
+    // without naming the trait (diesel_derives 2.3), so a module without Diesel's prelude would
+    // read `eq` as `Iterator::eq`: the trait goes in scope here, unnamed.
+    let expression_methods = model
+        .fields
+        .iter()
+        .any(|field| field.sql.as_ref().is_some_and(|sql| sql.portable))
+        .then(|| {
+            let krate = &model.krate;
+            quote! {
+                #[allow(unused_imports)]
+                use #krate::__private::diesel::ExpressionMethods as _;
+            }
+        });
     quote! {
+        #expression_methods
         #(#attrs)*
         #[derive(
             diesel::Queryable,
