@@ -58,10 +58,13 @@ macro_rules! run {
 mod async_store;
 #[cfg(feature = "async")]
 pub mod asynchronous;
+mod dialect;
 mod factors;
 mod id;
+mod introspect;
 pub mod migrations;
 mod oauth;
+mod plan;
 pub mod schema;
 mod sessions;
 pub mod sql_types;
@@ -72,6 +75,7 @@ mod verify;
 
 pub use factors::SecondFactors;
 pub use id::Id;
+pub use introspect::{IntrospectSchema, LiveColumn, LiveIndexColumn};
 pub use migrations::{Dialect, MigrationError, MigrationSql, Migrations, Refusal};
 pub use oauth::OAuthAccounts;
 pub use sessions::Sessions;
@@ -79,7 +83,47 @@ pub use sessions::Sessions;
 pub use store::configure_sqlite;
 pub use throttle::{DatabaseThrottleStore, Throttle, ThrottleSql};
 pub use user_enum::UserEnum;
-pub use users_core::*;
+// users-core's surface, by topic (users-core is this crate's logic: its names are these).
+// The manager, its configuration and its errors.
+pub use users_core::{
+    Argon2Gate, Connections, GatePermit, NoHooks, PasswordHasher, PasswordProblem,
+    PasswordVerification, Users, UsersConfig, UsersError, UsersHooks, MIN_SECRET_BYTES,
+};
+// The models and their stores.
+pub use users_core::{ModelId, NoRoles, RoleModel, RoleStore, UserModel, UserStore};
+// Addresses, role names and listing.
+pub use users_core::{
+    normalize_email, normalize_role_name, UserListing, UserPage, UserQuery, MAX_EMAIL_BYTES,
+    MAX_PAGE_SIZE, MAX_ROLE_NAME_CHARS,
+};
+// Tokens, throttling and the guarded check.
+pub use users_core::{
+    client_key, Counter, FirstProofClears, GuardKeys, MemoryThrottleStore, OpenedToken, Proof,
+    ProofOutcome, ThrottleStore, TokenPurpose, TokenSigner, MAX_CLIENT_KEY_BYTES,
+};
+// Stored sessions.
+pub use users_core::{
+    refresh_digest, NoStore, SessionCheck, SessionOrigin, SessionPolicy, SessionStore,
+    SessionTokens, StoredSession, MAX_USER_AGENT_BYTES,
+};
+// Second factors and passkeys.
+pub use users_core::{
+    totp_code, PasskeyRecord, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
+    SecondFactorRecord, SecondFactorStore, SecretBox, TotpEnrollment, RECOVERY_CODES,
+    SECOND_FACTOR_TOKEN_LIFETIME,
+};
+// Provider sign-in.
+pub use users_core::Uuid;
+pub use users_core::{
+    has_usable_password, unusable_password_hash, OAuthAccountRecord, OAuthAccountStore,
+    OAuthSignIn, ProviderIdentity, ProviderTokens, MAX_PROVIDER_BYTES, MAX_SUBJECT_BYTES,
+};
+// The async manager and stores (feature `async`).
+#[cfg(feature = "async")]
+pub use users_core::{
+    scoped_futures, AsyncConnections, AsyncOAuthAccountStore, AsyncRoleStore,
+    AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore, AsyncUsers, TransactionFuture,
+};
 /// Turns a struct into a role model.
 ///
 /// Keeps the struct's fields and puts these first: `id: Id<Self>`, `name: String` (unique) and
@@ -182,9 +226,7 @@ pub use users_derive::role_model;
 pub use users_derive::user_model;
 /// Stores a fieldless enum in a model's column: see [`UserEnum`](trait@UserEnum).
 pub use users_derive::UserEnum;
-pub use verify::{
-    verify_schema, IntrospectSchema, LiveColumn, LiveIndexColumn, SchemaError, SchemaProblem,
-};
+pub use verify::{verify_schema, SchemaError, SchemaProblem};
 
 /// Everything an application needs in scope: `use users_diesel::prelude::*;`.
 pub mod prelude {

@@ -8,8 +8,8 @@ use std::io;
 use std::path::Path;
 
 use super::live::{forget_sql, record_sql};
-use super::plan::{plan_table, ColumnState, IndexState, TableState};
 use super::{Dialect, MigrationSql, ModelTables};
+use crate::plan::{plan_table, ColumnState, IndexState, TableState};
 use crate::schema::Table;
 
 /// The tables of one model, by name, as a step left them.

@@ -12,9 +12,9 @@ use diesel::connection::BoxableConnection;
 use diesel::migration::{Migration, MigrationMetadata, MigrationName, MigrationVersion};
 use diesel::QueryResult;
 
-use super::plan::{plan_table, Check, Refusal, TableState};
 use super::{Dialect, ModelTables, SupportedBackend};
-use crate::verify::IntrospectSchema;
+use crate::introspect::IntrospectSchema;
+use crate::plan::{plan_table, Check, Refusal, TableState};
 
 /// Where each step records the statements that undo it, and when it ran: `version`, `down_sql`
 /// (`NULL` for a step that dropped data) and `applied`, the step's place in the order the steps

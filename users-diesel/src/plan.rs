@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::migrations::{Dialect, MYSQL_DEFAULT_INDEXED_LENGTH};
+use crate::dialect::{Dialect, MYSQL_DEFAULT_INDEXED_LENGTH};
 use crate::schema::{Column, ColumnType, Table};
 
 /// A table as it stands: in a live database, or after the last step of a migrations directory.
@@ -105,7 +105,7 @@ fn is_key(table: &Table, column: &Column) -> bool {
 }
 
 fn unique_index_name(table: &str, column: &str) -> String {
-    crate::migrations::unique_constraint_name(table, column)
+    crate::dialect::unique_constraint_name(table, column)
 }
 
 fn plain_index_name(table: &str, column: &str) -> String {
