@@ -265,7 +265,9 @@ impl From<UsersError> for ApiError {
         // These messages quote no password, hash or token (users-core tests that).
         let api = ApiError::new(status, code, error.to_string());
         match &error {
-            UsersError::InvalidEmail(_) => api.with_field("email"),
+            UsersError::InvalidEmail(problem) => {
+                api.with_field("email").with_reason(problem.code())
+            }
             UsersError::InvalidPassword(problem) => {
                 api.with_field("password").with_reason(problem.code())
             }
@@ -305,17 +307,23 @@ pub(crate) struct ErrorDetail {
     #[schema(value_type = Option<String>, nullable = false)]
     field: Option<Cow<'static, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(schema_with = password_reason)]
+    #[schema(schema_with = problem_reason)]
     reason: Option<&'static str>,
 }
 
-/// The reasons of an `invalid_password`.
-fn password_reason() -> utoipa::openapi::schema::ObjectBuilder {
+/// The reasons of an `invalid_email` and an `invalid_password`.
+fn problem_reason() -> utoipa::openapi::schema::ObjectBuilder {
+    let email = users_diesel::EmailProblem::ALL.map(|problem| problem.code());
+    let password = ["too_short", "too_long", "too_weak", "rejected"];
+    let mut reasons: Vec<&str> = email.into_iter().chain(password).collect();
+    reasons.sort_unstable();
+    reasons.dedup();
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["too_short", "too_long", "too_weak", "rejected"]))
+        .enum_values(Some(reasons))
         .description(Some(
-            "which password rule a new password broke (`invalid_password`)",
+            "which rule a malformed address (`invalid_email`) or a new password \
+             (`invalid_password`) broke",
         ))
 }
 
@@ -575,7 +583,11 @@ mod tests {
     #[test]
     fn every_users_error_has_its_code_and_status() {
         let cases = [
-            (UsersError::InvalidEmail("x".into()), 422, "invalid_email"),
+            (
+                UsersError::InvalidEmail(users_diesel::EmailProblem::NoAt),
+                422,
+                "invalid_email",
+            ),
             (
                 UsersError::InvalidPassword(users_diesel::PasswordProblem::Rejected("x".into())),
                 422,
@@ -632,6 +644,20 @@ mod tests {
         let api = ApiError::from(error);
         assert_eq!(api.code(), "internal");
         assert!(!api.message().contains("alice"), "{api}");
+    }
+
+    #[test]
+    fn an_invalid_email_names_the_broken_rule() {
+        use users_diesel::EmailProblem;
+
+        for problem in EmailProblem::ALL {
+            let api = ApiError::from(UsersError::InvalidEmail(problem));
+            assert_eq!(
+                (api.code(), api.field(), api.reason()),
+                (ErrorCode::InvalidEmail, Some("email"), Some(problem.code()))
+            );
+            assert_eq!(api.message(), format!("invalid email address: {problem}"));
+        }
     }
 
     #[test]

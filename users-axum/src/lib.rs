@@ -127,7 +127,7 @@
 //!
 //! | code | status | when |
 //! |---|---|---|
-//! | `invalid_email` | 422 | a malformed email address |
+//! | `invalid_email` | 422 | a malformed email address; `error.reason` says which rule it broke (users-core's `EmailProblem::code`) |
 //! | `invalid_password` | 422 | a password that breaks the password rules |
 //! | `email_taken` | 409 | registration or email change to an address that has an account |
 //! | `conflict` | 409 | a unique value of a custom column that another user has; a TOTP enrolment over a confirmed one, a confirmation or removal with nothing to confirm or remove |

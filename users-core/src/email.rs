@@ -42,42 +42,147 @@ const MAX_LABEL_BYTES: usize = 63;
 /// ```
 pub fn normalize_email(email: &str) -> Result<String, UsersError> {
     let email = email.trim();
-    let invalid = |reason: &str| Err(UsersError::InvalidEmail(reason.to_owned()));
+    let invalid = |problem: EmailProblem| Err(UsersError::InvalidEmail(problem));
     if email.is_empty() {
-        return invalid("it is empty");
+        return invalid(EmailProblem::Empty);
     }
     if email.len() > MAX_EMAIL_BYTES {
-        return invalid("it is longer than 254 bytes");
+        return invalid(EmailProblem::TooLong);
     }
     if email.chars().any(is_refused) {
-        return invalid("it contains whitespace, control or invisible formatting characters");
+        return invalid(EmailProblem::Invisible);
     }
     let Some((local, domain)) = email.split_once('@') else {
-        return invalid("it has no '@'");
+        return invalid(EmailProblem::NoAt);
     };
     if domain.contains('@') {
-        return invalid("it has more than one '@'");
+        return invalid(EmailProblem::ManyAts);
     }
     if local.is_empty() {
-        return invalid("the part before '@' is empty");
+        return invalid(EmailProblem::EmptyLocalPart);
     }
     if domain.is_empty() {
-        return invalid("the part after '@' is empty");
+        return invalid(EmailProblem::EmptyDomain);
     }
     // Normalise first, then check: normal form KC turns a fullwidth '＠' or '＜' into ASCII.
     let local = fold(local);
     if local.chars().any(is_refused) {
-        return invalid("the part before '@' contains invisible formatting characters");
+        return invalid(EmailProblem::Invisible);
     }
     if !local.chars().all(is_local_part_char) {
-        return invalid("the part before '@' has a character that is not allowed there");
+        return invalid(EmailProblem::LocalPartCharacter);
     }
     let domain = normalize_domain(domain)?;
     let normalized = format!("{local}@{domain}");
     if normalized.len() > MAX_EMAIL_BYTES {
-        return invalid("it is longer than 254 bytes");
+        return invalid(EmailProblem::TooLong);
     }
     Ok(normalized)
+}
+
+/// Why an email address was refused ([`UsersError::InvalidEmail`]).
+///
+/// Its `Display` is a short sentence for people ("it has no '@'"); [`code`](Self::code) is a
+/// stable name for programs. None of the variants quotes the address. More variants may come
+/// with more rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EmailProblem {
+    /// The address is empty (or only whitespace).
+    Empty,
+    /// The address is longer than [`MAX_EMAIL_BYTES`].
+    TooLong,
+    /// The address holds whitespace, control or invisible formatting characters.
+    Invisible,
+    /// The address has no `@`.
+    NoAt,
+    /// The address has more than one `@`.
+    ManyAts,
+    /// The part before the `@` is empty.
+    EmptyLocalPart,
+    /// The part after the `@` is empty.
+    EmptyDomain,
+    /// The part before the `@` has a character that is not allowed there.
+    LocalPartCharacter,
+    /// The domain is not a valid (internationalised) domain name.
+    BadDomain,
+    /// A label of the domain is not 1 to 63 letters, digits or inner hyphens.
+    BadDomainLabel,
+    /// A provider signed the person in without an address.
+    Missing,
+    /// An email change to the address the account has already.
+    Unchanged,
+    /// A prefix to list users by holds whitespace or control characters.
+    BadPrefix,
+}
+
+impl EmailProblem {
+    /// A stable snake_case name of the rule that was broken, for programs: `empty`,
+    /// `too_long`, `invisible`, `no_at`, `many_ats`, `empty_local_part`, `empty_domain`,
+    /// `local_part_character`, `bad_domain`, `bad_domain_label`, `missing`, `unchanged` or
+    /// `bad_prefix`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EmailProblem::Empty => "empty",
+            EmailProblem::TooLong => "too_long",
+            EmailProblem::Invisible => "invisible",
+            EmailProblem::NoAt => "no_at",
+            EmailProblem::ManyAts => "many_ats",
+            EmailProblem::EmptyLocalPart => "empty_local_part",
+            EmailProblem::EmptyDomain => "empty_domain",
+            EmailProblem::LocalPartCharacter => "local_part_character",
+            EmailProblem::BadDomain => "bad_domain",
+            EmailProblem::BadDomainLabel => "bad_domain_label",
+            EmailProblem::Missing => "missing",
+            EmailProblem::Unchanged => "unchanged",
+            EmailProblem::BadPrefix => "bad_prefix",
+        }
+    }
+
+    /// Every problem, for documents that list the codes.
+    pub const ALL: [EmailProblem; 13] = [
+        EmailProblem::Empty,
+        EmailProblem::TooLong,
+        EmailProblem::Invisible,
+        EmailProblem::NoAt,
+        EmailProblem::ManyAts,
+        EmailProblem::EmptyLocalPart,
+        EmailProblem::EmptyDomain,
+        EmailProblem::LocalPartCharacter,
+        EmailProblem::BadDomain,
+        EmailProblem::BadDomainLabel,
+        EmailProblem::Missing,
+        EmailProblem::Unchanged,
+        EmailProblem::BadPrefix,
+    ];
+}
+
+impl std::fmt::Display for EmailProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EmailProblem::Empty => "it is empty",
+            EmailProblem::TooLong => "it is longer than 254 bytes",
+            EmailProblem::Invisible => {
+                "it contains whitespace, control or invisible formatting characters"
+            }
+            EmailProblem::NoAt => "it has no '@'",
+            EmailProblem::ManyAts => "it has more than one '@'",
+            EmailProblem::EmptyLocalPart => "the part before '@' is empty",
+            EmailProblem::EmptyDomain => "the part after '@' is empty",
+            EmailProblem::LocalPartCharacter => {
+                "the part before '@' has a character that is not allowed there"
+            }
+            EmailProblem::BadDomain => "the domain is not a valid (internationalised) domain name",
+            EmailProblem::BadDomainLabel => {
+                "each label of the domain must be 1 to 63 letters, digits or inner hyphens"
+            }
+            EmailProblem::Missing => "the provider gave no email address",
+            EmailProblem::Unchanged => "this is the account's address already",
+            EmailProblem::BadPrefix => {
+                "an email prefix cannot contain whitespace or control characters"
+            }
+        })
+    }
 }
 
 /// WHATWG's `atext` and `.`, or any non-ASCII character (internationalised addresses).
@@ -88,7 +193,7 @@ fn is_local_part_char(c: char) -> bool {
 /// The domain through IDNA: its ASCII form must be WHATWG-valid labels; returns its Unicode
 /// form, the one spelling stored for all the spellings of the domain.
 fn normalize_domain(domain: &str) -> Result<String, UsersError> {
-    let invalid = |reason: &str| UsersError::InvalidEmail(reason.to_owned());
+    let invalid = |problem: EmailProblem| UsersError::InvalidEmail(problem);
     let uts46 = Uts46::new();
     let ascii = uts46
         .to_ascii(
@@ -97,7 +202,7 @@ fn normalize_domain(domain: &str) -> Result<String, UsersError> {
             Hyphens::CheckFirstLast,
             DnsLength::Verify,
         )
-        .map_err(|_| invalid("the domain is not a valid (internationalised) domain name"))?;
+        .map_err(|_| invalid(EmailProblem::BadDomain))?;
     let valid_label = |label: &str| {
         (1..=MAX_LABEL_BYTES).contains(&label.len())
             && label
@@ -107,9 +212,7 @@ fn normalize_domain(domain: &str) -> Result<String, UsersError> {
             && !label.ends_with('-')
     };
     if !ascii.split('.').all(valid_label) {
-        return Err(invalid(
-            "each label of the domain must be 1 to 63 letters, digits or inner hyphens",
-        ));
+        return Err(invalid(EmailProblem::BadDomainLabel));
     }
     let (unicode, decoded) = uts46.to_unicode(
         ascii.as_bytes(),
@@ -117,9 +220,7 @@ fn normalize_domain(domain: &str) -> Result<String, UsersError> {
         Hyphens::CheckFirstLast,
     );
     if decoded.is_err() || unicode.chars().any(is_refused) {
-        return Err(invalid(
-            "the domain is not a valid (internationalised) domain name",
-        ));
+        return Err(invalid(EmailProblem::BadDomain));
     }
     Ok(unicode.into_owned())
 }
@@ -127,6 +228,35 @@ fn normalize_domain(domain: &str) -> Result<String, UsersError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_refusal_names_its_rule() {
+        let problem = |email: &str| match normalize_email(email) {
+            Err(UsersError::InvalidEmail(problem)) => problem,
+            other => panic!("{email:?}: {other:?}"),
+        };
+        assert_eq!(problem("   "), EmailProblem::Empty);
+        assert_eq!(
+            problem(&format!("{}@example.com", "a".repeat(250))),
+            EmailProblem::TooLong
+        );
+        assert_eq!(problem("a b@example.com"), EmailProblem::Invisible);
+        assert_eq!(problem("alice.example.com"), EmailProblem::NoAt);
+        assert_eq!(problem("a@b@example.com"), EmailProblem::ManyAts);
+        assert_eq!(problem("@example.com"), EmailProblem::EmptyLocalPart);
+        assert_eq!(problem("alice@"), EmailProblem::EmptyDomain);
+        assert_eq!(
+            problem("<script>@example.com"),
+            EmailProblem::LocalPartCharacter
+        );
+        assert_eq!(problem("alice@exa_mple.com"), EmailProblem::BadDomain);
+        // The message is the problem's sentence; the code, a stable name.
+        let error = normalize_email("alice.example.com").unwrap_err();
+        assert_eq!(error.to_string(), "invalid email address: it has no '@'");
+        let codes: std::collections::HashSet<_> =
+            EmailProblem::ALL.iter().map(EmailProblem::code).collect();
+        assert_eq!(codes.len(), EmailProblem::ALL.len());
+    }
 
     #[test]
     fn trims_and_lowercases() {

@@ -12,9 +12,10 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UsersError {
-    /// The email address is malformed; the reason says which rule it broke.
+    /// The email address is malformed; the [`EmailProblem`](crate::EmailProblem) says which
+    /// rule it broke.
     #[error("invalid email address: {0}")]
-    InvalidEmail(String),
+    InvalidEmail(crate::EmailProblem),
     /// The new password breaks a password rule: the length bounds, the strength estimate or
     /// an application hook; the [`PasswordProblem`](crate::PasswordProblem) says which.
     #[error("invalid password: {0}")]

@@ -51,7 +51,7 @@ pub use config::{UsersConfig, MIN_SECRET_BYTES};
 #[cfg(feature = "async")]
 pub use connections::AsyncConnections;
 pub use connections::Connections;
-pub use email::{normalize_email, MAX_EMAIL_BYTES};
+pub use email::{normalize_email, EmailProblem, MAX_EMAIL_BYTES};
 pub use error::UsersError;
 #[cfg(feature = "async")]
 pub use factors::AsyncSecondFactorStore;

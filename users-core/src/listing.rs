@@ -146,9 +146,7 @@ impl UserListing {
 /// An email prefix as stored addresses are: lowercased, checked like an address's characters.
 fn prefix_for_lookup(prefix: &str) -> Result<String, UsersError> {
     if prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(UsersError::InvalidEmail(
-            "an email prefix cannot contain whitespace or control characters".into(),
-        ));
+        return Err(UsersError::InvalidEmail(crate::EmailProblem::BadPrefix));
     }
     // A whole address normalises as registration does; a prefix is lowercased the same way.
     Ok(normalize_email(prefix).unwrap_or_else(|_| prefix.to_lowercase()))

@@ -389,9 +389,7 @@ impl TokenSigner {
         lifetime: Duration,
     ) -> Result<String, UsersError> {
         if new_email.len() > MAX_EMAIL_BYTES {
-            return Err(UsersError::InvalidEmail(format!(
-                "longer than {MAX_EMAIL_BYTES} bytes"
-            )));
+            return Err(UsersError::InvalidEmail(crate::EmailProblem::TooLong));
         }
         Ok(self.sign(
             TokenPurpose::EmailChange,

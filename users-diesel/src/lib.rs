@@ -93,8 +93,8 @@ pub use users_core::{
 pub use users_core::{ModelId, NoRoles, RoleModel, RoleStore, UserModel, UserStore};
 // Addresses, role names and listing.
 pub use users_core::{
-    normalize_email, normalize_role_name, UserListing, UserPage, UserQuery, MAX_EMAIL_BYTES,
-    MAX_PAGE_SIZE, MAX_ROLE_NAME_CHARS,
+    normalize_email, normalize_role_name, EmailProblem, UserListing, UserPage, UserQuery,
+    MAX_EMAIL_BYTES, MAX_PAGE_SIZE, MAX_ROLE_NAME_CHARS,
 };
 // Tokens, throttling and the guarded check.
 pub use users_core::{

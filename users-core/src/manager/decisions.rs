@@ -126,9 +126,10 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     ///
     /// [`UsersError::InvalidEmail`] if it gave none or a malformed one.
     pub(crate) fn provider_email(&self, identity: &ProviderIdentity) -> Result<String, UsersError> {
-        let email = identity.email.as_deref().ok_or_else(|| {
-            UsersError::InvalidEmail("the provider gave no email address".to_owned())
-        })?;
+        let email = identity
+            .email
+            .as_deref()
+            .ok_or_else(|| UsersError::InvalidEmail(crate::EmailProblem::Missing))?;
         normalize_email(email)
     }
 
@@ -308,9 +309,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     pub(crate) fn new_email(&self, user: &U, email: &str) -> Result<String, UsersError> {
         let email = normalize_email(email)?;
         if email == user.email() {
-            return Err(UsersError::InvalidEmail(
-                "this is the account's address already".into(),
-            ));
+            return Err(UsersError::InvalidEmail(crate::EmailProblem::Unchanged));
         }
         Ok(email)
     }
