@@ -1,8 +1,9 @@
 //! Second factors: TOTP enrolment, the pending login, recovery codes, lockout.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::time::Duration;
 use users_diesel::prelude::*;
 use users_diesel::TokenSigner;
 

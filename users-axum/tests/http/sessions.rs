@@ -1,9 +1,10 @@
 //! Sessions: bearer tokens and cookies, logout, refresh, the session list, idle and stateless sessions.
 
+use std::time::Duration;
+
 use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::Method;
 use serde_json::json;
-use std::time::Duration;
 use users_axum::{MailKind, UsersState};
 use users_diesel::prelude::*;
 use users_diesel::{TokenPurpose, TokenSigner, Uuid};

@@ -3,6 +3,8 @@
 //! guard layers), the operator's view of its database, answers, and `http_tests!`, which runs
 //! each listed test on every enabled backend.
 
+use std::time::Duration;
+
 use axum::routing::get;
 use axum::Router;
 use diesel_migrations::MigrationHarness;
@@ -10,7 +12,6 @@ use reqwest::header::AUTHORIZATION;
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::time::Duration;
 use users_axum::{
     Admin, CurrentUser, HasAllRoles, HasAnyRole, HasRole, MailKind, MemoryMailer, Profile,
     RoleNames, UsersState, Verified,
@@ -489,6 +490,8 @@ impl App {
     }
 }
 
+/// Runs each listed test, an `async fn(Backend)` of the calling module, on every enabled backend:
+/// in a module per backend, `sqlite`, `postgres` and `mysql` (or the names given after `in`).
 macro_rules! http_tests {
     ($($name:ident),* $(,)?) => {
         http_tests!(in sqlite, postgres, mysql; $($name),*);

@@ -1,10 +1,11 @@
 //! The login throttle, the mail caps and the Argon2 gate over HTTP.
 
+use std::time::Duration;
+
 use axum::Router;
 use diesel_migrations::MigrationHarness;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use std::time::Duration;
 use users_axum::UsersState;
 use users_diesel::asynchronous::deadpool::Pool;
 use users_diesel::prelude::*;
