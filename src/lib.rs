@@ -20,6 +20,11 @@ mod async_support;
 #[cfg(feature = "async")]
 pub use async_support::{AsyncBackend, BlockOn, BlockingConn};
 
+/// The software passkey of users-axum's HTTP tests (`softpasskey`): an authenticator that runs
+/// the real WebAuthn ceremonies.
+#[cfg(feature = "passkeys")]
+pub use webauthn_authenticator_rs;
+
 /// A connection to a private test database, dropped with it.
 pub struct TestDb<C: Connection> {
     conn: C,

@@ -3,10 +3,10 @@
 //! logout, an ended session, a rotated refresh token and a login lockout made through one are
 //! honoured by the other, and by a restarted one.
 //!
-//! The servers are this test binary run again as the ignored test `server_process` (which
-//! serves only when the environment names a database), so they are real processes with nothing
-//! in memory in common. Each stops by itself when its parent closes its standard input, and
-//! after two minutes at most.
+//! The servers are this test binary run again as the ignored test
+//! `multi_process::server_process` (which serves only when the environment names a database), so
+//! they are real processes with nothing in memory in common. Each stops by itself when its parent
+//! closes its standard input, and after two minutes at most.
 #![cfg(all(feature = "postgres", feature = "redis"))]
 
 use std::io::{BufRead, BufReader, Write};
@@ -128,7 +128,12 @@ impl Server {
     fn start(database: &str, redis: Option<(&str, &str)>) -> Server {
         let mut command = Command::new(std::env::current_exe().unwrap());
         command
-            .args(["server_process", "--exact", "--ignored", "--nocapture"])
+            .args([
+                "multi_process::server_process",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+            ])
             .env(DATABASE_VAR, database)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -9,7 +9,7 @@
 //! (`cargo test --all-features`, as CI does).
 #![cfg(feature = "oidc")]
 
-#[path = "oidc/provider.rs"]
+#[path = "../oidc/provider.rs"]
 mod provider;
 
 use diesel_migrations::MigrationHarness;
@@ -21,6 +21,8 @@ use users_axum::{
     MailKind, MemoryMailer, NoProfile, OAuthProvider, OAuthSettings, Profile, UsersState,
 };
 use users_diesel::prelude::*;
+
+use crate::support::{http_tests, Backend};
 
 #[user_model]
 pub struct User {}
@@ -51,16 +53,6 @@ fn migrations() -> Migrations {
         .with::<Sessions<User>>()
         .with::<SecondFactors<User>>()
         .with::<OAuthAccounts<User>>()
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    #[cfg(feature = "sqlite")]
-    Sqlite,
-    #[cfg(feature = "postgres")]
-    Postgres,
-    #[cfg(feature = "mysql")]
-    Mysql,
 }
 
 /// The app and its provider.
@@ -904,26 +896,7 @@ async fn a_second_factor_is_still_asked_after_a_provider_sign_in(backend: Backen
     assert!(answer.body["mfa_token"].is_string());
 }
 
-macro_rules! oauth_tests {
-    ($($name:ident),* $(,)?) => {
-        oauth_tests!(@backend "sqlite", sqlite, Sqlite, $($name),*);
-        oauth_tests!(@backend "postgres", postgres, Postgres, $($name),*);
-        oauth_tests!(@backend "mysql", mysql, Mysql, $($name),*);
-    };
-    (@backend $feature:literal, $module:ident, $variant:ident, $($name:ident),*) => {
-        #[cfg(feature = $feature)]
-        mod $module {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::$variant).await;
-                }
-            )*
-        }
-    };
-}
-
-oauth_tests! {
+http_tests! {
     a_new_person_signs_up_then_signs_in_as_the_same_user,
     an_address_is_linked_only_when_both_sides_verified_it,
     a_logged_in_user_links_and_unlinks_a_provider,

@@ -2,7 +2,7 @@
 // of "sign in with a provider". Test-only: it listens on 127.0.0.1 only, keeps
 // everything in memory and has a hook to tamper with the next ID token.
 //
-// Usage: OIDC_REDIRECT_URIS=uri1,uri2 node tests/oidc/provider.mjs
+// Usage: OIDC_REDIRECT_URIS=uri1,uri2 node users-axum/tests/oidc/provider.mjs
 //
 // Protocol with the parent process:
 // - stdout carries exactly one line, `ready http://127.0.0.1:PORT`, once listening;

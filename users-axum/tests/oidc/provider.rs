@@ -1,11 +1,11 @@
-//! A real OIDC provider for the integration tests: panva's `oidc-provider` (the npm package,
-//! pinned in `tests/oidc/package.json`) run by Node.js from `tests/oidc/provider.mjs` on
-//! 127.0.0.1 at a random port.
+//! A real OIDC provider for users-axum's integration tests: panva's `oidc-provider` (the npm
+//! package, pinned in `tests/oidc/package.json`) run by Node.js from `tests/oidc/provider.mjs`
+//! (paths in users-axum) on 127.0.0.1 at a random port.
 //!
-//! Include it with `#[path = "oidc/provider.rs"] mod provider;`. What the provider offers (the
-//! clients `users-app` / `other-app`, any login string as an account, automatic consent, the
-//! `/__test/tamper` hook and the GitHub-shaped `/github/user` API) is described in
-//! `provider.mjs`.
+//! Include it with `#[path = "../oidc/provider.rs"] mod provider;` (from `tests/http/`). What the
+//! provider offers (the clients `users-app` / `other-app`, any login string as an account,
+//! automatic consent, the `/__test/tamper` hook and the GitHub-shaped `/github/user` API) is
+//! described in `provider.mjs`.
 
 // Each test binary that includes this file uses its own subset of it.
 #![allow(dead_code)]
