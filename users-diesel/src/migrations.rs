@@ -4,8 +4,9 @@
 //! Each model contributes one step per state it has been in: the version of a step names the
 //! state (a digest of the model's tables), so when a model changes, its new state is a pending
 //! migration. An embedded step reads the live tables and makes the additive changes that carry
-//! them to the model ([`plan`]); a written step does the same from the state recorded in the
-//! directory's previous step. Changes that would need a guess are refused before anything runs.
+//! them to the model (the crate's migration plan); a written step does the same from the state
+//! recorded in the directory's previous step. Changes that would need a guess are refused before
+//! anything runs.
 //!
 //! All backend differences in DDL live in [`Dialect`].
 

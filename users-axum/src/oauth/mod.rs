@@ -198,7 +198,7 @@ impl OAuthProvider {
 }
 
 /// Where the application is served and which providers it offers: give it to
-/// [`UsersState::oauth`].
+/// [`UsersState::oauth`](crate::UsersState::oauth).
 #[derive(Clone, Debug)]
 pub struct OAuthSettings {
     public_url: String,
@@ -225,7 +225,7 @@ impl OAuthSettings {
     }
 
     /// After a sign-in, sends the browser on to `url` with the session cookie (which needs
-    /// [`UsersState::session_cookie`]) instead of answering JSON: a small page that refreshes to
+    /// [`UsersState::session_cookie`](crate::UsersState::session_cookie)) instead of answering JSON: a small page that refreshes to
     /// `url`, not a redirect, since browsers withhold the SameSite=Strict session cookie from a
     /// redirect chain a cross-site page (the provider) started. A refused sign-in is sent there
     /// too, with `?error=CODE` (a `303 See Other`).

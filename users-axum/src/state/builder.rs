@@ -38,7 +38,7 @@ impl<U: Profile> UsersState<U> {
     /// Uses stateless session tokens instead of stored sessions: no session table and no
     /// database read for the session on each request (the user is still loaded), but no
     /// refresh tokens, no list of sessions, and a logout holds only as far as the
-    /// [`Revocations`] list reaches: [`MemoryRevocations`], one process until it restarts, by
+    /// [`Revocations`] list reaches: [`MemoryRevocations`](crate::MemoryRevocations), one process until it restarts, by
     /// default; [`RedisRevocations`](crate::RedisRevocations) (feature `redis`) for many. A
     /// token lasts the idle timeout and cannot be extended. The session routes answer 404
     /// `not_found`.
@@ -105,7 +105,7 @@ impl<U: Profile> UsersState<U> {
     }
 
     /// Sets the name authenticator apps show beside a TOTP this application enrols (the
-    /// `otpauth://` URI's issuer): your application's name. [`DEFAULT_TOTP_ISSUER`] otherwise.
+    /// `otpauth://` URI's issuer): your application's name. [`DEFAULT_TOTP_ISSUER`](crate::DEFAULT_TOTP_ISSUER) otherwise.
     pub fn totp_issuer(mut self, issuer: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.settings).totp_issuer = issuer.into();
         self
@@ -161,7 +161,7 @@ impl<U: Profile> UsersState<U> {
     }
 
     /// Sets how `POST /auth/login` names the client whose failed logins it counts (besides the
-    /// account's): by default [`peer_ip`]. Behind a reverse proxy every peer is the proxy, so
+    /// account's): by default [`peer_ip`](crate::peer_ip). Behind a reverse proxy every peer is the proxy, so
     /// an application there names the client from the header its proxy sets, and only then:
     ///
     /// ```

@@ -45,7 +45,7 @@ pub const DEFAULT_TOTP_ISSUER: &str = "users";
 /// The default name of the role that may administer roles.
 pub const DEFAULT_ADMIN_ROLE: &str = "admin";
 
-/// Everything the routes, the [`CurrentUser`] extractor and the guards need, for the user
+/// Everything the routes, the [`CurrentUser`](crate::CurrentUser) extractor and the guards need, for the user
 /// model `U`: the manager and connection pool (whatever the role model and connection type),
 /// the [`Mailer`], the [`Revocations`] list and the session settings.
 ///
