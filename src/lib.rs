@@ -25,6 +25,38 @@ pub use async_support::{AsyncBackend, BlockOn, BlockingConn};
 #[cfg(feature = "passkeys")]
 pub use webauthn_authenticator_rs;
 
+/// The migration step of model `M`'s current state, to apply or revert on its own.
+pub fn step_of<M: users_diesel::schema::ModelSchema, DB: SupportedBackend>(
+) -> Box<dyn diesel::migration::Migration<DB>> {
+    let steps = diesel::migration::MigrationSource::<DB>::migrations(
+        &users_diesel::Migrations::new().with::<M>(),
+    );
+    steps.expect("the model's step").remove(0)
+}
+
+/// The versions recorded in `__diesel_schema_migrations`, sorted.
+pub fn applied<DB: diesel::backend::Backend>(
+    conn: &mut impl diesel_migrations::MigrationHarness<DB>,
+) -> Vec<String> {
+    let mut versions: Vec<String> = conn
+        .applied_migrations()
+        .expect("the applied migrations")
+        .into_iter()
+        .map(|version| version.to_string())
+        .collect();
+    versions.sort();
+    versions
+}
+
+/// Checks the live schema against model `M`, panicking with the error's description.
+pub fn verify<M: users_diesel::schema::ModelSchema, C: users_diesel::IntrospectSchema>(
+    conn: &mut C,
+) {
+    if let Err(error) = users_diesel::verify_schema::<M, _>(conn) {
+        panic!("{error}");
+    }
+}
+
 /// A connection to a private test database, dropped with it.
 pub struct TestDb<C: Connection> {
     conn: C,

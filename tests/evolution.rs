@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use users_diesel::prelude::*;
 use users_diesel::{verify_schema, Dialect, IntrospectSchema, SchemaError};
-use users_tests::{backend_tests, dialect_of, DescribeSchema};
+use users_tests::{applied, backend_tests, dialect_of, step_of, verify, DescribeSchema};
 
 /// The first release.
 mod v1 {
@@ -217,32 +217,6 @@ macro_rules! v1_with_rows {
                 .unwrap();
         }
     }};
-}
-
-/// The step of one model's current state, to revert on its own.
-fn step_of<M: ModelSchema, DB: users_diesel::migrations::SupportedBackend>(
-) -> Box<dyn diesel::migration::Migration<DB>> {
-    diesel::migration::MigrationSource::<DB>::migrations(&Migrations::new().with::<M>())
-        .unwrap()
-        .remove(0)
-}
-
-/// The versions recorded in `__diesel_schema_migrations`, in order.
-fn applied<DB: diesel::backend::Backend>(conn: &mut impl MigrationHarness<DB>) -> Vec<String> {
-    let mut versions: Vec<String> = conn
-        .applied_migrations()
-        .unwrap()
-        .into_iter()
-        .map(|version| version.to_string())
-        .collect();
-    versions.sort();
-    versions
-}
-
-fn verify<M: ModelSchema, C: IntrospectSchema>(conn: &mut C) {
-    if let Err(error) = verify_schema::<M, _>(conn) {
-        panic!("{error}");
-    }
 }
 
 fn temp_dir() -> std::path::PathBuf {

@@ -137,42 +137,8 @@ fn operation(route: &Doc) -> utoipa::openapi::path::Operation {
         } else {
             "users"
         });
-    for name in path_parameters(route.path) {
-        let schema = if name.ends_with("_id") {
-            string().format(Some(SchemaFormat::Custom("uuid".to_owned())))
-        } else {
-            string()
-        };
-        operation = operation.parameter(
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .schema(Some(schema)),
-        );
-    }
-    if route.path.ends_with("/callback") {
-        for name in ["code", "state", "iss", "error"] {
-            operation = operation.parameter(
-                ParameterBuilder::new()
-                    .name(name)
-                    .parameter_in(ParameterIn::Query)
-                    .required(Required::False)
-                    .schema(Some(string())),
-            );
-        }
-    }
-    if route.path == "/users" {
-        for (name, schema, description) in list_parameters() {
-            operation = operation.parameter(
-                ParameterBuilder::new()
-                    .name(name)
-                    .parameter_in(ParameterIn::Query)
-                    .required(Required::False)
-                    .description(Some(description))
-                    .schema(Some(schema)),
-            );
-        }
+    for parameter in parameters(route) {
+        operation = operation.parameter(parameter);
     }
     if let Some(body) = route.body {
         operation = operation.request_body(Some(
@@ -191,6 +157,51 @@ fn operation(route: &Doc) -> utoipa::openapi::path::Operation {
         operation = operation.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
     }
 
+    operation.responses(responses(route)).build()
+}
+
+/// A route's parameters: those of its path, the provider callback's query and the user list's.
+fn parameters(route: &Doc) -> Vec<ParameterBuilder> {
+    let mut parameters = Vec::new();
+    for name in path_parameters(route.path) {
+        let schema = if name.ends_with("_id") {
+            string().format(Some(SchemaFormat::Custom("uuid".to_owned())))
+        } else {
+            string()
+        };
+        parameters.push(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(schema)),
+        );
+    }
+    let query = |name: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+    };
+    if route.path.ends_with("/callback") {
+        for name in ["code", "state", "iss", "error"] {
+            parameters.push(query(name).schema(Some(string())));
+        }
+    }
+    if route.path == "/users" {
+        for (name, schema, description) in list_parameters() {
+            parameters.push(
+                query(name)
+                    .description(Some(description))
+                    .schema(Some(schema)),
+            );
+        }
+    }
+    parameters
+}
+
+/// A route's answers: its success and each refusal by status.
+fn responses(route: &Doc) -> utoipa::openapi::Responses {
     let (status, description, schema) = route.ok;
     let mut ok = ResponseBuilder::new().description(description);
     if let Some(schema) = schema {
@@ -205,7 +216,7 @@ fn operation(route: &Doc) -> utoipa::openapi::path::Operation {
     for (status, codes) in refusals(route) {
         responses = responses.response(status.to_string(), refusal(&codes));
     }
-    operation.responses(responses.build()).build()
+    responses.build()
 }
 
 /// `post_auth_register`, `get_users_user_id`: the method and the path's words.
@@ -329,11 +340,27 @@ fn with_profile<U: Profile>(mut object: ObjectBuilder, required: bool) -> RefOr<
     RefOr::T(Schema::Object(object.build()))
 }
 
+/// Every schema the document names: the user-shaped ones (they hold the profile's fields),
+/// each area's typed ones, and those the profile's own schema refers to.
 fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
+    let mut schemas = user_schemas::<U>();
+    schemas.extend(update_schemas::<U>());
+    schemas.extend(crate::factors::schemas());
+    schemas.extend(crate::routes::schemas());
+    #[cfg(feature = "passkeys")]
+    schemas.extend(crate::passkeys::schemas());
+    #[cfg(feature = "oidc")]
+    schemas.extend(crate::oauth::schemas());
+    U::Fields::schemas(&mut schemas);
+    schemas
+}
+
+/// The user as the routes answer it: the account's members, then the profile's fields.
+fn user_object() -> ObjectBuilder {
     let roles = ArrayBuilder::new()
         .items(string())
         .examples([json!(["admin"])]);
-    let user = object(
+    object(
         vec![
             ("id", uuid().into()),
             ("email", email().into()),
@@ -346,9 +373,13 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
     )
     .description(Some(
         "A user: the account's members, then the profile fields",
-    ));
-    let mut schemas = vec![
-        ("User", with_profile::<U>(user, true)),
+    ))
+}
+
+/// The user, registration, a login's answer and the lists.
+fn user_schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
+    named(vec![
+        ("User", with_profile::<U>(user_object(), true)),
         (
             "Registration",
             with_profile::<U>(
@@ -371,6 +402,39 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                     .build(),
             )),
         ),
+        (
+            "UserList",
+            object(
+                vec![
+                    (
+                        "users",
+                        ArrayBuilder::new()
+                            .items(Ref::from_schema_name("User"))
+                            .into(),
+                    ),
+                    (
+                        "next",
+                        nullable_string()
+                            .description(Some("the cursor of the next page"))
+                            .into(),
+                    ),
+                ],
+                &["users", "next"],
+            )
+            .into(),
+        ),
+        (
+            "RoleList",
+            ArrayBuilder::new()
+                .items(Ref::from_schema_name("Role"))
+                .into(),
+        ),
+    ])
+}
+
+/// The changes to a user: the user's own and an administrator's.
+fn update_schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
+    named(vec![
         (
             "UserUpdate",
             with_profile::<U>(
@@ -404,54 +468,13 @@ fn schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
                 false,
             ),
         ),
-        (
-            "UserList",
-            object(
-                vec![
-                    (
-                        "users",
-                        ArrayBuilder::new()
-                            .items(Ref::from_schema_name("User"))
-                            .into(),
-                    ),
-                    (
-                        "next",
-                        nullable_string()
-                            .description(Some("the cursor of the next page"))
-                            .into(),
-                    ),
-                ],
-                &["users", "next"],
-            )
-            .into(),
-        ),
-        (
-            "RoleList",
-            ArrayBuilder::new()
-                .items(Ref::from_schema_name("Role"))
-                .into(),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, schema)| (name.to_owned(), schema))
-    .chain(crate::factors::schemas())
-    .chain(crate::routes::schemas())
-    .collect::<Vec<_>>();
-    #[cfg(feature = "passkeys")]
-    schemas.extend(
-        crate::passkeys::schemas()
-            .into_iter()
-            .map(|(name, schema)| (name.to_owned(), schema)),
-    );
-    #[cfg(feature = "oidc")]
-    schemas.extend(
-        crate::oauth::schemas()
-            .into_iter()
-            .map(|(name, schema)| (name.to_owned(), schema)),
-    );
-    // The schemas that the profile's own schema refers to.
-    let mut nested = Vec::new();
-    U::Fields::schemas(&mut nested);
-    schemas.extend(nested);
+    ])
+}
+
+/// `(name, schema)` pairs with owned names.
+fn named(schemas: Vec<(&str, RefOr<Schema>)>) -> Vec<(String, RefOr<Schema>)> {
     schemas
+        .into_iter()
+        .map(|(name, schema)| (name.to_owned(), schema))
+        .collect()
 }

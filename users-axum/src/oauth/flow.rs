@@ -285,77 +285,10 @@ impl OAuth {
             .clone()
             .ok_or_else(|| refused_by_provider("the provider sent no code"))?;
         let (subject, email, email_verified, tokens) = match &provider.kind {
-            Kind::Oidc { .. } => {
-                let metadata = self.metadata(configured, false).await?;
-                // RFC 9207: an `iss` that is not this provider's is a mix-up.
-                if query
-                    .iss
-                    .as_deref()
-                    .is_some_and(|iss| iss != metadata.issuer().as_str())
-                {
-                    return Err(refused_by_provider("the answer names another issuer"));
-                }
-                let client = Self::oidc_client(configured, metadata.clone());
-                let answer = client
-                    .exchange_code(AuthorizationCode::new(code))
-                    .map_err(|error| ApiError::logged(&error))?
-                    .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.clone()))
-                    .request_async(&self.http)
-                    .await
-                    .map_err(|error| token_refused(&provider.name, &error))?;
-                let id_token = answer
-                    .id_token()
-                    .ok_or_else(|| refused_by_provider("the provider sent no ID token"))?;
-                let nonce = Nonce::new(flow.nonce.clone().unwrap_or_default());
-                let claims: CoreIdTokenClaims = match id_token
-                    .claims(&client.id_token_verifier(), &nonce)
-                {
-                    Ok(claims) => claims.clone(),
-                    // A key the cached document lacks: the provider rotated its keys.
-                    Err(ClaimsVerificationError::SignatureVerification(_)) => {
-                        let client =
-                            Self::oidc_client(configured, self.metadata(configured, true).await?);
-                        let verifier = client.id_token_verifier();
-                        let claims = id_token
-                            .claims(&verifier, &nonce)
-                            .map_err(id_token_refused)?;
-                        claims.clone()
-                    }
-                    Err(error) => return Err(id_token_refused(error)),
-                };
-                let tokens = provider.keep_tokens.then(|| provider_tokens(&answer));
-                let email = claims.email().map(|email| email.as_str().to_owned());
-                let verified = claims.email_verified().unwrap_or(false);
-                (
-                    claims.subject().as_str().to_owned(),
-                    email,
-                    verified,
-                    tokens,
-                )
-            }
+            Kind::Oidc { .. } => self.oidc_identity(configured, flow, query, code).await?,
             Kind::GitHub { api_url, .. } => {
-                let client = Self::github_client(configured)?;
-                let answer = client
-                    .exchange_code(AuthorizationCode::new(code))
-                    .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.clone()))
-                    .request_async(&self.http)
-                    .await
-                    .map_err(|error| token_refused(&provider.name, &error))?;
-                let token = answer.access_token().secret();
-                let person: GitHubUser = self
-                    .github_api(&provider.name, api_url, "user", token)
-                    .await?;
-                let emails: Vec<GitHubEmail> = self
-                    .github_api(&provider.name, api_url, "user/emails", token)
-                    .await?;
-                let primary = emails.iter().find(|email| email.primary);
-                let tokens = provider.keep_tokens.then(|| provider_tokens(&answer));
-                (
-                    person.id.to_string(),
-                    primary.map(|email| email.email.clone()),
-                    primary.is_some_and(|email| email.verified),
-                    tokens,
-                )
+                self.github_identity(configured, api_url, flow, code)
+                    .await?
             }
         };
         Ok(ProviderIdentity {
@@ -365,6 +298,96 @@ impl OAuth {
             email_verified,
             tokens,
         })
+    }
+
+    /// An OpenID Connect provider's answer, checked: the code exchanged with the verifier, the
+    /// ID token's signature (refetching the keys once if the provider rotated them), issuer,
+    /// audience, expiry and nonce.
+    async fn oidc_identity(
+        &self,
+        configured: &Configured,
+        flow: &Flow,
+        query: &Callback,
+        code: String,
+    ) -> Result<Claimed, ApiError> {
+        let provider = &configured.provider;
+        let metadata = self.metadata(configured, false).await?;
+        // RFC 9207: an `iss` that is not this provider's is a mix-up.
+        if query
+            .iss
+            .as_deref()
+            .is_some_and(|iss| iss != metadata.issuer().as_str())
+        {
+            return Err(refused_by_provider("the answer names another issuer"));
+        }
+        let client = Self::oidc_client(configured, metadata.clone());
+        let answer = client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|error| ApiError::logged(&error))?
+            .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|error| token_refused(&provider.name, &error))?;
+        let id_token = answer
+            .id_token()
+            .ok_or_else(|| refused_by_provider("the provider sent no ID token"))?;
+        let nonce = Nonce::new(flow.nonce.clone().unwrap_or_default());
+        let claims: CoreIdTokenClaims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+            Ok(claims) => claims.clone(),
+            // A key the cached document lacks: the provider rotated its keys.
+            Err(ClaimsVerificationError::SignatureVerification(_)) => {
+                let client = Self::oidc_client(configured, self.metadata(configured, true).await?);
+                let verifier = client.id_token_verifier();
+                let claims = id_token
+                    .claims(&verifier, &nonce)
+                    .map_err(id_token_refused)?;
+                claims.clone()
+            }
+            Err(error) => return Err(id_token_refused(error)),
+        };
+        let tokens = provider.keep_tokens.then(|| provider_tokens(&answer));
+        let email = claims.email().map(|email| email.as_str().to_owned());
+        let verified = claims.email_verified().unwrap_or(false);
+        Ok((
+            claims.subject().as_str().to_owned(),
+            email,
+            verified,
+            tokens,
+        ))
+    }
+
+    /// GitHub's answer: the code exchanged with the verifier, then the user and their primary
+    /// address from its API.
+    async fn github_identity(
+        &self,
+        configured: &Configured,
+        api_url: &str,
+        flow: &Flow,
+        code: String,
+    ) -> Result<Claimed, ApiError> {
+        let provider = &configured.provider;
+        let client = Self::github_client(configured)?;
+        let answer = client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|error| token_refused(&provider.name, &error))?;
+        let token = answer.access_token().secret();
+        let person: GitHubUser = self
+            .github_api(&provider.name, api_url, "user", token)
+            .await?;
+        let emails: Vec<GitHubEmail> = self
+            .github_api(&provider.name, api_url, "user/emails", token)
+            .await?;
+        let primary = emails.iter().find(|email| email.primary);
+        let tokens = provider.keep_tokens.then(|| provider_tokens(&answer));
+        Ok((
+            person.id.to_string(),
+            primary.map(|email| email.email.clone()),
+            primary.is_some_and(|email| email.verified),
+            tokens,
+        ))
     }
 
     /// `GET {api}/{path}` of GitHub's REST API with the user's access token.
@@ -414,6 +437,10 @@ pub(super) type GitHubClient = oauth2::basic::BasicClient<
 
 /// What the flow state is sealed for.
 const FLOW_CONTEXT: &[u8] = b"oauth flow";
+
+/// What a provider says of the person: subject, address, whether it verified the address, and
+/// the tokens to keep.
+type Claimed = (String, Option<String>, bool, Option<ProviderTokens>);
 
 /// A flow's state, sealed in the browser's cookie between the authorization request and the
 /// callback.
