@@ -15,7 +15,8 @@
 //! any crate but Diesel from binding them to a new SQL type (`AsExpression`). The generated
 //! models therefore bind those fields through [`Portable`] (Diesel's `serialize_as` and
 //! `deserialize_as`), which Diesel supports for owned values: insert and update such a model by
-//! value (`.values(user.clone())`, `.set(user.clone())`) in hand-written Diesel code.
+//! value (`.values(user.clone())`, `.set(user.clone())`) in hand-written Diesel code, and compare
+//! such a column with a value wrapped in [`Portable`]: `users::seen_at.gt(Portable(since))`.
 
 use std::fmt;
 
@@ -78,9 +79,11 @@ macro_rules! arithmetic {
 arithmetic!(Timestamptz, diesel::sql_types::Interval: Add, Sub);
 arithmetic!(Numeric, Numeric: Add, Sub, Mul, Div);
 
-/// A field value of another crate's type on its way to or from one of the portable SQL types:
-/// the `serialize_as` and `deserialize_as` type of the generated models. Not public API.
-#[doc(hidden)]
+/// A value of another crate's type as an expression of one of the portable SQL types: what a
+/// mapped column compares with in hand-written Diesel (`users::seen_at.gt(Portable(since))`,
+/// `users::external_id.eq_any([Portable(a), Portable(b)])`), and the `serialize_as` and
+/// `deserialize_as` type of the generated models. Diesel's blanket `AsExpression` impl keeps any
+/// other crate from making `DateTime<Utc>` itself such an expression (Rust's coherence rules).
 #[derive(Debug)]
 pub struct Portable<T>(pub T);
 
