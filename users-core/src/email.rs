@@ -190,9 +190,45 @@ fn is_local_part_char(c: char) -> bool {
     !c.is_ascii() || c.is_ascii_alphanumeric() || ".!#$%&'*+/=?^_`{|}~-".contains(c)
 }
 
+/// The domain's one stored spelling: [`plain_domain`] for the common case, IDNA otherwise.
+fn normalize_domain(domain: &str) -> Result<String, UsersError> {
+    match plain_domain(domain) {
+        Some(domain) => Ok(domain),
+        None => idna_domain(domain),
+    }
+}
+
+/// The longest domain IDNA's DNS length check lets through, in bytes.
+const MAX_DOMAIN_BYTES: usize = 253;
+
+/// An ASCII domain that IDNA would only lowercase, lowercased; `None` when IDNA must decide
+/// (non-ASCII, a punycode `xn--` label, or anything it would refuse, so that its error is the
+/// one returned). Lookups and logins mostly carry such domains, and skip IDNA's mapping and
+/// normalisation tables; a property test checks that both paths agree.
+fn plain_domain(domain: &str) -> Option<String> {
+    if !domain.is_ascii() || domain.len() > MAX_DOMAIN_BYTES {
+        return None;
+    }
+    let plain = |label: &str| {
+        (1..=MAX_LABEL_BYTES).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && !label
+                .get(..4)
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case("xn--"))
+    };
+    domain
+        .split('.')
+        .all(plain)
+        .then(|| domain.to_ascii_lowercase())
+}
+
 /// The domain through IDNA: its ASCII form must be WHATWG-valid labels; returns its Unicode
 /// form, the one spelling stored for all the spellings of the domain.
-fn normalize_domain(domain: &str) -> Result<String, UsersError> {
+fn idna_domain(domain: &str) -> Result<String, UsersError> {
     let invalid = |problem: EmailProblem| UsersError::InvalidEmail(problem);
     let uts46 = Uts46::new();
     let ascii = uts46
@@ -228,6 +264,36 @@ fn normalize_domain(domain: &str) -> Result<String, UsersError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// The ASCII fast path gives what IDNA gives, on ASCII domains of every shape: valid,
+        /// upper case, punycode-looking, with empty, long or hyphenated labels.
+        #[test]
+        fn the_plain_domain_path_agrees_with_idna(
+            domain in "([a-zA-Z0-9-]{0,12}|[xX][nN]--[a-z0-9]{1,8}|[a-z]{60,66})(\\.([a-zA-Z0-9-]{0,12}|[a-z]{60,66})){0,5}\\.?"
+        ) {
+            if let Some(plain) = plain_domain(&domain) {
+                proptest::prop_assert_eq!(Some(plain), idna_domain(&domain).ok());
+            }
+        }
+    }
+
+    #[test]
+    fn the_plain_domain_path_takes_the_common_case_only() {
+        assert_eq!(plain_domain("Example.COM").as_deref(), Some("example.com"));
+        assert_eq!(
+            plain_domain("mail.example-1.co.uk").as_deref(),
+            Some("mail.example-1.co.uk")
+        );
+        assert_eq!(plain_domain("xn--bcher-kva.de"), None);
+        assert_eq!(plain_domain("bücher.de"), None);
+        assert_eq!(plain_domain("-a.com"), None);
+        assert_eq!(plain_domain("a..com"), None);
+        assert_eq!(plain_domain("example.com."), None);
+        assert_eq!(plain_domain(&format!("{}.com", "a".repeat(64))), None);
+    }
 
     #[test]
     fn each_refusal_names_its_rule() {
