@@ -367,6 +367,17 @@ mod compared_in_plain_diesel {
                 .load(conn)
                 .unwrap();
             assert_eq!(never, ["bob"]);
+            // The latest and earliest points in time, through `max` and `min`.
+            let latest: Option<Portable<DateTime<Utc>>> = customers::table
+                .select(diesel::dsl::max(customers::seen_at))
+                .first(conn)
+                .unwrap();
+            assert_eq!(latest.map(|t| t.0), Some(moment() + chrono::Duration::days(1)));
+            let earliest: Option<Portable<DateTime<Utc>>> = customers::table
+                .select(diesel::dsl::min(customers::seen_at))
+                .first(conn)
+                .unwrap();
+            assert_eq!(earliest.map(|t| t.0), Some(moment()));
             let not_ada: Vec<String> = customers::table
                 .filter(customers::seen_at.ne(Portable(moment())))
                 .select(customers::username)

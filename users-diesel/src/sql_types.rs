@@ -79,6 +79,13 @@ macro_rules! arithmetic {
 arithmetic!(Timestamptz, diesel::sql_types::Interval: Add, Sub);
 arithmetic!(Numeric, Numeric: Add, Sub, Mul, Div);
 
+/// Points in time, decimals and UUIDs have an order on every backend, so `max` and `min` take
+/// them (as Diesel's own `Timestamptz`, `Numeric` and `Uuid`); the result loads as
+/// `Option<Portable<T>>`.
+impl diesel::sql_types::SqlOrd for Timestamptz {}
+impl diesel::sql_types::SqlOrd for Numeric {}
+impl diesel::sql_types::SqlOrd for Uuid {}
+
 /// A value of another crate's type as an expression of one of the portable SQL types: what a
 /// mapped column compares with in hand-written Diesel (`users::seen_at.gt(Portable(since))`,
 /// `users::external_id.eq_any([Portable(a), Portable(b)])`), and the `serialize_as` and
