@@ -17,7 +17,7 @@ use crate::api::{endpoint, route, Anyone, Delete, Doc, Endpoint, Get, Post, Sess
 use crate::presence::{prove_presence, FactorBody};
 #[cfg(feature = "passkeys")]
 use crate::schema::free_object;
-use crate::schema::{methods, object, password, string, totp_code, typed};
+use crate::schema::{methods, named, object, password, string, totp_code, typed};
 use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
 
 /// The routes of the second factors, each with its handler and its description: the router and the
@@ -65,11 +65,7 @@ pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
             .into(),
         ),
     ];
-    schemas
-        .into_iter()
-        .map(|(name, schema)| (name.to_owned(), schema))
-        .chain(typed)
-        .collect()
+    named(schemas).into_iter().chain(typed).collect()
 }
 
 /// The members of `POST /auth/mfa`.

@@ -20,7 +20,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::api::{Admin, Anyone, Doc, Get, Method};
 use crate::schema::{
-    boolean, email, new_password, nullable_string, object, password, string, uuid,
+    boolean, email, named, new_password, nullable_string, object, password, string, uuid,
 };
 use crate::{ErrorCode as Code, Profile, UsersState};
 
@@ -469,12 +469,4 @@ fn update_schemas<U: Profile>() -> Vec<(String, RefOr<Schema>)> {
             ),
         ),
     ])
-}
-
-/// `(name, schema)` pairs with owned names.
-fn named(schemas: Vec<(&str, RefOr<Schema>)>) -> Vec<(String, RefOr<Schema>)> {
-    schemas
-        .into_iter()
-        .map(|(name, schema)| (name.to_owned(), schema))
-        .collect()
 }

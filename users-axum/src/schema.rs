@@ -88,3 +88,11 @@ pub(crate) fn object(properties: Vec<(&str, RefOr<Schema>)>, required: &[&str]) 
 pub(crate) fn typed<T: utoipa::ToSchema>() -> (String, RefOr<Schema>) {
     (T::name().into_owned(), T::schema())
 }
+
+/// `(name, schema)` pairs with owned names.
+pub(crate) fn named(schemas: Vec<(&str, RefOr<Schema>)>) -> Vec<(String, RefOr<Schema>)> {
+    schemas
+        .into_iter()
+        .map(|(name, schema)| (name.to_owned(), schema))
+        .collect()
+}

@@ -247,6 +247,19 @@ async fn logout<U: Profile>(
     Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cleared))
 }
 
+/// The active account a mail route writes to, if `email` has one, after counting the mail
+/// against the address's and the client's caps (so an unknown address costs the same).
+async fn mailed_account<U: Profile>(
+    users: &UsersState<U>,
+    parts: &Parts,
+    email: &str,
+) -> Result<Option<U>, ApiError> {
+    let client = users.client(parts);
+    users.pooled().count_mail(client.as_deref(), email).await?;
+    let user = users.pooled().find_by_email(email).await?;
+    Ok(user.filter(|user| user.is_active()))
+}
+
 /// The route of [`request_verify`].
 const REQUEST_VERIFY: Doc = route(
     Post,
@@ -267,13 +280,7 @@ async fn request_verify<U: Profile>(
     parts: Parts,
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, ApiError> {
-    let client = users.client(&parts);
-    users
-        .pooled()
-        .count_mail(client.as_deref(), &body.email)
-        .await?;
-    let user = users.pooled().find_by_email(&body.email).await?;
-    if let Some(user) = user.filter(|user| user.is_active()) {
+    if let Some(user) = mailed_account(&users, &parts, &body.email).await? {
         // An AlreadyVerified user gets nothing, and the answer does not say so.
         if let Ok(token) = users.pooled().verification_token(&user) {
             users.mail(Mail::to_user(MailKind::Verification, user, token));
@@ -331,13 +338,7 @@ async fn forgot_password<U: Profile>(
     parts: Parts,
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, ApiError> {
-    let client = users.client(&parts);
-    users
-        .pooled()
-        .count_mail(client.as_deref(), &body.email)
-        .await?;
-    let user = users.pooled().find_by_email(&body.email).await?;
-    if let Some(user) = user.filter(|user| user.is_active()) {
+    if let Some(user) = mailed_account(&users, &parts, &body.email).await? {
         let token = users.pooled().reset_token(&user);
         users.mail(Mail::to_user(MailKind::PasswordReset, user, token));
     }
