@@ -20,6 +20,10 @@ mod async_support;
 #[cfg(feature = "async")]
 pub use async_support::{AsyncBackend, BlockOn, BlockingConn};
 
+/// Test bodies as ordinary functions in an inline module, handed to [`backend_tests!`] or
+/// [`manager_tests!`]: `#[test_cases(backend_tests)] mod cases { fn name(conn: _, db: _) { … } }`.
+pub use users_test_macros::test_cases;
+
 /// The software passkey of users-axum's HTTP tests (`softpasskey`): an authenticator that runs
 /// the real WebAuthn ceremonies.
 #[cfg(feature = "passkeys")]
@@ -201,9 +205,12 @@ pub fn mysql() -> TestDb<diesel::MysqlConnection> {
 /// `mysql::name`, with `$conn` bound to a `&mut` connection to a private database and `$db` to
 /// its [`TestDb`]. The body can open a second private database with `fresh_db()`.
 ///
+/// The suites write the bodies as ordinary functions through [`test_cases`]:
+///
 /// ```ignore
-/// backend_tests! {
-///     fn inserts_a_user(conn, db) { /* … */ }
+/// #[test_cases(backend_tests)]
+/// mod cases {
+///     fn inserts_a_user(conn: _, db: _) { /* … */ }
 /// }
 /// ```
 #[macro_export]
@@ -244,9 +251,12 @@ macro_rules! backend_tests {
 /// private database for migrations and plain Diesel, and `drive(users)` turns a `Users` into
 /// the manager under test (itself, or a [`BlockOn`]).
 ///
+/// The suites write the bodies as ordinary functions through [`test_cases`]:
+///
 /// ```ignore
-/// manager_tests! {
-///     fn registers(conn, db) {
+/// #[test_cases(manager_tests)]
+/// mod cases {
+///     fn registers(conn: _, db: _) {
 ///         migrate(db);
 ///         let users = drive(manager());
 ///         users.register(conn, "alice@example.com", "a long password").unwrap();

@@ -13,7 +13,7 @@ use diesel_migrations::MigrationHarness;
 use tokio::runtime::Runtime;
 use tokio::sync::Barrier;
 use users_diesel::prelude::*;
-use users_tests::{backend_tests, CountRows};
+use users_tests::{backend_tests, test_cases, CountRows};
 
 #[user_model]
 pub struct User {}
@@ -71,23 +71,35 @@ where
     results
 }
 
-backend_tests! {
-    fn a_pool_serves_the_manager_across_tasks(conn, db) {
+#[test_cases(backend_tests)]
+mod cases {
+    fn a_pool_serves_the_manager_across_tasks(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let pool = db.pool(4);
         runtime().block_on(async {
             let users = manager();
             let mut pooled = pool.get().await.unwrap();
-            let alice = users.register(&mut *pooled, "Alice@Example.com", PASSWORD).await.unwrap();
-            let admin = users.create_role(&mut *pooled, "admin", None).await.unwrap();
-            users.assign_role(&mut *pooled, &alice, &admin).await.unwrap();
+            let alice = users
+                .register(&mut *pooled, "Alice@Example.com", PASSWORD)
+                .await
+                .unwrap();
+            let admin = users
+                .create_role(&mut *pooled, "admin", None)
+                .await
+                .unwrap();
+            users
+                .assign_role(&mut *pooled, &alice, &admin)
+                .await
+                .unwrap();
             drop(pooled);
 
             // A clone of the manager, in another task, on whichever connection the pool gives.
             let (others, pool_of_others) = (users.clone(), pool.clone());
             let logged_in = tokio::spawn(async move {
                 let mut pooled = pool_of_others.get().await.unwrap();
-                others.authenticate(&mut *pooled, "alice@example.com", PASSWORD).await
+                others
+                    .authenticate(&mut *pooled, "alice@example.com", PASSWORD)
+                    .await
             })
             .await
             .unwrap()
@@ -95,16 +107,21 @@ backend_tests! {
             assert_eq!(logged_in, alice);
 
             let mut pooled = pool.get().await.unwrap();
-            assert!(users.has_role(&mut *pooled, &logged_in, "admin").await.unwrap());
+            assert!(users
+                .has_role(&mut *pooled, &logged_in, "admin")
+                .await
+                .unwrap());
             assert!(matches!(
-                users.register(&mut *pooled, "ALICE@example.com", PASSWORD).await,
+                users
+                    .register(&mut *pooled, "ALICE@example.com", PASSWORD)
+                    .await,
                 Err(UsersError::EmailTaken)
             ));
         });
         assert_eq!(db.count_rows("users"), 1);
     }
 
-    fn concurrent_case_variant_registrations_admit_exactly_one(conn, db) {
+    fn concurrent_case_variant_registrations_admit_exactly_one(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let pool = db.pool(TASKS);
         let results = runtime().block_on(async {
@@ -115,23 +132,33 @@ backend_tests! {
             let users = manager();
             race(conns, move |i, mut pooled| {
                 let users = users.clone();
-                async move { users.register(&mut *pooled, &users_tests::case_variant(i), PASSWORD).await }
+                async move {
+                    users
+                        .register(&mut *pooled, &users_tests::case_variant(i), PASSWORD)
+                        .await
+                }
             })
             .await
         });
         let won = results.iter().filter(|r| r.is_ok()).count();
-        let taken = results.iter().filter(|r| matches!(r, Err(UsersError::EmailTaken))).count();
+        let taken = results
+            .iter()
+            .filter(|r| matches!(r, Err(UsersError::EmailTaken)))
+            .count();
         assert_eq!((won, taken), (1, TASKS - 1), "{results:?}");
         assert_eq!(db.count_rows("users"), 1);
     }
 
-    fn a_reset_token_used_concurrently_works_at_most_once(conn, db) {
+    fn a_reset_token_used_concurrently_works_at_most_once(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let pool = db.pool(TASKS);
         let users = manager();
         let (results, winner_logs_in) = runtime().block_on(async {
             let mut pooled = pool.get().await.unwrap();
-            users.register(&mut *pooled, "alice@example.com", "the old password").await.unwrap();
+            users
+                .register(&mut *pooled, "alice@example.com", "the old password")
+                .await
+                .unwrap();
             let token = users
                 .password_reset_token(&mut *pooled, "alice@example.com")
                 .await
@@ -146,7 +173,9 @@ backend_tests! {
             let results = race(conns, move |i, mut pooled| {
                 let (users, token) = (racers.clone(), token.clone());
                 async move {
-                    users.reset_password(&mut *pooled, &token, &format!("new password {i}")).await
+                    users
+                        .reset_password(&mut *pooled, &token, &format!("new password {i}"))
+                        .await
                 }
             })
             .await;
@@ -154,32 +183,49 @@ backend_tests! {
             let winner = results.iter().position(Result::is_ok);
             let winner_logs_in = match winner {
                 Some(i) => users
-                    .authenticate(&mut *pooled, "alice@example.com", &format!("new password {i}"))
+                    .authenticate(
+                        &mut *pooled,
+                        "alice@example.com",
+                        &format!("new password {i}"),
+                    )
                     .await
                     .is_ok(),
                 None => false,
             };
-            assert!(users.authenticate(&mut *pooled, "alice@example.com", "the old password")
+            assert!(users
+                .authenticate(&mut *pooled, "alice@example.com", "the old password")
                 .await
                 .is_err());
             (results, winner_logs_in)
         });
-        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{results:?}"
+        );
         assert!(
-            results.iter().all(|r| r.is_ok() || matches!(r, Err(UsersError::InvalidToken))),
+            results
+                .iter()
+                .all(|r| r.is_ok() || matches!(r, Err(UsersError::InvalidToken))),
             "{results:?}"
         );
         assert!(winner_logs_in);
     }
 
-    fn concurrent_assignments_of_one_role_leave_one_row(conn, db) {
+    fn concurrent_assignments_of_one_role_leave_one_row(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let pool = db.pool(TASKS);
         let results = runtime().block_on(async {
             let users = manager();
             let mut pooled = pool.get().await.unwrap();
-            let alice = users.register(&mut *pooled, "alice@example.com", PASSWORD).await.unwrap();
-            let admin = users.create_role(&mut *pooled, "admin", None).await.unwrap();
+            let alice = users
+                .register(&mut *pooled, "alice@example.com", PASSWORD)
+                .await
+                .unwrap();
+            let admin = users
+                .create_role(&mut *pooled, "admin", None)
+                .await
+                .unwrap();
             drop(pooled);
             let mut conns = Vec::new();
             for _ in 0..TASKS {
@@ -195,7 +241,7 @@ backend_tests! {
         assert_eq!(db.count_rows("user_roles"), 1);
     }
 
-    fn logins_leave_the_executor_free(conn, db) {
+    fn logins_leave_the_executor_free(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         // Costs above the defaults, so that one verification on the executor would be a gap
         // no scheduling hiccup comes near.
@@ -218,7 +264,10 @@ backend_tests! {
             .unwrap();
         let (results, verifications, max_gap) = runtime.block_on(async {
             let mut pooled = pool.get().await.unwrap();
-            users.register(&mut *pooled, "alice@example.com", PASSWORD).await.unwrap();
+            users
+                .register(&mut *pooled, "alice@example.com", PASSWORD)
+                .await
+                .unwrap();
             drop(pooled);
             let mut conns = Vec::new();
             for _ in 0..8 {

@@ -7,7 +7,7 @@ use std::thread;
 use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use users_diesel::prelude::*;
-use users_tests::{backend_tests, CountRows};
+use users_tests::{backend_tests, test_cases, CountRows};
 
 #[user_model]
 pub struct User {}
@@ -56,20 +56,24 @@ where
         .collect()
 }
 
-backend_tests! {
-    fn concurrent_case_variant_registrations_admit_exactly_one(conn, db) {
+#[test_cases(backend_tests)]
+mod cases {
+    fn concurrent_case_variant_registrations_admit_exactly_one(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let users = manager();
         let results = race(&db, move |i, conn| {
             users.register(conn, &users_tests::case_variant(i), "a long password")
         });
         let won = results.iter().filter(|r| r.is_ok()).count();
-        let taken = results.iter().filter(|r| matches!(r, Err(UsersError::EmailTaken))).count();
+        let taken = results
+            .iter()
+            .filter(|r| matches!(r, Err(UsersError::EmailTaken)))
+            .count();
         assert_eq!((won, taken), (1, THREADS - 1), "{results:?}");
         assert_eq!(db.count_rows("users"), 1);
     }
 
-    fn concurrent_first_sign_ins_with_one_provider_account_make_one_user(conn, db) {
+    fn concurrent_first_sign_ins_with_one_provider_account_make_one_user(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let users = manager();
         let identity = users_diesel::ProviderIdentity {
@@ -80,29 +84,41 @@ backend_tests! {
             tokens: None,
         };
         let results = race(&db, move |_, conn| {
-            users.oauth_sign_in(conn, &identity).map(|signed_in| signed_in.into_user().id)
+            users
+                .oauth_sign_in(conn, &identity)
+                .map(|signed_in| signed_in.into_user().id)
         });
-        let ids: Vec<_> = results.iter().map(|r| *r.as_ref().expect("each signs in")).collect();
+        let ids: Vec<_> = results
+            .iter()
+            .map(|r| *r.as_ref().expect("each signs in"))
+            .collect();
         assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
         assert_eq!(db.count_rows("users"), 1);
         assert_eq!(db.count_rows("users_oauth_accounts"), 1);
     }
 
-    fn concurrent_assignments_of_one_role_leave_one_row(conn, db) {
+    fn concurrent_assignments_of_one_role_leave_one_row(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let users = manager();
-        let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
+        let alice = users
+            .register(conn, "alice@example.com", "a long password")
+            .unwrap();
         let admin = users.create_role(conn, "admin", None).unwrap();
         let results = race(&db, move |_, conn| users.assign_role(conn, &alice, &admin));
         assert!(results.iter().all(Result::is_ok), "{results:?}");
         assert_eq!(db.count_rows("user_roles"), 1);
     }
 
-    fn a_reset_token_used_concurrently_works_at_most_once(conn, db) {
+    fn a_reset_token_used_concurrently_works_at_most_once(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let users = manager();
-        users.register(conn, "alice@example.com", "the old password").unwrap();
-        let token = users.password_reset_token(conn, "alice@example.com").unwrap().unwrap();
+        users
+            .register(conn, "alice@example.com", "the old password")
+            .unwrap();
+        let token = users
+            .password_reset_token(conn, "alice@example.com")
+            .unwrap()
+            .unwrap();
         let racers = users.clone();
         let results = race(&db, move |i, conn| {
             racers.reset_password(conn, &token, &format!("new password number {i}"))
@@ -111,27 +127,38 @@ backend_tests! {
         // At most one may succeed; with the row locked, the first to take it does.
         assert_eq!(won.len(), 1, "{results:?}");
         assert!(
-            results.iter().all(|r| r.is_ok() || matches!(r, Err(UsersError::InvalidToken))),
+            results
+                .iter()
+                .all(|r| r.is_ok() || matches!(r, Err(UsersError::InvalidToken))),
             "{results:?}"
         );
         // The winner's password is the one that works.
         let conn = &mut *db;
         let password = format!("new password number {}", won[0]);
-        users.authenticate(conn, "alice@example.com", &password).unwrap();
-        assert!(users.authenticate(conn, "alice@example.com", "the old password").is_err());
+        users
+            .authenticate(conn, "alice@example.com", &password)
+            .unwrap();
+        assert!(users
+            .authenticate(conn, "alice@example.com", "the old password")
+            .is_err());
     }
 
-    fn a_failing_batch_of_role_assignments_keeps_none(conn, db) {
+    fn a_failing_batch_of_role_assignments_keeps_none(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let users = manager();
-        let alice = users.register(conn, "alice@example.com", "a long password").unwrap();
+        let alice = users
+            .register(conn, "alice@example.com", "a long password")
+            .unwrap();
         let admin = users.create_role(conn, "admin", None).unwrap();
         let gone = users.create_role(conn, "gone", None).unwrap();
         let editor = users.create_role(conn, "editor", None).unwrap();
         users.delete_role(conn, &gone).unwrap();
 
         let batch = [admin.clone(), gone, editor.clone()];
-        assert!(matches!(users.assign_roles(conn, &alice, &batch), Err(UsersError::RoleNotFound)));
+        assert!(matches!(
+            users.assign_roles(conn, &alice, &batch),
+            Err(UsersError::RoleNotFound)
+        ));
         assert_eq!(conn.count_rows("user_roles"), 0);
 
         users.assign_roles(conn, &alice, &[admin, editor]).unwrap();

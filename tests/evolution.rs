@@ -7,7 +7,9 @@ use diesel::prelude::*;
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use users_diesel::prelude::*;
 use users_diesel::{verify_schema, Dialect, IntrospectSchema, SchemaError};
-use users_tests::{applied, backend_tests, dialect_of, step_of, verify, DescribeSchema};
+use users_tests::{
+    applied, backend_tests, dialect_of, step_of, test_cases, verify, DescribeSchema,
+};
 
 /// The first release.
 mod v1 {
@@ -223,14 +225,22 @@ fn temp_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("users-evolution-{}", uuid::Uuid::now_v7()))
 }
 
-backend_tests! {
-    fn additive_changes_are_carried_forward_keeping_every_row(conn, db) {
+#[test_cases(backend_tests)]
+mod cases {
+    fn additive_changes_are_carried_forward_keeping_every_row(conn: _, db: _) {
         v1_with_rows!(conn);
         let started = chrono::Utc::now().naive_utc() - chrono::Duration::seconds(5);
 
         let applied_v2 = conn.run_pending_migrations(v2::migrations()).unwrap();
-        assert_eq!(applied_v2.len(), 2, "one step for the user model, one for the role model");
-        assert!(conn.run_pending_migrations(v2::migrations()).unwrap().is_empty());
+        assert_eq!(
+            applied_v2.len(),
+            2,
+            "one step for the user model, one for the role model"
+        );
+        assert!(conn
+            .run_pending_migrations(v2::migrations())
+            .unwrap()
+            .is_empty());
         verify::<v2::User, _>(conn);
         verify::<v2::Role, _>(conn);
 
@@ -239,21 +249,37 @@ backend_tests! {
         assert_eq!(rows.len(), 3);
         for (row, (email, nick, handle)) in rows.iter().zip(ROWS) {
             assert_eq!(row.email, email);
-            assert_eq!(row.nickname.as_deref(), nick, "the renamed column keeps its data");
+            assert_eq!(
+                row.nickname.as_deref(),
+                nick,
+                "the renamed column keeps its data"
+            );
             assert_eq!(row.handle, handle);
             assert_eq!(row.display_name, Some(email.to_uppercase()));
             assert_eq!(row.karma, 0, "existing rows get the default");
             assert_eq!(row.bio, None);
             for at in [row.created_at, row.updated_at] {
-                assert!(started <= at && at <= finished, "{at} is the migration's time");
+                assert!(
+                    started <= at && at <= finished,
+                    "{at} is the migration's time"
+                );
             }
         }
-        let role = v2::Role { level: 3, ..v2::Role::from_name(Id::new(), "admin".into(), None) };
-        diesel::insert_into(v2::roles::table).values(&role).execute(conn).unwrap();
+        let role = v2::Role {
+            level: 3,
+            ..v2::Role::from_name(Id::new(), "admin".into(), None)
+        };
+        diesel::insert_into(v2::roles::table)
+            .values(&role)
+            .execute(conn)
+            .unwrap();
 
         let applied_v3 = conn.run_pending_migrations(v3::migrations()).unwrap();
         assert_eq!(applied_v3.len(), 1, "the role model did not change");
-        assert!(conn.run_pending_migrations(v3::migrations()).unwrap().is_empty());
+        assert!(conn
+            .run_pending_migrations(v3::migrations())
+            .unwrap()
+            .is_empty());
         verify::<v3::User, _>(conn);
         verify::<v3::Role, _>(conn);
         let nicknames: Vec<Option<String>> = v3::users::table
@@ -261,7 +287,10 @@ backend_tests! {
             .select(v3::users::nickname)
             .load(conn)
             .unwrap();
-        assert_eq!(nicknames, [Some("annie".into()), Some("bobby".into()), None]);
+        assert_eq!(
+            nicknames,
+            [Some("annie".into()), Some("bobby".into()), None]
+        );
 
         // The new unique column holds; the framework works on the evolved model.
         let users = Users::<v3::User, v3::Role>::new(UsersConfig::new([7; 32]).unwrap());
@@ -275,12 +304,17 @@ backend_tests! {
             u.username = Some("dan".into())
         });
         assert!(clash.is_err(), "username is unique now");
-        users.authenticate(conn, "dan@example.com", "a long password").unwrap();
-        let level: i16 = v3::roles::table.select(v3::roles::level).first(conn).unwrap();
+        users
+            .authenticate(conn, "dan@example.com", "a long password")
+            .unwrap();
+        let level: i16 = v3::roles::table
+            .select(v3::roles::level)
+            .first(conn)
+            .unwrap();
         assert_eq!(level, 3, "the role's row survived too");
     }
 
-    fn a_fresh_database_gets_the_current_schema_in_one_step(conn, db) {
+    fn a_fresh_database_gets_the_current_schema_in_one_step(conn: _, db: _) {
         let steps = conn.run_pending_migrations(v3::migrations()).unwrap();
         assert_eq!(steps.len(), 2);
         verify::<v3::User, _>(conn);
@@ -292,10 +326,13 @@ backend_tests! {
         upgraded.run_pending_migrations(v2::migrations()).unwrap();
         upgraded.run_pending_migrations(v3::migrations()).unwrap();
         let current = applied(conn);
-        assert!(current.iter().all(|v| applied(&mut *upgraded).contains(v)), "{current:?}");
+        assert!(
+            current.iter().all(|v| applied(&mut *upgraded).contains(v)),
+            "{current:?}"
+        );
     }
 
-    fn reverting_a_step_restores_the_schema_before_it(conn, db) {
+    fn reverting_a_step_restores_the_schema_before_it(conn: _, db: _) {
         v1_with_rows!(conn);
         let v1_schema = conn.describe();
         conn.run_pending_migrations(v2::migrations()).unwrap();
@@ -319,20 +356,29 @@ backend_tests! {
         assert_eq!(conn.describe(), v2_schema);
     }
 
-    fn a_step_that_dropped_a_column_refuses_to_revert(conn, db) {
+    fn a_step_that_dropped_a_column_refuses_to_revert(conn: _, db: _) {
         v1_with_rows!(conn);
         conn.run_pending_migrations(v2::migrations()).unwrap();
         conn.run_pending_migrations(v3::migrations()).unwrap();
         let live = conn.live_columns("users").unwrap();
-        assert!(live.iter().all(|c| c.name != "handle"), "dropped as declared");
+        assert!(
+            live.iter().all(|c| c.name != "handle"),
+            "dropped as declared"
+        );
 
         let schema = conn.describe();
-        let error = conn.revert_migration(&*step_of::<v3::User, _>()).unwrap_err().to_string();
-        assert!(error.contains("dropped columns") && error.contains("cannot be reverted"), "{error}");
+        let error = conn
+            .revert_migration(&*step_of::<v3::User, _>())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("dropped columns") && error.contains("cannot be reverted"),
+            "{error}"
+        );
         assert_eq!(conn.describe(), schema);
     }
 
-    fn refused_changes_say_what_to_write_and_change_nothing(conn, db) {
+    fn refused_changes_say_what_to_write_and_change_nothing(conn: _, db: _) {
         v1_with_rows!(conn);
         let schema = conn.describe();
         let versions = applied(conn);
@@ -348,7 +394,10 @@ backend_tests! {
             ),
         ];
         for (migrations, what, instead) in cases {
-            let error = conn.run_pending_migrations(migrations).unwrap_err().to_string();
+            let error = conn
+                .run_pending_migrations(migrations)
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("nothing was changed"), "{error}");
             assert!(error.contains(what), "{error}");
             assert!(error.contains(instead), "{error}");
@@ -357,12 +406,14 @@ backend_tests! {
         }
 
         // Once the data allows it, the same change applies.
-        conn.batch_execute("UPDATE users SET handle = email").unwrap();
-        conn.run_pending_migrations(refused::only::<refused::unique_on_duplicates::User>()).unwrap();
+        conn.batch_execute("UPDATE users SET handle = email")
+            .unwrap();
+        conn.run_pending_migrations(refused::only::<refused::unique_on_duplicates::User>())
+            .unwrap();
         verify::<refused::unique_on_duplicates::User, _>(conn);
     }
 
-    fn a_required_column_may_become_optional_where_the_backend_can(conn, db) {
+    fn a_required_column_may_become_optional_where_the_backend_can(conn: _, db: _) {
         v1_with_rows!(conn);
         let schema = conn.describe();
         let dialect = dialect_of(conn);
@@ -371,20 +422,25 @@ backend_tests! {
             .map(|steps| steps.len());
         if dialect == Dialect::Sqlite {
             let error = result.unwrap_err().to_string();
-            assert!(error.contains("users.handle: the field became an `Option`"), "{error}");
+            assert!(
+                error.contains("users.handle: the field became an `Option`"),
+                "{error}"
+            );
             assert!(error.contains("cannot do in place"), "{error}");
             assert_eq!(conn.describe(), schema);
         } else {
             result.unwrap();
             verify::<refused::made_optional::User, _>(conn);
-            conn.revert_migration(&*step_of::<refused::made_optional::User, _>()).unwrap();
+            conn.revert_migration(&*step_of::<refused::made_optional::User, _>())
+                .unwrap();
             assert_eq!(conn.describe(), schema);
         }
     }
 
-    fn a_string_default_is_quoted_for_each_backend(conn, db) {
+    fn a_string_default_is_quoted_for_each_backend(conn: _, db: _) {
         v1_with_rows!(conn);
-        conn.run_pending_migrations(refused::only::<refused::quoted_default::User>()).unwrap();
+        conn.run_pending_migrations(refused::only::<refused::quoted_default::User>())
+            .unwrap();
         let notes: Vec<String> = refused::quoted_default::users::table
             .select(refused::quoted_default::users::note)
             .load(conn)
@@ -392,10 +448,12 @@ backend_tests! {
         assert_eq!(notes, vec!["it's C:\\".to_owned(); 3]);
     }
 
-    fn a_longer_max_length_widens_the_column(conn, db) {
+    fn a_longer_max_length_widens_the_column(conn: _, db: _) {
         v1_with_rows!(conn);
-        conn.run_pending_migrations(refused::only::<refused::short_handle::User>()).unwrap();
-        conn.run_pending_migrations(refused::only::<refused::long_handle::User>()).unwrap();
+        conn.run_pending_migrations(refused::only::<refused::short_handle::User>())
+            .unwrap();
+        conn.run_pending_migrations(refused::only::<refused::long_handle::User>())
+            .unwrap();
         verify::<refused::long_handle::User, _>(conn);
         let long = "h".repeat(150);
         diesel::update(refused::long_handle::users::table)
@@ -409,7 +467,7 @@ backend_tests! {
         assert_eq!(handles, vec![long; 3]);
     }
 
-    fn verify_schema_lists_the_pending_steps(conn, db) {
+    fn verify_schema_lists_the_pending_steps(conn: _, db: _) {
         v1_with_rows!(conn);
         let message = verify_schema::<v2::User, _>(conn).unwrap_err();
         assert!(matches!(message, SchemaError::Behind { .. }), "{message}");
@@ -427,14 +485,22 @@ backend_tests! {
         // A problem the migrations will not fix is never "run the migrations".
         let message = verify_schema::<refused::retyped::User, _>(conn).unwrap_err();
         assert!(matches!(message, SchemaError::Mismatch(_)), "{message}");
-        assert!(!message.to_string().contains("run_pending_migrations"), "{message}");
+        assert!(
+            !message.to_string().contains("run_pending_migrations"),
+            "{message}"
+        );
 
         // A column the model lacks that breaks inserts is reported.
         let message = verify_schema::<refused::removed_required::User, _>(conn).unwrap_err();
-        assert!(message.to_string().contains("users.handle: not in the model, and NOT NULL"), "{message}");
+        assert!(
+            message
+                .to_string()
+                .contains("users.handle: not in the model, and NOT NULL"),
+            "{message}"
+        );
     }
 
-    fn files_reach_the_same_schema_under_the_same_versions(conn, db) {
+    fn files_reach_the_same_schema_under_the_same_versions(conn: _, db: _) {
         let dialect = dialect_of(conn);
         let dir = temp_dir();
         let first = v1::migrations().write_to(&dir, dialect).unwrap();
@@ -453,7 +519,10 @@ backend_tests! {
         };
         assert!(names[0].ends_with(users_step), "{names:?}");
         assert!(names[1].ends_with("_roles_add_level"), "{names:?}");
-        assert!(v2::migrations().write_to(&dir, dialect).unwrap().is_empty(), "nothing new");
+        assert!(
+            v2::migrations().write_to(&dir, dialect).unwrap().is_empty(),
+            "nothing new"
+        );
         let third = v3::migrations().write_to(&dir, dialect).unwrap();
         assert_eq!(third.len(), 1);
 
@@ -466,7 +535,10 @@ backend_tests! {
         embedded.run_pending_migrations(v3::migrations()).unwrap();
         assert_eq!(conn.describe(), embedded.describe());
         assert_eq!(applied(conn), applied(&mut *embedded));
-        assert!(conn.run_pending_migrations(v3::migrations()).unwrap().is_empty());
+        assert!(conn
+            .run_pending_migrations(v3::migrations())
+            .unwrap()
+            .is_empty());
         verify::<v3::User, _>(conn);
 
         // Each step's down.sql undoes it: the role model's two steps, then the user model's
@@ -475,11 +547,14 @@ backend_tests! {
         verify::<v1::Role, _>(conn);
         conn.revert_last_migration(files()).unwrap();
         let error = conn.revert_last_migration(files()).unwrap_err().to_string();
-        assert!(error.contains("cannot revert drop column users.handle"), "{error}");
+        assert!(
+            error.contains("cannot revert drop column users.handle"),
+            "{error}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    fn an_application_migration_beside_ours_never_conflicts(conn, db) {
+    fn an_application_migration_beside_ours_never_conflicts(conn: _, db: _) {
         // An old database whose application added `karma` itself before the framework could.
         v1_with_rows!(conn);
         let dialect = dialect_of(conn);

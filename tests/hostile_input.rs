@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use users_diesel::prelude::*;
-use users_tests::backend_tests;
+use users_tests::{backend_tests, test_cases};
 
 #[user_model]
 pub struct User {
@@ -87,12 +87,16 @@ fn samples<S: Strategy>(strategy: S) -> Vec<S::Value> {
         .collect()
 }
 
-backend_tests! {
-    fn nasty_emails_names_and_fields_round_trip(conn, db) {
-        conn.run_pending_migrations(Migrations::new().with::<User>().with::<Role>()).unwrap();
+#[test_cases(backend_tests)]
+mod cases {
+    fn nasty_emails_names_and_fields_round_trip(conn: _, db: _) {
+        conn.run_pending_migrations(Migrations::new().with::<User>().with::<Role>())
+            .unwrap();
         let users = manager();
         let mut seen_emails = std::collections::HashSet::new();
-        for (local, display, role_name) in samples((nasty_local_part(), nasty_text(), nasty_role_name())) {
+        for (local, display, role_name) in
+            samples((nasty_local_part(), nasty_text(), nasty_role_name()))
+        {
             let email = format!("{local}@example.com");
             let normalized = users_diesel::normalize_email(&email).unwrap();
             if !seen_emails.insert(normalized.clone()) {
@@ -115,7 +119,10 @@ backend_tests! {
                 None => users.create_role(conn, &role_name, Some(&display)).unwrap(),
             };
             assert_eq!(users.role(conn, &role_name).unwrap(), role);
-            assert_eq!(role.name, users_diesel::normalize_role_name(&role_name).unwrap());
+            assert_eq!(
+                role.name,
+                users_diesel::normalize_role_name(&role_name).unwrap()
+            );
             users.assign_role(conn, &user, &role).unwrap();
             assert!(users.has_role(conn, &user, &role_name).unwrap());
         }
@@ -125,10 +132,13 @@ backend_tests! {
         assert!(seen_emails.len() > 10, "the samples should mostly differ");
     }
 
-    fn a_unique_column_named_like_email_is_a_conflict_not_email_taken(conn, db) {
-        conn.run_pending_migrations(Migrations::new().with::<Backup>()).unwrap();
+    fn a_unique_column_named_like_email_is_a_conflict_not_email_taken(conn: _, db: _) {
+        conn.run_pending_migrations(Migrations::new().with::<Backup>())
+            .unwrap();
         let users = Users::<Backup>::new(
-            UsersConfig::new([3u8; 32]).and_then(|config| config.argon2_params(8, 1, 1)).unwrap(),
+            UsersConfig::new([3u8; 32])
+                .and_then(|config| config.argon2_params(8, 1, 1))
+                .unwrap(),
         );
         // Values that quote the email's key and column the way each driver quotes a key, so
         // that reading the message by substring would take them for the email's.
@@ -143,17 +153,45 @@ backend_tests! {
         .enumerate()
         {
             let set = |b: &mut Backup| b.email_backup = backup.to_owned();
-            users.register_with(conn, &format!("first{n}@example.com"), "a long password", set).unwrap();
+            users
+                .register_with(
+                    conn,
+                    &format!("first{n}@example.com"),
+                    "a long password",
+                    set,
+                )
+                .unwrap();
             let error = users
-                .register_with(conn, &format!("second{n}@example.com"), "a long password", set)
+                .register_with(
+                    conn,
+                    &format!("second{n}@example.com"),
+                    "a long password",
+                    set,
+                )
                 .unwrap_err();
-            assert!(matches!(error, UsersError::Conflict { column: "email_backup" }), "{backup:?}: {error:?}");
+            assert!(
+                matches!(
+                    error,
+                    UsersError::Conflict {
+                        column: "email_backup"
+                    }
+                ),
+                "{backup:?}: {error:?}"
+            );
             let error = users
-                .register_with(conn, &format!("FIRST{n}@example.com"), "a long password", |b| {
-                    b.email_backup = format!("{backup} (another)");
-                })
+                .register_with(
+                    conn,
+                    &format!("FIRST{n}@example.com"),
+                    "a long password",
+                    |b| {
+                        b.email_backup = format!("{backup} (another)");
+                    },
+                )
                 .unwrap_err();
-            assert!(matches!(error, UsersError::EmailTaken), "{backup:?}: {error:?}");
+            assert!(
+                matches!(error, UsersError::EmailTaken),
+                "{backup:?}: {error:?}"
+            );
         }
     }
 }

@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use users_diesel::prelude::*;
 use users_diesel::{PasswordProblem, UsersHooks};
-use users_tests::manager_tests;
+use users_tests::{manager_tests, test_cases};
 
 #[user_model]
 pub struct User {
@@ -183,10 +183,11 @@ impl UsersHooks<User> for Recorder {
     }
 }
 
-manager_tests! {
+#[test_cases(manager_tests)]
+mod cases {
     // Stored sessions and second factors: the operations users-axum uses, on both managers.
 
-    fn sessions_rotate_refresh_tokens_and_end_on_demand(conn, db) {
+    fn sessions_rotate_refresh_tokens_and_end_on_demand(conn: _, db: _) {
         db.run_pending_migrations(Migrations::new().with::<User>().with::<Sessions<User>>())
             .expect("migrate");
         let users = drive(manager());
@@ -196,43 +197,74 @@ manager_tests! {
             user_agent: Some("Test/1.0".into()),
             client: Some("127.0.0.1".into()),
         };
-        let laptop = users.start_session(conn, &alice, origin.clone(), &policy).unwrap();
+        let laptop = users
+            .start_session(conn, &alice, origin.clone(), &policy)
+            .unwrap();
         let phone = users.start_session(conn, &alice, origin, &policy).unwrap();
         let listed = users.sessions(conn, &alice).unwrap();
         assert_eq!(listed.len(), 2);
         assert_eq!(listed[0].id, phone.session.id, "newest first");
         assert_eq!(listed[1].user_agent.as_deref(), Some("Test/1.0"));
         // Rotation, then the retired token replayed: the session ends.
-        let renewed = users.refresh_session(conn, &phone.refresh_token, &policy).unwrap();
+        let renewed = users
+            .refresh_session(conn, &phone.refresh_token, &policy)
+            .unwrap();
         assert_eq!(renewed.session.id, phone.session.id);
         assert!(matches!(
             users.refresh_session(conn, &phone.refresh_token, &policy),
             Err(UsersError::InvalidToken)
         ));
-        assert!(users.refresh_session(conn, &renewed.refresh_token, &policy).is_err());
+        assert!(users
+            .refresh_session(conn, &renewed.refresh_token, &policy)
+            .is_err());
         assert_eq!(users.sessions(conn, &alice).unwrap().len(), 1);
         let tablet = users
-            .start_session(conn, &alice, users_diesel::SessionOrigin::default(), &policy)
+            .start_session(
+                conn,
+                &alice,
+                users_diesel::SessionOrigin::default(),
+                &policy,
+            )
             .unwrap();
-        assert_eq!(users.end_other_sessions(conn, &alice, tablet.session.id).unwrap(), 1);
-        assert!(users.refresh_session(conn, &laptop.refresh_token, &policy).is_err());
+        assert_eq!(
+            users
+                .end_other_sessions(conn, &alice, tablet.session.id)
+                .unwrap(),
+            1
+        );
+        assert!(users
+            .refresh_session(conn, &laptop.refresh_token, &policy)
+            .is_err());
         assert_eq!(users.end_all_sessions(conn, alice.id).unwrap(), 1);
         assert!(users.sessions(conn, &alice).unwrap().is_empty());
     }
 
-    fn a_totp_login_takes_each_code_and_pending_token_once(conn, db) {
-        db.run_pending_migrations(Migrations::new().with::<User>().with::<SecondFactors<User>>())
-            .expect("migrate");
+    fn a_totp_login_takes_each_code_and_pending_token_once(conn: _, db: _) {
+        db.run_pending_migrations(
+            Migrations::new()
+                .with::<User>()
+                .with::<SecondFactors<User>>(),
+        )
+        .expect("migrate");
         let users = drive(manager());
         let mut alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         // A factor is set up on a proved address only.
-        assert_err!(users.enroll_totp(conn, &alice, "Example"), UsersError::UnverifiedUser);
+        assert_err!(
+            users.enroll_totp(conn, &alice, "Example"),
+            UsersError::UnverifiedUser
+        );
         alice.is_verified = true;
         let alice = users.update(conn, &alice).unwrap();
-        assert!(users.second_factor_challenge(conn, &alice).unwrap().is_none());
+        assert!(users
+            .second_factor_challenge(conn, &alice)
+            .unwrap()
+            .is_none());
         let enrollment = users.enroll_totp(conn, &alice, "Example").unwrap();
         // Unconfirmed, it is not asked for.
-        assert!(users.second_factor_challenge(conn, &alice).unwrap().is_none());
+        assert!(users
+            .second_factor_challenge(conn, &alice)
+            .unwrap()
+            .is_none());
         let now = std::time::SystemTime::now();
         let code = |offset: i64| {
             let step = Duration::from_secs(30 * offset.unsigned_abs());
@@ -246,23 +278,33 @@ manager_tests! {
         let recovery = users.confirm_totp(conn, None, &alice, &code(-1)).unwrap();
         assert_eq!(recovery.len(), 10);
 
-        let challenge = users.second_factor_challenge(conn, &alice).unwrap().unwrap();
+        let challenge = users
+            .second_factor_challenge(conn, &alice)
+            .unwrap()
+            .unwrap();
         use users_diesel::SecondFactorProof::Totp;
         let (now_code, next_code) = (code(0), code(1));
-        let done = users.complete_second_factor(conn, None, &challenge.token, Totp(&now_code)).unwrap();
+        let done = users
+            .complete_second_factor(conn, None, &challenge.token, Totp(&now_code))
+            .unwrap();
         assert_eq!(done.id, alice.id);
         // The token once; the code once.
         assert!(matches!(
             users.complete_second_factor(conn, None, &challenge.token, Totp(&next_code)),
             Err(UsersError::InvalidToken)
         ));
-        let again = users.second_factor_challenge(conn, &alice).unwrap().unwrap();
+        let again = users
+            .second_factor_challenge(conn, &alice)
+            .unwrap()
+            .unwrap();
         assert!(matches!(
             users.complete_second_factor(conn, None, &again.token, Totp(&now_code)),
             Err(UsersError::InvalidCredentials)
         ));
         let recovery_code = users_diesel::SecondFactorProof::RecoveryCode(&recovery[0]);
-        users.complete_second_factor(conn, None, &again.token, recovery_code).unwrap();
+        users
+            .complete_second_factor(conn, None, &again.token, recovery_code)
+            .unwrap();
         // The sealed secret is no secret in the table.
         let stored: String = diesel::sql_query("SELECT totp_secret FROM users_second_factors")
             .get_result::<SecretColumn>(db)
@@ -270,12 +312,15 @@ manager_tests! {
             .totp_secret;
         assert!(!stored.contains(&enrollment.secret));
         assert!(users.remove_totp(conn, &alice).unwrap());
-        assert!(users.second_factor_challenge(conn, &alice).unwrap().is_none());
+        assert!(users
+            .second_factor_challenge(conn, &alice)
+            .unwrap()
+            .is_none());
     }
 
     // The first proof of an address (#27): what was set up before it goes, in its transaction.
 
-    fn the_first_proof_clears_what_was_set_up_before(conn, db) {
+    fn the_first_proof_clears_what_was_set_up_before(conn: _, db: _) {
         let migrations = Migrations::new()
             .with::<User>()
             .with::<Sessions<User>>()
@@ -294,30 +339,48 @@ manager_tests! {
         };
         // Set up as if before the rules: verified for the enrolment, then unverified again.
         let mut alice = users.register(conn, EMAIL, PASSWORD).unwrap();
-        assert_err!(users.enroll_totp(conn, &alice, "Example"), UsersError::UnverifiedUser);
+        assert_err!(
+            users.enroll_totp(conn, &alice, "Example"),
+            UsersError::UnverifiedUser
+        );
         alice.is_verified = true;
         let mut alice = users.update(conn, &alice).unwrap();
         let enrollment = users.enroll_totp(conn, &alice, "Example").unwrap();
-        let code = users_diesel::totp_code(&enrollment.secret, std::time::SystemTime::now()).unwrap();
+        let code =
+            users_diesel::totp_code(&enrollment.secret, std::time::SystemTime::now()).unwrap();
         users.confirm_totp(conn, None, &alice, &code).unwrap();
         users.link_oauth(conn, &alice, &identity).unwrap();
-        users.start_session(conn, &alice, origin(), &policy).unwrap();
+        users
+            .start_session(conn, &alice, origin(), &policy)
+            .unwrap();
         alice.is_verified = false;
         let alice = users.update(conn, &alice).unwrap();
-        assert!(users.second_factor_challenge(conn, &alice).unwrap().is_some());
+        assert!(users
+            .second_factor_challenge(conn, &alice)
+            .unwrap()
+            .is_some());
         // Unverified: nothing more may be set up.
-        assert_err!(users.enroll_totp(conn, &alice, "Example"), UsersError::UnverifiedUser);
-        assert_err!(users.link_oauth(conn, &alice, &identity), UsersError::UnverifiedUser);
+        assert_err!(
+            users.enroll_totp(conn, &alice, "Example"),
+            UsersError::UnverifiedUser
+        );
+        assert_err!(
+            users.link_oauth(conn, &alice, &identity),
+            UsersError::UnverifiedUser
+        );
 
         let token = users.verification_token(&alice).unwrap();
         let alice = users.verify(conn, &token).unwrap();
         assert!(alice.is_verified);
-        assert!(users.second_factor_challenge(conn, &alice).unwrap().is_none());
+        assert!(users
+            .second_factor_challenge(conn, &alice)
+            .unwrap()
+            .is_none());
         assert!(users.oauth_accounts(conn, &alice).unwrap().is_empty());
         assert!(users.sessions(conn, &alice).unwrap().is_empty());
     }
 
-    fn a_reset_of_an_unverified_account_verifies_and_clears(conn, db) {
+    fn a_reset_of_an_unverified_account_verifies_and_clears(conn: _, db: _) {
         let migrations = Migrations::new()
             .with::<User>()
             .with::<Sessions<User>>()
@@ -327,7 +390,14 @@ manager_tests! {
         let users = drive(manager().first_proof_clears(users_diesel::FirstProofClears::ALL));
         let policy = users_diesel::SessionPolicy::default();
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
-        users.start_session(conn, &alice, users_diesel::SessionOrigin::default(), &policy).unwrap();
+        users
+            .start_session(
+                conn,
+                &alice,
+                users_diesel::SessionOrigin::default(),
+                &policy,
+            )
+            .unwrap();
         let token = users.password_reset_token(conn, EMAIL).unwrap().unwrap();
         let alice = users.reset_password(conn, &token, NEW_PASSWORD).unwrap();
         assert!(alice.is_verified, "the reset proved the address");
@@ -335,8 +405,13 @@ manager_tests! {
         // A manager told nothing clears nothing (its tables may not exist).
         let plain = drive(manager());
         let bob = plain.register(conn, "bob@example.com", PASSWORD).unwrap();
-        plain.start_session(conn, &bob, users_diesel::SessionOrigin::default(), &policy).unwrap();
-        let token = plain.password_reset_token(conn, "bob@example.com").unwrap().unwrap();
+        plain
+            .start_session(conn, &bob, users_diesel::SessionOrigin::default(), &policy)
+            .unwrap();
+        let token = plain
+            .password_reset_token(conn, "bob@example.com")
+            .unwrap()
+            .unwrap();
         let bob = plain.reset_password(conn, &token, NEW_PASSWORD).unwrap();
         assert!(bob.is_verified);
         assert_eq!(plain.sessions(conn, &bob).unwrap().len(), 1);
@@ -344,7 +419,7 @@ manager_tests! {
 
     // Provider accounts ("sign in with …"): the linking rules, on both managers.
 
-    fn provider_sign_in_follows_the_linking_rules(conn, db) {
+    fn provider_sign_in_follows_the_linking_rules(conn: _, db: _) {
         let migrations = Migrations::new()
             .with::<User>()
             .with::<SecondFactors<User>>()
@@ -363,62 +438,134 @@ manager_tests! {
         use users_diesel::OAuthSignIn::{Linked, Registered, SignedIn};
 
         // A new person: a user without a password, verified as the provider says.
-        let jane = match users.oauth_sign_in(conn, &at("corp", "1", Some("Jane@Example.COM"), true)).unwrap() {
+        let jane = match users
+            .oauth_sign_in(conn, &at("corp", "1", Some("Jane@Example.COM"), true))
+            .unwrap()
+        {
             Registered(user) => user,
             other => panic!("{other:?}"),
         };
-        assert_eq!((jane.email.as_str(), jane.is_verified), ("jane@example.com", true));
+        assert_eq!(
+            (jane.email.as_str(), jane.is_verified),
+            ("jane@example.com", true)
+        );
         assert!(!users_diesel::has_usable_password(&jane.password_hash));
-        assert_err!(users.authenticate(conn, "jane@example.com", &jane.password_hash), UsersError::InvalidCredentials);
-        let again = users.oauth_sign_in(conn, &at("corp", "1", Some("jane@example.com"), true)).unwrap();
+        assert_err!(
+            users.authenticate(conn, "jane@example.com", &jane.password_hash),
+            UsersError::InvalidCredentials
+        );
+        let again = users
+            .oauth_sign_in(conn, &at("corp", "1", Some("jane@example.com"), true))
+            .unwrap();
         assert_eq!(again, SignedIn(jane.clone()));
-        let unverified = users.oauth_sign_in(conn, &at("corp", "9", Some("new@example.com"), false)).unwrap();
+        let unverified = users
+            .oauth_sign_in(conn, &at("corp", "9", Some("new@example.com"), false))
+            .unwrap();
         assert!(matches!(unverified, Registered(user) if !user.is_verified));
-        assert_err!(users.oauth_sign_in(conn, &at("corp", "8", None, true)), UsersError::InvalidEmail(_));
-        assert_err!(users.oauth_sign_in(conn, &at("corp", &"s".repeat(256), Some("x@example.com"), true)), UsersError::InvalidToken);
+        assert_err!(
+            users.oauth_sign_in(conn, &at("corp", "8", None, true)),
+            UsersError::InvalidEmail(_)
+        );
+        assert_err!(
+            users.oauth_sign_in(
+                conn,
+                &at("corp", &"s".repeat(256), Some("x@example.com"), true)
+            ),
+            UsersError::InvalidToken
+        );
 
         // A local account with the address: linked only when both sides verified it.
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
-        assert_err!(users.oauth_sign_in(conn, &at("corp", "2", Some(EMAIL), true)), UsersError::EmailTaken);
+        assert_err!(
+            users.oauth_sign_in(conn, &at("corp", "2", Some(EMAIL), true)),
+            UsersError::EmailTaken
+        );
         let token = users.verification_token(&alice).unwrap();
         let alice = users.verify(conn, &token).unwrap();
-        assert_err!(users.oauth_sign_in(conn, &at("corp", "2", Some(EMAIL), false)), UsersError::EmailTaken);
-        assert!(users.oauth_accounts(conn, &alice).unwrap().is_empty(), "a refusal links nothing");
-        assert_eq!(users.oauth_sign_in(conn, &at("corp", "2", Some(EMAIL), true)).unwrap(), Linked(alice.clone()));
+        assert_err!(
+            users.oauth_sign_in(conn, &at("corp", "2", Some(EMAIL), false)),
+            UsersError::EmailTaken
+        );
+        assert!(
+            users.oauth_accounts(conn, &alice).unwrap().is_empty(),
+            "a refusal links nothing"
+        );
+        assert_eq!(
+            users
+                .oauth_sign_in(conn, &at("corp", "2", Some(EMAIL), true))
+                .unwrap(),
+            Linked(alice.clone())
+        );
         assert_eq!(user_count!(db), 3);
 
         // Linking by a logged-in user: any address; one account per provider; an account of
         // one user only.
-        let github = users.link_oauth(conn, &jane, &at("github", "77", Some("jane@work.example"), false)).unwrap();
-        assert_eq!((github.user_id, github.provider.as_str()), (jane.id.into(), "github"));
-        assert_err!(users.link_oauth(conn, &alice, &at("github", "77", None, false)), UsersError::Conflict { column: "subject" });
-        assert_err!(users.link_oauth(conn, &jane, &at("github", "78", None, false)), UsersError::Conflict { column: "provider" });
+        let github = users
+            .link_oauth(
+                conn,
+                &jane,
+                &at("github", "77", Some("jane@work.example"), false),
+            )
+            .unwrap();
+        assert_eq!(
+            (github.user_id, github.provider.as_str()),
+            (jane.id.into(), "github")
+        );
+        assert_err!(
+            users.link_oauth(conn, &alice, &at("github", "77", None, false)),
+            UsersError::Conflict { column: "subject" }
+        );
+        assert_err!(
+            users.link_oauth(conn, &jane, &at("github", "78", None, false)),
+            UsersError::Conflict { column: "provider" }
+        );
         let listed = users.oauth_accounts(conn, &jane).unwrap();
-        assert_eq!(listed.iter().map(|a| a.provider.as_str()).collect::<Vec<_>>(), ["corp", "github"]);
+        assert_eq!(
+            listed
+                .iter()
+                .map(|a| a.provider.as_str())
+                .collect::<Vec<_>>(),
+            ["corp", "github"]
+        );
 
         // Unlinking: never the last way to sign in.
         assert!(users.unlink_oauth(conn, &jane, "corp").unwrap());
         assert!(!users.unlink_oauth(conn, &jane, "corp").unwrap());
-        assert_err!(users.unlink_oauth(conn, &jane, "github"), UsersError::LastSignInMethod);
-        users.add_passkey(conn, &jane, "credential-id", "{}", Some("phone")).unwrap();
+        assert_err!(
+            users.unlink_oauth(conn, &jane, "github"),
+            UsersError::LastSignInMethod
+        );
+        users
+            .add_passkey(conn, &jane, "credential-id", "{}", Some("phone"))
+            .unwrap();
         assert!(users.unlink_oauth(conn, &jane, "github").unwrap());
         // Alice has a password.
         assert!(users.unlink_oauth(conn, &alice, "corp").unwrap());
         // Deleting a user deletes their accounts (ON DELETE CASCADE).
-        users.link_oauth(conn, &alice, &at("corp", "2", Some(EMAIL), true)).unwrap();
+        users
+            .link_oauth(conn, &alice, &at("corp", "2", Some(EMAIL), true))
+            .unwrap();
         users.delete(conn, alice.id).unwrap();
-        let left = users.oauth_sign_in(conn, &at("corp", "2", Some(EMAIL), true)).unwrap();
+        let left = users
+            .oauth_sign_in(conn, &at("corp", "2", Some(EMAIL), true))
+            .unwrap();
         assert!(matches!(left, Registered(user) if user.id != alice.id));
     }
 
-    fn kept_provider_tokens_are_sealed_in_the_table(conn, db) {
-        db.run_pending_migrations(Migrations::new().with::<User>().with::<OAuthAccounts<User>>())
-            .expect("migrate");
+    fn kept_provider_tokens_are_sealed_in_the_table(conn: _, db: _) {
+        db.run_pending_migrations(
+            Migrations::new()
+                .with::<User>()
+                .with::<OAuthAccounts<User>>(),
+        )
+        .expect("migrate");
         let users = drive(manager());
         let tokens = users_diesel::ProviderTokens {
             access_token: "provider-access-token".into(),
             refresh_token: Some("provider-refresh-token".into()),
-            expires_at: Some(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000)),
+            expires_at: Some(
+                std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000),
+            ),
         };
         let identity = users_diesel::ProviderIdentity {
             provider: "corp".into(),
@@ -430,19 +577,22 @@ manager_tests! {
         let user = users.oauth_sign_in(conn, &identity).unwrap().into_user();
         let account = users.oauth_accounts(conn, &user).unwrap().remove(0);
         assert_eq!(users.provider_tokens(&account).unwrap(), Some(tokens));
-        let stored: String = diesel::sql_query("SELECT access_token AS totp_secret FROM users_oauth_accounts")
-            .get_result::<SecretColumn>(db)
-            .unwrap()
-            .totp_secret;
+        let stored: String =
+            diesel::sql_query("SELECT access_token AS totp_secret FROM users_oauth_accounts")
+                .get_result::<SecretColumn>(db)
+                .unwrap()
+                .totp_secret;
         assert!(!stored.contains("provider-access-token"), "{stored}");
     }
 
     // Registration.
 
-    fn register_normalises_the_email_and_stores_the_user(conn, db) {
+    fn register_normalises_the_email_and_stores_the_user(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
-        let alice = users.register(conn, "  Alice@Example.COM\t", PASSWORD).unwrap();
+        let alice = users
+            .register(conn, "  Alice@Example.COM\t", PASSWORD)
+            .unwrap();
         assert_eq!(alice.email, EMAIL);
         assert!(alice.is_active);
         assert!(!alice.is_verified);
@@ -455,7 +605,7 @@ manager_tests! {
         assert_eq!(user_count!(db), 1);
     }
 
-    fn register_refuses_a_case_variant_of_a_taken_email(conn, db) {
+    fn register_refuses_a_case_variant_of_a_taken_email(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
@@ -463,7 +613,10 @@ manager_tests! {
             users.register(conn, " ALICE@example.COM ", NEW_PASSWORD),
             UsersError::EmailTaken
         );
-        assert_err!(users.register(conn, EMAIL, NEW_PASSWORD), UsersError::EmailTaken);
+        assert_err!(
+            users.register(conn, EMAIL, NEW_PASSWORD),
+            UsersError::EmailTaken
+        );
         assert_eq!(user_count!(db), 1);
         let stored: User = users::table.first(db).unwrap();
         assert_eq!(stored, alice);
@@ -474,16 +627,27 @@ manager_tests! {
         );
     }
 
-    fn register_refuses_a_malformed_email(conn, db) {
+    fn register_refuses_a_malformed_email(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
-        for email in ["", "   ", "alice", "alice@", "@example.com", "a@b@c", "al ice@example.com"] {
-            assert_err!(users.register(conn, email, PASSWORD), UsersError::InvalidEmail(_));
+        for email in [
+            "",
+            "   ",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a@b@c",
+            "al ice@example.com",
+        ] {
+            assert_err!(
+                users.register(conn, email, PASSWORD),
+                UsersError::InvalidEmail(_)
+            );
         }
         assert_eq!(user_count!(db), 0);
     }
 
-    fn register_with_sets_custom_fields_and_defaults_apply_otherwise(conn, db) {
+    fn register_with_sets_custom_fields_and_defaults_apply_otherwise(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let bob = users
@@ -506,7 +670,9 @@ manager_tests! {
         assert_eq!(stored.email, "bob@example.com");
         assert!(stored.is_active);
         assert!(!stored.is_verified);
-        users.authenticate(conn, "bob@example.com", PASSWORD).unwrap();
+        users
+            .authenticate(conn, "bob@example.com", PASSWORD)
+            .unwrap();
 
         let carol = users.register(conn, "carol@example.com", PASSWORD).unwrap();
         let stored = users.get(conn, carol.id).unwrap().expect("carol is stored");
@@ -517,12 +683,14 @@ manager_tests! {
 
     // Logging in.
 
-    fn authenticate_accepts_only_the_right_password(conn, db) {
+    fn authenticate_accepts_only_the_right_password(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
 
-        let logged_in = users.authenticate(conn, " Alice@EXAMPLE.com ", PASSWORD).unwrap();
+        let logged_in = users
+            .authenticate(conn, " Alice@EXAMPLE.com ", PASSWORD)
+            .unwrap();
         assert_eq!(logged_in, alice);
         assert_err!(
             users.authenticate(conn, EMAIL, "correct horse battery stapl"),
@@ -543,37 +711,78 @@ manager_tests! {
         );
     }
 
-    fn an_inactive_user_is_told_so_only_with_the_right_password(conn, db) {
+    fn an_inactive_user_is_told_so_only_with_the_right_password(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
-        let alice = users.update(conn, &User { is_active: false, ..alice }).unwrap();
+        let alice = users
+            .update(
+                conn,
+                &User {
+                    is_active: false,
+                    ..alice
+                },
+            )
+            .unwrap();
         assert!(!alice.is_active);
 
-        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InactiveUser);
+        assert_err!(
+            users.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::InactiveUser
+        );
         assert_err!(
             users.authenticate(conn, EMAIL, NEW_PASSWORD),
             UsersError::InvalidCredentials
         );
 
-        users.update(conn, &User { is_active: true, ..alice }).unwrap();
+        users
+            .update(
+                conn,
+                &User {
+                    is_active: true,
+                    ..alice
+                },
+            )
+            .unwrap();
         users.authenticate(conn, EMAIL, PASSWORD).unwrap();
     }
 
-    fn require_verified_refuses_unverified_users_until_they_verify(conn, db) {
+    fn require_verified_refuses_unverified_users_until_they_verify(conn: _, db: _) {
         migrate(db);
         let users = drive(Users::<User>::new(config().require_verified(true)));
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
 
-        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::UnverifiedUser);
+        assert_err!(
+            users.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::UnverifiedUser
+        );
         assert_err!(
             users.authenticate(conn, EMAIL, NEW_PASSWORD),
             UsersError::InvalidCredentials
         );
         // Inactive comes first.
-        let inactive = users.update(conn, &User { is_active: false, ..alice.clone() }).unwrap();
-        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InactiveUser);
-        users.update(conn, &User { is_active: true, ..inactive }).unwrap();
+        let inactive = users
+            .update(
+                conn,
+                &User {
+                    is_active: false,
+                    ..alice.clone()
+                },
+            )
+            .unwrap();
+        assert_err!(
+            users.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::InactiveUser
+        );
+        users
+            .update(
+                conn,
+                &User {
+                    is_active: true,
+                    ..inactive
+                },
+            )
+            .unwrap();
 
         let token = users.verification_token(&alice).unwrap();
         users.verify(conn, &token).unwrap();
@@ -586,10 +795,12 @@ manager_tests! {
             users.authenticate(conn, "bob@example.com", PASSWORD),
             UsersError::UnverifiedUser
         );
-        drive(manager()).authenticate(conn, "bob@example.com", PASSWORD).unwrap();
+        drive(manager())
+            .authenticate(conn, "bob@example.com", PASSWORD)
+            .unwrap();
     }
 
-    fn login_rehashes_an_outdated_hash_in_place(conn, db) {
+    fn login_rehashes_an_outdated_hash_in_place(conn: _, db: _) {
         migrate(db);
         let cheap = drive(manager());
         let alice = cheap.register(conn, EMAIL, PASSWORD).unwrap();
@@ -609,7 +820,13 @@ manager_tests! {
         assert!(upgraded.starts_with("$argon2id$v=19$"), "{upgraded}");
         assert!(upgraded.contains(DEFAULT_PARAMS), "{upgraded}");
         assert_eq!(logged_in.password_hash, upgraded);
-        assert_eq!(User { password_hash: cheap_hash, ..logged_in }, alice);
+        assert_eq!(
+            User {
+                password_hash: cheap_hash,
+                ..logged_in
+            },
+            alice
+        );
 
         // The upgraded hash is current: the next login keeps it.
         current.authenticate(conn, EMAIL, PASSWORD).unwrap();
@@ -622,7 +839,7 @@ manager_tests! {
 
     // Reading.
 
-    fn get_and_find_by_email(conn, db) {
+    fn get_and_find_by_email(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
@@ -632,20 +849,37 @@ manager_tests! {
         assert_eq!(users.get(conn, bob.id).unwrap(), Some(bob.clone()));
         assert_eq!(users.get(conn, Id::new()).unwrap(), None);
 
-        assert_eq!(users.find_by_email(conn, EMAIL).unwrap(), Some(alice.clone()));
-        assert_eq!(users.find_by_email(conn, "  ALICE@Example.Com ").unwrap(), Some(alice));
-        assert_eq!(users.find_by_email(conn, "BOB@example.com").unwrap(), Some(bob));
-        assert_eq!(users.find_by_email(conn, "carol@example.com").unwrap(), None);
-        assert_err!(users.find_by_email(conn, "not an email"), UsersError::InvalidEmail(_));
+        assert_eq!(
+            users.find_by_email(conn, EMAIL).unwrap(),
+            Some(alice.clone())
+        );
+        assert_eq!(
+            users.find_by_email(conn, "  ALICE@Example.Com ").unwrap(),
+            Some(alice)
+        );
+        assert_eq!(
+            users.find_by_email(conn, "BOB@example.com").unwrap(),
+            Some(bob)
+        );
+        assert_eq!(
+            users.find_by_email(conn, "carol@example.com").unwrap(),
+            None
+        );
+        assert_err!(
+            users.find_by_email(conn, "not an email"),
+            UsersError::InvalidEmail(_)
+        );
     }
 
     // Updating.
 
-    fn update_persists_custom_fields_and_keeps_verification(conn, db) {
+    fn update_persists_custom_fields_and_keeps_verification(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
-        let alice = users.verify(conn, &users.verification_token(&alice).unwrap()).unwrap();
+        let alice = users
+            .verify(conn, &users.verification_token(&alice).unwrap())
+            .unwrap();
 
         let requested = User {
             display_name: Some("Alice".to_owned()),
@@ -661,7 +895,13 @@ manager_tests! {
 
         // The same address in another case is no change of email.
         let updated = users
-            .update(conn, &User { email: "ALICE@Example.com".to_owned(), ..stored.clone() })
+            .update(
+                conn,
+                &User {
+                    email: "ALICE@Example.com".to_owned(),
+                    ..stored.clone()
+                },
+            )
             .unwrap();
         assert_eq!(updated, stored);
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(stored.clone()));
@@ -670,40 +910,64 @@ manager_tests! {
         assert_eq!(users.update(conn, &stored).unwrap(), stored);
     }
 
-    fn update_refuses_an_email_change_and_set_email_makes_one(conn, db) {
+    fn update_refuses_an_email_change_and_set_email_makes_one(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
-        let alice = users.verify(conn, &users.verification_token(&alice).unwrap()).unwrap();
+        let alice = users
+            .verify(conn, &users.verification_token(&alice).unwrap())
+            .unwrap();
         users.register(conn, "bob@example.com", PASSWORD).unwrap();
 
         // A stolen session must not move the account to another address: `update` refuses.
-        let moved = User { email: "mallory@example.com".to_owned(), ..alice.clone() };
+        let moved = User {
+            email: "mallory@example.com".to_owned(),
+            ..alice.clone()
+        };
         assert_err!(users.update(conn, &moved), UsersError::PasswordRequired);
         assert_err!(
-            users.update(conn, &User { email: "no at sign".to_owned(), ..alice.clone() }),
+            users.update(
+                conn,
+                &User {
+                    email: "no at sign".to_owned(),
+                    ..alice.clone()
+                }
+            ),
             UsersError::InvalidEmail(_)
         );
         // The same address, written differently, is no change.
-        let same = User { email: " ALICE@example.com ".to_owned(), ..alice.clone() };
+        let same = User {
+            email: " ALICE@example.com ".to_owned(),
+            ..alice.clone()
+        };
         assert_eq!(users.update(conn, &same).unwrap(), alice);
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()));
 
         // An administrator's change: at once, unverified, and a taken address changes nothing.
-        assert_err!(users.set_email(conn, &alice, "BOB@example.com"), UsersError::EmailTaken);
-        let updated = users.set_email(conn, &alice, " Alice@NEW.example ").unwrap();
+        assert_err!(
+            users.set_email(conn, &alice, "BOB@example.com"),
+            UsersError::EmailTaken
+        );
+        let updated = users
+            .set_email(conn, &alice, " Alice@NEW.example ")
+            .unwrap();
         assert_eq!(updated.email, "alice@new.example");
         assert!(!updated.is_verified);
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(updated));
-        users.authenticate(conn, "Alice@New.Example", PASSWORD).unwrap();
+        users
+            .authenticate(conn, "Alice@New.Example", PASSWORD)
+            .unwrap();
     }
 
-    fn an_email_change_needs_the_password_and_waits_for_the_new_address(conn, db) {
+    fn an_email_change_needs_the_password_and_waits_for_the_new_address(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let old_verification = users.verification_token(&alice).unwrap();
-        let old_reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        let old_reset = users
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
         users.register(conn, "bob@example.com", PASSWORD).unwrap();
 
         let new = "Alice@Example.ORG";
@@ -719,49 +983,87 @@ manager_tests! {
             users.request_email_change(conn, &alice, PASSWORD, " alice@example.com"),
             UsersError::InvalidEmail(_)
         );
-        assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()), "refusals change nothing");
+        assert_eq!(
+            users.get(conn, alice.id).unwrap(),
+            Some(alice.clone()),
+            "refusals change nothing"
+        );
 
-        let change = users.request_email_change(conn, &alice, PASSWORD, new).unwrap();
+        let change = users
+            .request_email_change(conn, &alice, PASSWORD, new)
+            .unwrap();
         // Pending: the account keeps its address, and the password still works.
         let pending = users.get(conn, alice.id).unwrap().expect("alice is stored");
         assert_eq!(pending.email, EMAIL);
         users.authenticate(conn, EMAIL, PASSWORD).unwrap();
         // The tokens issued before the request are dead.
-        assert_err!(users.verify(conn, &old_verification), UsersError::InvalidToken);
-        assert_err!(users.reset_password(conn, &old_reset, NEW_PASSWORD), UsersError::InvalidToken);
+        assert_err!(
+            users.verify(conn, &old_verification),
+            UsersError::InvalidToken
+        );
+        assert_err!(
+            users.reset_password(conn, &old_reset, NEW_PASSWORD),
+            UsersError::InvalidToken
+        );
 
         let moved = users.verify(conn, &change).unwrap();
         assert_eq!(moved.email, "alice@example.org");
         assert!(moved.is_verified);
         assert_err!(users.verify(conn, &change), UsersError::InvalidToken);
-        users.authenticate(conn, "alice@example.org", PASSWORD).unwrap();
+        users
+            .authenticate(conn, "alice@example.org", PASSWORD)
+            .unwrap();
         assert_eq!(users.find_by_email(conn, EMAIL).unwrap(), None);
 
         // X → Y → X: the first address's old token stays dead.
-        let back = users.request_email_change(conn, &moved, PASSWORD, EMAIL).unwrap();
+        let back = users
+            .request_email_change(conn, &moved, PASSWORD, EMAIL)
+            .unwrap();
         assert_eq!(users.verify(conn, &back).unwrap().email, EMAIL);
-        assert_err!(users.verify(conn, &old_verification), UsersError::InvalidToken);
+        assert_err!(
+            users.verify(conn, &old_verification),
+            UsersError::InvalidToken
+        );
 
         // A change token for an address taken meanwhile changes nothing.
         let alice = users.get(conn, alice.id).unwrap().expect("alice is stored");
-        let late = users.request_email_change(conn, &alice, PASSWORD, "carol@example.com").unwrap();
+        let late = users
+            .request_email_change(conn, &alice, PASSWORD, "carol@example.com")
+            .unwrap();
         users.register(conn, "carol@example.com", PASSWORD).unwrap();
         assert_err!(users.verify(conn, &late), UsersError::EmailTaken);
-        assert_eq!(users.get(conn, alice.id).unwrap().expect("alice").email, EMAIL);
+        assert_eq!(
+            users.get(conn, alice.id).unwrap().expect("alice").email,
+            EMAIL
+        );
     }
 
-    fn a_deactivated_user_gets_no_reset_token_and_cannot_verify_or_reset(conn, db) {
+    fn a_deactivated_user_gets_no_reset_token_and_cannot_verify_or_reset(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let verification = users.verification_token(&alice).unwrap();
-        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
-        let inactive = users.update(conn, &User { is_active: false, ..alice.clone() }).unwrap();
+        let reset = users
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
+        let inactive = users
+            .update(
+                conn,
+                &User {
+                    is_active: false,
+                    ..alice.clone()
+                },
+            )
+            .unwrap();
         assert!(!inactive.is_active);
 
         assert_eq!(users.password_reset_token(conn, EMAIL).unwrap(), None);
         assert_err!(users.verify(conn, &verification), UsersError::InactiveUser);
-        assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::InactiveUser);
+        assert_err!(
+            users.reset_password(conn, &reset, NEW_PASSWORD),
+            UsersError::InactiveUser
+        );
         assert_err!(
             users.request_email_change(conn, &inactive, PASSWORD, "new@example.com"),
             UsersError::InactiveUser
@@ -769,32 +1071,65 @@ manager_tests! {
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(inactive.clone()));
 
         // Active again, the same tokens work.
-        users.update(conn, &User { is_active: true, ..inactive }).unwrap();
+        users
+            .update(
+                conn,
+                &User {
+                    is_active: true,
+                    ..inactive
+                },
+            )
+            .unwrap();
         assert!(users.verify(conn, &verification).unwrap().is_verified);
         users.reset_password(conn, &reset, NEW_PASSWORD).unwrap();
     }
 
-    fn hide_account_state_makes_a_blocked_login_invalid_credentials(conn, db) {
+    fn hide_account_state_makes_a_blocked_login_invalid_credentials(conn: _, db: _) {
         migrate(db);
         let plain = drive(Users::<User>::new(config().require_verified(true)));
         let hiding = drive(Users::<User>::new(
             config().require_verified(true).hide_account_state(true),
         ));
         let alice = plain.register(conn, EMAIL, PASSWORD).unwrap();
-        assert_err!(plain.authenticate(conn, EMAIL, PASSWORD), UsersError::UnverifiedUser);
-        assert_err!(hiding.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
-        let alice = plain.verify(conn, &plain.verification_token(&alice).unwrap()).unwrap();
-        plain.update(conn, &User { is_active: false, ..alice }).unwrap();
-        assert_err!(plain.authenticate(conn, EMAIL, PASSWORD), UsersError::InactiveUser);
-        assert_err!(hiding.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
+        assert_err!(
+            plain.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::UnverifiedUser
+        );
+        assert_err!(
+            hiding.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::InvalidCredentials
+        );
+        let alice = plain
+            .verify(conn, &plain.verification_token(&alice).unwrap())
+            .unwrap();
+        plain
+            .update(
+                conn,
+                &User {
+                    is_active: false,
+                    ..alice
+                },
+            )
+            .unwrap();
+        assert_err!(
+            plain.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::InactiveUser
+        );
+        assert_err!(
+            hiding.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::InvalidCredentials
+        );
     }
 
-    fn tokens_of_a_previous_secret_work_after_a_rotation(conn, db) {
+    fn tokens_of_a_previous_secret_work_after_a_rotation(conn: _, db: _) {
         migrate(db);
         let before = drive(manager());
         let alice = before.register(conn, EMAIL, PASSWORD).unwrap();
         let verification = before.verification_token(&alice).unwrap();
-        let reset = before.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        let reset = before
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
 
         let rotated = |previous: &[&str]| {
             UsersConfig::new(OTHER_SECRET)
@@ -805,20 +1140,31 @@ manager_tests! {
         // Without the retired secret its tokens are dead; with it they work, and new tokens
         // are signed with the new secret only.
         let forgetful = drive(Users::<User>::new(rotated(&[])));
-        assert_err!(forgetful.verify(conn, &verification), UsersError::InvalidToken);
+        assert_err!(
+            forgetful.verify(conn, &verification),
+            UsersError::InvalidToken
+        );
         let after = drive(Users::<User>::new(rotated(&[SECRET])));
         assert!(after.verify(conn, &verification).unwrap().is_verified);
         after.reset_password(conn, &reset, NEW_PASSWORD).unwrap();
-        let fresh = after.password_reset_token(conn, EMAIL).unwrap().expect("a token");
-        assert_err!(before.reset_password(conn, &fresh, PASSWORD), UsersError::InvalidToken);
+        let fresh = after
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
+        assert_err!(
+            before.reset_password(conn, &fresh, PASSWORD),
+            UsersError::InvalidToken
+        );
         forgetful.reset_password(conn, &fresh, PASSWORD).unwrap();
     }
 
-    fn update_cannot_change_the_password_hash(conn, db) {
+    fn update_cannot_change_the_password_hash(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
-        let other = users.register(conn, "bob@example.com", NEW_PASSWORD).unwrap();
+        let other = users
+            .register(conn, "bob@example.com", NEW_PASSWORD)
+            .unwrap();
 
         let updated = users
             .update(
@@ -840,7 +1186,7 @@ manager_tests! {
         );
     }
 
-    fn changes_to_a_missing_user_are_user_not_found(conn, db) {
+    fn changes_to_a_missing_user_are_user_not_found(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
@@ -851,13 +1197,16 @@ manager_tests! {
             users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD),
             UsersError::UserNotFound
         );
-        assert_err!(users.set_password(conn, &alice, NEW_PASSWORD), UsersError::UserNotFound);
+        assert_err!(
+            users.set_password(conn, &alice, NEW_PASSWORD),
+            UsersError::UserNotFound
+        );
         assert_eq!(user_count!(db), 0);
     }
 
     // Passwords.
 
-    fn change_password_needs_the_current_password(conn, db) {
+    fn change_password_needs_the_current_password(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
@@ -873,38 +1222,61 @@ manager_tests! {
         );
         assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
 
-        let changed = users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD).unwrap();
+        let changed = users
+            .change_password(conn, &alice, PASSWORD, NEW_PASSWORD)
+            .unwrap();
         assert_ne!(changed.password_hash, alice.password_hash);
         assert_eq!(stored_hash!(db, alice.id), changed.password_hash);
         // Only the hash changed.
-        assert_eq!(User { password_hash: alice.password_hash.clone(), ..changed }, alice);
+        assert_eq!(
+            User {
+                password_hash: alice.password_hash.clone(),
+                ..changed
+            },
+            alice
+        );
 
         users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
-        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
+        assert_err!(
+            users.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::InvalidCredentials
+        );
     }
 
-    fn set_password_replaces_the_password_without_the_current_one(conn, db) {
+    fn set_password_replaces_the_password_without_the_current_one(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
 
-        assert_err!(users.set_password(conn, &alice, "1234567"), UsersError::InvalidPassword(_));
+        assert_err!(
+            users.set_password(conn, &alice, "1234567"),
+            UsersError::InvalidPassword(_)
+        );
         assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
 
         let changed = users.set_password(conn, &alice, NEW_PASSWORD).unwrap();
         assert_eq!(stored_hash!(db, alice.id), changed.password_hash);
-        assert_eq!(User { password_hash: alice.password_hash.clone(), ..changed }, alice);
+        assert_eq!(
+            User {
+                password_hash: alice.password_hash.clone(),
+                ..changed
+            },
+            alice
+        );
         users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
-        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
+        assert_err!(
+            users.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::InvalidCredentials
+        );
     }
 
-    fn password_length_is_bounded_in_characters_and_bytes(conn, db) {
+    fn password_length_is_bounded_in_characters_and_bytes(conn: _, db: _) {
         migrate(db);
         // The length bounds alone: the strength estimate, which "12345678" fails, is off.
         let users = drive(Users::<User>::new(config().password_strength(0).unwrap()));
         let too_short = [
             "1234567".to_owned(),
-            "é".repeat(7), // 14 bytes, but 7 characters
+            "é".repeat(7),  // 14 bytes, but 7 characters
             "🦀".repeat(4), // 16 bytes, 4 characters
         ];
         let too_long = [
@@ -920,7 +1292,12 @@ manager_tests! {
         }
         assert_eq!(user_count!(db), 0);
 
-        let fine = ["12345678".to_owned(), "é".repeat(8), "a".repeat(4096), "é".repeat(2048)];
+        let fine = [
+            "12345678".to_owned(),
+            "é".repeat(8),
+            "a".repeat(4096),
+            "é".repeat(2048),
+        ];
         for (i, password) in fine.iter().enumerate() {
             let email = format!("accepted{i}@example.com");
             users.register(conn, &email, password).unwrap();
@@ -931,7 +1308,10 @@ manager_tests! {
         // The same bounds hold for every way of setting a password.
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         for password in too_short.iter().chain(&too_long) {
-            assert_err!(users.set_password(conn, &alice, password), UsersError::InvalidPassword(_));
+            assert_err!(
+                users.set_password(conn, &alice, password),
+                UsersError::InvalidPassword(_)
+            );
             assert_err!(
                 users.change_password(conn, &alice, PASSWORD, password),
                 UsersError::InvalidPassword(_)
@@ -940,7 +1320,7 @@ manager_tests! {
         assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
     }
 
-    fn register_refuses_a_weak_password_and_stores_nothing(conn, db) {
+    fn register_refuses_a_weak_password_and_stores_nothing(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         for weak in ["password", "qwertyuiop", "iloveyou123", "alice@example.com"] {
@@ -965,7 +1345,9 @@ manager_tests! {
         assert_eq!(user_count!(db), 0);
 
         // Neither is weak for another user, nor a strong password for this one.
-        users.register(conn, "someone@example.com", "Wolfenbüttel Quartet").unwrap();
+        users
+            .register(conn, "someone@example.com", "Wolfenbüttel Quartet")
+            .unwrap();
         let zygmunt = users.register(conn, email, PASSWORD).unwrap();
         assert_eq!(user_count!(db), 2);
         // Every new password is judged the same way, with the stored user's words.
@@ -984,7 +1366,7 @@ manager_tests! {
 
     // Deleting.
 
-    fn delete_removes_the_user_once(conn, db) {
+    fn delete_removes_the_user_once(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
@@ -993,7 +1375,10 @@ manager_tests! {
         users.delete(conn, alice.id).unwrap();
         assert_eq!(users.get(conn, alice.id).unwrap(), None);
         assert_eq!(users.find_by_email(conn, EMAIL).unwrap(), None);
-        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
+        assert_err!(
+            users.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::InvalidCredentials
+        );
         assert_err!(users.delete(conn, alice.id), UsersError::UserNotFound);
         assert_err!(users.delete(conn, Id::new()), UsersError::UserNotFound);
 
@@ -1005,7 +1390,7 @@ manager_tests! {
 
     // Verification.
 
-    fn verify_marks_the_user_verified(conn, db) {
+    fn verify_marks_the_user_verified(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
@@ -1013,17 +1398,26 @@ manager_tests! {
 
         let verified = users.verify(conn, &token).unwrap();
         assert!(verified.is_verified);
-        assert_eq!(User { is_verified: false, ..verified.clone() }, alice);
+        assert_eq!(
+            User {
+                is_verified: false,
+                ..verified.clone()
+            },
+            alice
+        );
         assert!(users::table
             .find(alice.id)
             .select(users::is_verified)
             .first::<bool>(db)
             .unwrap());
-        assert_err!(users.verification_token(&verified), UsersError::AlreadyVerified);
+        assert_err!(
+            users.verification_token(&verified),
+            UsersError::AlreadyVerified
+        );
         assert_err!(users.verify(conn, &token), UsersError::AlreadyVerified);
     }
 
-    fn a_verification_token_dies_with_an_email_change(conn, db) {
+    fn a_verification_token_dies_with_an_email_change(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
@@ -1031,38 +1425,57 @@ manager_tests! {
 
         let moved = users.set_email(conn, &alice, "alice@new.example").unwrap();
         assert_err!(users.verify(conn, &token), UsersError::InvalidToken);
-        assert!(!users.get(conn, alice.id).unwrap().expect("alice is stored").is_verified);
+        assert!(
+            !users
+                .get(conn, alice.id)
+                .unwrap()
+                .expect("alice is stored")
+                .is_verified
+        );
 
         // A token for the new address works.
-        let verified = users.verify(conn, &users.verification_token(&moved).unwrap()).unwrap();
+        let verified = users
+            .verify(conn, &users.verification_token(&moved).unwrap())
+            .unwrap();
         assert!(verified.is_verified);
     }
 
-    fn a_verification_token_dies_with_a_password_change(conn, db) {
+    fn a_verification_token_dies_with_a_password_change(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let token = users.verification_token(&alice).unwrap();
         let changed = users.set_password(conn, &alice, NEW_PASSWORD).unwrap();
         assert_err!(users.verify(conn, &token), UsersError::InvalidToken);
-        assert!(users.verify(conn, &users.verification_token(&changed).unwrap()).unwrap().is_verified);
+        assert!(
+            users
+                .verify(conn, &users.verification_token(&changed).unwrap())
+                .unwrap()
+                .is_verified
+        );
     }
 
     // Password reset.
 
-    fn password_reset_token_is_none_for_an_unknown_email(conn, db) {
+    fn password_reset_token_is_none_for_an_unknown_email(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         users.register(conn, EMAIL, PASSWORD).unwrap();
-        assert_eq!(users.password_reset_token(conn, "bob@example.com").unwrap(), None);
-        assert!(users.password_reset_token(conn, " ALICE@example.com").unwrap().is_some());
+        assert_eq!(
+            users.password_reset_token(conn, "bob@example.com").unwrap(),
+            None
+        );
+        assert!(users
+            .password_reset_token(conn, " ALICE@example.com")
+            .unwrap()
+            .is_some());
         assert_err!(
             users.password_reset_token(conn, "not an email"),
             UsersError::InvalidEmail(_)
         );
     }
 
-    fn reset_password_works_once(conn, db) {
+    fn reset_password_works_once(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
@@ -1072,14 +1485,20 @@ manager_tests! {
             .expect("alice has an account");
 
         // A password the rules refuse does not use the token up.
-        assert_err!(users.reset_password(conn, &token, "short"), UsersError::InvalidPassword(_));
+        assert_err!(
+            users.reset_password(conn, &token, "short"),
+            UsersError::InvalidPassword(_)
+        );
         assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
 
         let reset = users.reset_password(conn, &token, NEW_PASSWORD).unwrap();
         assert_eq!(reset.id, alice.id);
         assert_eq!(stored_hash!(db, alice.id), reset.password_hash);
         users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
-        assert_err!(users.authenticate(conn, EMAIL, PASSWORD), UsersError::InvalidCredentials);
+        assert_err!(
+            users.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::InvalidCredentials
+        );
 
         assert_err!(
             users.reset_password(conn, &token, "a third password"),
@@ -1088,12 +1507,17 @@ manager_tests! {
         users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
     }
 
-    fn a_reset_token_dies_when_the_password_changes(conn, db) {
+    fn a_reset_token_dies_when_the_password_changes(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
-        let token = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
-        users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD).unwrap();
+        let token = users
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
+        users
+            .change_password(conn, &alice, PASSWORD, NEW_PASSWORD)
+            .unwrap();
 
         assert_err!(
             users.reset_password(conn, &token, "a third password"),
@@ -1104,12 +1528,15 @@ manager_tests! {
 
     // Tokens.
 
-    fn a_token_of_one_purpose_is_useless_for_the_other(conn, db) {
+    fn a_token_of_one_purpose_is_useless_for_the_other(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let verification = users.verification_token(&alice).unwrap();
-        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        let reset = users
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
 
         assert_err!(users.verify(conn, &reset), UsersError::InvalidToken);
         assert_err!(
@@ -1124,27 +1551,39 @@ manager_tests! {
         users.reset_password(conn, &reset, NEW_PASSWORD).unwrap();
     }
 
-    fn a_token_signed_with_another_secret_is_invalid(conn, db) {
+    fn a_token_signed_with_another_secret_is_invalid(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let foreign = drive(Users::<User>::new(
-            UsersConfig::new(OTHER_SECRET).unwrap().argon2_params(8, 1, 1).unwrap(),
+            UsersConfig::new(OTHER_SECRET)
+                .unwrap()
+                .argon2_params(8, 1, 1)
+                .unwrap(),
         ));
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
 
         let verification = foreign.verification_token(&alice).unwrap();
-        let reset = foreign.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        let reset = foreign
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
         assert_err!(users.verify(conn, &verification), UsersError::InvalidToken);
-        assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::InvalidToken);
+        assert_err!(
+            users.reset_password(conn, &reset, NEW_PASSWORD),
+            UsersError::InvalidToken
+        );
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
     }
 
-    fn a_tampered_token_is_invalid(conn, db) {
+    fn a_tampered_token_is_invalid(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let verification = users.verification_token(&alice).unwrap();
-        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        let reset = users
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
 
         for token in [&verification, &reset] {
             let garbled = [
@@ -1167,7 +1606,7 @@ manager_tests! {
         users.reset_password(conn, &reset, NEW_PASSWORD).unwrap();
     }
 
-    fn an_expired_token_is_invalid(conn, db) {
+    fn an_expired_token_is_invalid(conn: _, db: _) {
         migrate(db);
         let users = drive(Users::<User>::new(
             config()
@@ -1176,47 +1615,75 @@ manager_tests! {
         ));
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let verification = users.verification_token(&alice).unwrap();
-        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        let reset = users
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
 
         assert_err!(users.verify(conn, &verification), UsersError::InvalidToken);
-        assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::InvalidToken);
+        assert_err!(
+            users.reset_password(conn, &reset, NEW_PASSWORD),
+            UsersError::InvalidToken
+        );
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
     }
 
-    fn the_tokens_of_a_deleted_user_are_invalid(conn, db) {
+    fn the_tokens_of_a_deleted_user_are_invalid(conn: _, db: _) {
         migrate(db);
         let users = drive(manager());
         let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
         let verification = users.verification_token(&alice).unwrap();
-        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        let reset = users
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
         users.delete(conn, alice.id).unwrap();
 
         assert_err!(users.verify(conn, &verification), UsersError::InvalidToken);
-        assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::InvalidToken);
+        assert_err!(
+            users.reset_password(conn, &reset, NEW_PASSWORD),
+            UsersError::InvalidToken
+        );
         assert_eq!(user_count!(db), 0);
     }
 
     // Hooks.
 
-    fn hooks_run_in_order_on_success_only(conn, db) {
+    fn hooks_run_in_order_on_success_only(conn: _, db: _) {
         migrate(db);
         let recorder = Recorder::default();
         let users = drive(manager().with_hooks(recorder.clone()));
 
         let alice = users.register(conn, "Alice@Example.com", PASSWORD).unwrap();
-        assert_err!(users.authenticate(conn, EMAIL, NEW_PASSWORD), UsersError::InvalidCredentials);
+        assert_err!(
+            users.authenticate(conn, EMAIL, NEW_PASSWORD),
+            UsersError::InvalidCredentials
+        );
         users.authenticate(conn, EMAIL, PASSWORD).unwrap();
-        let alice = users.verify(conn, &users.verification_token(&alice).unwrap()).unwrap();
         let alice = users
-            .update(conn, &User { display_name: Some("Alice".to_owned()), ..alice })
+            .verify(conn, &users.verification_token(&alice).unwrap())
+            .unwrap();
+        let alice = users
+            .update(
+                conn,
+                &User {
+                    display_name: Some("Alice".to_owned()),
+                    ..alice
+                },
+            )
             .unwrap();
         assert_err!(
             users.change_password(conn, &alice, NEW_PASSWORD, NEW_PASSWORD),
             UsersError::InvalidCredentials
         );
-        let alice = users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD).unwrap();
+        let alice = users
+            .change_password(conn, &alice, PASSWORD, NEW_PASSWORD)
+            .unwrap();
         let alice = users.set_password(conn, &alice, PASSWORD).unwrap();
-        let token = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
+        let token = users
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
         users.reset_password(conn, &token, NEW_PASSWORD).unwrap();
         assert_err!(users.delete(conn, Id::new()), UsersError::UserNotFound);
         users.delete(conn, alice.id).unwrap();
@@ -1240,7 +1707,7 @@ manager_tests! {
         );
     }
 
-    fn a_failing_validate_password_hook_refuses_the_password(conn, db) {
+    fn a_failing_validate_password_hook_refuses_the_password(conn: _, db: _) {
         migrate(db);
         let users = drive(manager().with_hooks(Recorder::failing("validate_password")));
         assert_err!(
@@ -1251,7 +1718,7 @@ manager_tests! {
         assert_eq!(user_count!(db), 0);
     }
 
-    fn a_failing_after_register_hook_stores_nothing(conn, db) {
+    fn a_failing_after_register_hook_stores_nothing(conn: _, db: _) {
         migrate(db);
         let recorder = Recorder::failing("after_register");
         let users = drive(manager().with_hooks(recorder.clone()));
@@ -1262,7 +1729,10 @@ manager_tests! {
         // The hook saw the inserted row, which the rollback then removed.
         assert_eq!(
             recorder.calls(),
-            ["validate_password", "after_register alice@example.com verified=false"]
+            [
+                "validate_password",
+                "after_register alice@example.com verified=false"
+            ]
         );
         assert_eq!(user_count!(db), 0);
         assert_eq!(drive(manager()).find_by_email(conn, EMAIL).unwrap(), None);
@@ -1271,7 +1741,7 @@ manager_tests! {
         assert_eq!(user_count!(db), 1);
     }
 
-    fn a_failing_before_delete_hook_keeps_the_user(conn, db) {
+    fn a_failing_before_delete_hook_keeps_the_user(conn: _, db: _) {
         migrate(db);
         let alice = drive(manager()).register(conn, EMAIL, PASSWORD).unwrap();
         let recorder = Recorder::failing("before_delete");
@@ -1280,19 +1750,28 @@ manager_tests! {
             users.delete(conn, alice.id),
             UsersError::Config(message) if message == "before_delete refused"
         );
-        assert_eq!(recorder.calls(), ["before_delete alice@example.com verified=false"]);
+        assert_eq!(
+            recorder.calls(),
+            ["before_delete alice@example.com verified=false"]
+        );
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice));
         assert_eq!(user_count!(db), 1);
     }
 
-    fn a_failing_after_hook_rolls_back_its_write(conn, db) {
+    fn a_failing_after_hook_rolls_back_its_write(conn: _, db: _) {
         migrate(db);
         let alice = drive(manager()).register(conn, EMAIL, PASSWORD).unwrap();
 
         let users = drive(manager().with_hooks(Recorder::failing("after_update")));
-        let requested = User { display_name: Some("Alice".to_owned()), ..alice.clone() };
+        let requested = User {
+            display_name: Some("Alice".to_owned()),
+            ..alice.clone()
+        };
         assert_err!(users.update(conn, &requested), UsersError::Config(_));
-        assert_err!(users.set_password(conn, &alice, NEW_PASSWORD), UsersError::Config(_));
+        assert_err!(
+            users.set_password(conn, &alice, NEW_PASSWORD),
+            UsersError::Config(_)
+        );
         assert_err!(
             users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD),
             UsersError::Config(_)
@@ -1305,22 +1784,37 @@ manager_tests! {
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()));
 
         let users = drive(manager().with_hooks(Recorder::failing("after_reset")));
-        let reset = users.password_reset_token(conn, EMAIL).unwrap().expect("a token");
-        assert_err!(users.reset_password(conn, &reset, NEW_PASSWORD), UsersError::Config(_));
+        let reset = users
+            .password_reset_token(conn, EMAIL)
+            .unwrap()
+            .expect("a token");
+        assert_err!(
+            users.reset_password(conn, &reset, NEW_PASSWORD),
+            UsersError::Config(_)
+        );
         assert_eq!(users.get(conn, alice.id).unwrap(), Some(alice.clone()));
 
         // Rolled back, so both tokens are still good.
         drive(manager()).verify(conn, &verification).unwrap();
-        drive(manager()).reset_password(conn, &reset, NEW_PASSWORD).unwrap();
-        drive(manager()).authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
+        drive(manager())
+            .reset_password(conn, &reset, NEW_PASSWORD)
+            .unwrap();
+        drive(manager())
+            .authenticate(conn, EMAIL, NEW_PASSWORD)
+            .unwrap();
     }
 
-    fn a_failing_after_login_hook_keeps_the_outdated_hash(conn, db) {
+    fn a_failing_after_login_hook_keeps_the_outdated_hash(conn: _, db: _) {
         migrate(db);
         let alice = drive(manager()).register(conn, EMAIL, PASSWORD).unwrap();
-        let current = drive(Users::<User>::new(UsersConfig::new(SECRET).unwrap())
-            .with_hooks(Recorder::failing("after_login")));
-        assert_err!(current.authenticate(conn, EMAIL, PASSWORD), UsersError::Config(_));
+        let current = drive(
+            Users::<User>::new(UsersConfig::new(SECRET).unwrap())
+                .with_hooks(Recorder::failing("after_login")),
+        );
+        assert_err!(
+            current.authenticate(conn, EMAIL, PASSWORD),
+            UsersError::Config(_)
+        );
         assert_eq!(stored_hash!(db, alice.id), alice.password_hash);
     }
 }

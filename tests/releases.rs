@@ -7,7 +7,9 @@ use diesel::prelude::*;
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use users_diesel::prelude::*;
 use users_diesel::{verify_schema, SchemaError, SchemaProblem};
-use users_tests::{applied, backend_tests, dialect_of, step_of, verify, CountRows, DescribeSchema};
+use users_tests::{
+    applied, backend_tests, dialect_of, step_of, test_cases, verify, CountRows, DescribeSchema,
+};
 
 /// The first release: defaults of every literal kind, one that needs quoting on each backend.
 mod r1 {
@@ -160,15 +162,22 @@ fn temp_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("users-releases-{}", uuid::Uuid::now_v7()))
 }
 
-backend_tests! {
-    fn a_revert_undoes_the_last_release_and_nothing_else(conn, db) {
+#[test_cases(backend_tests)]
+mod cases {
+    fn a_revert_undoes_the_last_release_and_nothing_else(conn: _, db: _) {
         release_1_with_rows!(conn);
         let release_1 = conn.describe();
         conn.run_pending_migrations(r2::migrations()).unwrap();
-        diesel::update(r2::roles::table).set(r2::roles::priority.eq(7)).execute(conn).unwrap();
+        diesel::update(r2::roles::table)
+            .set(r2::roles::priority.eq(7))
+            .execute(conn)
+            .unwrap();
         let release_2 = conn.describe();
         conn.run_pending_migrations(r3::migrations()).unwrap();
-        diesel::update(r3::users::table).set(r3::users::karma.eq(3)).execute(conn).unwrap();
+        diesel::update(r3::users::table)
+            .set(r3::users::karma.eq(3))
+            .execute(conn)
+            .unwrap();
         assert_ne!(conn.describe(), release_2);
 
         // diesel asks for the step of the highest version, the role model's of release 2; the
@@ -178,15 +187,27 @@ backend_tests! {
         assert_eq!(conn.describe(), release_2);
         verify::<r1::User, _>(conn);
         verify::<r2::Role, _>(conn);
-        let priorities: Vec<i32> = r2::roles::table.select(r2::roles::priority).load(conn).unwrap();
+        let priorities: Vec<i32> = r2::roles::table
+            .select(r2::roles::priority)
+            .load(conn)
+            .unwrap();
         assert_eq!(priorities, [7], "release 2's column keeps its values");
         let versions = applied(conn);
-        assert!(!versions.contains(&version_of::<r3::User, _>(conn)), "{versions:?}");
-        assert!(versions.contains(&version_of::<r2::Role, _>(conn)), "{versions:?}");
+        assert!(
+            !versions.contains(&version_of::<r3::User, _>(conn)),
+            "{versions:?}"
+        );
+        assert!(
+            versions.contains(&version_of::<r2::Role, _>(conn)),
+            "{versions:?}"
+        );
         assert_rows(conn);
 
         // Release 3 again is its one step; reverted again, the same one.
-        assert_eq!(conn.run_pending_migrations(r3::migrations()).unwrap().len(), 1);
+        assert_eq!(
+            conn.run_pending_migrations(r3::migrations()).unwrap().len(),
+            1
+        );
         verify::<r3::User, _>(conn);
         conn.revert_last_migration(r3::migrations()).unwrap();
         assert_eq!(conn.describe(), release_2);
@@ -199,12 +220,13 @@ backend_tests! {
         assert_rows(conn);
     }
 
-    fn a_database_made_by_the_previous_version_is_carried_forward(conn, db) {
+    fn a_database_made_by_the_previous_version_is_carried_forward(conn: _, db: _) {
         release_1_with_rows!(conn);
         let release_1 = conn.describe();
         conn.run_pending_migrations(r2::migrations()).unwrap();
         // The steps table as users-diesel made it before it recorded the order steps ran in.
-        conn.batch_execute("ALTER TABLE __users_schema_steps DROP COLUMN applied").unwrap();
+        conn.batch_execute("ALTER TABLE __users_schema_steps DROP COLUMN applied")
+            .unwrap();
         let release_2 = conn.describe();
 
         // Release 3 carries the table forward; its step is the last.
@@ -222,12 +244,13 @@ backend_tests! {
         let mut old = fresh_db();
         release_1_with_rows!(&mut *old);
         old.run_pending_migrations(r2::migrations()).unwrap();
-        old.batch_execute("ALTER TABLE __users_schema_steps DROP COLUMN applied").unwrap();
+        old.batch_execute("ALTER TABLE __users_schema_steps DROP COLUMN applied")
+            .unwrap();
         old.revert_last_migration(r2::migrations()).unwrap();
         assert_eq!(old.describe(), release_1);
     }
 
-    fn reverting_an_index_restores_the_column_defaults_included(conn, db) {
+    fn reverting_an_index_restores_the_column_defaults_included(conn: _, db: _) {
         release_1_with_rows!(conn);
         let release_1 = conn.describe();
         conn.run_pending_migrations(indexed::migrations()).unwrap();
@@ -251,13 +274,15 @@ backend_tests! {
         // The role model's step has the highest version; then the user model's.
         from_files.revert_last_migration(files()).unwrap();
         from_files.run_pending_migrations(files()).unwrap();
-        from_files.revert_migration(&*step_of::<indexed::User, _>()).unwrap();
+        from_files
+            .revert_migration(&*step_of::<indexed::User, _>())
+            .unwrap();
         assert_eq!(from_files.describe(), release_1);
         verify::<r1::User, _>(&mut *from_files);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    fn verify_schema_compares_defaults(conn, db) {
+    fn verify_schema_compares_defaults(conn: _, db: _) {
         release_1_with_rows!(conn);
         verify::<r1::User, _>(conn);
         let error = verify_schema::<other_defaults::User, _>(conn).unwrap_err();
@@ -265,19 +290,33 @@ backend_tests! {
             panic!("{error}");
         };
         assert_eq!(problems.len(), 4, "{error}");
-        assert!(problems.iter().all(|p| matches!(p, SchemaProblem::WrongDefault { .. })), "{error}");
+        assert!(
+            problems
+                .iter()
+                .all(|p| matches!(p, SchemaProblem::WrongDefault { .. })),
+            "{error}"
+        );
         for column in ["note", "score", "subscribed", "ratio"] {
-            assert!(error.to_string().contains(&format!("users.{column}: default is")), "{error}");
+            assert!(
+                error
+                    .to_string()
+                    .contains(&format!("users.{column}: default is")),
+                "{error}"
+            );
         }
 
         if dialect_of(conn) != users_diesel::Dialect::Sqlite {
-            conn.batch_execute("ALTER TABLE users ALTER COLUMN score DROP DEFAULT").unwrap();
+            conn.batch_execute("ALTER TABLE users ALTER COLUMN score DROP DEFAULT")
+                .unwrap();
             let error = verify_schema::<r1::User, _>(conn).unwrap_err().to_string();
-            assert!(error.contains("users.score: has no default, expected -1"), "{error}");
+            assert!(
+                error.contains("users.score: has no default, expected -1"),
+                "{error}"
+            );
         }
     }
 
-    fn a_database_built_from_the_files_reverts_by_either_path(conn, db) {
+    fn a_database_built_from_the_files_reverts_by_either_path(conn: _, db: _) {
         let dialect = dialect_of(conn);
         let dir = temp_dir();
         let files = || FileBasedMigrations::from_path(&dir).unwrap();
@@ -288,7 +327,10 @@ backend_tests! {
         let release_1 = conn.describe();
         r2::migrations().write_to(&dir, dialect).unwrap();
         conn.run_pending_migrations(files()).unwrap();
-        diesel::update(r2::roles::table).set(r2::roles::priority.eq(7)).execute(conn).unwrap();
+        diesel::update(r2::roles::table)
+            .set(r2::roles::priority.eq(7))
+            .execute(conn)
+            .unwrap();
         let release_2 = conn.describe();
         r3::migrations().write_to(&dir, dialect).unwrap();
         conn.run_pending_migrations(files()).unwrap();
@@ -298,7 +340,10 @@ backend_tests! {
         let reverted = conn.revert_last_migration(r3::migrations()).unwrap();
         assert_eq!(reverted.to_string(), version_of::<r3::User, _>(conn));
         assert_eq!(conn.describe(), release_2);
-        let priorities: Vec<i32> = r2::roles::table.select(r2::roles::priority).load(conn).unwrap();
+        let priorities: Vec<i32> = r2::roles::table
+            .select(r2::roles::priority)
+            .load(conn)
+            .unwrap();
         assert_eq!(priorities, [7]);
 
         // The files revert the next step, release 2's, and forget its record.
@@ -307,7 +352,10 @@ backend_tests! {
         assert_rows(conn);
 
         // The embedded path applies both again; the files revert the embedded steps too.
-        assert_eq!(conn.run_pending_migrations(r3::migrations()).unwrap().len(), 2);
+        assert_eq!(
+            conn.run_pending_migrations(r3::migrations()).unwrap().len(),
+            2
+        );
         verify::<r3::User, _>(conn);
         conn.revert_last_migration(files()).unwrap();
         verify::<r1::Role, _>(conn);
@@ -317,7 +365,7 @@ backend_tests! {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    fn a_step_from_files_that_recorded_nothing_is_refused_with_nothing_changed(conn, db) {
+    fn a_step_from_files_that_recorded_nothing_is_refused_with_nothing_changed(conn: _, db: _) {
         let dialect = dialect_of(conn);
         let dir = temp_dir();
         let files = || FileBasedMigrations::from_path(&dir).unwrap();
@@ -325,11 +373,18 @@ backend_tests! {
         conn.run_pending_migrations(files()).unwrap();
         release_1_with_rows!(conn);
         // As files written by an earlier users-diesel leave a database.
-        conn.batch_execute("DROP TABLE __users_schema_steps").unwrap();
+        conn.batch_execute("DROP TABLE __users_schema_steps")
+            .unwrap();
         let (schema, versions) = (conn.describe(), applied(conn));
 
-        let error = conn.revert_last_migration(r1::migrations()).unwrap_err().to_string();
-        assert!(error.contains("down.sql") && error.contains("nothing was changed"), "{error}");
+        let error = conn
+            .revert_last_migration(r1::migrations())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("down.sql") && error.contains("nothing was changed"),
+            "{error}"
+        );
         assert_eq!(conn.describe(), schema);
         assert_eq!(applied(conn), versions);
         assert_rows(conn);

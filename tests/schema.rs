@@ -6,7 +6,7 @@ use diesel::connection::SimpleConnection;
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use users_diesel::prelude::*;
 use users_diesel::{verify_schema, IntrospectSchema, SchemaError, SchemaProblem};
-use users_tests::{backend_tests, dialect_of, DescribeSchema};
+use users_tests::{backend_tests, dialect_of, test_cases, DescribeSchema};
 
 #[user_model(timestamps)]
 pub struct User {
@@ -58,28 +58,35 @@ fn applied<DB: diesel::backend::Backend>(conn: &mut impl MigrationHarness<DB>) -
         .collect()
 }
 
-backend_tests! {
-    fn migrated_database_verifies(conn, db) {
+#[test_cases(backend_tests)]
+mod cases {
+    fn migrated_database_verifies(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         assert_eq!(problems(conn), vec![]);
     }
 
-    fn unmigrated_database_reports_every_missing_table(conn, db) {
+    fn unmigrated_database_reports_every_missing_table(conn: _, db: _) {
         assert_eq!(
             problems(conn),
             vec![
                 SchemaProblem::MissingTable { table: "users" },
                 SchemaProblem::MissingTable { table: "roles" },
-                SchemaProblem::MissingTable { table: "user_roles" },
+                SchemaProblem::MissingTable {
+                    table: "user_roles"
+                },
             ]
         );
     }
 
-    fn dropped_retyped_and_nullable_columns_are_reported_together(conn, db) {
+    fn dropped_retyped_and_nullable_columns_are_reported_together(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let dialect = dialect_of(conn);
         let (users, roles) = (dialect.quote("users"), dialect.quote("roles"));
-        let text = if dialect == users_diesel::Dialect::Mysql { "VARCHAR(20)" } else { "TEXT" };
+        let text = if dialect == users_diesel::Dialect::Mysql {
+            "VARCHAR(20)"
+        } else {
+            "TEXT"
+        };
         conn.batch_execute(&format!(
             "ALTER TABLE {users} DROP COLUMN {display_name};
              ALTER TABLE {users} DROP COLUMN {token_count};
@@ -91,20 +98,43 @@ backend_tests! {
         ))
         .unwrap();
         let found = problems(conn);
-        let expected_integer = dialect.type_name(&users_diesel::schema::Column::new("token_count", users_diesel::schema::ColumnType::Integer), false);
-        let expected_text = dialect.type_name(&users_diesel::schema::Column::new("display_name", users_diesel::schema::ColumnType::Text), false);
-        let expected_small = dialect.type_name(&users_diesel::schema::Column::new("level", users_diesel::schema::ColumnType::SmallInt), false);
+        let expected_integer = dialect.type_name(
+            &users_diesel::schema::Column::new(
+                "token_count",
+                users_diesel::schema::ColumnType::Integer,
+            ),
+            false,
+        );
+        let expected_text = dialect.type_name(
+            &users_diesel::schema::Column::new(
+                "display_name",
+                users_diesel::schema::ColumnType::Text,
+            ),
+            false,
+        );
+        let expected_small = dialect.type_name(
+            &users_diesel::schema::Column::new("level", users_diesel::schema::ColumnType::SmallInt),
+            false,
+        );
         assert_eq!(
             found,
             vec![
-                SchemaProblem::MissingColumn { table: "users", column: "display_name", expected: expected_text },
+                SchemaProblem::MissingColumn {
+                    table: "users",
+                    column: "display_name",
+                    expected: expected_text
+                },
                 SchemaProblem::WrongType {
                     table: "users",
                     column: "token_count",
                     expected: expected_integer,
                     found: text.to_lowercase(),
                 },
-                SchemaProblem::MissingColumn { table: "roles", column: "level", expected: expected_small },
+                SchemaProblem::MissingColumn {
+                    table: "roles",
+                    column: "level",
+                    expected: expected_small
+                },
             ]
         );
         // One error, every problem in its message.
@@ -114,24 +144,32 @@ backend_tests! {
         assert!(message.contains("users.token_count: type is"), "{message}");
     }
 
-    fn nullability_differences_are_reported(conn, db) {
+    fn nullability_differences_are_reported(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let dialect = dialect_of(conn);
         let alter = match dialect {
-            users_diesel::Dialect::Postgres => "ALTER TABLE users ALTER COLUMN display_name SET NOT NULL",
+            users_diesel::Dialect::Postgres => {
+                "ALTER TABLE users ALTER COLUMN display_name SET NOT NULL"
+            }
             users_diesel::Dialect::Mysql => "ALTER TABLE users MODIFY display_name TEXT NOT NULL",
             // SQLite cannot change a column's constraints in place: replace the column.
-            users_diesel::Dialect::Sqlite => "ALTER TABLE users DROP COLUMN display_name; \
-                 ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT ''",
+            users_diesel::Dialect::Sqlite => {
+                "ALTER TABLE users DROP COLUMN display_name; \
+                 ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT ''"
+            }
         };
         conn.batch_execute(alter).unwrap();
         assert_eq!(
             problems(conn),
-            vec![SchemaProblem::WrongNullability { table: "users", column: "display_name", expected_nullable: true }]
+            vec![SchemaProblem::WrongNullability {
+                table: "users",
+                column: "display_name",
+                expected_nullable: true
+            }]
         );
     }
 
-    fn exported_migrations_make_the_same_schema_through_diesel_migrations(conn, db) {
+    fn exported_migrations_make_the_same_schema_through_diesel_migrations(conn: _, db: _) {
         let dir = std::env::temp_dir().join(format!("users-migrations-{}", uuid::Uuid::now_v7()));
         let written = migrations().write_to(&dir, dialect_of(conn)).unwrap();
         assert_eq!(written.len(), 2);
@@ -150,7 +188,10 @@ backend_tests! {
         assert!(!conn.describe().is_empty());
         // The same versions: the embedded migrations see the file-based ones as already run.
         assert_eq!(applied(conn), applied(&mut *embedded));
-        assert!(conn.run_pending_migrations(migrations()).unwrap().is_empty());
+        assert!(conn
+            .run_pending_migrations(migrations())
+            .unwrap()
+            .is_empty());
 
         // And the files' `down.sql` undo it all.
         let files = FileBasedMigrations::from_path(&dir).unwrap();

@@ -18,7 +18,7 @@ use users_diesel::{
     verify_schema, Connections, DatabaseThrottleStore, Dialect, Throttle, ThrottleSql,
     ThrottleStore, UsersHooks,
 };
-use users_tests::{backend_tests, dialect_of, manager_tests};
+use users_tests::{backend_tests, dialect_of, manager_tests, test_cases};
 
 #[user_model]
 pub struct User {
@@ -68,14 +68,18 @@ fn retry_after(result: Result<User, UsersError>) -> Duration {
     }
 }
 
-manager_tests! {
-    fn an_account_locks_after_the_limit_and_opens_after_the_lockout(conn, db) {
+#[test_cases(manager_tests)]
+mod cases {
+    fn an_account_locks_after_the_limit_and_opens_after_the_lockout(conn: _, db: _) {
         migrate(db);
         let users = drive(Users::<User>::new(config()));
         users.register(conn, EMAIL, PASSWORD).unwrap();
         for _ in 0..3 {
             let failed = users.authenticate(conn, EMAIL, WRONG);
-            assert!(matches!(failed, Err(UsersError::InvalidCredentials)), "{failed:?}");
+            assert!(
+                matches!(failed, Err(UsersError::InvalidCredentials)),
+                "{failed:?}"
+            );
         }
         let runs = users.hasher().verifications();
         // Locked: even the right password is refused, before any argon2 run, and the address
@@ -85,7 +89,9 @@ manager_tests! {
         assert_eq!(users.hasher().verifications(), runs);
 
         std::thread::sleep(wait + Duration::from_millis(50));
-        users.authenticate(conn, EMAIL, PASSWORD).expect("the lockout has ended");
+        users
+            .authenticate(conn, EMAIL, PASSWORD)
+            .expect("the lockout has ended");
         // The right password cleared the count: three more failures are needed to lock again.
         for _ in 0..2 {
             assert!(users.authenticate(conn, EMAIL, WRONG).is_err());
@@ -93,36 +99,45 @@ manager_tests! {
         users.authenticate(conn, EMAIL, PASSWORD).unwrap();
     }
 
-    fn failures_after_a_lockout_lock_for_twice_as_long(conn, db) {
+    fn failures_after_a_lockout_lock_for_twice_as_long(conn: _, db: _) {
         migrate(db);
         let users = drive(Users::<User>::new(config()));
         for _ in 0..3 {
-            assert!(users.authenticate(conn, "nobody@example.com", WRONG).is_err());
+            assert!(users
+                .authenticate(conn, "nobody@example.com", WRONG)
+                .is_err());
         }
         // An address without an account locks the same way: the answer reveals nothing.
         let first = retry_after(users.authenticate(conn, "nobody@example.com", WRONG));
         std::thread::sleep(first + Duration::from_millis(50));
         let failed = users.authenticate(conn, "nobody@example.com", WRONG);
-        assert!(matches!(failed, Err(UsersError::InvalidCredentials)), "{failed:?}");
+        assert!(
+            matches!(failed, Err(UsersError::InvalidCredentials)),
+            "{failed:?}"
+        );
         let second = retry_after(users.authenticate(conn, "nobody@example.com", WRONG));
         assert!(second > LOCKOUT && second <= 2 * LOCKOUT, "{second:?}");
     }
 
-    fn a_client_locks_after_failing_on_several_accounts(conn, db) {
+    fn a_client_locks_after_failing_on_several_accounts(conn: _, db: _) {
         migrate(db);
         let users = drive(Users::<User>::new(config()));
         users.register(conn, EMAIL, PASSWORD).unwrap();
         let client = Some("192.0.2.7");
         for i in 0..5 {
             let email = format!("guess{i}@example.com");
-            assert!(users.authenticate_from(conn, client, &email, WRONG).is_err());
+            assert!(users
+                .authenticate_from(conn, client, &email, WRONG)
+                .is_err());
         }
         retry_after(users.authenticate_from(conn, client, EMAIL, PASSWORD));
         // Another client, and the account itself, are not locked.
-        users.authenticate_from(conn, Some("192.0.2.8"), EMAIL, PASSWORD).unwrap();
+        users
+            .authenticate_from(conn, Some("192.0.2.8"), EMAIL, PASSWORD)
+            .unwrap();
     }
 
-    fn the_mail_cap_refuses_an_address_past_its_share(conn, db) {
+    fn the_mail_cap_refuses_an_address_past_its_share(conn: _, db: _) {
         migrate(db);
         let users = drive(Users::<User>::new(config()));
         for address in [EMAIL, "Alice@Example.com", EMAIL] {
@@ -130,14 +145,19 @@ manager_tests! {
         }
         match users.count_mail(EMAIL) {
             Err(UsersError::TooManyAttempts { retry_after }) => {
-                assert!(retry_after > Duration::from_secs(3500) && retry_after <= Duration::from_secs(3600));
+                assert!(
+                    retry_after > Duration::from_secs(3500)
+                        && retry_after <= Duration::from_secs(3600)
+                );
             }
             other => panic!("expected TooManyAttempts, got {other:?}"),
         }
-        users.count_mail("bob@example.com").expect("another address has its own share");
+        users
+            .count_mail("bob@example.com")
+            .expect("another address has its own share");
     }
 
-    fn a_flood_of_new_keys_unlocks_nothing(conn, db) {
+    fn a_flood_of_new_keys_unlocks_nothing(conn: _, db: _) {
         migrate(db);
         let store = users_diesel::MemoryThrottleStore::with_capacity(64);
         let users = drive(Users::<User>::new(config()).with_throttle_store(store));
@@ -159,7 +179,7 @@ manager_tests! {
         retry_after(users.authenticate(conn, EMAIL, PASSWORD));
     }
 
-    fn a_full_argon2_gate_refuses_with_overloaded_and_counts_no_failure(conn, db) {
+    fn a_full_argon2_gate_refuses_with_overloaded_and_counts_no_failure(conn: _, db: _) {
         migrate(db);
         let users = drive(Users::<User>::new(
             config().argon2_concurrency(1, 0).unwrap(),
@@ -168,41 +188,73 @@ manager_tests! {
         let slot = users.hasher().gate().enter().unwrap();
         for _ in 0..5 {
             let refused = users.authenticate(conn, EMAIL, WRONG);
-            assert!(matches!(refused, Err(UsersError::Overloaded)), "{refused:?}");
+            assert!(
+                matches!(refused, Err(UsersError::Overloaded)),
+                "{refused:?}"
+            );
         }
         let refused = users.register(conn, "bob@example.com", PASSWORD);
-        assert!(matches!(refused, Err(UsersError::Overloaded)), "{refused:?}");
+        assert!(
+            matches!(refused, Err(UsersError::Overloaded)),
+            "{refused:?}"
+        );
         drop(slot);
-        users.authenticate(conn, EMAIL, PASSWORD).expect("refusals were not failures");
+        users
+            .authenticate(conn, EMAIL, PASSWORD)
+            .expect("refusals were not failures");
         assert_eq!(users.hasher().gate().peak_running(), 1);
     }
 
-    fn an_unusable_stored_hash_costs_one_argon2_run_like_a_wrong_password(conn, db) {
+    fn an_unusable_stored_hash_costs_one_argon2_run_like_a_wrong_password(conn: _, db: _) {
         migrate(db);
         let users = drive(Users::<User>::new(config().login_limits(20, 20).unwrap()));
         users.register(conn, EMAIL, PASSWORD).unwrap();
-        users.authenticate(conn, "nobody@example.com", WRONG).unwrap_err(); // makes the dummy hash
+        users
+            .authenticate(conn, "nobody@example.com", WRONG)
+            .unwrap_err(); // makes the dummy hash
         let runs = users.hasher().verifications();
         users.authenticate(conn, EMAIL, WRONG).unwrap_err();
-        assert_eq!(users.hasher().verifications(), runs + 1, "a wrong password: one run");
+        assert_eq!(
+            users.hasher().verifications(),
+            runs + 1,
+            "a wrong password: one run"
+        );
         let bcrypt = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
-        for unusable in ["", "!", bcrypt, "$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$aGFzaGhhc2g"] {
-            diesel::update(users::table).set(users::password_hash.eq(unusable)).execute(db).unwrap();
+        for unusable in [
+            "",
+            "!",
+            bcrypt,
+            "$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$aGFzaGhhc2g",
+        ] {
+            diesel::update(users::table)
+                .set(users::password_hash.eq(unusable))
+                .execute(db)
+                .unwrap();
             let runs = users.hasher().verifications();
             let refused = users.authenticate(conn, EMAIL, PASSWORD);
-            assert!(matches!(refused, Err(UsersError::InvalidCredentials)), "{refused:?}");
-            assert_eq!(users.hasher().verifications(), runs + 1, "{unusable:?}: one run");
+            assert!(
+                matches!(refused, Err(UsersError::InvalidCredentials)),
+                "{refused:?}"
+            );
+            assert_eq!(
+                users.hasher().verifications(),
+                runs + 1,
+                "{unusable:?}: one run"
+            );
         }
     }
 
-    fn an_overlong_password_fails_without_an_argon2_run(conn, db) {
+    fn an_overlong_password_fails_without_an_argon2_run(conn: _, db: _) {
         migrate(db);
         let users = drive(Users::<User>::new(config()));
         users.register(conn, EMAIL, PASSWORD).unwrap();
         let runs = users.hasher().verifications();
         let huge = "x".repeat(config().password_max_bytes() + 1);
         let failed = users.authenticate(conn, EMAIL, &huge);
-        assert!(matches!(failed, Err(UsersError::InvalidCredentials)), "{failed:?}");
+        assert!(
+            matches!(failed, Err(UsersError::InvalidCredentials)),
+            "{failed:?}"
+        );
         assert_eq!(users.hasher().verifications(), runs);
     }
 }
@@ -212,53 +264,83 @@ manager_tests! {
 mod database {
     use super::*;
 
-    backend_tests! {
-        fn the_migrations_create_the_throttle_table_and_verify_it(conn, db) {
+    #[test_cases(backend_tests)]
+    mod cases_2 {
+        fn the_migrations_create_the_throttle_table_and_verify_it(conn: _, db: _) {
             migrate(conn);
             verify_schema::<Throttle, _>(conn).unwrap();
             verify_schema::<User, _>(conn).unwrap();
         }
 
-        fn database_counters_count_expire_hold_and_clear(unused, db) {
+        fn database_counters_count_expire_hold_and_clear(unused: _, db: _) {
             let mut conn = db.connect();
             migrate(&mut conn);
             let store = database_store(&conn, db.url());
             let t0 = std::time::SystemTime::now();
             let window = Duration::from_secs(10);
             assert_eq!(store.hit("k", t0, window).unwrap().hits, 1);
-            assert_eq!(store.hit("k", t0 + Duration::from_secs(5), window).unwrap().hits, 2);
-            assert_eq!(store.get("k", t0 + Duration::from_secs(14)).unwrap().unwrap().hits, 2);
+            assert_eq!(
+                store
+                    .hit("k", t0 + Duration::from_secs(5), window)
+                    .unwrap()
+                    .hits,
+                2
+            );
+            assert_eq!(
+                store
+                    .get("k", t0 + Duration::from_secs(14))
+                    .unwrap()
+                    .unwrap()
+                    .hits,
+                2
+            );
             assert_eq!(store.get("k", t0 + Duration::from_secs(15)).unwrap(), None);
-            assert_eq!(store.hit("k", t0 + Duration::from_secs(15), window).unwrap().hits, 1);
+            assert_eq!(
+                store
+                    .hit("k", t0 + Duration::from_secs(15), window)
+                    .unwrap()
+                    .hits,
+                1
+            );
             store.hold("k", t0 + Duration::from_secs(100)).unwrap();
-            assert!(store.get("k", t0 + Duration::from_secs(99)).unwrap().is_some());
+            assert!(store
+                .get("k", t0 + Duration::from_secs(99))
+                .unwrap()
+                .is_some());
             store.clear("k").unwrap();
             assert_eq!(store.get("k", t0).unwrap(), None);
             let long_key = format!("login:account:{}@example.com", "a".repeat(240));
             assert_eq!(store.hit(&long_key, t0, window).unwrap().hits, 1);
         }
 
-        fn two_managers_over_the_database_store_share_a_lockout_and_a_mail_cap(unused, db) {
+        fn two_managers_over_the_database_store_share_a_lockout_and_a_mail_cap(unused: _, db: _) {
             let (mut main, mut other) = (db.connect(), db.connect());
             let conn = &mut main;
             migrate(conn);
-            let first = Users::<User>::new(config()).with_throttle_store(database_store(&*conn, db.url()));
-            let second = Users::<User>::new(config()).with_throttle_store(database_store(&*conn, db.url()));
+            let first =
+                Users::<User>::new(config()).with_throttle_store(database_store(&*conn, db.url()));
+            let second =
+                Users::<User>::new(config()).with_throttle_store(database_store(&*conn, db.url()));
             first.register(conn, EMAIL, PASSWORD).unwrap();
             for manager in [&first, &second, &first] {
                 assert!(manager.authenticate(&mut other, EMAIL, WRONG).is_err());
             }
             let wait = retry_after(second.authenticate(conn, EMAIL, PASSWORD));
             std::thread::sleep(wait + Duration::from_millis(50));
-            first.authenticate(conn, EMAIL, PASSWORD).expect("the lockout has ended");
+            first
+                .authenticate(conn, EMAIL, PASSWORD)
+                .expect("the lockout has ended");
 
             for manager in [&first, &second, &first] {
                 manager.count_mail(EMAIL).unwrap();
             }
-            assert!(matches!(second.count_mail(EMAIL), Err(UsersError::TooManyAttempts { .. })));
+            assert!(matches!(
+                second.count_mail(EMAIL),
+                Err(UsersError::TooManyAttempts { .. })
+            ));
         }
 
-        fn an_operation_over_connections_holds_none_while_argon2_runs(unused, db) {
+        fn an_operation_over_connections_holds_none_while_argon2_runs(unused: _, db: _) {
             let mut conn = db.connect();
             migrate(&mut conn);
             let users = Users::<User>::new(config().argon2_concurrency(1, 4).unwrap());
@@ -267,54 +349,89 @@ mod database {
             let gate = users.hasher().gate();
             let slot = gate.enter().unwrap();
             std::thread::scope(|scope| {
-                let login = scope.spawn(|| users.authenticate_over(Shared(&shared), None, EMAIL, WRONG));
+                let login =
+                    scope.spawn(|| users.authenticate_over(Shared(&shared), None, EMAIL, WRONG));
                 while gate.waiting() == 0 {
                     assert!(!login.is_finished(), "the login reaches the gate");
                     std::thread::yield_now();
                 }
                 // The login loaded its user, gave the connection back and waits for argon2.
-                assert!(shared.try_lock().is_ok(), "the connection is free while the login waits");
+                assert!(
+                    shared.try_lock().is_ok(),
+                    "the connection is free while the login waits"
+                );
                 drop(slot);
                 let failed = login.join().unwrap();
-                assert!(matches!(failed, Err(UsersError::InvalidCredentials)), "{failed:?}");
+                assert!(
+                    matches!(failed, Err(UsersError::InvalidCredentials)),
+                    "{failed:?}"
+                );
             });
             let alice = users.authenticate_over(Shared(&shared), None, EMAIL, PASSWORD);
             let alice = alice.expect("the right password over the shared connection");
-            let changed = users.change_password_over(Shared(&shared), &alice, PASSWORD, NEW_PASSWORD, |user| {
-                user.display_name = Some("changed with the password".into());
-                Ok(())
-            });
-            assert_eq!(changed.unwrap().display_name.as_deref(), Some("changed with the password"));
+            let changed = users.change_password_over(
+                Shared(&shared),
+                &alice,
+                PASSWORD,
+                NEW_PASSWORD,
+                |user| {
+                    user.display_name = Some("changed with the password".into());
+                    Ok(())
+                },
+            );
+            assert_eq!(
+                changed.unwrap().display_name.as_deref(),
+                Some("changed with the password")
+            );
             // An edit that fails leaves the password as it was.
-            let refused = users.change_password_over(Shared(&shared), &alice, NEW_PASSWORD, PASSWORD, |_| {
-                Err(UsersError::Config("refused by the edit".into()))
-            });
+            let refused =
+                users.change_password_over(Shared(&shared), &alice, NEW_PASSWORD, PASSWORD, |_| {
+                    Err(UsersError::Config("refused by the edit".into()))
+                });
             assert!(matches!(refused, Err(UsersError::Config(_))), "{refused:?}");
             let kept = users.authenticate_over(Shared(&shared), None, EMAIL, NEW_PASSWORD);
             kept.expect("the password did not change");
         }
 
-        fn a_password_change_hashes_outside_the_transaction_and_rechecks(unused, db) {
+        fn a_password_change_hashes_outside_the_transaction_and_rechecks(unused: _, db: _) {
             let mut main = db.connect();
             let conn = &mut main;
             migrate(conn);
             // While the new password is hashed, another connection writes the row: it would wait
             // for the row lock (the database-wide write lock on SQLite) and time out if the hash
             // ran inside the transaction.
-            let written = WriteDuringHash::<_>::new(&*conn, db.url(), "UPDATE users SET display_name = 'written meanwhile'");
+            let written = WriteDuringHash::<_>::new(
+                &*conn,
+                db.url(),
+                "UPDATE users SET display_name = 'written meanwhile'",
+            );
             let users = Users::<User>::new(config()).with_hooks(written.clone());
             let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
-            let changed = users.change_password(conn, &alice, PASSWORD, NEW_PASSWORD).unwrap();
+            let changed = users
+                .change_password(conn, &alice, PASSWORD, NEW_PASSWORD)
+                .unwrap();
             assert_eq!(written.outcome(), Ok(()));
-            assert_eq!(changed.display_name.as_deref(), Some("written meanwhile"), "the row was reloaded");
+            assert_eq!(
+                changed.display_name.as_deref(),
+                Some("written meanwhile"),
+                "the row was reloaded"
+            );
             users.authenticate(conn, EMAIL, NEW_PASSWORD).unwrap();
 
             // A password changed while the new one was hashed wins: the change checked the current
             // password against a hash that is gone.
-            let replaced = WriteDuringHash::<_>::new(&*conn, db.url(), "UPDATE users SET password_hash = 'replaced meanwhile'");
+            let replaced = WriteDuringHash::<_>::new(
+                &*conn,
+                db.url(),
+                "UPDATE users SET password_hash = 'replaced meanwhile'",
+            );
             let users = Users::<User>::new(config()).with_hooks(replaced.clone());
-            let failed = users.change_password(conn, &changed, NEW_PASSWORD, "yet another long password");
-            assert!(matches!(failed, Err(UsersError::InvalidCredentials)), "{failed:?}");
+            let failed =
+                users.change_password(conn, &changed, NEW_PASSWORD, "yet another long password");
+            assert!(
+                matches!(failed, Err(UsersError::InvalidCredentials)),
+                "{failed:?}"
+            );
             assert_eq!(replaced.outcome(), Ok(()));
             let stored = users.get(conn, changed.id).unwrap().unwrap();
             assert_eq!(stored.password_hash, "replaced meanwhile");

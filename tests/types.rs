@@ -13,7 +13,7 @@ use diesel_migrations::MigrationHarness;
 use serde_json::{json, Value};
 use users_diesel::prelude::*;
 use users_diesel::verify_schema;
-use users_tests::{backend_tests, dialect_of};
+use users_tests::{backend_tests, dialect_of, test_cases};
 
 #[derive(Debug, Clone, Copy, PartialEq, UserEnum)]
 pub enum Plan {
@@ -107,17 +107,22 @@ fn fill(customer: &mut Customer, username: &str) {
     customer.maybe_plan = Some(Plan::Business);
 }
 
-backend_tests! {
-    fn every_mapped_type_migrates_and_verifies(conn, db) {
-        conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+#[test_cases(backend_tests)]
+mod cases {
+    fn every_mapped_type_migrates_and_verifies(conn: _, db: _) {
+        conn.run_pending_migrations(Migrations::new().with::<Customer>())
+            .unwrap();
         verify_schema::<Customer, _>(conn).unwrap();
     }
 
-    fn every_mapped_type_round_trips_through_the_store(conn, db) {
-        conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+    fn every_mapped_type_round_trips_through_the_store(conn: _, db: _) {
+        conn.run_pending_migrations(Migrations::new().with::<Customer>())
+            .unwrap();
         let users = users();
         let stored = users
-            .register_with(conn, "ada@example.com", "correct horse battery", |c| fill(c, "ada"))
+            .register_with(conn, "ada@example.com", "correct horse battery", |c| {
+                fill(c, "ada")
+            })
             .unwrap();
         let found = users.get(conn, stored.id).unwrap().unwrap();
         assert_eq!(found, stored);
@@ -149,11 +154,16 @@ backend_tests! {
         assert_eq!(users.get(conn, updated.id).unwrap().unwrap(), changed);
     }
 
-    fn plain_diesel_reads_and_filters_the_mapped_types(conn, db) {
-        conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
-        let mut customer = Customer::from_credentials(Id::new(), "cy@example.com".into(), "h".into());
+    fn plain_diesel_reads_and_filters_the_mapped_types(conn: _, db: _) {
+        conn.run_pending_migrations(Migrations::new().with::<Customer>())
+            .unwrap();
+        let mut customer =
+            Customer::from_credentials(Id::new(), "cy@example.com".into(), "h".into());
         fill(&mut customer, "cy");
-        diesel::insert_into(customers::table).values(customer.clone()).execute(conn).unwrap();
+        diesel::insert_into(customers::table)
+            .values(customer.clone())
+            .execute(conn)
+            .unwrap();
         let found: Customer = customers::table
             .filter(customers::plan.eq(Plan::ProMonthly))
             .select(Customer::as_select())
@@ -162,47 +172,78 @@ backend_tests! {
         assert_eq!(found, customer);
     }
 
-    fn a_value_outside_the_enum_is_refused_by_the_database(conn, db) {
-        conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+    fn a_value_outside_the_enum_is_refused_by_the_database(conn: _, db: _) {
+        conn.run_pending_migrations(Migrations::new().with::<Customer>())
+            .unwrap();
         let dialect = dialect_of(conn);
-        let mut customer = Customer::from_credentials(Id::new(), "dee@example.com".into(), "h".into());
+        let mut customer =
+            Customer::from_credentials(Id::new(), "dee@example.com".into(), "h".into());
         fill(&mut customer, "dee");
-        diesel::insert_into(customers::table).values(customer.clone()).execute(conn).unwrap();
+        diesel::insert_into(customers::table)
+            .values(customer.clone())
+            .execute(conn)
+            .unwrap();
         let result = conn.batch_execute(&format!(
             "UPDATE {} SET {} = 'platinum'",
             dialect.quote("customers"),
             dialect.quote("plan")
         ));
-        assert!(result.is_err(), "the CHECK constraint should refuse 'platinum'");
+        assert!(
+            result.is_err(),
+            "the CHECK constraint should refuse 'platinum'"
+        );
     }
 
-    fn a_taken_custom_unique_value_is_a_conflict_naming_the_column(conn, db) {
-        conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+    fn a_taken_custom_unique_value_is_a_conflict_naming_the_column(conn: _, db: _) {
+        conn.run_pending_migrations(Migrations::new().with::<Customer>())
+            .unwrap();
         let users = users();
         let first = users
-            .register_with(conn, "eve@example.com", "correct horse battery", |c| fill(c, "eve"))
+            .register_with(conn, "eve@example.com", "correct horse battery", |c| {
+                fill(c, "eve")
+            })
             .unwrap();
         let error = users
-            .register_with(conn, "eve2@example.com", "correct horse battery", |c| fill(c, "eve"))
+            .register_with(conn, "eve2@example.com", "correct horse battery", |c| {
+                fill(c, "eve")
+            })
             .unwrap_err();
-        assert!(matches!(error, UsersError::Conflict { column: "username" }), "{error:?}");
+        assert!(
+            matches!(error, UsersError::Conflict { column: "username" }),
+            "{error:?}"
+        );
         let error = users
             .register_with(conn, "eve3@example.com", "correct horse battery", |c| {
                 fill(c, "eve3");
                 c.maybe_external_id = first.maybe_external_id;
             })
             .unwrap_err();
-        assert!(matches!(error, UsersError::Conflict { column: "maybe_external_id" }), "{error:?}");
+        assert!(
+            matches!(
+                error,
+                UsersError::Conflict {
+                    column: "maybe_external_id"
+                }
+            ),
+            "{error:?}"
+        );
         let error = users
-            .register_with(conn, "EVE@example.com", "correct horse battery", |c| fill(c, "eve4"))
+            .register_with(conn, "EVE@example.com", "correct horse battery", |c| {
+                fill(c, "eve4")
+            })
             .unwrap_err();
         assert!(matches!(error, UsersError::EmailTaken), "{error:?}");
         let mut second = users
-            .register_with(conn, "fay@example.com", "correct horse battery", |c| fill(c, "fay"))
+            .register_with(conn, "fay@example.com", "correct horse battery", |c| {
+                fill(c, "fay")
+            })
             .unwrap();
         second.username = "eve".into();
         let error = users.update(conn, &second).unwrap_err();
-        assert!(matches!(error, UsersError::Conflict { column: "username" }), "{error:?}");
+        assert!(
+            matches!(error, UsersError::Conflict { column: "username" }),
+            "{error:?}"
+        );
     }
 }
 
@@ -283,10 +324,12 @@ mod prelude_only {
 mod beside_the_prelude {
     use super::*;
 
-    backend_tests! {
-        fn a_model_beside_the_prelude_alone_inserts_and_updates(conn, db) {
+    #[test_cases(backend_tests)]
+    mod cases_2 {
+        fn a_model_beside_the_prelude_alone_inserts_and_updates(conn: _, db: _) {
             use prelude_only::Customer as Bare;
-            conn.run_pending_migrations(Migrations::new().with::<Bare>()).unwrap();
+            conn.run_pending_migrations(Migrations::new().with::<Bare>())
+                .unwrap();
             let users: Users<Bare> = Users::new(UsersConfig::new([7u8; 32]).unwrap());
             let stored = users
                 .register_with(conn, "ada@example.com", "correct horse battery", |c| {
@@ -315,12 +358,16 @@ mod compared_in_plain_diesel {
 
     use super::*;
 
-    backend_tests! {
-        fn mapped_columns_compare_through_portable(conn, db) {
-            conn.run_pending_migrations(Migrations::new().with::<Customer>()).unwrap();
+    #[test_cases(backend_tests)]
+    mod cases_3 {
+        fn mapped_columns_compare_through_portable(conn: _, db: _) {
+            conn.run_pending_migrations(Migrations::new().with::<Customer>())
+                .unwrap();
             let users = users();
             let ada = users
-                .register_with(conn, "ada@example.com", "correct horse battery", |c| fill(c, "ada"))
+                .register_with(conn, "ada@example.com", "correct horse battery", |c| {
+                    fill(c, "ada")
+                })
                 .unwrap();
             let bob = users
                 .register_with(conn, "bob@example.com", "correct horse battery", |c| {
@@ -356,7 +403,10 @@ mod compared_in_plain_diesel {
                 assert_eq!(rich, ["bob"]);
             }
             let either: i64 = customers::table
-                .filter(customers::external_id.eq_any([Portable(ada.external_id), Portable(bob.external_id)]))
+                .filter(
+                    customers::external_id
+                        .eq_any([Portable(ada.external_id), Portable(bob.external_id)]),
+                )
                 .count()
                 .get_result(conn)
                 .unwrap();
@@ -372,7 +422,10 @@ mod compared_in_plain_diesel {
                 .select(diesel::dsl::max(customers::seen_at))
                 .first(conn)
                 .unwrap();
-            assert_eq!(latest.map(|t| t.0), Some(moment() + chrono::Duration::days(1)));
+            assert_eq!(
+                latest.map(|t| t.0),
+                Some(moment() + chrono::Duration::days(1))
+            );
             let earliest: Option<Portable<DateTime<Utc>>> = customers::table
                 .select(diesel::dsl::min(customers::seen_at))
                 .first(conn)

@@ -9,7 +9,7 @@ use diesel_migrations::MigrationHarness;
 use users_diesel::prelude::*;
 use users_diesel::schema::{Column, ColumnType, ForeignKey, Table};
 use users_diesel::{normalize_email, Dialect};
-use users_tests::{backend_tests, dialect_of};
+use users_tests::{backend_tests, dialect_of, test_cases};
 
 #[user_model]
 pub struct User {
@@ -145,27 +145,37 @@ fn account(owner: Id<User>) -> Account {
     }
 }
 
-backend_tests! {
-    fn migrations_run_once_and_revert(conn, db) {
+#[test_cases(backend_tests)]
+mod cases {
+    fn migrations_run_once_and_revert(conn: _, db: _) {
         let applied = conn.run_pending_migrations(migrations()).unwrap();
         assert_eq!(applied.len(), 4);
-        assert!(conn.run_pending_migrations(migrations()).unwrap().is_empty());
+        assert!(conn
+            .run_pending_migrations(migrations())
+            .unwrap()
+            .is_empty());
 
         for _ in 0..4 {
             conn.revert_last_migration(migrations()).unwrap();
         }
         let error = users::table.count().get_result::<i64>(conn);
-        assert!(error.is_err(), "the users table should be gone after reverting");
+        assert!(
+            error.is_err(),
+            "the users table should be gone after reverting"
+        );
 
         let reapplied = conn.run_pending_migrations(migrations()).unwrap();
         assert_eq!(reapplied.len(), 4);
         let staff = Staff::from_credentials(Id::new(), "staff@example.com".into(), "hash".into());
         Staff::insert(conn, &staff).unwrap();
-        assert_eq!(staff::table.find(staff.id).first::<Staff>(conn).unwrap(), staff);
+        assert_eq!(
+            staff::table.find(staff.id).first::<Staff>(conn).unwrap(),
+            staff
+        );
         assert_eq!(users::table.count().get_result::<i64>(conn).unwrap(), 0);
     }
 
-    fn every_column_type_round_trips(conn, db) {
+    fn every_column_type_round_trips(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let owner = User::insert(conn, &user("owner@example.com")).unwrap();
         let full = account(owner.id);
@@ -192,10 +202,13 @@ backend_tests! {
         assert_eq!(Account::find(conn, empty.id).unwrap(), Some(empty));
     }
 
-    fn custom_fields_take_their_defaults(conn, db) {
+    fn custom_fields_take_their_defaults(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let fresh = user("new@example.com");
-        assert_eq!((fresh.token_count, fresh.display_name.as_deref()), (0, None));
+        assert_eq!(
+            (fresh.token_count, fresh.display_name.as_deref()),
+            (0, None)
+        );
         assert!(fresh.is_active && !fresh.is_verified);
         assert_eq!(account(fresh.id).role_name, "guest");
 
@@ -216,12 +229,14 @@ backend_tests! {
         assert_eq!(bare.username, None);
     }
 
-    fn the_store_finds_updates_and_deletes(conn, db) {
+    fn the_store_finds_updates_and_deletes(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let alice = User::insert(conn, &user("alice@example.com")).unwrap();
         assert_eq!(User::find(conn, alice.id).unwrap().as_ref(), Some(&alice));
         assert_eq!(
-            User::find_by_email(conn, "alice@example.com").unwrap().as_ref(),
+            User::find_by_email(conn, "alice@example.com")
+                .unwrap()
+                .as_ref(),
             Some(&alice)
         );
         assert_eq!(User::find_by_email(conn, "bob@example.com").unwrap(), None);
@@ -234,32 +249,57 @@ backend_tests! {
         assert_eq!(User::update(conn, &renamed).unwrap(), renamed);
         assert_eq!(User::find(conn, alice.id).unwrap(), Some(renamed.clone()));
         // Setting an optional field back to None writes NULL.
-        let cleared = User { display_name: None, ..renamed };
+        let cleared = User {
+            display_name: None,
+            ..renamed
+        };
         User::update(conn, &cleared).unwrap();
         assert_eq!(User::find(conn, alice.id).unwrap(), Some(cleared));
 
         assert!(User::delete(conn, alice.id).unwrap());
         assert!(!User::delete(conn, alice.id).unwrap());
         assert_eq!(User::find(conn, alice.id).unwrap(), None);
-        assert!(matches!(User::update(conn, &alice), Err(UsersError::UserNotFound)));
+        assert!(matches!(
+            User::update(conn, &alice),
+            Err(UsersError::UserNotFound)
+        ));
     }
 
-    fn email_is_unique_across_case_variants(conn, db) {
+    fn email_is_unique_across_case_variants(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         User::insert(conn, &user("Carol@Example.com")).unwrap();
-        for variant in ["carol@example.com", "CAROL@EXAMPLE.COM", "  carol@Example.Com "] {
+        for variant in [
+            "carol@example.com",
+            "CAROL@EXAMPLE.COM",
+            "  carol@Example.Com ",
+        ] {
             let result = User::insert(conn, &user(variant));
-            assert!(matches!(result, Err(UsersError::EmailTaken)), "{variant}: {result:?}");
+            assert!(
+                matches!(result, Err(UsersError::EmailTaken)),
+                "{variant}: {result:?}"
+            );
         }
         // Changing another user's email to a taken one is refused the same way.
         let dave = User::insert(conn, &user("dave@example.com")).unwrap();
-        let clash = User { email: "carol@example.com".into(), ..dave };
-        assert!(matches!(User::update(conn, &clash), Err(UsersError::EmailTaken)));
+        let clash = User {
+            email: "carol@example.com".into(),
+            ..dave
+        };
+        assert!(matches!(
+            User::update(conn, &clash),
+            Err(UsersError::EmailTaken)
+        ));
         assert_eq!(users::table.count().get_result::<i64>(conn).unwrap(), 2);
 
         // A unique violation on another column is a conflict naming it, not EmailTaken.
-        let first = User { username: Some("erin".into()), ..user("erin@example.com") };
-        let second = User { username: Some("erin".into()), ..user("erin2@example.com") };
+        let first = User {
+            username: Some("erin".into()),
+            ..user("erin@example.com")
+        };
+        let second = User {
+            username: Some("erin".into()),
+            ..user("erin2@example.com")
+        };
         User::insert(conn, &first).unwrap();
         assert!(matches!(
             User::insert(conn, &second),
@@ -267,13 +307,16 @@ backend_tests! {
         ));
     }
 
-    fn timestamps_are_kept_by_the_store(conn, db) {
+    fn timestamps_are_kept_by_the_store(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let draft = Member::from_credentials(Id::new(), "tim@example.com".into(), "hash".into());
         let stored = Member::insert(conn, &draft).unwrap();
         assert!(stored.created_at >= draft.created_at);
         assert_eq!(stored.created_at, stored.updated_at);
-        assert_eq!(Member::find(conn, stored.id).unwrap().as_ref(), Some(&stored));
+        assert_eq!(
+            Member::find(conn, stored.id).unwrap().as_ref(),
+            Some(&stored)
+        );
 
         std::thread::sleep(std::time::Duration::from_millis(5));
         let edited = Member {
@@ -282,32 +325,46 @@ backend_tests! {
             ..stored.clone()
         };
         let updated = Member::update(conn, &edited).unwrap();
-        assert_eq!(updated.created_at, stored.created_at, "created_at never changes");
+        assert_eq!(
+            updated.created_at, stored.created_at,
+            "created_at never changes"
+        );
         assert!(updated.updated_at > stored.updated_at);
         assert_eq!(updated.nickname.as_deref(), Some("Tim"));
         assert_eq!(Member::find(conn, stored.id).unwrap(), Some(updated));
     }
 
-    fn transactions_roll_back_on_error(conn, db) {
+    fn transactions_roll_back_on_error(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
         let result: Result<(), UsersError> = User::transaction(conn, |conn| {
             User::insert(conn, &user("ghost@example.com"))?;
             Err(UsersError::InvalidToken)
         });
         assert!(matches!(result, Err(UsersError::InvalidToken)));
-        assert_eq!(User::find_by_email(conn, "ghost@example.com").unwrap(), None);
+        assert_eq!(
+            User::find_by_email(conn, "ghost@example.com").unwrap(),
+            None
+        );
     }
 
-    fn typed_ids_work_in_the_applications_tables(conn, db) {
+    fn typed_ids_work_in_the_applications_tables(conn: _, db: _) {
         conn.run_pending_migrations(migrations()).unwrap();
-        conn.batch_execute(&dialect_of(conn).create_table(&POSTS)).unwrap();
+        conn.batch_execute(&dialect_of(conn).create_table(&POSTS))
+            .unwrap();
         let alice = User::insert(conn, &user("alice@example.com")).unwrap();
         let bob = User::insert(conn, &user("bob@example.com")).unwrap();
         let posts: Vec<Post> = [(alice.id, "a1"), (alice.id, "a2"), (bob.id, "b1")]
             .into_iter()
-            .map(|(user_id, title)| Post { id: Id::new(), user_id, title: title.into() })
+            .map(|(user_id, title)| Post {
+                id: Id::new(),
+                user_id,
+                title: title.into(),
+            })
             .collect();
-        diesel::insert_into(posts::table).values(&posts).execute(conn).unwrap();
+        diesel::insert_into(posts::table)
+            .values(&posts)
+            .execute(conn)
+            .unwrap();
 
         // find and eq
         let found: User = users::table.find(bob.id).first(conn).unwrap();

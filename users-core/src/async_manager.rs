@@ -13,32 +13,10 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use std::time::SystemTime;
-
-use uuid::Uuid;
-
-use crate::factors::{check_totp, new_recovery_codes, new_totp, prove};
-use crate::listing::page_of;
-use crate::manager::decisions::{
-    all_names, any_names, deleted_or, lookup_name, new_role, renamed, LoginOutcome,
-};
-use crate::sessions::{refresh_outcome, RefreshOutcome};
 use crate::Proof;
 use crate::{
-    normalize_email, AsyncConnections, AsyncRoleStore, AsyncUserStore, NoRoles, PasswordHasher,
-    RoleModel, ThrottleStore, TokenPurpose, UserListing, UserModel, UserPage, UserQuery, Users,
-    UsersConfig, UsersError, UsersHooks,
-};
-use crate::{
-    AsyncOAuthAccountStore, OAuthAccountRecord, OAuthSignIn, ProviderIdentity, ProviderTokens,
-};
-use crate::{
-    AsyncSecondFactorStore, PasskeyRecord, SecondFactorChallenge, SecondFactorMethod,
-    SecondFactorProof, SecondFactorRecord, TotpEnrollment,
-};
-use crate::{
-    AsyncSessionStore, OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionTokens,
-    StoredSession,
+    NoRoles, PasswordHasher, RoleModel, ThrottleStore, UserModel, Users, UsersConfig, UsersError,
+    UsersHooks,
 };
 
 /// The user manager over async connections: every operation of [`Users`], with the same names,
@@ -46,7 +24,7 @@ use crate::{
 ///
 /// It wraps a [`Users`] in an [`Arc`], so cloning it is cheap: keep one in your web
 /// framework's state. Each operation takes the connection as `&mut C`, for any async connection
-/// `C` the model has an [`AsyncUserStore`] (and, for roles, an
+/// `C` the model has an [`AsyncUserStore`](crate::AsyncUserStore) (and, for roles, an
 /// [`AsyncRoleStore`](crate::AsyncRoleStore)) for; with users-diesel these are the connections
 /// of `users_diesel::asynchronous`, and a pooled one is passed as `&mut *pooled`.
 ///
@@ -193,7 +171,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<(), UsersError> {
         let client = client.map(str::to_owned);
         blocking!(async, self, [address], |users| users
-            .count_mail_from(client.as_deref(), &address))
+            .count_mail_from(client.as_deref(), address))
     }
 
     /// The first half of the guarded check, for a check made outside users-core: as
@@ -270,13 +248,13 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     }
 
     /// The manager whose decision methods the operations call: the wrapped one.
-    fn decisions(&self) -> &Users<U, R> {
+    pub(crate) fn decisions(&self) -> &Users<U, R> {
         &self.users
     }
 
     /// Runs a decision that costs argon2 work on Tokio's blocking pool. A panic in it resumes
     /// here, as it would have in a sync call.
-    async fn blocking<T>(
+    pub(crate) async fn blocking<T>(
         &self,
         decision: impl FnOnce(&Users<U, R>) -> Result<T, UsersError> + Send + 'static,
     ) -> Result<T, UsersError>
@@ -296,26 +274,6 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         }
     }
 }
-
-user_operations!(
-    async,
-    AsyncUsers,
-    AsyncUserStore,
-    AsyncConnections,
-    AsyncSessionStore,
-    AsyncSecondFactorStore,
-    AsyncOAuthAccountStore
-);
-role_operations!(async, AsyncUsers, AsyncUserStore, AsyncRoleStore);
-session_operations!(async, AsyncUsers, AsyncUserStore, AsyncSessionStore);
-factor_operations!(async, AsyncUsers, AsyncUserStore, AsyncSecondFactorStore);
-oauth_operations!(
-    async,
-    AsyncUsers,
-    AsyncUserStore,
-    AsyncOAuthAccountStore,
-    AsyncSecondFactorStore
-);
 
 /// A copy of a password (or of another input) for a blocking task, wiped when the task drops it.
 pub(crate) fn secret(password: &str) -> Zeroizing<String> {

@@ -14,29 +14,12 @@ pub use throttling::{client_key, GuardKeys, Proof, ProofOutcome, MAX_CLIENT_KEY_
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
-
-use decisions::{all_names, any_names, deleted_or, lookup_name, new_role, renamed, LoginOutcome};
-
 use std::time::SystemTime;
 
-use uuid::Uuid;
-
-use crate::factors::{check_totp, new_recovery_codes, new_totp, prove, SecretBox};
-use crate::listing::page_of;
-use crate::sessions::{refresh_outcome, RefreshOutcome};
+use crate::factors::SecretBox;
 use crate::{
-    normalize_email, Connections, MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel,
-    RoleStore, ThrottleStore, TokenPurpose, TokenSigner, UserListing, UserModel, UserPage,
-    UserQuery, UserStore, UsersConfig, UsersError, UsersHooks,
-};
-use crate::{OAuthAccountRecord, OAuthAccountStore, OAuthSignIn, ProviderIdentity, ProviderTokens};
-use crate::{
-    OpenedToken, SessionCheck, SessionOrigin, SessionPolicy, SessionStore, SessionTokens,
-    StoredSession,
-};
-use crate::{
-    PasskeyRecord, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
-    SecondFactorRecord, SecondFactorStore, TotpEnrollment, SECOND_FACTOR_TOKEN_LIFETIME,
+    MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel, ThrottleStore, TokenSigner,
+    UserModel, UsersConfig, UsersHooks, SECOND_FACTOR_TOKEN_LIFETIME,
 };
 
 /// The user manager: every operation on users, for the user model `U` and the role model `R`.
@@ -212,7 +195,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     }
 
     /// The manager whose decision methods the operations call: this one.
-    fn decisions(&self) -> &Self {
+    pub(crate) fn decisions(&self) -> &Self {
         self
     }
 
@@ -228,20 +211,6 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
             .issue_second_factor(user, version, now, SECOND_FACTOR_TOKEN_LIFETIME)
     }
 }
-
-user_operations!(
-    sync,
-    Users,
-    UserStore,
-    Connections,
-    SessionStore,
-    SecondFactorStore,
-    OAuthAccountStore
-);
-role_operations!(sync, Users, UserStore, RoleStore);
-session_operations!(sync, Users, UserStore, SessionStore);
-factor_operations!(sync, Users, UserStore, SecondFactorStore);
-oauth_operations!(sync, Users, UserStore, OAuthAccountStore, SecondFactorStore);
 
 impl<U: UserModel, R: RoleModel> Clone for Users<U, R> {
     fn clone(&self) -> Self {

@@ -9,6 +9,7 @@ mod ctxt;
 mod entry;
 mod expand;
 mod fallback;
+mod flavors;
 mod types;
 mod user_enum;
 mod valid;
@@ -44,6 +45,16 @@ pub fn role_model(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(UserEnum, attributes(user_enum))]
 pub fn user_enum(item: TokenStream) -> TokenStream {
     user_enum::expand_user_enum(item.into()).into()
+}
+
+/// Internal to `users-core`: emits an `impl` block of manager operations, written as async
+/// methods of `AsyncUsers`, in both flavors (see the `flavors` module). Not for applications.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn flavors(attr: TokenStream, item: TokenStream) -> TokenStream {
+    flavors::expand(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 #[cfg(test)]
