@@ -138,7 +138,7 @@ impl Recorder {
                 user.email, user.is_verified
             ));
         if self.fail == Some(hook) {
-            Err(UsersError::Config(format!("{hook} refused")))
+            Err(UsersError::config("hooks", format!("{hook} refused")))
         } else {
             Ok(())
         }
@@ -1724,7 +1724,7 @@ mod cases {
         let users = drive(manager().with_hooks(recorder.clone()));
         assert_err!(
             users.register(conn, EMAIL, PASSWORD),
-            UsersError::Config(message) if message == "after_register refused"
+            UsersError::Config(error) if error.reason() == "after_register refused"
         );
         // The hook saw the inserted row, which the rollback then removed.
         assert_eq!(
@@ -1748,7 +1748,7 @@ mod cases {
         let users = drive(manager().with_hooks(recorder.clone()));
         assert_err!(
             users.delete(conn, alice.id),
-            UsersError::Config(message) if message == "before_delete refused"
+            UsersError::Config(error) if error.reason() == "before_delete refused"
         );
         assert_eq!(
             recorder.calls(),

@@ -386,7 +386,7 @@ mod database {
             // An edit that fails leaves the password as it was.
             let refused =
                 users.change_password_over(Shared(&shared), &alice, NEW_PASSWORD, PASSWORD, |_| {
-                    Err(UsersError::Config("refused by the edit".into()))
+                    Err(UsersError::config("hooks", "refused by the edit"))
                 });
             assert!(matches!(refused, Err(UsersError::Config(_))), "{refused:?}");
             let kept = users.authenticate_over(Shared(&shared), None, EMAIL, NEW_PASSWORD);

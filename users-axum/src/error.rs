@@ -617,7 +617,7 @@ mod tests {
                 "too_many_attempts",
             ),
             (UsersError::Overloaded, 503, "overloaded"),
-            (UsersError::Config("x".into()), 500, "internal"),
+            (UsersError::config("secret", "x"), 500, "internal"),
         ];
         for (error, status, code) in cases {
             let api = ApiError::from(error);

@@ -4,7 +4,7 @@
 //!
 //! A ceremony's state (the challenge, and what the server expects back) goes to the client
 //! sealed: XChaCha20-Poly1305 under a key derived from the application secret
-//! ([`SecretBox`]), bound to the ceremony's kind and user, with an expiry of five minutes
+//! ([`Sealer`]), bound to the ceremony's kind and user, with an expiry of five minutes
 //! inside. The client hands it back with its answer; a state altered, forged, from another
 //! ceremony or another user's, or expired, does not open. No process keeps ceremonies in
 //! memory, so the two halves may reach different processes.
@@ -21,7 +21,7 @@ use base64::Engine as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use users_diesel::{PasskeyRecord, Proof, SecretBox, UserModel, UsersError, Uuid};
+use users_diesel::{PasskeyRecord, Proof, Sealer, UserModel, UsersError, Uuid};
 use webauthn_rs::prelude::{
     Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Url,
@@ -45,7 +45,7 @@ const MAX_CREDENTIAL_ID_CHARS: usize = 683;
 /// The relying party: the site passkeys are bound to.
 pub(crate) struct Passkeys {
     webauthn: Webauthn,
-    sealer: SecretBox,
+    sealer: Sealer,
 }
 
 impl Passkeys {
@@ -54,7 +54,7 @@ impl Passkeys {
         rp_origin: &str,
         config: &users_diesel::UsersConfig,
     ) -> Result<Self, UsersError> {
-        let bad = |what: String| UsersError::Config(format!("passkeys: {what}"));
+        let bad = |what: String| UsersError::config("passkeys", what);
         let origin =
             Url::parse(rp_origin).map_err(|error| bad(format!("{rp_origin:?}: {error}")))?;
         let webauthn = WebauthnBuilder::new(rp_id, &origin)
@@ -62,7 +62,7 @@ impl Passkeys {
             .map_err(|error| bad(format!("{rp_id:?} and {rp_origin:?}: {error}")))?;
         Ok(Passkeys {
             webauthn,
-            sealer: SecretBox::new(config),
+            sealer: Sealer::new(config),
         })
     }
 

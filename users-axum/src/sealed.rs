@@ -1,13 +1,13 @@
 //! State handed to the client sealed, to come back with its next request: a passkey ceremony's,
 //! a provider sign-in's. JSON with an expiry inside, sealed with XChaCha20-Poly1305 under a key
-//! derived from the application secret ([`SecretBox`]) for a context that says what it is for,
+//! derived from the application secret ([`Sealer`]) for a context that says what it is for,
 //! so no process keeps it and the two halves of a flow may reach different processes.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use users_diesel::SecretBox;
+use users_diesel::Sealer;
 
 use crate::ApiError;
 
@@ -20,7 +20,7 @@ struct Sealed<T> {
 
 /// `state` sealed for `context`, expiring after `lifetime`.
 pub(crate) fn seal<T: Serialize>(
-    sealer: &SecretBox,
+    sealer: &Sealer,
     context: &[u8],
     state: &T,
     lifetime: Duration,
@@ -36,7 +36,7 @@ pub(crate) fn seal<T: Serialize>(
 /// The state `seal` sealed for `context`, if it is intact and unexpired; `None` if it was
 /// altered, sealed for another context or under a secret no longer configured, or expired.
 pub(crate) fn open<T: DeserializeOwned>(
-    sealer: &SecretBox,
+    sealer: &Sealer,
     context: &[u8],
     sealed: &str,
 ) -> Option<T> {

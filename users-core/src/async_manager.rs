@@ -267,9 +267,10 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             Err(error) => match error.try_into_panic() {
                 Ok(panic) => resume_unwind(panic),
                 // Only a runtime shutting down cancels a blocking task.
-                Err(error) => Err(UsersError::Config(format!(
-                    "the password hashing task did not run: {error}"
-                ))),
+                Err(error) => Err(UsersError::config(
+                    "runtime",
+                    format!("the password hashing task did not run: {error}"),
+                )),
             },
         }
     }

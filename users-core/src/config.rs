@@ -74,10 +74,13 @@ impl UsersConfig {
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, UsersError> {
         let secret = secret.as_ref();
         if secret.len() < MIN_SECRET_BYTES {
-            return Err(UsersError::Config(format!(
-                "the secret has {} bytes, it needs at least {MIN_SECRET_BYTES}",
-                secret.len()
-            )));
+            return Err(UsersError::config(
+                "secret",
+                format!(
+                    "the secret has {} bytes, it needs at least {MIN_SECRET_BYTES}",
+                    secret.len()
+                ),
+            ));
         }
         Ok(UsersConfig {
             secret: Zeroizing::new(secret.to_vec()),
@@ -114,10 +117,13 @@ impl UsersConfig {
         parallelism: u32,
     ) -> Result<Self, UsersError> {
         let invalid = |reason: &dyn fmt::Display| {
-            UsersError::Config(format!(
-                "invalid argon2 parameters (memory {memory_kib} KiB, {iterations} iterations, \
+            UsersError::config(
+                "argon2_params",
+                format!(
+                    "invalid argon2 parameters (memory {memory_kib} KiB, {iterations} iterations, \
                  parallelism {parallelism}): {reason}"
-            ))
+                ),
+            )
         };
         // argon2 multiplies the lanes by 8 unchecked, so an absurd value must not reach it.
         if parallelism > Params::MAX_P_COST {
@@ -160,7 +166,8 @@ impl UsersConfig {
     /// [`UsersError::Config`] if `running` is zero.
     pub fn argon2_concurrency(mut self, running: usize, queued: usize) -> Result<Self, UsersError> {
         if running == 0 {
-            return Err(UsersError::Config(
+            return Err(UsersError::config(
+                "argon2_concurrency",
                 "at least one argon2 run must be allowed at a time".to_owned(),
             ));
         }
@@ -181,7 +188,8 @@ impl UsersConfig {
     /// [`UsersError::Config`] if either is zero.
     pub fn login_limits(mut self, per_account: u32, per_client: u32) -> Result<Self, UsersError> {
         if per_account == 0 || per_client == 0 {
-            return Err(UsersError::Config(
+            return Err(UsersError::config(
+                "login_limits",
                 "login limits must allow at least one attempt".to_owned(),
             ));
         }
@@ -207,7 +215,7 @@ impl UsersConfig {
     /// [`UsersError::Config`] if `first` is zero or longer than `longest`.
     pub fn login_lockout(mut self, first: Duration, longest: Duration) -> Result<Self, UsersError> {
         if first.is_zero() || first > longest {
-            return Err(UsersError::Config(format!(
+            return Err(UsersError::config("login_lockout", format!(
                 "the first lockout ({first:?}) must be positive and at most the longest ({longest:?})"
             )));
         }
@@ -226,7 +234,8 @@ impl UsersConfig {
     /// [`UsersError::Config`] if `per_address` is zero or `window` is.
     pub fn mail_limit(mut self, per_address: u32, window: Duration) -> Result<Self, UsersError> {
         if per_address == 0 || window.is_zero() {
-            return Err(UsersError::Config(
+            return Err(UsersError::config(
+                "mail_limit",
                 "the mail limit must allow at least one mail in a positive window".to_owned(),
             ));
         }
@@ -245,7 +254,8 @@ impl UsersConfig {
     /// [`UsersError::Config`] if `per_client` is zero.
     pub fn mail_client_limit(mut self, per_client: u32) -> Result<Self, UsersError> {
         if per_client == 0 {
-            return Err(UsersError::Config(
+            return Err(UsersError::config(
+                "mail_client_limit",
                 "the mail limit per client must allow at least one mail".to_owned(),
             ));
         }
@@ -277,14 +287,18 @@ impl UsersConfig {
         max_bytes: usize,
     ) -> Result<Self, UsersError> {
         if min_chars == 0 {
-            return Err(UsersError::Config(
+            return Err(UsersError::config(
+                "password_length",
                 "the minimum password length must be at least one character".to_owned(),
             ));
         }
         if max_bytes < min_chars {
-            return Err(UsersError::Config(format!(
+            return Err(UsersError::config(
+                "password_length",
+                format!(
                 "no password can have at least {min_chars} characters and at most {max_bytes} bytes"
-            )));
+            ),
+            ));
         }
         self.password_min_chars = min_chars;
         self.password_max_bytes = max_bytes;
@@ -323,9 +337,10 @@ impl UsersConfig {
     /// [`UsersError::Config`] if `min_score` is above 4.
     pub fn password_strength(mut self, min_score: u8) -> Result<Self, UsersError> {
         if min_score > 4 {
-            return Err(UsersError::Config(format!(
-                "the password strength score goes from 0 to 4, not {min_score}"
-            )));
+            return Err(UsersError::config(
+                "password_strength",
+                format!("the password strength score goes from 0 to 4, not {min_score}"),
+            ));
         }
         self.password_min_score = min_score;
         Ok(self)
@@ -350,10 +365,13 @@ impl UsersConfig {
             .map(|secret| {
                 let secret = secret.as_ref();
                 if secret.len() < MIN_SECRET_BYTES {
-                    return Err(UsersError::Config(format!(
-                        "a previous secret has {} bytes, it needs at least {MIN_SECRET_BYTES}",
-                        secret.len()
-                    )));
+                    return Err(UsersError::config(
+                        "previous_secrets",
+                        format!(
+                            "a previous secret has {} bytes, it needs at least {MIN_SECRET_BYTES}",
+                            secret.len()
+                        ),
+                    ));
                 }
                 Ok(Zeroizing::new(secret.to_vec()))
             })
@@ -542,7 +560,9 @@ mod tests {
     #[test]
     fn rejects_a_short_secret_with_a_clear_message() {
         let error = UsersConfig::new(&SECRET.as_bytes()[..31]).unwrap_err();
-        assert!(matches!(&error, UsersError::Config(message) if message.contains("at least 32")));
+        assert!(
+            matches!(&error, UsersError::Config(error) if error.setting() == "secret" && error.reason().contains("at least 32"))
+        );
         assert!(!error.to_string().contains(&SECRET[..31]));
         assert!(UsersConfig::new(SECRET.as_bytes()).is_ok());
         assert!(UsersConfig::new([7u8; 64]).is_ok());

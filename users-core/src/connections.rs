@@ -34,7 +34,7 @@ use crate::UsersError;
 ///     type Connection<'a> = MutexGuard<'a, C> where Self: 'a;
 ///
 ///     fn connection(&mut self) -> Result<MutexGuard<'_, C>, UsersError> {
-///         self.0.lock().map_err(|_| UsersError::Config("poisoned".into()))
+///         self.0.lock().map_err(|_| UsersError::config("connections", "poisoned"))
 ///     }
 /// }
 ///

@@ -77,9 +77,11 @@ pub enum UsersError {
     /// than queued without bound. Retrying after a second is reasonable.
     #[error("the server is busy hashing passwords, retry shortly")]
     Overloaded,
-    /// The configuration is unusable (for example a secret shorter than 32 bytes).
+    /// The configuration is unusable (for example a secret shorter than 32 bytes), or the
+    /// deployment cannot do what was asked (no store for sessions, no blocking pool); the
+    /// [`ConfigError`] names the setting and says why.
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(ConfigError),
     /// Unlinking this provider account would leave the user no way to sign in (no usable
     /// password, no other linked account, no passkey): set a password (the reset flow) or link
     /// another provider first.
@@ -91,8 +93,50 @@ pub enum UsersError {
 }
 
 impl UsersError {
+    /// A [`UsersError::Config`] about `setting`: see [`ConfigError::new`].
+    pub fn config(setting: &'static str, reason: impl Into<String>) -> Self {
+        UsersError::Config(ConfigError::new(setting, reason))
+    }
+
     /// Wraps a database driver's error as [`UsersError::Database`].
     pub fn database(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         UsersError::Database(error.into())
+    }
+}
+
+/// What is wrong with the configuration: the setting it concerns (a builder method such as
+/// `"argon2_params"`, or an area such as `"oauth"` or `"stores"`) and why, in words safe to log.
+///
+/// ```
+/// # use users_core::{UsersConfig, UsersError};
+/// let Err(UsersError::Config(error)) = UsersConfig::new(b"short") else { unreachable!() };
+/// assert_eq!(error.setting(), "secret");
+/// assert!(error.reason().contains("at least 32"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {reason}")]
+pub struct ConfigError {
+    setting: &'static str,
+    reason: String,
+}
+
+impl ConfigError {
+    /// The error of `setting`, for `reason`. Hooks and stores of an application may use it
+    /// too, for what their own setting forbids.
+    pub fn new(setting: &'static str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            setting,
+            reason: reason.into(),
+        }
+    }
+
+    /// The setting (or area) at fault.
+    pub fn setting(&self) -> &'static str {
+        self.setting
+    }
+
+    /// Why it is at fault.
+    pub fn reason(&self) -> &str {
+        &self.reason
     }
 }

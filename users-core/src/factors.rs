@@ -211,8 +211,9 @@ impl TotpEnrollment {
     /// [`UsersError::Config`] if the URI is too long for a QR code, which an enrolment's never is.
     #[cfg(feature = "qr")]
     pub fn qr_svg(&self) -> Result<String, UsersError> {
-        let code = qrcode::QrCode::new(self.otpauth_uri.as_bytes())
-            .map_err(|error| UsersError::Config(format!("no QR code for the URI: {error}")))?;
+        let code = qrcode::QrCode::new(self.otpauth_uri.as_bytes()).map_err(|error| {
+            UsersError::config("qr", format!("no QR code for the URI: {error}"))
+        })?;
         Ok(code
             .render::<qrcode::render::svg::Color<'_>>()
             .min_dimensions(200, 200)
@@ -227,27 +228,27 @@ impl TotpEnrollment {
 /// sealed value is bound to a `context` (associated data) that opening must name again.
 ///
 /// ```
-/// use users_core::{SecretBox, UsersConfig};
+/// use users_core::{Sealer, UsersConfig};
 ///
-/// let sealer = SecretBox::new(&UsersConfig::new([7u8; 32])?);
+/// let sealer = Sealer::new(&UsersConfig::new([7u8; 32])?);
 /// let sealed = sealer.seal(b"ceremony for alice", b"the state");
 /// assert_eq!(&sealer.open(b"ceremony for alice", &sealed)?[..], b"the state");
 /// assert!(sealer.open(b"ceremony for bob", &sealed).is_err());
 /// # Ok::<(), users_core::UsersError>(())
 /// ```
 #[derive(Clone)]
-pub struct SecretBox {
+pub struct Sealer {
     /// The current secret's key first; each with its id.
     keys: Vec<([u8; KEY_ID_LEN], Zeroizing<[u8; 32]>)>,
 }
 
-impl std::fmt::Debug for SecretBox {
+impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretBox").finish_non_exhaustive()
+        f.debug_struct("Sealer").finish_non_exhaustive()
     }
 }
 
-impl SecretBox {
+impl Sealer {
     /// A box with the keys of `config`'s secret and previous secrets.
     pub fn new(config: &UsersConfig) -> Self {
         let secrets = std::iter::once(config.secret()).chain(config.retired_secrets());
@@ -263,7 +264,7 @@ impl SecretBox {
                 (id, key)
             })
             .collect();
-        SecretBox { keys }
+        Sealer { keys }
     }
 
     /// `plain` sealed for `context`: key id, random nonce and ciphertext, base64url.
@@ -331,7 +332,7 @@ fn totp(secret: &[u8], account: &str, issuer: &str) -> Result<Totp, UsersError> 
         .with_account_name(clean(account))
         .with_issuer(Some(clean(issuer)))
         .build()
-        .map_err(|error| UsersError::Config(format!("a TOTP cannot be made: {error}")))
+        .map_err(|error| UsersError::config("totp", format!("a TOTP cannot be made: {error}")))
 }
 
 fn unix_seconds(now: SystemTime) -> u64 {
@@ -340,7 +341,7 @@ fn unix_seconds(now: SystemTime) -> u64 {
 
 /// A new TOTP secret for `user_id`: the enrolment to show, and the secret sealed.
 pub(crate) fn new_totp(
-    sealer: &SecretBox,
+    sealer: &Sealer,
     user_id: Uuid,
     account: &str,
     issuer: &str,
@@ -350,7 +351,7 @@ pub(crate) fn new_totp(
     let totp = totp(secret.as_ref(), account, issuer)?;
     let otpauth_uri = totp
         .to_url()
-        .map_err(|error| UsersError::Config(format!("no otpauth URI: {error}")))?;
+        .map_err(|error| UsersError::config("totp", format!("no otpauth URI: {error}")))?;
     let enrollment = TotpEnrollment {
         secret: totp.secret().to_base32(),
         otpauth_uri,
@@ -369,7 +370,7 @@ pub(crate) fn new_totp(
 /// [`UsersError::InvalidCredentials`] for a wrong or replayed code, or a record without a TOTP;
 /// [`UsersError::Config`] if the secret does not open.
 pub(crate) fn check_totp(
-    sealer: &SecretBox,
+    sealer: &Sealer,
     record: &SecondFactorRecord,
     code: &str,
     now: SystemTime,
@@ -383,7 +384,8 @@ pub(crate) fn check_totp(
     let secret = sealer
         .open(&totp_context(record.user_id), sealed)
         .map_err(|_| {
-            UsersError::Config(
+            UsersError::config(
+                "previous_secrets",
                 "a sealed TOTP secret does not open: sealed under a secret no longer configured, \
                  for another user, or altered"
                     .to_owned(),
@@ -492,7 +494,7 @@ pub(crate) struct ProvedFactor {
 /// [`UsersError::InvalidCredentials`] for a wrong, replayed or used code, or a user without a
 /// confirmed TOTP.
 pub(crate) fn prove(
-    sealer: &SecretBox,
+    sealer: &Sealer,
     record: &SecondFactorRecord,
     proof: SecondFactorProof<'_>,
     now: SystemTime,
@@ -576,8 +578,8 @@ pub trait AsyncSecondFactorStore<C: Send> {
 mod tests {
     use super::*;
 
-    fn sealer(secret: u8) -> SecretBox {
-        SecretBox::new(&UsersConfig::new([secret; 32]).unwrap())
+    fn sealer(secret: u8) -> Sealer {
+        Sealer::new(&UsersConfig::new([secret; 32]).unwrap())
     }
 
     #[test]
@@ -595,7 +597,7 @@ mod tests {
             .unwrap()
             .previous_secrets([[1u8; 32]])
             .unwrap();
-        assert!(SecretBox::new(&rotated).open(&alice, &sealed).is_ok());
+        assert!(Sealer::new(&rotated).open(&alice, &sealed).is_ok());
         // Every altered character is refused.
         for at in 0..sealed.len() {
             let mut altered = sealed.clone().into_bytes();

@@ -52,12 +52,12 @@ pub use config::{UsersConfig, MIN_SECRET_BYTES};
 pub use connections::AsyncConnections;
 pub use connections::Connections;
 pub use email::{normalize_email, EmailProblem, MAX_EMAIL_BYTES};
-pub use error::UsersError;
+pub use error::{ConfigError, UsersError};
 #[cfg(feature = "async")]
 pub use factors::AsyncSecondFactorStore;
 pub use factors::{
-    totp_code, PasskeyRecord, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
-    SecondFactorRecord, SecondFactorStore, SecretBox, TotpEnrollment, RECOVERY_CODES,
+    totp_code, PasskeyRecord, Sealer, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
+    SecondFactorRecord, SecondFactorStore, TotpEnrollment, RECOVERY_CODES,
     SECOND_FACTOR_TOKEN_LIFETIME,
 };
 pub use gate::{Argon2Gate, GatePermit};

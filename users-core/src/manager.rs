@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::factors::SecretBox;
+use crate::factors::Sealer;
 use crate::{
     MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel, ThrottleStore, TokenSigner,
     UserModel, UsersConfig, UsersHooks, SECOND_FACTOR_TOKEN_LIFETIME,
@@ -109,7 +109,7 @@ pub struct Users<U: UserModel, R: RoleModel = NoRoles> {
     config: UsersConfig,
     hasher: Arc<PasswordHasher>,
     tokens: TokenSigner,
-    sealer: SecretBox,
+    sealer: Sealer,
     hooks: Arc<dyn UsersHooks<U> + Send + Sync>,
     throttle: Arc<dyn ThrottleStore>,
     pub(crate) first_proof_clears: FirstProofClears,
@@ -149,7 +149,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         Users {
             hasher: Arc::new(PasswordHasher::new(&config)),
             tokens: TokenSigner::new(&config),
-            sealer: SecretBox::new(&config),
+            sealer: Sealer::new(&config),
             config,
             hooks: Arc::new(NoHooks),
             throttle: Arc::new(MemoryThrottleStore::default()),
@@ -200,7 +200,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     }
 
     /// Seals and opens the TOTP secrets and the kept provider tokens.
-    pub(crate) fn sealer(&self) -> &SecretBox {
+    pub(crate) fn sealer(&self) -> &Sealer {
         &self.sealer
     }
 

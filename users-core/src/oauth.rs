@@ -30,7 +30,7 @@ use std::time::SystemTime;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use uuid::Uuid;
 
-use crate::{SecretBox, UsersError};
+use crate::{Sealer, UsersError};
 
 /// The longest provider name (the name in the routes, e.g. `google`, `github`).
 pub const MAX_PROVIDER_BYTES: usize = 64;
@@ -106,7 +106,7 @@ pub struct OAuthAccountRecord {
     pub last_used_at: SystemTime,
     /// When the kept access token expires, if one is kept and the provider said.
     pub token_expires_at: Option<SystemTime>,
-    /// The provider's access token, sealed ([`SecretBox`], bound to this account's id), only
+    /// The provider's access token, sealed ([`Sealer`], bound to this account's id), only
     /// if the application keeps tokens.
     pub access_token: Option<String>,
     /// The provider's refresh token, sealed likewise.
@@ -136,7 +136,7 @@ impl OAuthAccountRecord {
     ///
     /// [`UsersError::InvalidToken`] if they were sealed under a secret no longer configured, or
     /// altered.
-    pub fn tokens(&self, sealer: &SecretBox) -> Result<Option<ProviderTokens>, UsersError> {
+    pub fn tokens(&self, sealer: &Sealer) -> Result<Option<ProviderTokens>, UsersError> {
         let Some(access) = &self.access_token else {
             return Ok(None);
         };
@@ -161,7 +161,7 @@ impl OAuthAccountRecord {
     pub(crate) fn refreshed(
         mut self,
         identity: &ProviderIdentity,
-        sealer: &SecretBox,
+        sealer: &Sealer,
         now: SystemTime,
     ) -> Self {
         self.email.clone_from(&identity.email);
@@ -185,7 +185,7 @@ impl OAuthAccountRecord {
     pub(crate) fn new(
         user_id: Uuid,
         identity: &ProviderIdentity,
-        sealer: &SecretBox,
+        sealer: &Sealer,
         now: SystemTime,
     ) -> Self {
         OAuthAccountRecord {
@@ -332,7 +332,7 @@ mod tests {
 
     #[test]
     fn kept_tokens_are_sealed_to_their_account() {
-        let sealer = SecretBox::new(&UsersConfig::new([3u8; 32]).unwrap());
+        let sealer = Sealer::new(&UsersConfig::new([3u8; 32]).unwrap());
         let tokens = ProviderTokens {
             access_token: "at-123".into(),
             refresh_token: Some("rt-456".into()),

@@ -102,7 +102,9 @@ impl PasswordHasher {
         let salt = SaltString::generate(&mut OsRng);
         self.hash_with_salt(password, salt.as_salt())
             .map(|hash| hash.to_string())
-            .map_err(|error| UsersError::Config(format!("password hashing failed: {error}")))
+            .map_err(|error| {
+                UsersError::config("argon2_params", format!("password hashing failed: {error}"))
+            })
     }
 
     /// What `argon2`'s `PasswordHasher::hash_password` makes of `password` and `salt`, computed

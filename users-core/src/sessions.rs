@@ -310,8 +310,9 @@ pub struct NoStore;
 
 /// The error of every [`NoStore`] call.
 fn no_store() -> UsersError {
-    UsersError::Config(
-        "this user model has no store of sessions, second factors or provider accounts".to_owned(),
+    UsersError::config(
+        "stores",
+        "this user model has no store of sessions, second factors or provider accounts",
     )
 }
 

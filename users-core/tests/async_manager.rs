@@ -232,7 +232,7 @@ struct Refuse;
 
 impl UsersHooks<TestUser> for Refuse {
     fn after_update(&self, _: &TestUser) -> Result<(), UsersError> {
-        Err(UsersError::Config("refused".into()))
+        Err(UsersError::config("hooks", "refused"))
     }
 }
 

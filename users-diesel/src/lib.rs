@@ -86,7 +86,7 @@ pub use user_enum::UserEnum;
 // users-core's surface, by topic (users-core is this crate's logic: its names are these).
 // The manager, its configuration and its errors.
 pub use users_core::{
-    Argon2Gate, Connections, GatePermit, NoHooks, PasswordHasher, PasswordProblem,
+    Argon2Gate, ConfigError, Connections, GatePermit, NoHooks, PasswordHasher, PasswordProblem,
     PasswordVerification, Users, UsersConfig, UsersError, UsersHooks, MIN_SECRET_BYTES,
 };
 // The models and their stores.
@@ -108,8 +108,8 @@ pub use users_core::{
 };
 // Second factors and passkeys.
 pub use users_core::{
-    totp_code, PasskeyRecord, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
-    SecondFactorRecord, SecondFactorStore, SecretBox, TotpEnrollment, RECOVERY_CODES,
+    totp_code, PasskeyRecord, Sealer, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
+    SecondFactorRecord, SecondFactorStore, TotpEnrollment, RECOVERY_CODES,
     SECOND_FACTOR_TOKEN_LIFETIME,
 };
 // Provider sign-in.

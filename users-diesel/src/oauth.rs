@@ -19,7 +19,7 @@ use crate::Id;
 /// (UUIDv7, unique), the user's id (a foreign key to `U`'s table, `ON DELETE CASCADE`, indexed),
 /// the provider's email and whether it verified it, when it was linked and last used, and,
 /// only where the application keeps them, the provider's tokens sealed under a key derived from
-/// the secret (see [`SecretBox`](users_core::SecretBox)) with their expiry.
+/// the secret (see [`Sealer`](users_core::Sealer)) with their expiry.
 ///
 /// There is no `#[oauth_account_model]`: the table has no fields of the application's, so every
 /// `#[user_model]` comes with it as its [`UserModel::OAuthAccounts`], as with its sessions, and an

@@ -21,7 +21,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
-use users_diesel::{ProviderIdentity, ProviderTokens, SecretBox, UsersConfig, UsersError};
+use users_diesel::{ProviderIdentity, ProviderTokens, Sealer, UsersConfig, UsersError};
 
 use super::{
     Kind, OAuthProvider, OAuthSettings, Purpose, DISCOVERY_LIFETIME, FLOW_LIFETIME,
@@ -36,7 +36,7 @@ pub(crate) struct OAuth {
     providers: HashMap<String, Configured>,
     pub(super) after_sign_in: Option<String>,
     http: Http,
-    sealer: SecretBox,
+    sealer: Sealer,
 }
 
 /// One provider, checked.
@@ -52,7 +52,7 @@ impl OAuth {
     /// Checks `settings`: a public URL, provider names fit for a route and a column and each
     /// used once, URLs that parse.
     pub(crate) fn new(settings: OAuthSettings, config: &UsersConfig) -> Result<OAuth, UsersError> {
-        let bad = |what: String| UsersError::Config(format!("oauth: {what}"));
+        let bad = |what: String| UsersError::config("oauth", what);
         reqwest::Url::parse(&settings.public_url)
             .map_err(|error| bad(format!("public URL {:?}: {error}", settings.public_url)))?;
         let mut providers = HashMap::new();
@@ -103,7 +103,7 @@ impl OAuth {
             providers,
             after_sign_in: settings.after_sign_in,
             http: Http(http),
-            sealer: SecretBox::new(config),
+            sealer: Sealer::new(config),
         })
     }
 

@@ -9,7 +9,7 @@
 //!   browser in a short-lived `__Host-` cookie ([`STATE_COOKIE`], ten minutes, HttpOnly,
 //!   SameSite=Lax, Secure, Path=/, no Domain: a sibling subdomain cannot plant or overwrite it;
 //!   browsers keep Secure cookies over plain HTTP for localhost only), sealed with XChaCha20-Poly1305 under a key derived
-//!   from the application secret ([`SecretBox`]): the browser that started the flow is the
+//!   from the application secret ([`Sealer`]): the browser that started the flow is the
 //!   only one that can finish it, which is what stops login CSRF (FastAPI Users'
 //!   CVE-2025-68481 was a `state` not bound to the browser).
 //! - `GET /auth/{provider}/callback` takes the provider's answer: it refuses a `state` that is
@@ -260,7 +260,7 @@ impl OAuthSettings {
             return Ok(None);
         };
         let required = |name: String| {
-            var(&name).ok_or_else(|| UsersError::Config(format!("{name} is not set")))
+            var(&name).ok_or_else(|| UsersError::config("oauth", format!("{name} is not set")))
         };
         let mut settings = OAuthSettings::new(required("USERS_PUBLIC_URL".into())?);
         for name in names
@@ -288,7 +288,7 @@ impl OAuthSettings {
                 None => {
                     let issuer = key("ISSUER");
                     let why = format!("{issuer} is not set (every provider but github needs one)");
-                    return Err(UsersError::Config(why));
+                    return Err(UsersError::config("oauth", why));
                 }
             };
             if let Some(scopes) = var(&key("SCOPES")) {

@@ -96,9 +96,10 @@ impl<U: Profile> UsersState<U> {
     pub fn session_cookie(mut self, name: impl Into<String>) -> Result<Self, UsersError> {
         let name = name.into();
         if !session::is_cookie_name(&name) {
-            return Err(UsersError::Config(format!(
-                "{name:?} is not a valid cookie name"
-            )));
+            return Err(UsersError::config(
+                "session_cookie",
+                format!("{name:?} is not a valid cookie name"),
+            ));
         }
         Arc::make_mut(&mut self.settings).cookie = Some(name);
         Ok(self)
