@@ -130,6 +130,8 @@ macro_rules! blocking_methods {
         pub fn $name<C>(&self, conn: &mut BlockingConn<C> $(, $arg: $ty)*) -> Result<$ret, UsersError>
         where
             C: Send,
+            U: AsyncUserStore<C>,
+            U::Events: users_diesel::AsyncEventStore<C>,
             $($bounds)*
         {
             conn.runtime.block_on(self.0.$name(&mut conn.conn $(, $arg)*))
@@ -167,6 +169,7 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
     where
         C: Send,
         U: AsyncUserStore<C>,
+        U::Events: users_diesel::AsyncEventStore<C>,
     {
         conn.runtime.block_on(
             self.0
@@ -175,6 +178,9 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
     }
 
     blocking_methods! {
+        fn events(&self, conn, query: &users_diesel::EventQuery) -> Vec<users_diesel::SecurityEvent>
+            where [];
+        fn delete_events_before(&self, conn, before: std::time::SystemTime) -> usize where [];
         fn register(&self, conn, email: &str, password: &str) -> U where [U: AsyncUserStore<C>];
         fn authenticate(&self, conn, email: &str, password: &str) -> U where [U: AsyncUserStore<C>];
         fn authenticate_from(&self, conn, client: Option<&str>, email: &str, password: &str) -> U

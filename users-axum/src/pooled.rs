@@ -156,6 +156,8 @@ macro_rules! pooled_operations {
             U::Sessions: AsyncSessionStore<C>,
             U::SecondFactors: AsyncSecondFactorStore<C>,
             U::OAuthAccounts: AsyncOAuthAccountStore<C>,
+            U::Events: users_diesel::AsyncEventStore<C>,
+        U::Events: users_diesel::AsyncEventStore<C>,
             R: AsyncRoleStore<C, User = U>,
             C: Send + 'static,
             AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,

@@ -319,6 +319,7 @@ where
     <User as UserModel>::Sessions: users_diesel::AsyncSessionStore<C>,
     <User as UserModel>::SecondFactors: users_diesel::AsyncSecondFactorStore<C>,
     <User as UserModel>::OAuthAccounts: users_diesel::AsyncOAuthAccountStore<C>,
+    <User as UserModel>::Events: users_diesel::AsyncEventStore<C>,
     AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
 {
     let config = UsersConfig::new([7u8; 32])?;
@@ -497,6 +498,7 @@ where
     users_diesel::Migrations: diesel::migration::MigrationSource<C::Backend>,
     User: users_diesel::UserStore<C>,
     Role: users_diesel::RoleStore<C, User = User>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
 {
     let mut conn = connect(url)?;
     let migrations = users_diesel::Migrations::new()

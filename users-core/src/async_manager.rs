@@ -45,6 +45,7 @@ use crate::{
 /// #     type Sessions = users_core::NoStore;
 /// #     type SecondFactors = users_core::NoStore;
 /// #     type OAuthAccounts = users_core::NoStore;
+/// #     type Events = users_core::NoStore;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
 /// #         User { id, email, password_hash, is_active: true, is_verified: false }
@@ -139,6 +140,16 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         Arc::unwrap_or_clone(self.users)
             .first_proof_clears(clears)
             .into()
+    }
+
+    /// Records security events; as [`Users::record_events`].
+    pub fn record_events(self) -> Self {
+        Arc::unwrap_or_clone(self.users).record_events().into()
+    }
+
+    /// Sends each recorded event to `sink` too; as [`Users::event_sink`].
+    pub fn event_sink(self, sink: impl crate::EventSink) -> Self {
+        Arc::unwrap_or_clone(self.users).event_sink(sink).into()
     }
 
     /// Replaces the store of the throttle's counters; as [`Users::with_throttle_store`].

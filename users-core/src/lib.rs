@@ -24,6 +24,7 @@ mod config;
 mod connections;
 mod email;
 mod error;
+mod events;
 mod factors;
 mod gate;
 mod hooks;
@@ -53,6 +54,12 @@ pub use connections::AsyncConnections;
 pub use connections::Connections;
 pub use email::{normalize_email, EmailProblem, MAX_EMAIL_BYTES};
 pub use error::{ConfigError, UsersError};
+#[cfg(feature = "async")]
+pub use events::AsyncEventStore;
+pub use events::{
+    EventKind, EventQuery, EventSink, EventStore, SecurityEvent, TracingSink, EVENT_QUEUE,
+    MAX_EVENT_DETAIL_BYTES,
+};
 #[cfg(feature = "async")]
 pub use factors::AsyncSecondFactorStore;
 pub use factors::{

@@ -16,7 +16,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::events::QueuedSink;
 use crate::factors::Sealer;
+use crate::{EventSink, SecurityEvent, TracingSink};
 use crate::{
     MemoryThrottleStore, NoHooks, NoRoles, PasswordHasher, RoleModel, ThrottleStore, TokenSigner,
     UserModel, UsersConfig, UsersHooks, SECOND_FACTOR_TOKEN_LIFETIME,
@@ -39,6 +41,7 @@ use crate::{
 /// #     type Sessions = users_core::NoStore;
 /// #     type SecondFactors = users_core::NoStore;
 /// #     type OAuthAccounts = users_core::NoStore;
+/// #     type Events = users_core::NoStore;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: Uuid, email: String, password_hash: String) -> Self {
 /// #         User { id, email, password_hash, is_active: true, is_verified: false }
@@ -113,7 +116,17 @@ pub struct Users<U: UserModel, R: RoleModel = NoRoles> {
     hooks: Arc<dyn UsersHooks<U> + Send + Sync>,
     throttle: Arc<dyn ThrottleStore>,
     pub(crate) first_proof_clears: FirstProofClears,
+    events: EventOutlet,
     roles: PhantomData<fn() -> R>,
+}
+
+/// Whether a manager records security events, and where they go besides its store.
+#[derive(Clone, Default)]
+struct EventOutlet {
+    /// Whether the operations write events to the model's event store.
+    record: bool,
+    /// The application's sink, behind its queue; `None` for [`TracingSink`].
+    sink: Option<QueuedSink>,
 }
 
 /// What the first proof of an account's address (the verification of an unverified account,
@@ -154,7 +167,47 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
             hooks: Arc::new(NoHooks),
             throttle: Arc::new(MemoryThrottleStore::default()),
             first_proof_clears: FirstProofClears::default(),
+            events: EventOutlet::default(),
             roles: PhantomData,
+        }
+    }
+
+    /// Records security events ([`SecurityEvent`]): each operation writes what it did to the
+    /// model's event store, in the transaction of the change (both or neither), and hands it to
+    /// the [`event_sink`](Self::event_sink) once done. The application's migrations must create
+    /// the store's table (`Migrations::new().with::<User>().with::<Events<User>>()`); by
+    /// default a manager records nothing.
+    pub fn record_events(mut self) -> Self {
+        self.events.record = true;
+        self
+    }
+
+    /// Whether the manager records security events ([`record_events`](Self::record_events)).
+    pub fn records_events(&self) -> bool {
+        self.events.record
+    }
+
+    /// Sends each recorded event to `sink` too (instead of `tracing`, the default
+    /// [`TracingSink`]), on a thread of its own behind a queue of [`EVENT_QUEUE`] events: a
+    /// slow sink never holds up an operation, and the events that find the queue full are
+    /// dropped ([`dropped_events`](Self::dropped_events) counts them).
+    ///
+    /// [`EVENT_QUEUE`]: crate::EVENT_QUEUE
+    pub fn event_sink(mut self, sink: impl EventSink) -> Self {
+        self.events.sink = Some(QueuedSink::start(sink));
+        self
+    }
+
+    /// How many events the [`event_sink`](Self::event_sink) missed because it fell behind.
+    pub fn dropped_events(&self) -> u64 {
+        self.events.sink.as_ref().map_or(0, QueuedSink::dropped)
+    }
+
+    /// Hands a recorded event to the sink.
+    pub(crate) fn publish(&self, event: SecurityEvent) {
+        match &self.events.sink {
+            Some(sink) => sink.send(event),
+            None => TracingSink.send(&event),
         }
     }
 
@@ -222,6 +275,7 @@ impl<U: UserModel, R: RoleModel> Clone for Users<U, R> {
             hooks: Arc::clone(&self.hooks),
             throttle: Arc::clone(&self.throttle),
             first_proof_clears: self.first_proof_clears,
+            events: self.events.clone(),
             roles: PhantomData,
         }
     }

@@ -61,6 +61,11 @@ pub trait UserModel: Clone + Debug + Send + Sync + Sized + 'static {
     /// [`OAuthAccountStore`](crate::OAuthAccountStore) of the connection.
     type OAuthAccounts;
 
+    /// The store of the model's security events: `users_diesel::Events<Self>` for a
+    /// `#[user_model]`, [`NoStore`](crate::NoStore) for a model without any. The managers record
+    /// events in it once told to ([`Users::record_events`](crate::Users::record_events)).
+    type Events;
+
     /// The custom fields that registration cannot fill by itself: neither an `Option` nor
     /// given a `#[column(default = …)]`. [`Users::register`](crate::Users::register) refuses a
     /// model that has any (a compile error); `register_with` must set them.

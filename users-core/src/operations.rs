@@ -134,15 +134,16 @@ macro_rules! guarded {
 /// hash, then, in one transaction on a connection taken again, reloads the row locked, lets
 /// `$edit` (an `Option` of a closure) change its other fields (stored as `update` stores them),
 /// stores the new hash on it provided its hash is still the loaded one (else `$stale`, if
-/// `Some`, is the error), and runs `$hook` on the stored row. Written
-/// `new_hash!(flavor, users, conn, id, |loaded| hash, edit, stale, |updated| hook)`.
+/// `Some`, is the error), and runs `$hook` on the stored row, in the transaction (its
+/// connection `$inner`). Written
+/// `new_hash!(flavor, users, conn, id, |loaded| hash, edit, stale, |conn, updated| hook)`.
 macro_rules! new_hash {
     (
         $flavor:tt, $decisions:expr, $connections:expr, $id:expr,
         |$loaded:ident| $hash:expr,
         $edit:expr,
         $stale:expr,
-        |$updated:ident| $hook:expr $(,)?
+        |$inner:ident, $updated:ident| $hook:expr $(,)?
     ) => {{
         let id = $id;
         let $loaded = step!($flavor, U::find(&mut *connect!($flavor, $connections), id))?;
@@ -155,31 +156,66 @@ macro_rules! new_hash {
             &mut *connect!($flavor, $connections),
             id,
             |stored| decisions.with_new_hash(stored, edit, loaded_hash.as_deref(), &hashed, $stale),
-            |$updated| $hook,
+            |$inner, $updated| $hook,
         )
     }};
 }
 
 /// In one transaction: loads user `$id` with its row locked, lets `$decide` turn it (an
 /// `Option`, `None` if there is no such user) into the row to store, stores that and runs
-/// `$hook` on the stored row.
+/// `$hook` on the stored row, with the transaction's connection as `$inner`.
 macro_rules! modify {
     (
         $flavor:tt, $conn:expr, $id:expr,
         |$stored:ident| $decide:expr,
-        |$updated:ident| $hook:expr $(,)?
+        |$inner:ident, $updated:ident| $hook:expr $(,)?
     ) => {{
         let id = $id;
-        transaction!($flavor, $conn, |conn| {
-            let $stored = step!($flavor, U::find_for_update(conn, id))?;
+        transaction!($flavor, $conn, |$inner| {
+            let $stored = step!($flavor, U::find_for_update($inner, id))?;
             let user = $decide?;
-            let $updated = step!($flavor, U::update(conn, &user))?;
+            let $updated = step!($flavor, U::update($inner, &user))?;
             $hook?;
             Ok($updated)
         })
     }};
 }
 
+/// Runs the store step `$body` (a `Result`, with `$inner` the connection) and, if the manager
+/// `$users` records events and `$worth` (with `$out` a reference to the step's value) says the
+/// step did something, records `$event` in the same transaction; then publishes it. Without
+/// recording, the step runs alone, with no transaction around it.
+macro_rules! recorded {
+    (
+        $flavor:tt, $users:expr, $conn:expr, $event:expr,
+        |$inner:ident| $body:expr,
+        |$out:ident| $worth:expr $(,)?
+    ) => {{
+        let users = $users;
+        let event: $crate::SecurityEvent = $event;
+        let recorded = &event;
+        let value = if users.records_events() {
+            transaction!($flavor, &mut *$conn, |$inner| {
+                let value = $body?;
+                let $out = &value;
+                if $worth {
+                    step!($flavor, Self::record($inner, users, recorded))?;
+                }
+                Ok(value)
+            })?
+        } else {
+            let $inner = &mut *$conn;
+            $body?
+        };
+        let $out = &value;
+        if $worth {
+            users.publish(event);
+        }
+        value
+    }};
+}
+
+mod events;
 mod factors;
 mod oauth;
 mod roles;

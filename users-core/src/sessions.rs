@@ -303,7 +303,7 @@ pub trait AsyncSessionStore<C: Send> {
 }
 
 /// The store of a model without the framework's tables of sessions and second factors, e.g. a
-/// hand-written test model (`type Sessions = NoStore; type SecondFactors = NoStore; type OAuthAccounts = NoStore;`): every
+/// hand-written test model (`type Sessions = NoStore; type SecondFactors = NoStore; type OAuthAccounts = NoStore; type Events = NoStore;`): every
 /// call fails with [`UsersError::Config`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoStore;
@@ -354,6 +354,14 @@ macro_rules! no_session_store {
             delete_oauth_account(_: &mut C, _: Uuid, _: &str) -> bool;
         );
     };
+    (@event_methods $flavor:ident) => {
+        no_session_store!(@each $flavor:
+            insert_event(_: &mut C, _: &crate::SecurityEvent) -> ();
+            repeat_event(_: &mut C, _: &crate::SecurityEvent, _: SystemTime) -> bool;
+            events(_: &mut C, _: &crate::EventQuery) -> Vec<crate::SecurityEvent>;
+            delete_events_before(_: &mut C, _: SystemTime) -> usize;
+        );
+    };
     (@each sync: $($name:ident($($arg:tt: $ty:ty),*) -> $ret:ty;)*) => {$(
         fn $name($($arg: $ty),*) -> Result<$ret, UsersError> {
             Err(no_store())
@@ -377,6 +385,15 @@ impl<C> OAuthAccountStore<C> for NoStore {
 #[cfg(feature = "async")]
 impl<C: Send> AsyncOAuthAccountStore<C> for NoStore {
     no_session_store!(@oauth_methods async);
+}
+
+impl<C> crate::EventStore<C> for NoStore {
+    no_session_store!(@event_methods sync);
+}
+
+#[cfg(feature = "async")]
+impl<C: Send> crate::AsyncEventStore<C> for NoStore {
+    no_session_store!(@event_methods async);
 }
 
 impl<C> SecondFactorStore<C> for NoStore {

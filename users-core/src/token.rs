@@ -252,6 +252,7 @@ enum Extra<'a> {
 /// #     type Sessions = users_core::NoStore;
 /// #     type SecondFactors = users_core::NoStore;
 /// #     type OAuthAccounts = users_core::NoStore;
+/// #     type Events = users_core::NoStore;
 /// #     const TABLE: &'static str = "users";
 /// #     fn from_credentials(id: users_core::Uuid, email: String, hash: String) -> Self { User { id, email, hash } }
 /// #     fn id(&self) -> users_core::Uuid { self.id }
@@ -577,6 +578,7 @@ mod tests {
         type Sessions = crate::NoStore;
         type SecondFactors = crate::NoStore;
         type OAuthAccounts = crate::NoStore;
+        type Events = crate::NoStore;
         const TABLE: &'static str = "users";
         fn from_credentials(id: Uuid, email: String, hash: String) -> Self {
             User { id, email, hash }

@@ -59,6 +59,7 @@ mod async_store;
 #[cfg(feature = "async")]
 pub mod asynchronous;
 mod dialect;
+mod events;
 mod factors;
 mod id;
 mod introspect;
@@ -73,6 +74,7 @@ mod throttle;
 mod user_enum;
 mod verify;
 
+pub use events::Events;
 pub use factors::SecondFactors;
 pub use id::Id;
 pub use introspect::{IntrospectSchema, LiveColumn, LiveIndexColumn};
@@ -106,6 +108,11 @@ pub use users_core::{
     refresh_digest, NoStore, SessionCheck, SessionOrigin, SessionPolicy, SessionStore,
     SessionTokens, StoredSession, MAX_USER_AGENT_BYTES,
 };
+// Security events.
+pub use users_core::{
+    EventKind, EventQuery, EventSink, EventStore, SecurityEvent, TracingSink, EVENT_QUEUE,
+    MAX_EVENT_DETAIL_BYTES,
+};
 // Second factors and passkeys.
 pub use users_core::{
     totp_code, PasskeyRecord, Sealer, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
@@ -121,7 +128,7 @@ pub use users_core::{
 // The async manager and stores (feature `async`).
 #[cfg(feature = "async")]
 pub use users_core::{
-    scoped_futures, AsyncConnections, AsyncOAuthAccountStore, AsyncRoleStore,
+    scoped_futures, AsyncConnections, AsyncEventStore, AsyncOAuthAccountStore, AsyncRoleStore,
     AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore, AsyncUsers, TransactionFuture,
 };
 /// Turns a struct into a role model.
@@ -232,8 +239,9 @@ pub use verify::{verify_schema, SchemaError, SchemaProblem};
 pub mod prelude {
     pub use crate::schema::ModelSchema;
     pub use crate::{
-        role_model, user_model, Id, Migrations, NoRoles, OAuthAccounts, RoleModel, RoleStore,
-        SecondFactors, Sessions, UserEnum, UserModel, UserStore, Users, UsersConfig, UsersError,
+        role_model, user_model, Events, Id, Migrations, NoRoles, OAuthAccounts, RoleModel,
+        RoleStore, SecondFactors, Sessions, UserEnum, UserModel, UserStore, Users, UsersConfig,
+        UsersError,
     };
     // Not the async store traits: their methods have the names of the sync ones, so with both
     // in scope `User::find(conn, id)` would be ambiguous. `AsyncUsers` needs neither in scope.

@@ -139,6 +139,7 @@ impl<U: Profile> UsersState<U> {
         U::Sessions: AsyncSessionStore<C>,
         U::SecondFactors: AsyncSecondFactorStore<C>,
         U::OAuthAccounts: AsyncOAuthAccountStore<C>,
+        U::Events: users_diesel::AsyncEventStore<C>,
         R: AsyncRoleStore<C, User = U>,
         C: Send + 'static,
         AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,

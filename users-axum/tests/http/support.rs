@@ -95,6 +95,7 @@ where
     diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Count>,
     User: UserStore<C>,
     Role: RoleStore<C, User = User>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
 {
     fn grant(&mut self, email: &str, role: &str) {
         let users = Users::<User, Role>::new(config());

@@ -146,6 +146,7 @@ pub struct Bench<C> {
 impl<C: BenchConnection> Bench<C>
 where
     User: UserStore<C>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
     Role: RoleStore<C, User = User>,
 {
     /// A bench on a fresh private database.

@@ -14,6 +14,7 @@ use crate::Result;
 pub fn run<C: BenchConnection>(bench: &mut Bench<C>) -> Result<()>
 where
     User: UserStore<C>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
     Role: RoleStore<C, User = User>,
 {
     let count = bench.sizes.register;

@@ -32,6 +32,7 @@ fn variant(email: &str, i: usize) -> String {
 pub fn run<C: BenchConnection>(bench: &mut Bench<C>) -> Result<()>
 where
     User: UserStore<C>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
     Role: RoleStore<C, User = User>,
 {
     let count = bench.sizes.email_lookups;

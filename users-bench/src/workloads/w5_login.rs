@@ -21,6 +21,7 @@ struct Kind {
 pub fn run<C: BenchConnection>(bench: &mut Bench<C>) -> Result<()>
 where
     User: UserStore<C>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
     Role: RoleStore<C, User = User>,
 {
     let count = bench.sizes.logins;

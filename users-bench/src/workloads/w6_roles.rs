@@ -22,6 +22,7 @@ fn roles_of_user(i: usize) -> [usize; 3] {
 pub fn run<C: BenchConnection>(bench: &mut Bench<C>) -> Result<()>
 where
     User: UserStore<C>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
     Role: RoleStore<C, User = User>,
 {
     let sizes = bench.sizes;

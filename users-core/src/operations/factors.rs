@@ -10,14 +10,19 @@ use uuid::Uuid;
 
 use crate::factors::{check_totp, new_recovery_codes, new_totp, prove};
 #[cfg(feature = "async")]
-use crate::{AsyncSecondFactorStore, AsyncUserStore, AsyncUsers};
+use crate::{AsyncEventStore, AsyncSecondFactorStore, AsyncUserStore, AsyncUsers};
 use crate::{
-    PasskeyRecord, Proof, RoleModel, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
-    SecondFactorRecord, SecondFactorStore, TokenPurpose, TotpEnrollment, UserModel, UserStore,
-    Users, UsersError,
+    EventKind, EventStore, PasskeyRecord, Proof, RoleModel, SecondFactorChallenge,
+    SecondFactorMethod, SecondFactorProof, SecondFactorRecord, SecondFactorStore, SecurityEvent,
+    TokenPurpose, TotpEnrollment, UserModel, UserStore, Users, UsersError,
 };
 
-#[flavors(AsyncUsers => Users, AsyncUserStore => UserStore, AsyncSecondFactorStore => SecondFactorStore)]
+#[flavors(
+    AsyncEventStore => EventStore,
+    AsyncUsers => Users,
+    AsyncUserStore => UserStore,
+    AsyncSecondFactorStore => SecondFactorStore,
+)]
 impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     /// The user's second factors (an empty record if they have none).
     ///
@@ -155,6 +160,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<(), UsersError>
     where
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let record = self.second_factors(conn, user).await?;
         self.prove_factor(
@@ -278,6 +285,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     where
         U: AsyncUserStore<C>,
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let (user, record) = self.pending_factors(conn, token).await?;
         let issued_at = record.version;
@@ -483,9 +491,12 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         raced: UsersError,
     ) -> Result<SecondFactorRecord, UsersError>
     where
+        U: AsyncUserStore<C>,
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
-        let sealer = self.decisions().sealer();
+        let users = self.decisions();
+        let sealer = users.sealer();
         let proved = guarded!(
             flavor,
             self,
@@ -493,12 +504,33 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             Some(user.email()),
             client,
             { prove(sealer, record, proof, SystemTime::now()) }
-        )?;
-        if !U::SecondFactors::update_factors(conn, &proved.record, expected).await? {
+        );
+        let user_id: Uuid = user.id().into();
+        if matches!(proved, Err(UsersError::InvalidCredentials)) {
+            let failed = SecurityEvent::new(EventKind::SecondFactorFailed, user_id);
+            self.note(conn, failed.from_client(client)).await?;
+        }
+        let proved = proved?;
+        let (kind, what) = match proved.recovery_codes_left {
+            Some(_) => (EventKind::RecoveryCodeUsed, "recovery code"),
+            None => (EventKind::SecondFactorPassed, "totp"),
+        };
+        let written = &proved.record;
+        let stored = recorded!(
+            flavor,
+            users,
+            conn,
+            SecurityEvent::new(kind, user_id)
+                .from_client(client)
+                .about(what),
+            |conn| U::SecondFactors::update_factors(conn, written, expected).await,
+            |stored| *stored,
+        );
+        if !stored {
             return Err(raced);
         }
         if let Some(left) = proved.recovery_codes_left {
-            self.decisions().hooks().after_recovery_code(user, left)?;
+            users.hooks().after_recovery_code(user, left)?;
         }
         Ok(proved.record)
     }

@@ -15,7 +15,12 @@ use crate::{
     RoleModel, SecondFactorStore, UserModel, UserStore, Users, UsersError,
 };
 
-#[flavors(AsyncUsers => Users, AsyncUserStore => UserStore, AsyncSecondFactorStore => SecondFactorStore, AsyncOAuthAccountStore => OAuthAccountStore)]
+#[flavors(
+    AsyncUsers => Users,
+    AsyncUserStore => UserStore,
+    AsyncSecondFactorStore => SecondFactorStore,
+    AsyncOAuthAccountStore => OAuthAccountStore,
+)]
 impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     /// Signs in with a provider account the flow has checked, creating a user with
     /// default custom fields where the rules say so; see

@@ -7,12 +7,18 @@ use users_derive::flavors;
 use crate::listing::page_of;
 use crate::manager::decisions::{all_names, any_names, deleted_or, lookup_name, new_role, renamed};
 #[cfg(feature = "async")]
-use crate::{AsyncRoleStore, AsyncUserStore, AsyncUsers};
+use crate::{AsyncEventStore, AsyncRoleStore, AsyncUserStore, AsyncUsers};
 use crate::{
-    RoleModel, RoleStore, UserListing, UserModel, UserPage, UserQuery, UserStore, Users, UsersError,
+    EventKind, EventStore, RoleModel, RoleStore, SecurityEvent, UserListing, UserModel, UserPage,
+    UserQuery, UserStore, Users, UsersError,
 };
 
-#[flavors(AsyncUsers => Users, AsyncUserStore => UserStore, AsyncRoleStore => RoleStore)]
+#[flavors(
+    AsyncEventStore => EventStore,
+    AsyncUsers => Users,
+    AsyncUserStore => UserStore,
+    AsyncRoleStore => RoleStore,
+)]
 impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     /// Creates a role, with its name normalised by
     /// [`normalize_role_name`](crate::normalize_role_name).
@@ -120,9 +126,21 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         role: &R,
     ) -> Result<(), UsersError>
     where
+        U: AsyncUserStore<C>,
         R: AsyncRoleStore<C, User = U>,
+        U::Events: AsyncEventStore<C>,
     {
-        R::assign(conn, user.id(), role.id()).await
+        let users = self.decisions();
+        let (user_id, role_id) = (user.id(), role.id());
+        recorded!(
+            flavor,
+            users,
+            conn,
+            SecurityEvent::new(EventKind::RoleGranted, user_id.into()).about(role.name()),
+            |conn| R::assign(conn, user_id, role_id).await,
+            |_assigned| true,
+        );
+        Ok(())
     }
 
     /// Gives `user` every role in `roles`, all or none: if one assignment fails,
@@ -157,9 +175,21 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         role: &R,
     ) -> Result<(), UsersError>
     where
+        U: AsyncUserStore<C>,
         R: AsyncRoleStore<C, User = U>,
+        U::Events: AsyncEventStore<C>,
     {
-        R::revoke(conn, user.id(), role.id()).await.map(drop)
+        let users = self.decisions();
+        let (user_id, role_id) = (user.id(), role.id());
+        recorded!(
+            flavor,
+            users,
+            conn,
+            SecurityEvent::new(EventKind::RoleRevoked, user_id.into()).about(role.name()),
+            |conn| R::revoke(conn, user_id, role_id).await,
+            |revoked| *revoked,
+        );
+        Ok(())
     }
 
     /// Whether `user` has the role called `name` (compared after normalisation), in

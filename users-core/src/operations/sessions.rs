@@ -9,13 +9,19 @@ use uuid::Uuid;
 
 use crate::sessions::{refresh_outcome, RefreshOutcome};
 #[cfg(feature = "async")]
-use crate::{AsyncSessionStore, AsyncUserStore, AsyncUsers};
+use crate::{AsyncEventStore, AsyncSessionStore, AsyncUserStore, AsyncUsers};
 use crate::{
-    OpenedToken, RoleModel, SessionCheck, SessionOrigin, SessionPolicy, SessionStore,
-    SessionTokens, StoredSession, TokenPurpose, UserModel, UserStore, Users, UsersError,
+    EventKind, EventStore, OpenedToken, RoleModel, SecurityEvent, SessionCheck, SessionOrigin,
+    SessionPolicy, SessionStore, SessionTokens, StoredSession, TokenPurpose, UserModel, UserStore,
+    Users, UsersError,
 };
 
-#[flavors(AsyncUsers => Users, AsyncUserStore => UserStore, AsyncSessionStore => SessionStore)]
+#[flavors(
+    AsyncUsers => Users,
+    AsyncUserStore => UserStore,
+    AsyncSessionStore => SessionStore,
+    AsyncEventStore => EventStore,
+)]
 impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     /// Starts a stored session of `user`, who has just logged in, from `origin`:
     /// stores its row and returns it with its first access and refresh tokens.
@@ -33,6 +39,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<SessionTokens, UsersError>
     where
         U::Sessions: AsyncSessionStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let now = SystemTime::now();
         let user_id: Uuid = user.id().into();
@@ -41,9 +49,21 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
                 U::Sessions::delete_session(conn, user_id, row.id).await?;
             }
         }
+        let event = SecurityEvent::new(EventKind::SessionStarted, user_id)
+            .from_client(origin.client.as_deref())
+            .with_user_agent(origin.user_agent.as_deref());
+        let users = self.decisions();
         let session = policy.start(Uuid::now_v7(), user_id, origin, now, String::new());
-        let tokens = self.decisions().session_tokens(user, session, policy, now);
-        U::Sessions::insert_session(conn, &tokens.session).await?;
+        let tokens = users.session_tokens(user, session, policy, now);
+        let started = &tokens.session;
+        recorded!(
+            flavor,
+            users,
+            conn,
+            event,
+            |conn| U::Sessions::insert_session(conn, started).await,
+            |_inserted| true,
+        );
         Ok(tokens)
     }
 
@@ -102,6 +122,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     where
         U: AsyncUserStore<C>,
         U::Sessions: AsyncSessionStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let users = self.decisions();
         let opened = users.open_token(refresh_token, TokenPurpose::Refresh)?;
@@ -120,8 +141,15 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
                 (row.last_seen_at, row.idle_expires_at) = (seen, idle);
                 let tokens = users.session_tokens(&user, row, policy, now);
                 let new = &tokens.session.refresh_digest;
-                let swapped =
-                    U::Sessions::rotate_refresh(conn, opened.id(), &old, new, seen, idle).await?;
+                let id = opened.id();
+                let swapped = recorded!(
+                    flavor,
+                    users,
+                    conn,
+                    SecurityEvent::new(EventKind::SessionRefreshed, opened.user_id()),
+                    |conn| U::Sessions::rotate_refresh(conn, id, &old, new, seen, idle).await,
+                    |swapped| *swapped,
+                );
                 if swapped {
                     return Ok(tokens);
                 }
@@ -133,7 +161,15 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             _ => false,
         };
         if reused {
-            U::Sessions::delete_session(conn, opened.user_id(), opened.id()).await?;
+            let (user_id, id) = (opened.user_id(), opened.id());
+            recorded!(
+                flavor,
+                users,
+                conn,
+                SecurityEvent::new(EventKind::RefreshReplayed, user_id),
+                |conn| U::Sessions::delete_session(conn, user_id, id).await,
+                |_deleted| true,
+            );
         }
         Err(UsersError::InvalidToken)
     }
@@ -207,8 +243,19 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<bool, UsersError>
     where
         U::Sessions: AsyncSessionStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
-        U::Sessions::delete_session(conn, user.id().into(), session).await
+        let users = self.decisions();
+        let user_id: Uuid = user.id().into();
+        Ok(recorded!(
+            flavor,
+            users,
+            conn,
+            SecurityEvent::new(EventKind::SessionEnded, user_id).about("this session"),
+            |conn| U::Sessions::delete_session(conn, user_id, session).await,
+            |ended| *ended,
+        ))
     }
 
     /// Ends every session of `user` but `keep` ("log out everywhere else"); how
@@ -225,8 +272,10 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<usize, UsersError>
     where
         U::Sessions: AsyncSessionStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
-        U::Sessions::delete_sessions_of(conn, user.id().into(), Some(keep)).await
+        self.end_sessions(conn, user.id().into(), Some(keep)).await
     }
 
     /// Ends every session of the user `user` (an administrator's "log out
@@ -242,7 +291,37 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<usize, UsersError>
     where
         U::Sessions: AsyncSessionStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
-        U::Sessions::delete_sessions_of(conn, user.into(), None).await
+        self.end_sessions(conn, user.into(), None).await
+    }
+
+    /// Ends every session of the user `user_id` but `keep`, recording how many ended.
+    async fn end_sessions<C: Send>(
+        &self,
+        conn: &mut C,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+    ) -> Result<usize, UsersError>
+    where
+        U: AsyncUserStore<C>,
+        U::Sessions: AsyncSessionStore<C>,
+        U::Events: AsyncEventStore<C>,
+    {
+        let users = self.decisions();
+        let what = if keep.is_some() {
+            "every other session"
+        } else {
+            "every session"
+        };
+        Ok(recorded!(
+            flavor,
+            users,
+            conn,
+            SecurityEvent::new(EventKind::SessionEnded, user_id).about(what),
+            |conn| U::Sessions::delete_sessions_of(conn, user_id, keep).await,
+            |ended| *ended > 0,
+        ))
     }
 }

@@ -7,16 +7,25 @@ use uuid::Uuid;
 
 use crate::manager::decisions::{deleted_or, LoginOutcome};
 use crate::{
-    normalize_email, Connections, FirstProofClears, OAuthAccountStore, Proof, RoleModel,
-    SecondFactorStore, SessionStore, TokenPurpose, UserModel, UserStore, Users, UsersError,
+    normalize_email, Connections, EventKind, EventStore, FirstProofClears, OAuthAccountStore,
+    Proof, RoleModel, SecondFactorStore, SecurityEvent, SessionStore, TokenPurpose, UserModel,
+    UserStore, Users, UsersError,
 };
 #[cfg(feature = "async")]
 use crate::{
-    AsyncConnections, AsyncOAuthAccountStore, AsyncSecondFactorStore, AsyncSessionStore,
-    AsyncUserStore, AsyncUsers,
+    AsyncConnections, AsyncEventStore, AsyncOAuthAccountStore, AsyncSecondFactorStore,
+    AsyncSessionStore, AsyncUserStore, AsyncUsers,
 };
 
-#[flavors(AsyncUsers => Users, AsyncUserStore => UserStore, AsyncConnections => Connections, AsyncSessionStore => SessionStore, AsyncSecondFactorStore => SecondFactorStore, AsyncOAuthAccountStore => OAuthAccountStore)]
+#[flavors(
+    AsyncUsers => Users,
+    AsyncUserStore => UserStore,
+    AsyncConnections => Connections,
+    AsyncSessionStore => SessionStore,
+    AsyncSecondFactorStore => SecondFactorStore,
+    AsyncOAuthAccountStore => OAuthAccountStore,
+    AsyncEventStore => EventStore,
+)]
 impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     /// Registers a user with default custom fields; see
     /// [`register_with`](Self::register_with).
@@ -38,6 +47,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<U, UsersError>
     where
         U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         const { crate::model::assert_registrable::<U>() };
         self.register_with(conn, email, password, |_| {}).await
@@ -53,15 +63,15 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ///
     /// As [`register`](Self::register).
     #[over(
-                    /// As [`register_with`](Self::register_with), taking a connection from
-                    /// `conn` only to store the user, after argon2 has run: see
-                    /// [`Connections`](crate::Connections).
-                    ///
-                    /// # Errors
-                    ///
-                    /// As [`register`](Self::register), and the error of `conn`.
-                    fn register_over(conn: impl AsyncConnections<C>)
-                )]
+        /// As [`register_with`](Self::register_with), taking a connection from
+        /// `conn` only to store the user, after argon2 has run: see
+        /// [`Connections`](crate::Connections).
+        ///
+        /// # Errors
+        ///
+        /// As [`register`](Self::register), and the error of `conn`.
+        fn register_over(conn: impl AsyncConnections<C>)
+    )]
     pub async fn register_with<C: Send>(
         &self,
         conn: &mut C,
@@ -71,6 +81,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<U, UsersError>
     where
         U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let users = self.decisions();
         // Customised before the password is checked: the strength estimate counts
@@ -83,11 +94,16 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         let user = hashing!(flavor, self, [password], |users| {
             users.registration_credentials(user, password)
         })?;
-        transaction!(flavor, &mut *connect!(flavor, conn), |conn| {
+        let event = SecurityEvent::new(EventKind::Registered, user.id().into());
+        let recorded = &event;
+        let user = transaction!(flavor, &mut *connect!(flavor, conn), |conn| {
             let user = U::insert(conn, &user).await?;
+            Self::record(conn, users, recorded).await?;
             users.hooks().after_register(&user)?;
             Ok(user)
-        })
+        })?;
+        users.publish(event);
+        Ok(user)
     }
 
     /// Logs a user in: checks the password, then that the account may log in; as
@@ -105,6 +121,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<U, UsersError>
     where
         U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         self.authenticate_from(conn, None, email, password).await
     }
@@ -133,16 +150,16 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     /// configuration requires verified users; or the error of the `after_login`
     /// hook.
     #[over(
-                    /// As [`authenticate_from`](Self::authenticate_from), taking a connection from
-                    /// `conn` for each database step and none while argon2 runs: see
-                    /// [`Connections`](crate::Connections).
-                    ///
-                    /// # Errors
-                    ///
-                    /// As [`authenticate_from`](Self::authenticate_from), and the error of
-                    /// `conn`.
-                    fn authenticate_over(conn: impl AsyncConnections<C>)
-                )]
+        /// As [`authenticate_from`](Self::authenticate_from), taking a connection from
+        /// `conn` for each database step and none while argon2 runs: see
+        /// [`Connections`](crate::Connections).
+        ///
+        /// # Errors
+        ///
+        /// As [`authenticate_from`](Self::authenticate_from), and the error of
+        /// `conn`.
+        fn authenticate_over(conn: impl AsyncConnections<C>)
+    )]
     pub async fn authenticate_from<C: Send>(
         &self,
         conn: &mut C,
@@ -152,6 +169,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<U, UsersError>
     where
         U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let users = self.decisions();
         let email = users.login_email(email);
@@ -166,24 +184,37 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             .as_ref()
             .map(|user| user.password_hash().to_owned())
             .unwrap_or_default();
+        let user_id: Option<Uuid> = user.as_ref().map(|user| user.id().into());
         let outcome = hashing!(flavor, self, [password], |users| {
             let outcome = users.check_login(user, password);
             users.settle_guard(&keys, keys.settled(&outcome))?;
             outcome
-        })?;
-        match outcome {
+        });
+        if let (Err(UsersError::InvalidCredentials), Some(user_id)) = (&outcome, user_id) {
+            let failed = SecurityEvent::new(EventKind::LoginFailed, user_id).from_client(client);
+            self.note(&mut *connect!(flavor, conn), failed.about("password"))
+                .await?;
+        }
+        let user = match outcome? {
             LoginOutcome::Current(user) => {
                 users.hooks().after_login(&user)?;
-                Ok(user)
+                user
             }
             LoginOutcome::Rehashed(rehashed) => modify!(
                 flavor,
                 &mut *connect!(flavor, conn),
                 rehashed.id(),
                 |stored| users.rehashed_row(stored, &verified_hash, &rehashed),
-                |user| users.hooks().after_login(&user),
-            ),
-        }
+                |conn, user| users.hooks().after_login(&user),
+            )?,
+        };
+        let succeeded = SecurityEvent::new(EventKind::LoginSucceeded, user.id().into());
+        self.note(
+            &mut *connect!(flavor, conn),
+            succeeded.from_client(client).about("password"),
+        )
+        .await?;
+        Ok(user)
     }
 
     /// The user with this id, if any.
@@ -241,7 +272,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             conn,
             user.id(),
             |stored| users.prepare_update(stored, user),
-            |updated| users.hooks().after_update(&updated),
+            |conn, updated| users.hooks().after_update(&updated),
         )
     }
 
@@ -269,7 +300,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             conn,
             user.id(),
             |stored| users.with_email(stored, email),
-            |updated| users.hooks().after_update(&updated),
+            |conn, updated| users.hooks().after_update(&updated),
         )
     }
 
@@ -295,16 +326,16 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     /// [`UsersError::InactiveUser`], [`UsersError::Overloaded`], or the
     /// error of the `after_update` hook; on any of them nothing changes.
     #[over(
-                    /// As [`request_email_change`](Self::request_email_change), taking a connection
-                    /// from `conn` for each database step and none while argon2 runs: see
-                    /// [`Connections`](crate::Connections).
-                    ///
-                    /// # Errors
-                    ///
-                    /// As [`request_email_change`](Self::request_email_change), and the error of
-                    /// `conn`.
-                    fn request_email_change_over(conn: impl AsyncConnections<C>)
-                )]
+        /// As [`request_email_change`](Self::request_email_change), taking a connection
+        /// from `conn` for each database step and none while argon2 runs: see
+        /// [`Connections`](crate::Connections).
+        ///
+        /// # Errors
+        ///
+        /// As [`request_email_change`](Self::request_email_change), and the error of
+        /// `conn`.
+        fn request_email_change_over(conn: impl AsyncConnections<C>)
+    )]
     pub async fn request_email_change<C: Send>(
         &self,
         conn: &mut C,
@@ -314,9 +345,12 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<String, UsersError>
     where
         U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let users = self.decisions();
         let new_email = users.new_email(user, new_email)?;
+        let event = SecurityEvent::new(EventKind::EmailChangeRequested, user.id().into());
+        let recorded = &event;
         let rehashed = new_hash!(
             flavor,
             users,
@@ -343,8 +377,12 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             },
             None::<fn(&mut U) -> Result<(), UsersError>>,
             Some(UsersError::InvalidCredentials),
-            |updated| users.hooks().after_update(&updated),
+            |conn, updated| {
+                Self::record(conn, users, recorded).await?;
+                users.hooks().after_update(&updated)
+            },
         )?;
+        users.publish(event);
         users.email_change_token(&rehashed, &new_email)
     }
 
@@ -366,6 +404,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<U, UsersError>
     where
         U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         self.change_password_with(conn, user, current, new, |_| Ok(()))
             .await
@@ -382,16 +421,16 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     /// [`update`](Self::update), or the error of `edit`; on any of them nothing
     /// changes.
     #[over(
-                    /// As [`change_password_with`](Self::change_password_with), taking a connection
-                    /// from `conn` for each database step and none while argon2 runs: see
-                    /// [`Connections`](crate::Connections).
-                    ///
-                    /// # Errors
-                    ///
-                    /// As [`change_password_with`](Self::change_password_with), and the error of
-                    /// `conn`.
-                    fn change_password_over(conn: impl AsyncConnections<C>)
-                )]
+        /// As [`change_password_with`](Self::change_password_with), taking a connection
+        /// from `conn` for each database step and none while argon2 runs: see
+        /// [`Connections`](crate::Connections).
+        ///
+        /// # Errors
+        ///
+        /// As [`change_password_with`](Self::change_password_with), and the error of
+        /// `conn`.
+        fn change_password_over(conn: impl AsyncConnections<C>)
+    )]
     pub async fn change_password_with<C: Send>(
         &self,
         conn: &mut C,
@@ -402,9 +441,12 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<U, UsersError>
     where
         U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let users = self.decisions();
-        new_hash!(
+        let event = SecurityEvent::new(EventKind::PasswordChanged, user.id().into());
+        let recorded = &event;
+        let changed = new_hash!(
             flavor,
             users,
             conn,
@@ -421,8 +463,13 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             ),
             Some(edit),
             Some(UsersError::InvalidCredentials),
-            |updated| users.hooks().after_update(&updated),
-        )
+            |conn, updated| {
+                Self::record(conn, users, recorded).await?;
+                users.hooks().after_update(&updated)
+            },
+        )?;
+        users.publish(event);
+        Ok(changed)
     }
 
     /// Replaces the password of `user` without asking for the current one (an
@@ -433,15 +480,15 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     /// [`UsersError::UserNotFound`], [`UsersError::InvalidPassword`], or the error
     /// of the `after_update` hook.
     #[over(
-                    /// As [`set_password`](Self::set_password), taking a connection from
-                    /// `conn` for each database step and none while argon2 runs: see
-                    /// [`Connections`](crate::Connections).
-                    ///
-                    /// # Errors
-                    ///
-                    /// As [`set_password`](Self::set_password), and the error of `conn`.
-                    fn set_password_over(conn: impl AsyncConnections<C>)
-                )]
+        /// As [`set_password`](Self::set_password), taking a connection from
+        /// `conn` for each database step and none while argon2 runs: see
+        /// [`Connections`](crate::Connections).
+        ///
+        /// # Errors
+        ///
+        /// As [`set_password`](Self::set_password), and the error of `conn`.
+        fn set_password_over(conn: impl AsyncConnections<C>)
+    )]
     pub async fn set_password<C: Send>(
         &self,
         conn: &mut C,
@@ -450,9 +497,13 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<U, UsersError>
     where
         U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let users = self.decisions();
-        new_hash!(
+        let event = SecurityEvent::new(EventKind::PasswordChanged, user.id().into())
+            .about("set without the current password");
+        let recorded = &event;
+        let changed = new_hash!(
             flavor,
             users,
             conn,
@@ -462,8 +513,13 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             }),
             None::<fn(&mut U) -> Result<(), UsersError>>,
             None,
-            |updated| users.hooks().after_update(&updated),
-        )
+            |conn, updated| {
+                Self::record(conn, users, recorded).await?;
+                users.hooks().after_update(&updated)
+            },
+        )?;
+        users.publish(event);
+        Ok(changed)
     }
 
     /// Deletes the user with this id, after the `before_delete` hook.
@@ -475,15 +531,21 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     pub async fn delete<C: Send>(&self, conn: &mut C, id: U::Id) -> Result<(), UsersError>
     where
         U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let users = self.decisions();
+        let event = SecurityEvent::new(EventKind::Deleted, id.into());
+        let recorded = &event;
         transaction!(flavor, conn, |conn| {
             let user = U::find_for_update(conn, id)
                 .await?
                 .ok_or(UsersError::UserNotFound)?;
             users.hooks().before_delete(&user)?;
-            deleted_or(U::delete(conn, id).await?, UsersError::UserNotFound)
-        })
+            deleted_or(U::delete(conn, id).await?, UsersError::UserNotFound)?;
+            Self::record(conn, users, recorded).await
+        })?;
+        users.publish(event);
+        Ok(())
     }
 
     /// Marks the user of a verification token as verified; for the token of an
@@ -510,6 +572,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         U::Sessions: AsyncSessionStore<C>,
         U::SecondFactors: AsyncSecondFactorStore<C>,
         U::OAuthAccounts: AsyncOAuthAccountStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let users = self.decisions();
         let token = users.open_address_token(token)?;
@@ -517,16 +580,26 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         let first_proof = token.purpose() == TokenPurpose::Verification;
         let clears = users.first_proof_clears;
         let id = token.user_id().into();
-        transaction!(flavor, conn, |conn| {
+        let kind = if first_proof {
+            EventKind::Verified
+        } else {
+            EventKind::EmailChanged
+        };
+        let event = SecurityEvent::new(kind, token.user_id());
+        let recorded = &event;
+        let verified = transaction!(flavor, conn, |conn| {
             let stored = U::find_for_update(conn, id).await?;
             let user = users.finish_verification(&token, stored)?;
             let verified = U::update(conn, &user).await?;
             if first_proof {
                 Self::clear_unproven(conn, clears, verified.id().into()).await?;
             }
+            Self::record(conn, users, recorded).await?;
             users.hooks().after_verify(&verified)?;
             Ok(verified)
-        })
+        })?;
+        users.publish(event);
+        Ok(verified)
     }
 
     /// A password reset token for the user with this email, or `None` if there is
@@ -567,16 +640,16 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     /// user; [`UsersError::InvalidPassword`] (the token stays usable); or the error
     /// of the `after_reset` hook.
     #[over(
-                    /// As [`reset_password`](Self::reset_password), taking a connection from
-                    /// `conn` for each database step and none while argon2 runs: see
-                    /// [`Connections`](crate::Connections).
-                    ///
-                    /// # Errors
-                    ///
-                    /// As [`reset_password`](Self::reset_password), and the error of
-                    /// `conn`.
-                    fn reset_password_over(conn: impl AsyncConnections<C>)
-                )]
+        /// As [`reset_password`](Self::reset_password), taking a connection from
+        /// `conn` for each database step and none while argon2 runs: see
+        /// [`Connections`](crate::Connections).
+        ///
+        /// # Errors
+        ///
+        /// As [`reset_password`](Self::reset_password), and the error of
+        /// `conn`.
+        fn reset_password_over(conn: impl AsyncConnections<C>)
+    )]
     pub async fn reset_password<C: Send>(
         &self,
         conn: &mut C,
@@ -588,6 +661,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         U::Sessions: AsyncSessionStore<C>,
         U::SecondFactors: AsyncSecondFactorStore<C>,
         U::OAuthAccounts: AsyncOAuthAccountStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let users = self.decisions();
         let token = users.open_token(token, TokenPurpose::PasswordReset)?;
@@ -600,7 +674,9 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             users.finish_password_reset(&opened, loaded, new)
         })?;
         let clears = users.first_proof_clears;
-        transaction!(flavor, &mut *connect!(flavor, conn), |conn| {
+        let event = SecurityEvent::new(EventKind::PasswordReset, token.user_id());
+        let recorded = &event;
+        let reset = transaction!(flavor, &mut *connect!(flavor, conn), |conn| {
             let stored = U::find_for_update(conn, id).await?;
             let mut user = users.with_new_hash(
                 stored,
@@ -614,9 +690,12 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             if first_proof {
                 Self::clear_unproven(conn, clears, id.into()).await?;
             }
+            Self::record(conn, users, recorded).await?;
             users.hooks().after_reset(&updated)?;
             Ok(updated)
-        })
+        })?;
+        users.publish(event);
+        Ok(reset)
     }
 
     /// Clears, on `conn` (inside the transaction of a first proof of user `user_id`'s

@@ -37,6 +37,7 @@ macro_rules! test_user {
             type Sessions = users_core::NoStore;
             type SecondFactors = users_core::NoStore;
             type OAuthAccounts = users_core::NoStore;
+            type Events = users_core::NoStore;
             const TABLE: &'static str = "test_users";
 
             fn from_credentials(id: users_core::Uuid, email: String, password_hash: String) -> Self {

@@ -175,6 +175,7 @@ fn user_model_impl(model: &Model, timestamps: bool) -> TokenStream {
             type Sessions = #krate::Sessions<#ident>;
             type SecondFactors = #krate::SecondFactors<#ident>;
             type OAuthAccounts = #krate::OAuthAccounts<#ident>;
+            type Events = #krate::Events<#ident>;
 
             const TABLE: &'static str = #table;
 
