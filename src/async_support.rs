@@ -249,6 +249,14 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
             where [U::SecondFactors: AsyncSecondFactorStore<C>];
         fn add_passkey(&self, conn, user: &U, credential_id: &str, credential: &str, name: Option<&str>)
             -> PasskeyRecord where [U::SecondFactors: AsyncSecondFactorStore<C>];
+        fn passkey_used(&self, conn, passkey: &PasskeyRecord) -> ()
+            where [U::SecondFactors: AsyncSecondFactorStore<C>];
+        fn remove_passkey(&self, conn, user: &U, id: users_diesel::Uuid) -> bool
+            where [U::SecondFactors: AsyncSecondFactorStore<C>];
+        fn check_second_factor(&self, conn, client: Option<&str>, user: &U, proof: users_diesel::SecondFactorProof<'_>) -> ()
+            where [U::SecondFactors: AsyncSecondFactorStore<C>];
+        fn regenerate_recovery_codes(&self, conn, user: &U) -> Vec<String>
+            where [U::SecondFactors: AsyncSecondFactorStore<C>];
 
         fn oauth_sign_in(&self, conn, identity: &ProviderIdentity) -> OAuthSignIn<U>
             where [U: AsyncUserStore<C>, U::OAuthAccounts: AsyncOAuthAccountStore<C>];

@@ -37,7 +37,19 @@ fn migrations() -> Migrations {
         .with::<User>()
         .with::<Role>()
         .with::<Sessions<User>>()
+        .with::<SecondFactors<User>>()
+        .with::<OAuthAccounts<User>>()
         .with::<Events<User>>()
+}
+
+fn identity(email: &str) -> users_diesel::ProviderIdentity {
+    users_diesel::ProviderIdentity {
+        provider: "corp".into(),
+        subject: "42".into(),
+        email: Some(email.into()),
+        email_verified: true,
+        tokens: None,
+    }
 }
 
 /// The account's history, newest first.
@@ -151,6 +163,87 @@ mod cases {
         users.delete(conn, alice.id).unwrap();
         let events = users.events(conn, &of(&alice)).unwrap();
         assert_eq!(events[0].kind, EventKind::Deleted);
+    }
+
+    fn factors_passkeys_and_provider_accounts_are_recorded(conn: _, db: _) {
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
+        let alice = users.register(conn, "alice@example.com", PASSWORD).unwrap();
+        let token = users.verification_token(&alice).unwrap();
+        let alice = users.verify(conn, &token).unwrap();
+        let enrollment = users.enroll_totp(conn, &alice, "Example").unwrap();
+        let code = users_diesel::totp_code(&enrollment.secret, SystemTime::now()).unwrap();
+        let recovery = users
+            .confirm_totp(conn, Some("192.0.2.9"), &alice, &code)
+            .unwrap();
+        assert!(matches!(
+            users.check_second_factor(
+                conn,
+                Some("192.0.2.9"),
+                &alice,
+                users_diesel::SecondFactorProof::RecoveryCode("not-a-code")
+            ),
+            Err(UsersError::InvalidCredentials)
+        ));
+        users
+            .check_second_factor(
+                conn,
+                None,
+                &alice,
+                users_diesel::SecondFactorProof::RecoveryCode(&recovery[0]),
+            )
+            .unwrap();
+        users.regenerate_recovery_codes(conn, &alice).unwrap();
+        assert!(users.remove_totp(conn, &alice).unwrap());
+        let passkey = users
+            .add_passkey(conn, &alice, "credential-1", "{}", Some("laptop"))
+            .unwrap();
+        users.passkey_used(conn, &passkey).unwrap();
+        assert!(users.remove_passkey(conn, &alice, passkey.id).unwrap());
+        users
+            .link_oauth(conn, &alice, &identity("alice@example.com"))
+            .unwrap();
+        users
+            .oauth_sign_in(conn, &identity("alice@example.com"))
+            .unwrap();
+        assert!(users.unlink_oauth(conn, &alice, "corp").unwrap());
+        let fresh = identity("carol@example.com");
+        let carol = users.oauth_sign_in(
+            conn,
+            &users_diesel::ProviderIdentity {
+                subject: "43".into(),
+                ..fresh
+            },
+        );
+        let carol = carol.unwrap().user().clone();
+
+        let events = users.events(conn, &of(&alice)).unwrap();
+        assert_eq!(
+            history(events.clone())[..12],
+            [
+                EventKind::ProviderUnlinked,
+                EventKind::ProviderSignedIn,
+                EventKind::ProviderLinked,
+                EventKind::PasskeyRemoved,
+                EventKind::PasskeyUsed,
+                EventKind::PasskeyAdded,
+                EventKind::TotpRemoved,
+                EventKind::RecoveryCodesRegenerated,
+                EventKind::RecoveryCodeUsed,
+                EventKind::SecondFactorFailed,
+                EventKind::TotpEnabled,
+                EventKind::Verified,
+            ]
+        );
+        assert_eq!(events[0].detail.as_deref(), Some("corp"));
+        assert_eq!(events[5].detail.as_deref(), Some("laptop"));
+        assert_eq!(events[9].client.as_deref(), Some("192.0.2.9"));
+        assert!(!format!("{events:?}").contains(&recovery[0]));
+        assert!(!format!("{events:?}").contains(&enrollment.secret));
+        assert_eq!(
+            history(users.events(conn, &of(&carol)).unwrap()),
+            [EventKind::Registered]
+        );
     }
 
     fn a_change_that_fails_records_nothing(conn: _, db: _) {

@@ -115,6 +115,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<Vec<String>, UsersError>
     where
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let record = self.second_factors(conn, user).await?;
         if record.totp_secret.is_none() || record.totp_confirmed {
@@ -134,7 +136,15 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         confirmed.totp_confirmed = true;
         confirmed.totp_last_step = step;
         confirmed.recovery_codes = digests;
-        if U::SecondFactors::update_factors(conn, &confirmed, record.version).await? {
+        let written = recorded!(
+            flavor,
+            self.decisions(),
+            conn,
+            SecurityEvent::new(EventKind::TotpEnabled, user.id().into()).from_client(client),
+            |conn| U::SecondFactors::update_factors(conn, &confirmed, record.version).await,
+            |written| *written,
+        );
+        if written {
             Ok(codes)
         } else {
             Err(UsersError::Conflict { column: "totp" })
@@ -191,6 +201,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<Vec<String>, UsersError>
     where
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let record = self.second_factors(conn, user).await?;
         if !record.has_totp() {
@@ -199,7 +211,15 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         let (codes, digests) = new_recovery_codes();
         let mut next = record.next();
         next.recovery_codes = digests;
-        if U::SecondFactors::update_factors(conn, &next, record.version).await? {
+        let written = recorded!(
+            flavor,
+            self.decisions(),
+            conn,
+            SecurityEvent::new(EventKind::RecoveryCodesRegenerated, user.id().into()),
+            |conn| U::SecondFactors::update_factors(conn, &next, record.version).await,
+            |written| *written,
+        );
+        if written {
             Ok(codes)
         } else {
             Err(UsersError::Conflict { column: "totp" })
@@ -217,6 +237,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     pub async fn remove_totp<C: Send>(&self, conn: &mut C, user: &U) -> Result<bool, UsersError>
     where
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let record = self.second_factors(conn, user).await?;
         if record.totp_secret.is_none() {
@@ -224,7 +246,15 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         }
         let mut next = record.next();
         (next.totp_secret, next.totp_confirmed, next.recovery_codes) = (None, false, String::new());
-        if U::SecondFactors::update_factors(conn, &next, record.version).await? {
+        let written = recorded!(
+            flavor,
+            self.decisions(),
+            conn,
+            SecurityEvent::new(EventKind::TotpRemoved, user.id().into()),
+            |conn| U::SecondFactors::update_factors(conn, &next, record.version).await,
+            |written| *written,
+        );
+        if written {
             Ok(true)
         } else {
             Err(UsersError::Conflict { column: "totp" })
@@ -336,6 +366,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<PasskeyRecord, UsersError>
     where
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         if !user.is_verified() {
             return Err(UsersError::UnverifiedUser);
@@ -358,7 +390,15 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             created_at: SystemTime::now(),
             last_used_at: None,
         };
-        U::SecondFactors::insert_passkey(conn, &passkey).await?;
+        let added = &passkey;
+        recorded!(
+            flavor,
+            self.decisions(),
+            conn,
+            SecurityEvent::new(EventKind::PasskeyAdded, user_id).about(name.unwrap_or("passkey")),
+            |conn| U::SecondFactors::insert_passkey(conn, added).await,
+            |_inserted| true,
+        );
         Ok(passkey)
     }
 
@@ -376,8 +416,18 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<bool, UsersError>
     where
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
-        U::SecondFactors::delete_passkey(conn, user.id().into(), id).await
+        let user_id: Uuid = user.id().into();
+        Ok(recorded!(
+            flavor,
+            self.decisions(),
+            conn,
+            SecurityEvent::new(EventKind::PasskeyRemoved, user_id).about(id.to_string()),
+            |conn| U::SecondFactors::delete_passkey(conn, user_id, id).await,
+            |removed| *removed,
+        ))
     }
 
     /// The user of a "second factor pending" token, checked (purpose, expiry,
@@ -446,6 +496,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<(), UsersError>
     where
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let record = self.second_factors(conn, user).await?;
         if !U::SecondFactors::update_factors(conn, &record.next(), version).await? {
@@ -467,12 +519,23 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<(), UsersError>
     where
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let used = PasskeyRecord {
             last_used_at: Some(SystemTime::now()),
             ..passkey.clone()
         };
-        U::SecondFactors::update_passkey(conn, &used).await
+        let about = passkey.name.as_deref().unwrap_or("passkey");
+        recorded!(
+            flavor,
+            self.decisions(),
+            conn,
+            SecurityEvent::new(EventKind::PasskeyUsed, passkey.user_id).about(about),
+            |conn| U::SecondFactors::update_passkey(conn, &used).await,
+            |_updated| true,
+        );
+        Ok(())
     }
 
     /// Proves a factor of `user` (the record `record`) with `proof`, through the guarded

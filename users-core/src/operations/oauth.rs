@@ -9,13 +9,17 @@ use users_derive::flavors;
 use uuid::Uuid;
 
 #[cfg(feature = "async")]
-use crate::{AsyncOAuthAccountStore, AsyncSecondFactorStore, AsyncUserStore, AsyncUsers};
 use crate::{
-    OAuthAccountRecord, OAuthAccountStore, OAuthSignIn, ProviderIdentity, ProviderTokens,
-    RoleModel, SecondFactorStore, UserModel, UserStore, Users, UsersError,
+    AsyncEventStore, AsyncOAuthAccountStore, AsyncSecondFactorStore, AsyncUserStore, AsyncUsers,
+};
+use crate::{
+    EventKind, EventStore, OAuthAccountRecord, OAuthAccountStore, OAuthSignIn, ProviderIdentity,
+    ProviderTokens, RoleModel, SecondFactorStore, SecurityEvent, UserModel, UserStore, Users,
+    UsersError,
 };
 
 #[flavors(
+    AsyncEventStore => EventStore,
     AsyncUsers => Users,
     AsyncUserStore => UserStore,
     AsyncSecondFactorStore => SecondFactorStore,
@@ -37,6 +41,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     where
         U: AsyncUserStore<C>,
         U::OAuthAccounts: AsyncOAuthAccountStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         const { crate::model::assert_registrable::<U>() };
         self.oauth_sign_in_with(conn, identity, |_| {}).await
@@ -77,6 +82,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     where
         U: AsyncUserStore<C>,
         U::OAuthAccounts: AsyncOAuthAccountStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         crate::oauth::check_identity(identity)?;
         let users = self.decisions();
@@ -116,9 +122,11 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
                 }
             };
             users.hooks().after_login(signed_in.user())?;
-            Ok(signed_in)
+            let event = Self::signed_in_event(&signed_in, identity);
+            Self::record(conn, users, &event).await?;
+            Ok((signed_in, event))
         });
-        match attempt {
+        let attempt = match attempt {
             // A concurrent first sign-in of the same account won an insert (of the
             // user, or of the account) and linked it: this one signs in as it.
             Err(UsersError::EmailTaken | UsersError::Conflict { column: "subject" }) => {
@@ -132,11 +140,28 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
                     let account = linked.ok_or(UsersError::EmailTaken)?;
                     let user = Self::linked_user(conn, users, account, identity, now).await?;
                     users.hooks().after_login(&user)?;
-                    Ok(OAuthSignIn::SignedIn(user))
+                    let signed_in = OAuthSignIn::SignedIn(user);
+                    let event = Self::signed_in_event(&signed_in, identity);
+                    Self::record(conn, users, &event).await?;
+                    Ok((signed_in, event))
                 })
             }
             attempt => attempt,
-        }
+        };
+        let (signed_in, event) = attempt?;
+        users.publish(event);
+        Ok(signed_in)
+    }
+
+    /// The event of a sign-in with `identity`: the account's first (a new user, or a link to
+    /// a user of the same verified address), or one more.
+    fn signed_in_event(signed_in: &OAuthSignIn<U>, identity: &ProviderIdentity) -> SecurityEvent {
+        let kind = match signed_in {
+            OAuthSignIn::Registered(_) => EventKind::Registered,
+            OAuthSignIn::Linked(_) => EventKind::ProviderLinked,
+            OAuthSignIn::SignedIn(_) => EventKind::ProviderSignedIn,
+        };
+        SecurityEvent::new(kind, signed_in.user().id().into()).about(&identity.provider)
     }
 
     /// Links a provider account the flow has checked to `user`, who is logged in
@@ -161,6 +186,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     where
         U: AsyncUserStore<C>,
         U::OAuthAccounts: AsyncOAuthAccountStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         crate::oauth::check_identity(identity)?;
         if !user.is_verified() {
@@ -169,7 +195,10 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         let users = self.decisions();
         let user_id: Uuid = user.id().into();
         let now = SystemTime::now();
-        transaction!(flavor, conn, |conn| {
+        let event =
+            SecurityEvent::new(EventKind::ProviderLinked, user_id).about(&identity.provider);
+        let recorded = &event;
+        let account = transaction!(flavor, conn, |conn| {
             let linked =
                 U::OAuthAccounts::find_oauth_account(conn, &identity.provider, &identity.subject)
                     .await?;
@@ -190,8 +219,11 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             }
             let account = OAuthAccountRecord::new(user_id, identity, users.sealer(), now);
             U::OAuthAccounts::insert_oauth_account(conn, &account).await?;
+            Self::record(conn, users, recorded).await?;
             Ok(account)
-        })
+        })?;
+        users.publish(event);
+        Ok(account)
     }
 
     /// Unlinks `user`'s account at `provider`; `false` if they have none. In one
@@ -213,10 +245,14 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         U: AsyncUserStore<C>,
         U::OAuthAccounts: AsyncOAuthAccountStore<C>,
         U::SecondFactors: AsyncSecondFactorStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let id = user.id();
         let user_id: Uuid = id.into();
-        transaction!(flavor, conn, |conn| {
+        let users = self.decisions();
+        let event = SecurityEvent::new(EventKind::ProviderUnlinked, user_id).about(provider);
+        let recorded = &event;
+        let unlinked = transaction!(flavor, conn, |conn| {
             let user = U::find_for_update(conn, id)
                 .await?
                 .ok_or(UsersError::UserNotFound)?;
@@ -231,8 +267,16 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
                     return Err(UsersError::LastSignInMethod);
                 }
             }
-            U::OAuthAccounts::delete_oauth_account(conn, user_id, provider).await
-        })
+            let unlinked = U::OAuthAccounts::delete_oauth_account(conn, user_id, provider).await?;
+            if unlinked {
+                Self::record(conn, users, recorded).await?;
+            }
+            Ok(unlinked)
+        })?;
+        if unlinked {
+            users.publish(event);
+        }
+        Ok(unlinked)
     }
 
     /// The user's linked provider accounts, oldest first.

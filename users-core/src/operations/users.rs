@@ -293,15 +293,28 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     ) -> Result<U, UsersError>
     where
         U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let users = self.decisions();
-        modify!(
+        let event = SecurityEvent::new(EventKind::EmailChanged, user.id().into())
+            .about("set without a confirmation");
+        let recorded = &event;
+        let changed = modify!(
             flavor,
             conn,
             user.id(),
             |stored| users.with_email(stored, email),
-            |conn, updated| users.hooks().after_update(&updated),
-        )
+            |conn, updated| {
+                if updated.email() != user.email() {
+                    Self::record(conn, users, recorded).await?;
+                }
+                users.hooks().after_update(&updated)
+            },
+        )?;
+        if changed.email() != user.email() {
+            users.publish(event);
+        }
+        Ok(changed)
     }
 
     /// Starts a change of the email of `user` to `new_email`, after checking its
