@@ -5,6 +5,8 @@
 //! echo 'a long password' | cargo run --example admin -- create-user root@example.com --verified --role admin
 //! cargo run --example admin -- assign-role alice@example.com admin
 //! cargo run --example admin -- list-users
+//! cargo run --example admin -- list-events alice@example.com
+//! cargo run --example admin -- prune-events --older-than-days 365
 //! ```
 //!
 //! It works on the database of `examples/axum_app.rs` (`users-app.sqlite` in the current
@@ -22,7 +24,7 @@ use clap::{Parser, Subcommand};
 use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use users_diesel::prelude::*;
-use users_diesel::{UserQuery, MAX_PAGE_SIZE};
+use users_diesel::{EventQuery, UserQuery, MAX_PAGE_SIZE};
 
 #[path = "shared/models.rs"]
 mod models;
@@ -94,6 +96,21 @@ enum Command {
         #[arg(long)]
         verified: Option<bool>,
     },
+    /// List a user's security events, newest first (the manager's `events`, as
+    /// `GET /users/{user_id}/events` runs it).
+    ListEvents {
+        /// The user's email address.
+        email: String,
+        /// At most this many events.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Delete the security events older than a retention period.
+    PruneEvents {
+        /// Keep the events of the last this many days.
+        #[arg(long)]
+        older_than_days: u64,
+    },
 }
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
@@ -113,7 +130,8 @@ fn run(cli: Cli) -> Result<()> {
     // The same secret as the web application's: USERS_SECRET, else the file they share.
     let url = cli.database_url.as_str();
     let secret = zeroize::Zeroizing::new(secret::load_secret(url)?);
-    let users = Users::<User, Role>::new(UsersConfig::new(&*secret)?);
+    // The CLI's own changes are recorded too, as the web application's are.
+    let users = Users::<User, Role>::new(UsersConfig::new(&*secret)?).record_events();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
         return run_postgres(&mut PgConnection::establish(url)?, &users, cli.command);
@@ -211,6 +229,30 @@ macro_rules! commands_on {
                             None => break,
                         }
                     }
+                }
+                Command::ListEvents { email, limit } => {
+                    let user = user_by_email(users, conn, &email)?;
+                    let query = EventQuery {
+                        user_id: Some(user.id.into()),
+                        limit,
+                        ..EventQuery::default()
+                    };
+                    for event in users.events(conn, &query)? {
+                        let at: chrono::DateTime<chrono::Utc> = event.at.into();
+                        println!(
+                            "{}\t{}\tclient={}\tdetail={}\tcount={}",
+                            at.to_rfc3339(),
+                            event.kind,
+                            event.client.as_deref().unwrap_or("-"),
+                            event.detail.as_deref().unwrap_or("-"),
+                            event.count
+                        );
+                    }
+                }
+                Command::PruneEvents { older_than_days } => {
+                    let age = std::time::Duration::from_secs(older_than_days * 24 * 60 * 60);
+                    let before = std::time::SystemTime::now() - age;
+                    println!("deleted {}", users.delete_events_before(conn, before)?);
                 }
             }
             Ok(())

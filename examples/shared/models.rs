@@ -23,4 +23,5 @@ pub fn migrations() -> Migrations {
         .with::<SecondFactors<User>>()
         .with::<OAuthAccounts<User>>()
         .with::<users_diesel::Throttle>()
+        .with::<Events<User>>()
 }

@@ -143,6 +143,8 @@ macro_rules! pooled_operations {
             /// The same operations over a manager that clears `clears` at an address's first
             /// proof.
             fn first_proof_clears(&self, clears: FirstProofClears) -> Arc<dyn PooledUsers<U>>;
+            /// Whether the manager records security events.
+            fn records_events(&self) -> bool;
 
             $(
                 $(#[$doc])*
@@ -184,6 +186,10 @@ macro_rules! pooled_operations {
 
             fn settle_guard<'a>(&'a self, keys: &'a GuardKeys, outcome: ProofOutcome) -> BoxFuture<'a, Result<(), ApiError>> {
                 Box::pin(async move { Ok(self.users.settle_guard(keys, outcome).await?) })
+            }
+
+            fn records_events(&self) -> bool {
+                self.users.records_events()
             }
 
             fn first_proof_clears(&self, clears: FirstProofClears) -> Arc<dyn PooledUsers<U>> {
@@ -354,6 +360,9 @@ pooled_operations! {
     /// Ends every other session of `user` and renews `session`'s tokens.
     fn renew_session<'a>(user: &'a U, session: Uuid, policy: &'a SessionPolicy) -> SessionTokens
         = |users, conn| Ok(users.renew_session(&mut *conn, user, session, policy).await?);
+
+    fn events<'a>(query: &'a users_diesel::EventQuery) -> Vec<users_diesel::SecurityEvent>
+        = |users, conn| Ok(users.events(&mut *conn, query).await?);
 
     fn sessions<'a>(user: &'a U) -> Vec<StoredSession> = |users, conn| {
         Ok(users.sessions(&mut *conn, user).await?)

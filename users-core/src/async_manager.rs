@@ -147,6 +147,11 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         Arc::unwrap_or_clone(self.users).record_events().into()
     }
 
+    /// Whether the manager records security events; as [`Users::records_events`].
+    pub fn records_events(&self) -> bool {
+        self.users.records_events()
+    }
+
     /// Sends each recorded event to `sink` too; as [`Users::event_sink`].
     pub fn event_sink(self, sink: impl crate::EventSink) -> Self {
         Arc::unwrap_or_clone(self.users).event_sink(sink).into()

@@ -16,6 +16,7 @@ use crate::{Profile, UsersState};
 
 mod admin;
 mod auth;
+mod events;
 mod me;
 mod sessions;
 
@@ -97,6 +98,8 @@ pub(crate) fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::
         typed::<sessions::SessionView>(),
         typed::<sessions::SessionList>(),
         typed::<sessions::Ended>(),
+        typed::<events::EventView>(),
+        typed::<events::EventPage>(),
     ]
 }
 
@@ -105,6 +108,7 @@ pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     let mut all = auth::endpoints();
     all.extend(me::endpoints());
     all.extend(sessions::endpoints());
+    all.extend(events::endpoints());
     all.extend(crate::factors::endpoints());
     all.extend(admin::endpoints());
     #[cfg(feature = "passkeys")]

@@ -16,6 +16,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod events;
 mod factors;
 mod guarded;
 mod guards;

@@ -66,6 +66,7 @@ pub fn migrations() -> Migrations {
         .with::<Role>()
         .with::<Sessions<User>>()
         .with::<SecondFactors<User>>()
+        .with::<users_diesel::Events<User>>()
 }
 
 /// The test database, seen from outside the app: what an operator does with the admin CLI.
