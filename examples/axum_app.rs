@@ -93,10 +93,9 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     // The throttle's counters live in the database: a restart forgets no failed attempt, and
     // every process serving this database counts the same ones.
     let throttle = users_diesel::DatabaseThrottleStore::<SqliteConnection>::establish(DATABASE)?;
-    let manager =
-        AsyncUsers::<User, Role>::new(UsersConfig::new(&*secret)?)
-            .with_throttle_store(throttle)
-            .record_events();
+    let manager = AsyncUsers::<User, Role>::new(UsersConfig::new(&*secret)?)
+        .with_throttle_store(throttle)
+        .record_events();
     let pool = Pool::builder(sqlite_connection_manager(DATABASE)).build()?;
     // LogMailer prints the tokens: in production, a Mailer that sends emails.
     // A `__Host-` cookie: only from a secure origin (or localhost), Path=/, no Domain.

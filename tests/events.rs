@@ -246,6 +246,54 @@ mod cases {
         );
     }
 
+    fn administrators_actions_name_them_and_a_lockout_is_recorded(conn: _, db: _) {
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
+        let root = users.register(conn, "root@example.com", PASSWORD).unwrap();
+        let alice = users.register(conn, "alice@example.com", PASSWORD).unwrap();
+        let admin = drive(manager().acting_for(root.id.into()));
+        let mut off = alice.clone();
+        off.is_active = false;
+        let alice = admin.update(conn, &off).unwrap();
+        let mut on = alice.clone();
+        on.is_active = true;
+        let alice = admin.update(conn, &on).unwrap();
+        // An update that leaves the account as it was records nothing.
+        admin.update(conn, &alice).unwrap();
+        let events = users.events(conn, &of(&alice)).unwrap();
+        assert_eq!(
+            history(events.clone()),
+            [
+                EventKind::Reactivated,
+                EventKind::Deactivated,
+                EventKind::Registered
+            ]
+        );
+        let root_id: users_diesel::Uuid = root.id.into();
+        assert_eq!(events[0].actor_id, Some(root_id));
+        assert_eq!(events[1].actor_id, Some(root_id));
+        assert_eq!(events[2].actor_id, None);
+
+        let strict = config().login_limits(2, 100).unwrap();
+        let strict = drive(Users::<User, Role>::new(strict).record_events());
+        for _ in 0..2 {
+            assert!(matches!(
+                strict.authenticate_from(conn, Some("203.0.113.5"), "alice@example.com", "wrong"),
+                Err(UsersError::InvalidCredentials)
+            ));
+        }
+        // Locked: even the right password is refused unchecked, and that is recorded.
+        assert!(matches!(
+            strict.authenticate_from(conn, Some("203.0.113.5"), "alice@example.com", PASSWORD),
+            Err(UsersError::TooManyAttempts { .. })
+        ));
+        let events = users.events(conn, &of(&alice)).unwrap();
+        assert_eq!(events[0].kind, EventKind::LockedOut);
+        assert_eq!(events[0].client.as_deref(), Some("203.0.113.5"));
+        assert_eq!(events[1].kind, EventKind::LoginFailed);
+        assert_eq!(events[1].count, 2);
+    }
+
     fn a_change_that_fails_records_nothing(conn: _, db: _) {
         db.run_pending_migrations(migrations()).unwrap();
         let users = drive(manager());

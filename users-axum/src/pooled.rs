@@ -145,6 +145,8 @@ macro_rules! pooled_operations {
             fn first_proof_clears(&self, clears: FirstProofClears) -> Arc<dyn PooledUsers<U>>;
             /// Whether the manager records security events.
             fn records_events(&self) -> bool;
+            /// The same operations over a manager acting for the administrator `actor`.
+            fn acting_for(&self, actor: Uuid) -> Arc<dyn PooledUsers<U>>;
 
             $(
                 $(#[$doc])*
@@ -190,6 +192,13 @@ macro_rules! pooled_operations {
 
             fn records_events(&self) -> bool {
                 self.users.records_events()
+            }
+
+            fn acting_for(&self, actor: Uuid) -> Arc<dyn PooledUsers<U>> {
+                Arc::new(Pooled {
+                    users: self.users.clone().acting_for(actor),
+                    pool: self.pool.clone(),
+                })
             }
 
             fn first_proof_clears(&self, clears: FirstProofClears) -> Arc<dyn PooledUsers<U>> {

@@ -147,6 +147,11 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         Arc::unwrap_or_clone(self.users).record_events().into()
     }
 
+    /// The same manager acting for the administrator `actor`; as [`Users::acting_for`].
+    pub fn acting_for(self, actor: crate::Uuid) -> Self {
+        Arc::unwrap_or_clone(self.users).acting_for(actor).into()
+    }
+
     /// Whether the manager records security events; as [`Users::records_events`].
     pub fn records_events(&self) -> bool {
         self.users.records_events()

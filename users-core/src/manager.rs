@@ -127,6 +127,8 @@ struct EventOutlet {
     record: bool,
     /// The application's sink, behind its queue; `None` for [`TracingSink`].
     sink: Option<QueuedSink>,
+    /// The administrator on whose behalf the operations run.
+    actor: Option<uuid::Uuid>,
 }
 
 /// What the first proof of an account's address (the verification of an unverified account,
@@ -198,6 +200,25 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         self
     }
 
+    /// The same manager acting for the administrator `actor`: the events its operations record
+    /// name them ([`SecurityEvent::actor_id`]). A web application makes one per
+    /// administrator's request; it shares everything else with this one.
+    pub fn acting_for(mut self, actor: uuid::Uuid) -> Self {
+        self.events.actor = Some(actor);
+        self
+    }
+
+    /// `event` as this manager records it: with its administrator, if it acts for one.
+    pub(crate) fn stamped(&self, mut event: SecurityEvent) -> SecurityEvent {
+        event.actor_id = event.actor_id.or(self.events.actor);
+        event
+    }
+
+    /// Whether the manager acts for an administrator ([`acting_for`](Self::acting_for)).
+    pub(crate) fn acts_for_someone(&self) -> bool {
+        self.events.actor.is_some()
+    }
+
     /// How many events the [`event_sink`](Self::event_sink) missed because it fell behind.
     pub fn dropped_events(&self) -> u64 {
         self.events.sink.as_ref().map_or(0, QueuedSink::dropped)
@@ -205,6 +226,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
 
     /// Hands a recorded event to the sink.
     pub(crate) fn publish(&self, event: SecurityEvent) {
+        let event = self.stamped(event);
         match &self.events.sink {
             Some(sink) => sink.send(event),
             None => TracingSink.send(&event),

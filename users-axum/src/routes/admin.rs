@@ -16,7 +16,7 @@ use crate::error::PathParams;
 use crate::pooled::{Edit, RoleView};
 use crate::profile::{profile_edit, take_bool, take_string, user_view};
 use crate::schema::string;
-use crate::{ApiError, ErrorCode, JsonBody, Profile, UsersState};
+use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
 
 /// The routes of user and role administration, each with its handler and its description: the router and the
 /// OpenAPI document are both made from this list.
@@ -94,9 +94,10 @@ const ASSIGN_ROLE: Doc = route(
 
 async fn assign_role<U: Profile>(
     State(users): State<UsersState<U>>,
+    admin: CurrentUser<U>,
     PathParams((name, user_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    set_role(&users, &name, &user_id, true).await
+    set_role(&users, &admin, &name, &user_id, true).await
 }
 
 /// The route of [`revoke_role`].
@@ -116,13 +117,15 @@ const REVOKE_ROLE: Doc = route(
 
 async fn revoke_role<U: Profile>(
     State(users): State<UsersState<U>>,
+    admin: CurrentUser<U>,
     PathParams((name, user_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    set_role(&users, &name, &user_id, false).await
+    set_role(&users, &admin, &name, &user_id, false).await
 }
 
 async fn set_role<U: UserModel>(
     users: &UsersState<U>,
+    admin: &CurrentUser<U>,
     name: &str,
     user_id: &str,
     assign: bool,
@@ -131,8 +134,16 @@ async fn set_role<U: UserModel>(
     if !assign && is_admin_role(users, name) {
         keep_an_admin(users, id).await?;
     }
-    users.pooled().set_role(name, id, assign).await?;
+    acting(users, admin).set_role(name, id, assign).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The operations on behalf of the administrator `admin`: the events they record name them.
+pub(crate) fn acting<U: UserModel>(
+    users: &UsersState<U>,
+    admin: &CurrentUser<U>,
+) -> std::sync::Arc<dyn crate::pooled::PooledUsers<U>> {
+    users.pooled().acting_for(admin.user.id().into())
 }
 
 /// The route of [`delete_role`].
@@ -235,6 +246,7 @@ const UPDATE_USER: Doc = route(
 /// every request loads the user.
 async fn update_user<U: Profile>(
     State(users): State<UsersState<U>>,
+    admin: CurrentUser<U>,
     PathParams(id): PathParams<String>,
     JsonBody(mut body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
@@ -263,8 +275,7 @@ async fn update_user<U: Profile>(
         }
         Ok(())
     });
-    let user = users
-        .pooled()
+    let user = acting(&users, &admin)
         .edit(&loaded, Some(edit), None, email.as_deref())
         .await?;
     answer_user(&users, &user).await
@@ -286,11 +297,12 @@ const DELETE_USER: Doc = route(
 
 async fn delete_user<U: Profile>(
     State(users): State<UsersState<U>>,
+    admin: CurrentUser<U>,
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_user_id::<U>(&id)?;
     keep_an_admin(&users, id).await?;
-    users.pooled().delete(id).await?;
+    acting(&users, &admin).delete(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -176,6 +176,7 @@ const END_USER_SESSIONS: Doc = route(
 /// An administrator's "log out everywhere" for a user.
 async fn end_user_sessions<U: Profile>(
     State(users): State<UsersState<U>>,
+    admin: CurrentUser<U>,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Ended>, ApiError> {
     if !users.stored() {
@@ -187,6 +188,8 @@ async fn end_user_sessions<U: Profile>(
         .get(id)
         .await?
         .ok_or(UsersError::UserNotFound)?;
-    let ended = users.pooled().end_all_sessions(id).await?;
+    let ended = super::admin::acting(&users, &admin)
+        .end_all_sessions(id)
+        .await?;
     Ok(Json(Ended { ended }))
 }

@@ -107,7 +107,7 @@ async fn administrators_read_anyones_history_with_filters_and_others_are_refused
     let mut app = recording(backend).await;
     let alice = app.register("alice@example.com").await;
     let alice_id = alice["id"].as_str().unwrap().to_owned();
-    app.register("root@example.com").await;
+    let root_id = app.register("root@example.com").await["id"].clone();
     app.db.grant("root@example.com", "admin");
     let root = app.login("root@example.com").await;
     let session = app.login("alice@example.com").await;
@@ -156,6 +156,23 @@ async fn administrators_read_anyones_history_with_filters_and_others_are_refused
     app.get(&format!("/users/{alice_id}/events"), &session)
         .await
         .expect_error(403, "forbidden");
+
+    // An administrator's change names the administrator.
+    app.call(
+        reqwest::Method::PATCH,
+        &format!("/users/{alice_id}"),
+        &root,
+        Some(serde_json::json!({ "is_active": false })),
+    )
+    .await
+    .expect(200);
+    let history = app
+        .get(&format!("/users/{alice_id}/events?limit=1"), &root)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(kinds(&history), ["deactivated"]);
+    assert_eq!(history["events"][0]["actor_id"], root_id);
 }
 
 async fn a_server_that_records_no_events_says_so(backend: Backend) {

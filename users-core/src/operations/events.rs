@@ -69,6 +69,14 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         if !users.records_events() {
             return Ok(());
         }
+        let stamped;
+        let event = match users.acts_for_someone() {
+            true => {
+                stamped = users.stamped(event.clone());
+                &stamped
+            }
+            false => event,
+        };
         if event.kind.is_failure()
             && U::Events::repeat_event(conn, event, event.window_start()).await?
         {

@@ -175,7 +175,21 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         let email = users.login_email(email);
         let keys = users.guard_keys(Proof::Password, email.as_deref(), client);
         let checked = keys.clone();
-        blocking!(flavor, self, [], |users| users.check_guard(&checked))?;
+        let refused = blocking!(flavor, self, [], |users| users.check_guard(&checked));
+        if let (Err(UsersError::TooManyAttempts { .. }), Some(email)) = (&refused, &email) {
+            if users.records_events() {
+                let locked = U::find_by_email(&mut *connect!(flavor, conn), email).await?;
+                if let Some(locked) = locked {
+                    let event = SecurityEvent::new(EventKind::LockedOut, locked.id().into());
+                    self.note(
+                        &mut *connect!(flavor, conn),
+                        event.from_client(client).about("password"),
+                    )
+                    .await?;
+                }
+            }
+        }
+        refused?;
         let user = match &email {
             Some(email) => U::find_by_email(&mut *connect!(flavor, conn), email).await?,
             None => None,
@@ -265,15 +279,39 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     pub async fn update<C: Send>(&self, conn: &mut C, user: &U) -> Result<U, UsersError>
     where
         U: AsyncUserStore<C>,
+        U::Events: AsyncEventStore<C>,
     {
         let users = self.decisions();
-        modify!(
+        // Whether the account was active: a change of it is an event (looked up only where
+        // events are recorded).
+        let was_active = match users.records_events() {
+            true => U::find(conn, user.id())
+                .await?
+                .map(|stored| stored.is_active()),
+            false => None,
+        };
+        let event = match user.is_active() {
+            true => SecurityEvent::new(EventKind::Reactivated, user.id().into()),
+            false => SecurityEvent::new(EventKind::Deactivated, user.id().into()),
+        };
+        let recorded = &event;
+        let flipped = |updated: &U| was_active.is_some_and(|was| was != updated.is_active());
+        let updated = modify!(
             flavor,
             conn,
             user.id(),
             |stored| users.prepare_update(stored, user),
-            |conn, updated| users.hooks().after_update(&updated),
-        )
+            |conn, updated| {
+                if flipped(&updated) {
+                    Self::record(conn, users, recorded).await?;
+                }
+                users.hooks().after_update(&updated)
+            },
+        )?;
+        if flipped(&updated) {
+            users.publish(event);
+        }
+        Ok(updated)
     }
 
     /// Gives `user` the email `email` (normalised) at once, unverified if it
