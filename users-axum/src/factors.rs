@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use users_diesel::{Proof, UsersError};
+use users_diesel::{EventKind, Proof, UsersError};
 use utoipa::ToSchema;
 
 use utoipa::openapi::{RefOr, Schema};
@@ -311,6 +311,8 @@ pub(crate) async fn remove<U: Profile>(
 ) -> Result<StatusCode, ApiError> {
     prove_presence(&users, &parts, &current, &body).await?;
     if users.pooled().remove_totp(&current.user).await? {
+        let wanted = users.mailed_notices().factor_removed;
+        users.notice(wanted, &current.user, EventKind::TotpRemoved, None);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(UsersError::Conflict { column: "totp" }.into())

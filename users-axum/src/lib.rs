@@ -206,7 +206,7 @@ pub use redis::{RedisRevocations, RedisThrottleStore};
 pub use routes::router;
 pub use session::{MemoryRevocations, NewSession, Revocations, Session};
 pub use state::{
-    peer_ip, ClientKey, UsersState, DEFAULT_ACCESS_TOKEN_LIFETIME, DEFAULT_ADMIN_ROLE,
+    peer_ip, ClientKey, Notices, UsersState, DEFAULT_ACCESS_TOKEN_LIFETIME, DEFAULT_ADMIN_ROLE,
     DEFAULT_BODY_LIMIT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAIL_CONCURRENCY, DEFAULT_SESSION_LIFETIME,
     DEFAULT_TOTP_ISSUER,
 };

@@ -5,7 +5,7 @@ use std::error::Error;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use users_diesel::UserModel;
+use users_diesel::{SecurityEvent, UserModel};
 
 use crate::BoxFuture;
 
@@ -23,6 +23,10 @@ pub enum MailKind {
     /// [`Mail::pending_email`] was requested (with the password), so that its owner can react
     /// if it was not them (reset the password, which kills the pending change's token).
     EmailChangeNotice,
+    /// No token: tells the account's address what happened to the account
+    /// ([`Mail::event`]): a sign-in from a client it had not used, a password change, a removed
+    /// second factor or passkey, a linked provider, as [`Notices`](crate::Notices) chooses.
+    SecurityNotice,
 }
 
 /// A message for a user: which kind, to which address, about whom, and the token to put in it
@@ -40,6 +44,8 @@ pub struct Mail<U> {
     pub token: String,
     /// For the mails of an email change, the address the account is changing to.
     pub pending_email: Option<String>,
+    /// For a [`MailKind::SecurityNotice`], what happened (its kind, client, user agent, detail).
+    pub event: Option<SecurityEvent>,
 }
 
 impl<U: UserModel> Mail<U> {
@@ -51,6 +57,15 @@ impl<U: UserModel> Mail<U> {
             user,
             token,
             pending_email: None,
+            event: None,
+        }
+    }
+
+    /// A [`MailKind::SecurityNotice`] to the user's own address about `event`.
+    pub fn notice(user: U, event: SecurityEvent) -> Self {
+        Mail {
+            event: Some(event),
+            ..Mail::to_user(MailKind::SecurityNotice, user, String::new())
         }
     }
 }
@@ -120,6 +135,16 @@ impl<U: UserModel> Mailer<U> for LogMailer {
                  was requested",
                 mail.pending_email.as_deref().unwrap_or_default()
             ),
+            MailKind::SecurityNotice => {
+                if let Some(event) = &mail.event {
+                    println!(
+                        "[mail to {to}] security notice: {} (client {}, {})",
+                        event.kind,
+                        event.client.as_deref().unwrap_or("unknown"),
+                        event.detail.as_deref().unwrap_or("no detail")
+                    );
+                }
+            }
         }
         Box::pin(async { Ok(()) })
     }

@@ -21,7 +21,7 @@ use base64::Engine as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use users_diesel::{PasskeyRecord, Proof, Sealer, UserModel, UsersError, Uuid};
+use users_diesel::{EventKind, PasskeyRecord, Proof, Sealer, UserModel, UsersError, Uuid};
 use webauthn_rs::prelude::{
     Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Url,
@@ -360,6 +360,8 @@ pub(crate) async fn remove<U: Profile>(
     let id = parse_uuid(&id).ok_or_else(|| ApiError::bad_request("`passkey_id` must be a UUID"))?;
     prove_presence(&users, &parts, &current, &body).await?;
     if users.pooled().remove_passkey(&current.user, id).await? {
+        let wanted = users.mailed_notices().factor_removed;
+        users.notice(wanted, &current.user, EventKind::PasskeyRemoved, None);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(

@@ -288,6 +288,8 @@ pub struct EventQuery {
     pub since: Option<SystemTime>,
     /// Only events before this time.
     pub until: Option<SystemTime>,
+    /// Only events from this client.
+    pub client: Option<String>,
     /// Only events older than this one (the last id of the previous page).
     pub before: Option<Uuid>,
     /// At most this many events (capped at [`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE)).

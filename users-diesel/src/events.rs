@@ -181,6 +181,9 @@ macro_rules! selected {
         if let Some(until) = query.until {
             rows = rows.filter(users_events::at.lt(time(until)));
         }
+        if let Some(client) = &query.client {
+            rows = rows.filter(users_events::client.eq(client.clone()));
+        }
         if let Some(before) = query.before {
             rows = rows.filter(users_events::id.lt(Key::from(before)));
         }

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use users_diesel::{OAuthAccountRecord, UserModel, UsersError, Uuid};
+use users_diesel::{EventKind, OAuthAccountRecord, UserModel, UsersError, Uuid};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
 
@@ -246,6 +246,9 @@ async fn finish<U: Profile>(
                 .filter(UserModel::is_active)
                 .ok_or_else(|| ApiError::from(UsersError::InvalidToken))?;
             let account = users.pooled().link_oauth(&user, &identity).await?;
+            let wanted = users.mailed_notices().provider_linked;
+            let provider = Some(account.provider.as_str());
+            users.notice(wanted, &user, EventKind::ProviderLinked, provider);
             Ok(Json(AccountView::from(&account)).into_response())
         }
     }

@@ -144,6 +144,7 @@ fn parse_events_query(text: &str, allow_user: bool) -> Result<EventQuery, ApiErr
         kinds,
         since: time("since", params.since)?,
         until: time("until", params.until)?,
+        client: None,
         before: uuid("before", params.before)?,
         limit,
     })

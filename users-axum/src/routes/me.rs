@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use users_diesel::{normalize_email, SessionOrigin, UsersError};
+use users_diesel::{normalize_email, EventKind, SessionOrigin, UsersError};
 use utoipa::ToSchema;
 
 use super::admin::keep_an_admin;
@@ -114,6 +114,7 @@ async fn update_me<U: Profile>(
             user: about.clone(),
             token,
             pending_email: Some(pending.clone()),
+            event: None,
         });
         users.mail(Mail {
             kind: MailKind::EmailChangeNotice,
@@ -121,6 +122,7 @@ async fn update_me<U: Profile>(
             user: about,
             token: String::new(),
             pending_email: Some(pending),
+            event: None,
         });
     }
     let password_change = current_password.zip(new_password.as_deref());
@@ -137,6 +139,10 @@ async fn update_me<U: Profile>(
             .ok_or(UsersError::UserNotFound)?
     };
 
+    if password_change.is_some() {
+        let wanted = users.mailed_notices().password_changed;
+        users.notice(wanted, &user, EventKind::PasswordChanged, None);
+    }
     let roles = users.pooled().role_names(&user).await?;
     let mut view = user_view(&user, roles)?;
     if password_change.is_none() && new_email.is_none() {

@@ -62,6 +62,14 @@ impl<U: Profile> UsersState<U> {
         }
     }
 
+    /// Mails the account's own address a [`MailKind::SecurityNotice`](crate::MailKind) for
+    /// what `notices` names (a sign-in from a new client, a password change, a removed factor
+    /// or passkey, a linked provider): none by default. `Notices::ALL` turns on every one.
+    pub fn notices(mut self, notices: super::Notices) -> Self {
+        Arc::make_mut(&mut self.settings).notices = notices;
+        self
+    }
+
     /// Also accepts cookie-authenticated state-changing requests from these origins
     /// (`https://admin.example.com`), besides the application's own. By default only requests
     /// from the application's own origin are: a page of another port or a sibling subdomain

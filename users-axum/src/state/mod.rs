@@ -104,6 +104,41 @@ pub fn peer_ip(parts: &Parts) -> Option<String> {
         .map(|ConnectInfo(peer)| peer.ip().to_string())
 }
 
+/// Which security notices the routes mail to an account's own address
+/// ([`MailKind::SecurityNotice`](crate::MailKind::SecurityNotice)), as
+/// [`UsersState::notices`] sets them: none by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Notices {
+    /// A session started from a client (IP address) the account had not started one from
+    /// before. Needs stored sessions and a manager that records events
+    /// (`AsyncUsers::record_events`): the account's history says which clients it used.
+    pub new_client_sign_in: bool,
+    /// The password was changed (`PATCH /users/me`).
+    pub password_changed: bool,
+    /// The TOTP second factor or a passkey was removed.
+    pub factor_removed: bool,
+    /// A provider account was linked.
+    pub provider_linked: bool,
+}
+
+impl Notices {
+    /// No notice.
+    pub const NONE: Notices = Notices {
+        new_client_sign_in: false,
+        password_changed: false,
+        factor_removed: false,
+        provider_linked: false,
+    };
+
+    /// Every notice.
+    pub const ALL: Notices = Notices {
+        new_client_sign_in: true,
+        password_changed: true,
+        factor_removed: true,
+        provider_linked: true,
+    };
+}
+
 #[derive(Clone, Debug)]
 struct Settings {
     sessions: SessionPolicy,
@@ -114,6 +149,7 @@ struct Settings {
     body_limit: usize,
     client_key: ClientKey,
     origins: Vec<String>,
+    notices: Notices,
     openapi_json: Option<String>,
     #[cfg(feature = "scalar")]
     docs: Option<String>,
@@ -176,6 +212,7 @@ impl<U: Profile> UsersState<U> {
                 body_limit: DEFAULT_BODY_LIMIT,
                 client_key: peer_ip,
                 origins: Vec::new(),
+                notices: Notices::NONE,
                 openapi_json: None,
                 #[cfg(feature = "scalar")]
                 docs: None,
@@ -234,6 +271,11 @@ impl<U: UserModel> UsersState<U> {
     /// Whether sessions are stored (else stateless).
     pub(crate) fn stored(&self) -> bool {
         self.settings.stored
+    }
+
+    /// The notices this state mails.
+    pub(crate) fn mailed_notices(&self) -> Notices {
+        self.settings.notices
     }
 
     /// How long a stateless session token lasts: the idle timeout, within the lifetime.

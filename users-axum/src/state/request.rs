@@ -8,8 +8,8 @@ use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use users_diesel::{
-    GuardKeys, Proof, ProofOutcome, SessionOrigin, SessionTokens, TokenPurpose, UserModel,
-    UsersError,
+    EventKind, EventQuery, GuardKeys, Proof, ProofOutcome, SecurityEvent, SessionOrigin,
+    SessionTokens, TokenPurpose, UserModel, UsersError,
 };
 
 use super::{guarded_names, UsersState};
@@ -44,11 +44,44 @@ impl<U: Profile> UsersState<U> {
                 cookie_lifetime: lifetime,
             });
         }
+        let client = origin.client.clone();
         let tokens = self
             .pooled
             .start_session(user, origin, self.policy())
             .await?;
+        if self.mailed_notices().new_client_sign_in {
+            self.notice_new_client(user, client).await?;
+        }
         Ok(self.new_session(user, tokens))
+    }
+
+    /// Mails `user` a notice if the session just started is the first from `client`.
+    async fn notice_new_client(&self, user: &U, client: Option<String>) -> Result<(), ApiError> {
+        if client.is_none() || !self.pooled.records_events() {
+            return Ok(());
+        }
+        let query = EventQuery {
+            user_id: Some(user.id().into()),
+            kinds: vec![EventKind::SessionStarted],
+            client,
+            limit: 2,
+            ..EventQuery::default()
+        };
+        let mut started = self.pooled.events(&query).await?;
+        if started.len() == 1 {
+            self.mail(Mail::notice(user.clone(), started.remove(0)));
+        }
+        Ok(())
+    }
+
+    /// Mails `user` a notice of `kind` (about `detail`) if [`Notices`](super::Notices) asks
+    /// for it (`wanted`).
+    pub(crate) fn notice(&self, wanted: bool, user: &U, kind: EventKind, detail: Option<&str>) {
+        if wanted {
+            let mut event = SecurityEvent::new(kind, user.id().into());
+            event.detail = detail.map(str::to_owned);
+            self.mail(Mail::notice(user.clone(), event));
+        }
     }
 
     /// A layer for [`Router::route_layer`](axum::Router::route_layer) that refuses requests

@@ -2,7 +2,7 @@
 //! anyone's, filters and pages, and a server that records none.
 
 use serde_json::Value;
-use users_axum::UsersState;
+use users_axum::{MailKind, Notices, UsersState};
 use users_diesel::AsyncUsers;
 
 use crate::support::*;
@@ -11,6 +11,7 @@ http_tests! {
     the_session_user_reads_their_own_history_and_nobody_elses,
     administrators_read_anyones_history_with_filters_and_others_are_refused,
     a_server_that_records_no_events_says_so,
+    notices_tell_the_owner_of_a_new_client_a_password_change_and_a_removed_factor,
 }
 
 /// The app over a manager that records events.
@@ -182,4 +183,78 @@ async fn a_server_that_records_no_events_says_so(backend: Backend) {
     app.get("/users/me/events", &session)
         .await
         .expect_error(404, "not_found");
+}
+
+/// The kinds of the security notices mailed to `email`, in order.
+async fn notices(app: &App, email: &str) -> Vec<String> {
+    app.sent_count().await;
+    app.mailer
+        .sent()
+        .into_iter()
+        .filter(|mail| mail.kind == MailKind::SecurityNotice && mail.to == email)
+        .map(|mail| mail.event.expect("a notice's event").kind.name().to_owned())
+        .collect()
+}
+
+async fn notices_tell_the_owner_of_a_new_client_a_password_change_and_a_removed_factor(
+    backend: Backend,
+) {
+    let manager = AsyncUsers::new(config()).record_events();
+    let app = App::start_over(
+        backend,
+        manager,
+        |state: UsersState<User>| state.notices(Notices::ALL),
+        |app| app,
+    )
+    .await;
+    app.register_verified("alice@example.com").await;
+    let session = app.login("alice@example.com").await;
+    assert_eq!(
+        notices(&app, "alice@example.com").await,
+        ["session_started"]
+    );
+    // The same client again: nothing new to tell.
+    app.login("alice@example.com").await;
+    assert_eq!(
+        notices(&app, "alice@example.com").await,
+        ["session_started"]
+    );
+
+    app.call(
+        reqwest::Method::PATCH,
+        "/users/me",
+        &session,
+        Some(serde_json::json!({
+            "password": "another long passphrase",
+            "current_password": PASSWORD,
+        })),
+    )
+    .await
+    .expect(200);
+    app.register_verified("bob@example.com").await;
+    let bob = app.login("bob@example.com").await;
+    app.enrol_totp(&bob).await;
+    app.call(
+        reqwest::Method::DELETE,
+        "/users/me/mfa/totp",
+        &bob,
+        Some(serde_json::json!({ "password": PASSWORD })),
+    )
+    .await
+    .expect(204);
+    assert_eq!(
+        notices(&app, "alice@example.com").await,
+        ["session_started", "password_changed"]
+    );
+    assert_eq!(
+        notices(&app, "bob@example.com").await,
+        ["session_started", "totp_removed"]
+    );
+    // A notice carries no token.
+    assert!(app
+        .mailer
+        .sent()
+        .iter()
+        .filter(|mail| mail.kind == MailKind::SecurityNotice)
+        .all(|mail| mail.token.is_empty()));
 }
