@@ -181,6 +181,7 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
         fn events(&self, conn, query: &users_diesel::EventQuery) -> Vec<users_diesel::SecurityEvent>
             where [];
         fn delete_events_before(&self, conn, before: std::time::SystemTime) -> usize where [];
+        fn sign_ins(&self, conn, user: &U) -> users_diesel::SignIns where [];
         fn register(&self, conn, email: &str, password: &str) -> U where [U: AsyncUserStore<C>];
         fn authenticate(&self, conn, email: &str, password: &str) -> U where [U: AsyncUserStore<C>];
         fn authenticate_from(&self, conn, client: Option<&str>, email: &str, password: &str) -> U

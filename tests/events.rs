@@ -294,6 +294,52 @@ mod cases {
         assert_eq!(events[1].count, 2);
     }
 
+    fn sign_ins_are_counted_with_the_last_time_and_client(conn: _, db: _) {
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
+        let alice = users.register(conn, "alice@example.com", PASSWORD).unwrap();
+        assert_eq!(
+            users.sign_ins(conn, &alice).unwrap(),
+            users_diesel::SignIns::default()
+        );
+        for client in ["198.51.100.1", "198.51.100.1", "198.51.100.2"] {
+            users
+                .authenticate_from(conn, Some(client), "alice@example.com", PASSWORD)
+                .unwrap();
+        }
+        // A failure is no sign-in.
+        assert!(users
+            .authenticate_from(conn, Some("198.51.100.3"), "alice@example.com", "wrong")
+            .is_err());
+        users
+            .link_oauth(conn, &alice, &identity("alice@example.com"))
+            .unwrap_err();
+        let token = users.verification_token(&alice).unwrap();
+        let alice = users.verify(conn, &token).unwrap();
+        users
+            .link_oauth(conn, &alice, &identity("alice@example.com"))
+            .unwrap();
+        users
+            .oauth_sign_in(conn, &identity("alice@example.com"))
+            .unwrap();
+        let sign_ins = users.sign_ins(conn, &alice).unwrap();
+        assert_eq!(sign_ins.count, 4);
+        assert_eq!(sign_ins.last_client, None);
+        let last = sign_ins.last_at.unwrap();
+        assert!(last <= SystemTime::now() && last > SystemTime::now() - Duration::from_secs(60));
+        let before_provider = users
+            .events(
+                conn,
+                &EventQuery {
+                    kinds: vec![EventKind::LoginSucceeded],
+                    limit: 1,
+                    ..of(&alice)
+                },
+            )
+            .unwrap();
+        assert_eq!(before_provider[0].client.as_deref(), Some("198.51.100.2"));
+    }
+
     fn a_change_that_fails_records_nothing(conn: _, db: _) {
         db.run_pending_migrations(migrations()).unwrap();
         let users = drive(manager());

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
-use users_diesel::{SecondFactorChallenge, UserModel, Uuid};
+use users_diesel::{SecondFactorChallenge, UserModel, UsersError, Uuid};
 use utoipa::openapi::schema::ObjectBuilder;
 use utoipa::ToSchema;
 
@@ -82,7 +82,37 @@ pub(crate) async fn answer_user<U: Profile>(
     user: &U,
 ) -> Result<Json<Value>, ApiError> {
     let roles = users.pooled().role_names(user).await?;
-    Ok(Json(user_view(user, roles)?))
+    let mut view = user_view(user, roles)?;
+    if users.pooled().records_events() {
+        let sign_ins = users.pooled().sign_ins(user).await?;
+        view["sign_ins"] = serde_json::to_value(SignInsView::from(sign_ins))
+            .map_err(|error| ApiError::from(UsersError::database(error)))?;
+    }
+    Ok(Json(view))
+}
+
+/// An account's sign-ins, as its security history tells them (where the manager records
+/// events): how many, and the last one's time and client.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = SignIns)]
+pub(crate) struct SignInsView {
+    /// password logins and provider sign-ins in the kept history
+    count: u64,
+    #[schema(required = true, format = DateTime)]
+    last_at: Option<String>,
+    #[schema(required = true)]
+    last_client: Option<String>,
+}
+
+impl From<users_diesel::SignIns> for SignInsView {
+    fn from(sign_ins: users_diesel::SignIns) -> Self {
+        SignInsView {
+            count: sign_ins.count,
+            last_at: sign_ins.last_at.map(rfc3339),
+            last_client: sign_ins.last_client,
+        }
+    }
 }
 
 /// What a login answers for a user with a second factor: no session yet.

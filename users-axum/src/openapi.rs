@@ -406,6 +406,7 @@ fn user_object() -> ObjectBuilder {
             ("is_verified", boolean().into()),
             ("roles", roles.into()),
             ("session", Ref::from_schema_name("Session").into()),
+            ("sign_ins", Ref::from_schema_name("SignIns").into()),
         ],
         &["id", "email", "is_active", "is_verified", "roles"],
     )

@@ -373,6 +373,9 @@ pooled_operations! {
     fn events<'a>(query: &'a users_diesel::EventQuery) -> Vec<users_diesel::SecurityEvent>
         = |users, conn| Ok(users.events(&mut *conn, query).await?);
 
+    fn sign_ins<'a>(user: &'a U) -> users_diesel::SignIns
+        = |users, conn| Ok(users.sign_ins(&mut *conn, user).await?);
+
     fn sessions<'a>(user: &'a U) -> Vec<StoredSession> = |users, conn| {
         Ok(users.sessions(&mut *conn, user).await?)
     };

@@ -296,6 +296,24 @@ pub struct EventQuery {
     pub limit: usize,
 }
 
+/// An account's sign-ins, as its history tells them (Devise's `trackable`): password logins
+/// and provider sign-ins, counted over the events kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignIns {
+    /// How many sign-ins the kept events record.
+    pub count: u64,
+    /// When the last one happened.
+    pub last_at: Option<SystemTime>,
+    /// The client of the last one.
+    pub last_client: Option<String>,
+}
+
+impl SignIns {
+    /// The kinds of events that are sign-ins.
+    pub const KINDS: &'static [EventKind] =
+        &[EventKind::LoginSucceeded, EventKind::ProviderSignedIn];
+}
+
 /// The methods of [`EventStore`] and `AsyncEventStore`, in one list.
 macro_rules! event_store_methods {
     ($flavor:ident) => {
@@ -309,6 +327,10 @@ macro_rules! event_store_methods {
 
             /// The events `query` selects, newest first.
             fn events(conn: &mut C, query: &EventQuery) -> Vec<SecurityEvent>;
+
+            /// How many times the events `query` selects happened (the sum of their counts),
+            /// whatever its `before` and `limit`.
+            fn count_events(conn: &mut C, query: &EventQuery) -> u64;
 
             /// Deletes the events older than `before`; how many it deleted.
             fn delete_events_before(conn: &mut C, before: SystemTime) -> usize;

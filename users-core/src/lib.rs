@@ -57,7 +57,7 @@ pub use error::{ConfigError, UsersError};
 #[cfg(feature = "async")]
 pub use events::AsyncEventStore;
 pub use events::{
-    EventKind, EventQuery, EventSink, EventStore, SecurityEvent, TracingSink, EVENT_QUEUE,
+    EventKind, EventQuery, EventSink, EventStore, SecurityEvent, SignIns, TracingSink, EVENT_QUEUE,
     MAX_EVENT_DETAIL_BYTES,
 };
 #[cfg(feature = "async")]

@@ -359,6 +359,7 @@ macro_rules! no_session_store {
             insert_event(_: &mut C, _: &crate::SecurityEvent) -> ();
             repeat_event(_: &mut C, _: &crate::SecurityEvent, _: SystemTime) -> bool;
             events(_: &mut C, _: &crate::EventQuery) -> Vec<crate::SecurityEvent>;
+            count_events(_: &mut C, _: &crate::EventQuery) -> u64;
             delete_events_before(_: &mut C, _: SystemTime) -> usize;
         );
     };

@@ -159,15 +159,12 @@ fn time(at: SystemTime) -> Portable<DateTime<Utc>> {
     Portable(at.into())
 }
 
-/// The rows `query` selects, newest first, as a boxed query of backend `$Backend`.
-macro_rules! selected {
+/// The rows `query` filters (account, kinds, time, client; not `before` nor `limit`), as a
+/// boxed query of backend `$Backend`.
+macro_rules! filtered {
     ($query:expr, $Backend:ty) => {{
         let query: &EventQuery = $query;
-        let mut rows = users_events::table
-            .select(Row::as_select())
-            .order(users_events::id.desc())
-            .limit(query.limit.clamp(1, MAX_PAGE_SIZE) as i64)
-            .into_boxed::<$Backend>();
+        let mut rows = users_events::table.into_boxed::<$Backend>();
         if let Some(user_id) = query.user_id {
             rows = rows.filter(users_events::user_id.eq(Key::from(user_id)));
         }
@@ -184,6 +181,18 @@ macro_rules! selected {
         if let Some(client) = &query.client {
             rows = rows.filter(users_events::client.eq(client.clone()));
         }
+        rows
+    }};
+}
+
+/// The rows `query` selects: a page, newest first, before the cursor.
+macro_rules! selected {
+    ($query:expr, $Backend:ty) => {{
+        let query: &EventQuery = $query;
+        let mut rows = filtered!(query, $Backend)
+            .select(Row::as_select())
+            .order(users_events::id.desc())
+            .limit(query.limit.clamp(1, MAX_PAGE_SIZE) as i64);
         if let Some(before) = query.before {
             rows = rows.filter(users_events::id.lt(Key::from(before)));
         }
@@ -229,6 +238,12 @@ macro_rules! event_store {
                 let rows: Vec<Row> = run!($flavor, selected!(query, $Backend).load(conn))
                     .map_err(UsersError::database)?;
                 rows.into_iter().map(SecurityEvent::try_from).collect()
+            }
+
+            $($fn)? fn count_events(conn: &mut $Conn, query: &EventQuery) -> Result<u64, UsersError> {
+                let sum = filtered!(query, $Backend).select(diesel::dsl::sum(users_events::times));
+                let total: Option<i64> = run!($flavor, sum.first(conn)).map_err(UsersError::database)?;
+                Ok(total.map_or(0, |total| u64::try_from(total).unwrap_or(0)))
             }
 
             $($fn)? fn delete_events_before(conn: &mut $Conn, before: SystemTime) -> Result<usize, UsersError> {

@@ -110,7 +110,7 @@ pub use users_core::{
 };
 // Security events.
 pub use users_core::{
-    EventKind, EventQuery, EventSink, EventStore, SecurityEvent, TracingSink, EVENT_QUEUE,
+    EventKind, EventQuery, EventSink, EventStore, SecurityEvent, SignIns, TracingSink, EVENT_QUEUE,
     MAX_EVENT_DETAIL_BYTES,
 };
 // Second factors and passkeys.

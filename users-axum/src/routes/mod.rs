@@ -87,6 +87,7 @@ pub(crate) fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::
         typed::<crate::session::SessionAnswer<'static>>(),
         typed::<crate::pooled::RoleView>(),
         typed::<crate::answer::Message>(),
+        typed::<crate::answer::SignInsView>(),
         typed::<crate::answer::SecondFactorRequired>(),
         typed::<auth::Credentials>(),
         typed::<auth::EmailBody>(),

@@ -39,6 +39,9 @@ async fn the_session_user_reads_their_own_history_and_nobody_elses(backend: Back
     let session = login["access_token"].as_str().unwrap().to_owned();
     app.login("bob@example.com").await;
 
+    let me = app.get("/users/me", &session).await.expect(200).body;
+    assert_eq!(me["sign_ins"]["count"], 1);
+    assert!(me["sign_ins"]["last_at"].is_string(), "{me}");
     let page = app.get("/users/me/events", &session).await.expect(200).body;
     assert_eq!(
         kinds(&page),
@@ -132,6 +135,12 @@ async fn administrators_read_anyones_history_with_filters_and_others_are_refused
     );
     // Three failures within a minute from one client: one event, counted.
     assert_eq!(history["events"][0]["count"], 3);
+    let seen = app
+        .get(&format!("/users/{alice_id}"), &root)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(seen["sign_ins"]["count"], 1);
 
     let failures = app
         .get(
@@ -180,6 +189,8 @@ async fn a_server_that_records_no_events_says_so(backend: Backend) {
     let app = App::start(backend).await;
     app.register("alice@example.com").await;
     let session = app.login("alice@example.com").await;
+    let me = app.get("/users/me", &session).await.expect(200).body;
+    assert!(me.get("sign_ins").is_none(), "{me}");
     app.get("/users/me/events", &session)
         .await
         .expect_error(404, "not_found");

@@ -10,7 +10,8 @@ use users_derive::flavors;
 #[cfg(feature = "async")]
 use crate::{AsyncEventStore, AsyncUsers};
 use crate::{
-    EventQuery, EventStore, RoleModel, SecurityEvent, UserModel, Users, UsersError, MAX_PAGE_SIZE,
+    EventQuery, EventStore, RoleModel, SecurityEvent, SignIns, UserModel, Users, UsersError,
+    MAX_PAGE_SIZE,
 };
 
 #[flavors(
@@ -36,6 +37,31 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         let mut query = query.clone();
         query.limit = query.limit.clamp(1, MAX_PAGE_SIZE);
         U::Events::events(conn, &query).await
+    }
+
+    /// `user`'s sign-ins as their kept history tells them: how many, and the last one's time
+    /// and client ([`SignIns`]).
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::Database`].
+    pub async fn sign_ins<C: Send>(&self, conn: &mut C, user: &U) -> Result<SignIns, UsersError>
+    where
+        U::Events: AsyncEventStore<C>,
+    {
+        let query = EventQuery {
+            user_id: Some(user.id().into()),
+            kinds: SignIns::KINDS.to_vec(),
+            limit: 1,
+            ..EventQuery::default()
+        };
+        let count = U::Events::count_events(conn, &query).await?;
+        let last = U::Events::events(conn, &query).await?.into_iter().next();
+        Ok(SignIns {
+            count,
+            last_at: last.as_ref().map(|event| event.at),
+            last_client: last.and_then(|event| event.client),
+        })
     }
 
     /// Deletes the security events older than `before` (a retention period); how many.
