@@ -147,6 +147,8 @@ macro_rules! pooled_operations {
             fn records_events(&self) -> bool;
             /// The same operations over a manager acting for the administrator `actor`.
             fn acting_for(&self, actor: Uuid) -> Arc<dyn PooledUsers<U>>;
+            /// The same operations over a manager serving a client of this user agent.
+            fn with_user_agent(&self, user_agent: Option<&str>) -> Arc<dyn PooledUsers<U>>;
 
             $(
                 $(#[$doc])*
@@ -192,6 +194,13 @@ macro_rules! pooled_operations {
 
             fn records_events(&self) -> bool {
                 self.users.records_events()
+            }
+
+            fn with_user_agent(&self, user_agent: Option<&str>) -> Arc<dyn PooledUsers<U>> {
+                Arc::new(Pooled {
+                    users: self.users.clone().with_user_agent(user_agent),
+                    pool: self.pool.clone(),
+                })
             }
 
             fn acting_for(&self, actor: Uuid) -> Arc<dyn PooledUsers<U>> {

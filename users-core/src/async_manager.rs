@@ -152,6 +152,14 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         Arc::unwrap_or_clone(self.users).acting_for(actor).into()
     }
 
+    /// The same manager serving a client that says it is `user_agent`; as
+    /// [`Users::with_user_agent`].
+    pub fn with_user_agent(self, user_agent: Option<&str>) -> Self {
+        Arc::unwrap_or_clone(self.users)
+            .with_user_agent(user_agent)
+            .into()
+    }
+
     /// Whether the manager records security events; as [`Users::records_events`].
     pub fn records_events(&self) -> bool {
         self.users.records_events()

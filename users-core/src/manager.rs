@@ -129,6 +129,8 @@ struct EventOutlet {
     sink: Option<QueuedSink>,
     /// The administrator on whose behalf the operations run.
     actor: Option<uuid::Uuid>,
+    /// The user agent of the client the operations run for.
+    user_agent: Option<String>,
 }
 
 /// What the first proof of an account's address (the verification of an unverified account,
@@ -208,15 +210,26 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         self
     }
 
-    /// `event` as this manager records it: with its administrator, if it acts for one.
-    pub(crate) fn stamped(&self, mut event: SecurityEvent) -> SecurityEvent {
-        event.actor_id = event.actor_id.or(self.events.actor);
-        event
+    /// The same manager serving a client that says it is `user_agent`: the events its
+    /// operations record carry it (a login's, for one). A web application makes one for a
+    /// request that proves identity; it shares everything else with this one.
+    pub fn with_user_agent(mut self, user_agent: Option<&str>) -> Self {
+        self.events.user_agent = user_agent.map(str::to_owned);
+        self
     }
 
-    /// Whether the manager acts for an administrator ([`acting_for`](Self::acting_for)).
-    pub(crate) fn acts_for_someone(&self) -> bool {
-        self.events.actor.is_some()
+    /// `event` as this manager records it: with its administrator and its client's user
+    /// agent, where it has them.
+    pub(crate) fn stamped(&self, event: SecurityEvent) -> SecurityEvent {
+        let actor = event.actor_id.or(self.events.actor);
+        let agent = event.user_agent.clone();
+        let agent = agent.or_else(|| self.events.user_agent.clone());
+        event.by(actor).with_user_agent(agent.as_deref())
+    }
+
+    /// Whether the manager adds anything to the events it records ([`stamped`](Self::stamped)).
+    pub(crate) fn stamps(&self) -> bool {
+        self.events.actor.is_some() || self.events.user_agent.is_some()
     }
 
     /// How many events the [`event_sink`](Self::event_sink) missed because it fell behind.

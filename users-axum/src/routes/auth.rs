@@ -154,14 +154,23 @@ async fn login<U: Profile>(
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Response, ApiError> {
     let client = users.client(&parts);
-    let user = users
-        .pooled()
+    let origin = users.origin(&parts);
+    // Where events are recorded, the login's carry the client's user agent.
+    let tagged;
+    let pooled = match users.pooled().records_events() {
+        true => {
+            tagged = users.pooled().with_user_agent(origin.user_agent.as_deref());
+            &*tagged
+        }
+        false => users.pooled(),
+    };
+    let user = pooled
         .authenticate(client.as_deref(), &body.email, &body.password)
         .await?;
     if let Some(challenge) = users.pooled().second_factor_challenge(&user).await? {
         return Ok(crate::answer::challenge_answer(&challenge));
     }
-    let session = users.start_session(&user, users.origin(&parts)).await?;
+    let session = users.start_session(&user, origin).await?;
     Ok(session_answer(&users, &session, Json(session.answer())))
 }
 

@@ -56,9 +56,10 @@ async fn the_session_user_reads_their_own_history_and_nobody_elses(backend: Back
     for event in page["events"].as_array().unwrap() {
         assert_eq!(event["user_id"], alice_id);
     }
-    assert!(
-        page["events"][0]["user_agent"].is_string() || page["events"][0]["user_agent"].is_null()
-    );
+    // The session's and the login's events carry the client's user agent, and the kind of proof.
+    assert_eq!(page["events"][0]["user_agent"], "Browser/1.0");
+    assert_eq!(page["events"][1]["user_agent"], "Browser/1.0");
+    assert_eq!(page["events"][1]["detail"], "password");
     assert_eq!(page["next"], Value::Null);
 
     // Pages of two, by the cursor, make the same history.

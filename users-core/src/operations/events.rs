@@ -96,7 +96,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             return Ok(());
         }
         let stamped;
-        let event = match users.acts_for_someone() {
+        let event = match users.stamps() {
             true => {
                 stamped = users.stamped(event.clone());
                 &stamped
