@@ -82,6 +82,15 @@ pub(crate) async fn answer_user<U: Profile>(
     user: &U,
 ) -> Result<Json<Value>, ApiError> {
     let roles = users.pooled().role_names(user).await?;
+    answer_user_with(users, user, roles).await
+}
+
+/// [`answer_user`] with the user's role names read already.
+pub(crate) async fn answer_user_with<U: Profile>(
+    users: &UsersState<U>,
+    user: &U,
+    roles: Vec<String>,
+) -> Result<Json<Value>, ApiError> {
     let mut view = user_view(user, roles)?;
     if users.pooled().records_events() {
         let sign_ins = users.pooled().sign_ins(user).await?;

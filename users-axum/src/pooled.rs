@@ -371,6 +371,35 @@ pooled_operations! {
         }
     };
 
+    /// [`session_user`](PooledUsers::session_user) and the names of the user's roles, on the
+    /// same connection: what `GET /users/me` answers, with one pool checkout.
+    fn session_user_roles<'a>(token: &'a OpenedToken, policy: &'a SessionPolicy) -> Option<(U, Vec<String>)> = |users, conn| {
+        let user = match users.check_session(&mut *conn, token, policy).await? {
+            SessionCheck::Live(_) => users.get(&mut *conn, token.user_id().into()).await?,
+            SessionCheck::Ended => None,
+        };
+        match user {
+            Some(user) => {
+                let roles = users.roles_of(&mut *conn, &user).await?;
+                let names = roles.iter().map(|role| role.name().to_owned()).collect();
+                Ok(Some((user, names)))
+            }
+            None => Ok(None),
+        }
+    };
+
+    /// The user with this id and the names of their roles, on one connection.
+    fn user_roles<'a>(id: U::Id) -> Option<(U, Vec<String>)> = |users, conn| {
+        match users.get(&mut *conn, id).await? {
+            Some(user) => {
+                let roles = users.roles_of(&mut *conn, &user).await?;
+                let names = roles.iter().map(|role| role.name().to_owned()).collect();
+                Ok(Some((user, names)))
+            }
+            None => Ok(None),
+        }
+    };
+
     /// Swaps a refresh token for new tokens of its session.
     fn refresh_session<'a>(token: &'a str, policy: &'a SessionPolicy) -> SessionTokens
         = |users, conn| Ok(users.refresh_session(&mut *conn, token, policy).await?);

@@ -11,7 +11,7 @@ use users_diesel::{normalize_email, EventKind, SessionOrigin, UsersError};
 use utoipa::ToSchema;
 
 use super::admin::keep_an_admin;
-use crate::answer::{answer_user, session_answer, with_cookie};
+use crate::answer::{answer_user, answer_user_with, session_answer, with_cookie};
 use crate::api::{endpoint, route, Delete, Doc, Endpoint, Get, Patch, Session};
 use crate::mailer::{Mail, MailKind};
 use crate::profile::{profile_edit, take_string, user_view};
@@ -49,11 +49,17 @@ const ME: Doc = route(
     &[],
 );
 
+/// The session's user, with their roles: the session, the user and the roles on one pooled
+/// connection (where no guard layer extracted the user before).
 async fn me<U: Profile>(
     State(users): State<UsersState<U>>,
-    user: CurrentUser<U>,
+    parts: Parts,
 ) -> Result<Json<Value>, ApiError> {
-    answer_user(&users, &user).await
+    if let Some(current) = parts.extensions.get::<CurrentUser<U>>() {
+        return answer_user(&users, current).await;
+    }
+    let (current, roles) = users.authenticate_with_roles(&parts).await?;
+    answer_user_with(&users, &current, roles).await
 }
 
 /// The route of [`update_me`].
