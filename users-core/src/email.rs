@@ -42,6 +42,9 @@ const MAX_LABEL_BYTES: usize = 63;
 /// ```
 pub fn normalize_email(email: &str) -> Result<String, UsersError> {
     let email = email.trim();
+    if let Some(normalized) = plain_email(email) {
+        return Ok(normalized);
+    }
     let invalid = |problem: EmailProblem| Err(UsersError::InvalidEmail(problem));
     if email.is_empty() {
         return invalid(EmailProblem::Empty);
@@ -201,13 +204,34 @@ fn normalize_domain(domain: &str) -> Result<String, UsersError> {
 /// The longest domain IDNA's DNS length check lets through, in bytes.
 const MAX_DOMAIN_BYTES: usize = 253;
 
+/// A valid ASCII address whose domain IDNA would only lowercase, lowercased in one allocation;
+/// `None` for anything else, which the general path decides (and names the rule it breaks).
+/// Logins and lookups mostly carry such addresses; a property test checks that both paths
+/// agree.
+fn plain_email(email: &str) -> Option<String> {
+    if !email.is_ascii() || email.len() > MAX_EMAIL_BYTES {
+        return None;
+    }
+    let (local, domain) = email.split_once('@')?;
+    let local_ok = !local.is_empty()
+        && local
+            .chars()
+            .all(|c| !is_refused(c) && is_local_part_char(c));
+    (local_ok && is_plain_domain(domain)).then(|| email.to_ascii_lowercase())
+}
+
 /// An ASCII domain that IDNA would only lowercase, lowercased; `None` when IDNA must decide
 /// (non-ASCII, a punycode `xn--` label, or anything it would refuse, so that its error is the
 /// one returned). Lookups and logins mostly carry such domains, and skip IDNA's mapping and
 /// normalisation tables; a property test checks that both paths agree.
 fn plain_domain(domain: &str) -> Option<String> {
+    is_plain_domain(domain).then(|| domain.to_ascii_lowercase())
+}
+
+/// Whether [`plain_domain`] takes `domain`.
+fn is_plain_domain(domain: &str) -> bool {
     if !domain.is_ascii() || domain.len() > MAX_DOMAIN_BYTES {
-        return None;
+        return false;
     }
     let plain = |label: &str| {
         (1..=MAX_LABEL_BYTES).contains(&label.len())
@@ -220,10 +244,7 @@ fn plain_domain(domain: &str) -> Option<String> {
                 .get(..4)
                 .is_some_and(|prefix| prefix.eq_ignore_ascii_case("xn--"))
     };
-    domain
-        .split('.')
-        .all(plain)
-        .then(|| domain.to_ascii_lowercase())
+    domain.split('.').all(plain)
 }
 
 /// The domain through IDNA: its ASCII form must be WHATWG-valid labels; returns its Unicode
@@ -278,6 +299,54 @@ mod tests {
                 proptest::prop_assert_eq!(Some(plain), idna_domain(&domain).ok());
             }
         }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// The ASCII fast path for whole addresses gives what the general path gives, on
+        /// addresses of every ASCII shape: valid, upper case, with spaces, controls, several
+        /// `@`s, refused local-part characters and punycode-looking domains.
+        #[test]
+        fn the_plain_address_path_agrees_with_the_general_one(
+            email in "[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~ \\\t\x01\\\"(),:;<>\\[\\]-]{0,12}@{0,2}([a-zA-Z0-9-]{0,10}|[xX][nN]--[a-z0-9]{1,6})(\\.[a-zA-Z0-9-]{0,10}){0,3}"
+        ) {
+            let email = email.trim();
+            if let Some(plain) = plain_email(email) {
+                let general = general_path(email);
+                proptest::prop_assert_eq!(Some(plain), general);
+            }
+        }
+    }
+
+    /// [`normalize_email`] without the fast path.
+    fn general_path(email: &str) -> Option<String> {
+        let (local, domain) = email.split_once('@')?;
+        let local = fold(local);
+        let refused = local.chars().any(is_refused) || !local.chars().all(is_local_part_char);
+        if email.chars().any(is_refused) || refused || domain.contains('@') || local.is_empty() {
+            return None;
+        }
+        let domain = idna_domain(domain).ok()?;
+        Some(format!("{local}@{domain}"))
+    }
+
+    #[test]
+    fn the_plain_address_path_takes_the_common_case_only() {
+        assert_eq!(
+            plain_email("Alice.Smith+tag@Example.COM").as_deref(),
+            Some("alice.smith+tag@example.com")
+        );
+        assert_eq!(plain_email("a b@example.com"), None);
+        assert_eq!(plain_email("a@b@example.com"), None);
+        assert_eq!(plain_email("@example.com"), None);
+        assert_eq!(plain_email("a\"b@example.com"), None);
+        assert_eq!(plain_email("alice@xn--bcher-kva.de"), None);
+        assert_eq!(plain_email("ålice@example.com"), None);
+        assert_eq!(
+            normalize_email("alice@xn--bcher-kva.de").as_deref().ok(),
+            Some("alice@bücher.de")
+        );
     }
 
     #[test]
