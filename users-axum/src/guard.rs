@@ -48,21 +48,31 @@ impl<U: UserModel> FromRequestParts<Requirement<U>> for Guard<U> {
         requirement: &Requirement<U>,
     ) -> Result<Self, ApiError> {
         let state = &requirement.state;
-        let user = state.authenticate(parts).await?;
-        match &requirement.rule {
-            Rule::Login => {}
+        let user = match &requirement.rule {
+            Rule::Login => state.authenticate(parts).await?,
             Rule::Verified => {
+                let user = state.authenticate(parts).await?;
                 if !user.is_verified() {
                     return Err(UsersError::UnverifiedUser.into());
                 }
+                user
             }
+            // The session, the user and their roles on one pooled connection; the names were
+            // normalised when the guard was made, as the stored ones are.
             Rule::Roles(names, all) => {
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                if !state.pooled().has_roles(&user.user, &names, *all).await? {
+                let (user, roles) = state.authenticate_with_roles(parts).await?;
+                let has = |name: &String| roles.contains(name);
+                let passes = if *all {
+                    names.iter().all(has)
+                } else {
+                    names.iter().any(has)
+                };
+                if !passes {
                     return Err(ApiError::forbidden());
                 }
+                user
             }
-        }
+        };
         parts.extensions.insert(user);
         Ok(Guard(std::marker::PhantomData))
     }

@@ -233,12 +233,16 @@ where
         "users-axum: {guard} of no roles is a configuration error: name at least one role \
          (require_login admits every user)"
     );
-    for name in &names {
-        if let Err(error) = users_diesel::normalize_role_name(name) {
-            panic!("users-axum: {guard}({name:?}) is a configuration error: {error}");
-        }
-    }
+    // Normalised once here: the guard compares them with the user's stored (normalised) names.
     names
+        .iter()
+        .map(|name| match users_diesel::normalize_role_name(name) {
+            Ok(normalized) => normalized,
+            Err(error) => {
+                panic!("users-axum: {guard}({name:?}) is a configuration error: {error}")
+            }
+        })
+        .collect()
 }
 
 impl<U: UserModel> UsersState<U> {
