@@ -2,9 +2,10 @@
 //! (in the transaction of the change they record) so that the sync, async and HTTP paths record
 //! the same, and read back by the account's owner and its administrators.
 //!
-//! The managers record events once told to ([`Users::record_events`](crate::Users::record_events)),
+//! The managers store events once told to ([`Users::record_events`](crate::Users::record_events)),
 //! in the model's [`EventStore`] (`users_diesel::Events<User>`, table `users_events`), and hand
-//! every recorded event to an [`EventSink`] ([`TracingSink`] unless the application sets one).
+//! every event, stored or not, to an [`EventSink`] once its change is done ([`TracingSink`]
+//! unless the application sets one).
 //! A failure that repeats (a wrong password, a wrong code, a refused attempt while locked out)
 //! within the same minute from the same client adds to the count of the event already stored,
 //! so no flood makes an account's history grow by more than one row per kind, client and

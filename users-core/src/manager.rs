@@ -177,10 +177,11 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
     }
 
     /// Records security events ([`SecurityEvent`]): each operation writes what it did to the
-    /// model's event store, in the transaction of the change (both or neither), and hands it to
-    /// the [`event_sink`](Self::event_sink) once done. The application's migrations must create
-    /// the store's table (`Migrations::new().with::<User>().with::<Events<User>>()`); by
-    /// default a manager records nothing.
+    /// model's event store, in the transaction of the change (both or neither). The
+    /// application's migrations must create the store's table
+    /// (`Migrations::new().with::<User>().with::<Events<User>>()`); by default a manager stores
+    /// none. Stored or not, every event goes to the [`event_sink`](Self::event_sink) once its
+    /// change is done.
     pub fn record_events(mut self) -> Self {
         self.events.record = true;
         self
@@ -191,7 +192,7 @@ impl<U: UserModel, R: RoleModel> Users<U, R> {
         self.events.record
     }
 
-    /// Sends each recorded event to `sink` too (instead of `tracing`, the default
+    /// Sends each event to `sink` (instead of `tracing`, the default
     /// [`TracingSink`]), on a thread of its own behind a queue of [`EVENT_QUEUE`] events: a
     /// slow sink never holds up an operation, and the events that find the queue full are
     /// dropped ([`dropped_events`](Self::dropped_events) counts them).

@@ -4,7 +4,7 @@
 //! `AsyncUserStore`.
 //!
 //! Each operation is an ordinary method, written once in the async form in an `impl AsyncUsers`
-//! block of a submodule (`users`, `roles`, `sessions`, `factors`, `oauth`) marked
+//! block of a submodule (`users`, `roles`, `sessions`, `factors`, `oauth`, `events`) marked
 //! `#[flavors(AsyncUsers => Users, …)]`. That attribute (`users_derive::flavors`) emits the
 //! block as written for `AsyncUsers` (with the `async` feature) and once more for `Users`, with
 //! the names of its list renamed, no `async` and no `.await`. The decisions between the store
@@ -22,7 +22,9 @@
 //!   the async flavor;
 //! - `connect!` and `lend!`: a connection for the next step, from a
 //!   [`Connections`](crate::Connections) source (`AsyncConnections`, awaited, in the async
-//!   flavor).
+//!   flavor);
+//! - `recorded!`: a store step and the security event it makes, in one transaction where the
+//!   manager records events, and alone, with no transaction, where it does not.
 //!
 //! No argon2 run happens inside a transaction: `new_hash!` loads the row, hashes, then reloads
 //! it locked and stores the hash only if the row's hash is still the loaded one. An operation
