@@ -1,6 +1,6 @@
 //! What only the async manager has, on every enabled backend: deadpool pools, races between
 //! tasks, argon2 off the executor, and `Send` futures. Its behaviour, operation by operation,
-//! is tested by the sync manager's tests, which run on both managers (`tests/manager.rs`,
+//! is tested by the sync manager's tests, which run on both managers (`tests/manager/`,
 //! `tests/roles.rs`).
 #![cfg(feature = "async")]
 
