@@ -376,6 +376,18 @@ fn role_store_impl(
     }
 }
 
+/// What the role store's methods are written with: the names of the generated code.
+struct RoleStoreNames<'a> {
+    ident: &'a Ident,
+    connection: TokenStream,
+    asyncness: TokenStream,
+    roles: TokenStream,
+    join: TokenStream,
+    join_struct: Ident,
+    user: &'a TokenStream,
+    user_id: TokenStream,
+}
+
 /// Every role store method, for either flavor: the same statements.
 pub fn role_store_methods(
     model: &Model,
@@ -384,21 +396,53 @@ pub fn role_store_methods(
     backend: Backend,
     flavor: Flavor,
 ) -> TokenStream {
-    let ident = &model.item.ident;
-    let connection = backend.connection(flavor);
-    let asyncness = flavor.asyncness();
-    let roles = table_path(model);
+    let names = RoleStoreNames {
+        ident: &model.item.ident,
+        connection: backend.connection(flavor),
+        asyncness: flavor.asyncness(),
+        roles: table_path(model),
+        join: sibling_table_path(model, join_table),
+        join_struct: join_struct(model),
+        user,
+        user_id: quote!(<#user as UserModel>::Id),
+    };
+    let shared = shared_store_methods(model, &names.connection, flavor, "name");
+    let writes = role_writes(model, join_table, &names, backend, flavor);
+    let queries = role_queries(&names, flavor);
+    quote! {
+        #writes
+
+        #shared
+
+        #queries
+    }
+}
+
+/// The role store's writes: `insert`, `update`, `assign` and `revoke`.
+fn role_writes(
+    model: &Model,
+    join_table: &str,
+    names: &RoleStoreNames<'_>,
+    backend: Backend,
+    flavor: Flavor,
+) -> TokenStream {
+    let RoleStoreNames {
+        ident,
+        connection,
+        asyncness,
+        roles,
+        join,
+        join_struct,
+        user_id,
+        ..
+    } = names;
     let role_value = write_source(model, quote!(role));
-    let join = sibling_table_path(model, join_table);
-    let join_struct = join_struct(model);
-    let user_id = quote!(<#user as UserModel>::Id);
     // MySQL has no ON CONFLICT; Diesel spells "do nothing" there as a no-op ON DUPLICATE KEY
     // UPDATE, which unlike INSERT IGNORE still reports a missing user or role.
     let on_conflict = match backend {
         Backend::Mysql => quote!(.on_conflict(diesel::dsl::DuplicatedKeys).do_nothing()),
         Backend::Sqlite | Backend::Postgres => quote!(.on_conflict_do_nothing()),
     };
-    let shared = shared_store_methods(model, &connection, flavor, "name");
     let insert = flavor.run(
         quote!(execute),
         quote!(diesel::insert_into(#roles::table).values(#role_value)),
@@ -419,6 +463,45 @@ pub fn role_store_methods(
         quote!(execute),
         quote!(diesel::delete(#join::table.find((user, role)))),
     );
+    quote! {
+        #asyncness fn insert(conn: &mut #connection, role: &Self) -> ::core::result::Result<Self, UsersError> {
+            #insert.map_err(role_write_error::<Self>)?;
+            ::core::result::Result::Ok(::core::clone::Clone::clone(role))
+        }
+
+        #asyncness fn update(conn: &mut #connection, role: &Self) -> ::core::result::Result<Self, UsersError> {
+            let updated = #update.map_err(role_write_error::<Self>)?;
+            if updated == 0 {
+                return ::core::result::Result::Err(UsersError::RoleNotFound);
+            }
+            ::core::result::Result::Ok(::core::clone::Clone::clone(role))
+        }
+
+        #asyncness fn assign(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> ::core::result::Result<(), UsersError> {
+            #assign
+                .map(::core::mem::drop)
+                .map_err(|error| join_write_error(error, #join_table))
+        }
+
+        #asyncness fn revoke(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> ::core::result::Result<bool, UsersError> {
+            #revoke.map(|deleted| deleted > 0).map_err(database_error)
+        }
+    }
+}
+
+/// The role store's reads: the role checks, a user's roles, the roles of many users, a role's
+/// users and every role.
+fn role_queries(names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
+    let RoleStoreNames {
+        ident,
+        connection,
+        asyncness,
+        roles,
+        join,
+        join_struct,
+        user,
+        user_id,
+    } = names;
     let roles_named = quote! {
         #join::table
             .inner_join(#roles::table)
@@ -476,31 +559,6 @@ pub fn role_store_methods(
         quote!(#roles::table.select(#ident::as_select()).order(#roles::name)),
     );
     quote! {
-        #asyncness fn insert(conn: &mut #connection, role: &Self) -> ::core::result::Result<Self, UsersError> {
-            #insert.map_err(role_write_error::<Self>)?;
-            ::core::result::Result::Ok(::core::clone::Clone::clone(role))
-        }
-
-        #shared
-
-        #asyncness fn update(conn: &mut #connection, role: &Self) -> ::core::result::Result<Self, UsersError> {
-            let updated = #update.map_err(role_write_error::<Self>)?;
-            if updated == 0 {
-                return ::core::result::Result::Err(UsersError::RoleNotFound);
-            }
-            ::core::result::Result::Ok(::core::clone::Clone::clone(role))
-        }
-
-        #asyncness fn assign(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> ::core::result::Result<(), UsersError> {
-            #assign
-                .map(::core::mem::drop)
-                .map_err(|error| join_write_error(error, #join_table))
-        }
-
-        #asyncness fn revoke(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> ::core::result::Result<bool, UsersError> {
-            #revoke.map(|deleted| deleted > 0).map_err(database_error)
-        }
-
         #asyncness fn has_any_role(conn: &mut #connection, user: #user_id, names: &[&str]) -> ::core::result::Result<bool, UsersError> {
             // One name (`has_role`) is compared with `=`, a statement the connection keeps
             // prepared; SQLite and MySQL prepare an `IN (…)` list anew on every call.
