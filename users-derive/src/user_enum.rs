@@ -129,6 +129,19 @@ fn check(parsed: &UserEnum, errors: &mut Errors) {
 /// The impls. Of an enum with errors, only the first fieldless variant of each name can be read
 /// back; every variant is still written as its name.
 fn expand(parsed: &UserEnum) -> TokenStream {
+    let user_enum = user_enum_impl(parsed);
+    let diesel = diesel_impls(parsed.ident);
+    quote! {
+        const _: () = {
+            #user_enum
+
+            #diesel
+        };
+    }
+}
+
+/// The `users_diesel::UserEnum` impl: the stored names, each way.
+fn user_enum_impl(parsed: &UserEnum) -> TokenStream {
     let ident = parsed.ident;
     let written = parsed.variants.iter().map(|variant| {
         let (name, variant_ident) = (&variant.name, variant.ident);
@@ -147,6 +160,30 @@ fn expand(parsed: &UserEnum) -> TokenStream {
     }
     let names: Vec<&str> = stored.iter().map(|v| v.name.as_str()).collect();
     let variants: Vec<&Ident> = stored.iter().map(|v| v.ident).collect();
+    quote! {
+        #[automatically_derived]
+        impl ::users_diesel::UserEnum for #ident {
+            const VALUES: &'static [&'static str] = &[#(#names),*];
+
+            fn as_str(&self) -> &'static str {
+                match self {
+                    #(#written,)*
+                }
+            }
+
+            fn from_stored(value: &str) -> ::core::option::Option<Self> {
+                match value {
+                    #(#names => ::core::option::Option::Some(#ident::#variants),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+    }
+}
+
+/// The enum as a Diesel expression, bind and result of `Text` (and its `Nullable`), through
+/// its stored name.
+fn diesel_impls(ident: &Ident) -> TokenStream {
     let diesel = quote!(::users_diesel::__private::diesel);
     let text = quote!(#diesel::sql_types::Text);
     let nullable_text = quote!(#diesel::sql_types::Nullable<#text>);
@@ -171,25 +208,6 @@ fn expand(parsed: &UserEnum) -> TokenStream {
         })
     });
     quote! {
-        const _: () = {
-            #[automatically_derived]
-            impl ::users_diesel::UserEnum for #ident {
-                const VALUES: &'static [&'static str] = &[#(#names),*];
-
-                fn as_str(&self) -> &'static str {
-                    match self {
-                        #(#written,)*
-                    }
-                }
-
-                fn from_stored(value: &str) -> ::core::option::Option<Self> {
-                    match value {
-                        #(#names => ::core::option::Option::Some(#ident::#variants),)*
-                        _ => ::core::option::Option::None,
-                    }
-                }
-            }
-
             #(#as_expression)*
 
             #[automatically_derived]
@@ -247,7 +265,6 @@ fn expand(parsed: &UserEnum) -> TokenStream {
                     ::core::result::Result::Ok(row)
                 }
             }
-        };
     }
 }
 
