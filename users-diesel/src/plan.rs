@@ -344,90 +344,78 @@ pub fn plan_table(dialect: Dialect, table: &Table, before: Option<&TableState>) 
         plan.changes.push(Change::CreateTable);
         return plan;
     };
-    let refuse = |plan: &mut TablePlan, refusal| plan.refusals.push(refusal);
     for column in table.columns {
-        let renamed = column
-            .renamed_from
-            .and_then(|old| before.column(old).map(|found| (old, found)));
-        let found = match (before.column(column.name), renamed) {
-            (Some(_), Some((old, _))) => {
-                refuse(
-                    &mut plan,
-                    Refusal::RenameAmbiguous {
-                        table: table.name.to_owned(),
-                        from: old.to_owned(),
-                        to: column.name.to_owned(),
-                    },
-                );
-                continue;
-            }
-            (Some(found), None) => found,
-            (None, Some((old, found))) => {
-                plan.changes
-                    .push(rename(dialect, table, before, old, column.name));
-                found
-            }
-            (None, None) => {
-                if !column.nullable && column.default.is_none() && !column.backfill_now {
-                    refuse(
-                        &mut plan,
-                        Refusal::RequiredWithoutDefault {
-                            table: table.name.to_owned(),
-                            column: column.name.to_owned(),
-                        },
-                    );
-                } else {
-                    plan.changes.push(Change::AddColumn(*column));
-                    add_indexes(dialect, column, None, &mut plan);
-                }
-                continue;
-            }
-        };
-        if !dialect.holds(column, &found.type_name) {
-            refuse(
-                &mut plan,
-                Refusal::TypeChanged {
-                    table: table.name.to_owned(),
-                    column: column.name.to_owned(),
-                    found: found.type_name.clone(),
-                    expected: dialect.type_name(column, is_key(table, column)),
-                },
-            );
-            continue;
-        }
-        match (found.nullable, column.nullable) {
-            (true, false) => refuse(
-                &mut plan,
-                Refusal::MadeRequired {
-                    table: table.name.to_owned(),
-                    column: column.name.to_owned(),
-                },
-            ),
-            (false, true) if dialect == Dialect::Sqlite => refuse(
-                &mut plan,
-                Refusal::NotInPlace {
-                    table: table.name.to_owned(),
-                    column: column.name.to_owned(),
-                    change: "the field became an `Option`, so the column must accept NULL"
-                        .to_owned(),
-                },
-            ),
-            (false, true) => plan.changes.push(Change::DropNotNull(*column)),
-            _ => {}
-        }
-        if let Some(change) = widen_varchar(dialect, table, column, found) {
-            plan.changes.push(change);
-        }
-        let renamed_from = renamed.map(|(old, _)| old);
-        let existing = |name: &str| before.has_index(name, false);
-        let unique_exists = before.has_index(column.name, true)
-            || renamed_from.is_some_and(|old| before.has_index(old, true));
-        let index_exists = existing(column.name) || renamed_from.is_some_and(existing);
-        let missing = (column.unique && !unique_exists) || (column.indexed && !index_exists);
-        if missing {
-            add_indexes(dialect, column, Some(found), &mut plan);
-        }
+        plan_column(dialect, table, before, column, &mut plan);
     }
+    plan_removed(table, before, &mut plan);
+    plan
+}
+
+/// Plans `column` of `table`'s model against the table `before`: add it, rename it, widen it
+/// or index it, or refuse what would mean guessing.
+fn plan_column(
+    dialect: Dialect,
+    table: &Table,
+    before: &TableState,
+    column: &Column,
+    plan: &mut TablePlan,
+) {
+    let refuse = |plan: &mut TablePlan, refusal| plan.refusals.push(refusal);
+    let renamed = column
+        .renamed_from
+        .and_then(|old| before.column(old).map(|found| (old, found)));
+    let Some(found) = existing_column(dialect, table, before, column, plan) else {
+        return;
+    };
+    if !dialect.holds(column, &found.type_name) {
+        refuse(
+            plan,
+            Refusal::TypeChanged {
+                table: table.name.to_owned(),
+                column: column.name.to_owned(),
+                found: found.type_name.clone(),
+                expected: dialect.type_name(column, is_key(table, column)),
+            },
+        );
+        return;
+    }
+    match (found.nullable, column.nullable) {
+        (true, false) => refuse(
+            plan,
+            Refusal::MadeRequired {
+                table: table.name.to_owned(),
+                column: column.name.to_owned(),
+            },
+        ),
+        (false, true) if dialect == Dialect::Sqlite => refuse(
+            plan,
+            Refusal::NotInPlace {
+                table: table.name.to_owned(),
+                column: column.name.to_owned(),
+                change: "the field became an `Option`, so the column must accept NULL".to_owned(),
+            },
+        ),
+        (false, true) => plan.changes.push(Change::DropNotNull(*column)),
+        _ => {}
+    }
+    if let Some(change) = widen_varchar(dialect, table, column, found) {
+        plan.changes.push(change);
+    }
+    let renamed_from = renamed.map(|(old, _)| old);
+    let existing = |name: &str| before.has_index(name, false);
+    let unique_exists = before.has_index(column.name, true)
+        || renamed_from.is_some_and(|old| before.has_index(old, true));
+    let index_exists = existing(column.name) || renamed_from.is_some_and(existing);
+    let missing = (column.unique && !unique_exists) || (column.indexed && !index_exists);
+    if missing {
+        add_indexes(dialect, column, Some(found), plan);
+    }
+}
+
+/// Plans the columns of `before` that the model no longer has: dropped where it says so,
+/// refused where a required column would be left without a value.
+fn plan_removed(table: &Table, before: &TableState, plan: &mut TablePlan) {
+    let refuse = |plan: &mut TablePlan, refusal| plan.refusals.push(refusal);
     for old in before.columns.iter() {
         let in_model = table
             .columns
@@ -440,7 +428,7 @@ pub fn plan_table(dialect: Dialect, table: &Table, before: Option<&TableState>) 
             plan.changes.push(Change::DropColumn(old.name.clone()));
         } else if !old.nullable && !old.has_default {
             refuse(
-                &mut plan,
+                plan,
                 Refusal::RemovedRequired {
                     table: table.name.to_owned(),
                     column: old.name.clone(),
@@ -448,7 +436,48 @@ pub fn plan_table(dialect: Dialect, table: &Table, before: Option<&TableState>) 
             );
         }
     }
-    plan
+}
+
+/// The column of `before` that `column` is (its own, or the one it is renamed from, the rename
+/// planned); `None` once it is planned as new, or refused.
+fn existing_column<'b>(
+    dialect: Dialect,
+    table: &Table,
+    before: &'b TableState,
+    column: &Column,
+    plan: &mut TablePlan,
+) -> Option<&'b ColumnState> {
+    let renamed = column
+        .renamed_from
+        .and_then(|old| before.column(old).map(|found| (old, found)));
+    match (before.column(column.name), renamed) {
+        (Some(_), Some((old, _))) => {
+            plan.refusals.push(Refusal::RenameAmbiguous {
+                table: table.name.to_owned(),
+                from: old.to_owned(),
+                to: column.name.to_owned(),
+            });
+            None
+        }
+        (Some(found), None) => Some(found),
+        (None, Some((old, found))) => {
+            plan.changes
+                .push(rename(dialect, table, before, old, column.name));
+            Some(found)
+        }
+        (None, None) => {
+            if !column.nullable && column.default.is_none() && !column.backfill_now {
+                plan.refusals.push(Refusal::RequiredWithoutDefault {
+                    table: table.name.to_owned(),
+                    column: column.name.to_owned(),
+                });
+            } else {
+                plan.changes.push(Change::AddColumn(*column));
+                add_indexes(dialect, column, None, plan);
+            }
+            None
+        }
+    }
 }
 
 /// A larger `max_length` on MySQL, whose `VARCHAR(n)` refuses longer values: the column is
