@@ -125,38 +125,14 @@ pub fn next_step(
     dialect: Dialect,
 ) -> io::Result<Option<MigrationSql>> {
     let id = model.step_id();
-    let mut steps = Vec::new();
-    if dir.is_dir() {
-        for entry in std::fs::read_dir(dir)? {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&model.step_prefix()) {
-                steps.push(name);
-            }
-        }
-    }
-    steps.sort();
     let mut latest = None;
-    for name in &steps {
+    for name in &step_names(dir, model)? {
         let version = name.split('_').next().unwrap_or_default().replace('-', "");
         if version == id.version {
             return Ok(None);
         }
-        let up = std::fs::read_to_string(dir.join(name).join("up.sql"))?;
-        match parse_state(&up) {
-            Some(states) if states.contains_key(model.main_table()) => latest = Some(states),
-            Some(_) => {}
-            None if name.ends_with(&format!("_create_{}", model.main_table())) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "{}: this step was written by an earlier users-diesel and does not \
-                         record the model's state; write the migrations into a new directory, \
-                         or move this one aside",
-                        dir.join(name).display()
-                    ),
-                ));
-            }
-            None => {}
+        if let Some(states) = recorded_state(dir, name, model)? {
+            latest = Some(states);
         }
     }
     let Some(previous) = latest else {
@@ -191,14 +167,7 @@ pub fn next_step(
     if summary.is_empty() {
         return Ok(None);
     }
-    let mut what = model.main_table().to_owned();
-    for (i, part) in summary.iter().enumerate() {
-        if i > 0 && what.len() + part.len() >= MAX_WHAT_LEN {
-            what.push_str("_etc");
-            break;
-        }
-        what = format!("{what}_{part}");
-    }
+    let what = step_what(model, &summary);
     down.reverse();
     let down = down.concat();
     // What the embedded migrations run to revert the step, if it can be reverted.
@@ -216,6 +185,55 @@ pub fn next_step(
         up: with_state(model.tables, dialect, &previous, up),
         down,
     }))
+}
+
+/// The names of `dir`'s steps of `model`, in order.
+fn step_names(dir: &Path, model: &ModelTables) -> io::Result<Vec<String>> {
+    let mut steps = Vec::new();
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&model.step_prefix()) {
+                steps.push(name);
+            }
+        }
+    }
+    steps.sort();
+    Ok(steps)
+}
+
+/// The tables' states the step `name` of `dir` records, if it records `model`'s main table; an
+/// error for a creating step too old to record any.
+fn recorded_state(dir: &Path, name: &str, model: &ModelTables) -> io::Result<Option<States>> {
+    let up = std::fs::read_to_string(dir.join(name).join("up.sql"))?;
+    match parse_state(&up) {
+        Some(states) if states.contains_key(model.main_table()) => Ok(Some(states)),
+        Some(_) => Ok(None),
+        None if name.ends_with(&format!("_create_{}", model.main_table())) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{}: this step was written by an earlier users-diesel and does not record the \
+                 model's state; write the migrations into a new directory, or move this one \
+                 aside",
+                dir.join(name).display()
+            ),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// What a step's directory name says it changes: the main table and the changes' summaries,
+/// `_etc` past [`MAX_WHAT_LEN`].
+fn step_what(model: &ModelTables, summary: &[String]) -> String {
+    let mut what = model.main_table().to_owned();
+    for (i, part) in summary.iter().enumerate() {
+        if i > 0 && what.len() + part.len() >= MAX_WHAT_LEN {
+            what.push_str("_etc");
+            break;
+        }
+        what = format!("{what}_{part}");
+    }
+    what
 }
 
 /// Directory names stay readable in a listing: the changes past this length are `_etc`.
