@@ -78,6 +78,23 @@ pub(crate) struct Doc {
     /// The refusals particular to the route, by status; those of every route with a body, a
     /// path parameter or a session are added to them.
     pub(crate) errors: &'static [(u16, &'static [ErrorCode])],
+    /// The query parameters the route reads, if any ([`Doc::with_query`]).
+    pub(crate) query: Option<fn() -> Vec<QueryParameter>>,
+}
+
+/// A query parameter as the document describes it: its name, its schema and what it means.
+pub(crate) type QueryParameter = (
+    &'static str,
+    utoipa::openapi::schema::ObjectBuilder,
+    &'static str,
+);
+
+impl Doc {
+    /// The same route, reading the query parameters `query` lists.
+    pub(crate) const fn with_query(mut self, query: fn() -> Vec<QueryParameter>) -> Doc {
+        self.query = Some(query);
+        self
+    }
 }
 
 /// A route's description, its members in order.
@@ -98,6 +115,7 @@ pub(crate) const fn route(
         body,
         ok,
         errors,
+        query: None,
     }
 }
 

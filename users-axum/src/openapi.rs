@@ -8,9 +8,7 @@ use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{
-    ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
-};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaFormat};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
@@ -185,22 +183,8 @@ fn parameters(route: &Doc) -> Vec<ParameterBuilder> {
             .parameter_in(ParameterIn::Query)
             .required(Required::False)
     };
-    if route.path.ends_with("/callback") {
-        for name in ["code", "state", "iss", "error"] {
-            parameters.push(query(name).schema(Some(string())));
-        }
-    }
-    if route.path.ends_with("/events") {
-        for (name, schema, description) in event_parameters(route.path == "/events") {
-            parameters.push(
-                query(name)
-                    .description(Some(description))
-                    .schema(Some(schema)),
-            );
-        }
-    }
-    if route.path == "/users" {
-        for (name, schema, description) in list_parameters() {
+    if let Some(listed) = route.query {
+        for (name, schema, description) in listed() {
             parameters.push(
                 query(name)
                     .description(Some(description))
@@ -238,60 +222,6 @@ fn operation_id(method: Method, path: &str) -> String {
         .collect::<Vec<_>>()
         .join("_");
     format!("{}_{words}", method.as_str().to_lowercase())
-}
-
-/// The query parameters of the event routes; `user_id` too on everyone's (`GET /events`).
-fn event_parameters(everyone: bool) -> Vec<(&'static str, ObjectBuilder, &'static str)> {
-    let time = || string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)));
-    let mut parameters = vec![
-        ("before", uuid(), "the `next` of the previous page"),
-        (
-            "limit",
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .minimum(Some(1))
-                .maximum(Some(users_diesel::MAX_PAGE_SIZE)),
-            "how many events at most (50 by default)",
-        ),
-        (
-            "kind",
-            string(),
-            "only events of these kinds, comma-separated (`login_failed,locked_out`)",
-        ),
-        ("since", time(), "only events at or after this time"),
-        ("until", time(), "only events before this time"),
-    ];
-    if everyone {
-        parameters.push(("user_id", uuid(), "only this user's events"));
-    }
-    parameters
-}
-
-/// The query parameters of `GET /users`.
-fn list_parameters() -> Vec<(&'static str, ObjectBuilder, &'static str)> {
-    vec![
-        ("after", uuid(), "the `next` of the previous page"),
-        (
-            "limit",
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .minimum(Some(1))
-                .maximum(Some(users_diesel::MAX_PAGE_SIZE)),
-            "how many users at most (50 by default)",
-        ),
-        ("email", string(), "only addresses that start with this"),
-        (
-            "is_active",
-            boolean(),
-            "only active or only deactivated users",
-        ),
-        (
-            "is_verified",
-            boolean(),
-            "only verified or only unverified users",
-        ),
-        ("role", string(), "only users with the role of this name"),
-    ]
 }
 
 /// The `{name}`s of a path.

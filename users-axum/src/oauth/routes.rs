@@ -14,9 +14,11 @@ use utoipa::ToSchema;
 use super::flow::{Callback, OAuth};
 use super::Purpose;
 use crate::answer::{challenge_answer, rfc3339, session_answer};
-use crate::api::{endpoint, route, Anyone, Delete, Doc, Endpoint, Get, Post, Session};
+use crate::api::{
+    endpoint, route, Anyone, Delete, Doc, Endpoint, Get, Post, QueryParameter, Session,
+};
 use crate::presence::{prove_presence, FactorBody};
-use crate::schema::typed;
+use crate::schema::{string, typed};
 use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
 
 /// The providers of `users`, or 404 if none are set up.
@@ -175,7 +177,8 @@ const CALLBACK: Doc = route(
         (422, &[ErrorCode::InvalidEmail]),
         (502, &[ErrorCode::ProviderUnavailable]),
     ],
-);
+)
+.with_query(callback_parameters);
 
 /// `GET /auth/{provider}/callback`: the provider's answer. The flow's cookie is cleared
 /// whatever happens.
@@ -372,4 +375,18 @@ pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
         endpoint(accounts::<U>, ACCOUNTS),
         endpoint(unlink::<U>, UNLINK),
     ]
+}
+
+/// The query parameters of a provider's answer.
+fn callback_parameters() -> Vec<QueryParameter> {
+    ["code", "state", "iss", "error"]
+        .into_iter()
+        .map(|name| {
+            (
+                name,
+                string(),
+                "as the provider answers (RFC 6749 §4.1.2, RFC 9207)",
+            )
+        })
+        .collect()
 }

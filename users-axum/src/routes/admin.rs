@@ -7,16 +7,21 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use users_diesel::{UserModel, UserQuery, UsersError, MAX_PAGE_SIZE};
-use utoipa::openapi::schema::ObjectBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::ToSchema;
 
 use crate::answer::{answer_user, parse_user_id, parse_uuid};
-use crate::api::{endpoint, route, Admin, Delete, Doc, Endpoint, Get, Patch, Post};
+use crate::api::{endpoint, route, Admin, Delete, Doc, Endpoint, Get, Patch, Post, QueryParameter};
 use crate::error::PathParams;
 use crate::pooled::{Edit, RoleView};
 use crate::profile::{profile_edit, take_bool, take_string, user_view};
-use crate::schema::string;
+use crate::schema::{boolean, string, uuid};
 use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
+
+/// The typed bodies and answers of these routes, for the OpenAPI document.
+pub(crate) fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)> {
+    vec![crate::schema::typed::<RoleBody>()]
+}
 
 /// The routes of user and role administration, each with its handler and its description: the router and the
 /// OpenAPI document are both made from this list.
@@ -347,7 +352,8 @@ const LIST_USERS: Doc = route(
         (404, &[ErrorCode::RoleNotFound]),
         (422, &[ErrorCode::InvalidEmail, ErrorCode::InvalidField]),
     ],
-);
+)
+.with_query(list_parameters);
 
 async fn list_users<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -394,4 +400,31 @@ fn parse_query(text: &str) -> Result<UserQuery, ApiError> {
         is_verified: query.is_verified,
         role: query.role,
     })
+}
+
+/// The query parameters of `GET /users`.
+fn list_parameters() -> Vec<QueryParameter> {
+    vec![
+        ("after", uuid(), "the `next` of the previous page"),
+        (
+            "limit",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(users_diesel::MAX_PAGE_SIZE)),
+            "how many users at most (50 by default)",
+        ),
+        ("email", string(), "only addresses that start with this"),
+        (
+            "is_active",
+            boolean(),
+            "only active or only deactivated users",
+        ),
+        (
+            "is_verified",
+            boolean(),
+            "only verified or only unverified users",
+        ),
+        ("role", string(), "only users with the role of this name"),
+    ]
 }

@@ -20,6 +20,17 @@ use crate::schema::{email, new_password, password, string};
 use crate::session::set_cookie;
 use crate::{ApiError, ErrorCode, JsonBody, Profile, UsersState};
 
+/// The typed bodies and answers of these routes, for the OpenAPI document.
+pub(crate) fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)> {
+    vec![
+        crate::schema::typed::<Credentials>(),
+        crate::schema::typed::<EmailBody>(),
+        crate::schema::typed::<TokenBody>(),
+        crate::schema::typed::<ResetBody>(),
+        crate::schema::typed::<RefreshBody>(),
+    ]
+}
+
 /// The routes of registration, login, sessions' tokens, verification and password reset, each with its handler and its description: the router and the
 /// OpenAPI document are both made from this list.
 pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {

@@ -13,9 +13,19 @@ use utoipa::ToSchema;
 use users_diesel::{EventKind, EventQuery, SecurityEvent, MAX_PAGE_SIZE};
 
 use crate::answer::{parse_user_id, parse_uuid, rfc3339};
-use crate::api::{endpoint, route, Admin, Doc, Endpoint, Get, Session};
+use crate::api::{endpoint, route, Admin, Doc, Endpoint, Get, QueryParameter, Session};
 use crate::error::PathParams;
+use crate::schema::{string, uuid};
 use crate::{ApiError, CurrentUser, ErrorCode, Profile, UsersState};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+
+/// The typed bodies and answers of these routes, for the OpenAPI document.
+pub(crate) fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)> {
+    vec![
+        crate::schema::typed::<EventView>(),
+        crate::schema::typed::<EventPage>(),
+    ]
+}
 
 /// The routes of the security events, each with its handler and its description: the router
 /// and the OpenAPI document are both made from this list.
@@ -184,7 +194,8 @@ const MY_EVENTS: Doc = route(
     None,
     (200, "the page", Some("EventPage")),
     REFUSALS,
-);
+)
+.with_query(account_event_parameters);
 
 /// The caller's own history: nobody else's, whatever the query says.
 async fn my_events<U: Profile>(
@@ -206,7 +217,8 @@ const USER_EVENTS: Doc = route(
     None,
     (200, "the page", Some("EventPage")),
     REFUSALS,
-);
+)
+.with_query(account_event_parameters);
 
 async fn user_events<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -228,7 +240,8 @@ const ALL_EVENTS: Doc = route(
     None,
     (200, "the page", Some("EventPage")),
     REFUSALS,
-);
+)
+.with_query(all_event_parameters);
 
 async fn all_events<U: Profile>(
     State(users): State<UsersState<U>>,
@@ -236,4 +249,41 @@ async fn all_events<U: Profile>(
 ) -> Result<Json<EventPage>, ApiError> {
     let query = parse_events_query(query.as_deref().unwrap_or(""), true)?;
     Ok(Json(page(&users, query).await?))
+}
+
+/// The query parameters of the event routes; `user_id` too on everyone's (`GET /events`).
+fn event_parameters(everyone: bool) -> Vec<QueryParameter> {
+    let time = || string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)));
+    let mut parameters = vec![
+        ("before", uuid(), "the `next` of the previous page"),
+        (
+            "limit",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(users_diesel::MAX_PAGE_SIZE)),
+            "how many events at most (50 by default)",
+        ),
+        (
+            "kind",
+            string(),
+            "only events of these kinds, comma-separated (`login_failed,locked_out`)",
+        ),
+        ("since", time(), "only events at or after this time"),
+        ("until", time(), "only events before this time"),
+    ];
+    if everyone {
+        parameters.push(("user_id", uuid(), "only this user's events"));
+    }
+    parameters
+}
+
+/// The query parameters of an account's events.
+fn account_event_parameters() -> Vec<QueryParameter> {
+    event_parameters(false)
+}
+
+/// The query parameters of everyone's events.
+fn all_event_parameters() -> Vec<QueryParameter> {
+    event_parameters(true)
 }

@@ -19,6 +19,11 @@ use crate::schema::password;
 use crate::session::set_cookie;
 use crate::{ApiError, CurrentUser, ErrorCode, JsonBody, Profile, UsersState};
 
+/// The typed bodies and answers of these routes, for the OpenAPI document.
+pub(crate) fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)> {
+    vec![crate::schema::typed::<PasswordBody>()]
+}
+
 /// The routes of the user's own account, each with its handler and its description: the router and the
 /// OpenAPI document are both made from this list.
 pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {

@@ -89,19 +89,14 @@ pub(crate) fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::
         typed::<crate::answer::Message>(),
         typed::<crate::answer::SignInsView>(),
         typed::<crate::answer::SecondFactorRequired>(),
-        typed::<auth::Credentials>(),
-        typed::<auth::EmailBody>(),
-        typed::<auth::TokenBody>(),
-        typed::<auth::ResetBody>(),
-        typed::<auth::RefreshBody>(),
-        typed::<me::PasswordBody>(),
-        typed::<admin::RoleBody>(),
-        typed::<sessions::SessionView>(),
-        typed::<sessions::SessionList>(),
-        typed::<sessions::Ended>(),
-        typed::<events::EventView>(),
-        typed::<events::EventPage>(),
     ]
+    .into_iter()
+    .chain(auth::schemas())
+    .chain(me::schemas())
+    .chain(admin::schemas())
+    .chain(sessions::schemas())
+    .chain(events::schemas())
+    .collect()
 }
 
 /// Every route, area by area: what [`router`] mounts and [`openapi`](crate::openapi()) describes.

@@ -14,6 +14,15 @@ use crate::api::{endpoint, route, Admin, Delete, Doc, Endpoint, Get, Session};
 use crate::error::PathParams;
 use crate::{ApiError, CurrentUser, ErrorCode, Profile, UsersState};
 
+/// The typed bodies and answers of these routes, for the OpenAPI document.
+pub(crate) fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)> {
+    vec![
+        crate::schema::typed::<SessionView>(),
+        crate::schema::typed::<SessionList>(),
+        crate::schema::typed::<Ended>(),
+    ]
+}
+
 /// The routes of the stored sessions, each with its handler and its description: the router and the
 /// OpenAPI document are both made from this list.
 pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
