@@ -31,7 +31,8 @@ pub enum EventKind {
     LoginSucceeded,
     /// A password login of an existing account failed.
     LoginFailed,
-    /// A proof was refused unchecked because the account or client is locked out.
+    /// A failed login locked the account (or its client) out for a while; the attempts refused
+    /// while locked are refused before any lookup, and not recorded one by one.
     LockedOut,
     /// A second factor (TOTP code, recovery code) was proved.
     SecondFactorPassed,

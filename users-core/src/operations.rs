@@ -217,6 +217,23 @@ macro_rules! recorded {
     }};
 }
 
+/// Records the attempt `$event` (which changes nothing else) on a connection taken from
+/// `$connections` only if the manager stores events, and publishes it: a login takes no
+/// connection for an event it does not store.
+macro_rules! note_over {
+    ($flavor:tt, $self:ident, $connections:expr, $event:expr) => {{
+        let users = $self.decisions();
+        let event: $crate::SecurityEvent = $event;
+        if users.records_events() {
+            step!(
+                $flavor,
+                Self::record(&mut *connect!($flavor, $connections), users, &event)
+            )?;
+        }
+        users.publish(event);
+    }};
+}
+
 mod events;
 mod factors;
 mod oauth;

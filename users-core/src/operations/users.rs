@@ -175,21 +175,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         let email = users.login_email(email);
         let keys = users.guard_keys(Proof::Password, email.as_deref(), client);
         let checked = keys.clone();
-        let refused = blocking!(flavor, self, [], |users| users.check_guard(&checked));
-        if let (Err(UsersError::TooManyAttempts { .. }), Some(email)) = (&refused, &email) {
-            if users.records_events() {
-                let locked = U::find_by_email(&mut *connect!(flavor, conn), email).await?;
-                if let Some(locked) = locked {
-                    let event = SecurityEvent::new(EventKind::LockedOut, locked.id().into());
-                    self.note(
-                        &mut *connect!(flavor, conn),
-                        event.from_client(client).about("password"),
-                    )
-                    .await?;
-                }
-            }
-        }
-        refused?;
+        blocking!(flavor, self, [], |users| users.check_guard(&checked))?;
         let user = match &email {
             Some(email) => U::find_by_email(&mut *connect!(flavor, conn), email).await?,
             None => None,
@@ -199,6 +185,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             .map(|user| user.password_hash().to_owned())
             .unwrap_or_default();
         let user_id: Option<Uuid> = user.as_ref().map(|user| user.id().into());
+        let counted = keys.clone();
         let outcome = hashing!(flavor, self, [password], |users| {
             let outcome = users.check_login(user, password);
             users.settle_guard(&keys, keys.settled(&outcome))?;
@@ -206,8 +193,21 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         });
         if let (Err(UsersError::InvalidCredentials), Some(user_id)) = (&outcome, user_id) {
             let failed = SecurityEvent::new(EventKind::LoginFailed, user_id).from_client(client);
-            self.note(&mut *connect!(flavor, conn), failed.about("password"))
-                .await?;
+            note_over!(flavor, self, conn, failed.about("password"));
+            // The failure that locks the account (or its client) out is an event too; the
+            // attempts refused while locked are refused unlooked-up, and not recorded.
+            if users.records_events() {
+                let locked = blocking!(flavor, self, [], |users| users.check_guard(&counted));
+                if let Err(UsersError::TooManyAttempts { .. }) = locked {
+                    let event = SecurityEvent::new(EventKind::LockedOut, user_id);
+                    note_over!(
+                        flavor,
+                        self,
+                        conn,
+                        event.from_client(client).about("password")
+                    );
+                }
+            }
         }
         let user = match outcome? {
             LoginOutcome::Current(user) => {
@@ -223,11 +223,12 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             )?,
         };
         let succeeded = SecurityEvent::new(EventKind::LoginSucceeded, user.id().into());
-        self.note(
-            &mut *connect!(flavor, conn),
-            succeeded.from_client(client).about("password"),
-        )
-        .await?;
+        note_over!(
+            flavor,
+            self,
+            conn,
+            succeeded.from_client(client).about("password")
+        );
         Ok(user)
     }
 
@@ -302,10 +303,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             user.id(),
             |stored| users.prepare_update(stored, user),
             |conn, updated| {
-                if flipped(&updated) {
-                    Self::record(conn, users, recorded).await?;
-                }
-                users.hooks().after_update(&updated)
+                let event = flipped(&updated).then_some(recorded);
+                Self::updated(conn, users, event, &updated).await
             },
         )?;
         if flipped(&updated) {
@@ -343,10 +342,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             user.id(),
             |stored| users.with_email(stored, email),
             |conn, updated| {
-                if updated.email() != user.email() {
-                    Self::record(conn, users, recorded).await?;
-                }
-                users.hooks().after_update(&updated)
+                let event = (updated.email() != user.email()).then_some(recorded);
+                Self::updated(conn, users, event, &updated).await
             },
         )?;
         if changed.email() != user.email() {
@@ -428,10 +425,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             },
             None::<fn(&mut U) -> Result<(), UsersError>>,
             Some(UsersError::InvalidCredentials),
-            |conn, updated| {
-                Self::record(conn, users, recorded).await?;
-                users.hooks().after_update(&updated)
-            },
+            |conn, updated| Self::updated(conn, users, Some(recorded), &updated).await,
         )?;
         users.publish(event);
         users.email_change_token(&rehashed, &new_email)
@@ -514,10 +508,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             ),
             Some(edit),
             Some(UsersError::InvalidCredentials),
-            |conn, updated| {
-                Self::record(conn, users, recorded).await?;
-                users.hooks().after_update(&updated)
-            },
+            |conn, updated| Self::updated(conn, users, Some(recorded), &updated).await,
         )?;
         users.publish(event);
         Ok(changed)
@@ -564,10 +555,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             }),
             None::<fn(&mut U) -> Result<(), UsersError>>,
             None,
-            |conn, updated| {
-                Self::record(conn, users, recorded).await?;
-                users.hooks().after_update(&updated)
-            },
+            |conn, updated| Self::updated(conn, users, Some(recorded), &updated).await,
         )?;
         users.publish(event);
         Ok(changed)
@@ -747,6 +735,23 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         })?;
         users.publish(event);
         Ok(reset)
+    }
+
+    /// The end of an update's transaction: records `event`, if any, on its connection `conn`,
+    /// then runs the `after_update` hook on the stored row `updated`.
+    async fn updated<C: Send>(
+        conn: &mut C,
+        users: &Users<U, R>,
+        event: Option<&SecurityEvent>,
+        updated: &U,
+    ) -> Result<(), UsersError>
+    where
+        U::Events: AsyncEventStore<C>,
+    {
+        if let Some(event) = event {
+            Self::record(conn, users, event).await?;
+        }
+        users.hooks().after_update(updated)
     }
 
     /// Clears, on `conn` (inside the transaction of a first proof of user `user_id`'s
