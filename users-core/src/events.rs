@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use crate::UsersError;
+use users_derive::store_trait;
 
 /// What happened. Each kind is stored by its [`name`](Self::name), which stays stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -316,30 +317,12 @@ impl SignIns {
         &[EventKind::LoginSucceeded, EventKind::ProviderSignedIn];
 }
 
-/// The methods of [`EventStore`] and `AsyncEventStore`, in one list.
-macro_rules! event_store_methods {
-    ($flavor:ident) => {
-        store_methods! { $flavor:
-            /// Stores a new event.
-            fn insert_event(conn: &mut C, event: &SecurityEvent) -> ();
-
-            /// Adds one to the count of the stored event of the same account, kind and client
-            /// at or after `since`; `false` if there is none.
-            fn repeat_event(conn: &mut C, event: &SecurityEvent, since: SystemTime) -> bool;
-
-            /// The events `query` selects, newest first.
-            fn events(conn: &mut C, query: &EventQuery) -> Vec<SecurityEvent>;
-
-            /// How many times the events `query` selects happened (the sum of their counts),
-            /// whatever its `before` and `limit`.
-            fn count_events(conn: &mut C, query: &EventQuery) -> u64;
-
-            /// Deletes the events older than `before`; how many it deleted.
-            fn delete_events_before(conn: &mut C, before: SystemTime) -> usize;
-        }
-    };
-}
-
+#[store_trait(
+    /// The async twin of [`EventStore`], over async connections of type `C`.
+    #[cfg(feature = "async")]
+    pub trait AsyncEventStore<C: Send> {},
+    unstored: crate::NoStore => crate::sessions::no_store()
+)]
 /// Storage of the security events of one user model over connections of type `C`: the
 /// [`UserModel::Events`](crate::UserModel::Events) of a `#[user_model]`
 /// (`users_diesel::Events<User>`) implements it for each enabled backend.
@@ -350,13 +333,26 @@ macro_rules! event_store_methods {
             of users-diesel is enabled; for a pooled connection write `&mut *conn`"
 )]
 pub trait EventStore<C> {
-    event_store_methods!(sync);
-}
+    /// Stores a new event.
+    fn insert_event(conn: &mut C, event: &SecurityEvent) -> Result<(), UsersError>;
 
-/// The async twin of [`EventStore`], over async connections of type `C`.
-#[cfg(feature = "async")]
-pub trait AsyncEventStore<C: Send> {
-    event_store_methods!(async);
+    /// Adds one to the count of the stored event of the same account, kind and client
+    /// at or after `since`; `false` if there is none.
+    fn repeat_event(
+        conn: &mut C,
+        event: &SecurityEvent,
+        since: SystemTime,
+    ) -> Result<bool, UsersError>;
+
+    /// The events `query` selects, newest first.
+    fn events(conn: &mut C, query: &EventQuery) -> Result<Vec<SecurityEvent>, UsersError>;
+
+    /// How many times the events `query` selects happened (the sum of their counts),
+    /// whatever its `before` and `limit`.
+    fn count_events(conn: &mut C, query: &EventQuery) -> Result<u64, UsersError>;
+
+    /// Deletes the events older than `before`; how many it deleted.
+    fn delete_events_before(conn: &mut C, before: SystemTime) -> Result<usize, UsersError>;
 }
 
 /// Where recorded events also go: a log, a SIEM, a queue.

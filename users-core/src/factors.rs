@@ -34,6 +34,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::{UsersConfig, UsersError};
+use users_derive::store_trait;
 
 /// How many recovery codes a user gets.
 pub const RECOVERY_CODES: usize = 10;
@@ -519,35 +520,19 @@ pub(crate) fn prove(
     })
 }
 
-/// The methods of [`SecondFactorStore`] and [`AsyncSecondFactorStore`], in one list.
-macro_rules! second_factor_store_methods {
-    ($flavor:ident) => {
-        store_methods! { $flavor:
-            /// Loads the user's record, if they have one.
-            fn find_factors(conn: &mut C, user_id: Uuid) -> Option<SecondFactorRecord>;
-
-            /// Stores a user's first record.
-            fn insert_factors(conn: &mut C, record: &SecondFactorRecord) -> ();
-
-            /// Writes `record` over the user's row, in one statement that changes it only if
-            /// its version is still `expected`; `false` if it was not (another write won).
-            fn update_factors(conn: &mut C, record: &SecondFactorRecord, expected: i64) -> bool;
-
-            /// The user's passkeys, oldest first.
-            fn passkeys_of(conn: &mut C, user_id: Uuid) -> Vec<PasskeyRecord>;
-
-            /// Stores a new passkey.
-            fn insert_passkey(conn: &mut C, passkey: &PasskeyRecord) -> ();
-
-            /// Writes a passkey's credential (its signature counter moved) and when it was used.
-            fn update_passkey(conn: &mut C, passkey: &PasskeyRecord) -> ();
-
-            /// Deletes the passkey `id` of the user `user_id`; `false` if they have none such.
-            fn delete_passkey(conn: &mut C, user_id: Uuid, id: Uuid) -> bool;
-        }
-    };
-}
-
+#[store_trait(
+    /// The async twin of [`SecondFactorStore`], over async connections of type `C`.
+    #[cfg(feature = "async")]
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` stores no second factors over async connections of type `{C}`",
+        label = "not an async connection of an enabled backend",
+        note = "pass `&mut` an AsyncPgConnection, AsyncMysqlConnection or AsyncSqliteConnection \
+                (users_diesel::asynchronous) of an enabled backend, with users-diesel's `async` \
+                feature on; for a pooled connection write `&mut *conn`"
+    )]
+    pub trait AsyncSecondFactorStore<C: Send> {},
+    unstored: crate::NoStore => crate::sessions::no_store()
+)]
 /// Storage of the second factors of one user model over connections of type `C`: the
 /// [`UserModel::SecondFactors`](crate::UserModel::SecondFactors) of a `#[user_model]`
 /// (`users_diesel::SecondFactors<User>`) implements it for each enabled backend.
@@ -558,20 +543,31 @@ macro_rules! second_factor_store_methods {
             of users-diesel is enabled; for a pooled connection write `&mut *conn`"
 )]
 pub trait SecondFactorStore<C> {
-    second_factor_store_methods!(sync);
-}
+    /// Loads the user's record, if they have one.
+    fn find_factors(conn: &mut C, user_id: Uuid) -> Result<Option<SecondFactorRecord>, UsersError>;
 
-/// The async twin of [`SecondFactorStore`], over async connections of type `C`.
-#[cfg(feature = "async")]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` stores no second factors over async connections of type `{C}`",
-    label = "not an async connection of an enabled backend",
-    note = "pass `&mut` an AsyncPgConnection, AsyncMysqlConnection or AsyncSqliteConnection \
-            (users_diesel::asynchronous) of an enabled backend, with users-diesel's `async` \
-            feature on; for a pooled connection write `&mut *conn`"
-)]
-pub trait AsyncSecondFactorStore<C: Send> {
-    second_factor_store_methods!(async);
+    /// Stores a user's first record.
+    fn insert_factors(conn: &mut C, record: &SecondFactorRecord) -> Result<(), UsersError>;
+
+    /// Writes `record` over the user's row, in one statement that changes it only if
+    /// its version is still `expected`; `false` if it was not (another write won).
+    fn update_factors(
+        conn: &mut C,
+        record: &SecondFactorRecord,
+        expected: i64,
+    ) -> Result<bool, UsersError>;
+
+    /// The user's passkeys, oldest first.
+    fn passkeys_of(conn: &mut C, user_id: Uuid) -> Result<Vec<PasskeyRecord>, UsersError>;
+
+    /// Stores a new passkey.
+    fn insert_passkey(conn: &mut C, passkey: &PasskeyRecord) -> Result<(), UsersError>;
+
+    /// Writes a passkey's credential (its signature counter moved) and when it was used.
+    fn update_passkey(conn: &mut C, passkey: &PasskeyRecord) -> Result<(), UsersError>;
+
+    /// Deletes the passkey `id` of the user `user_id`; `false` if they have none such.
+    fn delete_passkey(conn: &mut C, user_id: Uuid, id: Uuid) -> Result<bool, UsersError>;
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ mod tests;
 #[cfg(feature = "async")]
 pub use async_manager::AsyncUsers;
 #[cfg(feature = "async")]
-pub use async_store::{AsyncRoleStore, AsyncUserStore, TransactionFuture};
+pub use async_store::TransactionFuture;
 pub use config::{UsersConfig, MIN_SECRET_BYTES};
 #[cfg(feature = "async")]
 pub use connections::AsyncConnections;
@@ -90,6 +90,8 @@ pub use sessions::{
     refresh_digest, NoStore, SessionCheck, SessionOrigin, SessionPolicy, SessionStore,
     SessionTokens, StoredSession, MAX_USER_AGENT_BYTES,
 };
+#[cfg(feature = "async")]
+pub use store::{AsyncRoleStore, AsyncUserStore};
 pub use store::{RoleStore, UserStore};
 pub use text::{normalize_role_name, MAX_ROLE_NAME_CHARS};
 pub use throttle::{Counter, MemoryThrottleStore, ThrottleStore};

@@ -31,6 +31,7 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use uuid::Uuid;
 
 use crate::{Sealer, UsersError};
+use users_derive::store_trait;
 
 /// The longest provider name (the name in the routes, e.g. `google`, `github`).
 pub const MAX_PROVIDER_BYTES: usize = 64;
@@ -266,29 +267,19 @@ pub fn has_usable_password(hash: &str) -> bool {
     !hash.starts_with('!')
 }
 
-/// The methods of [`OAuthAccountStore`] and [`AsyncOAuthAccountStore`], in one list.
-macro_rules! oauth_account_store_methods {
-    ($flavor:ident) => {
-        store_methods! { $flavor:
-            /// The account `subject` at `provider`, if one is linked.
-            fn find_oauth_account(conn: &mut C, provider: &str, subject: &str) -> Option<OAuthAccountRecord>;
-
-            /// The user's linked accounts, oldest first.
-            fn oauth_accounts_of(conn: &mut C, user_id: Uuid) -> Vec<OAuthAccountRecord>;
-
-            /// Stores a new account; [`UsersError::Conflict`] with column `subject` if its
-            /// provider and subject are linked already (a concurrent sign-in won).
-            fn insert_oauth_account(conn: &mut C, account: &OAuthAccountRecord) -> ();
-
-            /// Writes an account's email, verification, last use and tokens.
-            fn update_oauth_account(conn: &mut C, account: &OAuthAccountRecord) -> ();
-
-            /// Deletes the user's account at `provider`; `false` if they had none.
-            fn delete_oauth_account(conn: &mut C, user_id: Uuid, provider: &str) -> bool;
-        }
-    };
-}
-
+#[store_trait(
+    /// The async twin of [`OAuthAccountStore`], over async connections of type `C`.
+    #[cfg(feature = "async")]
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` stores no provider accounts over async connections of type `{C}`",
+        label = "not an async connection of an enabled backend",
+        note = "pass `&mut` an AsyncPgConnection, AsyncMysqlConnection or AsyncSqliteConnection \
+                (users_diesel::asynchronous) of an enabled backend, with users-diesel's `async` \
+                feature on; for a pooled connection write `&mut *conn`"
+    )]
+    pub trait AsyncOAuthAccountStore<C: Send> {},
+    unstored: crate::NoStore => crate::sessions::no_store()
+)]
 /// Storage of the linked provider accounts of one user model over connections of type `C`:
 /// the [`UserModel::OAuthAccounts`](crate::UserModel::OAuthAccounts) of a `#[user_model]`
 /// (`users_diesel::OAuthAccounts<User>`) implements it for each enabled backend.
@@ -299,20 +290,32 @@ macro_rules! oauth_account_store_methods {
             of users-diesel is enabled; for a pooled connection write `&mut *conn`"
 )]
 pub trait OAuthAccountStore<C> {
-    oauth_account_store_methods!(sync);
-}
+    /// The account `subject` at `provider`, if one is linked.
+    fn find_oauth_account(
+        conn: &mut C,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<OAuthAccountRecord>, UsersError>;
 
-/// The async twin of [`OAuthAccountStore`], over async connections of type `C`.
-#[cfg(feature = "async")]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` stores no provider accounts over async connections of type `{C}`",
-    label = "not an async connection of an enabled backend",
-    note = "pass `&mut` an AsyncPgConnection, AsyncMysqlConnection or AsyncSqliteConnection \
-            (users_diesel::asynchronous) of an enabled backend, with users-diesel's `async` \
-            feature on; for a pooled connection write `&mut *conn`"
-)]
-pub trait AsyncOAuthAccountStore<C: Send> {
-    oauth_account_store_methods!(async);
+    /// The user's linked accounts, oldest first.
+    fn oauth_accounts_of(
+        conn: &mut C,
+        user_id: Uuid,
+    ) -> Result<Vec<OAuthAccountRecord>, UsersError>;
+
+    /// Stores a new account; [`UsersError::Conflict`] with column `subject` if its
+    /// provider and subject are linked already (a concurrent sign-in won).
+    fn insert_oauth_account(conn: &mut C, account: &OAuthAccountRecord) -> Result<(), UsersError>;
+
+    /// Writes an account's email, verification, last use and tokens.
+    fn update_oauth_account(conn: &mut C, account: &OAuthAccountRecord) -> Result<(), UsersError>;
+
+    /// Deletes the user's account at `provider`; `false` if they had none.
+    fn delete_oauth_account(
+        conn: &mut C,
+        user_id: Uuid,
+        provider: &str,
+    ) -> Result<bool, UsersError>;
 }
 
 #[cfg(test)]

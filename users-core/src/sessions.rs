@@ -27,12 +27,9 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::text::cut;
-#[cfg(feature = "async")]
-use crate::{AsyncOAuthAccountStore, AsyncSecondFactorStore};
-use crate::{
-    OAuthAccountRecord, OAuthAccountStore, PasskeyRecord, SecondFactorRecord, SecondFactorStore,
-    UsersError, MAX_CLIENT_KEY_BYTES,
-};
+use users_derive::store_trait;
+
+use crate::{UsersError, MAX_CLIENT_KEY_BYTES};
 
 /// The longest user agent a session row keeps, in bytes; a longer one is cut.
 pub const MAX_USER_AGENT_BYTES: usize = 512;
@@ -231,49 +228,19 @@ pub(crate) fn refresh_outcome(
     }
 }
 
-/// The methods of [`SessionStore`] and [`AsyncSessionStore`], in one list.
-macro_rules! session_store_methods {
-    ($flavor:ident) => {
-        store_methods! { $flavor:
-            /// Stores a new session.
-            fn insert_session(conn: &mut C, session: &StoredSession) -> ();
-
-            /// Loads the session with this id (live or not).
-            fn find_session(conn: &mut C, id: Uuid) -> Option<StoredSession>;
-
-            /// Writes the session's last-seen time and idle deadline.
-            fn touch_session(
-                conn: &mut C,
-                id: Uuid,
-                last_seen_at: SystemTime,
-                idle_expires_at: SystemTime,
-            ) -> ();
-
-            /// Replaces the session's refresh digest `old` by `new` and writes the last-seen
-            /// time and idle deadline, in one statement that changes the row only if its digest
-            /// is still `old`; `false` if it was not (another refresh won).
-            fn rotate_refresh(
-                conn: &mut C,
-                id: Uuid,
-                old: &str,
-                new: &str,
-                last_seen_at: SystemTime,
-                idle_expires_at: SystemTime,
-            ) -> bool;
-
-            /// Deletes the session `id` of the user `user_id`; `false` if the user has none
-            /// with that id.
-            fn delete_session(conn: &mut C, user_id: Uuid, id: Uuid) -> bool;
-
-            /// The user's sessions, newest first, ended ones included.
-            fn sessions_of(conn: &mut C, user_id: Uuid) -> Vec<StoredSession>;
-
-            /// Deletes every session of the user but `except`; how many it deleted.
-            fn delete_sessions_of(conn: &mut C, user_id: Uuid, except: Option<Uuid>) -> usize;
-        }
-    };
-}
-
+#[store_trait(
+    /// The async twin of [`SessionStore`], over async connections of type `C`.
+    #[cfg(feature = "async")]
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` stores no sessions over async connections of type `{C}`",
+        label = "not an async connection of an enabled backend",
+        note = "pass `&mut` an AsyncPgConnection, AsyncMysqlConnection or AsyncSqliteConnection \
+                (users_diesel::asynchronous) of an enabled backend, with users-diesel's `async` \
+                feature on; for a pooled connection write `&mut *conn`"
+    )]
+    pub trait AsyncSessionStore<C: Send> {},
+    unstored: NoStore => no_store()
+)]
 /// Storage of the login sessions of one user model over connections of type `C`: the
 /// [`UserModel::Sessions`](crate::UserModel::Sessions) of a `#[user_model]`
 /// (`users_diesel::Sessions<User>`) implements it for each enabled backend. Seven statements,
@@ -286,20 +253,45 @@ macro_rules! session_store_methods {
             of users-diesel is enabled; for a pooled connection write `&mut *conn`"
 )]
 pub trait SessionStore<C> {
-    session_store_methods!(sync);
-}
+    /// Stores a new session.
+    fn insert_session(conn: &mut C, session: &StoredSession) -> Result<(), UsersError>;
 
-/// The async twin of [`SessionStore`], over async connections of type `C`.
-#[cfg(feature = "async")]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` stores no sessions over async connections of type `{C}`",
-    label = "not an async connection of an enabled backend",
-    note = "pass `&mut` an AsyncPgConnection, AsyncMysqlConnection or AsyncSqliteConnection \
-            (users_diesel::asynchronous) of an enabled backend, with users-diesel's `async` \
-            feature on; for a pooled connection write `&mut *conn`"
-)]
-pub trait AsyncSessionStore<C: Send> {
-    session_store_methods!(async);
+    /// Loads the session with this id (live or not).
+    fn find_session(conn: &mut C, id: Uuid) -> Result<Option<StoredSession>, UsersError>;
+
+    /// Writes the session's last-seen time and idle deadline.
+    fn touch_session(
+        conn: &mut C,
+        id: Uuid,
+        last_seen_at: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<(), UsersError>;
+
+    /// Replaces the session's refresh digest `old` by `new` and writes the last-seen
+    /// time and idle deadline, in one statement that changes the row only if its digest
+    /// is still `old`; `false` if it was not (another refresh won).
+    fn rotate_refresh(
+        conn: &mut C,
+        id: Uuid,
+        old: &str,
+        new: &str,
+        last_seen_at: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<bool, UsersError>;
+
+    /// Deletes the session `id` of the user `user_id`; `false` if the user has none
+    /// with that id.
+    fn delete_session(conn: &mut C, user_id: Uuid, id: Uuid) -> Result<bool, UsersError>;
+
+    /// The user's sessions, newest first, ended ones included.
+    fn sessions_of(conn: &mut C, user_id: Uuid) -> Result<Vec<StoredSession>, UsersError>;
+
+    /// Deletes every session of the user but `except`; how many it deleted.
+    fn delete_sessions_of(
+        conn: &mut C,
+        user_id: Uuid,
+        except: Option<Uuid>,
+    ) -> Result<usize, UsersError>;
 }
 
 /// The store of a model without the framework's tables of sessions and second factors, e.g. a
@@ -309,101 +301,11 @@ pub trait AsyncSessionStore<C: Send> {
 pub struct NoStore;
 
 /// The error of every [`NoStore`] call.
-fn no_store() -> UsersError {
+pub(crate) fn no_store() -> UsersError {
     UsersError::config(
         "stores",
         "this user model has no store of sessions, second factors or provider accounts",
     )
-}
-
-/// [`NoStore`]'s methods: each one fails.
-macro_rules! no_session_store {
-    ($($flavor:ident: $Store:ident $(<$C:ident: $bound:ident>)?),*) => {$(
-        impl<C $(: $bound)?> $Store<C> for NoStore {
-            no_session_store!(@methods $flavor);
-        }
-    )*};
-    (@methods $flavor:ident) => {
-        no_session_store!(@each $flavor:
-            insert_session(_: &mut C, _: &StoredSession) -> ();
-            find_session(_: &mut C, _: Uuid) -> Option<StoredSession>;
-            touch_session(_: &mut C, _: Uuid, _: SystemTime, _: SystemTime) -> ();
-            rotate_refresh(_: &mut C, _: Uuid, _: &str, _: &str, _: SystemTime, _: SystemTime) -> bool;
-            delete_session(_: &mut C, _: Uuid, _: Uuid) -> bool;
-            sessions_of(_: &mut C, _: Uuid) -> Vec<StoredSession>;
-            delete_sessions_of(_: &mut C, _: Uuid, _: Option<Uuid>) -> usize;
-        );
-    };
-    (@factor_methods $flavor:ident) => {
-        no_session_store!(@each $flavor:
-            find_factors(_: &mut C, _: Uuid) -> Option<SecondFactorRecord>;
-            insert_factors(_: &mut C, _: &SecondFactorRecord) -> ();
-            update_factors(_: &mut C, _: &SecondFactorRecord, _: i64) -> bool;
-            passkeys_of(_: &mut C, _: Uuid) -> Vec<PasskeyRecord>;
-            insert_passkey(_: &mut C, _: &PasskeyRecord) -> ();
-            update_passkey(_: &mut C, _: &PasskeyRecord) -> ();
-            delete_passkey(_: &mut C, _: Uuid, _: Uuid) -> bool;
-        );
-    };
-    (@oauth_methods $flavor:ident) => {
-        no_session_store!(@each $flavor:
-            find_oauth_account(_: &mut C, _: &str, _: &str) -> Option<OAuthAccountRecord>;
-            oauth_accounts_of(_: &mut C, _: Uuid) -> Vec<OAuthAccountRecord>;
-            insert_oauth_account(_: &mut C, _: &OAuthAccountRecord) -> ();
-            update_oauth_account(_: &mut C, _: &OAuthAccountRecord) -> ();
-            delete_oauth_account(_: &mut C, _: Uuid, _: &str) -> bool;
-        );
-    };
-    (@event_methods $flavor:ident) => {
-        no_session_store!(@each $flavor:
-            insert_event(_: &mut C, _: &crate::SecurityEvent) -> ();
-            repeat_event(_: &mut C, _: &crate::SecurityEvent, _: SystemTime) -> bool;
-            events(_: &mut C, _: &crate::EventQuery) -> Vec<crate::SecurityEvent>;
-            count_events(_: &mut C, _: &crate::EventQuery) -> u64;
-            delete_events_before(_: &mut C, _: SystemTime) -> usize;
-        );
-    };
-    (@each sync: $($name:ident($($arg:tt: $ty:ty),*) -> $ret:ty;)*) => {$(
-        fn $name($($arg: $ty),*) -> Result<$ret, UsersError> {
-            Err(no_store())
-        }
-    )*};
-    (@each async: $($name:ident($($arg:tt: $ty:ty),*) -> $ret:ty;)*) => {$(
-        async fn $name($($arg: $ty),*) -> Result<$ret, UsersError> {
-            Err(no_store())
-        }
-    )*};
-}
-
-no_session_store!(sync: SessionStore);
-#[cfg(feature = "async")]
-no_session_store!(async: AsyncSessionStore<C: Send>);
-
-impl<C> OAuthAccountStore<C> for NoStore {
-    no_session_store!(@oauth_methods sync);
-}
-
-#[cfg(feature = "async")]
-impl<C: Send> AsyncOAuthAccountStore<C> for NoStore {
-    no_session_store!(@oauth_methods async);
-}
-
-impl<C> crate::EventStore<C> for NoStore {
-    no_session_store!(@event_methods sync);
-}
-
-#[cfg(feature = "async")]
-impl<C: Send> crate::AsyncEventStore<C> for NoStore {
-    no_session_store!(@event_methods async);
-}
-
-impl<C> SecondFactorStore<C> for NoStore {
-    no_session_store!(@factor_methods sync);
-}
-
-#[cfg(feature = "async")]
-impl<C: Send> AsyncSecondFactorStore<C> for NoStore {
-    no_session_store!(@factor_methods async);
 }
 
 #[cfg(test)]

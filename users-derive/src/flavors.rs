@@ -29,15 +29,15 @@ use syn::{
 
 /// The flavor a copy of the block is emitted in.
 #[derive(Clone, Copy, PartialEq)]
-enum Flavor {
+pub(crate) enum Flavor {
     Sync,
     Async,
 }
 
 /// One name of the attribute's list: `AsyncName => SyncName`.
-struct Rename {
-    from: Ident,
-    to: Ident,
+pub(crate) struct Rename {
+    pub(crate) from: Ident,
+    pub(crate) to: Ident,
 }
 
 impl Parse for Rename {
@@ -234,7 +234,7 @@ fn strip_send(block: &mut ItemImpl) {
 }
 
 /// The tokens in `flavor`: `flavor` named, names renamed, and, in the sync flavor, no `.await`.
-fn flavored(tokens: TokenStream, flavor: Flavor, renames: &[Rename]) -> TokenStream {
+pub(crate) fn flavored(tokens: TokenStream, flavor: Flavor, renames: &[Rename]) -> TokenStream {
     let mut out = Vec::new();
     let mut tokens = tokens.into_iter().peekable();
     while let Some(token) = tokens.next() {

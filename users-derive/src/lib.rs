@@ -10,6 +10,7 @@ mod entry;
 mod expand;
 mod fallback;
 mod flavors;
+mod stores;
 mod types;
 mod user_enum;
 mod valid;
@@ -53,6 +54,27 @@ pub fn user_enum(item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn flavors(attr: TokenStream, item: TokenStream) -> TokenStream {
     flavors::expand(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Internal to `users-core`: emits a sync store trait and its async twin (see the `stores`
+/// module). Not for applications.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn store_trait(attr: TokenStream, item: TokenStream) -> TokenStream {
+    stores::expand_trait(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Internal to `users-diesel`: emits a store implementation, written in the async form over the
+/// placeholder connection `Conn`, for each backend in both flavors (see the `stores` module).
+/// Not for applications.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn store_impl(attr: TokenStream, item: TokenStream) -> TokenStream {
+    stores::expand_impl(attr.into(), item.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
