@@ -1,5 +1,5 @@
 //! Security events in the database: the `users_events` table of a user model ([`Events`]) and
-//! its [`EventStore`] (and [`AsyncEventStore`](users_core::AsyncEventStore)) on every backend.
+//! its [`EventStore`](users_core::EventStore) (and [`AsyncEventStore`](users_core::AsyncEventStore)) on every backend.
 //! The managers write to it once told to (`Users::record_events`), in the transaction of the
 //! change each event records, and read it back with `Users::events`.
 
@@ -9,8 +9,9 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use users_core::{
-    EventKind, EventQuery, EventStore, SecurityEvent, UserModel, UsersError, Uuid, MAX_PAGE_SIZE,
+    EventKind, EventQuery, SecurityEvent, UserModel, UsersError, Uuid, MAX_PAGE_SIZE,
 };
+use users_derive::store_impl;
 
 use crate::schema::{Column, ColumnType, DefaultValue, ModelSchema, Table};
 use crate::sql_types::Portable;
@@ -200,106 +201,61 @@ macro_rules! selected {
     }};
 }
 
-/// The event store over connection type `$Conn` of backend `$Backend`: each method one
-/// statement, written once for the sync and async connections of every backend.
-macro_rules! event_store {
-    ($flavor:ident, $Store:ident, $Conn:ty, $Backend:ty $(, $fn:ident)?) => {
-        impl<U: UserModel> $Store<$Conn> for Events<U> {
-            $($fn)? fn insert_event(conn: &mut $Conn, event: &SecurityEvent) -> Result<(), UsersError> {
-                let query = diesel::insert_into(users_events::table).values(Row::from(event));
-                run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
-                Ok(())
+// Each method one statement, written once (async, over the placeholder connection `Conn`) for
+// the sync and async connections of every enabled backend.
+#[store_impl(AsyncEventStore => EventStore)]
+impl<U: UserModel> users_core::AsyncEventStore<Conn> for Events<U> {
+    async fn insert_event(conn: &mut Conn, event: &SecurityEvent) -> Result<(), UsersError> {
+        let query = diesel::insert_into(users_events::table).values(Row::from(event));
+        query.execute(conn).await.map_err(UsersError::database)?;
+        Ok(())
+    }
+
+    async fn repeat_event(
+        conn: &mut Conn,
+        event: &SecurityEvent,
+        since: SystemTime,
+    ) -> Result<bool, UsersError> {
+        let same = users_events::table
+            .filter(users_events::user_id.eq(Key::from(event.user_id)))
+            .filter(users_events::kind.eq(event.kind.name()))
+            .filter(users_events::at.ge(time(since)));
+        let once_more = users_events::times.eq(users_events::times + 1);
+        let changed = match &event.client {
+            Some(client) => {
+                let same = same.filter(users_events::client.eq(client.clone()));
+                diesel::update(same).set(once_more).execute(conn).await
             }
-
-            $($fn)? fn repeat_event(
-                conn: &mut $Conn,
-                event: &SecurityEvent,
-                since: SystemTime,
-            ) -> Result<bool, UsersError> {
-                let same = users_events::table
-                    .filter(users_events::user_id.eq(Key::from(event.user_id)))
-                    .filter(users_events::kind.eq(event.kind.name()))
-                    .filter(users_events::at.ge(time(since)));
-                let once_more = users_events::times.eq(users_events::times + 1);
-                let changed = match &event.client {
-                    Some(client) => {
-                        let same = same.filter(users_events::client.eq(client.clone()));
-                        run!($flavor, diesel::update(same).set(once_more).execute(conn))
-                    }
-                    None => {
-                        let same = same.filter(users_events::client.is_null());
-                        run!($flavor, diesel::update(same).set(once_more).execute(conn))
-                    }
-                };
-                Ok(changed.map_err(UsersError::database)? > 0)
+            None => {
+                let same = same.filter(users_events::client.is_null());
+                diesel::update(same).set(once_more).execute(conn).await
             }
+        };
+        Ok(changed.map_err(UsersError::database)? > 0)
+    }
 
-            $($fn)? fn events(conn: &mut $Conn, query: &EventQuery) -> Result<Vec<SecurityEvent>, UsersError> {
-                let rows: Vec<Row> = run!($flavor, selected!(query, $Backend).load(conn))
-                    .map_err(UsersError::database)?;
-                rows.into_iter().map(SecurityEvent::try_from).collect()
-            }
+    async fn events(conn: &mut Conn, query: &EventQuery) -> Result<Vec<SecurityEvent>, UsersError> {
+        let rows: Vec<Row> = selected!(query, Db)
+            .load(conn)
+            .await
+            .map_err(UsersError::database)?;
+        rows.into_iter().map(SecurityEvent::try_from).collect()
+    }
 
-            $($fn)? fn count_events(conn: &mut $Conn, query: &EventQuery) -> Result<u64, UsersError> {
-                let sum = filtered!(query, $Backend).select(diesel::dsl::sum(users_events::times));
-                let total: Option<i64> = run!($flavor, sum.first(conn)).map_err(UsersError::database)?;
-                Ok(total.map_or(0, |total| u64::try_from(total).unwrap_or(0)))
-            }
+    async fn count_events(conn: &mut Conn, query: &EventQuery) -> Result<u64, UsersError> {
+        let sum = filtered!(query, Db).select(diesel::dsl::sum(users_events::times));
+        let total: Option<i64> = sum.first(conn).await.map_err(UsersError::database)?;
+        Ok(total.map_or(0, |total| u64::try_from(total).unwrap_or(0)))
+    }
 
-            $($fn)? fn delete_events_before(conn: &mut $Conn, before: SystemTime) -> Result<usize, UsersError> {
-                let old = users_events::table.filter(users_events::at.lt(time(before)));
-                run!($flavor, diesel::delete(old).execute(conn)).map_err(UsersError::database)
-            }
-        }
-    };
-}
-
-#[cfg(feature = "sqlite")]
-event_store!(
-    sync,
-    EventStore,
-    diesel::SqliteConnection,
-    diesel::sqlite::Sqlite
-);
-#[cfg(feature = "postgres")]
-event_store!(sync, EventStore, diesel::PgConnection, diesel::pg::Pg);
-#[cfg(feature = "mysql")]
-event_store!(
-    sync,
-    EventStore,
-    diesel::MysqlConnection,
-    diesel::mysql::Mysql
-);
-
-#[cfg(feature = "async")]
-mod asynchronous {
-    use diesel_async::RunQueryDsl;
-    use users_core::AsyncEventStore;
-
-    use super::*;
-
-    #[cfg(feature = "sqlite")]
-    event_store!(
-        async,
-        AsyncEventStore,
-        crate::asynchronous::AsyncSqliteConnection,
-        diesel::sqlite::Sqlite,
-        async
-    );
-    #[cfg(feature = "postgres")]
-    event_store!(
-        async,
-        AsyncEventStore,
-        diesel_async::AsyncPgConnection,
-        diesel::pg::Pg,
-        async
-    );
-    #[cfg(feature = "mysql")]
-    event_store!(
-        async,
-        AsyncEventStore,
-        diesel_async::AsyncMysqlConnection,
-        diesel::mysql::Mysql,
-        async
-    );
+    async fn delete_events_before(
+        conn: &mut Conn,
+        before: SystemTime,
+    ) -> Result<usize, UsersError> {
+        let old = users_events::table.filter(users_events::at.lt(time(before)));
+        diesel::delete(old)
+            .execute(conn)
+            .await
+            .map_err(UsersError::database)
+    }
 }

@@ -1,14 +1,13 @@
 //! Second factors in the database: the `users_second_factors` table of a user model
-//! ([`SecondFactors`]) and its [`SecondFactorStore`] (and
+//! ([`SecondFactors`]) and its [`SecondFactorStore`](users_core::SecondFactorStore) (and
 //! [`AsyncSecondFactorStore`](users_core::AsyncSecondFactorStore)) on every backend.
 
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use users_core::{
-    PasskeyRecord, SecondFactorRecord, SecondFactorStore, UserModel, UsersError, Uuid,
-};
+use users_core::{PasskeyRecord, SecondFactorRecord, UserModel, UsersError, Uuid};
+use users_derive::store_impl;
 
 use crate::schema::{Column, ColumnType, ForeignKey, ModelSchema, Table};
 use crate::sql_types::Portable;
@@ -216,109 +215,83 @@ impl From<Row> for SecondFactorRecord {
     }
 }
 
-/// The second-factor store over connection type `$Conn`: each method one statement, written
-/// once for the sync and async connections of every backend.
-macro_rules! second_factor_store {
-    ($flavor:ident, $Store:ident, $Conn:ty $(, $fn:ident)?) => {
-        impl<U: UserModel> $Store<$Conn> for SecondFactors<U> {
-            $($fn)? fn find_factors(conn: &mut $Conn, user_id: Uuid) -> Result<Option<SecondFactorRecord>, UsersError> {
-                let query = users_second_factors::table
-                    .find(Id::<Row>::from(user_id))
-                    .select(Row::as_select());
-                let row = run!($flavor, query.first(conn)).optional().map_err(UsersError::database)?;
-                Ok(row.map(SecondFactorRecord::from))
-            }
+// Each method one statement, written once (async, over the placeholder connection `Conn`) for
+// the sync and async connections of every enabled backend.
+#[store_impl(AsyncSecondFactorStore => SecondFactorStore)]
+impl<U: UserModel> users_core::AsyncSecondFactorStore<Conn> for SecondFactors<U> {
+    async fn find_factors(
+        conn: &mut Conn,
+        user_id: Uuid,
+    ) -> Result<Option<SecondFactorRecord>, UsersError> {
+        let query = users_second_factors::table
+            .find(Id::<Row>::from(user_id))
+            .select(Row::as_select());
+        let row = query
+            .first(conn)
+            .await
+            .optional()
+            .map_err(UsersError::database)?;
+        Ok(row.map(SecondFactorRecord::from))
+    }
 
-            $($fn)? fn insert_factors(conn: &mut $Conn, record: &SecondFactorRecord) -> Result<(), UsersError> {
-                let query = diesel::insert_into(users_second_factors::table).values(Row::from(record));
-                run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
-                Ok(())
-            }
+    async fn insert_factors(
+        conn: &mut Conn,
+        record: &SecondFactorRecord,
+    ) -> Result<(), UsersError> {
+        let query = diesel::insert_into(users_second_factors::table).values(Row::from(record));
+        query.execute(conn).await.map_err(UsersError::database)?;
+        Ok(())
+    }
 
-            $($fn)? fn update_factors(
-                conn: &mut $Conn,
-                record: &SecondFactorRecord,
-                expected: i64,
-            ) -> Result<bool, UsersError> {
-                let row = users_second_factors::table
-                    .find(Id::<Row>::from(record.user_id))
-                    .filter(users_second_factors::version.eq(expected));
-                let query = diesel::update(row).set(Row::from(record));
-                let changed = run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
-                Ok(changed == 1)
-            }
+    async fn update_factors(
+        conn: &mut Conn,
+        record: &SecondFactorRecord,
+        expected: i64,
+    ) -> Result<bool, UsersError> {
+        let row = users_second_factors::table
+            .find(Id::<Row>::from(record.user_id))
+            .filter(users_second_factors::version.eq(expected));
+        let query = diesel::update(row).set(Row::from(record));
+        let changed = query.execute(conn).await.map_err(UsersError::database)?;
+        Ok(changed == 1)
+    }
 
-            $($fn)? fn passkeys_of(conn: &mut $Conn, user_id: Uuid) -> Result<Vec<PasskeyRecord>, UsersError> {
-                // UUIDv7 ids sort by creation time on every backend.
-                let query = users_passkeys::table
-                    .filter(users_passkeys::user_id.eq(Id::<Row>::from(user_id)))
-                    .order(users_passkeys::id)
-                    .select(PasskeyRow::as_select());
-                let rows: Vec<PasskeyRow> = run!($flavor, query.load(conn)).map_err(UsersError::database)?;
-                Ok(rows.into_iter().map(PasskeyRecord::from).collect())
-            }
+    async fn passkeys_of(conn: &mut Conn, user_id: Uuid) -> Result<Vec<PasskeyRecord>, UsersError> {
+        // UUIDv7 ids sort by creation time on every backend.
+        let query = users_passkeys::table
+            .filter(users_passkeys::user_id.eq(Id::<Row>::from(user_id)))
+            .order(users_passkeys::id)
+            .select(PasskeyRow::as_select());
+        let rows: Vec<PasskeyRow> = query.load(conn).await.map_err(UsersError::database)?;
+        Ok(rows.into_iter().map(PasskeyRecord::from).collect())
+    }
 
-            $($fn)? fn insert_passkey(conn: &mut $Conn, passkey: &PasskeyRecord) -> Result<(), UsersError> {
-                let query = diesel::insert_into(users_passkeys::table).values(PasskeyRow::from(passkey));
-                run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
-                Ok(())
-            }
+    async fn insert_passkey(conn: &mut Conn, passkey: &PasskeyRecord) -> Result<(), UsersError> {
+        let query = diesel::insert_into(users_passkeys::table).values(PasskeyRow::from(passkey));
+        query.execute(conn).await.map_err(UsersError::database)?;
+        Ok(())
+    }
 
-            $($fn)? fn update_passkey(conn: &mut $Conn, passkey: &PasskeyRecord) -> Result<(), UsersError> {
-                let used = passkey.last_used_at.map(|at| Portable(DateTime::<Utc>::from(at)));
-                let query = diesel::update(users_passkeys::table.find(Id::<Row>::from(passkey.id)))
-                    .set((
-                        users_passkeys::credential.eq(passkey.credential.clone()),
-                        users_passkeys::last_used_at.eq(used),
-                    ));
-                run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
-                Ok(())
-            }
+    async fn update_passkey(conn: &mut Conn, passkey: &PasskeyRecord) -> Result<(), UsersError> {
+        let used = passkey
+            .last_used_at
+            .map(|at| Portable(DateTime::<Utc>::from(at)));
+        let query = diesel::update(users_passkeys::table.find(Id::<Row>::from(passkey.id))).set((
+            users_passkeys::credential.eq(passkey.credential.clone()),
+            users_passkeys::last_used_at.eq(used),
+        ));
+        query.execute(conn).await.map_err(UsersError::database)?;
+        Ok(())
+    }
 
-            $($fn)? fn delete_passkey(conn: &mut $Conn, user_id: Uuid, id: Uuid) -> Result<bool, UsersError> {
-                let row = users_passkeys::table
-                    .find(Id::<Row>::from(id))
-                    .filter(users_passkeys::user_id.eq(Id::<Row>::from(user_id)));
-                let deleted = run!($flavor, diesel::delete(row).execute(conn)).map_err(UsersError::database)?;
-                Ok(deleted > 0)
-            }
-        }
-    };
-}
-
-#[cfg(feature = "sqlite")]
-second_factor_store!(sync, SecondFactorStore, diesel::SqliteConnection);
-#[cfg(feature = "postgres")]
-second_factor_store!(sync, SecondFactorStore, diesel::PgConnection);
-#[cfg(feature = "mysql")]
-second_factor_store!(sync, SecondFactorStore, diesel::MysqlConnection);
-
-#[cfg(feature = "async")]
-mod asynchronous {
-    use diesel_async::RunQueryDsl;
-    use users_core::AsyncSecondFactorStore;
-
-    use super::*;
-
-    #[cfg(feature = "sqlite")]
-    second_factor_store!(
-        async,
-        AsyncSecondFactorStore,
-        crate::asynchronous::AsyncSqliteConnection,
-        async
-    );
-    #[cfg(feature = "postgres")]
-    second_factor_store!(
-        async,
-        AsyncSecondFactorStore,
-        diesel_async::AsyncPgConnection,
-        async
-    );
-    #[cfg(feature = "mysql")]
-    second_factor_store!(
-        async,
-        AsyncSecondFactorStore,
-        diesel_async::AsyncMysqlConnection,
-        async
-    );
+    async fn delete_passkey(conn: &mut Conn, user_id: Uuid, id: Uuid) -> Result<bool, UsersError> {
+        let row = users_passkeys::table
+            .find(Id::<Row>::from(id))
+            .filter(users_passkeys::user_id.eq(Id::<Row>::from(user_id)));
+        let deleted = diesel::delete(row)
+            .execute(conn)
+            .await
+            .map_err(UsersError::database)?;
+        Ok(deleted > 0)
+    }
 }

@@ -43,17 +43,6 @@
 //! `serde_json` and `numeric` features are always on (see [`sql_types`] for their storage).
 #![deny(missing_docs, unsafe_code)]
 
-/// A database step of the framework's own stores (sessions, second factors): as written for
-/// the sync connections, awaited for the async ones.
-macro_rules! run {
-    (sync, $query:expr) => {
-        $query
-    };
-    (async, $query:expr) => {
-        $query.await
-    };
-}
-
 #[cfg(feature = "async")]
 mod async_store;
 #[cfg(feature = "async")]

@@ -1,5 +1,5 @@
 //! Linked provider accounts in the database: the `users_oauth_accounts` table of a user model
-//! ([`OAuthAccounts`]) and its [`OAuthAccountStore`] (and
+//! ([`OAuthAccounts`]) and its [`OAuthAccountStore`](users_core::OAuthAccountStore) (and
 //! [`AsyncOAuthAccountStore`](users_core::AsyncOAuthAccountStore)) on every backend.
 
 use std::marker::PhantomData;
@@ -7,7 +7,8 @@ use std::marker::PhantomData;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use users_core::{OAuthAccountRecord, OAuthAccountStore, UserModel, UsersError, Uuid};
+use users_core::{OAuthAccountRecord, UserModel, UsersError, Uuid};
+use users_derive::store_impl;
 
 use crate::schema::{Column, ColumnType, ForeignKey, ModelSchema, Table};
 use crate::sql_types::Portable;
@@ -189,86 +190,71 @@ fn insert_error(error: DieselError) -> UsersError {
     }
 }
 
-/// The provider-account store over connection type `$Conn`: each method one statement, written
-/// once for the sync and async connections of every backend.
-macro_rules! oauth_account_store {
-    ($flavor:ident, $Store:ident, $Conn:ty $(, $fn:ident)?) => {
-        impl<U: UserModel> $Store<$Conn> for OAuthAccounts<U> {
-            $($fn)? fn find_oauth_account(conn: &mut $Conn, provider: &str, subject: &str) -> Result<Option<OAuthAccountRecord>, UsersError> {
-                let query = users_oauth_accounts::table
-                    .find((provider, subject))
-                    .select(Row::as_select());
-                let row = run!($flavor, query.first(conn)).optional().map_err(UsersError::database)?;
-                Ok(row.map(OAuthAccountRecord::from))
-            }
+// Each method one statement, written once (async, over the placeholder connection `Conn`) for
+// the sync and async connections of every enabled backend.
+#[store_impl(AsyncOAuthAccountStore => OAuthAccountStore)]
+impl<U: UserModel> users_core::AsyncOAuthAccountStore<Conn> for OAuthAccounts<U> {
+    async fn find_oauth_account(
+        conn: &mut Conn,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<OAuthAccountRecord>, UsersError> {
+        let query = users_oauth_accounts::table
+            .find((provider, subject))
+            .select(Row::as_select());
+        let row = query
+            .first(conn)
+            .await
+            .optional()
+            .map_err(UsersError::database)?;
+        Ok(row.map(OAuthAccountRecord::from))
+    }
 
-            $($fn)? fn oauth_accounts_of(conn: &mut $Conn, user_id: Uuid) -> Result<Vec<OAuthAccountRecord>, UsersError> {
-                // UUIDv7 ids sort by creation time on every backend.
-                let query = users_oauth_accounts::table
-                    .filter(users_oauth_accounts::user_id.eq(Id::<Row>::from(user_id)))
-                    .order(users_oauth_accounts::id)
-                    .select(Row::as_select());
-                let rows: Vec<Row> = run!($flavor, query.load(conn)).map_err(UsersError::database)?;
-                Ok(rows.into_iter().map(OAuthAccountRecord::from).collect())
-            }
+    async fn oauth_accounts_of(
+        conn: &mut Conn,
+        user_id: Uuid,
+    ) -> Result<Vec<OAuthAccountRecord>, UsersError> {
+        // UUIDv7 ids sort by creation time on every backend.
+        let query = users_oauth_accounts::table
+            .filter(users_oauth_accounts::user_id.eq(Id::<Row>::from(user_id)))
+            .order(users_oauth_accounts::id)
+            .select(Row::as_select());
+        let rows: Vec<Row> = query.load(conn).await.map_err(UsersError::database)?;
+        Ok(rows.into_iter().map(OAuthAccountRecord::from).collect())
+    }
 
-            $($fn)? fn insert_oauth_account(conn: &mut $Conn, account: &OAuthAccountRecord) -> Result<(), UsersError> {
-                let query = diesel::insert_into(users_oauth_accounts::table).values(Row::from(account));
-                run!($flavor, query.execute(conn)).map_err(insert_error)?;
-                Ok(())
-            }
+    async fn insert_oauth_account(
+        conn: &mut Conn,
+        account: &OAuthAccountRecord,
+    ) -> Result<(), UsersError> {
+        let query = diesel::insert_into(users_oauth_accounts::table).values(Row::from(account));
+        query.execute(conn).await.map_err(insert_error)?;
+        Ok(())
+    }
 
-            $($fn)? fn update_oauth_account(conn: &mut $Conn, account: &OAuthAccountRecord) -> Result<(), UsersError> {
-                let row = users_oauth_accounts::table.find((account.provider.as_str(), account.subject.as_str()));
-                let query = diesel::update(row).set(Row::from(account));
-                run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
-                Ok(())
-            }
+    async fn update_oauth_account(
+        conn: &mut Conn,
+        account: &OAuthAccountRecord,
+    ) -> Result<(), UsersError> {
+        let row =
+            users_oauth_accounts::table.find((account.provider.as_str(), account.subject.as_str()));
+        let query = diesel::update(row).set(Row::from(account));
+        query.execute(conn).await.map_err(UsersError::database)?;
+        Ok(())
+    }
 
-            $($fn)? fn delete_oauth_account(conn: &mut $Conn, user_id: Uuid, provider: &str) -> Result<bool, UsersError> {
-                let rows = users_oauth_accounts::table
-                    .filter(users_oauth_accounts::user_id.eq(Id::<Row>::from(user_id)))
-                    .filter(users_oauth_accounts::provider.eq(provider));
-                let deleted = run!($flavor, diesel::delete(rows).execute(conn)).map_err(UsersError::database)?;
-                Ok(deleted > 0)
-            }
-        }
-    };
-}
-
-#[cfg(feature = "sqlite")]
-oauth_account_store!(sync, OAuthAccountStore, diesel::SqliteConnection);
-#[cfg(feature = "postgres")]
-oauth_account_store!(sync, OAuthAccountStore, diesel::PgConnection);
-#[cfg(feature = "mysql")]
-oauth_account_store!(sync, OAuthAccountStore, diesel::MysqlConnection);
-
-#[cfg(feature = "async")]
-mod asynchronous {
-    use diesel_async::RunQueryDsl;
-    use users_core::AsyncOAuthAccountStore;
-
-    use super::*;
-
-    #[cfg(feature = "sqlite")]
-    oauth_account_store!(
-        async,
-        AsyncOAuthAccountStore,
-        crate::asynchronous::AsyncSqliteConnection,
-        async
-    );
-    #[cfg(feature = "postgres")]
-    oauth_account_store!(
-        async,
-        AsyncOAuthAccountStore,
-        diesel_async::AsyncPgConnection,
-        async
-    );
-    #[cfg(feature = "mysql")]
-    oauth_account_store!(
-        async,
-        AsyncOAuthAccountStore,
-        diesel_async::AsyncMysqlConnection,
-        async
-    );
+    async fn delete_oauth_account(
+        conn: &mut Conn,
+        user_id: Uuid,
+        provider: &str,
+    ) -> Result<bool, UsersError> {
+        let rows = users_oauth_accounts::table
+            .filter(users_oauth_accounts::user_id.eq(Id::<Row>::from(user_id)))
+            .filter(users_oauth_accounts::provider.eq(provider));
+        let deleted = diesel::delete(rows)
+            .execute(conn)
+            .await
+            .map_err(UsersError::database)?;
+        Ok(deleted > 0)
+    }
 }

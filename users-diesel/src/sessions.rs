@@ -1,5 +1,5 @@
 //! Stored login sessions in the database: the `users_sessions` table of a user model
-//! ([`Sessions`]) and its [`SessionStore`] (and [`AsyncSessionStore`](users_core::AsyncSessionStore))
+//! ([`Sessions`]) and its [`SessionStore`](users_core::SessionStore) (and [`AsyncSessionStore`](users_core::AsyncSessionStore))
 //! on every backend. The managers' session operations (`start_session`, `check_session`,
 //! `refresh_session`, `sessions`, `end_session`, …) use it as the model's
 //! [`UserModel::Sessions`].
@@ -9,7 +9,8 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use users_core::{SessionStore, StoredSession, UserModel, UsersError, Uuid};
+use users_core::{StoredSession, UserModel, UsersError, Uuid};
+use users_derive::store_impl;
 
 use crate::schema::{Column, ColumnType, ForeignKey, ModelSchema, Table};
 use crate::sql_types::Portable;
@@ -164,124 +165,96 @@ fn time(at: SystemTime) -> Portable<DateTime<Utc>> {
     Portable(at.into())
 }
 
-/// The session store over connection type `$Conn`: each method one statement, written once for
-/// the sync and async connections of every backend.
-macro_rules! session_store {
-    ($flavor:ident, $Store:ident, $Conn:ty $(, $fn:ident)?) => {
-        impl<U: UserModel> $Store<$Conn> for Sessions<U> {
-            $($fn)? fn insert_session(conn: &mut $Conn, session: &StoredSession) -> Result<(), UsersError> {
-                let query = diesel::insert_into(users_sessions::table).values(Row::from(session));
-                run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
-                Ok(())
-            }
+// Each method one statement, written once (async, over the placeholder connection `Conn`) for
+// the sync and async connections of every enabled backend.
+#[store_impl(AsyncSessionStore => SessionStore)]
+impl<U: UserModel> users_core::AsyncSessionStore<Conn> for Sessions<U> {
+    async fn insert_session(conn: &mut Conn, session: &StoredSession) -> Result<(), UsersError> {
+        let query = diesel::insert_into(users_sessions::table).values(Row::from(session));
+        query.execute(conn).await.map_err(UsersError::database)?;
+        Ok(())
+    }
 
-            $($fn)? fn find_session(conn: &mut $Conn, id: Uuid) -> Result<Option<StoredSession>, UsersError> {
-                let query = users_sessions::table.find(Key::from(id)).select(Row::as_select());
-                let row = run!($flavor, query.first(conn)).optional().map_err(UsersError::database)?;
-                Ok(row.map(StoredSession::from))
-            }
+    async fn find_session(conn: &mut Conn, id: Uuid) -> Result<Option<StoredSession>, UsersError> {
+        let query = users_sessions::table
+            .find(Key::from(id))
+            .select(Row::as_select());
+        let row = query
+            .first(conn)
+            .await
+            .optional()
+            .map_err(UsersError::database)?;
+        Ok(row.map(StoredSession::from))
+    }
 
-            $($fn)? fn touch_session(
-                conn: &mut $Conn,
-                id: Uuid,
-                last_seen_at: SystemTime,
-                idle_expires_at: SystemTime,
-            ) -> Result<(), UsersError> {
-                let query = diesel::update(users_sessions::table.find(Key::from(id))).set((
-                    users_sessions::last_seen_at.eq(time(last_seen_at)),
-                    users_sessions::idle_expires_at.eq(time(idle_expires_at)),
-                ));
-                run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
-                Ok(())
-            }
+    async fn touch_session(
+        conn: &mut Conn,
+        id: Uuid,
+        last_seen_at: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<(), UsersError> {
+        let query = diesel::update(users_sessions::table.find(Key::from(id))).set((
+            users_sessions::last_seen_at.eq(time(last_seen_at)),
+            users_sessions::idle_expires_at.eq(time(idle_expires_at)),
+        ));
+        query.execute(conn).await.map_err(UsersError::database)?;
+        Ok(())
+    }
 
-            $($fn)? fn rotate_refresh(
-                conn: &mut $Conn,
-                id: Uuid,
-                old: &str,
-                new: &str,
-                last_seen_at: SystemTime,
-                idle_expires_at: SystemTime,
-            ) -> Result<bool, UsersError> {
-                let row = users_sessions::table
-                    .find(Key::from(id))
-                    .filter(users_sessions::refresh_digest.eq(old.to_owned()));
-                let query = diesel::update(row).set((
-                    users_sessions::refresh_digest.eq(new.to_owned()),
-                    users_sessions::last_seen_at.eq(time(last_seen_at)),
-                    users_sessions::idle_expires_at.eq(time(idle_expires_at)),
-                ));
-                let changed = run!($flavor, query.execute(conn)).map_err(UsersError::database)?;
-                Ok(changed == 1)
-            }
+    async fn rotate_refresh(
+        conn: &mut Conn,
+        id: Uuid,
+        old: &str,
+        new: &str,
+        last_seen_at: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<bool, UsersError> {
+        let row = users_sessions::table
+            .find(Key::from(id))
+            .filter(users_sessions::refresh_digest.eq(old.to_owned()));
+        let query = diesel::update(row).set((
+            users_sessions::refresh_digest.eq(new.to_owned()),
+            users_sessions::last_seen_at.eq(time(last_seen_at)),
+            users_sessions::idle_expires_at.eq(time(idle_expires_at)),
+        ));
+        let changed = query.execute(conn).await.map_err(UsersError::database)?;
+        Ok(changed == 1)
+    }
 
-            $($fn)? fn delete_session(conn: &mut $Conn, user_id: Uuid, id: Uuid) -> Result<bool, UsersError> {
-                let row = users_sessions::table
-                    .find(Key::from(id))
-                    .filter(users_sessions::user_id.eq(Key::from(user_id)));
-                let deleted = run!($flavor, diesel::delete(row).execute(conn)).map_err(UsersError::database)?;
-                Ok(deleted > 0)
-            }
+    async fn delete_session(conn: &mut Conn, user_id: Uuid, id: Uuid) -> Result<bool, UsersError> {
+        let row = users_sessions::table
+            .find(Key::from(id))
+            .filter(users_sessions::user_id.eq(Key::from(user_id)));
+        let deleted = diesel::delete(row)
+            .execute(conn)
+            .await
+            .map_err(UsersError::database)?;
+        Ok(deleted > 0)
+    }
 
-            $($fn)? fn sessions_of(conn: &mut $Conn, user_id: Uuid) -> Result<Vec<StoredSession>, UsersError> {
-                // UUIDv7 ids sort by creation time on every backend.
-                let query = users_sessions::table
-                    .filter(users_sessions::user_id.eq(Key::from(user_id)))
-                    .order(users_sessions::id.desc())
-                    .select(Row::as_select());
-                let rows: Vec<Row> = run!($flavor, query.load(conn)).map_err(UsersError::database)?;
-                Ok(rows.into_iter().map(StoredSession::from).collect())
-            }
+    async fn sessions_of(conn: &mut Conn, user_id: Uuid) -> Result<Vec<StoredSession>, UsersError> {
+        // UUIDv7 ids sort by creation time on every backend.
+        let query = users_sessions::table
+            .filter(users_sessions::user_id.eq(Key::from(user_id)))
+            .order(users_sessions::id.desc())
+            .select(Row::as_select());
+        let rows: Vec<Row> = query.load(conn).await.map_err(UsersError::database)?;
+        Ok(rows.into_iter().map(StoredSession::from).collect())
+    }
 
-            $($fn)? fn delete_sessions_of(
-                conn: &mut $Conn,
-                user_id: Uuid,
-                except: Option<Uuid>,
-            ) -> Result<usize, UsersError> {
-                // The nil UUID is no session's id.
-                let keep = Key::from(except.unwrap_or(Uuid::nil()));
-                let rows = users_sessions::table
-                    .filter(users_sessions::user_id.eq(Key::from(user_id)))
-                    .filter(users_sessions::id.ne(keep));
-                run!($flavor, diesel::delete(rows).execute(conn)).map_err(UsersError::database)
-            }
-        }
-    };
-}
-
-#[cfg(feature = "sqlite")]
-session_store!(sync, SessionStore, diesel::SqliteConnection);
-#[cfg(feature = "postgres")]
-session_store!(sync, SessionStore, diesel::PgConnection);
-#[cfg(feature = "mysql")]
-session_store!(sync, SessionStore, diesel::MysqlConnection);
-
-#[cfg(feature = "async")]
-mod asynchronous {
-    use diesel_async::RunQueryDsl;
-    use users_core::AsyncSessionStore;
-
-    use super::*;
-
-    #[cfg(feature = "sqlite")]
-    session_store!(
-        async,
-        AsyncSessionStore,
-        crate::asynchronous::AsyncSqliteConnection,
-        async
-    );
-    #[cfg(feature = "postgres")]
-    session_store!(
-        async,
-        AsyncSessionStore,
-        diesel_async::AsyncPgConnection,
-        async
-    );
-    #[cfg(feature = "mysql")]
-    session_store!(
-        async,
-        AsyncSessionStore,
-        diesel_async::AsyncMysqlConnection,
-        async
-    );
+    async fn delete_sessions_of(
+        conn: &mut Conn,
+        user_id: Uuid,
+        except: Option<Uuid>,
+    ) -> Result<usize, UsersError> {
+        // The nil UUID is no session's id.
+        let keep = Key::from(except.unwrap_or(Uuid::nil()));
+        let rows = users_sessions::table
+            .filter(users_sessions::user_id.eq(Key::from(user_id)))
+            .filter(users_sessions::id.ne(keep));
+        diesel::delete(rows)
+            .execute(conn)
+            .await
+            .map_err(UsersError::database)
+    }
 }
