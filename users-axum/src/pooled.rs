@@ -1,7 +1,6 @@
 //! The manager and the pool behind the routes, with the role model and the connection type
 //! erased, so that routes, extractors and application state name only the user model.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use deadpool::managed::Manager;
@@ -22,7 +21,9 @@ use users_diesel::{
 #[cfg(feature = "oidc")]
 use users_diesel::{OAuthAccountRecord, OAuthSignIn, ProviderIdentity};
 
-use crate::{ApiError, BoxFuture};
+use users_derive::erased;
+
+use crate::ApiError;
 
 /// A change to a user, made on the row as it is inside the transaction.
 pub(crate) type Edit<'a, U> = Box<dyn FnOnce(&mut U) -> Result<(), UsersError> + Send + 'a>;
@@ -65,36 +66,20 @@ where
     C: Send + 'static,
     AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
 {
-    /// Runs `work` on a connection from the pool.
-    fn with_conn<'a, T, F, Fut>(&'a self, work: F) -> BoxFuture<'a, Result<T, ApiError>>
-    where
-        T: Send + 'a,
-        F: FnOnce(&'a AsyncUsers<U, R>, Object<C>) -> Fut + Send + 'a,
-        Fut: Future<Output = Result<T, ApiError>> + Send + 'a,
-    {
-        Box::pin(async move {
-            let conn = self
-                .pool
-                .get()
-                .await
-                .map_err(|error| ApiError::logged(&error))?;
-            work(&self.users, conn).await
-        })
+    /// The manager, and a connection from the pool.
+    async fn connection(&self) -> Result<(&AsyncUsers<U, R>, Object<C>), ApiError> {
+        let conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|error| ApiError::logged(&error))?;
+        Ok((&self.users, conn))
     }
-}
 
-/// The body of a [`PooledUsers`] operation on [`Pooled`]: on a connection taken first, or
-/// (`over`) on the pool itself.
-macro_rules! pooled_body {
-    ($pooled:ident, |$users:ident, $conn:ident| $body:expr) => {
-        $pooled.with_conn(move |$users, mut $conn| async move { $body })
-    };
-    ($pooled:ident, over |$users:ident, $pool:ident| $body:expr) => {{
-        let $users = &$pooled.users;
-        #[allow(unused_mut)] // Only some operations take a connection of their own.
-        let mut $pool = FromPool($pooled.pool.clone());
-        Box::pin(async move { $body })
-    }};
+    /// The pool as the manager's `…_over` operations take it.
+    fn pool_source(&self) -> FromPool<C> {
+        FromPool(self.pool.clone())
+    }
 }
 
 /// A deadpool [`Pool`] (a handle to it, as cheap to clone as an `Arc`) as the manager's `…_over`
@@ -118,148 +103,145 @@ where
     }
 }
 
-/// Declares each database operation of the routes once: its line in the [`PooledUsers`] trait
-/// and its body over the manager and a pooled connection in the impl for [`Pooled`].
-///
-/// An operation written `= |users, conn| body` runs on a connection taken before it starts; one
-/// written `= over |users, pool| body` is given the pool as
-/// [`AsyncConnections`](users_diesel::AsyncConnections), for the manager's `…_over`
-/// operations, which take a connection only for each database step and none while argon2 runs.
-macro_rules! pooled_operations {
-    ($(
-        $(#[$doc:meta])*
-        fn $name:ident<$a:lifetime>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
-            = $($over:ident)? |$users:ident, $conn:ident| $body:expr;
-    )*) => {
-        /// What the routes and extractors do with the database, each operation on a pooled
-        /// connection; the manager's own settings and tokens, which need none.
-        pub(crate) trait PooledUsers<U: UserModel>: Send + Sync + 'static {
-            fn config(&self) -> &UsersConfig;
-            fn verification_token(&self, user: &U) -> Result<String, UsersError>;
-            fn reset_token(&self, user: &U) -> String;
-            fn count_mail<'a>(&'a self, client: Option<&'a str>, address: &'a str) -> BoxFuture<'a, Result<(), ApiError>>;
-            fn check_guard<'a>(&'a self, keys: &'a GuardKeys) -> BoxFuture<'a, Result<(), ApiError>>;
-            fn settle_guard<'a>(&'a self, keys: &'a GuardKeys, outcome: ProofOutcome) -> BoxFuture<'a, Result<(), ApiError>>;
-            /// The same operations over a manager that clears `clears` at an address's first
-            /// proof.
-            fn first_proof_clears(&self, clears: FirstProofClears) -> Arc<dyn PooledUsers<U>>;
-            /// Whether the manager records security events.
-            fn records_events(&self) -> bool;
-            /// The same operations over a manager acting for the administrator `actor`.
-            fn acting_for(&self, actor: Uuid) -> Arc<dyn PooledUsers<U>>;
-            /// The same operations over a manager serving a client of this user agent.
-            fn with_user_agent(&self, user_agent: Option<&str>) -> Arc<dyn PooledUsers<U>>;
+/// What the routes and extractors do with the database, each operation on a pooled connection
+/// (or, for the manager's `…_over` operations, which take a connection only for each database step
+/// and none while argon2 runs, on the pool itself); and the manager's own settings and tokens,
+/// which need none. Written as the methods of its one implementation, [`Pooled`].
+#[erased(pub(crate) trait PooledUsers<U: UserModel>: Send + Sync + 'static {})]
+impl<U, R, C> Pooled<U, R, C>
+where
+    U: AsyncUserStore<C>,
+    U::Sessions: AsyncSessionStore<C>,
+    U::SecondFactors: AsyncSecondFactorStore<C>,
+    U::OAuthAccounts: AsyncOAuthAccountStore<C>,
+    U::Events: users_diesel::AsyncEventStore<C>,
+    R: AsyncRoleStore<C, User = U>,
+    C: Send + 'static,
+    AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
+{
+    /// The manager's settings.
+    fn config(&self) -> &UsersConfig {
+        self.users.config()
+    }
 
-            $(
-                $(#[$doc])*
-                fn $name<$a>(&$a self, $($arg: $ty),*) -> BoxFuture<$a, Result<$ret, ApiError>>;
-            )*
-        }
+    /// A verification token for `user`.
+    fn verification_token(&self, user: &U) -> Result<String, UsersError> {
+        self.users.verification_token(user)
+    }
 
-        impl<U, R, C> PooledUsers<U> for Pooled<U, R, C>
-        where
-            U: AsyncUserStore<C>,
-            U::Sessions: AsyncSessionStore<C>,
-            U::SecondFactors: AsyncSecondFactorStore<C>,
-            U::OAuthAccounts: AsyncOAuthAccountStore<C>,
-            U::Events: users_diesel::AsyncEventStore<C>,
-        U::Events: users_diesel::AsyncEventStore<C>,
-            R: AsyncRoleStore<C, User = U>,
-            C: Send + 'static,
-            AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
-        {
-            fn config(&self) -> &UsersConfig {
-                self.users.config()
-            }
+    /// A password reset token for `user`.
+    fn reset_token(&self, user: &U) -> String {
+        self.users.password_reset_token_for(user)
+    }
 
-            fn verification_token(&self, user: &U) -> Result<String, UsersError> {
-                self.users.verification_token(user)
-            }
+    /// Counts a mail to `address` asked by `client`; refused past the mail limits.
+    async fn count_mail<'a>(
+        &'a self,
+        client: Option<&'a str>,
+        address: &'a str,
+    ) -> Result<(), ApiError> {
+        Ok(self.users.count_mail_from(client, address).await?)
+    }
 
-            fn reset_token(&self, user: &U) -> String {
-                self.users.password_reset_token_for(user)
-            }
+    /// Refuses a proof the guard holds back (see the manager's `check_guard`).
+    async fn check_guard<'a>(&'a self, keys: &'a GuardKeys) -> Result<(), ApiError> {
+        Ok(self.users.check_guard(keys).await?)
+    }
 
-            fn count_mail<'a>(&'a self, client: Option<&'a str>, address: &'a str) -> BoxFuture<'a, Result<(), ApiError>> {
-                Box::pin(async move { Ok(self.users.count_mail_from(client, address).await?) })
-            }
+    /// Records a proof's outcome with the guard (see the manager's `settle_guard`).
+    async fn settle_guard<'a>(
+        &'a self,
+        keys: &'a GuardKeys,
+        outcome: ProofOutcome,
+    ) -> Result<(), ApiError> {
+        Ok(self.users.settle_guard(keys, outcome).await?)
+    }
 
-            fn check_guard<'a>(&'a self, keys: &'a GuardKeys) -> BoxFuture<'a, Result<(), ApiError>> {
-                Box::pin(async move { Ok(self.users.check_guard(keys).await?) })
-            }
+    /// Whether the manager records security events.
+    fn records_events(&self) -> bool {
+        self.users.records_events()
+    }
 
-            fn settle_guard<'a>(&'a self, keys: &'a GuardKeys, outcome: ProofOutcome) -> BoxFuture<'a, Result<(), ApiError>> {
-                Box::pin(async move { Ok(self.users.settle_guard(keys, outcome).await?) })
-            }
+    /// The same operations over a manager serving a client of this user agent.
+    fn with_user_agent(&self, user_agent: Option<&str>) -> Arc<dyn PooledUsers<U>> {
+        Arc::new(Pooled {
+            users: self.users.clone().with_user_agent(user_agent),
+            pool: self.pool.clone(),
+        })
+    }
 
-            fn records_events(&self) -> bool {
-                self.users.records_events()
-            }
+    /// The same operations over a manager acting for the administrator `actor`.
+    fn acting_for(&self, actor: Uuid) -> Arc<dyn PooledUsers<U>> {
+        Arc::new(Pooled {
+            users: self.users.clone().acting_for(actor),
+            pool: self.pool.clone(),
+        })
+    }
 
-            fn with_user_agent(&self, user_agent: Option<&str>) -> Arc<dyn PooledUsers<U>> {
-                Arc::new(Pooled {
-                    users: self.users.clone().with_user_agent(user_agent),
-                    pool: self.pool.clone(),
-                })
-            }
+    /// The same operations over a manager that clears `clears` at an address's first
+    /// proof.
+    fn first_proof_clears(&self, clears: FirstProofClears) -> Arc<dyn PooledUsers<U>> {
+        Arc::new(Pooled {
+            users: self.users.clone().first_proof_clears(clears),
+            pool: self.pool.clone(),
+        })
+    }
 
-            fn acting_for(&self, actor: Uuid) -> Arc<dyn PooledUsers<U>> {
-                Arc::new(Pooled {
-                    users: self.users.clone().acting_for(actor),
-                    pool: self.pool.clone(),
-                })
-            }
-
-            fn first_proof_clears(&self, clears: FirstProofClears) -> Arc<dyn PooledUsers<U>> {
-                Arc::new(Pooled {
-                    users: self.users.clone().first_proof_clears(clears),
-                    pool: self.pool.clone(),
-                })
-            }
-
-            $(
-                $(#[$doc])*
-                fn $name<$a>(&$a self, $($arg: $ty),*) -> BoxFuture<$a, Result<$ret, ApiError>> {
-                    pooled_body!(self, $($over)? |$users, $conn| $body)
-                }
-            )*
-        }
-    };
-}
-
-pooled_operations! {
-    fn register<'a>(
+    async fn register<'a>(
+        &'a self,
         email: &'a str,
         password: &'a str,
         customize: Box<dyn FnOnce(&mut U) + Send + 'a>,
-    ) -> U = over |users, pool| {
-        Ok(users.register_over(pool, email, password, customize).await?)
-    };
+    ) -> Result<U, ApiError> {
+        let users = &self.users;
+        let pool = self.pool_source();
+        Ok(users
+            .register_over(pool, email, password, customize)
+            .await?)
+    }
 
-    fn authenticate<'a>(client: Option<&'a str>, email: &'a str, password: &'a str) -> U = over |users, pool| {
-        Ok(users.authenticate_over(pool, client, email, password).await?)
-    };
+    async fn authenticate<'a>(
+        &'a self,
+        client: Option<&'a str>,
+        email: &'a str,
+        password: &'a str,
+    ) -> Result<U, ApiError> {
+        let users = &self.users;
+        let pool = self.pool_source();
+        Ok(users
+            .authenticate_over(pool, client, email, password)
+            .await?)
+    }
 
-    fn get<'a>(id: U::Id) -> Option<U> = |users, conn| Ok(users.get(&mut *conn, id).await?);
+    async fn get<'a>(&'a self, id: U::Id) -> Result<Option<U>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users.get(&mut *conn, id).await?)
+    }
 
-    fn find_by_email<'a>(email: &'a str) -> Option<U> = |users, conn| {
+    async fn find_by_email<'a>(&'a self, email: &'a str) -> Result<Option<U>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.find_by_email(&mut *conn, email).await?)
-    };
+    }
 
     /// In one transaction: applies `edit` (if any) to the locked row of `user` and stores it as
     /// the manager's `update` does, then gives it the email `email` (if any: an administrator's
     /// change, by `set_email`); or, with a new password, `edit` and the password change, the
     /// password checked and hashed by `change_password_over` before the transaction, holding no
     /// connection meanwhile (a user's own change, which never carries an `email`).
-    fn edit<'a>(
+    async fn edit<'a>(
+        &'a self,
         user: &'a U,
         edit: Option<Edit<'a, U>>,
         password: Option<(&'a str, &'a str)>,
         email: Option<&'a str>,
-    ) -> U = over |users, pool| {
+    ) -> Result<U, ApiError> {
+        let users = &self.users;
+        let mut pool = self.pool_source();
         if let Some((current, new)) = password {
             let edit = edit.unwrap_or_else(|| Box::new(|_| Ok(())));
-            return Ok(users.change_password_over(pool, user, current, new, edit).await?);
+            return Ok(users
+                .change_password_over(pool, user, current, new, edit)
+                .await?);
         }
         let id = user.id();
         let mut conn = pool.connection().await?;
@@ -280,46 +262,75 @@ pooled_operations! {
             .scope_boxed()
         });
         Ok(edited.await?)
-    };
+    }
 
     /// Checks the current password of `user` and returns the token that makes `new_email` its
     /// address once used; see the manager's `request_email_change`.
-    fn request_email_change<'a>(user: &'a U, current: &'a str, new_email: &'a str) -> String
-        = over |users, pool| {
-        Ok(users.request_email_change_over(pool, user, current, new_email).await?)
-    };
+    async fn request_email_change<'a>(
+        &'a self,
+        user: &'a U,
+        current: &'a str,
+        new_email: &'a str,
+    ) -> Result<String, ApiError> {
+        let users = &self.users;
+        let pool = self.pool_source();
+        Ok(users
+            .request_email_change_over(pool, user, current, new_email)
+            .await?)
+    }
 
-    fn delete<'a>(id: U::Id) -> () = |users, conn| Ok(users.delete(&mut *conn, id).await?);
+    async fn delete<'a>(&'a self, id: U::Id) -> Result<(), ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users.delete(&mut *conn, id).await?)
+    }
 
     /// Deletes the role called `name` and its assignments.
-    fn delete_role<'a>(name: &'a str) -> () = |users, conn| {
+    async fn delete_role<'a>(&'a self, name: &'a str) -> Result<(), ApiError> {
+        let (users, mut conn) = self.connection().await?;
         let role = users.role(&mut *conn, name).await?;
         Ok(users.delete_role(&mut *conn, &role).await?)
-    };
+    }
 
-    fn verify<'a>(token: &'a str) -> U = |users, conn| Ok(users.verify(&mut *conn, token).await?);
+    async fn verify<'a>(&'a self, token: &'a str) -> Result<U, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users.verify(&mut *conn, token).await?)
+    }
 
-    fn reset_password<'a>(token: &'a str, new: &'a str) -> U = over |users, pool| {
+    async fn reset_password<'a>(&'a self, token: &'a str, new: &'a str) -> Result<U, ApiError> {
+        let users = &self.users;
+        let pool = self.pool_source();
         Ok(users.reset_password_over(pool, token, new).await?)
-    };
+    }
 
-    fn create_role<'a>(name: &'a str, description: Option<&'a str>) -> RoleView = |users, conn| {
+    async fn create_role<'a>(
+        &'a self,
+        name: &'a str,
+        description: Option<&'a str>,
+    ) -> Result<RoleView, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         let role = users.create_role(&mut *conn, name, description).await?;
         Ok(RoleView::of(&role))
-    };
+    }
 
     /// Whether user `user` is the only active user with the role called `role`.
-    fn sole_holder<'a>(role: &'a str, user: U::Id) -> bool = |users, conn| {
+    async fn sole_holder<'a>(&'a self, role: &'a str, user: U::Id) -> Result<bool, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         let holders = match users.users_with_role(&mut *conn, role).await {
             Err(UsersError::RoleNotFound) => return Ok(false),
             holders => holders?,
         };
         let mut active = holders.iter().filter(|holder| holder.is_active());
         Ok(matches!((active.next(), active.next()), (Some(only), None) if only.id() == user))
-    };
+    }
 
     /// Assigns (`assign`) or revokes the role called `role` to or from user `user`.
-    fn set_role<'a>(role: &'a str, user: U::Id, assign: bool) -> () = |users, conn| {
+    async fn set_role<'a>(
+        &'a self,
+        role: &'a str,
+        user: U::Id,
+        assign: bool,
+    ) -> Result<(), ApiError> {
+        let (users, mut conn) = self.connection().await?;
         let role = users.role(&mut *conn, role).await?;
         let user = users
             .get(&mut *conn, user)
@@ -331,49 +342,84 @@ pooled_operations! {
             users.revoke_role(&mut *conn, &user, &role).await?;
         }
         Ok(())
-    };
+    }
 
     /// Whether `user` has all (`all`) or any of the roles named.
-    fn has_roles<'a>(user: &'a U, names: &'a [&'a str], all: bool) -> bool = |users, conn| {
+    async fn has_roles<'a>(
+        &'a self,
+        user: &'a U,
+        names: &'a [&'a str],
+        all: bool,
+    ) -> Result<bool, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(if all {
             users.has_all_roles(&mut *conn, user, names).await?
         } else {
             users.has_any_role(&mut *conn, user, names).await?
         })
-    };
+    }
 
     /// A page of users, each with the names of their roles.
-    fn list_users<'a>(query: &'a UserQuery) -> (Vec<(U, Vec<String>)>, Option<Uuid>) = |users, conn| {
+    async fn list_users<'a>(
+        &'a self,
+        query: &'a UserQuery,
+    ) -> Result<(Vec<(U, Vec<String>)>, Option<Uuid>), ApiError> {
+        let (users, mut conn) = self.connection().await?;
         let page = users.list_users(&mut *conn, query).await?;
         let users = page
             .users
             .into_iter()
-            .map(|(user, roles)| (user, roles.iter().map(|role| role.name().to_owned()).collect()))
+            .map(|(user, roles)| {
+                (
+                    user,
+                    roles.iter().map(|role| role.name().to_owned()).collect(),
+                )
+            })
             .collect();
         Ok((users, page.next))
-    };
+    }
 
-    fn all_roles<'a>() -> Vec<RoleView> = |users, conn| {
+    async fn all_roles<'a>(&'a self) -> Result<Vec<RoleView>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         let roles = users.all_roles(&mut *conn).await?;
         Ok(roles.iter().map(RoleView::of).collect())
-    };
+    }
 
     /// Starts a stored session of `user`, who has just logged in.
-    fn start_session<'a>(user: &'a U, origin: SessionOrigin, policy: &'a SessionPolicy) -> SessionTokens
-        = |users, conn| Ok(users.start_session(&mut *conn, user, origin, policy).await?);
+    async fn start_session<'a>(
+        &'a self,
+        user: &'a U,
+        origin: SessionOrigin,
+        policy: &'a SessionPolicy,
+    ) -> Result<SessionTokens, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users
+            .start_session(&mut *conn, user, origin, policy)
+            .await?)
+    }
 
     /// The user of a stored session's access token, on one connection: the session's row
     /// (checked, touched when due), then the user; `None` if the session or the user is gone.
-    fn session_user<'a>(token: &'a OpenedToken, policy: &'a SessionPolicy) -> Option<U> = |users, conn| {
+    async fn session_user<'a>(
+        &'a self,
+        token: &'a OpenedToken,
+        policy: &'a SessionPolicy,
+    ) -> Result<Option<U>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         match users.check_session(&mut *conn, token, policy).await? {
             SessionCheck::Live(_) => Ok(users.get(&mut *conn, token.user_id().into()).await?),
             SessionCheck::Ended => Ok(None),
         }
-    };
+    }
 
     /// [`session_user`](PooledUsers::session_user) and the names of the user's roles, on the
     /// same connection: what `GET /users/me` answers, with one pool checkout.
-    fn session_user_roles<'a>(token: &'a OpenedToken, policy: &'a SessionPolicy) -> Option<(U, Vec<String>)> = |users, conn| {
+    async fn session_user_roles<'a>(
+        &'a self,
+        token: &'a OpenedToken,
+        policy: &'a SessionPolicy,
+    ) -> Result<Option<(U, Vec<String>)>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         let user = match users.check_session(&mut *conn, token, policy).await? {
             SessionCheck::Live(_) => users.get(&mut *conn, token.user_id().into()).await?,
             SessionCheck::Ended => None,
@@ -386,10 +432,11 @@ pooled_operations! {
             }
             None => Ok(None),
         }
-    };
+    }
 
     /// The user with this id and the names of their roles, on one connection.
-    fn user_roles<'a>(id: U::Id) -> Option<(U, Vec<String>)> = |users, conn| {
+    async fn user_roles<'a>(&'a self, id: U::Id) -> Result<Option<(U, Vec<String>)>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         match users.get(&mut *conn, id).await? {
             Some(user) => {
                 let roles = users.roles_of(&mut *conn, &user).await?;
@@ -398,118 +445,220 @@ pooled_operations! {
             }
             None => Ok(None),
         }
-    };
+    }
 
     /// Swaps a refresh token for new tokens of its session.
-    fn refresh_session<'a>(token: &'a str, policy: &'a SessionPolicy) -> SessionTokens
-        = |users, conn| Ok(users.refresh_session(&mut *conn, token, policy).await?);
+    async fn refresh_session<'a>(
+        &'a self,
+        token: &'a str,
+        policy: &'a SessionPolicy,
+    ) -> Result<SessionTokens, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users.refresh_session(&mut *conn, token, policy).await?)
+    }
 
     /// Ends every other session of `user` and renews `session`'s tokens.
-    fn renew_session<'a>(user: &'a U, session: Uuid, policy: &'a SessionPolicy) -> SessionTokens
-        = |users, conn| Ok(users.renew_session(&mut *conn, user, session, policy).await?);
+    async fn renew_session<'a>(
+        &'a self,
+        user: &'a U,
+        session: Uuid,
+        policy: &'a SessionPolicy,
+    ) -> Result<SessionTokens, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users
+            .renew_session(&mut *conn, user, session, policy)
+            .await?)
+    }
 
-    fn events<'a>(query: &'a users_diesel::EventQuery) -> Vec<users_diesel::SecurityEvent>
-        = |users, conn| Ok(users.events(&mut *conn, query).await?);
+    async fn events<'a>(
+        &'a self,
+        query: &'a users_diesel::EventQuery,
+    ) -> Result<Vec<users_diesel::SecurityEvent>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users.events(&mut *conn, query).await?)
+    }
 
-    fn sign_ins<'a>(user: &'a U) -> users_diesel::SignIns
-        = |users, conn| Ok(users.sign_ins(&mut *conn, user).await?);
+    async fn sign_ins<'a>(&'a self, user: &'a U) -> Result<users_diesel::SignIns, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users.sign_ins(&mut *conn, user).await?)
+    }
 
-    fn sessions<'a>(user: &'a U) -> Vec<StoredSession> = |users, conn| {
+    async fn sessions<'a>(&'a self, user: &'a U) -> Result<Vec<StoredSession>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.sessions(&mut *conn, user).await?)
-    };
+    }
 
-    fn end_session<'a>(user: &'a U, session: Uuid) -> bool = |users, conn| {
+    async fn end_session<'a>(&'a self, user: &'a U, session: Uuid) -> Result<bool, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.end_session(&mut *conn, user, session).await?)
-    };
+    }
 
-    fn end_other_sessions<'a>(user: &'a U, keep: Uuid) -> usize = |users, conn| {
+    async fn end_other_sessions<'a>(&'a self, user: &'a U, keep: Uuid) -> Result<usize, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.end_other_sessions(&mut *conn, user, keep).await?)
-    };
+    }
 
-    fn end_all_sessions<'a>(user: U::Id) -> usize = |users, conn| {
+    async fn end_all_sessions<'a>(&'a self, user: U::Id) -> Result<usize, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.end_all_sessions(&mut *conn, user).await?)
-    };
+    }
 
-    fn second_factors<'a>(user: &'a U) -> SecondFactorRecord = |users, conn| {
+    async fn second_factors<'a>(&'a self, user: &'a U) -> Result<SecondFactorRecord, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.second_factors(&mut *conn, user).await?)
-    };
+    }
 
-    fn enroll_totp<'a>(user: &'a U, issuer: &'a str) -> TotpEnrollment = |users, conn| {
+    async fn enroll_totp<'a>(
+        &'a self,
+        user: &'a U,
+        issuer: &'a str,
+    ) -> Result<TotpEnrollment, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.enroll_totp(&mut *conn, user, issuer).await?)
-    };
+    }
 
-    fn confirm_totp<'a>(client: Option<&'a str>, user: &'a U, code: &'a str) -> Vec<String>
-        = |users, conn| Ok(users.confirm_totp(&mut *conn, client, user, code).await?);
+    async fn confirm_totp<'a>(
+        &'a self,
+        client: Option<&'a str>,
+        user: &'a U,
+        code: &'a str,
+    ) -> Result<Vec<String>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users.confirm_totp(&mut *conn, client, user, code).await?)
+    }
 
-    fn check_second_factor<'a>(client: Option<&'a str>, user: &'a U, proof: SecondFactorProof<'a>) -> ()
-        = |users, conn| Ok(users.check_second_factor(&mut *conn, client, user, proof).await?);
+    async fn check_second_factor<'a>(
+        &'a self,
+        client: Option<&'a str>,
+        user: &'a U,
+        proof: SecondFactorProof<'a>,
+    ) -> Result<(), ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users
+            .check_second_factor(&mut *conn, client, user, proof)
+            .await?)
+    }
 
-    fn regenerate_recovery_codes<'a>(user: &'a U) -> Vec<String> = |users, conn| {
+    async fn regenerate_recovery_codes<'a>(&'a self, user: &'a U) -> Result<Vec<String>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.regenerate_recovery_codes(&mut *conn, user).await?)
-    };
+    }
 
-    fn remove_totp<'a>(user: &'a U) -> bool = |users, conn| Ok(users.remove_totp(&mut *conn, user).await?);
+    async fn remove_totp<'a>(&'a self, user: &'a U) -> Result<bool, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users.remove_totp(&mut *conn, user).await?)
+    }
 
-    fn second_factor_challenge<'a>(user: &'a U) -> Option<SecondFactorChallenge> = |users, conn| {
+    async fn second_factor_challenge<'a>(
+        &'a self,
+        user: &'a U,
+    ) -> Result<Option<SecondFactorChallenge>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.second_factor_challenge(&mut *conn, user).await?)
-    };
+    }
 
-    fn complete_second_factor<'a>(client: Option<&'a str>, token: &'a str, proof: SecondFactorProof<'a>) -> U
-        = |users, conn| Ok(users.complete_second_factor(&mut *conn, client, token, proof).await?);
+    async fn complete_second_factor<'a>(
+        &'a self,
+        client: Option<&'a str>,
+        token: &'a str,
+        proof: SecondFactorProof<'a>,
+    ) -> Result<U, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users
+            .complete_second_factor(&mut *conn, client, token, proof)
+            .await?)
+    }
 
     #[cfg(feature = "passkeys")]
-    fn passkeys<'a>(user: &'a U) -> Vec<PasskeyRecord> = |users, conn| {
+    async fn passkeys<'a>(&'a self, user: &'a U) -> Result<Vec<PasskeyRecord>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.passkeys(&mut *conn, user).await?)
-    };
+    }
 
     #[cfg(feature = "passkeys")]
-    fn add_passkey<'a>(user: &'a U, credential_id: &'a str, credential: &'a str, name: Option<&'a str>) -> PasskeyRecord
-        = |users, conn| Ok(users.add_passkey(&mut *conn, user, credential_id, credential, name).await?);
+    async fn add_passkey<'a>(
+        &'a self,
+        user: &'a U,
+        credential_id: &'a str,
+        credential: &'a str,
+        name: Option<&'a str>,
+    ) -> Result<PasskeyRecord, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users
+            .add_passkey(&mut *conn, user, credential_id, credential, name)
+            .await?)
+    }
 
     #[cfg(feature = "passkeys")]
-    fn remove_passkey<'a>(user: &'a U, id: Uuid) -> bool = |users, conn| {
+    async fn remove_passkey<'a>(&'a self, user: &'a U, id: Uuid) -> Result<bool, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.remove_passkey(&mut *conn, user, id).await?)
-    };
+    }
 
     #[cfg(feature = "passkeys")]
-    fn pending_login<'a>(token: &'a str) -> (U, i64) = |users, conn| {
+    async fn pending_login<'a>(&'a self, token: &'a str) -> Result<(U, i64), ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.pending_login(&mut *conn, token).await?)
-    };
+    }
 
     #[cfg(feature = "passkeys")]
-    fn complete_with_passkey<'a>(user: &'a U, version: i64, passkey: &'a PasskeyRecord) -> ()
-        = |users, conn| Ok(users.complete_with_passkey(&mut *conn, user, version, passkey).await?);
+    async fn complete_with_passkey<'a>(
+        &'a self,
+        user: &'a U,
+        version: i64,
+        passkey: &'a PasskeyRecord,
+    ) -> Result<(), ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users
+            .complete_with_passkey(&mut *conn, user, version, passkey)
+            .await?)
+    }
 
     /// Signs in with a checked provider account; the refusals said for the provider.
     #[cfg(feature = "oidc")]
-    fn oauth_sign_in<'a>(identity: &'a ProviderIdentity) -> OAuthSignIn<U> = |users, conn| {
+    async fn oauth_sign_in<'a>(
+        &'a self,
+        identity: &'a ProviderIdentity,
+    ) -> Result<OAuthSignIn<U>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         users
             .oauth_sign_in_with(&mut *conn, identity, |_| {})
             .await
             .map_err(|error| crate::error::sign_in_refused(&identity.provider, error))
-    };
+    }
 
     /// Links a checked provider account to `user`; the refusals said for the provider.
     #[cfg(feature = "oidc")]
-    fn link_oauth<'a>(user: &'a U, identity: &'a ProviderIdentity) -> OAuthAccountRecord = |users, conn| {
+    async fn link_oauth<'a>(
+        &'a self,
+        user: &'a U,
+        identity: &'a ProviderIdentity,
+    ) -> Result<OAuthAccountRecord, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         users
             .link_oauth(&mut *conn, user, identity)
             .await
             .map_err(|error| crate::error::sign_in_refused(&identity.provider, error))
-    };
+    }
 
     #[cfg(feature = "oidc")]
-    fn unlink_oauth<'a>(user: &'a U, provider: &'a str) -> bool = |users, conn| {
+    async fn unlink_oauth<'a>(&'a self, user: &'a U, provider: &'a str) -> Result<bool, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.unlink_oauth(&mut *conn, user, provider).await?)
-    };
+    }
 
     #[cfg(feature = "oidc")]
-    fn oauth_accounts<'a>(user: &'a U) -> Vec<OAuthAccountRecord> = |users, conn| {
+    async fn oauth_accounts<'a>(
+        &'a self,
+        user: &'a U,
+    ) -> Result<Vec<OAuthAccountRecord>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         Ok(users.oauth_accounts(&mut *conn, user).await?)
-    };
+    }
 
-    fn role_names<'a>(user: &'a U) -> Vec<String> = |users, conn| {
+    async fn role_names<'a>(&'a self, user: &'a U) -> Result<Vec<String>, ApiError> {
+        let (users, mut conn) = self.connection().await?;
         let roles = users.roles_of(&mut *conn, user).await?;
         Ok(roles.iter().map(|role| role.name().to_owned()).collect())
-    };
+    }
 }

@@ -7,6 +7,7 @@ mod ast;
 mod attr;
 mod ctxt;
 mod entry;
+mod erased;
 mod expand;
 mod fallback;
 mod flavors;
@@ -75,6 +76,16 @@ pub fn store_trait(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn store_impl(attr: TokenStream, item: TokenStream) -> TokenStream {
     stores::expand_impl(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Internal to `users-axum`: an object-safe trait written as the inherent methods of its one
+/// implementation (see the `erased` module). Not for applications.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn erased(attr: TokenStream, item: TokenStream) -> TokenStream {
+    erased::expand(attr.into(), item.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
