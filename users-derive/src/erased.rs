@@ -62,7 +62,9 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         }
         let attrs = &method.attrs;
         let sig = &method.sig;
-        erased.items.push(TraitItem::Verbatim(quote!(#(#attrs)* #sig;)));
+        erased
+            .items
+            .push(TraitItem::Verbatim(quote!(#(#attrs)* #sig;)));
         methods.push(method);
     }
     let name = &erased.ident;
@@ -100,7 +102,9 @@ mod tests {
     #[test]
     fn async_methods_return_boxed_futures() {
         let out = expand(
-            quote!(pub(crate) trait Ops<U: Model>: Send + Sync {}),
+            quote!(
+                pub(crate) trait Ops<U: Model>: Send + Sync {}
+            ),
             quote! {
                 impl<U: Model, C> Pooled<U, C> {
                     /// The settings.
@@ -125,7 +129,9 @@ mod tests {
     #[test]
     fn an_async_method_names_its_lifetime() {
         let error = expand(
-            quote!(trait Ops {}),
+            quote!(
+                trait Ops {}
+            ),
             quote! {
                 impl Pooled {
                     async fn find(&self) -> u8 { 1 }

@@ -80,6 +80,16 @@ pub fn store_impl(attr: TokenStream, item: TokenStream) -> TokenStream {
         .into()
 }
 
+/// Internal to `users-diesel`: emits an item, written over the placeholder connection `Conn`,
+/// for each backend's sync connection (see the `stores` module). Not for applications.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn each_connection(attr: TokenStream, item: TokenStream) -> TokenStream {
+    stores::expand_each_connection(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
 /// Internal to `users-axum`: an object-safe trait written as the inherent methods of its one
 /// implementation (see the `erased` module). Not for applications.
 #[doc(hidden)]

@@ -15,6 +15,8 @@
 //!   connection, with the names of the list renamed, no `async` and no `.await`; the async one,
 //!   under the `async` feature, over diesel-async's, in a module that uses diesel-async's
 //!   `RunQueryDsl`.
+//! - `#[each_connection]` on any item emits it for each backend feature, with `Conn` and `Db`
+//!   the backend's sync Diesel connection and backend types.
 
 use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
@@ -39,7 +41,10 @@ impl Parse for TwinArgs {
         if input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
             let key: Ident = input.parse()?;
             if key != "unstored" {
-                return Err(syn::Error::new(key.span(), "expected `unstored: Type => error`"));
+                return Err(syn::Error::new(
+                    key.span(),
+                    "expected `unstored: Type => error`",
+                ));
             }
             input.parse::<Token![:]>()?;
             let store = input.parse()?;
@@ -150,8 +155,7 @@ fn future_output(ty: &Type) -> syn::Result<ReturnType> {
         for bound in &bounds.bounds {
             if let syn::TypeParamBound::Trait(bound) = bound {
                 let last = bound.path.segments.last();
-                if let Some(syn::PathArguments::AngleBracketed(args)) = last.map(|s| &s.arguments)
-                {
+                if let Some(syn::PathArguments::AngleBracketed(args)) = last.map(|s| &s.arguments) {
                     for arg in &args.args {
                         if let syn::GenericArgument::AssocType(output) = arg {
                             let ty = &output.ty;
@@ -214,7 +218,12 @@ pub fn expand_impl(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStr
     };
     let module = format_ident!(
         "{}_over_async_connections",
-        snake(&store.segments.last().map_or(String::new(), |s| s.ident.to_string()))
+        snake(
+            &store
+                .segments
+                .last()
+                .map_or(String::new(), |s| s.ident.to_string())
+        )
     );
     let asynchronous = block.to_token_stream();
     let mut sync_block = block.clone();
@@ -245,6 +254,23 @@ pub fn expand_impl(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStr
             #(#async_impls)*
         }
     })
+}
+
+/// Expands `#[each_connection]` on `item`: the item once for each backend feature of the calling
+/// crate, with `Conn` and `Db` the backend's sync Diesel connection and backend types.
+pub fn expand_each_connection(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    if !attr.is_empty() {
+        return Err(syn::Error::new_spanned(
+            attr,
+            "`#[each_connection]` takes no arguments",
+        ));
+    }
+    let copies = backends().into_iter().map(|backend| {
+        let feature = backend.feature;
+        let item = substituted(&item, &backend.sync, &backend.db);
+        quote!(#[cfg(feature = #feature)] #item)
+    });
+    Ok(quote!(#(#copies)*))
 }
 
 /// `tokens` with the placeholders `Conn` and `Db` replaced by `conn` and `db`.
@@ -336,7 +362,10 @@ mod tests {
         )
         .unwrap();
         let out = pretty(out);
-        assert!(out.contains("fn transaction(conn: &mut C) -> Boxed;"), "{out}");
+        assert!(
+            out.contains("fn transaction(conn: &mut C) -> Boxed;"),
+            "{out}"
+        );
         assert_eq!(out.matches("fn transaction").count(), 2, "{out}");
         assert!(
             out.contains("fn find(conn: &mut C) -> impl ::std::future::Future<Output = Result<(), E>> + Send;"),
@@ -360,6 +389,23 @@ mod tests {
         )
         .unwrap();
         insta::assert_snapshot!(pretty(out));
+    }
+
+    #[test]
+    fn an_item_for_each_connection() {
+        let out = expand_each_connection(
+            TokenStream::new(),
+            quote!(impl Store for Database<Conn> { const SQL: &str = <Conn>::SQL; }),
+        )
+        .unwrap();
+        let out = pretty(out);
+        assert!(
+            out.contains(
+                "#[cfg(feature = \"mysql\")]\nimpl Store for Database<diesel::MysqlConnection>"
+            ),
+            "{out}"
+        );
+        assert_eq!(out.matches("impl Store").count(), 3, "{out}");
     }
 
     #[test]

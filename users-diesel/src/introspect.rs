@@ -3,6 +3,7 @@
 
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
+use users_derive::each_connection;
 
 use crate::dialect::Dialect;
 use crate::plan::{ColumnState, IndexState, TableState};
@@ -115,53 +116,59 @@ pub trait IntrospectSchema: Connection + 'static {
     }
 }
 
-/// The queries every backend runs the same way, with its own SQL for the catalog.
-macro_rules! introspect_schema {
-    ($feature:literal, $connection:ty, $dialect:expr, columns: $columns:expr, indexes: $indexes:expr) => {
-        #[cfg(feature = $feature)]
-        impl IntrospectSchema for $connection {
-            const DIALECT: Dialect = $dialect;
+/// Each backend's dialect and its SQL for the catalog.
+trait CatalogSql {
+    /// The backend's dialect.
+    const DIALECT: Dialect;
+    /// The columns of the table bound as the one parameter.
+    const COLUMNS: &'static str;
+    /// The indexed columns of the table bound as the one parameter.
+    const INDEXES: &'static str;
+}
 
-            fn live_columns(&mut self, table: &str) -> QueryResult<Vec<LiveColumn>> {
-                diesel::sql_query($columns)
-                    .bind::<Text, _>(table)
-                    .load(self)
-            }
+// The queries every backend runs the same way, with its own SQL for the catalog.
+#[each_connection]
+impl IntrospectSchema for Conn {
+    const DIALECT: Dialect = <Conn as CatalogSql>::DIALECT;
 
-            fn live_indexes(&mut self, table: &str) -> QueryResult<Vec<LiveIndexColumn>> {
-                diesel::sql_query($indexes)
-                    .bind::<Text, _>(table)
-                    .load(self)
-            }
+    fn live_columns(&mut self, table: &str) -> QueryResult<Vec<LiveColumn>> {
+        diesel::sql_query(<Conn as CatalogSql>::COLUMNS)
+            .bind::<Text, _>(table)
+            .load(self)
+    }
 
-            fn query_number(&mut self, sql: &str) -> QueryResult<i64> {
-                diesel::sql_query(sql)
-                    .get_result::<Number>(self)
-                    .map(|row| row.n)
-            }
+    fn live_indexes(&mut self, table: &str) -> QueryResult<Vec<LiveIndexColumn>> {
+        diesel::sql_query(<Conn as CatalogSql>::INDEXES)
+            .bind::<Text, _>(table)
+            .load(self)
+    }
 
-            fn query_texts(
-                &mut self,
-                sql: &str,
-                binds: &[Option<&str>],
-            ) -> QueryResult<Vec<Option<String>>> {
-                let mut query = diesel::sql_query(sql).into_boxed();
-                for bind in binds {
-                    query = query.bind::<Nullable<Text>, _>(*bind);
-                }
-                let rows: Vec<MaybeText> = query.load(self)?;
-                Ok(rows.into_iter().map(|row| row.text).collect())
-            }
+    fn query_number(&mut self, sql: &str) -> QueryResult<i64> {
+        diesel::sql_query(sql)
+            .get_result::<Number>(self)
+            .map(|row| row.n)
+    }
 
-            fn execute_binds(&mut self, sql: &str, binds: &[Option<&str>]) -> QueryResult<usize> {
-                let mut query = diesel::sql_query(sql).into_boxed();
-                for bind in binds {
-                    query = query.bind::<Nullable<Text>, _>(*bind);
-                }
-                query.execute(self)
-            }
+    fn query_texts(
+        &mut self,
+        sql: &str,
+        binds: &[Option<&str>],
+    ) -> QueryResult<Vec<Option<String>>> {
+        let mut query = diesel::sql_query(sql).into_boxed();
+        for bind in binds {
+            query = query.bind::<Nullable<Text>, _>(*bind);
         }
-    };
+        let rows: Vec<MaybeText> = query.load(self)?;
+        Ok(rows.into_iter().map(|row| row.text).collect())
+    }
+
+    fn execute_binds(&mut self, sql: &str, binds: &[Option<&str>]) -> QueryResult<usize> {
+        let mut query = diesel::sql_query(sql).into_boxed();
+        for bind in binds {
+            query = query.bind::<Nullable<Text>, _>(*bind);
+        }
+        query.execute(self)
+    }
 }
 
 // MariaDB reports a nullable column without a default as having the default `NULL` (unquoted; a
@@ -169,23 +176,23 @@ macro_rules! introspect_schema {
 //
 // SQLite lets a primary key column hold NULL unless it says NOT NULL, so "notnull" is the truth
 // for nullability.
-introspect_schema!(
-    "sqlite",
-    diesel::sqlite::SqliteConnection,
-    Dialect::Sqlite,
-    columns: "SELECT name, lower(type) AS type_name, \"notnull\" = 0 AS nullable, \
+#[cfg(feature = "sqlite")]
+impl CatalogSql for diesel::sqlite::SqliteConnection {
+    const DIALECT: Dialect = Dialect::Sqlite;
+    const COLUMNS: &'static str =
+        "SELECT name, lower(type) AS type_name, \"notnull\" = 0 AS nullable, \
                      dflt_value IS NOT NULL AS has_default, dflt_value AS \"default\" \
-              FROM pragma_table_info(?) ORDER BY cid",
-    indexes: "SELECT il.name AS \"index\", il.\"unique\" AS \"unique\", ii.name AS \"column\" \
+              FROM pragma_table_info(?) ORDER BY cid";
+    const INDEXES: &'static str =
+        "SELECT il.name AS \"index\", il.\"unique\" AS \"unique\", ii.name AS \"column\" \
               FROM pragma_index_list(?) AS il JOIN pragma_index_info(il.name) AS ii \
-              WHERE il.origin <> 'pk' ORDER BY il.name, ii.seqno"
-);
+              WHERE il.origin <> 'pk' ORDER BY il.name, ii.seqno";
+}
 
-introspect_schema!(
-    "postgres",
-    diesel::pg::PgConnection,
-    Dialect::Postgres,
-    columns: "SELECT column_name::text AS name, \
+#[cfg(feature = "postgres")]
+impl CatalogSql for diesel::pg::PgConnection {
+    const DIALECT: Dialect = Dialect::Postgres;
+    const COLUMNS: &'static str = "SELECT column_name::text AS name, \
                      (CASE WHEN data_type IN ('USER-DEFINED', 'ARRAY') THEN udt_name \
                            WHEN data_type = 'numeric' AND numeric_precision IS NOT NULL \
                                THEN 'numeric(' || numeric_precision || ',' || numeric_scale || ')' \
@@ -195,8 +202,9 @@ introspect_schema!(
                      column_default::text AS \"default\" \
               FROM information_schema.columns \
               WHERE table_schema = current_schema() AND table_name = $1 \
-              ORDER BY ordinal_position",
-    indexes: "SELECT i.relname::text AS index, ix.indisunique AS unique, a.attname::text AS column \
+              ORDER BY ordinal_position";
+    const INDEXES: &'static str =
+        "SELECT i.relname::text AS index, ix.indisunique AS unique, a.attname::text AS column \
               FROM pg_index ix \
               JOIN pg_class t ON t.oid = ix.indrelid \
               JOIN pg_class i ON i.oid = ix.indexrelid \
@@ -204,14 +212,13 @@ introspect_schema!(
               JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) ON true \
               JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
               WHERE n.nspname = current_schema() AND t.relname = $1 AND NOT ix.indisprimary \
-              ORDER BY i.relname, k.ord"
-);
+              ORDER BY i.relname, k.ord";
+}
 
-introspect_schema!(
-    "mysql",
-    diesel::mysql::MysqlConnection,
-    Dialect::Mysql,
-    columns: "SELECT CAST(column_name AS CHAR) AS name, \
+#[cfg(feature = "mysql")]
+impl CatalogSql for diesel::mysql::MysqlConnection {
+    const DIALECT: Dialect = Dialect::Mysql;
+    const COLUMNS: &'static str = "SELECT CAST(column_name AS CHAR) AS name, \
                      CAST(lower(column_type) AS CHAR) AS type_name, \
                      is_nullable = 'YES' AS nullable, \
                      (NULLIF(column_default, 'NULL') IS NOT NULL \
@@ -219,10 +226,11 @@ introspect_schema!(
                      CAST(NULLIF(column_default, 'NULL') AS CHAR) AS `default` \
               FROM information_schema.columns \
               WHERE table_schema = DATABASE() AND table_name = ? \
-              ORDER BY ordinal_position",
-    indexes: "SELECT CAST(index_name AS CHAR) AS `index`, non_unique = 0 AS `unique`, \
+              ORDER BY ordinal_position";
+    const INDEXES: &'static str =
+        "SELECT CAST(index_name AS CHAR) AS `index`, non_unique = 0 AS `unique`, \
                      CAST(column_name AS CHAR) AS `column` \
               FROM information_schema.statistics \
               WHERE table_schema = DATABASE() AND table_name = ? AND index_name <> 'PRIMARY' \
-              ORDER BY index_name, seq_in_index"
-);
+              ORDER BY index_name, seq_in_index";
+}

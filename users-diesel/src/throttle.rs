@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use users_core::{Counter, ThrottleStore, UsersError};
+use users_derive::each_connection;
 
 use crate::schema::{Column, ColumnType, ModelSchema, Table};
 
@@ -259,66 +260,64 @@ impl ThrottleSql for diesel::MysqlConnection {
 /// How many hits pass between two deletions of expired counters.
 const PRUNE_EVERY: u64 = 1024;
 
-/// The store over each backend's connection: the same steps, the backend's statements.
-macro_rules! database_throttle_store {
-    ($($feature:literal => $Conn:ty),* $(,)?) => {$(
-        #[cfg(feature = $feature)]
-        impl ThrottleStore for DatabaseThrottleStore<$Conn> {
-            fn hit(&self, key: &str, now: SystemTime, window: Duration) -> Result<Counter, UsersError> {
-                let prune = self.hits.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1;
-                let rows: Vec<Row> = self.run(|conn| {
-                    if prune {
-                        diesel::sql_query(<$Conn>::PRUNE)
-                            .bind::<BigInt, _>(millis(now))
-                            .execute(conn)?;
-                    }
-                    diesel::sql_query(<$Conn>::HIT)
-                        .bind::<Text, _>(key)
-                        .bind::<BigInt, _>(millis(now))
-                        .bind::<BigInt, _>(millis(now + window))
-                        .execute(conn)?;
-                    diesel::sql_query(<$Conn>::GET)
-                        .bind::<Text, _>(key)
-                        .bind::<BigInt, _>(millis(now))
-                        .load(conn)
-                })?;
-                // Only a concurrent `clear` between the two statements leaves no row.
-                Ok(rows.first().map_or(
-                    Counter { hits: 1, last_at: now, expires_at: now + window },
-                    Row::counter,
-                ))
+// The store over each backend's connection: the same steps, the backend's statements.
+#[each_connection]
+impl ThrottleStore for DatabaseThrottleStore<Conn> {
+    fn hit(&self, key: &str, now: SystemTime, window: Duration) -> Result<Counter, UsersError> {
+        let prune = self.hits.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1;
+        let rows: Vec<Row> = self.run(|conn| {
+            if prune {
+                diesel::sql_query(<Conn>::PRUNE)
+                    .bind::<BigInt, _>(millis(now))
+                    .execute(conn)?;
             }
+            diesel::sql_query(<Conn>::HIT)
+                .bind::<Text, _>(key)
+                .bind::<BigInt, _>(millis(now))
+                .bind::<BigInt, _>(millis(now + window))
+                .execute(conn)?;
+            diesel::sql_query(<Conn>::GET)
+                .bind::<Text, _>(key)
+                .bind::<BigInt, _>(millis(now))
+                .load(conn)
+        })?;
+        // Only a concurrent `clear` between the two statements leaves no row.
+        Ok(rows.first().map_or(
+            Counter {
+                hits: 1,
+                last_at: now,
+                expires_at: now + window,
+            },
+            Row::counter,
+        ))
+    }
 
-            fn get(&self, key: &str, now: SystemTime) -> Result<Option<Counter>, UsersError> {
-                let rows: Vec<Row> = self.run(|conn| {
-                    diesel::sql_query(<$Conn>::GET)
-                        .bind::<Text, _>(key)
-                        .bind::<BigInt, _>(millis(now))
-                        .load(conn)
-                })?;
-                Ok(rows.first().map(Row::counter))
-            }
+    fn get(&self, key: &str, now: SystemTime) -> Result<Option<Counter>, UsersError> {
+        let rows: Vec<Row> = self.run(|conn| {
+            diesel::sql_query(<Conn>::GET)
+                .bind::<Text, _>(key)
+                .bind::<BigInt, _>(millis(now))
+                .load(conn)
+        })?;
+        Ok(rows.first().map(Row::counter))
+    }
 
-            fn hold(&self, key: &str, until: SystemTime) -> Result<(), UsersError> {
-                self.run(|conn| {
-                    diesel::sql_query(<$Conn>::HOLD)
-                        .bind::<BigInt, _>(millis(until))
-                        .bind::<Text, _>(key)
-                        .execute(conn)
-                })?;
-                Ok(())
-            }
+    fn hold(&self, key: &str, until: SystemTime) -> Result<(), UsersError> {
+        self.run(|conn| {
+            diesel::sql_query(<Conn>::HOLD)
+                .bind::<BigInt, _>(millis(until))
+                .bind::<Text, _>(key)
+                .execute(conn)
+        })?;
+        Ok(())
+    }
 
-            fn clear(&self, key: &str) -> Result<(), UsersError> {
-                self.run(|conn| diesel::sql_query(<$Conn>::CLEAR).bind::<Text, _>(key).execute(conn))?;
-                Ok(())
-            }
-        }
-    )*};
-}
-
-database_throttle_store! {
-    "sqlite" => diesel::SqliteConnection,
-    "postgres" => diesel::PgConnection,
-    "mysql" => diesel::MysqlConnection,
+    fn clear(&self, key: &str) -> Result<(), UsersError> {
+        self.run(|conn| {
+            diesel::sql_query(<Conn>::CLEAR)
+                .bind::<Text, _>(key)
+                .execute(conn)
+        })?;
+        Ok(())
+    }
 }
