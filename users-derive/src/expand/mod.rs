@@ -177,48 +177,9 @@ fn model_struct(model: &Model, fields: &InjectedFields, backends: &[Backend]) ->
     let ident = &item.ident;
     let table = table_path(model);
     let checks = backends.iter().map(|backend| backend.diesel_backend());
-    let injected = |fields: &[Injected]| -> Vec<TokenStream> {
-        fields
-            .iter()
-            .map(|field| {
-                let Injected { doc, attrs, .. } = field;
-                let name = Ident::new(field.name, injected_span(model));
-                let ty = match model.schema {
-                    Some(_) => checked_injected_type(model, field),
-                    None => field.ty.clone(),
-                };
-                quote! {
-                    #[doc = #doc]
-                    #attrs
-                    pub #name: #ty
-                }
-            })
-            .collect()
-    };
-    let head = injected(&fields.head);
-    let tail = injected(&fields.tail);
-    let own = model.fields.iter().map(|field| {
-        let original = field.original;
-        let attrs = field.passthrough_attrs();
-        let (vis, ident) = (&original.vis, field.ident);
-        let ty = checked_own_type(model, field);
-        let rename = field.column.name.as_ref().map(|_| {
-            let column = format_ident!("{}", field.column_name);
-            quote!(#[diesel(column_name = #column)])
-        });
-        let portable = field.sql.as_ref().filter(|sql| sql.portable).map(|_| {
-            let krate = &model.krate;
-            let ty = &original.ty;
-            let portable = quote!(#krate::__private::Portable<#ty>);
-            quote!(#[diesel(serialize_as = #portable, deserialize_as = #portable)])
-        });
-        quote! {
-            #(#attrs)*
-            #rename
-            #portable
-            #vis #ident: #ty
-        }
-    });
+    let head = fields.head.iter().map(|field| injected_field(model, field));
+    let tail = fields.tail.iter().map(|field| injected_field(model, field));
+    let own = model.fields.iter().map(|field| own_field(model, field));
     // diesel's `AsChangeset` derive writes `column.eq(value)` for a `serialize_as` field
     // without naming the trait (diesel_derives 2.3), so a module without Diesel's prelude would
     // read `eq` as `Iterator::eq`: the trait goes in scope here, unnamed.
@@ -252,6 +213,45 @@ fn model_struct(model: &Model, fields: &InjectedFields, backends: &[Backend]) ->
             #(#own,)*
             #(#tail,)*
         }
+    }
+}
+
+/// A field the attribute injects (`id`, `email`, …), with its docs and attributes.
+fn injected_field(model: &Model, field: &Injected) -> TokenStream {
+    let Injected { doc, attrs, .. } = field;
+    let name = Ident::new(field.name, injected_span(model));
+    let ty = match model.schema {
+        Some(_) => checked_injected_type(model, field),
+        None => field.ty.clone(),
+    };
+    quote! {
+        #[doc = #doc]
+        #attrs
+        pub #name: #ty
+    }
+}
+
+/// One of the model's own fields, with its column name and storage type for Diesel.
+fn own_field(model: &Model, field: &Field) -> TokenStream {
+    let original = field.original;
+    let attrs = field.passthrough_attrs();
+    let (vis, ident) = (&original.vis, field.ident);
+    let ty = checked_own_type(model, field);
+    let rename = field.column.name.as_ref().map(|_| {
+        let column = format_ident!("{}", field.column_name);
+        quote!(#[diesel(column_name = #column)])
+    });
+    let portable = field.sql.as_ref().filter(|sql| sql.portable).map(|_| {
+        let krate = &model.krate;
+        let ty = &original.ty;
+        let portable = quote!(#krate::__private::Portable<#ty>);
+        quote!(#[diesel(serialize_as = #portable, deserialize_as = #portable)])
+    });
+    quote! {
+        #(#attrs)*
+        #rename
+        #portable
+        #vis #ident: #ty
     }
 }
 
