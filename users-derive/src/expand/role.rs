@@ -408,13 +408,16 @@ pub fn role_store_methods(
     };
     let shared = shared_store_methods(model, &names.connection, flavor, "name");
     let writes = role_writes(model, join_table, &names, backend, flavor);
-    let queries = role_queries(&names, flavor);
+    let checks = role_checks(&names, flavor);
+    let lists = role_lists(&names, flavor);
     quote! {
         #writes
 
         #shared
 
-        #queries
+        #checks
+
+        #lists
     }
 }
 
@@ -489,18 +492,15 @@ fn role_writes(
     }
 }
 
-/// The role store's reads: the role checks, a user's roles, the roles of many users, a role's
-/// users and every role.
-fn role_queries(names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
+/// `has_any_role` and `count_roles_named`: the role checks, one statement each.
+fn role_checks(names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
     let RoleStoreNames {
-        ident,
         connection,
         asyncness,
         roles,
         join,
-        join_struct,
-        user,
         user_id,
+        ..
     } = names;
     let roles_named = quote! {
         #join::table
@@ -524,6 +524,39 @@ fn role_queries(names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
         },
     );
     let count_roles_named = flavor.run(quote!(get_result::<i64>), quote!(#roles_named.count()));
+    quote! {
+        #asyncness fn has_any_role(conn: &mut #connection, user: #user_id, names: &[&str]) -> ::core::result::Result<bool, UsersError> {
+            // One name (`has_role`) is compared with `=`, a statement the connection keeps
+            // prepared; SQLite and MySQL prepare an `IN (…)` list anew on every call.
+            let found = if let [name] = names {
+                #has_one_role
+            } else {
+                #has_any_role
+            };
+            found.map_err(database_error)
+        }
+
+        #asyncness fn count_roles_named(conn: &mut #connection, user: #user_id, names: &[&str]) -> ::core::result::Result<usize, UsersError> {
+            #count_roles_named
+                .map(|count| <usize as ::core::convert::TryFrom<i64>>::try_from(count).unwrap_or(0))
+                .map_err(database_error)
+        }
+    }
+}
+
+/// `roles_of`, `roles_of_users`, `users_with_role` and `all`: the role lists, one statement each.
+fn role_lists(names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
+    let RoleStoreNames {
+        ident,
+        connection,
+        asyncness,
+        roles,
+        join,
+        join_struct,
+        user,
+        user_id,
+        ..
+    } = names;
     let roles_of = flavor.run(
         quote!(load),
         quote! {
@@ -559,23 +592,6 @@ fn role_queries(names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
         quote!(#roles::table.select(#ident::as_select()).order(#roles::name)),
     );
     quote! {
-        #asyncness fn has_any_role(conn: &mut #connection, user: #user_id, names: &[&str]) -> ::core::result::Result<bool, UsersError> {
-            // One name (`has_role`) is compared with `=`, a statement the connection keeps
-            // prepared; SQLite and MySQL prepare an `IN (…)` list anew on every call.
-            let found = if let [name] = names {
-                #has_one_role
-            } else {
-                #has_any_role
-            };
-            found.map_err(database_error)
-        }
-
-        #asyncness fn count_roles_named(conn: &mut #connection, user: #user_id, names: &[&str]) -> ::core::result::Result<usize, UsersError> {
-            #count_roles_named
-                .map(|count| <usize as ::core::convert::TryFrom<i64>>::try_from(count).unwrap_or(0))
-                .map_err(database_error)
-        }
-
         #asyncness fn roles_of(conn: &mut #connection, user: #user_id) -> ::core::result::Result<::std::vec::Vec<Self>, UsersError> {
             #roles_of.map_err(database_error)
         }
