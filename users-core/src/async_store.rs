@@ -8,7 +8,7 @@ use std::pin::Pin;
 
 use crate::UsersError;
 
-/// The future of [`AsyncUserStore::transaction`]. It is boxed, as diesel-async's own
+/// The future of [`AsyncUserStore::transaction`](crate::AsyncUserStore::transaction). It is boxed, as diesel-async's own
 /// transactions are: the type of an unboxed one would name the closure, whose higher-ranked
 /// signature keeps the compiler from proving the futures that await it `Send`
 /// (rust-lang/rust#64552), so they could not be spawned or awaited in a web handler.

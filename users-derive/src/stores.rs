@@ -218,7 +218,7 @@ pub fn expand_impl(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStr
     };
     let module = format_ident!(
         "{}_over_async_connections",
-        snake(
+        crate::user_enum::snake_case(
             &store
                 .segments
                 .last()
@@ -301,18 +301,6 @@ fn respanned(tokens: &TokenStream, span: Span) -> TokenStream {
             token
         })
         .collect()
-}
-
-/// `AsyncSessionStore` as `async_session_store`.
-fn snake(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.extend(c.to_lowercase());
-    }
-    out
 }
 
 #[cfg(test)]
@@ -409,7 +397,14 @@ mod tests {
     }
 
     #[test]
-    fn snake_case_names() {
-        assert_eq!(snake("AsyncSessionStore"), "async_session_store");
+    fn the_async_module_is_named_after_the_trait() {
+        let out = expand_impl(
+            quote!(AsyncSessionStore => SessionStore),
+            quote!(impl users_core::AsyncSessionStore<Conn> for Sessions {}),
+        )
+        .unwrap();
+        assert!(out
+            .to_string()
+            .contains("mod async_session_store_over_async_connections"));
     }
 }

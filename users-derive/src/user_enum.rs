@@ -269,7 +269,7 @@ fn diesel_impls(ident: &Ident) -> TokenStream {
 }
 
 /// `ProMonthly` → `pro_monthly`.
-fn snake_case(name: &str) -> String {
+pub(crate) fn snake_case(name: &str) -> String {
     let mut out = String::new();
     for (i, c) in name.chars().enumerate() {
         if c.is_uppercase() && i > 0 {
