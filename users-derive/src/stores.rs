@@ -81,8 +81,9 @@ pub fn expand_trait(attr: TokenStream, item: TokenStream) -> syn::Result<TokenSt
     twin.items = copied.chain(twin.items.drain(..)).collect();
     let refusals = match unstored {
         Some((store, error)) => {
-            let sync_impl = refusing(&sync, &store, &error, Flavor::Sync)?;
-            let twin_impl = refusing(&twin, &store, &error, Flavor::Async)?;
+            // Both refuse the sync trait's methods: the twin's are the same, returning futures.
+            let sync_impl = refusing(&sync, &sync.items, &store, &error, Flavor::Sync)?;
+            let twin_impl = refusing(&twin, &sync.items, &store, &error, Flavor::Async)?;
             quote!(#sync_impl #twin_impl)
         }
         None => TokenStream::new(),
@@ -103,9 +104,11 @@ fn returning_future(method: &TraitItemFn) -> TraitItemFn {
     method
 }
 
-/// The implementation of `store_trait` for `store` whose every method returns `Err(error)`.
+/// The implementation of `store_trait` (its name, generics and `cfg`) for `store`, each of the
+/// sync trait's `methods` returning `Err(error)` (as an `async fn` in the async flavor).
 fn refusing(
     store_trait: &ItemTrait,
+    methods: &[TraitItem],
     store: &Type,
     error: &Expr,
     flavor: Flavor,
@@ -116,8 +119,8 @@ fn refusing(
         .iter()
         .filter(|a| a.path().is_ident("cfg"));
     let (impl_generics, ty_generics, where_clause) = store_trait.generics.split_for_impl();
-    let mut methods = Vec::new();
-    for item in &store_trait.items {
+    let mut refusals = Vec::new();
+    for item in methods {
         let TraitItem::Fn(method) = item else {
             return Err(syn::Error::new_spanned(
                 item,
@@ -134,42 +137,15 @@ fn refusing(
             // The twin's methods return `impl Future<Output = T> + Send`; an `async fn`
             // returning `T` implements them.
             sig.asyncness = Some(Default::default());
-            sig.output = match &sig.output {
-                ReturnType::Type(_, ty) => future_output(ty)?,
-                ReturnType::Default => ReturnType::Default,
-            };
         }
-        methods.push(quote!(#sig { Err(#error) }));
+        refusals.push(quote!(#sig { Err(#error) }));
     }
     Ok(quote! {
         #(#cfgs)*
         impl #impl_generics #name #ty_generics for #store #where_clause {
-            #(#methods)*
+            #(#refusals)*
         }
     })
-}
-
-/// `-> T` for the type `impl Future<Output = T> + Send`.
-fn future_output(ty: &Type) -> syn::Result<ReturnType> {
-    if let Type::ImplTrait(bounds) = ty {
-        for bound in &bounds.bounds {
-            if let syn::TypeParamBound::Trait(bound) = bound {
-                let last = bound.path.segments.last();
-                if let Some(syn::PathArguments::AngleBracketed(args)) = last.map(|s| &s.arguments) {
-                    for arg in &args.args {
-                        if let syn::GenericArgument::AssocType(output) = arg {
-                            let ty = &output.ty;
-                            return Ok(syn::parse_quote!(-> #ty));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Err(syn::Error::new_spanned(
-        ty,
-        "an async store method returns `impl Future<Output = T> + Send`",
-    ))
 }
 
 /// One backend: its feature, and its sync and async connection and backend types.

@@ -17,6 +17,16 @@ use crate::{
     TokenPurpose, TotpEnrollment, UserModel, UserStore, Users, UsersError,
 };
 
+/// `value` if the factors' row was written; else [`UsersError::Conflict`] on `totp`: another
+/// change to the user's factors won the race (the row's version moved on).
+fn written_or_conflict<T>(written: bool, value: T) -> Result<T, UsersError> {
+    if written {
+        Ok(value)
+    } else {
+        Err(UsersError::Conflict { column: "totp" })
+    }
+}
+
 #[flavors(
     AsyncEventStore => EventStore,
     AsyncUsers => Users,
@@ -89,11 +99,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
                 true
             }
         };
-        if written {
-            Ok(enrollment)
-        } else {
-            Err(UsersError::Conflict { column: "totp" })
-        }
+        written_or_conflict(written, enrollment)
     }
 
     /// Confirms the user's TOTP enrolment with a first valid code (counted by the
@@ -144,11 +150,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             |conn| U::SecondFactors::update_factors(conn, &confirmed, record.version).await,
             |written| *written,
         );
-        if written {
-            Ok(codes)
-        } else {
-            Err(UsersError::Conflict { column: "totp" })
-        }
+        written_or_conflict(written, codes)
     }
 
     /// Checks a proof that the user is present (a TOTP code or a recovery code,
@@ -219,11 +221,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             |conn| U::SecondFactors::update_factors(conn, &next, record.version).await,
             |written| *written,
         );
-        if written {
-            Ok(codes)
-        } else {
-            Err(UsersError::Conflict { column: "totp" })
-        }
+        written_or_conflict(written, codes)
     }
 
     /// Removes the user's TOTP and recovery codes: logins ask for the password
@@ -254,11 +252,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             |conn| U::SecondFactors::update_factors(conn, &next, record.version).await,
             |written| *written,
         );
-        if written {
-            Ok(true)
-        } else {
-            Err(UsersError::Conflict { column: "totp" })
-        }
+        written_or_conflict(written, true)
     }
 
     /// What a login whose password was right must do next: `None` if the user has
