@@ -324,90 +324,16 @@ where
 {
     let config = UsersConfig::new([7u8; 32])?;
     for variant in variants() {
-        let pool = || Pool::builder(manager(url)).max_size(POOL).build();
-        let mut state = UsersState::new(
-            AsyncUsers::<User, Role>::new(config.clone()),
-            pool()?,
-            users_axum::MemoryMailer::new(),
-        );
-        let mut sessions = HandSessions::Database;
-        if variant == "stateless" {
-            state = state.stateless_sessions();
-            sessions = HandSessions::Stateless(Mutex::new(HashSet::new()));
-        }
-        #[cfg(feature = "redis")]
-        if variant == "redis" {
-            let redis_url = std::env::var("USERS_TEST_REDIS_URL")
-                .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-            let prefix = format!("users-bench:{}:", uuid::Uuid::now_v7());
-            let revocations = users_axum::RedisRevocations::open(&redis_url, &prefix).await?;
-            state = state.stateless_sessions().revocations(revocations);
-            let client = redis::Client::open(redis_url.as_str())?;
-            sessions = HandSessions::Redis(redis::aio::ConnectionManager::new(client).await?);
-        }
-        let hand = Arc::new(Hand {
-            signer: TokenSigner::new(&config),
-            pool: pool()?,
-            sessions,
-        });
-        let app = Router::new()
-            .route("/hand/me", get(hand_me::<C>))
-            .with_state(hand)
-            .merge(users_axum::router(state));
+        let app = both_sides(variant, &config, || {
+            Ok(Pool::builder(manager(url)).max_size(POOL).build()?)
+        })
+        .await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
-
-        let client = reqwest::Client::new();
-        let login = client
-            .post(format!("{base}/auth/login"))
-            .json(&json!({ "email": "alice@example.com", "password": PASSWORD }))
-            .send()
-            .await?
-            .error_for_status()?
-            .json::<Value>()
-            .await?;
-        let token = login["access_token"].as_str().ok_or("no access token")?;
-        let (framework_url, hand_url) = (format!("{base}/users/me"), format!("{base}/hand/me"));
-        // Both answer the same document.
-        let get = |url: String| {
-            let request = client.get(url).bearer_auth(token);
-            async move { request.send().await?.json::<Value>().await }
-        };
-        let (framework_view, hand_view) = (
-            get(framework_url.clone()).await?,
-            get(hand_url.clone()).await?,
-        );
-        if framework_view != hand_view {
-            return Err(
-                format!("the sides answer differently: {framework_view} / {hand_view}").into(),
-            );
-        }
-
-        let (mut framework, mut hand): (Option<Side>, Option<Side>) = (None, None);
-        let faster = |best: Option<Side>, new: Side| match best {
-            Some(best) if best.per_second >= new.per_second => Some(best),
-            _ => Some(new),
-        };
-        for index in 0..rounds.max(1) {
-            // Alternate which side goes first, so neither always meets a warmer cache.
-            let order = if index % 2 == 0 {
-                [true, false]
-            } else {
-                [false, true]
-            };
-            for ours in order {
-                let url = if ours { &framework_url } else { &hand_url };
-                let side = round(&client, url, token, requests).await?;
-                if ours {
-                    framework = faster(framework.take(), side);
-                } else {
-                    hand = faster(hand.take(), side);
-                }
-            }
-        }
+        let measured = measure(&base, requests, rounds).await;
         server.abort();
-        let (framework, hand) = (framework.ok_or("no round")?, hand.ok_or("no round")?);
+        let (framework, hand) = measured?;
         println!(
             "| {backend:<8} | {variant:<9} | {} | {} | {:>5.2} |",
             framework.cells(12),
@@ -416,6 +342,102 @@ where
         );
     }
     Ok(())
+}
+
+/// The router of both sides for one way of keeping sessions: users-axum's routes and the
+/// hand-written `/hand/me`, each over a pool of its own from `pool`.
+async fn both_sides<C>(
+    variant: &str,
+    config: &UsersConfig,
+    pool: impl Fn() -> Result<Pool<C>>,
+) -> Result<Router>
+where
+    C: HandQueries,
+    User: users_diesel::AsyncUserStore<C>,
+    Role: users_diesel::AsyncRoleStore<C, User = User>,
+    <User as UserModel>::Sessions: users_diesel::AsyncSessionStore<C>,
+    <User as UserModel>::SecondFactors: users_diesel::AsyncSecondFactorStore<C>,
+    <User as UserModel>::OAuthAccounts: users_diesel::AsyncOAuthAccountStore<C>,
+    <User as UserModel>::Events: users_diesel::AsyncEventStore<C>,
+    AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
+{
+    let mut state = UsersState::new(
+        AsyncUsers::<User, Role>::new(config.clone()),
+        pool()?,
+        users_axum::MemoryMailer::new(),
+    );
+    let mut sessions = HandSessions::Database;
+    if variant == "stateless" {
+        state = state.stateless_sessions();
+        sessions = HandSessions::Stateless(Mutex::new(HashSet::new()));
+    }
+    #[cfg(feature = "redis")]
+    if variant == "redis" {
+        let redis_url = std::env::var("USERS_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let prefix = format!("users-bench:{}:", uuid::Uuid::now_v7());
+        let revocations = users_axum::RedisRevocations::open(&redis_url, &prefix).await?;
+        state = state.stateless_sessions().revocations(revocations);
+        let client = redis::Client::open(redis_url.as_str())?;
+        sessions = HandSessions::Redis(redis::aio::ConnectionManager::new(client).await?);
+    }
+    let hand = Arc::new(Hand {
+        signer: TokenSigner::new(config),
+        pool: pool()?,
+        sessions,
+    });
+    Ok(Router::new()
+        .route("/hand/me", get(hand_me::<C>))
+        .with_state(hand)
+        .merge(users_axum::router(state)))
+}
+
+/// Signs Alice in at `base`, checks that both sides answer the same document, and runs the
+/// rounds, alternating which side goes first; the fastest round of each side.
+async fn measure(base: &str, requests: usize, rounds: usize) -> Result<(Side, Side)> {
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({ "email": "alice@example.com", "password": PASSWORD }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json::<Value>()
+        .await?;
+    let token = login["access_token"].as_str().ok_or("no access token")?;
+    let urls = [format!("{base}/users/me"), format!("{base}/hand/me")];
+    let mut views = Vec::new();
+    for url in &urls {
+        views.push(
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await?
+                .json::<Value>()
+                .await?,
+        );
+    }
+    if views[0] != views[1] {
+        return Err(format!("the sides answer differently: {} / {}", views[0], views[1]).into());
+    }
+
+    let mut fastest: [Option<Side>; 2] = [None, None];
+    for index in 0..rounds.max(1) {
+        // Alternate which side goes first, so neither always meets a warmer cache.
+        let order = if index % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            let new = round(&client, &urls[side], token, requests).await?;
+            if fastest[side]
+                .as_ref()
+                .is_none_or(|best| new.per_second > best.per_second)
+            {
+                fastest[side] = Some(new);
+            }
+        }
+    }
+    let [framework, hand] = fastest;
+    Ok((framework.ok_or("no round")?, hand.ok_or("no round")?))
 }
 
 /// Runs the HTTP section on SQLite (and PostgreSQL with its feature) and prints its lines.

@@ -25,13 +25,23 @@ where
     users_diesel::Events<User>: users_diesel::EventStore<C>,
     Role: RoleStore<C, User = User>,
 {
-    let sizes = bench.sizes;
-    let rounds = bench.rounds;
-    let role_users = sizes.role_users;
     let names: Vec<String> = (0..ROLES).map(|k| format!("role-{k}")).collect();
+    assign(bench, &names)?;
+    bench.settle()?;
+    has_role(bench, &names)?;
+    roles_of(bench)?;
+    roles_of_users(bench)
+}
 
-    // Assignments: each round starts without roles and creates them (not timed); the timed part
-    // gives each user its three roles in a transaction.
+/// Assignments: each round starts without roles and creates them (not timed); the timed part
+/// gives each user its three roles in a transaction.
+fn assign<C: BenchConnection>(bench: &mut Bench<C>, names: &[String]) -> Result<()>
+where
+    User: UserStore<C>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
+    Role: RoleStore<C, User = User>,
+{
+    let (rounds, role_users) = (bench.rounds, bench.sizes.role_users);
     let fw_assignments = RefCell::new(Vec::<[Role; 3]>::new());
     let hand_assignments = RefCell::new(Vec::<[HandRole; 3]>::new());
     let slices = slices_for(role_users / 10);
@@ -91,8 +101,17 @@ where
         3 * role_users,
         assign,
     ));
-    bench.settle()?;
+    Ok(())
+}
 
+/// `has_role` checks, a name of ten for each user in turn.
+fn has_role<C: BenchConnection>(bench: &mut Bench<C>, names: &[String]) -> Result<()>
+where
+    User: UserStore<C>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
+    Role: RoleStore<C, User = User>,
+{
+    let (sizes, rounds, role_users) = (bench.sizes, bench.rounds, bench.sizes.role_users);
     let checks = sizes.role_checks;
     let slices = slices_for(checks);
     let has_role = interleaved(
@@ -122,6 +141,17 @@ where
         has_role,
     ));
 
+    Ok(())
+}
+
+/// `roles_of` loads, a user at a time.
+fn roles_of<C: BenchConnection>(bench: &mut Bench<C>) -> Result<()>
+where
+    User: UserStore<C>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
+    Role: RoleStore<C, User = User>,
+{
+    let (sizes, rounds, role_users) = (bench.sizes, bench.rounds, bench.sizes.role_users);
     let loads = sizes.roles_of;
     let slices = slices_for(loads);
     let roles_of = interleaved(
@@ -149,6 +179,17 @@ where
         roles_of,
     ));
 
+    Ok(())
+}
+
+/// The roles of all the users with roles, loaded at once.
+fn roles_of_users<C: BenchConnection>(bench: &mut Bench<C>) -> Result<()>
+where
+    User: UserStore<C>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
+    Role: RoleStore<C, User = User>,
+{
+    let (sizes, rounds, role_users) = (bench.sizes, bench.rounds, bench.sizes.role_users);
     let batches = sizes.roles_of_users;
     let roles_of_users = interleaved(
         bench,
