@@ -134,138 +134,173 @@ fn run(cli: Cli) -> Result<()> {
     let users = Users::<User, Role>::new(UsersConfig::new(&*secret)?).record_events();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
-        return run_postgres(&mut PgConnection::establish(url)?, &users, cli.command);
+        return Admin {
+            conn: &mut PgConnection::establish(url)?,
+            users: &users,
+        }
+        .run(cli.command);
         #[cfg(not(feature = "postgres"))]
         return Err("PostgreSQL needs `--features postgres`".into());
     }
     if url.starts_with("mysql://") {
         #[cfg(feature = "mysql")]
-        return run_mysql(&mut MysqlConnection::establish(url)?, &users, cli.command);
+        return Admin {
+            conn: &mut MysqlConnection::establish(url)?,
+            users: &users,
+        }
+        .run(cli.command);
         #[cfg(not(feature = "mysql"))]
         return Err("MySQL needs `--features mysql`".into());
     }
     #[cfg(feature = "sqlite")]
-    return run_sqlite(&mut SqliteConnection::establish(url)?, &users, cli.command);
+    return Admin {
+        conn: &mut SqliteConnection::establish(url)?,
+        users: &users,
+    }
+    .run(cli.command);
     #[cfg(not(feature = "sqlite"))]
     return Err("SQLite needs `--features sqlite`".into());
 }
 
-/// The commands on one connection type: the stores are implemented per backend, so the body is
-/// stamped out for each enabled one.
-macro_rules! commands_on {
-    ($run:ident, $connection:ty) => {
-        fn $run(conn: &mut $connection, users: &Users<User, Role>, command: Command) -> Result<()> {
-            conn.run_pending_migrations(migrations())?;
-            match command {
-                Command::CreateUser {
-                    email,
-                    verified,
-                    roles,
-                } => {
-                    let password = read_password()?;
-                    // All or nothing: a failed role leaves no user behind.
-                    let user = conn.transaction(|conn| -> Result<User> {
-                        let mut user = users.register(conn, &email, &password)?;
-                        if verified {
-                            user.is_verified = true;
-                            user = users.update(conn, &user)?;
-                        }
-                        for name in &roles {
-                            let role = match users.find_role(conn, name)? {
-                                Some(role) => role,
-                                None => users.create_role(conn, name, None)?,
-                            };
-                            users.assign_role(conn, &user, &role)?;
-                        }
-                        Ok(user)
-                    })?;
-                    println!("created {} ({})", user.email, user.id);
-                }
-                Command::CreateRole { name, description } => {
-                    let role = users.create_role(conn, &name, description.as_deref())?;
-                    println!("created role {} ({})", role.name, role.id);
-                }
-                Command::AssignRole { email, role } => {
-                    let user = user_by_email(users, conn, &email)?;
-                    let found = users.role(conn, &role)?;
-                    users.assign_role(conn, &user, &found)?;
-                    println!("{} has role {role}", user.email);
-                }
-                Command::RevokeRole { email, role } => {
-                    let user = user_by_email(users, conn, &email)?;
-                    let found = users.role(conn, &role)?;
-                    users.revoke_role(conn, &user, &found)?;
-                    println!("{} no longer has role {role}", user.email);
-                }
-                Command::ListUsers {
-                    role,
-                    email,
-                    active,
-                    verified,
-                } => {
-                    let mut query = UserQuery {
-                        role,
-                        email_prefix: email,
-                        is_active: active,
-                        is_verified: verified,
-                        limit: MAX_PAGE_SIZE,
-                        ..UserQuery::default()
-                    };
-                    loop {
-                        let page = users.list_users(conn, &query)?;
-                        for (user, roles) in page.users {
-                            let roles: Vec<String> = roles.into_iter().map(|r| r.name).collect();
-                            println!(
-                                "{}\t{}\tactive={}\tverified={}\troles={}",
-                                user.id,
-                                user.email,
-                                user.is_active,
-                                user.is_verified,
-                                roles.join(",")
-                            );
-                        }
-                        match page.next {
-                            Some(next) => query.after = Some(next),
-                            None => break,
-                        }
-                    }
-                }
-                Command::ListEvents { email, limit } => {
-                    let user = user_by_email(users, conn, &email)?;
-                    let query = EventQuery {
-                        user_id: Some(user.id.into()),
-                        limit,
-                        ..EventQuery::default()
-                    };
-                    for event in users.events(conn, &query)? {
-                        let at: chrono::DateTime<chrono::Utc> = event.at.into();
-                        println!(
-                            "{}\t{}\tclient={}\tdetail={}\tcount={}",
-                            at.to_rfc3339(),
-                            event.kind,
-                            event.client.as_deref().unwrap_or("-"),
-                            event.detail.as_deref().unwrap_or("-"),
-                            event.count
-                        );
-                    }
-                }
-                Command::PruneEvents { older_than_days } => {
-                    let age = std::time::Duration::from_secs(older_than_days * 24 * 60 * 60);
-                    let before = std::time::SystemTime::now() - age;
-                    println!("deleted {}", users.delete_events_before(conn, before)?);
-                }
-            }
-            Ok(())
-        }
-    };
+/// The commands on a connection of any backend (the stores of the users, roles and events are
+/// implemented for each backend's connection).
+struct Admin<'a, C> {
+    conn: &'a mut C,
+    users: &'a Users<User, Role>,
 }
 
-#[cfg(feature = "sqlite")]
-commands_on!(run_sqlite, SqliteConnection);
-#[cfg(feature = "postgres")]
-commands_on!(run_postgres, PgConnection);
-#[cfg(feature = "mysql")]
-commands_on!(run_mysql, MysqlConnection);
+impl<C> Admin<'_, C>
+where
+    C: Connection + MigrationHarness<C::Backend>,
+    User: UserStore<C>,
+    Role: RoleStore<C, User = User>,
+    users_diesel::Events<User>: users_diesel::EventStore<C>,
+    users_diesel::Migrations: diesel::migration::MigrationSource<C::Backend>,
+{
+    /// Brings the database up to date and runs one command on it.
+    fn run(mut self, command: Command) -> Result<()> {
+        self.conn.run_pending_migrations(migrations())?;
+        let (conn, users) = (&mut *self.conn, self.users);
+        match command {
+            Command::CreateUser {
+                email,
+                verified,
+                roles,
+            } => {
+                let password = read_password()?;
+                let user = self.create_user(&email, &password, verified, &roles)?;
+                println!("created {} ({})", user.email, user.id);
+            }
+            Command::CreateRole { name, description } => {
+                let role = users.create_role(conn, &name, description.as_deref())?;
+                println!("created role {} ({})", role.name, role.id);
+            }
+            Command::AssignRole { email, role } => {
+                let user = user_by_email(users, conn, &email)?;
+                let found = users.role(conn, &role)?;
+                users.assign_role(conn, &user, &found)?;
+                println!("{} has role {role}", user.email);
+            }
+            Command::RevokeRole { email, role } => {
+                let user = user_by_email(users, conn, &email)?;
+                let found = users.role(conn, &role)?;
+                users.revoke_role(conn, &user, &found)?;
+                println!("{} no longer has role {role}", user.email);
+            }
+            Command::ListUsers {
+                role,
+                email,
+                active,
+                verified,
+            } => self.list_users(UserQuery {
+                role,
+                email_prefix: email,
+                is_active: active,
+                is_verified: verified,
+                limit: MAX_PAGE_SIZE,
+                ..UserQuery::default()
+            })?,
+            Command::ListEvents { email, limit } => self.list_events(&email, limit)?,
+            Command::PruneEvents { older_than_days } => {
+                let age = std::time::Duration::from_secs(older_than_days * 24 * 60 * 60);
+                let before = std::time::SystemTime::now() - age;
+                println!("deleted {}", users.delete_events_before(conn, before)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers a user with the roles named (creating those that do not exist), all or
+    /// nothing: a failed role leaves no user behind.
+    fn create_user(
+        &mut self,
+        email: &str,
+        password: &str,
+        verified: bool,
+        roles: &[String],
+    ) -> Result<User> {
+        let users = self.users;
+        self.conn.transaction(|conn| {
+            let mut user = users.register(conn, email, password)?;
+            if verified {
+                user.is_verified = true;
+                user = users.update(conn, &user)?;
+            }
+            for name in roles {
+                let role = match users.find_role(conn, name)? {
+                    Some(role) => role,
+                    None => users.create_role(conn, name, None)?,
+                };
+                users.assign_role(conn, &user, &role)?;
+            }
+            Ok(user)
+        })
+    }
+
+    /// Prints the users `query` selects with their roles, a page at a time.
+    fn list_users(&mut self, mut query: UserQuery) -> Result<()> {
+        loop {
+            let page = self.users.list_users(self.conn, &query)?;
+            for (user, roles) in page.users {
+                let roles: Vec<String> = roles.into_iter().map(|r| r.name).collect();
+                println!(
+                    "{}\t{}\tactive={}\tverified={}\troles={}",
+                    user.id,
+                    user.email,
+                    user.is_active,
+                    user.is_verified,
+                    roles.join(",")
+                );
+            }
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Prints the newest `limit` security events of the user with `email`.
+    fn list_events(&mut self, email: &str, limit: usize) -> Result<()> {
+        let user = user_by_email(self.users, self.conn, email)?;
+        let query = EventQuery {
+            user_id: Some(user.id.into()),
+            limit,
+            ..EventQuery::default()
+        };
+        for event in self.users.events(self.conn, &query)? {
+            let at: chrono::DateTime<chrono::Utc> = event.at.into();
+            println!(
+                "{}\t{}\tclient={}\tdetail={}\tcount={}",
+                at.to_rfc3339(),
+                event.kind,
+                event.client.as_deref().unwrap_or("-"),
+                event.detail.as_deref().unwrap_or("-"),
+                event.count
+            );
+        }
+        Ok(())
+    }
+}
 
 fn user_by_email<C>(users: &Users<User, Role>, conn: &mut C, email: &str) -> Result<User>
 where
