@@ -69,7 +69,7 @@ pub struct Customer {
     pub handle: Handle,
     pub maybe_seen_at: Option<DateTime<Utc>>,
     pub maybe_settings: Option<Value>,
-    #[column(precision = 30, scale = 10)]
+    #[column(precision = 18, scale = 10)]
     pub maybe_balance: Option<BigDecimal>,
     #[column(unique)]
     pub maybe_external_id: Option<uuid::Uuid>,
@@ -102,7 +102,7 @@ fn fill(customer: &mut Customer, username: &str) {
     customer.handle = Handle(format!("@{username}"));
     customer.maybe_seen_at = Some(moment() + chrono::Duration::days(400));
     customer.maybe_settings = Some(json!(["a", {"b": false}]));
-    customer.maybe_balance = Some(decimal("123456789012345678.1234567891"));
+    customer.maybe_balance = Some(decimal("12345678.1234567891"));
     customer.maybe_external_id = Some(uuid::Uuid::now_v7());
     customer.maybe_plan = Some(Plan::Business);
 }
@@ -247,10 +247,11 @@ mod cases {
     }
 }
 
-/// SQLite has no exact decimal: the value is kept as its text, never as a float.
+/// SQLite has no exact decimal: the value is kept as an integer at the column's scale, never as
+/// a float or as text.
 #[cfg(feature = "sqlite")]
 #[test]
-fn sqlite_keeps_decimals_and_timestamps_as_text() {
+fn sqlite_keeps_decimals_as_scaled_integers() {
     #[derive(QueryableByName)]
     struct Stored {
         #[diesel(sql_type = Text)]
@@ -275,7 +276,7 @@ fn sqlite_keeps_decimals_and_timestamps_as_text() {
     .unwrap();
     assert_eq!(
         (stored.balance_type.as_str(), stored.balance.as_str()),
-        ("text", "12.34")
+        ("integer", "1234")
     );
 }
 
@@ -349,6 +350,75 @@ mod beside_the_prelude {
     }
 }
 
+/// `eq`, `ne`, `eq_any`, `is_null` and `is_not_null` of `$column` over the rows named `low` and
+/// `high` (holding `$low` and `$high`) and `$nulls` rows holding NULL.
+macro_rules! equates {
+    ($conn:ident, $column:expr, $low:expr, $high:expr, $nulls:expr) => {{
+        let named = customers::table.select(customers::username);
+        let eq: Vec<String> = named.filter($column.eq($low)).load($conn).unwrap();
+        assert_eq!(eq, ["low"], "{} eq", stringify!($column));
+        let ne: Vec<String> = named.filter($column.ne($low)).load($conn).unwrap();
+        assert_eq!(ne, ["high"], "{} ne", stringify!($column));
+        let any: Vec<String> = named
+            .filter($column.eq_any([$low, $high]))
+            .load($conn)
+            .unwrap();
+        assert_eq!(any.len(), 2, "{} eq_any", stringify!($column));
+        let null: Vec<String> = named.filter($column.is_null()).load($conn).unwrap();
+        assert_eq!(null.len(), $nulls, "{} is_null", stringify!($column));
+        let set: Vec<String> = named.filter($column.is_not_null()).load($conn).unwrap();
+        assert_eq!(set.len(), 2, "{} is_not_null", stringify!($column));
+    }};
+}
+
+/// [`equates!`], and `gt`, `lt`, `between` and ordering, where `$low` < `$high`.
+macro_rules! orders {
+    ($conn:ident, $column:expr, $low:expr, $high:expr, $nulls:expr) => {{
+        equates!($conn, $column, $low, $high, $nulls);
+        let named = customers::table.select(customers::username);
+        let gt: Vec<String> = named.filter($column.gt($low)).load($conn).unwrap();
+        assert_eq!(gt, ["high"], "{} gt", stringify!($column));
+        let lt: Vec<String> = named.filter($column.lt($high)).load($conn).unwrap();
+        assert_eq!(lt, ["low"], "{} lt", stringify!($column));
+        let between: Vec<String> = named
+            .filter($column.between($low, $high))
+            .order(customers::username)
+            .load($conn)
+            .unwrap();
+        assert_eq!(between, ["high", "low"], "{} between", stringify!($column));
+        let ordered: Vec<String> = named
+            .filter($column.is_not_null())
+            .order($column.desc())
+            .load($conn)
+            .unwrap();
+        assert_eq!(ordered, ["high", "low"], "{} order", stringify!($column));
+    }};
+}
+
+/// [`orders!`], and `max` and `min` (loaded as `$loaded`).
+macro_rules! compares {
+    ($conn:ident, $column:expr, $loaded:ty, $low:expr, $high:expr, $nulls:expr) => {{
+        orders!($conn, $column, $low, $high, $nulls);
+        let named = customers::table.select(customers::username);
+        // `max` and `min` load as `$loaded`; the rows they name are the highest and lowest.
+        let most: Option<$loaded> = customers::table
+            .select(diesel::dsl::max($column))
+            .first($conn)
+            .unwrap();
+        let most: Vec<String> = named.filter($column.eq(most.unwrap())).load($conn).unwrap();
+        assert_eq!(most, ["high"], "{} max", stringify!($column));
+        let least: Option<$loaded> = customers::table
+            .select(diesel::dsl::min($column))
+            .first($conn)
+            .unwrap();
+        let least: Vec<String> = named
+            .filter($column.eq(least.unwrap()))
+            .load($conn)
+            .unwrap();
+        assert_eq!(least, ["low"], "{} min", stringify!($column));
+    }};
+}
+
 /// Comparing a mapped column in plain Diesel: Rust's coherence rules keep any crate but Diesel
 /// from making `DateTime<Utc>`, `uuid::Uuid`, `BigDecimal` or `serde_json::Value` an expression
 /// of a SQL type of this crate (E0119 against Diesel's blanket `AsExpression` impl), so the
@@ -389,19 +459,15 @@ mod compared_in_plain_diesel {
                 .load(conn)
                 .unwrap();
             assert_eq!(same, ["ada"]);
-            // SQLite keeps a decimal as its text and compares it so ("99.50" > "100"): exact
-            // decimals on SQLite are #29's second item, still open.
-            if dialect_of(conn) != users_diesel::Dialect::Sqlite {
-                let rich: Vec<String> = customers::table
-                    .filter(
-                        customers::balance
-                            .between(Portable(decimal("50")), Portable(decimal("100"))),
-                    )
-                    .select(customers::username)
-                    .load(conn)
-                    .unwrap();
-                assert_eq!(rich, ["bob"]);
-            }
+            // Exact on every backend: text would compare "99.50" > "100".
+            let rich: Vec<String> = customers::table
+                .filter(
+                    customers::balance.between(Portable(decimal("50")), Portable(decimal("100"))),
+                )
+                .select(customers::username)
+                .load(conn)
+                .unwrap();
+            assert_eq!(rich, ["bob"]);
             let either: i64 = customers::table
                 .filter(
                     customers::external_id
@@ -437,6 +503,114 @@ mod compared_in_plain_diesel {
                 .load(conn)
                 .unwrap();
             assert_eq!(not_ada, ["bob"]);
+        }
+
+        fn every_mapped_type_takes_every_comparison(conn: _, db: _) {
+            conn.run_pending_migrations(Migrations::new().with::<Customer>())
+                .unwrap();
+            let users = users();
+            let (early, late) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+            let rows = [
+                ("low", moment(), "-5.5", early, Plan::Free, json!({"a": 1})),
+                (
+                    "high",
+                    moment() + chrono::Duration::days(1),
+                    "12.25",
+                    late,
+                    Plan::ProMonthly,
+                    json!([2]),
+                ),
+            ];
+            for (name, at, balance, id, plan, settings) in rows.clone() {
+                users
+                    .register_with(
+                        conn,
+                        &format!("{name}@example.com"),
+                        "correct horse battery",
+                        |c| {
+                            fill(c, name);
+                            (c.seen_at, c.maybe_seen_at) = (at, Some(at));
+                            (c.balance, c.maybe_balance) =
+                                (decimal(balance), Some(decimal(balance)));
+                            (c.external_id, c.maybe_external_id) = (id, Some(id));
+                            (c.plan, c.maybe_plan) = (plan, Some(plan));
+                            (c.settings, c.maybe_settings) = (settings.clone(), Some(settings));
+                        },
+                    )
+                    .unwrap();
+            }
+            let (low_at, high_at) = (rows[0].1, rows[1].1);
+            let (low_balance, high_balance) = (decimal(rows[0].2), decimal(rows[1].2));
+            let json = |row: usize| Portable(rows[row].5.clone());
+
+            // No NULLs yet: the required columns, then the optional ones.
+            compares!(
+                conn,
+                customers::seen_at,
+                Portable<DateTime<Utc>>,
+                Portable(low_at),
+                Portable(high_at),
+                0
+            );
+            compares!(
+                conn,
+                customers::balance,
+                Portable<BigDecimal>,
+                Portable(low_balance.clone()),
+                Portable(high_balance.clone()),
+                0
+            );
+            orders!(
+                conn,
+                customers::external_id,
+                Portable(early),
+                Portable(late),
+                0
+            );
+            compares!(conn, customers::plan, Plan, Plan::Free, Plan::ProMonthly, 0);
+            equates!(conn, customers::settings, json(0), json(1), 0);
+            users
+                .register_with(conn, "none@example.com", "correct horse battery", |c| {
+                    fill(c, "none");
+                    c.maybe_seen_at = None;
+                    c.maybe_balance = None;
+                    c.maybe_external_id = None;
+                    c.maybe_plan = None;
+                    c.maybe_settings = None;
+                })
+                .unwrap();
+            compares!(
+                conn,
+                customers::maybe_seen_at,
+                Portable<DateTime<Utc>>,
+                Portable(low_at),
+                Portable(high_at),
+                1
+            );
+            compares!(
+                conn,
+                customers::maybe_balance,
+                Portable<BigDecimal>,
+                Portable(low_balance.clone()),
+                Portable(high_balance.clone()),
+                1
+            );
+            orders!(
+                conn,
+                customers::maybe_external_id,
+                Portable(early),
+                Portable(late),
+                1
+            );
+            compares!(
+                conn,
+                customers::maybe_plan,
+                Plan,
+                Plan::Free,
+                Plan::ProMonthly,
+                1
+            );
+            equates!(conn, customers::maybe_settings, json(0), json(1), 1);
         }
     }
 }

@@ -60,7 +60,8 @@ error_codes! {
     /// A bad, expired or used token: a verification or reset token (400), a session, refresh
     /// or pending-login token (401).
     InvalidToken = "invalid_token",
-    /// A JSON member missing, unknown, repeated or mistyped, or a bad query parameter.
+    /// A JSON member missing, unknown, repeated or mistyped, or whose value does not fit its
+    /// column (a decimal too wide); a bad query parameter.
     InvalidField = "invalid_field",
     /// An unknown user in an admin route.
     UserNotFound = "user_not_found",

@@ -236,6 +236,10 @@ impl From<UsersError> for ApiError {
             UsersError::PasswordRequired => (StatusCode::BAD_REQUEST, ErrorCode::PasswordRequired),
             UsersError::RoleExists => (StatusCode::CONFLICT, ErrorCode::RoleExists),
             UsersError::Conflict { .. } => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            // A profile field's value that does not fit its column (a decimal too wide).
+            UsersError::OutOfRange { column, .. } => {
+                return ApiError::invalid_field(*column, error.to_string())
+            }
             UsersError::LastSignInMethod => (StatusCode::CONFLICT, ErrorCode::LastSignInMethod),
             UsersError::RoleNotFound => (StatusCode::NOT_FOUND, ErrorCode::RoleNotFound),
             UsersError::InvalidRoleName(_) => {

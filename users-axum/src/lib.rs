@@ -138,7 +138,7 @@
 //! | `password_required` | 400 | `PATCH /users/me` with a new `email` or `password` but no `current_password`; `error.field` names it |
 //! | `invalid_token` | 400 | a bad verification or reset token in a body |
 //! | `invalid_token` | 401 | a bad, expired, logged-out or outdated session token; a bad, retired or replayed refresh token; a bad, expired or used `mfa_token` |
-//! | `invalid_field` | 422 | a JSON member missing, unknown, repeated or mistyped, or a bad query parameter; `error.field` names it |
+//! | `invalid_field` | 422 | a JSON member missing, unknown, repeated or mistyped, or whose value does not fit its column (a decimal too wide), or a bad query parameter; `error.field` names it |
 //! | `user_not_found` | 404 | an unknown user in an admin route |
 //! | `role_exists` | 409 | creating a role whose name is taken |
 //! | `role_not_found` | 404 | assigning, revoking, deleting or filtering by an unknown role |

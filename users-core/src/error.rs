@@ -31,6 +31,15 @@ pub enum UsersError {
         /// The SQL name of the unique column.
         column: &'static str,
     },
+    /// A value does not fit its column (a decimal with more digits before the point than its
+    /// `NUMERIC(P, S)` column holds), the same way on every backend. Nothing was stored.
+    #[error("the value of `{column}` does not fit its column: {reason}")]
+    OutOfRange {
+        /// The SQL name of the column.
+        column: &'static str,
+        /// What does not fit: the value and the column's type.
+        reason: String,
+    },
     /// Unknown email or wrong password: deliberately indistinguishable.
     #[error("invalid email or password")]
     InvalidCredentials,

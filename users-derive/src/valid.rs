@@ -271,7 +271,7 @@ fn check_column(field: &Field, errors: &mut Errors) {
 }
 
 /// `precision` and `scale` go together, on a `BigDecimal` and nowhere else, within the limits
-/// of every backend (MySQL's DECIMAL: precision 65, scale 30).
+/// of every backend (SQLite's exact decimals: 18 digits).
 fn check_numeric(field: &Field, sql_type: Option<SqlType>, errors: &mut Errors) {
     let column = &field.column;
     let example = "e.g. #[column(precision = 10, scale = 2)]";
@@ -286,20 +286,18 @@ fn check_numeric(field: &Field, sql_type: Option<SqlType>, errors: &mut Errors) 
     }
     match (field.precision, field.scale) {
         (Some(precision), Some(scale)) => {
-            if precision > 65 {
+            if precision > 18 {
                 if let Some(lit) = &column.precision {
                     errors.error_at(
                         lit,
-                        "MySQL's DECIMAL holds at most 65 digits; choose a precision up to 65",
+                        "SQLite keeps a decimal exactly as a 64-bit integer, which holds 18 \
+                         digits; choose a precision up to 18",
                     );
                 }
             }
-            if scale > 30 || scale > precision {
+            if scale > precision {
                 if let Some(lit) = &column.scale {
-                    errors.error_at(
-                        lit,
-                        "the scale is at most the precision, and at most 30 (MySQL's limit)",
-                    );
+                    errors.error_at(lit, "the scale is at most the precision");
                 }
             }
         }

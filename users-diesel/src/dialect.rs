@@ -144,6 +144,7 @@ impl Dialect {
         }
         // Last: MySQL takes a column's CHECK only after its NOT NULL and DEFAULT.
         sql.extend(enum_check(self, column));
+        sql.extend(scaled_decimal_check(self, column.name, column));
         sql
     }
 
@@ -194,8 +195,8 @@ impl Dialect {
             (Mysql, T::Numeric { precision, scale }) => {
                 return format!("DECIMAL({precision}, {scale})")
             }
-            // SQLite's numbers are floats: the exact decimal text, never a REAL.
-            (Sqlite, T::Numeric { .. }) => "TEXT",
+            // SQLite's floats are inexact, its integers exact: the value times 10^scale.
+            (Sqlite, T::Numeric { .. }) => "INTEGER",
             (Mysql, T::Enum { .. }) => return format!("VARCHAR({MYSQL_ENUM_LENGTH})"),
             // PostgreSQL only: the macros refuse an array in a build with another backend.
             (_, T::Array { element }) => {
@@ -222,6 +223,28 @@ fn enum_check(dialect: Dialect, column: &Column) -> Option<String> {
         " CHECK ({} IN ({}))",
         dialect.quote(column.name),
         join(values)
+    ))
+}
+
+/// On SQLite, the `CHECK` that keeps a decimal column to the integers that stand for a
+/// `NUMERIC(P, S)` value: `CHECK ("price" IS NULL OR (typeof("price") = 'integer' AND "price"
+/// BETWEEN -9999 AND 9999))` for `NUMERIC(4, 2)`.
+/// `name` is the column's (the migrations name a column they are about to rename otherwise).
+pub(crate) fn scaled_decimal_check(
+    dialect: Dialect,
+    name: &str,
+    column: &Column,
+) -> Option<String> {
+    let ColumnType::Numeric { precision, .. } = column.ty else {
+        return None;
+    };
+    if dialect != Dialect::Sqlite {
+        return None;
+    }
+    let c = dialect.quote(name);
+    let most = 10i64.checked_pow(precision)? - 1;
+    Some(format!(
+        " CHECK ({c} IS NULL OR (typeof({c}) = 'integer' AND {c} BETWEEN -{most} AND {most}))"
     ))
 }
 
@@ -331,7 +354,9 @@ impl Dialect {
             (Dialect::Postgres | Dialect::Mysql, T::Numeric { precision, scale }) => {
                 return numeric_spelling(&found) == Some((precision, scale));
             }
-            (Dialect::Sqlite, T::Numeric { .. }) => &["text"],
+            // A `text` column holds the decimal text an earlier users-diesel wrote: the
+            // migrations convert it (plan's `ExactDecimal`).
+            (Dialect::Sqlite, T::Numeric { .. }) => &["integer"],
             (Dialect::Mysql, T::Enum { .. }) => &["varchar", "text"],
             // PostgreSQL names an array type after its element's, `_int4`; the migration files
             // spell it `INTEGER[]`.

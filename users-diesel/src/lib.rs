@@ -49,12 +49,14 @@ mod async_store;
 pub mod asynchronous;
 mod dialect;
 mod events;
+mod exact;
 mod factors;
 mod id;
 mod introspect;
 pub mod migrations;
 mod oauth;
 mod plan;
+mod refusal;
 pub mod schema;
 mod sessions;
 pub mod sql_types;
@@ -247,7 +249,7 @@ pub mod __private {
         Column, ColumnType, DefaultValue, ForeignKey, JoinTableOf, ModelSchema, RoleTableOf,
         RoleUser, Table, UserTableOf,
     };
-    pub use crate::sql_types::Portable;
+    pub use crate::sql_types::{check_fits, Portable};
     #[cfg(feature = "sqlite")]
     pub use crate::store::sqlite_transaction;
     pub use crate::store::{

@@ -25,7 +25,7 @@ use diesel::migration::{
 
 pub use crate::dialect::{foreign_key_name, unique_constraint_name, Dialect};
 pub use crate::plan::Refusal;
-use crate::schema::{ModelSchema, Table};
+use crate::schema::{ColumnType, ModelSchema, Table};
 pub use live::MigrationError;
 
 /// The migrations of a set of models, in the order their tables depend on each other.
@@ -184,6 +184,7 @@ fn weight(tables: &[Table]) -> usize {
                 .iter()
                 .map(|c| {
                     1 + usize::from(c.nullable)
+                        + usize::from(matches!(c.ty, ColumnType::Numeric { .. }))
                         + usize::from(c.unique)
                         + usize::from(c.indexed)
                         + usize::from(c.renamed_from.is_some())
@@ -213,6 +214,11 @@ fn describe(tables: &[Table]) -> String {
                 c.renamed_from,
                 c.backfill_now
             );
+            // Decimals are stored exactly on SQLite since this spelling (scaled integers, no
+            // longer text): a new state, so a database made before is carried forward.
+            if matches!(c.ty, ColumnType::Numeric { .. }) {
+                text.push_str("exact; ");
+            }
         }
         let _ = write!(
             text,

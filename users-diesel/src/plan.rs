@@ -6,10 +6,10 @@
 //! database) and the migration files (it is read from the state line of the directory's last
 //! step), so both paths take the same steps.
 
-use std::fmt;
-
 use crate::dialect::{Dialect, MYSQL_DEFAULT_INDEXED_LENGTH};
 use crate::schema::{Column, ColumnType, Table};
+
+pub use crate::refusal::Refusal;
 
 /// A table as it stands: in a live database, or after the last step of a migrations directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -149,6 +149,14 @@ pub enum Change {
     DropNotNull(Column),
     /// Drop a column the model declares dropped.
     DropColumn(String),
+    /// On SQLite, turn the decimal text an earlier users-diesel stored into the integer at the
+    /// column's scale (and back on revert), recreating the indexes on the column.
+    ExactDecimal {
+        /// The column, as the model describes it.
+        column: Column,
+        /// The indexes on it.
+        indexes: Vec<IndexState>,
+    },
 }
 
 /// A check of the data to run before any change, where a change would fail on it.
@@ -164,6 +172,15 @@ pub enum Check {
         /// The column.
         column: &'static str,
     },
+    /// Every value of the column must convert into `NUMERIC(precision, scale)`.
+    FitsDecimal {
+        /// The column.
+        column: &'static str,
+        /// The column's precision.
+        precision: u32,
+        /// The column's scale.
+        scale: u32,
+    },
     /// No value of the column may be longer than `length` characters.
     FitsLength {
         /// The column.
@@ -171,158 +188,6 @@ pub enum Check {
         /// The length it is to be limited to.
         length: u32,
     },
-}
-
-/// A change the migrations will not make, because making it would mean guessing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Refusal {
-    /// The column's type differs from the field's.
-    TypeChanged {
-        /// The table.
-        table: String,
-        /// The column.
-        column: String,
-        /// The type it has.
-        found: String,
-        /// The type the model needs.
-        expected: String,
-    },
-    /// The column accepts NULL, but the field is no longer an `Option`.
-    MadeRequired {
-        /// The table.
-        table: String,
-        /// The column.
-        column: String,
-    },
-    /// A new required column has no default to give the rows that exist.
-    RequiredWithoutDefault {
-        /// The table.
-        table: String,
-        /// The column.
-        column: String,
-    },
-    /// A column the model no longer has is NOT NULL without a default, so inserts would fail.
-    RemovedRequired {
-        /// The table.
-        table: String,
-        /// The column.
-        column: String,
-    },
-    /// Both a renamed column and its old name exist.
-    RenameAmbiguous {
-        /// The table.
-        table: String,
-        /// The old name.
-        from: String,
-        /// The new name.
-        to: String,
-    },
-    /// The backend cannot make the change in place.
-    NotInPlace {
-        /// The table.
-        table: String,
-        /// The column.
-        column: String,
-        /// What would have to change.
-        change: String,
-    },
-    /// A unique index cannot be created: values repeat.
-    Duplicates {
-        /// The table.
-        table: String,
-        /// The column.
-        column: String,
-        /// How many distinct values appear more than once.
-        values: i64,
-        /// How often the most repeated one appears.
-        most: i64,
-    },
-    /// A value is too long for the `VARCHAR` an index on MySQL needs.
-    TooLong {
-        /// The table.
-        table: String,
-        /// The column.
-        column: String,
-        /// The longest value's length.
-        longest: i64,
-        /// The length the column would get.
-        length: u32,
-    },
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refusal::TypeChanged {
-                table,
-                column,
-                found,
-                expected,
-            } => write!(
-                f,
-                "{table}.{column}: the column is {found} but the field needs {expected}; a type \
-                 change is never made automatically: keep the field's type, or add a field \
-                 under a new name and copy the data over in a migration of your own"
-            ),
-            Refusal::MadeRequired { table, column } => write!(
-                f,
-                "{table}.{column}: the column accepts NULL but the field is no longer an \
-                 `Option`; keep it an `Option`, or fill the NULLs and make the column NOT NULL \
-                 in a migration of your own"
-            ),
-            Refusal::RequiredWithoutDefault { table, column } => write!(
-                f,
-                "{table}.{column}: a new required column needs a value for the rows that \
-                 exist; give the field `#[column(default = …)]` with a literal, or make it an \
-                 `Option`"
-            ),
-            Refusal::RemovedRequired { table, column } => write!(
-                f,
-                "{table}.{column}: the model has no field for this column, which is NOT NULL \
-                 without a default, so every insert would fail; add the field back, or drop \
-                 the column with `dropped_columns = [\"{column}\"]` in the model's attribute"
-            ),
-            Refusal::RenameAmbiguous { table, from, to } => write!(
-                f,
-                "{table}.{to}: `renamed_from = \"{from}\"`, but both `{from}` and `{to}` exist; \
-                 move the data and drop `{from}` yourself, or remove `renamed_from`"
-            ),
-            Refusal::NotInPlace {
-                table,
-                column,
-                change,
-            } => write!(
-                f,
-                "{table}.{column}: {change}, which this backend cannot do in place; keep the \
-                 field as it was, or rebuild the table in a migration of your own"
-            ),
-            Refusal::Duplicates {
-                table,
-                column,
-                values,
-                most,
-            } => write!(
-                f,
-                "{table}.{column}: cannot add the unique index: {values} value{s} appear{v} \
-                 more than once (one of them {most} times); make the values unique, then run \
-                 the migrations again",
-                s = if *values == 1 { "" } else { "s" },
-                v = if *values == 1 { "s" } else { "" },
-            ),
-            Refusal::TooLong {
-                table,
-                column,
-                longest,
-                length,
-            } => write!(
-                f,
-                "{table}.{column}: an index needs the column to be VARCHAR({length}), but a \
-                 value is {longest} characters long; shorten it, or give the field a larger \
-                 `#[column(max_length = …)]`"
-            ),
-        }
-    }
 }
 
 /// What carrying one table forward takes.
@@ -367,7 +232,9 @@ fn plan_column(
     let Some(found) = existing_column(dialect, table, before, column, plan) else {
         return;
     };
-    if !dialect.holds(column, &found.type_name) {
+    if let Some(change) = exact_decimal(dialect, before, column, found, plan) {
+        plan.changes.push(change);
+    } else if !dialect.holds(column, &found.type_name) {
         refuse(
             plan,
             Refusal::TypeChanged {
@@ -410,6 +277,38 @@ fn plan_column(
     if missing {
         add_indexes(dialect, column, Some(found), plan);
     }
+}
+
+/// A SQLite decimal column that still holds text (written by an earlier users-diesel): the
+/// conversion to scaled integers, after a check that every value fits.
+fn exact_decimal(
+    dialect: Dialect,
+    before: &TableState,
+    column: &Column,
+    found: &ColumnState,
+    plan: &mut TablePlan,
+) -> Option<Change> {
+    let ColumnType::Numeric { precision, scale } = column.ty else {
+        return None;
+    };
+    if dialect != Dialect::Sqlite || !found.type_name.eq_ignore_ascii_case("text") {
+        return None;
+    }
+    plan.checks.push(Check::FitsDecimal {
+        column: column.name,
+        precision,
+        scale,
+    });
+    let indexes = before
+        .indexes
+        .iter()
+        .filter(|index| index.columns.iter().any(|c| c == found.name.as_str()))
+        .cloned()
+        .collect();
+    Some(Change::ExactDecimal {
+        column: *column,
+        indexes,
+    })
 }
 
 /// Plans the columns of `before` that the model no longer has: dropped where it says so,
@@ -611,6 +510,7 @@ impl Change {
             }
             Change::DropNotNull(column) => format!("nullable_{}", column.name),
             Change::DropColumn(column) => format!("drop_{column}"),
+            Change::ExactDecimal { column, .. } => format!("exact_{}", column.name),
         }
     }
 
@@ -631,6 +531,9 @@ impl Change {
             Change::AddIndex { column, .. } => format!("create index on {t}.{column}"),
             Change::DropNotNull(column) => format!("let {t}.{} hold NULL", column.name),
             Change::DropColumn(column) => format!("drop column {t}.{column}"),
+            Change::ExactDecimal { column, .. } => {
+                format!("store {t}.{} as exact scaled integers", column.name)
+            }
         }
     }
 
@@ -671,6 +574,9 @@ impl Change {
                 ),
             },
             Change::DropColumn(column) => format!("ALTER TABLE {t} DROP COLUMN {};\n", q(column)),
+            Change::ExactDecimal { column, indexes } => {
+                crate::exact::to_integers(dialect, table.name, column, indexes)
+            }
         }
     }
 
@@ -735,6 +641,9 @@ impl Change {
                 ),
             },
             Change::DropColumn(_) => return None,
+            Change::ExactDecimal { column, indexes } => {
+                crate::exact::to_text(dialect, table.name, column, indexes)
+            }
         })
     }
 }
@@ -779,3 +688,7 @@ fn add_column(dialect: Dialect, table: &Table, column: &Column) -> String {
     }
     sql
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

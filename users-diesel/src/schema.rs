@@ -34,7 +34,7 @@ pub enum ColumnType {
     /// [`sql_types::Json`](crate::sql_types::Json): a `serde_json::Value`.
     Json,
     /// [`sql_types::Numeric`](crate::sql_types::Numeric): a `bigdecimal::BigDecimal` with at
-    /// most `precision` significant digits, `scale` of them after the decimal point.
+    /// most `precision` significant digits (at most 18), `scale` of them after the decimal point.
     Numeric {
         /// The total number of significant digits.
         precision: u32,

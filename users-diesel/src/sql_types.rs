@@ -5,7 +5,7 @@
 //! | [`Uuid`] | `Id<T>`, `uuid::Uuid` | `UUID` | 16-byte `BLOB` | `BINARY(16)` |
 //! | [`Timestamptz`] | `chrono::DateTime<Utc>` | `TIMESTAMPTZ` | ISO 8601 `TEXT` | `DATETIME(6)` in UTC |
 //! | [`Json`] | `serde_json::Value` | `JSONB` | `TEXT` | `JSON` |
-//! | [`Numeric`] | `bigdecimal::BigDecimal` | `NUMERIC(p, s)` | decimal `TEXT` | `DECIMAL(p, s)` |
+//! | [`Numeric<P, S>`](Numeric) | `bigdecimal::BigDecimal` | `NUMERIC(P, S)` | `INTEGER`, scaled by 10^S | `DECIMAL(P, S)` |
 //!
 //! Every backend-specific line of the mapping lives in this file. [`Id<T>`](crate::Id) also
 //! reads and writes the same bytes as `Binary` on every backend and as PostgreSQL's own `Uuid`,
@@ -17,8 +17,6 @@
 //! `deserialize_as`), which Diesel supports for owned values: insert and update such a model by
 //! value (`.values(user.clone())`, `.set(user.clone())`) in hand-written Diesel code, and compare
 //! such a column with a value wrapped in [`Portable`]: `users::seen_at.gt(Portable(since))`.
-
-use std::fmt;
 
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, Queryable};
@@ -56,14 +54,78 @@ pub struct Timestamptz;
 #[diesel(mysql_type(name = "String"))]
 pub struct Json;
 
-/// An exact decimal number, `bigdecimal::BigDecimal`: `NUMERIC(p, s)` on PostgreSQL,
-/// `DECIMAL(p, s)` on MySQL, and its decimal text on SQLite, which has no exact decimal type
-/// (Diesel's own `Numeric` goes through a `f64` there).
+/// An exact decimal number of at most `P` digits, `S` of them after the point,
+/// `bigdecimal::BigDecimal`: `NUMERIC(P, S)` on PostgreSQL, `DECIMAL(P, S)` on MySQL, and on SQLite
+/// (which has no exact decimal type: Diesel's own `Numeric` goes through a `f64` there) the value
+/// times 10^S as an `INTEGER`, which SQLite compares, orders and adds exactly. `P` is at most 18,
+/// the digits a 64-bit integer always holds.
+///
+/// Every backend stores the same value: a value with more than `S` decimals is rounded to `S`,
+/// half away from zero (as PostgreSQL and MySQL round), and one with more than `P - S` digits
+/// before the point is refused before anything is sent ([`fit`]).
 #[derive(Debug, Clone, Copy, Default, diesel::query_builder::QueryId, SqlType)]
 #[diesel(postgres_type(oid = 1700, array_oid = 1231))]
-#[diesel(sqlite_type(name = "Text"))]
+#[diesel(sqlite_type(name = "Long"))]
 #[diesel(mysql_type(name = "Numeric"))]
-pub struct Numeric;
+pub struct Numeric<const P: u8, const S: u8>;
+
+/// Why a decimal does not fit a [`Numeric<P, S>`](Numeric) column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value} does not fit NUMERIC({precision}, {scale}): at most {} digits before the point", precision - scale)]
+pub struct DoesNotFit {
+    /// The value, as given.
+    pub value: String,
+    /// The column's precision `P`.
+    pub precision: u8,
+    /// The column's scale `S`.
+    pub scale: u8,
+}
+
+/// `value` as a `NUMERIC(P, S)` column stores it: rounded to `S` decimals, half away from zero,
+/// and refused when it has more than `P - S` digits before the point. The one rule all three
+/// backends apply, before the value is sent.
+pub fn fit<const P: u8, const S: u8>(
+    value: &bigdecimal::BigDecimal,
+) -> Result<bigdecimal::BigDecimal, DoesNotFit> {
+    let rounded = value.with_scale_round(i64::from(S), bigdecimal::RoundingMode::HalfUp);
+    let (digits, _) = rounded.as_bigint_and_exponent();
+    let limit = bigdecimal::num_bigint::BigInt::from(10u8).pow(u32::from(P));
+    if digits.magnitude() >= limit.magnitude() {
+        return Err(DoesNotFit {
+            value: value.to_string(),
+            precision: P,
+            scale: S,
+        });
+    }
+    Ok(rounded)
+}
+
+/// Before a model's row is written: [`UsersError::OutOfRange`](users_core::UsersError) naming
+/// `column` where its decimal does not [`fit`].
+#[doc(hidden)]
+pub fn check_fits<const P: u8, const S: u8>(
+    value: Option<&bigdecimal::BigDecimal>,
+    column: &'static str,
+) -> Result<(), users_core::UsersError> {
+    match value.map(fit::<P, S>) {
+        Some(Err(problem)) => Err(users_core::UsersError::OutOfRange {
+            column,
+            reason: problem.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `value` times 10^S, the integer SQLite stores for a `NUMERIC(P, S)` column (after [`fit`]).
+fn scaled<const P: u8, const S: u8>(value: &bigdecimal::BigDecimal) -> Result<i64, DoesNotFit> {
+    let (digits, _) = fit::<P, S>(value)?.as_bigint_and_exponent();
+    // P ≤ 18, so a fitting value is below 10^18 in magnitude.
+    i64::try_from(digits).map_err(|_| DoesNotFit {
+        value: value.to_string(),
+        precision: P,
+        scale: S,
+    })
+}
 
 /// Arithmetic in queries, as Diesel's `table!` expects of columns of these names: an interval
 /// added to or taken from a point in time, and decimals with decimals.
@@ -77,14 +139,40 @@ macro_rules! arithmetic {
 }
 
 arithmetic!(Timestamptz, diesel::sql_types::Interval: Add, Sub);
-arithmetic!(Numeric, Numeric: Add, Sub, Mul, Div);
 
-/// Points in time, decimals and UUIDs have an order on every backend, so `max` and `min` take
-/// them (as Diesel's own `Timestamptz`, `Numeric` and `Uuid`); the result loads as
-/// `Option<Portable<T>>`.
+/// Sums and differences of decimals of one column type (on SQLite, of integers at one scale;
+/// a product or quotient would change the scale, so there is none).
+impl<const P: u8, const S: u8> diesel::sql_types::ops::Add for Numeric<P, S> {
+    type Rhs = Numeric<P, S>;
+    type Output = Numeric<P, S>;
+}
+
+impl<const P: u8, const S: u8> diesel::sql_types::ops::Sub for Numeric<P, S> {
+    type Rhs = Numeric<P, S>;
+    type Output = Numeric<P, S>;
+}
+
+/// What `*` and `/` on a decimal column take: no value is one, so a product or a quotient of
+/// decimal columns in a query does not compile (on SQLite it would change the integers' scale).
+/// Multiply the values once loaded, where `BigDecimal` is exact.
+#[derive(Debug, Clone, Copy, Default, diesel::query_builder::QueryId, SqlType)]
+pub struct NoDecimalProducts;
+
+impl<const P: u8, const S: u8> diesel::sql_types::ops::Mul for Numeric<P, S> {
+    type Rhs = NoDecimalProducts;
+    type Output = Numeric<P, S>;
+}
+
+impl<const P: u8, const S: u8> diesel::sql_types::ops::Div for Numeric<P, S> {
+    type Rhs = NoDecimalProducts;
+    type Output = Numeric<P, S>;
+}
+
+/// Points in time and decimals have an order on every backend, so `max` and `min` take them (as
+/// Diesel's own `Timestamptz` and `Numeric`); the result loads as `Option<Portable<T>>`. UUIDs
+/// compare and sort everywhere, but PostgreSQL has no `max(uuid)`, so they take neither.
 impl diesel::sql_types::SqlOrd for Timestamptz {}
-impl diesel::sql_types::SqlOrd for Numeric {}
-impl diesel::sql_types::SqlOrd for Uuid {}
+impl<const P: u8, const S: u8> diesel::sql_types::SqlOrd for Numeric<P, S> {}
 
 /// A value of another crate's type as an expression of one of the portable SQL types: what a
 /// mapped column compares with in hand-written Diesel (`users::seen_at.gt(Portable(since))`,
@@ -97,16 +185,6 @@ pub struct Portable<T>(pub T);
 impl<T> From<T> for Portable<T> {
     fn from(value: T) -> Self {
         Portable(value)
-    }
-}
-
-impl<T, ST, DB> ToSql<ST, DB> for Portable<T>
-where
-    T: ToSql<ST, DB> + fmt::Debug,
-    DB: Backend,
-{
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
-        self.0.to_sql(out)
     }
 }
 
@@ -137,11 +215,41 @@ where
     }
 }
 
-/// [`Portable`] binds as `$sql` and as its nullable form; which values it can carry is decided
-/// by the `ToSql` impls of the value inside.
+/// [`Portable`] of `$ty` binds as `$sql`, and as its nullable form both `Portable($ty)` (a value
+/// compared with an optional column, alone or in `eq_any`) and `Portable(Option<$ty>)` (an
+/// optional field written); `const P, S: Numeric<P, S>` binds as each `Numeric<P, S>`. The value
+/// inside is written as the backend's `ToSql` impl of `$ty` writes it.
 macro_rules! binds_as {
-    ($($sql:ty),*) => {$(
-        impl<T> AsExpression<$sql> for Portable<T> {
+    ($ty:ty => $(const $($param:ident),*:)? $sql:ty) => {
+        impl<DB: Backend $($(, const $param: u8)*)?> ToSql<$sql, DB> for Portable<$ty>
+        where
+            $ty: ToSql<$sql, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                self.0.to_sql(out)
+            }
+        }
+
+        impl<DB: Backend $($(, const $param: u8)*)?> ToSql<Nullable<$sql>, DB> for Portable<$ty>
+        where
+            $ty: ToSql<$sql, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                self.0.to_sql(out)
+            }
+        }
+
+        impl<DB: Backend $($(, const $param: u8)*)?> ToSql<Nullable<$sql>, DB>
+            for Portable<Option<$ty>>
+        where
+            Option<$ty>: ToSql<Nullable<$sql>, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                self.0.to_sql(out)
+            }
+        }
+
+        impl$(<$(const $param: u8),*>)? AsExpression<$sql> for Portable<$ty> {
             type Expression = Bound<$sql, Self>;
 
             fn as_expression(self) -> Self::Expression {
@@ -149,17 +257,28 @@ macro_rules! binds_as {
             }
         }
 
-        impl<T> AsExpression<Nullable<$sql>> for Portable<T> {
+        impl$(<$(const $param: u8),*>)? AsExpression<Nullable<$sql>> for Portable<$ty> {
+            type Expression = diesel::dsl::Nullable<Bound<$sql, Self>>;
+
+            fn as_expression(self) -> Self::Expression {
+                diesel::NullableExpressionMethods::nullable(Bound::new(self))
+            }
+        }
+
+        impl$(<$(const $param: u8),*>)? AsExpression<Nullable<$sql>> for Portable<Option<$ty>> {
             type Expression = Bound<Nullable<$sql>, Self>;
 
             fn as_expression(self) -> Self::Expression {
                 Bound::new(self)
             }
         }
-    )*};
+    };
 }
 
-binds_as!(Uuid, Timestamptz, Json, Numeric);
+binds_as!(uuid::Uuid => Uuid);
+binds_as!(chrono::DateTime<chrono::Utc> => Timestamptz);
+binds_as!(serde_json::Value => Json);
+binds_as!(bigdecimal::BigDecimal => const P, S: Numeric<P, S>);
 
 /// The field's value back out of [`Portable`], for each type that goes through it.
 macro_rules! unwraps_to {
@@ -197,6 +316,28 @@ macro_rules! same_as_diesel {
         impl FromSql<$ours, $backend> for $ty {
             fn from_sql(value: $value) -> deserialize::Result<Self> {
                 <Self as FromSql<$theirs, $backend>>::from_sql(value)
+            }
+        }
+    };
+}
+
+/// `BigDecimal` as [`Numeric<P, S>`](Numeric) on `$backend`: [`fit`] first, then as Diesel
+/// spells its own `Numeric`.
+macro_rules! exact_as_diesel {
+    ($backend:ty, $value:ty) => {
+        impl<const P: u8, const S: u8> ToSql<Numeric<P, S>, $backend> for bigdecimal::BigDecimal {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, $backend>) -> serialize::Result {
+                let fitted = fit::<P, S>(self)?;
+                <bigdecimal::BigDecimal as ToSql<diesel::sql_types::Numeric, $backend>>::to_sql(
+                    &fitted,
+                    &mut out.reborrow(),
+                )
+            }
+        }
+
+        impl<const P: u8, const S: u8> FromSql<Numeric<P, S>, $backend> for bigdecimal::BigDecimal {
+            fn from_sql(value: $value) -> deserialize::Result<Self> {
+                <Self as FromSql<diesel::sql_types::Numeric, $backend>>::from_sql(value)
             }
         }
     };
@@ -278,13 +419,7 @@ mod pg {
         Pg,
         PgValue<'_>
     );
-    same_as_diesel!(
-        bigdecimal::BigDecimal,
-        Numeric,
-        diesel::sql_types::Numeric,
-        Pg,
-        PgValue<'_>
-    );
+    exact_as_diesel!(Pg, PgValue<'_>);
 
     same_as_uuid!(Binary, Pg, PgValue<'_>);
     same_as_uuid!(diesel::sql_types::Uuid, Pg, PgValue<'_>);
@@ -310,19 +445,18 @@ mod sqlite {
         }
     }
 
-    // The exact decimal text: SQLite's own numbers are 64-bit floats.
-    impl ToSql<Numeric, Sqlite> for bigdecimal::BigDecimal {
+    // The value times 10^S: SQLite's integers are exact, its other numbers 64-bit floats.
+    impl<const P: u8, const S: u8> ToSql<Numeric<P, S>, Sqlite> for bigdecimal::BigDecimal {
         fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-            out.set_value(self.to_string());
+            out.set_value(scaled::<P, S>(self)?);
             Ok(IsNull::No)
         }
     }
 
-    impl FromSql<Numeric, Sqlite> for bigdecimal::BigDecimal {
-        fn from_sql(mut value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-            let text = value.read_text();
-            text.parse()
-                .map_err(|_| format!("expected a decimal number, got {text:?}").into())
+    impl<const P: u8, const S: u8> FromSql<Numeric<P, S>, Sqlite> for bigdecimal::BigDecimal {
+        fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+            let scaled = <i64 as FromSql<diesel::sql_types::BigInt, Sqlite>>::from_sql(value)?;
+            Ok(bigdecimal::BigDecimal::new(scaled.into(), i64::from(S)))
         }
     }
 
@@ -392,11 +526,5 @@ mod mysql {
         Mysql,
         MysqlValue<'_>
     );
-    same_as_diesel!(
-        bigdecimal::BigDecimal,
-        Numeric,
-        diesel::sql_types::Numeric,
-        Mysql,
-        MysqlValue<'_>
-    );
+    exact_as_diesel!(Mysql, MysqlValue<'_>);
 }

@@ -278,7 +278,13 @@ fn table(model: &Model, fields: &InjectedFields) -> TokenStream {
     let tail = injected(&fields.tail);
     let own = model.fields.iter().filter_map(|field| {
         let mapping = field.sql.as_ref()?;
-        let sql = mapping.sql_type.table_type(krate);
+        let sql = match mapping.sql_type {
+            SqlType::Numeric => {
+                let (precision, scale) = numeric_arguments(field);
+                quote!(#krate::sql_types::Numeric<#precision, #scale>)
+            }
+            other => other.table_type(krate),
+        };
         let sql = if mapping.nullable {
             quote!(Nullable<#sql>)
         } else {
@@ -455,6 +461,40 @@ pub fn default_value(field: &Field) -> TokenStream {
     } else {
         value
     }
+}
+
+/// A decimal field's precision and scale as the arguments of `Numeric<P, S>` (an out-of-range
+/// one is already an error of its own).
+fn numeric_arguments(field: &Field) -> (proc_macro2::Literal, proc_macro2::Literal) {
+    let argument = |value: Option<u32>| {
+        proc_macro2::Literal::u8_unsuffixed(value.unwrap_or(0).min(u32::from(u8::MAX)) as u8)
+    };
+    (argument(field.precision), argument(field.scale))
+}
+
+/// Before `value` (`user` or `role`) is written: each decimal field fits its column, or the
+/// write is `UsersError::OutOfRange` naming the column, the same on every backend.
+pub(crate) fn decimal_checks(model: &Model, value: &str) -> TokenStream {
+    let krate = &model.krate;
+    let value = format_ident!("{value}");
+    let checks = model.fields.iter().filter_map(|field| {
+        let mapping = field.sql.as_ref()?;
+        if mapping.sql_type != SqlType::Numeric {
+            return None;
+        }
+        let (precision, scale) = numeric_arguments(field);
+        let ident = field.ident;
+        let column = &field.column_name;
+        let present = if mapping.nullable {
+            quote!(#value.#ident.as_ref())
+        } else {
+            quote!(::core::option::Option::Some(&#value.#ident))
+        };
+        Some(quote! {
+            #krate::__private::check_fits::<#precision, #scale>(#present, #column)?;
+        })
+    });
+    quote!(#(#checks)*)
 }
 
 /// `Column::new("name", ColumnType::Text).nullable().unique()…` for one of the user's fields.

@@ -466,13 +466,16 @@ fn role_writes(
         quote!(execute),
         quote!(diesel::delete(#join::table.find((user, role)))),
     );
+    let checks = super::decimal_checks(model, "role");
     quote! {
         #asyncness fn insert(conn: &mut #connection, role: &Self) -> ::core::result::Result<Self, UsersError> {
+            #checks
             #insert.map_err(role_write_error::<Self>)?;
             ::core::result::Result::Ok(::core::clone::Clone::clone(role))
         }
 
         #asyncness fn update(conn: &mut #connection, role: &Self) -> ::core::result::Result<Self, UsersError> {
+            #checks
             let updated = #update.map_err(role_write_error::<Self>)?;
             if updated == 0 {
                 return ::core::result::Result::Err(UsersError::RoleNotFound);

@@ -370,8 +370,10 @@ pub fn user_store_methods(
     );
     let checked_id = checked_arg(model, "id", "id", quote!(Id<#ident>));
     let list = list_method(model, backend, flavor);
+    let checks = super::decimal_checks(model, "user");
     quote! {
         #asyncness fn insert(conn: &mut #connection, user: &Self) -> ::core::result::Result<Self, UsersError> {
+            #checks
             #insert_prepare
             #insert.map_err(user_write_error::<Self>)?;
             ::core::result::Result::Ok(::core::clone::Clone::clone(user))
@@ -385,6 +387,7 @@ pub fn user_store_methods(
         }
 
         #asyncness fn update(conn: &mut #connection, user: &Self) -> ::core::result::Result<Self, UsersError> {
+            #checks
             #update_prepare
             let updated = #update.map_err(user_write_error::<Self>)?;
             if updated == 0 {

@@ -371,6 +371,22 @@ fn run_check(conn: &mut dyn Inspect, table: &str, check: &Check) -> QueryResult<
                 most: rows,
             })
         }
+        Check::FitsDecimal {
+            column,
+            precision,
+            scale,
+        } => {
+            let values = conn.number(&crate::exact::not_fitting(
+                d, table, column, *precision, *scale,
+            ))?;
+            (values > 0).then(|| Refusal::DoesNotFit {
+                table: table.to_owned(),
+                column: (*column).to_owned(),
+                values,
+                precision: *precision,
+                scale: *scale,
+            })
+        }
         Check::FitsLength { column, length } => {
             let longest = conn.number(&format!(
                 "SELECT CAST(COALESCE(MAX(CHAR_LENGTH({})), 0) AS SIGNED) AS n FROM {t}",
