@@ -323,6 +323,7 @@ macro_rules! same_as_diesel {
 
 /// `BigDecimal` as [`Numeric<P, S>`](Numeric) on `$backend`: [`fit`] first, then as Diesel
 /// spells its own `Numeric`.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! exact_as_diesel {
     ($backend:ty, $value:ty) => {
         impl<const P: u8, const S: u8> ToSql<Numeric<P, S>, $backend> for bigdecimal::BigDecimal {
