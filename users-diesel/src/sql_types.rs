@@ -116,17 +116,6 @@ pub fn check_fits<const P: u8, const S: u8>(
     }
 }
 
-/// `value` times 10^S, the integer SQLite stores for a `NUMERIC(P, S)` column (after [`fit`]).
-fn scaled<const P: u8, const S: u8>(value: &bigdecimal::BigDecimal) -> Result<i64, DoesNotFit> {
-    let (digits, _) = fit::<P, S>(value)?.as_bigint_and_exponent();
-    // P ≤ 18, so a fitting value is below 10^18 in magnitude.
-    i64::try_from(digits).map_err(|_| DoesNotFit {
-        value: value.to_string(),
-        precision: P,
-        scale: S,
-    })
-}
-
 /// Arithmetic in queries, as Diesel's `table!` expects of columns of these names: an interval
 /// added to or taken from a point in time, and decimals with decimals.
 macro_rules! arithmetic {
@@ -432,6 +421,17 @@ mod sqlite {
     use diesel::sqlite::{Sqlite, SqliteValue};
 
     use super::*;
+
+    /// `value` times 10^S, the integer SQLite stores for a `NUMERIC(P, S)` column (after [`fit`]).
+    fn scaled<const P: u8, const S: u8>(value: &bigdecimal::BigDecimal) -> Result<i64, DoesNotFit> {
+        let (digits, _) = fit::<P, S>(value)?.as_bigint_and_exponent();
+        // P ≤ 18, so a fitting value is below 10^18 in magnitude.
+        i64::try_from(digits).map_err(|_| DoesNotFit {
+            value: value.to_string(),
+            precision: P,
+            scale: S,
+        })
+    }
 
     impl ToSql<Uuid, Sqlite> for uuid::Uuid {
         fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
