@@ -393,4 +393,116 @@ mod carried_forward {
             ["12.34", "-0.05", "100", "0.01", "-99999999.99"].map(decimal)
         );
     }
+
+    /// The migration files of the earlier release: what `write_to` wrote then, spelled as that
+    /// release spelled the decimal columns (text) and named as it named the step.
+    fn earlier_files(dir: &std::path::Path) {
+        migrations()
+            .write_to(dir, users_diesel::Dialect::Sqlite)
+            .unwrap();
+        let [step] = &std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect::<Vec<_>>()[..]
+        else {
+            panic!("one step")
+        };
+        let name = step.file_name().unwrap().to_string_lossy().into_owned();
+        let (new, old) = (
+            "00000000000000users10012wallets",
+            "00000000000000users10010wallets",
+        );
+        let digest = &name["00000000000000-users1-0012-wallets-".len()..][..8];
+        let (new_version, old_version) = (format!("{new}{digest}"), format!("{old}5eb1c2d0"));
+        for file in ["up.sql", "down.sql"] {
+            let text = std::fs::read_to_string(step.join(file)).unwrap();
+            let text: Vec<String> = text
+                .replace(&new_version, &old_version)
+                .lines()
+                .map(|line| match line {
+                    l if l.starts_with("    \"balance\" INTEGER") => {
+                        "    \"balance\" TEXT NOT NULL,".into()
+                    }
+                    l if l.starts_with("    \"credit\" INTEGER") => "    \"credit\" TEXT,".into(),
+                    l if l.starts_with("-- column balance")
+                        || l.starts_with("-- column credit") =>
+                    {
+                        l.replace("type=INTEGER", "type=TEXT")
+                    }
+                    l => l.to_owned(),
+                })
+                .collect();
+            std::fs::write(step.join(file), text.join("\n") + "\n").unwrap();
+        }
+        let old_name = name.replace("-0012-", "-0010-").replace(digest, "5eb1c2d0");
+        std::fs::rename(step, dir.join(old_name)).unwrap();
+    }
+
+    #[test]
+    fn migration_files_convert_and_revert_alike() {
+        use diesel_migrations::FileBasedMigrations;
+
+        let dir = std::env::temp_dir().join(format!("users-decimals-{}", uuid::Uuid::now_v7()));
+        earlier_files(&dir);
+        let files = || FileBasedMigrations::from_path(&dir).unwrap();
+        let mut db = users_tests::sqlite();
+        let conn = &mut *db;
+        conn.run_pending_migrations(files()).unwrap();
+        for (index, (balance, credit)) in [("12.34", "-1E-6"), ("1E+2", "0.0000005")]
+            .into_iter()
+            .enumerate()
+        {
+            conn.batch_execute(&format!(
+                "INSERT INTO wallets (id, email, password_hash, balance, credit) \
+                 VALUES (randomblob(16), 'w{index}@example.com', 'x', '{balance}', '{credit}')"
+            ))
+            .unwrap();
+        }
+        assert!(stored(conn).iter().all(|s| s.balance_type == "text"));
+
+        // Today's `write_to` adds the conversion step; the files carry the database forward.
+        let written = migrations()
+            .write_to(&dir, users_diesel::Dialect::Sqlite)
+            .unwrap();
+        assert_eq!(written.len(), 1);
+        assert!(
+            written[0]
+                .to_string_lossy()
+                .ends_with("_wallets_exact_balance_exact_credit"),
+            "{written:?}"
+        );
+        assert_eq!(conn.run_pending_migrations(files()).unwrap().len(), 1);
+        let wallets: Vec<Wallet> = wallets::table
+            .select(Wallet::as_select())
+            .order(wallets::email)
+            .load(conn)
+            .unwrap();
+        assert_eq!(
+            wallets
+                .iter()
+                .map(|w| (w.balance.clone(), w.credit.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (decimal("12.34"), Some(decimal("-0.000001"))),
+                (decimal("100"), Some(decimal("0.000001")))
+            ]
+        );
+        verify_schema::<Wallet, _>(conn).unwrap();
+        // The embedded path sees nothing left to do.
+        assert!(conn
+            .run_pending_migrations(migrations())
+            .unwrap()
+            .is_empty());
+
+        conn.revert_last_migration(files()).unwrap();
+        let reverted = stored(conn);
+        assert_eq!(
+            reverted
+                .iter()
+                .map(|s| (s.balance.as_str(), s.credit.as_deref()))
+                .collect::<Vec<_>>(),
+            [("12.34", Some("-0.000001")), ("100.00", Some("0.000001"))]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
