@@ -55,6 +55,19 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         users.has_all_roles(&mut conn, &alice, &["admin", "editor"])?
     );
 
+    // Permissions belong to roles; a user holds one through any of their roles.
+    users.grant_permission(&mut conn, &editor, "posts.edit")?;
+    users.grant_permission(&mut conn, &admin, "users.manage")?;
+    println!(
+        "editor's permissions: {:?}",
+        users.permissions(&mut conn, &editor)?
+    );
+    println!(
+        "bob may edit posts: {}, manage users: {}",
+        users.has_permission(&mut conn, &bob, "posts.edit")?,
+        users.has_permission(&mut conn, &bob, "users.manage")?
+    );
+
     let names = |roles: Vec<Role>| roles.into_iter().map(|r| r.name).collect::<Vec<_>>();
     println!(
         "alice's roles: {:?}",

@@ -217,6 +217,14 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
         fn revoke_role(&self, conn, user: &U, role: &R) -> () where [R: AsyncRoleStore<C, User = U>];
         fn has_role(&self, conn, user: &U, name: &str) -> bool
             where [R: AsyncRoleStore<C, User = U>];
+        fn grant_permission(&self, conn, role: &R, name: &str) -> ()
+            where [R: AsyncRoleStore<C, User = U>];
+        fn revoke_permission(&self, conn, role: &R, name: &str) -> bool
+            where [R: AsyncRoleStore<C, User = U>];
+        fn permissions(&self, conn, role: &R) -> Vec<String>
+            where [R: AsyncRoleStore<C, User = U>];
+        fn has_permission(&self, conn, user: &U, name: &str) -> bool
+            where [R: AsyncRoleStore<C, User = U>];
         fn has_any_role(&self, conn, user: &U, names: &[&str]) -> bool
             where [R: AsyncRoleStore<C, User = U>];
         fn has_all_roles(&self, conn, user: &U, names: &[&str]) -> bool

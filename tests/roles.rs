@@ -31,6 +31,10 @@ fn join_rows(conn: &mut impl users_tests::CountRows) -> i64 {
     conn.count_rows("user_roles")
 }
 
+fn permission_rows(conn: &mut impl users_tests::CountRows) -> i64 {
+    conn.count_rows("role_permissions")
+}
+
 #[test_cases(manager_tests)]
 mod cases {
     fn roles_are_created_found_renamed_and_deleted(conn: _, db: _) {
@@ -361,6 +365,69 @@ mod cases {
                 role_id: admin.id
             }]
         );
+    }
+
+    fn permissions_are_granted_to_roles_and_checked_for_users(conn: _, db: _) {
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
+        let alice = users
+            .register(conn, "alice@example.com", "a long password")
+            .unwrap();
+        let bob = users
+            .register(conn, "bob@example.com", "a long password")
+            .unwrap();
+        let editor = users.create_role(conn, "editor", None).unwrap();
+        let viewer = users.create_role(conn, "viewer", None).unwrap();
+        users.assign_role(conn, &alice, &editor).unwrap();
+        users.assign_role(conn, &bob, &viewer).unwrap();
+
+        // Names are normalised as role names are: these are one permission.
+        users.grant_permission(conn, &editor, "posts.edit").unwrap();
+        users
+            .grant_permission(conn, &editor, " Posts.Edit")
+            .unwrap();
+        users
+            .grant_permission(conn, &editor, "ＰＯＳＴＳ.publish")
+            .unwrap();
+        users.grant_permission(conn, &viewer, "posts.read").unwrap();
+        assert_eq!(
+            users.permissions(conn, &editor).unwrap(),
+            ["posts.edit", "posts.publish"]
+        );
+        assert_eq!(permission_rows(db), 3);
+        assert!(matches!(
+            users.grant_permission(conn, &editor, "posts\u{200B}.edit"),
+            Err(UsersError::InvalidPermission(_))
+        ));
+
+        assert!(users.has_permission(conn, &alice, "POSTS.EDIT").unwrap());
+        assert!(!users.has_permission(conn, &alice, "posts.read").unwrap());
+        assert!(users.has_permission(conn, &bob, "posts.read").unwrap());
+        assert!(!users.has_permission(conn, &bob, "posts.edit").unwrap());
+        // A name no permission may have is simply not held.
+        assert!(!users.has_permission(conn, &alice, "").unwrap());
+
+        // Revoking, from the role or of the role, takes the permission away.
+        assert!(users
+            .revoke_permission(conn, &editor, "posts.edit")
+            .unwrap());
+        assert!(!users
+            .revoke_permission(conn, &editor, "posts.edit")
+            .unwrap());
+        assert!(!users.has_permission(conn, &alice, "posts.edit").unwrap());
+        assert!(users.has_permission(conn, &alice, "posts.publish").unwrap());
+        users.revoke_role(conn, &alice, &editor).unwrap();
+        assert!(!users.has_permission(conn, &alice, "posts.publish").unwrap());
+
+        // Deleting a role deletes its permissions; a deleted role cannot be granted one.
+        diesel::delete(roles::table.find(editor.id))
+            .execute(db)
+            .unwrap();
+        assert_eq!(permission_rows(db), 1);
+        assert!(matches!(
+            users.grant_permission(conn, &editor, "posts.edit"),
+            Err(UsersError::RoleNotFound)
+        ));
     }
 
     fn role_migrations_revert_cleanly(conn: _, db: _) {

@@ -74,6 +74,9 @@ mod cases {
                 SchemaProblem::MissingTable {
                     table: "user_roles"
                 },
+                SchemaProblem::MissingTable {
+                    table: "role_permissions"
+                },
             ]
         );
     }

@@ -236,6 +236,9 @@ impl From<UsersError> for ApiError {
             UsersError::PasswordRequired => (StatusCode::BAD_REQUEST, ErrorCode::PasswordRequired),
             UsersError::RoleExists => (StatusCode::CONFLICT, ErrorCode::RoleExists),
             UsersError::Conflict { .. } => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            UsersError::InvalidPermission(_) => {
+                return ApiError::invalid_field("permission", error.to_string())
+            }
             // A profile field's value that does not fit its column (a decimal too wide).
             UsersError::OutOfRange { column, .. } => {
                 return ApiError::invalid_field(*column, error.to_string())

@@ -158,6 +158,60 @@ pub trait RoleNames: Send + Sync + 'static {
     const NAMES: &'static [&'static str];
 }
 
+/// The name of a permission, for [`HasPermission`]: `struct EditPosts; impl PermissionName for
+/// EditPosts { const NAME: &'static str = "posts.edit"; }`.
+pub trait PermissionName: Send + Sync + 'static {
+    /// The permission's name.
+    const NAME: &'static str;
+}
+
+/// The [`CurrentUser`], provided one of their roles has the permission `P`; otherwise 403
+/// `forbidden`: `async fn handler(editor: HasPermission<EditPosts, User>)`. One indexed query.
+pub struct HasPermission<P, U> {
+    /// The user, whose roles have the permission.
+    pub user: CurrentUser<U>,
+    permission: PhantomData<fn() -> P>,
+}
+
+impl<P: PermissionName, U: UserModel, S> FromRequestParts<S> for HasPermission<P, U>
+where
+    UsersState<U>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let user =
+            <CurrentUser<U> as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let users = UsersState::<U>::from_ref(state);
+        if users.pooled().has_permission(&user.user, P::NAME).await? {
+            Ok(HasPermission {
+                user,
+                permission: PhantomData,
+            })
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+impl<P, U> Deref for HasPermission<P, U> {
+    type Target = U;
+
+    fn deref(&self) -> &U {
+        &self.user.user
+    }
+}
+
+impl<P: PermissionName, U: UserModel> fmt::Debug for HasPermission<P, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HasPermission")
+            .field("permission", &P::NAME)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
 /// The role `admin`, the default role of role administration.
 #[derive(Clone, Copy, Debug)]
 pub struct Admin;

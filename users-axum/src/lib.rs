@@ -1,8 +1,8 @@
 //! An [axum](https://docs.rs/axum) integration of the users framework: a JSON router for
 //! registration, login sessions, email verification, password reset, the user's own profile
-//! and role administration; a [`CurrentUser`] extractor; and role and verification guards, as
-//! extractors ([`HasRole`], [`HasAnyRole`], [`HasAllRoles`], [`Verified`]) or as layers
-//! ([`UsersState::require_role`] and friends).
+//! and role administration; a [`CurrentUser`] extractor; and role, permission and verification
+//! guards, as extractors ([`HasRole`], [`HasAnyRole`], [`HasAllRoles`], [`HasPermission`],
+//! [`Verified`]) or as layers ([`UsersState::require_role`] and friends).
 //!
 //! ```no_run
 //! use users_axum::{LogMailer, NoProfile, Profile, UsersState};
@@ -193,7 +193,8 @@ use std::pin::Pin;
 pub use code::ErrorCode;
 pub use error::{ApiError, JsonBody};
 pub use extract::{
-    Admin, CurrentUser, HasAllRoles, HasAnyRole, HasRole, RoleName, RoleNames, Verified,
+    Admin, CurrentUser, HasAllRoles, HasAnyRole, HasPermission, HasRole, PermissionName, RoleName,
+    RoleNames, Verified,
 };
 pub use guard::{Guard, GuardLayer, Requirement};
 pub use mailer::{LogMailer, Mail, MailKind, Mailer, MemoryMailer};

@@ -359,6 +359,12 @@ where
         })
     }
 
+    /// Whether one of `user`'s roles has the permission `name`.
+    async fn has_permission<'a>(&'a self, user: &'a U, name: &'a str) -> Result<bool, ApiError> {
+        let (users, mut conn) = self.connection().await?;
+        Ok(users.has_permission(&mut *conn, user, name).await?)
+    }
+
     /// A page of users, each with the names of their roles.
     async fn list_users<'a>(
         &'a self,

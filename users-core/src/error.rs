@@ -40,6 +40,10 @@ pub enum UsersError {
         /// What does not fit: the value and the column's type.
         reason: String,
     },
+    /// A permission name that is empty, too long or holds invisible characters (the rules of
+    /// role names); the text says which.
+    #[error("invalid permission name: {0}")]
+    InvalidPermission(String),
     /// Unknown email or wrong password: deliberately indistinguishable.
     #[error("invalid email or password")]
     InvalidCredentials,

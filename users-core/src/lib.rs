@@ -93,7 +93,7 @@ pub use sessions::{
 #[cfg(feature = "async")]
 pub use store::{AsyncRoleStore, AsyncUserStore};
 pub use store::{RoleStore, UserStore};
-pub use text::{normalize_role_name, MAX_ROLE_NAME_CHARS};
+pub use text::{normalize_permission, normalize_role_name, MAX_ROLE_NAME_CHARS};
 pub use throttle::{Counter, MemoryThrottleStore, ThrottleStore};
 pub use token::{OpenedToken, TokenPurpose, TokenSigner};
 pub use uuid::Uuid;

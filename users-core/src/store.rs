@@ -174,4 +174,25 @@ pub trait RoleStore<C>: RoleModel {
 
     /// Every role, by name.
     fn all(conn: &mut C) -> Result<Vec<Self>, UsersError>;
+
+    /// Gives the role the permission (a normalised name); doing it again changes nothing.
+    /// [`UsersError::RoleNotFound`] if the role is gone.
+    fn grant_permission(conn: &mut C, role: Self::Id, permission: &str) -> Result<(), UsersError>;
+
+    /// Takes the permission from the role; `false` if the role did not have it.
+    fn revoke_permission(
+        conn: &mut C,
+        role: Self::Id,
+        permission: &str,
+    ) -> Result<bool, UsersError>;
+
+    /// The role's permissions, by name.
+    fn permissions_of(conn: &mut C, role: Self::Id) -> Result<Vec<String>, UsersError>;
+
+    /// Whether one of the user's roles has the permission, in one indexed query.
+    fn has_permission(
+        conn: &mut C,
+        user: <Self::User as UserModel>::Id,
+        permission: &str,
+    ) -> Result<bool, UsersError>;
 }

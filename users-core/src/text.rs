@@ -38,6 +38,26 @@ pub fn normalize_role_name(name: &str) -> Result<String, UsersError> {
     }
 }
 
+/// A permission's name as roles hold it: normalised and validated by the rules of role
+/// names ([`normalize_role_name`]), e.g. `" Posts.Edit"` is `"posts.edit"`.
+///
+/// ```
+/// use users_core::normalize_permission;
+///
+/// assert_eq!(normalize_permission(" Posts.Edit").unwrap(), "posts.edit");
+/// assert!(normalize_permission("posts\u{200B}.edit").is_err());
+/// ```
+///
+/// # Errors
+///
+/// [`UsersError::InvalidPermission`] for a name no role name could be.
+pub fn normalize_permission(name: &str) -> Result<String, UsersError> {
+    normalize_role_name(name).map_err(|error| match error {
+        UsersError::InvalidRoleName(reason) => UsersError::InvalidPermission(reason),
+        other => other,
+    })
+}
+
 /// [`normalize_role_name`] of a trimmed name, through the Unicode tables.
 fn folded_role_name(name: &str) -> Result<String, UsersError> {
     let invalid = |reason: &str| Err(UsersError::InvalidRoleName(reason.to_owned()));

@@ -36,6 +36,10 @@ pub enum Kind {
         /// The join table's SQL name (`user_roles` unless `join_table = "…"`).
         join_table: String,
         join_table_span: Span,
+        /// The SQL name of the table of the roles' permissions (`role_permissions` unless
+        /// `permissions_table = "…"`).
+        permissions_table: String,
+        permissions_table_span: Span,
         /// The user model type (`User` unless `user = …`).
         user: Path,
     },
@@ -149,9 +153,13 @@ impl<'a> Model<'a> {
             MacroKind::Role => {
                 let (join_table, join_table_span) =
                     name_or(options.join_table.as_ref(), "user_roles", item);
+                let (permissions_table, permissions_table_span) =
+                    name_or(options.permissions_table.as_ref(), "role_permissions", item);
                 Kind::Role {
                     join_table,
                     join_table_span,
+                    permissions_table,
+                    permissions_table_span,
                     user: options.user.unwrap_or_else(|| syn::parse_quote!(User)),
                 }
             }
@@ -183,9 +191,14 @@ impl Model<'_> {
     pub fn with_default_table_names(mut self) -> Self {
         match &mut self.kind {
             Kind::User { .. } => self.table = "users".to_owned(),
-            Kind::Role { join_table, .. } => {
+            Kind::Role {
+                join_table,
+                permissions_table,
+                ..
+            } => {
                 self.table = "roles".to_owned();
                 *join_table = "user_roles".to_owned();
+                *permissions_table = "role_permissions".to_owned();
             }
         }
         self

@@ -20,6 +20,8 @@ pub const SCHEMA: &str = "schema";
 pub const CRATE: &str = "crate";
 // #[role_model(join_table = "memberships")]
 pub const JOIN_TABLE: &str = "join_table";
+// #[role_model(permissions_table = "group_permissions")]
+pub const PERMISSIONS_TABLE: &str = "permissions_table";
 // #[role_model(user = crate::models::Account)]
 pub const USER: &str = "user";
 // #[user_model(dropped_columns = ["handle"])], #[role_model(dropped_columns = ["level"])]
@@ -51,7 +53,7 @@ impl MacroKind {
             }
             MacroKind::Role => {
                 "valid options are `table = \"name\"`, `join_table = \"name\"`, \
-                 `user = UserType`, `schema = path::to::table`, \
+                 `permissions_table = \"name\"`, `user = UserType`, `schema = path::to::table`, \
                  `crate = path::to::users_diesel` and `dropped_columns = [\"name\", …]`, e.g. #[role_model(table = \"groups\", join_table = \"memberships\", user = Account)]"
             }
         }
@@ -60,9 +62,16 @@ impl MacroKind {
     fn accepts(self, key: &str) -> bool {
         match self {
             MacroKind::User => [TABLE, TIMESTAMPS, SCHEMA, CRATE, DROPPED_COLUMNS].contains(&key),
-            MacroKind::Role => {
-                [TABLE, JOIN_TABLE, USER, SCHEMA, CRATE, DROPPED_COLUMNS].contains(&key)
-            }
+            MacroKind::Role => [
+                TABLE,
+                JOIN_TABLE,
+                PERMISSIONS_TABLE,
+                USER,
+                SCHEMA,
+                CRATE,
+                DROPPED_COLUMNS,
+            ]
+            .contains(&key),
         }
     }
 }
@@ -76,6 +85,7 @@ pub struct Options {
     pub schema: Option<Path>,
     pub krate: Option<Path>,
     pub join_table: Option<LitStr>,
+    pub permissions_table: Option<LitStr>,
     pub user: Option<Path>,
     pub dropped_columns: Option<Vec<LitStr>>,
 }
@@ -95,6 +105,12 @@ pub fn parse_options(kind: MacroKind, tokens: TokenStream, errors: &mut Errors) 
             TABLE => set_once(&mut options.table, meta.value()?.parse()?, &key, errors),
             JOIN_TABLE => set_once(
                 &mut options.join_table,
+                meta.value()?.parse()?,
+                &key,
+                errors,
+            ),
+            PERMISSIONS_TABLE => set_once(
+                &mut options.permissions_table,
                 meta.value()?.parse()?,
                 &key,
                 errors,

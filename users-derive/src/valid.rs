@@ -36,6 +36,8 @@ pub fn check_table_names(model: &Model, errors: &mut Errors) {
     if let Kind::Role {
         join_table,
         join_table_span,
+        permissions_table,
+        permissions_table_span,
         ..
     } = &model.kind
     {
@@ -44,6 +46,18 @@ pub fn check_table_names(model: &Model, errors: &mut Errors) {
             errors.push(syn::Error::new(
                 *join_table_span,
                 format!("the join table cannot also be named `{join_table}`; choose another `join_table = \"…\"`"),
+            ));
+        }
+        check_sql_name(
+            permissions_table,
+            *permissions_table_span,
+            "permissions table",
+            errors,
+        );
+        if *permissions_table == model.table || permissions_table == join_table {
+            errors.push(syn::Error::new(
+                *permissions_table_span,
+                format!("the permissions table cannot also be named `{permissions_table}`; choose another `permissions_table = \"…\"`"),
             ));
         }
     }

@@ -255,6 +255,7 @@ pub mod __private {
     pub use crate::store::{
         database_error, join_write_error, now, role_write_error, transaction, user_write_error,
     };
+    pub use crate::store::{CountRow, PermissionRow};
     pub use crate::user_enum::enum_from_stored;
     pub use crate::Id;
     pub use chrono;

@@ -59,6 +59,22 @@ pub fn join_write_error(error: DieselError, join_table: &str) -> UsersError {
     UsersError::database(error)
 }
 
+/// A row of `SELECT permission …`, as the role stores read a role's permissions.
+#[derive(Debug, diesel::QueryableByName)]
+pub struct PermissionRow {
+    /// The permission's name.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub permission: String,
+}
+
+/// A row of `SELECT COUNT(*) AS n …`.
+#[derive(Debug, diesel::QueryableByName)]
+pub struct CountRow {
+    /// The count.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub n: i64,
+}
+
 /// Maps a failed read to [`UsersError::Database`].
 pub fn database_error(error: DieselError) -> UsersError {
     UsersError::database(error)

@@ -72,6 +72,8 @@ pub fn migrations() -> Migrations {
 /// The test database, seen from outside the app: what an operator does with the admin CLI.
 pub trait Operator {
     fn grant(&mut self, email: &str, role: &str);
+    /// Grants the role (made if missing) the permission.
+    fn grant_permission(&mut self, role: &str, permission: &str);
     fn deactivate(&mut self, email: &str);
     /// Drops the tables, so that every query fails.
     fn break_database(&mut self);
@@ -106,6 +108,17 @@ where
             None => users.create_role(&mut **self, role, None).unwrap(),
         };
         users.assign_role(&mut **self, &user, &role).unwrap();
+    }
+
+    fn grant_permission(&mut self, role: &str, permission: &str) {
+        let users = Users::<User, Role>::new(config());
+        let role = match users.find_role(&mut **self, role).unwrap() {
+            Some(role) => role,
+            None => users.create_role(&mut **self, role, None).unwrap(),
+        };
+        users
+            .grant_permission(&mut **self, &role, permission)
+            .unwrap();
     }
 
     fn deactivate(&mut self, email: &str) {
@@ -205,6 +218,13 @@ impl Answer {
 /// Roles for [`HasAnyRole`] and [`HasAllRoles`].
 pub struct Staff;
 
+/// The permission `/app/publish` needs.
+pub struct PublishPosts;
+
+impl users_axum::PermissionName for PublishPosts {
+    const NAME: &'static str = "posts.publish";
+}
+
 impl RoleNames for Staff {
     const NAMES: &'static [&'static str] = &["admin", "editor"];
 }
@@ -250,6 +270,12 @@ pub fn app_routes(users: &UsersState<User>) -> Router<UsersState<User>> {
         .route(
             "/app/both",
             get(|user: HasAllRoles<Staff, User>| async move { user.email.clone() }),
+        )
+        .route(
+            "/app/publish",
+            get(|user: users_axum::HasPermission<PublishPosts, User>| async move {
+                user.email.clone()
+            }),
         )
         .merge(layered)
         .merge(editors)

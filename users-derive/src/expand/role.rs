@@ -54,6 +54,18 @@ fn join_struct(model: &Model) -> Ident {
     format_ident!("{}{}", user, model.item.ident)
 }
 
+/// The permissions table's SQL name and the span of its option (or of the struct's name).
+pub fn permissions_table<'m>(model: &'m Model) -> (&'m str, Span) {
+    match &model.kind {
+        Kind::Role {
+            permissions_table,
+            permissions_table_span,
+            ..
+        } => (permissions_table, *permissions_table_span),
+        Kind::User { .. } => ("", Span::call_site()),
+    }
+}
+
 /// The user model's path as written (`User` unless `user = …`).
 fn user_path<'m>(model: &'m Model) -> Option<&'m Path> {
     match &model.kind {
@@ -176,6 +188,14 @@ pub fn impls(
         .map(|backend| role_store_impl(model, join_table, user, *backend));
     let table_check = not_user_table(krate, user, &model.table, "table", model.table_span);
     let join_check = not_user_table(krate, user, join_table, "join_table", join_table_span);
+    let (permissions, permissions_span) = permissions_table(model);
+    let permissions_check = not_user_table(
+        krate,
+        user,
+        permissions,
+        "permissions_table",
+        permissions_span,
+    );
     quote! {
         use #krate::__private::{
             database_error, join_write_error, role_write_error, ForeignKey, RoleModel, RoleStore,
@@ -184,6 +204,7 @@ pub fn impls(
 
         #table_check
         #join_check
+        #permissions_check
 
         #role_model
         #schema
@@ -202,10 +223,10 @@ fn not_user_table(
     option: &str,
     span: Span,
 ) -> TokenStream {
-    let what = if option == "table" {
-        "role table"
-    } else {
-        "join table"
+    let what = match option {
+        "table" => "role table",
+        "join_table" => "join table",
+        _ => "permissions table",
     };
     let message = format!(
         "#[role_model]: the {what} `{name}` is also the user model's table; \
@@ -275,6 +296,9 @@ fn schema_impl(
     let ident = &model.item.ident;
     let table = &model.table;
     let dropped = &model.dropped_columns;
+    let (permissions_table, _) = permissions_table(model);
+    // A permission's name is at most 64 characters, as a role's; in bytes, four per character.
+    let max_length = proc_macro2::Literal::u32_unsuffixed(4 * 64);
     quote! {
         #[automatically_derived]
         impl ModelSchema for #ident {
@@ -297,6 +321,16 @@ fn schema_impl(
                         ForeignKey { column: "user_id", references: <#user as UserModel>::TABLE },
                         ForeignKey { column: "role_id", references: #table },
                     ],
+                    dropped_columns: &[],
+                },
+                Table {
+                    name: #permissions_table,
+                    columns: &[
+                        Column::new("role_id", ColumnType::Uuid),
+                        Column::new("permission", ColumnType::Text).max_length(#max_length),
+                    ],
+                    primary_key: &["role_id", "permission"],
+                    foreign_keys: &[ForeignKey { column: "role_id", references: #table }],
                     dropped_columns: &[],
                 },
             ];
@@ -410,6 +444,7 @@ pub fn role_store_methods(
     let writes = role_writes(model, join_table, &names, backend, flavor);
     let checks = role_checks(&names, flavor);
     let lists = role_lists(&names, flavor);
+    let permissions = role_permissions(model, join_table, &names, backend, flavor);
     quote! {
         #writes
 
@@ -418,6 +453,8 @@ pub fn role_store_methods(
         #checks
 
         #lists
+
+        #permissions
     }
 }
 
@@ -491,6 +528,101 @@ fn role_writes(
 
         #asyncness fn revoke(conn: &mut #connection, user: #user_id, role: Id<#ident>) -> ::core::result::Result<bool, UsersError> {
             #revoke.map(|deleted| deleted > 0).map_err(database_error)
+        }
+    }
+}
+
+/// The permissions of roles: grant, revoke, list, and the check of a user's, one statement
+/// each. Written as SQL with bound values, so a model bound to a schema of its own (`schema =
+/// …`) needs no `table!` for the permissions table.
+fn role_permissions(
+    model: &Model,
+    join_table: &str,
+    names: &RoleStoreNames<'_>,
+    backend: Backend,
+    flavor: Flavor,
+) -> TokenStream {
+    let krate = &model.krate;
+    let RoleStoreNames {
+        ident,
+        connection,
+        asyncness,
+        user_id,
+        ..
+    } = names;
+    let quoted = |name: &str| match backend {
+        Backend::Mysql => format!("`{name}`"),
+        Backend::Sqlite | Backend::Postgres => format!("\"{name}\""),
+    };
+    let (table, join) = (quoted(permissions_table(model).0), quoted(join_table));
+    let (first, second) = match backend {
+        Backend::Postgres => ("$1", "$2"),
+        Backend::Sqlite | Backend::Mysql => ("?", "?"),
+    };
+    // MySQL's no-op ON DUPLICATE KEY UPDATE, unlike INSERT IGNORE, still reports a missing role.
+    let grant = match backend {
+        Backend::Mysql => format!(
+            "INSERT INTO {table} (role_id, permission) VALUES (?, ?) \
+             ON DUPLICATE KEY UPDATE role_id = role_id"
+        ),
+        Backend::Sqlite | Backend::Postgres => format!(
+            "INSERT INTO {table} (role_id, permission) VALUES ({first}, {second}) \
+             ON CONFLICT DO NOTHING"
+        ),
+    };
+    let revoke = format!("DELETE FROM {table} WHERE role_id = {first} AND permission = {second}");
+    let list =
+        format!("SELECT permission FROM {table} WHERE role_id = {first} ORDER BY permission");
+    let check = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM {join} AS j \
+         INNER JOIN {table} AS p ON p.role_id = j.role_id \
+         WHERE j.user_id = {first} AND p.permission = {second} LIMIT 1) AS found"
+    );
+    let bound = |sql: &str, first: TokenStream, second: Option<TokenStream>| {
+        let second = second.map(|value| quote!(.bind::<diesel::sql_types::Text, _>(#value)));
+        quote!(diesel::sql_query(#sql).bind::<#krate::sql_types::Uuid, _>(#first) #second)
+    };
+    let grant = flavor.run(
+        quote!(execute),
+        bound(&grant, quote!(role), Some(quote!(permission))),
+    );
+    let revoke = flavor.run(
+        quote!(execute),
+        bound(&revoke, quote!(role), Some(quote!(permission))),
+    );
+    let list = flavor.run(
+        quote!(load::<#krate::__private::PermissionRow>),
+        bound(&list, quote!(role), None),
+    );
+    let check = flavor.run(
+        quote!(get_result::<#krate::__private::CountRow>),
+        bound(&check, quote!(user), Some(quote!(permission))),
+    );
+    let permissions = permissions_table(model).0;
+    quote! {
+        #asyncness fn grant_permission(conn: &mut #connection, role: Id<#ident>, permission: &str) -> ::core::result::Result<(), UsersError> {
+            #grant
+                .map(::core::mem::drop)
+                .map_err(|error| join_write_error(error, #permissions))
+        }
+
+        #asyncness fn revoke_permission(conn: &mut #connection, role: Id<#ident>, permission: &str) -> ::core::result::Result<bool, UsersError> {
+            #revoke.map(|deleted| deleted > 0).map_err(database_error)
+        }
+
+        #asyncness fn permissions_of(conn: &mut #connection, role: Id<#ident>) -> ::core::result::Result<::std::vec::Vec<::std::string::String>, UsersError> {
+            #list
+                .map(|rows| {
+                    ::core::iter::Iterator::collect(::core::iter::Iterator::map(
+                        ::core::iter::IntoIterator::into_iter(rows),
+                        |row| row.permission,
+                    ))
+                })
+                .map_err(database_error)
+        }
+
+        #asyncness fn has_permission(conn: &mut #connection, user: #user_id, permission: &str) -> ::core::result::Result<bool, UsersError> {
+            #check.map(|found| found.n > 0).map_err(database_error)
         }
     }
 }
