@@ -499,9 +499,7 @@ pub fn run(scale: f64, rounds: usize, backend: impl Fn(&str) -> bool) -> Result<
             prepare(&url, |url| Ok(diesel::PgConnection::establish(url)?)).and_then(|()| {
                 runtime.block_on(bench_backend(
                     "postgres",
-                    |url: &str| {
-                        AsyncDieselConnectionManager::<diesel_async::AsyncPgConnection>::new(url)
-                    },
+                    |url: &str| users_diesel::asynchronous::postgres_connection_manager(url),
                     &url,
                     requests,
                     rounds,
