@@ -181,17 +181,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let user =
-            <CurrentUser<U> as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        let users = UsersState::<U>::from_ref(state);
-        if users.pooled().has_permission(&user.user, P::NAME).await? {
-            Ok(HasPermission {
-                user,
-                permission: PhantomData,
-            })
-        } else {
-            Err(ApiError::forbidden())
-        }
+        let user = guarded(parts, state, Needs::Permission(P::NAME)).await?;
+        Ok(HasPermission {
+            user,
+            permission: PhantomData,
+        })
     }
 }
 
@@ -244,12 +238,19 @@ pub struct HasAllRoles<N, U> {
     roles: PhantomData<fn() -> N>,
 }
 
-/// The user of the session, provided they have all (`all`) or any of `names`.
-async fn with_roles<U, S>(
+/// What a guard asks of the user's roles.
+enum Needs<'a> {
+    /// All (`all`) or any of the roles named.
+    Roles { names: &'a [&'a str], all: bool },
+    /// The permission, through any of the roles.
+    Permission(&'a str),
+}
+
+/// The user of the session, provided their roles meet `needs`; otherwise 403 `forbidden`.
+async fn guarded<U, S>(
     parts: &mut Parts,
     state: &S,
-    names: &[&str],
-    all: bool,
+    needs: Needs<'_>,
 ) -> Result<CurrentUser<U>, ApiError>
 where
     U: UserModel,
@@ -258,7 +259,12 @@ where
 {
     let user = <CurrentUser<U> as FromRequestParts<S>>::from_request_parts(parts, state).await?;
     let users = UsersState::<U>::from_ref(state);
-    if users.pooled().has_roles(&user.user, names, all).await? {
+    let pooled = users.pooled();
+    let allowed = match needs {
+        Needs::Roles { names, all } => pooled.has_roles(&user.user, names, all).await?,
+        Needs::Permission(name) => pooled.has_permission(&user.user, name).await?,
+    };
+    if allowed {
         Ok(user)
     } else {
         Err(ApiError::forbidden())
@@ -276,7 +282,7 @@ macro_rules! role_extractors {
 
             async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
                 let names: &[&str] = $names;
-                let user = with_roles(parts, state, names, $all).await?;
+                let user = guarded(parts, state, Needs::Roles { names, all: $all }).await?;
                 Ok($guard { user, $field: PhantomData })
             }
         }
