@@ -82,18 +82,22 @@ pub(crate) async fn answer_user<U: Profile>(
     user: &U,
 ) -> Result<Json<Value>, ApiError> {
     let roles = users.pooled().role_names(user).await?;
-    answer_user_with(users, user, roles).await
+    answer_user_with(users, user, roles, None).await
 }
 
-/// [`answer_user`] with the user's role names read already.
+/// [`answer_user`] with the user's role names read already, and their sign-ins if read.
 pub(crate) async fn answer_user_with<U: Profile>(
     users: &UsersState<U>,
     user: &U,
     roles: Vec<String>,
+    sign_ins: Option<users_diesel::SignIns>,
 ) -> Result<Json<Value>, ApiError> {
     let mut view = user_view(user, roles)?;
     if users.pooled().records_events() {
-        let sign_ins = users.pooled().sign_ins(user).await?;
+        let sign_ins = match sign_ins {
+            Some(sign_ins) => sign_ins,
+            None => users.pooled().sign_ins(user).await?,
+        };
         view["sign_ins"] = serde_json::to_value(SignInsView::from(sign_ins))
             .map_err(|error| ApiError::from(UsersError::database(error)))?;
     }

@@ -15,8 +15,8 @@ use users_diesel::{
     AsyncConnections, AsyncOAuthAccountStore, AsyncRoleStore, AsyncSecondFactorStore,
     AsyncSessionStore, AsyncUserStore, AsyncUsers, FirstProofClears, GuardKeys, OpenedToken,
     ProofOutcome, RoleModel, SecondFactorChallenge, SecondFactorProof, SecondFactorRecord,
-    SessionCheck, SessionOrigin, SessionPolicy, SessionTokens, StoredSession, TotpEnrollment,
-    UserModel, UserQuery, UsersConfig, UsersError, Uuid,
+    SessionCheck, SessionOrigin, SessionPolicy, SessionTokens, SignIns, StoredSession,
+    TotpEnrollment, UserModel, UserQuery, UsersConfig, UsersError, Uuid,
 };
 #[cfg(feature = "oidc")]
 use users_diesel::{OAuthAccountRecord, OAuthSignIn, ProviderIdentity};
@@ -418,39 +418,50 @@ where
         }
     }
 
-    /// [`session_user`](PooledUsers::session_user) and the names of the user's roles, on the
-    /// same connection: what `GET /users/me` answers, with one pool checkout.
+    /// [`session_user`](PooledUsers::session_user), the names of the user's roles and, if
+    /// `sign_ins`, their sign-ins, on the same connection: what `GET /users/me` answers, with
+    /// one pool checkout.
     async fn session_user_roles<'a>(
         &'a self,
         token: &'a OpenedToken,
         policy: &'a SessionPolicy,
-    ) -> Result<Option<(U, Vec<String>)>, ApiError> {
+        sign_ins: bool,
+    ) -> Result<Option<(U, Vec<String>, Option<SignIns>)>, ApiError> {
         let (users, mut conn) = self.connection().await?;
         let user = match users.check_session(&mut *conn, token, policy).await? {
             SessionCheck::Live(_) => users.get(&mut *conn, token.user_id().into()).await?,
             SessionCheck::Ended => None,
         };
-        match user {
-            Some(user) => {
-                let roles = users.roles_of(&mut *conn, &user).await?;
-                let names = roles.iter().map(|role| role.name().to_owned()).collect();
-                Ok(Some((user, names)))
-            }
-            None => Ok(None),
-        }
+        let Some(user) = user else {
+            return Ok(None);
+        };
+        let roles = users.roles_of(&mut *conn, &user).await?;
+        let names = roles.iter().map(|role| role.name().to_owned()).collect();
+        let sign_ins = match sign_ins {
+            true => Some(users.sign_ins(&mut *conn, &user).await?),
+            false => None,
+        };
+        Ok(Some((user, names, sign_ins)))
     }
 
-    /// The user with this id and the names of their roles, on one connection.
-    async fn user_roles<'a>(&'a self, id: U::Id) -> Result<Option<(U, Vec<String>)>, ApiError> {
+    /// The user with this id, the names of their roles and, if `sign_ins`, their sign-ins, on
+    /// one connection.
+    async fn user_roles<'a>(
+        &'a self,
+        id: U::Id,
+        sign_ins: bool,
+    ) -> Result<Option<(U, Vec<String>, Option<SignIns>)>, ApiError> {
         let (users, mut conn) = self.connection().await?;
-        match users.get(&mut *conn, id).await? {
-            Some(user) => {
-                let roles = users.roles_of(&mut *conn, &user).await?;
-                let names = roles.iter().map(|role| role.name().to_owned()).collect();
-                Ok(Some((user, names)))
-            }
-            None => Ok(None),
-        }
+        let Some(user) = users.get(&mut *conn, id).await? else {
+            return Ok(None);
+        };
+        let roles = users.roles_of(&mut *conn, &user).await?;
+        let names = roles.iter().map(|role| role.name().to_owned()).collect();
+        let sign_ins = match sign_ins {
+            true => Some(users.sign_ins(&mut *conn, &user).await?),
+            false => None,
+        };
+        Ok(Some((user, names, sign_ins)))
     }
 
     /// Swaps a refresh token for new tokens of its session.
@@ -484,7 +495,7 @@ where
         Ok(users.events(&mut *conn, query).await?)
     }
 
-    async fn sign_ins<'a>(&'a self, user: &'a U) -> Result<users_diesel::SignIns, ApiError> {
+    async fn sign_ins<'a>(&'a self, user: &'a U) -> Result<SignIns, ApiError> {
         let (users, mut conn) = self.connection().await?;
         Ok(users.sign_ins(&mut *conn, user).await?)
     }

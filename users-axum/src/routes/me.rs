@@ -63,8 +63,8 @@ async fn me<U: Profile>(
     if let Some(current) = parts.extensions.get::<CurrentUser<U>>() {
         return answer_user(&users, current).await;
     }
-    let (current, roles) = users.authenticate_with_roles(&parts).await?;
-    answer_user_with(&users, &current, roles).await
+    let (current, roles, sign_ins) = users.authenticate_for_view(&parts).await?;
+    answer_user_with(&users, &current, roles, sign_ins).await
 }
 
 /// The route of [`update_me`].

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use users_diesel::{
     EventKind, EventQuery, GuardKeys, Proof, ProofOutcome, SecurityEvent, SessionOrigin,
-    SessionTokens, TokenPurpose, UserModel, UsersError,
+    SessionTokens, SignIns, TokenPurpose, UserModel, UsersError,
 };
 
 use super::{guarded_names, UsersState};
@@ -231,7 +231,7 @@ impl<U: UserModel> UsersState<U> {
     /// the cookie alone must come from the application's own origin or one of
     /// [`allowed_origins`](Self::allowed_origins), whatever its body: else 403 `forbidden`.
     pub(crate) async fn session_of(&self, parts: &Parts) -> Result<CurrentUser<U>, ApiError> {
-        Ok(self.session_with(parts, false).await?.0)
+        Ok(self.session_with(parts, Reads::User).await?.0)
     }
 
     /// [`authenticate`](Self::authenticate), with the names of the user's roles read on the
@@ -240,17 +240,33 @@ impl<U: UserModel> UsersState<U> {
         &self,
         parts: &Parts,
     ) -> Result<(CurrentUser<U>, Vec<String>), ApiError> {
-        let (current, roles) = self.session_with(parts, true).await?;
+        let (current, roles, _) = self.session_with(parts, Reads::Roles).await?;
         self.admits(&current)?;
         Ok((current, roles.unwrap_or_default()))
     }
 
-    /// [`session_of`](Self::session_of), and the names of the user's roles if `with_roles`.
+    /// [`authenticate_with_roles`](Self::authenticate_with_roles), and the user's sign-ins where
+    /// the manager records events, on the same pooled connection: all `GET /users/me` answers.
+    pub(crate) async fn authenticate_for_view(
+        &self,
+        parts: &Parts,
+    ) -> Result<(CurrentUser<U>, Vec<String>, Option<SignIns>), ApiError> {
+        let reads = match self.pooled.records_events() {
+            true => Reads::RolesAndSignIns,
+            false => Reads::Roles,
+        };
+        let (current, roles, sign_ins) = self.session_with(parts, reads).await?;
+        self.admits(&current)?;
+        Ok((current, roles.unwrap_or_default(), sign_ins))
+    }
+
+    /// [`session_of`](Self::session_of), and what else `reads` asks for.
     async fn session_with(
         &self,
         parts: &Parts,
-        with_roles: bool,
-    ) -> Result<(CurrentUser<U>, Option<Vec<String>>), ApiError> {
+        reads: Reads,
+    ) -> Result<(CurrentUser<U>, Option<Vec<String>>, Option<SignIns>), ApiError> {
+        let sign_ins = reads == Reads::RolesAndSignIns;
         let token = self
             .session_token(parts)
             .ok_or_else(ApiError::unauthorized)?;
@@ -266,19 +282,21 @@ impl<U: UserModel> UsersState<U> {
             ));
         }
         let opened = session::open(&self.signer, token).ok_or_else(ApiError::invalid_session)?;
-        let (user, roles) = if self.stored() {
-            if with_roles {
+        let (user, roles, sign_ins) = if self.stored() {
+            if reads != Reads::User {
                 let found = self
                     .pooled
-                    .session_user_roles(&opened.token, self.policy())
+                    .session_user_roles(&opened.token, self.policy(), sign_ins)
                     .await?;
-                found.map_or((None, None), |(user, roles)| (Some(user), Some(roles)))
+                found.map_or((None, None, None), |(user, roles, sign_ins)| {
+                    (Some(user), Some(roles), sign_ins)
+                })
             } else {
                 let user = self
                     .pooled
                     .session_user(&opened.token, self.policy())
                     .await?;
-                (user, None)
+                (user, None, None)
             }
         } else {
             let revoked = self
@@ -290,11 +308,13 @@ impl<U: UserModel> UsersState<U> {
                 return Err(ApiError::invalid_session());
             }
             let id = opened.token.user_id().into();
-            if with_roles {
-                let found = self.pooled.user_roles(id).await?;
-                found.map_or((None, None), |(user, roles)| (Some(user), Some(roles)))
+            if reads != Reads::User {
+                let found = self.pooled.user_roles(id, sign_ins).await?;
+                found.map_or((None, None, None), |(user, roles, sign_ins)| {
+                    (Some(user), Some(roles), sign_ins)
+                })
             } else {
-                (self.pooled.get(id).await?, None)
+                (self.pooled.get(id).await?, None, None)
             }
         };
         let user = user.ok_or_else(ApiError::invalid_session)?;
@@ -305,7 +325,7 @@ impl<U: UserModel> UsersState<U> {
             user,
             session: opened.session(),
         };
-        Ok((current, roles))
+        Ok((current, roles, sign_ins))
     }
 
     /// The guarded check (users-core's, [`GuardKeys`] and [`ProofOutcome`]) around `check`, a
@@ -351,4 +371,15 @@ impl<U: UserModel> UsersState<U> {
             }
         });
     }
+}
+
+/// What a session check reads besides the user, on the same pooled connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reads {
+    /// The user alone.
+    User,
+    /// The names of the user's roles.
+    Roles,
+    /// The names of the user's roles and their sign-ins.
+    RolesAndSignIns,
 }

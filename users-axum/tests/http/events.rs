@@ -39,9 +39,16 @@ async fn the_session_user_reads_their_own_history_and_nobody_elses(backend: Back
     let session = login["access_token"].as_str().unwrap().to_owned();
     app.login("bob@example.com").await;
 
+    let before = app.checkouts.load(std::sync::atomic::Ordering::SeqCst);
     let me = app.get("/users/me", &session).await.expect(200).body;
     assert_eq!(me["sign_ins"]["count"], 1);
     assert!(me["sign_ins"]["last_at"].is_string(), "{me}");
+    // The session, the user, the roles and the sign-ins on one pooled connection.
+    assert_eq!(
+        app.checkouts.load(std::sync::atomic::Ordering::SeqCst) - before,
+        1,
+        "GET /users/me checks out one connection"
+    );
     let page = app.get("/users/me/events", &session).await.expect(200).body;
     assert_eq!(
         kinds(&page),

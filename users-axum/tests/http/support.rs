@@ -3,6 +3,8 @@
 //! guard layers), the operator's view of its database, answers, and `http_tests!`, which runs
 //! each listed test on every enabled backend.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
@@ -173,6 +175,29 @@ pub struct App {
     pub mailer: MemoryMailer<User>,
     pub db: Box<dyn Operator>,
     pub server: tokio::task::JoinHandle<()>,
+    /// How many times the app's pool handed a connection out (a new one or a recycled one).
+    pub checkouts: Arc<AtomicUsize>,
+}
+
+/// `builder` with hooks that count each connection handed out into `checkouts`.
+fn counted<C: Send + 'static>(
+    builder: users_diesel::asynchronous::deadpool::PoolBuilder<C>,
+    checkouts: &Arc<AtomicUsize>,
+) -> users_diesel::asynchronous::deadpool::PoolBuilder<C>
+where
+    users_diesel::asynchronous::AsyncDieselConnectionManager<C>:
+        deadpool::managed::Manager<Type = C>,
+{
+    let (created, recycled) = (checkouts.clone(), checkouts.clone());
+    builder
+        .post_create(deadpool::managed::Hook::sync_fn(move |_, _| {
+            created.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }))
+        .post_recycle(deadpool::managed::Hook::sync_fn(move |_, _| {
+            recycled.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }))
 }
 
 impl Drop for App {
@@ -312,6 +337,7 @@ impl App {
         wrap: impl FnOnce(Router) -> Router,
     ) -> App {
         let mailer = MemoryMailer::new();
+        let checkouts = Arc::new(AtomicUsize::new(0));
         let (state, db): (UsersState<User>, Box<dyn Operator>) = match backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
@@ -319,7 +345,10 @@ impl App {
                 db.run_pending_migrations(migrations()).unwrap();
                 let manager_of_pool =
                     users_diesel::asynchronous::sqlite_connection_manager(db.url());
-                let pool = Pool::builder(manager_of_pool).max_size(4).build().unwrap();
+                let pool = counted(Pool::builder(manager_of_pool), &checkouts)
+                    .max_size(4)
+                    .build()
+                    .unwrap();
                 (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
             }
             #[cfg(feature = "postgres")]
@@ -329,7 +358,10 @@ impl App {
                 db.run_pending_migrations(migrations()).unwrap();
                 let manager_of_pool =
                     AsyncDieselConnectionManager::<AsyncPgConnection>::new(db.url());
-                let pool = Pool::builder(manager_of_pool).max_size(4).build().unwrap();
+                let pool = counted(Pool::builder(manager_of_pool), &checkouts)
+                    .max_size(4)
+                    .build()
+                    .unwrap();
                 (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
             }
             #[cfg(feature = "mysql")]
@@ -341,7 +373,10 @@ impl App {
                 db.run_pending_migrations(migrations()).unwrap();
                 let manager_of_pool =
                     AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(db.url());
-                let pool = Pool::builder(manager_of_pool).max_size(4).build().unwrap();
+                let pool = counted(Pool::builder(manager_of_pool), &checkouts)
+                    .max_size(4)
+                    .build()
+                    .unwrap();
                 (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
             }
         };
@@ -363,6 +398,7 @@ impl App {
             mailer,
             db,
             server,
+            checkouts,
         }
     }
 
