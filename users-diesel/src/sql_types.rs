@@ -71,7 +71,10 @@ pub struct Numeric<const P: u8, const S: u8>;
 
 /// Why a decimal does not fit a [`Numeric<P, S>`](Numeric) column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{value} does not fit NUMERIC({precision}, {scale}): at most {} digits before the point", precision - scale)]
+#[error(
+    "{value} does not fit NUMERIC({precision}, {scale}): at most {} digits before the point",
+    precision.saturating_sub(*scale)
+)]
 pub struct DoesNotFit {
     /// The value, as given.
     pub value: String,
@@ -528,4 +531,34 @@ mod mysql {
         MysqlValue<'_>
     );
     exact_as_diesel!(Mysql, MysqlValue<'_>);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use bigdecimal::BigDecimal;
+
+    use super::fit;
+
+    fn decimal(text: &str) -> BigDecimal {
+        BigDecimal::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn fit_rounds_half_away_from_zero_and_refuses_what_overflows() {
+        assert_eq!(fit::<4, 2>(&decimal("1.005")).unwrap(), decimal("1.01"));
+        assert_eq!(fit::<4, 2>(&decimal("-1.005")).unwrap(), decimal("-1.01"));
+        assert_eq!(fit::<4, 2>(&decimal("99.994")).unwrap(), decimal("99.99"));
+        let refused = fit::<4, 2>(&decimal("99.995")).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "99.995 does not fit NUMERIC(4, 2): at most 2 digits before the point"
+        );
+        // A scale above the precision (possible in a hand-written `table!`) still reads.
+        assert!(fit::<2, 5>(&decimal("1"))
+            .unwrap_err()
+            .to_string()
+            .contains("at most 0"));
+    }
 }
