@@ -80,6 +80,29 @@ where
     fn pool_source(&self) -> FromPool<C> {
         FromPool(self.pool.clone())
     }
+
+    /// `user` with the names of their roles and, if `sign_ins`, their sign-ins, read on `conn`.
+    async fn with_roles(
+        &self,
+        conn: &mut C,
+        user: U,
+        sign_ins: bool,
+    ) -> Result<(U, Vec<String>, Option<SignIns>), ApiError>
+    where
+        U::Events: users_diesel::AsyncEventStore<C>,
+    {
+        let names = role_names(&self.users.roles_of(conn, &user).await?);
+        let sign_ins = match sign_ins {
+            true => Some(self.users.sign_ins(conn, &user).await?),
+            false => None,
+        };
+        Ok((user, names, sign_ins))
+    }
+}
+
+/// The names of `roles`.
+fn role_names<R: RoleModel>(roles: &[R]) -> Vec<String> {
+    roles.iter().map(|role| role.name().to_owned()).collect()
 }
 
 /// A deadpool [`Pool`] (a handle to it, as cheap to clone as an `Arc`) as the manager's `…_over`
@@ -375,12 +398,7 @@ where
         let users = page
             .users
             .into_iter()
-            .map(|(user, roles)| {
-                (
-                    user,
-                    roles.iter().map(|role| role.name().to_owned()).collect(),
-                )
-            })
+            .map(|(user, roles)| (user, role_names(&roles)))
             .collect();
         Ok((users, page.next))
     }
@@ -432,16 +450,10 @@ where
             SessionCheck::Live(_) => users.get(&mut *conn, token.user_id().into()).await?,
             SessionCheck::Ended => None,
         };
-        let Some(user) = user else {
-            return Ok(None);
-        };
-        let roles = users.roles_of(&mut *conn, &user).await?;
-        let names = roles.iter().map(|role| role.name().to_owned()).collect();
-        let sign_ins = match sign_ins {
-            true => Some(users.sign_ins(&mut *conn, &user).await?),
-            false => None,
-        };
-        Ok(Some((user, names, sign_ins)))
+        match user {
+            Some(user) => Ok(Some(self.with_roles(&mut conn, user, sign_ins).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The user with this id, the names of their roles and, if `sign_ins`, their sign-ins, on
@@ -452,16 +464,10 @@ where
         sign_ins: bool,
     ) -> Result<Option<(U, Vec<String>, Option<SignIns>)>, ApiError> {
         let (users, mut conn) = self.connection().await?;
-        let Some(user) = users.get(&mut *conn, id).await? else {
-            return Ok(None);
-        };
-        let roles = users.roles_of(&mut *conn, &user).await?;
-        let names = roles.iter().map(|role| role.name().to_owned()).collect();
-        let sign_ins = match sign_ins {
-            true => Some(users.sign_ins(&mut *conn, &user).await?),
-            false => None,
-        };
-        Ok(Some((user, names, sign_ins)))
+        match users.get(&mut *conn, id).await? {
+            Some(user) => Ok(Some(self.with_roles(&mut conn, user, sign_ins).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Swaps a refresh token for new tokens of its session.
@@ -675,7 +681,6 @@ where
 
     async fn role_names<'a>(&'a self, user: &'a U) -> Result<Vec<String>, ApiError> {
         let (users, mut conn) = self.connection().await?;
-        let roles = users.roles_of(&mut *conn, user).await?;
-        Ok(roles.iter().map(|role| role.name().to_owned()).collect())
+        Ok(role_names(&users.roles_of(&mut *conn, user).await?))
     }
 }

@@ -78,27 +78,32 @@ fn as_text(column: &str, scale: u32) -> String {
     )
 }
 
-/// The statements that replace `column` of `table` by a column `definition` (named `column`)
-/// holding each row's value through `value` (an expression of the old column, or of a temporary
-/// table's `v`), dropping and recreating the `indexes` on it: SQLite can change a column's type
-/// only by adding one, copying, dropping the old and renaming.
+/// The name the new column has until it replaces `column`.
+fn converted_name(column: &str) -> String {
+    format!("{column}__converted")
+}
+
+/// The statements that replace `column` of `table` by a column `definition`, filled by the
+/// statements `fill` makes for the new column (its quoted name), dropping and recreating the
+/// `indexes` on it: SQLite can change a column's type only by adding a column, copying,
+/// dropping the old one and renaming the new.
 fn replace_column(
     dialect: Dialect,
     table: &str,
     column: &str,
     definition: &str,
-    fill: &str,
+    fill: impl FnOnce(&str) -> String,
     indexes: &[IndexState],
 ) -> String {
     let t = dialect.quote(table);
     let c = dialect.quote(column);
-    let new = dialect.quote(&format!("{column}__converted"));
+    let new = dialect.quote(&converted_name(column));
     let mut sql = String::new();
     for index in indexes {
         sql.push_str(&format!("DROP INDEX {};\n", dialect.quote(&index.name)));
     }
     sql.push_str(&format!("ALTER TABLE {t} ADD COLUMN {new} {definition};\n"));
-    sql.push_str(&fill.replace("{new}", &new));
+    sql.push_str(&fill(&new));
     sql.push_str(&format!("ALTER TABLE {t} DROP COLUMN {c};\n"));
     sql.push_str(&format!("ALTER TABLE {t} RENAME COLUMN {new} TO {c};\n"));
     for index in indexes {
@@ -137,18 +142,23 @@ pub(crate) fn to_integers(
     let t = dialect.quote(table);
     let temp = dialect.quote("__users_exact_decimal");
     // The range CHECK names the new column; RENAME COLUMN renames it there too.
-    let new_name = format!("{}__converted", column.name);
-    let check = scaled_decimal_check(dialect, &new_name, column).unwrap_or_default();
-    let definition = format!("INTEGER{}{check}", not_null(column, "0"));
-    let fill = format!(
-        "CREATE TEMP TABLE {temp} AS {};\n\
-         UPDATE {t} SET {{new}} = (SELECT v FROM {temp} WHERE r = {t}.rowid) \
-         WHERE {c} IS NOT NULL;\n\
-         DROP TABLE {temp};\n",
-        converted(&t, &dialect.quote(column.name), scale),
-        c = dialect.quote(column.name),
+    let check = scaled_decimal_check(dialect, &converted_name(column.name), column);
+    let definition = format!(
+        "INTEGER{}{}",
+        not_null(column, "0"),
+        check.unwrap_or_default()
     );
-    replace_column(dialect, table, column.name, &definition, &fill, indexes)
+    let c = dialect.quote(column.name);
+    let fill = |new: &str| {
+        format!(
+            "CREATE TEMP TABLE {temp} AS {};\n\
+             UPDATE {t} SET {new} = (SELECT v FROM {temp} WHERE r = {t}.rowid) \
+             WHERE {c} IS NOT NULL;\n\
+             DROP TABLE {temp};\n",
+            converted(&t, &c, scale),
+        )
+    };
+    replace_column(dialect, table, column.name, &definition, fill, indexes)
 }
 
 /// Down: the integer at the column's scale becomes the decimal text again.
@@ -164,9 +174,11 @@ pub(crate) fn to_text(
     let t = dialect.quote(table);
     let c = dialect.quote(column.name);
     let definition = format!("TEXT{}", not_null(column, "'0'"));
-    let fill = format!(
-        "UPDATE {t} SET {{new}} = {} WHERE {c} IS NOT NULL;\n",
-        as_text(&c, scale)
-    );
-    replace_column(dialect, table, column.name, &definition, &fill, indexes)
+    let fill = |new: &str| {
+        format!(
+            "UPDATE {t} SET {new} = {} WHERE {c} IS NOT NULL;\n",
+            as_text(&c, scale)
+        )
+    };
+    replace_column(dialect, table, column.name, &definition, fill, indexes)
 }

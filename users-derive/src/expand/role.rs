@@ -554,7 +554,8 @@ fn role_permissions(
         Backend::Mysql => format!("`{name}`"),
         Backend::Sqlite | Backend::Postgres => format!("\"{name}\""),
     };
-    let (table, join) = (quoted(permissions_table(model).0), quoted(join_table));
+    let permissions = permissions_table(model).0;
+    let (table, join) = (quoted(permissions), quoted(join_table));
     let (first, second) = match backend {
         Backend::Postgres => ("$1", "$2"),
         Backend::Sqlite | Backend::Mysql => ("?", "?"),
@@ -598,7 +599,6 @@ fn role_permissions(
         quote!(get_result::<#krate::__private::CountRow>),
         bound(&check, quote!(user), Some(quote!(permission))),
     );
-    let permissions = permissions_table(model).0;
     quote! {
         #asyncness fn grant_permission(conn: &mut #connection, role: Id<#ident>, permission: &str) -> ::core::result::Result<(), UsersError> {
             #grant
