@@ -230,6 +230,8 @@ impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
         fn has_all_roles(&self, conn, user: &U, names: &[&str]) -> bool
             where [R: AsyncRoleStore<C, User = U>];
         fn roles_of(&self, conn, user: &U) -> Vec<R> where [R: AsyncRoleStore<C, User = U>];
+        fn user_with_roles(&self, conn, id: U::Id) -> Option<(U, Vec<R>)>
+            where [R: AsyncRoleStore<C, User = U>];
         fn roles_of_users(&self, conn, users: &[U]) -> Vec<Vec<R>>
             where [R: AsyncRoleStore<C, User = U>];
         fn users_with_role(&self, conn, name: &str) -> Vec<U>

@@ -367,6 +367,34 @@ mod cases {
         );
     }
 
+    fn a_user_and_their_roles_are_read_in_one_query(conn: _, db: _) {
+        db.run_pending_migrations(migrations()).unwrap();
+        let users = drive(manager());
+        let alice = users
+            .register(conn, "alice@example.com", "a long password")
+            .unwrap();
+        let bob = users
+            .register(conn, "bob@example.com", "a long password")
+            .unwrap();
+        let writer = users.create_role(conn, "writer", None).unwrap();
+        let admin = users.create_role(conn, "admin", None).unwrap();
+        users.assign_role(conn, &alice, &writer).unwrap();
+        users.assign_role(conn, &alice, &admin).unwrap();
+        users.assign_role(conn, &bob, &writer).unwrap();
+
+        // Alice's row once, her roles by name; Bob's one role is not hers.
+        let (found, roles) = users.user_with_roles(conn, alice.id).unwrap().unwrap();
+        assert_eq!(found, alice);
+        assert_eq!(roles, [admin.clone(), writer.clone()]);
+        // A user without roles is still found, with none.
+        users.revoke_role(conn, &bob, &writer).unwrap();
+        let (found, roles) = users.user_with_roles(conn, bob.id).unwrap().unwrap();
+        assert_eq!((found, roles), (bob.clone(), vec![]));
+        // No user, nothing.
+        users.delete(conn, bob.id).unwrap();
+        assert!(users.user_with_roles(conn, bob.id).unwrap().is_none());
+    }
+
     fn permissions_are_granted_to_roles_and_checked_for_users(conn: _, db: _) {
         db.run_pending_migrations(migrations()).unwrap();
         let users = drive(manager());

@@ -81,22 +81,25 @@ where
         FromPool(self.pool.clone())
     }
 
-    /// `user` with the names of their roles and, if `sign_ins`, their sign-ins, read on `conn`.
+    /// The user with this id with the names of their roles (one query) and, if `sign_ins`,
+    /// their sign-ins, read on `conn`; `None` if the user is gone.
     async fn with_roles(
         &self,
         conn: &mut C,
-        user: U,
+        id: U::Id,
         sign_ins: bool,
-    ) -> Result<(U, Vec<String>, Option<SignIns>), ApiError>
+    ) -> Result<Option<(U, Vec<String>, Option<SignIns>)>, ApiError>
     where
         U::Events: users_diesel::AsyncEventStore<C>,
     {
-        let names = role_names(&self.users.roles_of(conn, &user).await?);
+        let Some((user, roles)) = self.users.user_with_roles(conn, id).await? else {
+            return Ok(None);
+        };
         let sign_ins = match sign_ins {
             true => Some(self.users.sign_ins(conn, &user).await?),
             false => None,
         };
-        Ok((user, names, sign_ins))
+        Ok(Some((user, role_names(&roles), sign_ins)))
     }
 }
 
@@ -446,13 +449,12 @@ where
         sign_ins: bool,
     ) -> Result<Option<(U, Vec<String>, Option<SignIns>)>, ApiError> {
         let (users, mut conn) = self.connection().await?;
-        let user = match users.check_session(&mut *conn, token, policy).await? {
-            SessionCheck::Live(_) => users.get(&mut *conn, token.user_id().into()).await?,
-            SessionCheck::Ended => None,
-        };
-        match user {
-            Some(user) => Ok(Some(self.with_roles(&mut conn, user, sign_ins).await?)),
-            None => Ok(None),
+        match users.check_session(&mut *conn, token, policy).await? {
+            SessionCheck::Live(_) => {
+                self.with_roles(&mut conn, token.user_id().into(), sign_ins)
+                    .await
+            }
+            SessionCheck::Ended => Ok(None),
         }
     }
 
@@ -463,11 +465,8 @@ where
         id: U::Id,
         sign_ins: bool,
     ) -> Result<Option<(U, Vec<String>, Option<SignIns>)>, ApiError> {
-        let (users, mut conn) = self.connection().await?;
-        match users.get(&mut *conn, id).await? {
-            Some(user) => Ok(Some(self.with_roles(&mut conn, user, sign_ins).await?)),
-            None => Ok(None),
-        }
+        let (_, mut conn) = self.connection().await?;
+        self.with_roles(&mut conn, id, sign_ins).await
     }
 
     /// Swaps a refresh token for new tokens of its session.

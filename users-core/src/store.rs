@@ -166,6 +166,14 @@ pub trait RoleStore<C>: RoleModel {
     fn roles_of(conn: &mut C, user: <Self::User as UserModel>::Id)
         -> Result<Vec<Self>, UsersError>;
 
+    /// The user with this id and their roles, by name, in one query (the user's row joined to
+    /// their roles): what a request that shows or checks the user's roles reads.
+    #[allow(clippy::type_complexity)]
+    fn user_with_roles(
+        conn: &mut C,
+        user: <Self::User as UserModel>::Id,
+    ) -> Result<Option<(Self::User, Vec<Self>)>, UsersError>;
+
     /// The roles of each of `users`, in the same order, in one query.
     fn roles_of_users(conn: &mut C, users: &[Self::User]) -> Result<Vec<Vec<Self>>, UsersError>;
 

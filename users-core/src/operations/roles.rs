@@ -260,6 +260,21 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
         R::roles_of(conn, user.id()).await
     }
 
+    /// The user with this id and their roles, by name, read in one query: what a
+    /// request that shows or checks the user's roles needs, where
+    /// [`get`](Self::get) and [`roles_of`](Self::roles_of) would take two.
+    #[allow(clippy::type_complexity)]
+    pub async fn user_with_roles<C: Send>(
+        &self,
+        conn: &mut C,
+        id: U::Id,
+    ) -> Result<Option<(U, Vec<R>)>, UsersError>
+    where
+        R: AsyncRoleStore<C, User = U>,
+    {
+        R::user_with_roles(conn, id).await
+    }
+
     /// The roles of each of `users`, in the same order, loaded in one query (no
     /// N+1).
     pub async fn roles_of_users<C: Send>(

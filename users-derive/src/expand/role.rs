@@ -702,6 +702,17 @@ fn role_lists(names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
                 .order(#roles::name)
         },
     );
+    let user_with_roles = flavor.run(
+        quote!(load),
+        quote! {
+            users
+                .left_join(#join::table)
+                .left_join(#roles::table.on(#roles::id.eq(#join::role_id)))
+                .filter(diesel::Table::primary_key(&users).eq(user))
+                .select((#user::as_select(), ::core::option::Option::<#ident>::as_select()))
+                .order(#roles::name)
+        },
+    );
     let roles_of_users = flavor.run(
         quote!(load),
         quote! {
@@ -729,6 +740,18 @@ fn role_lists(names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
     quote! {
         #asyncness fn roles_of(conn: &mut #connection, user: #user_id) -> ::core::result::Result<::std::vec::Vec<Self>, UsersError> {
             #roles_of.map_err(database_error)
+        }
+
+        #asyncness fn user_with_roles(conn: &mut #connection, user: #user_id) -> ::core::result::Result<::core::option::Option<(#user, ::std::vec::Vec<Self>)>, UsersError> {
+            let users = <#user as diesel::associations::HasTable>::table();
+            let rows: ::std::vec::Vec<(#user, ::core::option::Option<Self>)> =
+                #user_with_roles.map_err(database_error)?;
+            let mut rows = rows.into_iter();
+            let ::core::option::Option::Some((found, first)) = rows.next() else {
+                return ::core::result::Result::Ok(::core::option::Option::None);
+            };
+            let roles = first.into_iter().chain(rows.filter_map(|(_, role)| role)).collect();
+            ::core::result::Result::Ok(::core::option::Option::Some((found, roles)))
         }
 
         #asyncness fn roles_of_users(conn: &mut #connection, users: &[#user]) -> ::core::result::Result<::std::vec::Vec<::std::vec::Vec<Self>>, UsersError> {
