@@ -37,7 +37,7 @@ use crate::workloads::PASSWORD;
 use crate::Result;
 
 /// The clients sending requests at once.
-const CLIENTS: usize = 8;
+pub(crate) const CLIENTS: usize = 8;
 /// The connections of each side's pool.
 const POOL: usize = 8;
 
@@ -84,7 +84,9 @@ where
 }
 
 /// What a request of the hand-written side asks of its connection: one query each.
-trait HandQueries: diesel_async::AsyncConnection + Sized + Send + 'static {
+pub(crate) trait HandQueries:
+    diesel_async::AsyncConnection + Sized + Send + 'static
+{
     /// The session's user, last-seen time and deadlines.
     fn session(
         &mut self,
@@ -250,14 +252,14 @@ fn variants() -> Vec<&'static str> {
 }
 
 /// One side's fastest round: requests per second and the latencies of that round.
-struct Side {
-    per_second: f64,
+pub(crate) struct Side {
+    pub(crate) per_second: f64,
     p50: Duration,
     p99: Duration,
 }
 
 impl Side {
-    fn cells(&self, width: usize) -> String {
+    pub(crate) fn cells(&self, width: usize) -> String {
         format!(
             "{:>width$.0} | {:>6.2} | {:>6.2}",
             self.per_second,
@@ -267,12 +269,19 @@ impl Side {
     }
 }
 
-/// Sends `requests` GETs of `url` with `token` from [`CLIENTS`] clients at once.
-async fn round(client: &reqwest::Client, url: &str, token: &str, requests: usize) -> Result<Side> {
+/// Sends `requests` GETs with `token` from [`CLIENTS`] clients at once, client `i` to
+/// `urls[i % urls.len()]`.
+pub(crate) async fn round(
+    client: &reqwest::Client,
+    urls: &[String],
+    token: &str,
+    requests: usize,
+) -> Result<Side> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for client_index in 0..CLIENTS {
-        let (client, url, token) = (client.clone(), url.to_owned(), token.to_owned());
+        let url = urls[client_index % urls.len()].clone();
+        let (client, token) = (client.clone(), token.to_owned());
         let count = requests / CLIENTS + usize::from(client_index < requests % CLIENTS);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(count);
@@ -427,7 +436,7 @@ async fn measure(base: &str, requests: usize, rounds: usize) -> Result<(Side, Si
         // Alternate which side goes first, so neither always meets a warmer cache.
         let order = if index % 2 == 0 { [0, 1] } else { [1, 0] };
         for side in order {
-            let new = round(&client, &urls[side], token, requests).await?;
+            let new = round(&client, std::slice::from_ref(&urls[side]), token, requests).await?;
             if fastest[side]
                 .as_ref()
                 .is_none_or(|best| new.per_second > best.per_second)
@@ -512,7 +521,7 @@ pub fn run(scale: f64, rounds: usize, backend: impl Fn(&str) -> bool) -> Result<
 }
 
 /// Creates the tables (users, roles, sessions) and Alice, with a role, over a sync connection.
-fn prepare<C>(url: &str, connect: impl Fn(&str) -> Result<C>) -> Result<()>
+pub(crate) fn prepare<C>(url: &str, connect: impl Fn(&str) -> Result<C>) -> Result<()>
 where
     C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
     users_diesel::Migrations: diesel::migration::MigrationSource<C::Backend>,
@@ -521,15 +530,25 @@ where
     users_diesel::Events<User>: users_diesel::EventStore<C>,
 {
     let mut conn = connect(url)?;
+    migrate(&mut conn)?;
+    let users = users_diesel::Users::<User, Role>::new(UsersConfig::new([7u8; 32])?);
+    let alice = users.register(&mut conn, "alice@example.com", PASSWORD)?;
+    let editor = users.create_role(&mut conn, "editor", None)?;
+    users.assign_role(&mut conn, &alice, &editor)?;
+    Ok(())
+}
+
+/// Creates the tables a request reads: users, roles, sessions, second factors.
+pub(crate) fn migrate<C>(conn: &mut C) -> Result<()>
+where
+    C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
+    users_diesel::Migrations: diesel::migration::MigrationSource<C::Backend>,
+{
     let migrations = users_diesel::Migrations::new()
         .with::<User>()
         .with::<Role>()
         .with::<users_diesel::Sessions<User>>()
         .with::<users_diesel::SecondFactors<User>>();
     conn.run_pending_migrations(migrations)?;
-    let users = users_diesel::Users::<User, Role>::new(UsersConfig::new([7u8; 32])?);
-    let alice = users.register(&mut conn, "alice@example.com", PASSWORD)?;
-    let editor = users.create_role(&mut conn, "editor", None)?;
-    users.assign_role(&mut conn, &alice, &editor)?;
     Ok(())
 }

@@ -13,7 +13,9 @@
 //! - `--smoke`: `--scale 0.01 --rounds 1`, to check that everything runs.
 //! - `--only W1,W3`: run only these workloads (W2 always runs: it inserts the users); `FLOOD`
 //!   is the login flood (see `flood`), which runs after the workloads, on SQLite; `HTTP` the
-//!   per-request cost of a session over HTTP (see `http`), on SQLite and PostgreSQL, last.
+//!   per-request cost of a session over HTTP (see `http`), on SQLite and PostgreSQL; `POOL`
+//!   lookups over a pool with many clients and the memory of a session and of a connection,
+//!   `SCALEOUT` the HTTP requests spread over 1, 2 and 4 server processes (see `scale`), last.
 //! - `--backends sqlite,mysql`: run only on these of the compiled-in backends.
 //!
 //! SQLite always runs; PostgreSQL (`USERS_TEST_POSTGRES_URL`, default
@@ -28,6 +30,9 @@ mod flood;
 mod http;
 mod measure;
 mod models;
+mod scale;
+#[cfg(feature = "postgres")]
+mod scaleout;
 mod workloads;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -107,6 +112,13 @@ impl Options {
 }
 
 fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("--serve") {
+        #[cfg(feature = "postgres")]
+        return scaleout::serve(args);
+        #[cfg(not(feature = "postgres"))]
+        return Err("--serve needs the postgres feature".into());
+    }
     let options = Options::parse()?;
     let sizes = Sizes::scaled(options.scale);
     // argon2id at the framework's defaults (OWASP): m = 19456 KiB, t = 2, p = 1.
@@ -153,6 +165,13 @@ fn main() -> Result<()> {
     }
     if options.selected("HTTP") {
         http::run(options.scale, options.rounds, |name| options.backend(name))?;
+    }
+    if options.selected("POOL") {
+        scale::run_pool(options.scale, options.rounds, |name| options.backend(name))?;
+    }
+    #[cfg(feature = "postgres")]
+    if options.selected("SCALEOUT") && options.backend("postgres") {
+        scaleout::run(options.scale, options.rounds)?;
     }
     Ok(())
 }
