@@ -83,7 +83,10 @@ where
     sessions: HandSessions,
 }
 
-/// What a request of the hand-written side asks of its connection: one query each.
+/// What a request of the hand-written side asks of its connection: one query each. Lookups by
+/// primary key use `get_result`, not `first`: `first`'s bound `LIMIT` makes SQLite prepare the
+/// statement anew on every call (see the README's Performance section), which a careful
+/// hand-written handler avoids as the framework does.
 pub(crate) trait HandQueries:
     diesel_async::AsyncConnection + Sized + Send + 'static
 {
@@ -122,7 +125,7 @@ macro_rules! hand_queries {
                 s::users_sessions
                     .find(Id::<User>::from(id))
                     .select((s::user_id, s::last_seen_at, s::expires_at, s::idle_expires_at))
-                    .first(self)
+                    .get_result(self)
                     .await
                     .optional()
             }
@@ -139,7 +142,7 @@ macro_rules! hand_queries {
                 users::table
                     .find(Id::<User>::from(id))
                     .select(User::as_select())
-                    .first(self)
+                    .get_result(self)
                     .await
                     .optional()
             }
