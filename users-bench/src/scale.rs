@@ -6,9 +6,9 @@
 //!   handler takes one, through `AsyncUsers::get` and through the hand-written query, rounds
 //!   alternating, the fastest of each side kept; then the bytes a stored session adds to the
 //!   database (the `users_sessions` table's size before and after a batch of sessions) and what
-//!   a pooled connection costs: this process's resident memory grown by opening and warming the
-//!   pool, per connection, and on PostgreSQL the server's memory for one connection's backend
-//!   (`pg_backend_memory_contexts`).
+//!   a pooled connection costs: this process's resident memory grown by opening 32 connections
+//!   and running a lookup on each, per connection, and on PostgreSQL the server's memory for one
+//!   connection's backend (`pg_backend_memory_contexts`).
 //! - `SCALEOUT`: see `scaleout`.
 
 use std::future::Future;
@@ -33,6 +33,8 @@ use crate::Result;
 const CLIENTS: usize = 8;
 /// The connections of the pool they share (and of each scale-out server's).
 pub(crate) const POOL: usize = 8;
+/// The connections opened at once to measure what one costs.
+const MEMORY_POOL: usize = 32;
 
 /// Runs `POOL` on the selected backends.
 pub fn run_pool(scale: f64, rounds: usize, backend: impl Fn(&str) -> bool) -> Result<()> {
@@ -59,15 +61,17 @@ pub fn run_pool(scale: f64, rounds: usize, backend: impl Fn(&str) -> bool) -> Re
         let url = path.to_string_lossy().into_owned();
         let result = (|| {
             let mut conn = sqlite_sync(&url)?;
+            crate::http::migrate(&mut conn)?;
+            let manager = || users_diesel::asynchronous::sqlite_connection_manager(&url);
+            let memory = runtime.block_on(connection_memory(manager(), None))?;
             let ids = seed(&mut conn, users)?;
             let per_session = session_bytes(&mut conn, sessions, sqlite_bytes)?;
             runtime.block_on(pool_line(
                 "sqlite",
-                users_diesel::asynchronous::sqlite_connection_manager(&url),
+                manager(),
                 ids,
                 (lookups, rounds),
-                per_session,
-                None,
+                (per_session, memory),
             ))
         })();
         for suffix in ["", "-wal", "-shm"] {
@@ -81,15 +85,18 @@ pub fn run_pool(scale: f64, rounds: usize, backend: impl Fn(&str) -> bool) -> Re
         let result = (|| {
             use diesel::Connection;
             let mut conn = diesel::PgConnection::establish(&url)?;
+            crate::http::migrate(&mut conn)?;
+            let manager = || users_diesel::asynchronous::postgres_connection_manager(&url);
+            let memory =
+                runtime.block_on(connection_memory(manager(), Some(postgres_backend_memory)))?;
             let ids = seed(&mut conn, users)?;
             let per_session = session_bytes(&mut conn, sessions, postgres_bytes)?;
             runtime.block_on(pool_line(
                 "postgres",
-                users_diesel::asynchronous::postgres_connection_manager(&url),
+                manager(),
                 ids,
                 (lookups, rounds),
-                per_session,
-                Some(postgres_backend_memory),
+                (per_session, memory),
             ))
         })();
         drop_schema();
@@ -131,18 +138,15 @@ pub(crate) fn postgres_schema(prefix: &str) -> Result<(String, impl FnOnce())> {
     }))
 }
 
-/// The framework's tables (users, roles, sessions) and `count` users with one precomputed
-/// hash, a transaction per thousand; their ids.
+/// `count` users with one precomputed hash, a transaction per thousand; their ids.
 fn seed<C>(conn: &mut C, count: usize) -> Result<Vec<Id<User>>>
 where
-    C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
-    users_diesel::Migrations: diesel::migration::MigrationSource<C::Backend>,
+    C: diesel::Connection,
     User: users_diesel::UserStore<C>,
     Role: users_diesel::RoleStore<C, User = User>,
     users_diesel::Events<User>: users_diesel::EventStore<C>,
 {
     use users_diesel::UserStore;
-    crate::http::migrate(conn)?;
     let hash = users_diesel::PasswordHasher::new(&UsersConfig::new([7u8; 32])?).hash(PASSWORD)?;
     let mut ids = Vec::with_capacity(count);
     for start in (0..count).step_by(1000) {
@@ -243,36 +247,58 @@ fn resident_bytes() -> u64 {
 /// What reads a connection's server-side memory, where the backend has one to read.
 type ServerMemory<C> = fn(&mut C) -> Pin<Box<dyn Future<Output = Result<u64>> + Send + '_>>;
 
+/// What a pooled connection costs, measured before the users are seeded (so the heap has not
+/// grown and shrunk already): this process's resident memory grown by opening [`MEMORY_POOL`]
+/// connections at once and running each side's lookup on each, per connection, in KiB; and the
+/// server's memory for one of them, where `server_memory` reads it.
+async fn connection_memory<C: HandQueries>(
+    manager: AsyncDieselConnectionManager<C>,
+    server_memory: Option<ServerMemory<C>>,
+) -> Result<(f64, String)>
+where
+    User: users_diesel::AsyncUserStore<C>,
+    Role: users_diesel::AsyncRoleStore<C, User = User>,
+    AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
+{
+    let users = AsyncUsers::<User, Role>::new(UsersConfig::new([7u8; 32])?);
+    let resident = resident_bytes();
+    let pool = Pool::builder(manager).max_size(MEMORY_POOL).build()?;
+    let mut held = Vec::with_capacity(MEMORY_POOL);
+    for _ in 0..MEMORY_POOL {
+        let mut conn = pool.get().await?;
+        let nobody = Id::<User>::from_uuid(uuid::Uuid::now_v7());
+        users.get(&mut *conn, nobody).await?;
+        conn.user(nobody.into()).await?;
+        held.push(conn);
+    }
+    let client = resident_bytes().saturating_sub(resident) as f64 / MEMORY_POOL as f64 / 1024.0;
+    let server = match server_memory {
+        Some(read) => format!("{:.0}", read(&mut held[0]).await? as f64 / 1024.0),
+        None => "(in process)".to_owned(),
+    };
+    Ok((client, server))
+}
+
 /// Opens and warms a pool of [`POOL`] over `manager`, measures both sides' lookups, and prints
-/// the backend's line.
+/// the backend's line with the memory figures measured before.
 async fn pool_line<C: HandQueries>(
     backend: &str,
     manager: AsyncDieselConnectionManager<C>,
     ids: Vec<Id<User>>,
     (lookups, rounds): (usize, usize),
-    per_session: f64,
-    server_memory: Option<ServerMemory<C>>,
+    (per_session, (per_connection, server)): (f64, (f64, String)),
 ) -> Result<()>
 where
     User: users_diesel::AsyncUserStore<C>,
     Role: users_diesel::AsyncRoleStore<C, User = User>,
     AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
 {
-    let resident = resident_bytes();
     let pool = Pool::builder(manager).max_size(POOL).build()?;
     let ids = Arc::new(ids);
     let users = Arc::new(AsyncUsers::<User, Role>::new(UsersConfig::new([7u8; 32])?));
     // Every connection opened and each of its statements prepared once, outside the timing.
     lookup_round(&pool, &ids, &users, POOL * 4, true).await?;
     lookup_round(&pool, &ids, &users, POOL * 4, false).await?;
-    let per_connection = resident_bytes().saturating_sub(resident) as f64 / POOL as f64;
-    let server = match server_memory {
-        Some(read) => {
-            let mut conn = pool.get().await?;
-            format!("{:.0}", read(&mut conn).await? as f64 / 1024.0)
-        }
-        None => "(in process)".to_owned(),
-    };
     let mut best = [0f64; 2];
     for index in 0..rounds.max(1) {
         let order = if index % 2 == 0 {
@@ -291,7 +317,7 @@ where
         best[0],
         best[1],
         best[0] / best[1],
-        per_connection / 1024.0,
+        per_connection,
     );
     Ok(())
 }
