@@ -270,6 +270,20 @@ mod cases {
             ]
         );
         assert!(users.roles_of_users(conn, &[]).unwrap().is_empty());
+        // More users than any backend binds in one statement (SQLite: 32,766 values): read in
+        // chunks, in order.
+        let mut many: Vec<User> = (0..70_000)
+            .map(|i| {
+                User::from_credentials(Id::new(), format!("nobody{i}@example.com"), String::new())
+            })
+            .collect();
+        many.insert(12_345, carol.clone());
+        many.push(alice.clone());
+        let grouped = users.roles_of_users(conn, &many).unwrap();
+        assert_eq!(grouped.len(), many.len());
+        assert_eq!(grouped[12_345], [viewer.clone()]);
+        assert_eq!(grouped[many.len() - 1], [admin.clone(), viewer.clone()]);
+        assert_eq!(grouped.iter().filter(|roles| !roles.is_empty()).count(), 2);
 
         assert_eq!(
             users.users_with_role(conn, "viewer").unwrap(),

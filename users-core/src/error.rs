@@ -100,6 +100,41 @@ pub enum UsersError {
     /// another provider first.
     #[error("this is the last way to sign in: set a password or link another provider first")]
     LastSignInMethod,
+    /// The organization does not exist, or the user is not one of its members (who cannot
+    /// tell the two apart).
+    #[error("organization not found")]
+    OrgNotFound,
+    /// Another organization already has this slug (compared after normalisation).
+    #[error("an organization with this slug already exists")]
+    OrgExists,
+    /// An organization name or slug that is empty, too long or holds characters no name may
+    /// hold; the text says which.
+    #[error("invalid organization name: {0}")]
+    InvalidOrgName(String),
+    /// The member's organization role does not give the permission the operation needs.
+    #[error("your role in this organization does not allow this ({permission})")]
+    NotPermitted {
+        /// The permission that was needed.
+        permission: String,
+    },
+    /// The change would leave the organization without an owner: the last owner cannot leave,
+    /// be removed or be given another role. Make another member an owner first.
+    #[error("the organization's last owner cannot leave, be removed or be demoted")]
+    LastOwner,
+    /// The user is already a member of the organization.
+    #[error("already a member of this organization")]
+    AlreadyMember,
+    /// No pending invitation of the organization has this id.
+    #[error("invitation not found")]
+    InvitationNotFound,
+    /// The invitation was sent to another address than the user's.
+    #[error("this invitation was sent to another address")]
+    InvitationForAnotherAddress,
+    /// The organization, or the inviter, has as many pending invitations as allowed
+    /// ([`UsersConfig::invitation_limits`](crate::UsersConfig::invitation_limits)); revoke some
+    /// or wait for them to be accepted or to expire.
+    #[error("too many pending invitations")]
+    TooManyInvitations,
     /// The database failed; the source is the driver's error.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn StdError + Send + Sync>),

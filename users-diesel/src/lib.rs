@@ -253,7 +253,8 @@ pub mod __private {
     #[cfg(feature = "sqlite")]
     pub use crate::store::sqlite_transaction;
     pub use crate::store::{
-        database_error, join_write_error, now, role_write_error, transaction, user_write_error,
+        database_error, join_write_error, now, org_write_error, role_write_error, transaction,
+        user_write_error, MAX_BOUND_IDS,
     };
     pub use crate::store::{CountRow, PermissionRow};
     pub use crate::user_enum::enum_from_stored;

@@ -23,6 +23,13 @@ pub fn role_write_error<M: ModelSchema>(error: DieselError) -> UsersError {
     write_error(error, &M::TABLES[0], "name", UsersError::RoleExists)
 }
 
+/// Maps a failed write to the table of organization model `M`: a unique violation on its slug
+/// column is [`UsersError::OrgExists`], one on another unique column [`UsersError::Conflict`],
+/// anything else [`UsersError::Database`].
+pub fn org_write_error<M: ModelSchema>(error: DieselError) -> UsersError {
+    write_error(error, &M::TABLES[0], "slug", UsersError::OrgExists)
+}
+
 fn write_error(error: DieselError, table: &Table, key: &str, taken: UsersError) -> UsersError {
     let violated = table
         .columns
@@ -38,8 +45,9 @@ fn write_error(error: DieselError, table: &Table, key: &str, taken: UsersError) 
     }
 }
 
-/// Maps a failed write to a join table: a row referencing a missing user or role is
-/// [`UsersError::UserNotFound`] or [`UsersError::RoleNotFound`], anything else
+/// Maps a failed write to a join table: a row referencing a missing user, role or organization
+/// is [`UsersError::UserNotFound`], [`UsersError::RoleNotFound`] or [`UsersError::OrgNotFound`],
+/// anything else
 /// [`UsersError::Database`]. Every backend names the violated constraint (SQLite through the
 /// framework's own triggers).
 pub fn join_write_error(error: DieselError, join_table: &str) -> UsersError {
@@ -54,6 +62,9 @@ pub fn join_write_error(error: DieselError, join_table: &str) -> UsersError {
         }
         if names("role_id") {
             return UsersError::RoleNotFound;
+        }
+        if names("org_id") {
+            return UsersError::OrgNotFound;
         }
     }
     UsersError::database(error)
@@ -74,6 +85,10 @@ pub struct CountRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub n: i64,
 }
+
+/// The most ids one generated statement binds: lists longer than this are read in chunks of
+/// it. SQLite refuses a statement with more than 32,766 values; PostgreSQL and MySQL take 65,535.
+pub const MAX_BOUND_IDS: usize = 10_000;
 
 /// Maps a failed read to [`UsersError::Database`].
 pub fn database_error(error: DieselError) -> UsersError {

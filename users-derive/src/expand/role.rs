@@ -443,7 +443,7 @@ pub fn role_store_methods(
     let shared = shared_store_methods(model, &names.connection, flavor, "name");
     let writes = role_writes(model, join_table, &names, backend, flavor);
     let checks = role_checks(&names, flavor);
-    let lists = role_lists(&names, flavor);
+    let lists = role_lists(model, &names, flavor);
     let permissions = role_permissions(model, join_table, &names, backend, flavor);
     quote! {
         #writes
@@ -680,7 +680,8 @@ fn role_checks(names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
 }
 
 /// `roles_of`, `roles_of_users`, `users_with_role` and `all`: the role lists, one statement each.
-fn role_lists(names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
+fn role_lists(model: &Model, names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
+    let krate = &model.krate;
     let RoleStoreNames {
         ident,
         connection,
@@ -755,15 +756,18 @@ fn role_lists(names: &RoleStoreNames<'_>, flavor: Flavor) -> TokenStream {
         }
 
         #asyncness fn roles_of_users(conn: &mut #connection, users: &[#user]) -> ::core::result::Result<::std::vec::Vec<::std::vec::Vec<Self>>, UsersError> {
-            let assignments: ::std::vec::Vec<(#join_struct, Self)> =
-                #roles_of_users.map_err(database_error)?;
             let mut roles_of_users = ::std::vec::Vec::with_capacity(users.len());
-            for assigned in assignments.grouped_by(users) {
-                let mut roles = ::std::vec::Vec::with_capacity(assigned.len());
-                for (_, role) in assigned {
-                    roles.push(role);
+            // A statement binds at most so many ids (SQLite refuses more than 32,766 values).
+            for users in users.chunks(#krate::__private::MAX_BOUND_IDS) {
+                let assignments: ::std::vec::Vec<(#join_struct, Self)> =
+                    #roles_of_users.map_err(database_error)?;
+                for assigned in assignments.grouped_by(users) {
+                    let mut roles = ::std::vec::Vec::with_capacity(assigned.len());
+                    for (_, role) in assigned {
+                        roles.push(role);
+                    }
+                    roles_of_users.push(roles);
                 }
-                roles_of_users.push(roles);
             }
             ::core::result::Result::Ok(roles_of_users)
         }
