@@ -9,10 +9,11 @@ use tokio::runtime::Runtime;
 use users_diesel::asynchronous::deadpool::Pool;
 use users_diesel::asynchronous::AsyncConnection;
 use users_diesel::{
-    AsyncOAuthAccountStore, AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore,
-    AsyncUserStore, AsyncUsers, OAuthAccountRecord, OAuthSignIn, PasskeyRecord, ProviderIdentity,
-    RoleModel, SecondFactorChallenge, SecondFactorProof, SessionOrigin, SessionPolicy,
-    SessionTokens, StoredSession, TotpEnrollment, UserModel, Users, UsersError, Uuid,
+    AsyncOAuthAccountStore, AsyncOrgStore, AsyncRoleStore, AsyncSecondFactorStore,
+    AsyncSessionStore, AsyncUserStore, AsyncUsers, NewInvitation, OAuthAccountRecord, OAuthSignIn,
+    OrgInvitation, OrgMemberOf, OrgView, PasskeyRecord, ProviderIdentity, RoleModel,
+    SecondFactorChallenge, SecondFactorProof, SessionOrigin, SessionPolicy, SessionTokens,
+    StoredSession, TotpEnrollment, UserModel, Users, UsersError, Uuid,
 };
 
 use crate::TestDb;
@@ -139,7 +140,45 @@ macro_rules! blocking_methods {
     )*};
 }
 
+/// The organization methods of `Users`, generic over the organization model `O` as theirs are.
+macro_rules! blocking_org_methods {
+    ($(
+        fn $name:ident(&self, conn $(, $arg:ident: $ty:ty)*) -> $ret:ty;
+    )*) => {$(
+        #[doc = concat!("As `Users::", stringify!($name), "`.")]
+        pub fn $name<O, C>(&self, conn: &mut BlockingConn<C> $(, $arg: $ty)*) -> Result<$ret, UsersError>
+        where
+            C: Send,
+            U: AsyncUserStore<C>,
+            U::Events: users_diesel::AsyncEventStore<C>,
+            O: AsyncOrgStore<C, User = U>,
+        {
+            conn.runtime.block_on(self.0.$name::<O, C>(&mut conn.conn $(, $arg)*))
+        }
+    )*};
+}
+
 impl<U: UserModel, R: RoleModel> BlockOn<U, R> {
+    blocking_org_methods! {
+        fn create_org(&self, conn, creator: &U, name: &str, slug: Option<&str>) -> O;
+        fn org(&self, conn, user: &U, org: O::Id) -> OrgView<O>;
+        fn orgs(&self, conn, user: &U) -> Vec<OrgView<O>>;
+        fn has_org_permission(&self, conn, user: &U, org: O::Id, permission: &str) -> bool;
+        fn rename_org(&self, conn, actor: &U, org: O::Id, name: &str, slug: Option<&str>) -> O;
+        fn delete_org(&self, conn, actor: &U, org: O::Id) -> ();
+        fn org_members(&self, conn, actor: &U, org: O::Id) -> Vec<OrgMemberOf<U>>;
+        fn set_org_role(&self, conn, actor: &U, org: O::Id, member: U::Id, role: &str) -> ();
+        fn remove_org_member(&self, conn, actor: &U, org: O::Id, member: U::Id) -> ();
+        fn leave_org(&self, conn, user: &U, org: O::Id) -> ();
+        fn invite_to_org(&self, conn, actor: &U, org: O::Id, email: &str, role: Option<&str>) -> NewInvitation;
+        fn org_invitations(&self, conn, actor: &U, org: O::Id) -> Vec<OrgInvitation>;
+        fn revoke_invitation(&self, conn, actor: &U, org: O::Id, invitation: Uuid) -> ();
+        fn invitation_of(&self, conn, token: &str) -> OrgInvitation;
+        fn accept_invitation(&self, conn, user: &U, token: &str) -> OrgView<O>;
+        fn decline_invitation(&self, conn, user: &U, token: &str) -> ();
+        fn register_from_invitation(&self, conn, token: &str, password: &str) -> (U, OrgView<O>);
+    }
+
     /// As `Users::verification_token`.
     pub fn verification_token(&self, user: &U) -> Result<String, UsersError> {
         self.0.verification_token(user)

@@ -49,6 +49,10 @@ pub struct UsersConfig {
     argon2_queued: usize,
     pub(crate) login_throttle: LoginThrottle,
     pub(crate) mail_throttle: MailThrottle,
+    pub(crate) org_roles: crate::OrgRoles,
+    invitation_lifetime: Duration,
+    invitations_per_org: usize,
+    invitations_per_inviter: usize,
 }
 
 impl UsersConfig {
@@ -98,6 +102,10 @@ impl UsersConfig {
             argon2_queued: 64,
             login_throttle: LoginThrottle::DEFAULT,
             mail_throttle: MailThrottle::DEFAULT,
+            org_roles: crate::OrgRoles::default(),
+            invitation_lifetime: Duration::from_secs(7 * 24 * 60 * 60),
+            invitations_per_org: 100,
+            invitations_per_inviter: 20,
         })
     }
 
@@ -437,6 +445,64 @@ impl UsersConfig {
     /// See [`password_strength`](Self::password_strength).
     pub fn password_min_score(&self) -> u8 {
         self.password_min_score
+    }
+
+    /// Gives the organization role `name` the `permissions` (names normalised as role names
+    /// are), declaring it if it is not one of the built-in `owner`, `admin` and `member`: members
+    /// may then hold it, and
+    /// [`has_org_permission`](crate::Users::has_org_permission) grants them these. See
+    /// [`OrgRoles`](crate::OrgRoles) for the built-in roles' permissions.
+    ///
+    /// ```
+    /// use users_core::UsersConfig;
+    ///
+    /// let config = UsersConfig::new([7u8; 32])?
+    ///     .org_role("editor", &["posts.edit", "posts.publish"])?
+    ///     .org_role("member", &["posts.read"])?;
+    /// assert!(config.org_roles().allows("editor", "posts.publish"));
+    /// assert!(config.org_roles().allows("member", "members.read"));
+    /// # Ok::<(), users_core::UsersError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::InvalidRoleName`] or [`UsersError::InvalidPermission`] for a name no role
+    /// or permission may have.
+    pub fn org_role(mut self, name: &str, permissions: &[&str]) -> Result<Self, UsersError> {
+        self.org_roles.declare(name, permissions)?;
+        Ok(self)
+    }
+
+    /// The organization roles and their permissions.
+    pub fn org_roles(&self) -> &crate::OrgRoles {
+        &self.org_roles
+    }
+
+    /// How long an organization invitation can be accepted (seven days by default).
+    pub fn invitation_lifetime(mut self, lifetime: Duration) -> Self {
+        self.invitation_lifetime = lifetime;
+        self
+    }
+
+    /// How long an organization invitation can be accepted.
+    pub fn invitation_ttl(&self) -> Duration {
+        self.invitation_lifetime
+    }
+
+    /// The most pending invitations an organization may have (100 by default), and the most
+    /// one inviter may have pending in one organization (20): beyond them `invite` is refused
+    /// with [`UsersError::TooManyInvitations`], so no member can turn the organization into a
+    /// mail cannon.
+    pub fn invitation_limits(mut self, per_org: usize, per_inviter: usize) -> Self {
+        self.invitations_per_org = per_org;
+        self.invitations_per_inviter = per_inviter;
+        self
+    }
+
+    /// The pending-invitation limits, per organization and per inviter; see
+    /// [`invitation_limits`](Self::invitation_limits).
+    pub fn invitation_caps(&self) -> (usize, usize) {
+        (self.invitations_per_org, self.invitations_per_inviter)
     }
 
     /// Whether users must have verified their email address to log in.

@@ -32,6 +32,7 @@ mod listing;
 mod manager;
 mod model;
 mod oauth;
+mod orgs;
 mod password;
 mod sessions;
 mod text;
@@ -80,6 +81,12 @@ pub use oauth::{
     has_usable_password, unusable_password_hash, OAuthAccountRecord, OAuthAccountStore,
     OAuthSignIn, ProviderIdentity, ProviderTokens, MAX_PROVIDER_BYTES, MAX_SUBJECT_BYTES,
 };
+pub use orgs::{
+    normalize_org_slug, NewInvitation, OrgInvitation, OrgMemberOf, OrgMembership, OrgModel,
+    OrgRoles, OrgView, INVITATIONS_CREATE, INVITATIONS_READ, INVITATIONS_REVOKE,
+    MAX_ORG_NAME_CHARS, MEMBERS_READ, MEMBERS_REMOVE, MEMBERS_UPDATE, ORG_ADMIN,
+    ORG_ADMIN_PERMISSIONS, ORG_DELETE, ORG_MEMBER, ORG_MEMBER_PERMISSIONS, ORG_OWNER, ORG_UPDATE,
+};
 pub use password::{PasswordHasher, PasswordProblem, PasswordVerification};
 /// Boxed futures that borrow a connection, as [`AsyncUserStore::transaction`] takes them.
 #[cfg(feature = "async")]
@@ -91,8 +98,8 @@ pub use sessions::{
     SessionTokens, StoredSession, MAX_USER_AGENT_BYTES,
 };
 #[cfg(feature = "async")]
-pub use store::{AsyncRoleStore, AsyncUserStore};
-pub use store::{RoleStore, UserStore};
+pub use store::{AsyncOrgStore, AsyncRoleStore, AsyncUserStore};
+pub use store::{OrgStore, RoleStore, UserStore};
 pub use text::{normalize_permission, normalize_role_name, MAX_ROLE_NAME_CHARS};
 pub use throttle::{Counter, MemoryThrottleStore, ThrottleStore};
 pub use token::{OpenedToken, TokenPurpose, TokenSigner};

@@ -237,6 +237,7 @@ macro_rules! note_over {
 mod events;
 mod factors;
 mod oauth;
+mod orgs;
 mod permissions;
 mod roles;
 mod sessions;

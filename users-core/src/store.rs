@@ -7,7 +7,12 @@
 
 use users_derive::store_trait;
 
-use crate::{RoleModel, UserListing, UserModel, UsersError};
+use std::time::SystemTime;
+
+use crate::{
+    OrgInvitation, OrgMemberOf, OrgMembership, OrgModel, OrgView, RoleModel, UserListing,
+    UserModel, UsersError, Uuid,
+};
 
 #[store_trait(
     /// Storage of one user model over async connections of type `C`: the async twin of
@@ -203,4 +208,146 @@ pub trait RoleStore<C>: RoleModel {
         user: <Self::User as UserModel>::Id,
         permission: &str,
     ) -> Result<bool, UsersError>;
+}
+
+#[store_trait(
+    /// Storage of one organization model, its members and its invitations, over async
+    /// connections of type `C`: the async twin of [`OrgStore`](crate::OrgStore), with the same
+    /// contract for each method. Written by `#[org_model]`.
+    #[cfg(feature = "async")]
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` has no async organization store for connections of type `{C}`",
+        label = "not an async connection of an enabled backend",
+        note = "pass `&mut` an AsyncPgConnection, AsyncMysqlConnection or AsyncSqliteConnection \
+                (users_diesel::asynchronous) of an enabled backend, with users-diesel's `async` \
+                feature on; for a pooled connection write `&mut *conn`",
+        note = "the organization operations need an `#[org_model]` whose `user = …` is the manager's user model"
+    )]
+    pub trait AsyncOrgStore<C: Send>: OrgModel {
+        /// The user model whose users are members.
+        type User: UserModel;
+    }
+)]
+/// Storage of one organization model, its members table and its invitations table, over
+/// connections of type `C`. Written by `#[org_model]`.
+///
+/// Every method is one statement. Implementations map a unique violation on the slug to
+/// [`UsersError::OrgExists`], and a membership or invitation of a missing user or
+/// organization to [`UsersError::UserNotFound`] or [`UsersError::OrgNotFound`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no organization store for connections of type `{C}`",
+    label = "not a connection of an enabled backend",
+    note = "pass `&mut` a SqliteConnection, PgConnection or MysqlConnection whose backend feature \
+            of users-diesel is enabled; for a pooled connection write `&mut *conn`",
+    note = "the organization operations need an `#[org_model]` whose `user = …` is the manager's user model"
+)]
+pub trait OrgStore<C>: OrgModel {
+    /// The user model whose users are members.
+    type User: UserModel;
+
+    /// Inserts a new organization (its timestamps set now) and returns it.
+    fn insert(conn: &mut C, org: &Self) -> Result<Self, UsersError>;
+
+    /// Loads the organization with this id.
+    fn find(conn: &mut C, id: Self::Id) -> Result<Option<Self>, UsersError>;
+
+    /// Loads the organization with this id and locks its row until the transaction ends
+    /// (`FOR UPDATE`; SQLite's write transactions hold the database instead): what serialises
+    /// changes to its owners.
+    fn find_for_update(conn: &mut C, id: Self::Id) -> Result<Option<Self>, UsersError>;
+
+    /// Loads the organization with this (normalised) slug.
+    fn find_by_slug(conn: &mut C, slug: &str) -> Result<Option<Self>, UsersError>;
+
+    /// Writes every field of `org` (its `updated_at` set now); [`UsersError::OrgNotFound`] if
+    /// it is gone.
+    fn update(conn: &mut C, org: &Self) -> Result<Self, UsersError>;
+
+    /// Deletes the organization, its members and its invitations; `false` if there was none.
+    fn delete(conn: &mut C, id: Self::Id) -> Result<bool, UsersError>;
+
+    /// The user's membership of the organization, by the members table's primary key.
+    fn membership(
+        conn: &mut C,
+        org: Self::Id,
+        user: <Self::User as UserModel>::Id,
+    ) -> Result<Option<OrgMembership>, UsersError>;
+
+    /// The organization with the user's membership of it, in one query; `None` if either is
+    /// missing or the user is not a member.
+    fn org_of_member(
+        conn: &mut C,
+        org: Self::Id,
+        user: <Self::User as UserModel>::Id,
+    ) -> Result<Option<OrgView<Self>>, UsersError>;
+
+    /// The organizations the user belongs to with their membership, by name, in one query.
+    fn orgs_of(
+        conn: &mut C,
+        user: <Self::User as UserModel>::Id,
+    ) -> Result<Vec<OrgView<Self>>, UsersError>;
+
+    /// The members of the organization with their memberships, in the order they joined, in
+    /// one query.
+    fn members(conn: &mut C, org: Self::Id) -> Result<Vec<OrgMemberOf<Self::User>>, UsersError>;
+
+    /// Adds a member; `false` (and nothing written) if the user is already one.
+    fn add_member(conn: &mut C, membership: &OrgMembership) -> Result<bool, UsersError>;
+
+    /// Gives a member another role; `false` if the user is not a member.
+    fn set_member_role(
+        conn: &mut C,
+        org: Self::Id,
+        user: <Self::User as UserModel>::Id,
+        role: &str,
+    ) -> Result<bool, UsersError>;
+
+    /// Removes a member; `false` if the user was not one.
+    fn remove_member(
+        conn: &mut C,
+        org: Self::Id,
+        user: <Self::User as UserModel>::Id,
+    ) -> Result<bool, UsersError>;
+
+    /// How many members of the organization hold `role`.
+    fn count_role(conn: &mut C, org: Self::Id, role: &str) -> Result<usize, UsersError>;
+
+    /// Stores a new invitation.
+    fn insert_invitation(conn: &mut C, invitation: &OrgInvitation) -> Result<(), UsersError>;
+
+    /// The organization's invitation with this id, accepted, expired or pending.
+    fn invitation(
+        conn: &mut C,
+        org: Self::Id,
+        id: Uuid,
+    ) -> Result<Option<OrgInvitation>, UsersError>;
+
+    /// The invitation whose token has this digest (unique).
+    fn invitation_by_digest(
+        conn: &mut C,
+        digest: &str,
+    ) -> Result<Option<OrgInvitation>, UsersError>;
+
+    /// The organization's invitations neither accepted nor expired at `now`, oldest first.
+    fn pending_invitations(
+        conn: &mut C,
+        org: Self::Id,
+        now: SystemTime,
+    ) -> Result<Vec<OrgInvitation>, UsersError>;
+
+    /// How many of the organization's invitations are pending at `now`, and how many of those
+    /// `inviter` sent, in one query.
+    fn count_pending_invitations(
+        conn: &mut C,
+        org: Self::Id,
+        inviter: <Self::User as UserModel>::Id,
+        now: SystemTime,
+    ) -> Result<(usize, usize), UsersError>;
+
+    /// Marks the invitation accepted at `at` if it still is pending; `false` if another
+    /// acceptance came first (or it is gone): what makes a token single-use under concurrency.
+    fn accept_invitation(conn: &mut C, id: Uuid, at: SystemTime) -> Result<bool, UsersError>;
+
+    /// Deletes the invitation (revoked or declined); `false` if there was none.
+    fn delete_invitation(conn: &mut C, id: Uuid) -> Result<bool, UsersError>;
 }

@@ -43,6 +43,17 @@ pub enum Kind {
         /// The user model type (`User` unless `user = …`).
         user: Path,
     },
+    Org {
+        /// The members table's SQL name (`org_members` unless `members_table = "…"`).
+        members_table: String,
+        members_table_span: Span,
+        /// The invitations table's SQL name (`org_invitations` unless
+        /// `invitations_table = "…"`).
+        invitations_table: String,
+        invitations_table_span: Span,
+        /// The user model type (`User` unless `user = …`).
+        user: Path,
+    },
 }
 
 impl Kind {
@@ -50,6 +61,7 @@ impl Kind {
         match self {
             Kind::User { .. } => MacroKind::User,
             Kind::Role { .. } => MacroKind::Role,
+            Kind::Org { .. } => MacroKind::Org,
         }
     }
 }
@@ -135,6 +147,7 @@ impl<'a> Model<'a> {
         let default_table = match kind {
             MacroKind::User => "users",
             MacroKind::Role => "roles",
+            MacroKind::Org => "orgs",
         };
         // Bound to an existing table, the SQL name is that module's name unless `table` says
         // otherwise (a `table!` with `#[sql_name]`).
@@ -160,6 +173,19 @@ impl<'a> Model<'a> {
                     join_table_span,
                     permissions_table,
                     permissions_table_span,
+                    user: options.user.unwrap_or_else(|| syn::parse_quote!(User)),
+                }
+            }
+            MacroKind::Org => {
+                let (members_table, members_table_span) =
+                    name_or(options.members_table.as_ref(), "org_members", item);
+                let (invitations_table, invitations_table_span) =
+                    name_or(options.invitations_table.as_ref(), "org_invitations", item);
+                Kind::Org {
+                    members_table,
+                    members_table_span,
+                    invitations_table,
+                    invitations_table_span,
                     user: options.user.unwrap_or_else(|| syn::parse_quote!(User)),
                 }
             }
@@ -199,6 +225,15 @@ impl Model<'_> {
                 self.table = "roles".to_owned();
                 *join_table = "user_roles".to_owned();
                 *permissions_table = "role_permissions".to_owned();
+            }
+            Kind::Org {
+                members_table,
+                invitations_table,
+                ..
+            } => {
+                self.table = "orgs".to_owned();
+                *members_table = "org_members".to_owned();
+                *invitations_table = "org_invitations".to_owned();
             }
         }
         self

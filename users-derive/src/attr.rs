@@ -22,6 +22,10 @@ pub const CRATE: &str = "crate";
 pub const JOIN_TABLE: &str = "join_table";
 // #[role_model(permissions_table = "group_permissions")]
 pub const PERMISSIONS_TABLE: &str = "permissions_table";
+// #[org_model(members_table = "team_members")]
+pub const MEMBERS_TABLE: &str = "members_table";
+// #[org_model(invitations_table = "team_invitations")]
+pub const INVITATIONS_TABLE: &str = "invitations_table";
 // #[role_model(user = crate::models::Account)]
 pub const USER: &str = "user";
 // #[user_model(dropped_columns = ["handle"])], #[role_model(dropped_columns = ["level"])]
@@ -32,6 +36,7 @@ pub const DROPPED_COLUMNS: &str = "dropped_columns";
 pub enum MacroKind {
     User,
     Role,
+    Org,
 }
 
 impl MacroKind {
@@ -40,6 +45,7 @@ impl MacroKind {
         match self {
             MacroKind::User => "#[user_model]",
             MacroKind::Role => "#[role_model]",
+            MacroKind::Org => "#[org_model]",
         }
     }
 
@@ -56,6 +62,12 @@ impl MacroKind {
                  `permissions_table = \"name\"`, `user = UserType`, `schema = path::to::table`, \
                  `crate = path::to::users_diesel` and `dropped_columns = [\"name\", …]`, e.g. #[role_model(table = \"groups\", join_table = \"memberships\", user = Account)]"
             }
+            MacroKind::Org => {
+                "valid options are `table = \"name\"`, `members_table = \"name\"`, \
+                 `invitations_table = \"name\"`, `user = UserType`, \
+                 `crate = path::to::users_diesel` and `dropped_columns = [\"name\", …]`, \
+                 e.g. #[org_model(table = \"teams\", members_table = \"team_members\", user = Account)]"
+            }
         }
     }
 
@@ -68,6 +80,15 @@ impl MacroKind {
                 PERMISSIONS_TABLE,
                 USER,
                 SCHEMA,
+                CRATE,
+                DROPPED_COLUMNS,
+            ]
+            .contains(&key),
+            MacroKind::Org => [
+                TABLE,
+                MEMBERS_TABLE,
+                INVITATIONS_TABLE,
+                USER,
                 CRATE,
                 DROPPED_COLUMNS,
             ]
@@ -86,6 +107,8 @@ pub struct Options {
     pub krate: Option<Path>,
     pub join_table: Option<LitStr>,
     pub permissions_table: Option<LitStr>,
+    pub members_table: Option<LitStr>,
+    pub invitations_table: Option<LitStr>,
     pub user: Option<Path>,
     pub dropped_columns: Option<Vec<LitStr>>,
 }
@@ -111,6 +134,18 @@ pub fn parse_options(kind: MacroKind, tokens: TokenStream, errors: &mut Errors) 
             ),
             PERMISSIONS_TABLE => set_once(
                 &mut options.permissions_table,
+                meta.value()?.parse()?,
+                &key,
+                errors,
+            ),
+            MEMBERS_TABLE => set_once(
+                &mut options.members_table,
+                meta.value()?.parse()?,
+                &key,
+                errors,
+            ),
+            INVITATIONS_TABLE => set_once(
+                &mut options.invitations_table,
                 meta.value()?.parse()?,
                 &key,
                 errors,

@@ -34,6 +34,17 @@ pub fn expand_role_model(attr: TokenStream, item: TokenStream) -> TokenStream {
     )
 }
 
+/// Expands `#[org_model(<attr>)]` on `<item>`, like [`expand_user_model`].
+pub fn expand_org_model(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_for(
+        MacroKind::Org,
+        attr,
+        item,
+        &Backend::enabled(),
+        cfg!(feature = "async"),
+    )
+}
+
 /// Either macro for the given backends rather than the enabled ones, with or without async
 /// stores, so expansion snapshots do not depend on the features of the build that runs them.
 pub fn expand_for(
@@ -54,10 +65,10 @@ pub fn expand_for(
                     "{} goes on a struct with named fields, e.g. \
                      `pub struct {} {{ pub display_name: Option<String> }}`",
                     kind.attribute(),
-                    if kind == MacroKind::User {
-                        "User"
-                    } else {
-                        "Role"
+                    match kind {
+                        MacroKind::User => "User",
+                        MacroKind::Role => "Role",
+                        MacroKind::Org => "Org",
                     },
                 ),
             );

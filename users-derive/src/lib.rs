@@ -38,6 +38,16 @@ pub fn role_model(attr: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand_role_model(attr.into(), item.into()).into()
 }
 
+/// Turns a struct into an organization model: injects `id`, `name`, `slug`, `created_at` and
+/// `updated_at`, and emits the organizations table, its members and invitations tables with
+/// their joins, the stores and the migration.
+///
+/// Use it as `users_diesel::org_model`, whose documentation lists every option with an example.
+#[proc_macro_attribute]
+pub fn org_model(attr: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand_org_model(attr.into(), item.into()).into()
+}
+
 /// Stores a fieldless enum in a model's column: as text, one name per variant (the variant's
 /// name in snake case, or `#[user_enum(rename = "…")]`), which the migrations restrict to those
 /// names with a CHECK constraint on every backend.

@@ -17,6 +17,8 @@ pub const USER_FIELDS: &[&str] = &["id", "email", "password_hash", "is_active", 
 pub const TIMESTAMP_FIELDS: &[&str] = &["created_at", "updated_at"];
 /// The fields `#[role_model]` injects.
 pub const ROLE_FIELDS: &[&str] = &["id", "name", "description"];
+/// The fields `#[org_model]` injects.
+pub const ORG_FIELDS: &[&str] = &["id", "name", "slug", "created_at", "updated_at"];
 
 /// Traits the macros implement themselves; deriving them as well would conflict.
 const GENERATED_DERIVES: &[&str] = &[
@@ -58,6 +60,34 @@ pub fn check_table_names(model: &Model, errors: &mut Errors) {
             errors.push(syn::Error::new(
                 *permissions_table_span,
                 format!("the permissions table cannot also be named `{permissions_table}`; choose another `permissions_table = \"…\"`"),
+            ));
+        }
+    }
+    if let Kind::Org {
+        members_table,
+        members_table_span,
+        invitations_table,
+        invitations_table_span,
+        ..
+    } = &model.kind
+    {
+        check_sql_name(members_table, *members_table_span, "members table", errors);
+        if *members_table == model.table {
+            errors.push(syn::Error::new(
+                *members_table_span,
+                format!("the members table cannot also be named `{members_table}`; choose another `members_table = \"…\"`"),
+            ));
+        }
+        check_sql_name(
+            invitations_table,
+            *invitations_table_span,
+            "invitations table",
+            errors,
+        );
+        if *invitations_table == model.table || invitations_table == members_table {
+            errors.push(syn::Error::new(
+                *invitations_table_span,
+                format!("the invitations table cannot also be named `{invitations_table}`; choose another `invitations_table = \"…\"`"),
             ));
         }
     }
@@ -183,6 +213,7 @@ pub fn injected_fields(kind: &Kind) -> Vec<&'static str> {
             fields
         }
         Kind::Role { .. } => ROLE_FIELDS.to_vec(),
+        Kind::Org { .. } => ORG_FIELDS.to_vec(),
     }
 }
 
@@ -229,7 +260,7 @@ fn check_derives(item: &syn::ItemStruct, kind: MacroKind, errors: &mut Errors) {
         if name == "Debug" {
             let why = match kind {
                 MacroKind::User => "writes a `Debug` impl that redacts `password_hash`",
-                MacroKind::Role => "already writes a `Debug` impl",
+                MacroKind::Role | MacroKind::Org => "already writes a `Debug` impl",
             };
             errors.error_at(
                 &path,

@@ -55,6 +55,7 @@ mod id;
 mod introspect;
 pub mod migrations;
 mod oauth;
+mod orgs;
 mod plan;
 mod refusal;
 pub mod schema;
@@ -84,6 +85,13 @@ pub use users_core::{
 };
 // The models and their stores.
 pub use users_core::{ModelId, NoRoles, RoleModel, RoleStore, UserModel, UserStore};
+// Organizations.
+pub use users_core::{
+    normalize_org_slug, NewInvitation, OrgInvitation, OrgMemberOf, OrgMembership, OrgModel,
+    OrgRoles, OrgStore, OrgView, INVITATIONS_CREATE, INVITATIONS_READ, INVITATIONS_REVOKE,
+    MAX_ORG_NAME_CHARS, MEMBERS_READ, MEMBERS_REMOVE, MEMBERS_UPDATE, ORG_ADMIN,
+    ORG_ADMIN_PERMISSIONS, ORG_DELETE, ORG_MEMBER, ORG_MEMBER_PERMISSIONS, ORG_OWNER, ORG_UPDATE,
+};
 // Addresses, role names and listing.
 pub use users_core::{
     normalize_email, normalize_role_name, EmailProblem, UserListing, UserPage, UserQuery,
@@ -119,9 +127,62 @@ pub use users_core::{
 // The async manager and stores (feature `async`).
 #[cfg(feature = "async")]
 pub use users_core::{
-    scoped_futures, AsyncConnections, AsyncEventStore, AsyncOAuthAccountStore, AsyncRoleStore,
-    AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore, AsyncUsers, TransactionFuture,
+    scoped_futures, AsyncConnections, AsyncEventStore, AsyncOAuthAccountStore, AsyncOrgStore,
+    AsyncRoleStore, AsyncSecondFactorStore, AsyncSessionStore, AsyncUserStore, AsyncUsers,
+    TransactionFuture,
 };
+/// Turns a struct into an organization model.
+///
+/// Keeps the struct's fields and puts these first: `id: Id<Self>` (a UUIDv7), `name: String`
+/// and `slug: String` (normalised by [`normalize_org_slug`], unique), and last `created_at` and
+/// `updated_at` (UTC, set by the store). Emits the organizations `table!`, the members table
+/// (`user_id`, `org_id`, `role`, `joined_at`; the primary key on user and organization; both
+/// foreign keys `ON DELETE CASCADE`; an index on `org_id`) and the invitations table (`id`,
+/// `org_id`, the invited `email`, `role`, `invited_by`, the `token_digest` of the mailed token
+/// (unique), `created_at`, `expires_at`, `accepted_at`; deleted with the organization or the
+/// inviter), the joins with the user table, `OrgModel`, the stores, and `ModelSchema` for
+/// [`Migrations`] (after the user model's). The manager's organization operations
+/// (`create_org`, `invite_to_org`, `accept_invitation`, `has_org_permission`, …) take it.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use diesel::prelude::*;
+/// use diesel_migrations::MigrationHarness;
+/// use users_diesel::prelude::*;
+///
+/// #[user_model]
+/// pub struct User {}
+///
+/// #[org_model]
+/// pub struct Org {
+///     #[column(default = 5)]
+///     pub seats: i32,
+/// }
+///
+/// let mut conn = SqliteConnection::establish(":memory:").unwrap();
+/// conn.run_pending_migrations(Migrations::new().with::<User>().with::<Org>()).unwrap();
+/// let users = Users::<User>::new(UsersConfig::new([7u8; 32])?);
+/// let alice = users.register(&mut conn, "alice@example.com", "correct horse battery staple")?;
+/// let acme: Org = users.create_org(&mut conn, &alice, "Acme Corp", None)?;
+/// assert_eq!((acme.slug.as_str(), acme.seats), ("acme-corp", 5));
+/// assert!(users.has_org_permission::<Org, _>(&mut conn, &alice, acme.id, "org.delete")?);
+/// # }
+/// # Ok::<(), users_diesel::UsersError>(())
+/// ```
+///
+/// # Options
+///
+/// | option | effect |
+/// |---|---|
+/// | `table = "teams"` | the organizations table's name; default `orgs` |
+/// | `members_table = "team_members"` | the members table's name; default `org_members` |
+/// | `invitations_table = "team_invitations"` | the invitations table's name; default `org_invitations` |
+/// | `user = path::to::Account` | the user model; default `User` in scope |
+/// | `crate = my_app::users_diesel` | where `users_diesel` is |
+/// | `dropped_columns = ["plan"]` | columns of the organizations table that earlier versions had and the migrations drop |
+///
+/// The `#[column(...)]` keys are those of [`user_model`].
+pub use users_derive::org_model;
 /// Turns a struct into a role model.
 ///
 /// Keeps the struct's fields and puts these first: `id: Id<Self>`, `name: String` (unique) and
@@ -230,9 +291,9 @@ pub use verify::{verify_schema, SchemaError, SchemaProblem};
 pub mod prelude {
     pub use crate::schema::ModelSchema;
     pub use crate::{
-        role_model, user_model, Events, Id, Migrations, NoRoles, OAuthAccounts, RoleModel,
-        RoleStore, SecondFactors, Sessions, UserEnum, UserModel, UserStore, Users, UsersConfig,
-        UsersError,
+        org_model, role_model, user_model, Events, Id, Migrations, NoRoles, OAuthAccounts,
+        OrgModel, OrgStore, RoleModel, RoleStore, SecondFactors, Sessions, UserEnum, UserModel,
+        UserStore, Users, UsersConfig, UsersError,
     };
     // Not the async store traits: their methods have the names of the sync ones, so with both
     // in scope `User::find(conn, id)` would be ambiguous. `AsyncUsers` needs neither in scope.
@@ -243,6 +304,7 @@ pub mod prelude {
 /// Runtime items for generated code. Not public API: names here may change at any time.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::orgs::{at, invitation, is_duplicate, membership, InvitationRow, MemberRow};
     pub use crate::schema::assert_not_user_table;
     pub use crate::schema::check as schema_check;
     pub use crate::schema::{
@@ -261,7 +323,10 @@ pub mod __private {
     pub use crate::Id;
     pub use chrono;
     pub use diesel;
-    pub use users_core::{RoleModel, RoleStore, UserListing, UserModel, UserStore, UsersError};
+    pub use users_core::{
+        OrgInvitation, OrgMemberOf, OrgMembership, OrgModel, OrgStore, OrgView, RoleModel,
+        RoleStore, UserListing, UserModel, UserStore, UsersError, Uuid,
+    };
 
     #[cfg(all(feature = "async", feature = "sqlite"))]
     pub use crate::async_store::async_sqlite_transaction;
@@ -278,5 +343,5 @@ pub mod __private {
     #[cfg(feature = "async")]
     pub use users_core::scoped_futures::ScopedBoxFuture;
     #[cfg(feature = "async")]
-    pub use users_core::{AsyncRoleStore, AsyncUserStore, TransactionFuture};
+    pub use users_core::{AsyncOrgStore, AsyncRoleStore, AsyncUserStore, TransactionFuture};
 }

@@ -1,10 +1,11 @@
-//! The async stores: `AsyncUserStore` or `AsyncRoleStore` per enabled backend, over the
+//! The async stores: `AsyncUserStore`, `AsyncRoleStore` or `AsyncOrgStore` per enabled backend, over the
 //! diesel-async connection of that backend. Their methods are the sync stores' methods in their
 //! async flavor (the same statements, awaited), plus a transaction over diesel-async.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::org::org_store_methods;
 use super::role::role_store_methods;
 use super::user::user_store_methods;
 use super::{Backend, Flavor};
@@ -41,6 +42,32 @@ pub fn stores(model: &Model, backends: &[Backend]) -> TokenStream {
                     quote! {
                         #[automatically_derived]
                         impl AsyncRoleStore<#connection> for #ident {
+                            type User = #user;
+
+                            #methods
+                        }
+                    }
+                })
+                .collect(),
+        ),
+        Kind::Org { .. } => (
+            quote!(
+                database_error,
+                join_write_error,
+                org_write_error,
+                AsyncOrgStore,
+                UserModel
+            ),
+            backends
+                .iter()
+                .map(|backend| {
+                    let ident = &model.item.ident;
+                    let connection = backend.connection(Flavor::Async);
+                    let user = super::org::user_type(model);
+                    let methods = org_store_methods(model, &user, *backend, Flavor::Async);
+                    quote! {
+                        #[automatically_derived]
+                        impl AsyncOrgStore<#connection> for #ident {
                             type User = #user;
 
                             #methods

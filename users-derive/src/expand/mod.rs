@@ -2,6 +2,7 @@
 //! only one emits is in [`user`] and [`role`]; the async stores are in [`async_store`].
 
 mod async_store;
+mod org;
 mod role;
 mod user;
 
@@ -117,6 +118,7 @@ pub fn model(model: &Model, backends: &[Backend], asynchronous: bool) -> TokenSt
     let fields = match &model.kind {
         Kind::User { timestamps } => user::injected_fields(model, *timestamps),
         Kind::Role { .. } => role::injected_fields(model),
+        Kind::Org { .. } => org::injected_fields(model),
     };
     let item = model_struct(model, &fields, backends);
     // Bound to an existing table, the fields' types check it (see `checked_injected_type`).
@@ -150,6 +152,15 @@ pub fn model(model: &Model, backends: &[Backend], asynchronous: bool) -> TokenSt
                     &schema_columns,
                     backends,
                 ),
+            )
+        }
+        Kind::Org { .. } => {
+            let user = org::user_type(model);
+            let org_user = org::org_user_impl(model);
+            let tables = org::table_items(model);
+            (
+                quote!(#org_user #tables),
+                org::impls(model, &user, &schema_columns, backends),
             )
         }
     };

@@ -62,7 +62,7 @@ pub fn permissions_table<'m>(model: &'m Model) -> (&'m str, Span) {
             permissions_table_span,
             ..
         } => (permissions_table, *permissions_table_span),
-        Kind::User { .. } => ("", Span::call_site()),
+        Kind::User { .. } | Kind::Org { .. } => ("", Span::call_site()),
     }
 }
 
@@ -70,7 +70,7 @@ pub fn permissions_table<'m>(model: &'m Model) -> (&'m str, Span) {
 fn user_path<'m>(model: &'m Model) -> Option<&'m Path> {
     match &model.kind {
         Kind::Role { user, .. } => Some(user),
-        Kind::User { .. } => None,
+        Kind::User { .. } | Kind::Org { .. } => None,
     }
 }
 
