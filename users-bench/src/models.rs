@@ -212,16 +212,21 @@ pub mod hand {
                 }
 
                 fn roles_of_users(&mut self, users: &[HandUser]) -> QueryResult<Vec<Vec<HandRole>>> {
-                    let rows: Vec<(HandUserRole, HandRole)> = HandUserRole::belonging_to(users)
-                        .inner_join(roles::table)
-                        .select((HandUserRole::as_select(), HandRole::as_select()))
-                        .order(roles::name)
-                        .load(self)?;
-                    Ok(rows
-                        .grouped_by(users)
-                        .into_iter()
-                        .map(|rows| rows.into_iter().map(|(_, role)| role).collect())
-                        .collect())
+                    // In chunks, as the framework reads them: SQLite binds at most 32,766 values.
+                    let mut grouped = Vec::with_capacity(users.len());
+                    for users in users.chunks(10_000) {
+                        let rows: Vec<(HandUserRole, HandRole)> = HandUserRole::belonging_to(users)
+                            .inner_join(roles::table)
+                            .select((HandUserRole::as_select(), HandRole::as_select()))
+                            .order(roles::name)
+                            .load(self)?;
+                        grouped.extend(
+                            rows.grouped_by(users)
+                                .into_iter()
+                                .map(|rows| rows.into_iter().map(|(_, role)| role).collect()),
+                        );
+                    }
+                    Ok(grouped)
                 }
             }
         };
