@@ -15,6 +15,9 @@ pub struct User {}
 #[role_model]
 pub struct Role {}
 
+#[org_model]
+pub struct Org {}
+
 const THREADS: usize = 32;
 
 fn manager() -> Users<User, Role> {
@@ -29,6 +32,7 @@ fn migrations() -> Migrations {
         .with::<User>()
         .with::<Role>()
         .with::<OAuthAccounts<User>>()
+        .with::<Org>()
 }
 
 /// Runs `work` on `THREADS` threads at once, each with its own connection to `db`.
@@ -163,6 +167,79 @@ mod cases {
 
         users.assign_roles(conn, &alice, &[admin, editor]).unwrap();
         assert_eq!(conn.count_rows("user_roles"), 2);
+    }
+
+    fn concurrent_acceptances_of_one_invitation_make_one_membership(conn: _, db: _) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let alice = users
+            .register(conn, "alice@example.com", "a long password")
+            .unwrap();
+        let mut bob = users
+            .register(conn, "bob@example.com", "a long password")
+            .unwrap();
+        bob.is_verified = true;
+        let bob = users.update(conn, &bob).unwrap();
+        let acme: Org = users.create_org(conn, &alice, "Acme", None).unwrap();
+        let invited = users
+            .invite_to_org::<Org, _>(conn, &alice, acme.id, "bob@example.com", None)
+            .unwrap();
+        let results = race(&db, move |_, conn| {
+            users
+                .accept_invitation::<Org, _>(conn, &bob, &invited.token)
+                .map(|view| view.org.id)
+        });
+        let joined = results.iter().filter(|r| r.is_ok()).count();
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r, Err(UsersError::InvalidToken)))
+            .count();
+        assert_eq!((joined, refused), (1, THREADS - 1), "{results:?}");
+        assert_eq!(db.count_rows("org_members"), 2);
+    }
+
+    fn concurrent_owners_demoting_each_other_leave_one_owner(conn: _, db: _) {
+        conn.run_pending_migrations(migrations()).unwrap();
+        let users = manager();
+        let alice = users
+            .register(conn, "alice@example.com", "a long password")
+            .unwrap();
+        let mut bob = users
+            .register(conn, "bob@example.com", "a long password")
+            .unwrap();
+        bob.is_verified = true;
+        let bob = users.update(conn, &bob).unwrap();
+        let acme: Org = users.create_org(conn, &alice, "Acme", None).unwrap();
+        let invited = users
+            .invite_to_org::<Org, _>(conn, &alice, acme.id, "bob@example.com", Some("owner"))
+            .unwrap();
+        users
+            .accept_invitation::<Org, _>(conn, &bob, &invited.token)
+            .unwrap();
+        let viewer = alice.clone();
+        // Half the threads are Alice demoting Bob, half Bob demoting Alice, all at once.
+        let results = race(&db, move |i, conn| {
+            let (actor, target) = if i % 2 == 0 { (&alice, &bob) } else { (&bob, &alice) };
+            users.set_org_role::<Org, _>(conn, actor, acme.id, target.id, "admin")
+        });
+        let changed = results.iter().filter(|r| r.is_ok()).count();
+        assert!(changed >= 1, "{results:?}");
+        assert!(
+            results.iter().all(|r| matches!(
+                r,
+                Ok(()) | Err(UsersError::LastOwner | UsersError::NotPermitted { .. })
+            )),
+            "{results:?}"
+        );
+        let mut check = db.connect();
+        let members = manager()
+            .org_members::<Org, _>(&mut check, &viewer, acme.id)
+            .unwrap();
+        let owners = members
+            .iter()
+            .filter(|member| member.membership.role == "owner")
+            .count();
+        assert_eq!(owners, 1, "{members:?}");
     }
 }
 

@@ -112,6 +112,24 @@ error_codes! {
     OauthProviderLinked = "oauth_provider_linked",
     /// A provider that cannot be reached or answers nonsense.
     ProviderUnavailable = "provider_unavailable",
+    /// An organization that does not exist or of which the user is not a member.
+    OrgNotFound = "org_not_found",
+    /// Creating or renaming an organization to a slug another has.
+    OrgExists = "org_exists",
+    /// An organization name or slug that is empty, too long or holds characters no name may.
+    InvalidOrgName = "invalid_org_name",
+    /// A member whose organization role does not give the permission the route needs.
+    NotPermitted = "not_permitted",
+    /// Leaving, removing or demoting an organization's last owner.
+    LastOwner = "last_owner",
+    /// Inviting or adding a member of the organization.
+    AlreadyMember = "already_member",
+    /// Revoking an invitation the organization does not have pending.
+    InvitationNotFound = "invitation_not_found",
+    /// Accepting or declining an invitation sent to another address.
+    InvitationForAnotherAddress = "invitation_for_another_address",
+    /// Inviting past the organization's or the inviter's cap of pending invitations.
+    TooManyInvitations = "too_many_invitations",
 }
 
 impl fmt::Display for ErrorCode {

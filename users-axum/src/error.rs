@@ -248,6 +248,25 @@ impl From<UsersError> for ApiError {
             UsersError::InvalidRoleName(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidRoleName)
             }
+            // No existence oracle: someone outside an organization cannot tell it exists.
+            UsersError::OrgNotFound => (StatusCode::NOT_FOUND, ErrorCode::OrgNotFound),
+            UsersError::OrgExists => (StatusCode::CONFLICT, ErrorCode::OrgExists),
+            UsersError::InvalidOrgName(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidOrgName)
+            }
+            UsersError::NotPermitted { .. } => (StatusCode::FORBIDDEN, ErrorCode::NotPermitted),
+            UsersError::LastOwner => (StatusCode::CONFLICT, ErrorCode::LastOwner),
+            UsersError::AlreadyMember => (StatusCode::CONFLICT, ErrorCode::AlreadyMember),
+            UsersError::InvitationNotFound => {
+                (StatusCode::NOT_FOUND, ErrorCode::InvitationNotFound)
+            }
+            UsersError::InvitationForAnotherAddress => (
+                StatusCode::FORBIDDEN,
+                ErrorCode::InvitationForAnotherAddress,
+            ),
+            UsersError::TooManyInvitations => {
+                (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyInvitations)
+            }
             UsersError::TooManyAttempts { retry_after } => {
                 // Rounded up: a client that waits the header's seconds is let in.
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -611,6 +630,29 @@ mod tests {
             (UsersError::PasswordRequired, 400, "password_required"),
             (UsersError::RoleExists, 409, "role_exists"),
             (UsersError::RoleNotFound, 404, "role_not_found"),
+            (UsersError::OrgNotFound, 404, "org_not_found"),
+            (UsersError::OrgExists, 409, "org_exists"),
+            (
+                UsersError::InvalidOrgName("x".into()),
+                422,
+                "invalid_org_name",
+            ),
+            (
+                UsersError::NotPermitted {
+                    permission: "org.delete".into(),
+                },
+                403,
+                "not_permitted",
+            ),
+            (UsersError::LastOwner, 409, "last_owner"),
+            (UsersError::AlreadyMember, 409, "already_member"),
+            (UsersError::InvitationNotFound, 404, "invitation_not_found"),
+            (
+                UsersError::InvitationForAnotherAddress,
+                403,
+                "invitation_for_another_address",
+            ),
+            (UsersError::TooManyInvitations, 429, "too_many_invitations"),
             (
                 UsersError::InvalidRoleName("x".into()),
                 422,

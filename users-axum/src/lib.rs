@@ -159,6 +159,15 @@
 //! | `oauth_account_taken` | 409 | linking a provider account that another user has linked |
 //! | `oauth_provider_linked` | 409 | linking a second account of a provider the user has linked |
 //! | `provider_unavailable` | 502 | a provider that cannot be reached or answers nonsense |
+//! | `org_not_found` | 404 | an organization that does not exist, or of which the user is not a member (the same answer) |
+//! | `org_exists` | 409 | an organization slug another organization has |
+//! | `invalid_org_name` | 422 | an organization name or slug that is empty, too long or holds characters no name may |
+//! | `not_permitted` | 403 | a member whose organization role lacks the permission |
+//! | `last_owner` | 409 | leaving, removing or demoting an organization's last owner |
+//! | `already_member` | 409 | inviting or adding a member of the organization |
+//! | `invitation_not_found` | 404 | revoking an invitation the organization does not have pending |
+//! | `invitation_for_another_address` | 403 | accepting or declining an invitation sent to another address |
+//! | `too_many_invitations` | 429 | inviting past the organization's or the inviter's cap of pending invitations |
 //! | `internal` | 500 | a database or pool failure; logged with `tracing`, never described |
 #![deny(missing_docs, unsafe_code)]
 
