@@ -219,7 +219,11 @@ mod cases {
         let viewer = alice.clone();
         // Half the threads are Alice demoting Bob, half Bob demoting Alice, all at once.
         let results = race(&db, move |i, conn| {
-            let (actor, target) = if i % 2 == 0 { (&alice, &bob) } else { (&bob, &alice) };
+            let (actor, target) = if i % 2 == 0 {
+                (&alice, &bob)
+            } else {
+                (&bob, &alice)
+            };
             users.set_org_role::<Org, _>(conn, actor, acme.id, target.id, "admin")
         });
         let changed = results.iter().filter(|r| r.is_ok()).count();
