@@ -26,8 +26,26 @@ pub mod result_alias {
     }
 
     /// A role model beside the alias.
-    #[role_model(table = "alias_roles", join_table = "alias_user_roles", user = User)]
+    #[role_model(
+        table = "alias_roles",
+        join_table = "alias_user_roles",
+        permissions_table = "alias_role_permissions",
+        user = User
+    )]
     pub struct Role {}
+
+    /// An organization model beside the alias.
+    #[org_model(
+        table = "alias_orgs",
+        members_table = "alias_org_members",
+        invitations_table = "alias_org_invitations",
+        user = User
+    )]
+    pub struct Org {
+        /// A plan.
+        #[column(default = "free")]
+        pub plan: Option<String>,
+    }
 
     /// Uses the alias, as the module's own code would.
     ///
@@ -58,8 +76,26 @@ pub mod local_string {
     }
 
     /// A role model beside the local `String`.
-    #[role_model(table = "string_roles", join_table = "string_user_roles", user = User)]
+    #[role_model(
+        table = "string_roles",
+        join_table = "string_user_roles",
+        permissions_table = "string_role_permissions",
+        user = User
+    )]
     pub struct Role {
+        /// A label.
+        #[column(default = "none")]
+        pub label: std::string::String,
+    }
+
+    /// An organization model beside the local `String`.
+    #[org_model(
+        table = "string_orgs",
+        members_table = "string_org_members",
+        invitations_table = "string_org_invitations",
+        user = User
+    )]
+    pub struct Org {
         /// A label.
         #[column(default = "none")]
         pub label: std::string::String,
@@ -99,9 +135,22 @@ pub mod bare_schema {
         }
     }
 
+    diesel::table! {
+        role_permissions (role_id, permission) {
+            role_id -> Binary,
+            permission -> Text,
+        }
+    }
+
     diesel::joinable!(bare_user_roles -> bare_users (user_id));
     diesel::joinable!(bare_user_roles -> bare_roles (role_id));
-    diesel::allow_tables_to_appear_in_same_query!(bare_users, bare_roles, bare_user_roles);
+    diesel::joinable!(role_permissions -> bare_roles (role_id));
+    diesel::allow_tables_to_appear_in_same_query!(
+        bare_users,
+        bare_roles,
+        bare_user_roles,
+        role_permissions
+    );
 }
 
 /// A module without the standard prelude: every name the expansion uses is absolute.
@@ -142,6 +191,10 @@ fn the_models_work_beside_the_names_they_could_have_caught() {
     let role = local_string::Role::from_name(Id::new(), "staff".into(), None);
     assert_eq!(role.label, "none");
     let _: local_string::String = local_string::String;
+    let org = local_string::Org::from_name(Id::new(), "Acme".into(), "acme".into());
+    assert_eq!(org.label, "none");
+    let org = result_alias::Org::from_name(Id::new(), "Acme".into(), "acme".into());
+    assert_eq!(org.plan.as_deref(), Some("free"));
 
     let bare = no_prelude::User::from_credentials(Id::new(), "c@example.com".into(), "h".into());
     assert_eq!(bare.nickname, None);

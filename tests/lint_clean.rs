@@ -36,6 +36,21 @@ pub struct Group {
     pub rank: i32,
 }
 
+/// An organization model with every option.
+#[org_model(
+    table = "companies",
+    members_table = "company_people",
+    invitations_table = "company_invitations",
+    user = Account,
+    crate = crate::framework::reexported,
+    dropped_columns = ["legacy_plan"]
+)]
+pub struct Company {
+    /// Seats.
+    #[column(default = 5)]
+    pub seats: i32,
+}
+
 /// A printed schema, as `diesel print-schema` writes it.
 #[allow(missing_docs)]
 mod schema {
@@ -65,9 +80,17 @@ mod schema {
         }
     }
 
+    diesel::table! {
+        role_permissions (role_id, permission) {
+            role_id -> Binary,
+            permission -> Text,
+        }
+    }
+
     diesel::joinable!(team_members -> members (user_id));
     diesel::joinable!(team_members -> teams (role_id));
-    diesel::allow_tables_to_appear_in_same_query!(members, teams, team_members);
+    diesel::joinable!(role_permissions -> teams (role_id));
+    diesel::allow_tables_to_appear_in_same_query!(members, teams, team_members, role_permissions);
 }
 
 /// A user model bound to a printed schema.
@@ -90,4 +113,7 @@ fn models_are_usable() {
     assert_eq!(<Group as RoleModel>::TABLE, "groups");
     assert_eq!(<Member as UserModel>::TABLE, "members");
     assert_eq!(<Team as RoleModel>::TABLE, "teams");
+    let company = Company::from_name(Id::new(), "Acme".into(), "acme".into());
+    assert_eq!(company.seats, 5);
+    assert_eq!(<Company as OrgModel>::MEMBERS_TABLE, "company_people");
 }

@@ -293,6 +293,30 @@ fn role_model_bound_to_a_printed_schema() {
     );
 }
 
+#[test]
+fn org_model_defaults() {
+    snapshot!(
+        "org_model_defaults",
+        Org,
+        attr = "",
+        item = "/// A team of users.
+pub struct Org {
+    #[column(default = 5)]
+    pub seats: i32,
+}"
+    );
+}
+
+#[test]
+fn org_model_with_every_option() {
+    snapshot!(
+        "org_model_with_every_option",
+        Org,
+        attr = "table = \"teams\", members_table = \"team_members\", invitations_table = \"team_invitations\", user = Account, crate = my_app::users_diesel, dropped_columns = [\"legacy\"]",
+        item = "pub struct Team {}"
+    );
+}
+
 /// `docs/expansion.md` shows the quickstart's models expanded for the default (SQLite) build;
 /// its code blocks must be exactly what the macros generate. `USERS_BLESS_DOCS=1` rewrites them.
 #[test]

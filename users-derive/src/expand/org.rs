@@ -408,8 +408,8 @@ pub fn org_store_methods(
         "execute",
         quote! {
             diesel::insert_into(#members::table).values((
-                #members::user_id.eq(#user_id::from(membership.user_id)),
-                #members::org_id.eq(Id::<#ident>::from(membership.org_id)),
+                #members::user_id.eq(<#user_id as ::core::convert::From<#private::Uuid>>::from(membership.user_id)),
+                #members::org_id.eq(Id::<#ident>::from_uuid(membership.org_id)),
                 #members::role.eq(&membership.role),
                 #members::joined_at.eq(#private::at(membership.joined_at)),
             ))
@@ -437,7 +437,7 @@ pub fn org_store_methods(
         quote! {
             diesel::insert_into(#invitations::table).values((
                 #invitations::id.eq(Id::<#private::OrgInvitation>::from_uuid(invitation.id)),
-                #invitations::org_id.eq(Id::<#ident>::from(invitation.org_id)),
+                #invitations::org_id.eq(Id::<#ident>::from_uuid(invitation.org_id)),
                 #invitations::email.eq(&invitation.email),
                 #invitations::role.eq(&invitation.role),
                 #invitations::invited_by.eq(invited_by),
@@ -535,18 +535,22 @@ pub fn org_store_methods(
         #asyncness fn orgs_of(conn: &mut #connection, user: #user_id) -> ::core::result::Result<::std::vec::Vec<#private::OrgView<Self>>, UsersError> {
             let rows: ::std::vec::Vec<(Self, #private::MemberRow<#ident, #user>)> =
                 #orgs_of.map_err(database_error)?;
-            ::core::result::Result::Ok(rows.into_iter().map(|(org, member)| {
-                let member = #private::membership(member);
-                #private::OrgView { org, role: member.role, joined_at: member.joined_at }
-            }).collect())
+            ::core::result::Result::Ok(::core::iter::Iterator::collect(::core::iter::Iterator::map(
+                ::core::iter::IntoIterator::into_iter(rows),
+                |(org, member)| {
+                    let member = #private::membership(member);
+                    #private::OrgView { org, role: member.role, joined_at: member.joined_at }
+                },
+            )))
         }
 
         #asyncness fn members(conn: &mut #connection, org: Id<#ident>) -> ::core::result::Result<::std::vec::Vec<#private::OrgMemberOf<#user>>, UsersError> {
             let rows: ::std::vec::Vec<(#user, #private::MemberRow<#ident, #user>)> =
                 #members_of.map_err(database_error)?;
-            ::core::result::Result::Ok(rows.into_iter().map(|(user, member)| {
-                #private::OrgMemberOf { user, membership: #private::membership(member) }
-            }).collect())
+            ::core::result::Result::Ok(::core::iter::Iterator::collect(::core::iter::Iterator::map(
+                ::core::iter::IntoIterator::into_iter(rows),
+                |(user, member)| #private::OrgMemberOf { user, membership: #private::membership(member) },
+            )))
         }
 
         #asyncness fn add_member(conn: &mut #connection, membership: &#private::OrgMembership) -> ::core::result::Result<bool, UsersError> {
@@ -573,7 +577,7 @@ pub fn org_store_methods(
         #asyncness fn insert_invitation(conn: &mut #connection, invitation: &#private::OrgInvitation) -> ::core::result::Result<(), UsersError> {
             let invited_by = invitation
                 .invited_by
-                .map(#user_id::from)
+                .map(<#user_id as ::core::convert::From<#private::Uuid>>::from)
                 .ok_or(UsersError::UserNotFound)?;
             #insert_invitation
                 .map(::core::mem::drop)
@@ -595,12 +599,18 @@ pub fn org_store_methods(
         #asyncness fn pending_invitations(conn: &mut #connection, org: Id<#ident>, now: ::std::time::SystemTime) -> ::core::result::Result<::std::vec::Vec<#private::OrgInvitation>, UsersError> {
             let rows: ::std::vec::Vec<#private::InvitationRow<#ident, #user>> =
                 #pending_invitations.map_err(database_error)?;
-            ::core::result::Result::Ok(rows.into_iter().map(#private::invitation).collect())
+            ::core::result::Result::Ok(::core::iter::Iterator::collect(::core::iter::Iterator::map(
+                ::core::iter::IntoIterator::into_iter(rows),
+                #private::invitation,
+            )))
         }
 
         #asyncness fn count_pending_invitations(conn: &mut #connection, org: Id<#ident>, inviter: #user_id, now: ::std::time::SystemTime) -> ::core::result::Result<(usize, usize), UsersError> {
             let inviters: ::std::vec::Vec<#user_id> = #count_pending.map_err(database_error)?;
-            let mine = inviters.iter().filter(|by| **by == inviter).count();
+            let mine = ::core::iter::Iterator::count(::core::iter::Iterator::filter(
+                <[#user_id]>::iter(&inviters),
+                |by| **by == inviter,
+            ));
             ::core::result::Result::Ok((inviters.len(), mine))
         }
 

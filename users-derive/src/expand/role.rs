@@ -117,6 +117,8 @@ pub fn join_items(
         quote!(#user_path).to_string().replace(' ', "")
     );
     let struct_doc = format!(" One assignment of a [`{role}`] to a user: a row of `{join_table}`.");
+    let permissions_doc = format!(" The permissions of [`{role}`], written by `#[role_model]`.");
+    let permissions = sibling_table_path(model, permissions_table(model).0);
     // A schema bound with `schema = …` has its own join table and joins, as
     // `diesel print-schema` writes them from the foreign keys.
     let table = model.schema.is_none().then(|| {
@@ -134,8 +136,22 @@ pub fn join_items(
                 }
             }
 
+            diesel::table! {
+                use diesel::sql_types::*;
+                use #krate::sql_types::Uuid;
+
+                #[doc = #permissions_doc]
+                #permissions (role_id, permission) {
+                    /// The role that holds the permission.
+                    role_id -> Uuid,
+                    /// The permission's (normalised) name.
+                    permission -> Text,
+                }
+            }
+
             diesel::joinable!(#join -> #roles (role_id));
-            diesel::allow_tables_to_appear_in_same_query!(#roles, #join);
+            diesel::joinable!(#permissions -> #roles (role_id));
+            diesel::allow_tables_to_appear_in_same_query!(#roles, #join, #permissions);
         }
     });
     quote! {
@@ -533,8 +549,8 @@ fn role_writes(
 }
 
 /// The permissions of roles: grant, revoke, list, and the check of a user's, one statement
-/// each. Written as SQL with bound values, so a model bound to a schema of its own (`schema =
-/// …`) needs no `table!` for the permissions table.
+/// each, over the permissions table (emitted beside the roles table, or the `schema = …`
+/// module's, as `diesel print-schema` writes it).
 fn role_permissions(
     model: &Model,
     join_table: &str,
@@ -542,7 +558,6 @@ fn role_permissions(
     backend: Backend,
     flavor: Flavor,
 ) -> TokenStream {
-    let krate = &model.krate;
     let RoleStoreNames {
         ident,
         connection,
@@ -550,54 +565,47 @@ fn role_permissions(
         user_id,
         ..
     } = names;
-    let quoted = |name: &str| match backend {
-        Backend::Mysql => format!("`{name}`"),
-        Backend::Sqlite | Backend::Postgres => format!("\"{name}\""),
-    };
     let permissions = permissions_table(model).0;
-    let (table, join) = (quoted(permissions), quoted(join_table));
-    let (first, second) = match backend {
-        Backend::Postgres => ("$1", "$2"),
-        Backend::Sqlite | Backend::Mysql => ("?", "?"),
-    };
+    let table = sibling_table_path(model, permissions);
+    let join = sibling_table_path(model, join_table);
     // MySQL's no-op ON DUPLICATE KEY UPDATE, unlike INSERT IGNORE, still reports a missing role.
-    let grant = match backend {
-        Backend::Mysql => format!(
-            "INSERT INTO {table} (role_id, permission) VALUES (?, ?) \
-             ON DUPLICATE KEY UPDATE role_id = role_id"
-        ),
-        Backend::Sqlite | Backend::Postgres => format!(
-            "INSERT INTO {table} (role_id, permission) VALUES ({first}, {second}) \
-             ON CONFLICT DO NOTHING"
-        ),
-    };
-    let revoke = format!("DELETE FROM {table} WHERE role_id = {first} AND permission = {second}");
-    let list =
-        format!("SELECT permission FROM {table} WHERE role_id = {first} ORDER BY permission");
-    let check = format!(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM {join} AS j \
-         INNER JOIN {table} AS p ON p.role_id = j.role_id \
-         WHERE j.user_id = {first} AND p.permission = {second} LIMIT 1) AS found"
-    );
-    let bound = |sql: &str, first: TokenStream, second: Option<TokenStream>| {
-        let second = second.map(|value| quote!(.bind::<diesel::sql_types::Text, _>(#value)));
-        quote!(diesel::sql_query(#sql).bind::<#krate::sql_types::Uuid, _>(#first) #second)
+    let on_conflict = match backend {
+        Backend::Mysql => quote!(.on_conflict(diesel::dsl::DuplicatedKeys).do_nothing()),
+        Backend::Sqlite | Backend::Postgres => quote!(.on_conflict_do_nothing()),
     };
     let grant = flavor.run(
         quote!(execute),
-        bound(&grant, quote!(role), Some(quote!(permission))),
+        quote! {
+            diesel::insert_into(#table::table)
+                .values((#table::role_id.eq(role), #table::permission.eq(permission)))
+                #on_conflict
+        },
     );
     let revoke = flavor.run(
         quote!(execute),
-        bound(&revoke, quote!(role), Some(quote!(permission))),
+        quote!(diesel::delete(#table::table.find((role, permission)))),
     );
     let list = flavor.run(
-        quote!(load::<#krate::__private::PermissionRow>),
-        bound(&list, quote!(role), None),
+        quote!(load),
+        quote! {
+            #table::table
+                .filter(#table::role_id.eq(role))
+                .order(#table::permission)
+                .select(#table::permission)
+        },
     );
+    // A statement the connection keeps prepared: `exists` over the user's join rows and the
+    // permission's key.
     let check = flavor.run(
-        quote!(get_result::<#krate::__private::CountRow>),
-        bound(&check, quote!(user), Some(quote!(permission))),
+        quote!(get_result),
+        quote! {
+            diesel::select(diesel::dsl::exists(
+                #join::table
+                    .inner_join(#table::table.on(#table::role_id.eq(#join::role_id)))
+                    .filter(#join::user_id.eq(user))
+                    .filter(#table::permission.eq(permission)),
+            ))
+        },
     );
     quote! {
         #asyncness fn grant_permission(conn: &mut #connection, role: Id<#ident>, permission: &str) -> ::core::result::Result<(), UsersError> {
@@ -611,18 +619,11 @@ fn role_permissions(
         }
 
         #asyncness fn permissions_of(conn: &mut #connection, role: Id<#ident>) -> ::core::result::Result<::std::vec::Vec<::std::string::String>, UsersError> {
-            #list
-                .map(|rows| {
-                    ::core::iter::Iterator::collect(::core::iter::Iterator::map(
-                        ::core::iter::IntoIterator::into_iter(rows),
-                        |row| row.permission,
-                    ))
-                })
-                .map_err(database_error)
+            #list.map_err(database_error)
         }
 
         #asyncness fn has_permission(conn: &mut #connection, user: #user_id, permission: &str) -> ::core::result::Result<bool, UsersError> {
-            #check.map(|found| found.n > 0).map_err(database_error)
+            #check.map_err(database_error)
         }
     }
 }
@@ -747,11 +748,15 @@ fn role_lists(model: &Model, names: &RoleStoreNames<'_>, flavor: Flavor) -> Toke
             let users = <#user as diesel::associations::HasTable>::table();
             let rows: ::std::vec::Vec<(#user, ::core::option::Option<Self>)> =
                 #user_with_roles.map_err(database_error)?;
-            let mut rows = rows.into_iter();
-            let ::core::option::Option::Some((found, first)) = rows.next() else {
+            let mut rows = ::core::iter::IntoIterator::into_iter(rows);
+            let ::core::option::Option::Some((found, first)) = ::core::iter::Iterator::next(&mut rows) else {
                 return ::core::result::Result::Ok(::core::option::Option::None);
             };
-            let roles = first.into_iter().chain(rows.filter_map(|(_, role)| role)).collect();
+            let rest = ::core::iter::Iterator::filter_map(rows, |(_, role)| role);
+            let roles = ::core::iter::Iterator::collect(::core::iter::Iterator::chain(
+                ::core::iter::IntoIterator::into_iter(first),
+                rest,
+            ));
             ::core::result::Result::Ok(::core::option::Option::Some((found, roles)))
         }
 
