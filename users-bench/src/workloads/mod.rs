@@ -61,8 +61,9 @@ impl Sizes {
             role_users: n(1_000).min(insert),
             role_checks: n(10_000),
             roles_of: n(1_000),
-            // One load of the roles of all `role_users` is short; repeat it to time it.
-            roles_of_users: n(10),
+            // One load of the roles of all `role_users` is short; repeat it to time it (ten
+            // times at most: at a larger scale each load is already long).
+            roles_of_users: ((10.0 * scale.min(1.0)).round() as usize).max(1),
         }
     }
 }
