@@ -41,7 +41,7 @@ mod models;
 #[path = "shared/secret.rs"]
 mod secret;
 
-use models::{migrations, Role, User};
+use models::{migrations, Org, Role, User};
 
 const DATABASE: &str = "users-app.sqlite";
 
@@ -99,7 +99,8 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let pool = Pool::builder(sqlite_connection_manager(DATABASE)).build()?;
     // LogMailer prints the tokens: in production, a Mailer that sends emails.
     // A `__Host-` cookie: only from a secure origin (or localhost), Path=/, no Domain.
-    let users = UsersState::new(manager, pool, LogMailer)
+    let users = UsersState::new(manager.clone(), pool.clone(), LogMailer)
+        .organizations::<Org, _, _>(manager, pool)
         .openapi_json("/openapi.json")
         .session_cookie("__Host-session")?;
     // Sign in with a provider (`--features oidc`), configured by the environment only:
@@ -174,6 +175,13 @@ users-axum example on {base}, database {DATABASE}. Try, in another shell:
   # with a first code; logins then answer an mfa_token for POST /auth/mfa
   curl -s -X POST {base}/users/me/mfa/totp {auth}
   curl -s {base}/users/me/mfa/totp/confirm {auth} {json} -d '{{\"code\": \"<6 digits>\"}}'
+
+  # a team: create an organization, invite someone (their token is printed here), who accepts
+  # it signed in with the invited, verified address; then list the members
+  curl -s {base}/orgs {auth} {json} -d '{{\"name\": \"Acme Corp\"}}'
+  curl -s {base}/orgs/<the org's id>/invitations {auth} {json} -d '{{\"email\": \"bob@example.com\", \"role\": \"admin\"}}'
+  curl -s {base}/invitations/accept -H 'authorization: Bearer <bob's token>' {json} -d '{{\"token\": \"<the invitation token>\"}}'
+  curl -s {base}/orgs/<the org's id>/members {auth}
 
   # log out: this session ends, in every process that shares the database
   curl -s -X POST {base}/auth/logout {auth}

@@ -13,8 +13,12 @@ pub struct User {
 #[role_model]
 pub struct Role {}
 
-/// The migrations of both models, of the users' login sessions, second factors and linked
-/// provider accounts, and of the throttle's counters.
+/// A team of users, with its `org_members` and `org_invitations` tables.
+#[org_model]
+pub struct Org {}
+
+/// The migrations of the models, of the users' login sessions, second factors and linked
+/// provider accounts, of the throttle's counters and of the organizations.
 pub fn migrations() -> Migrations {
     Migrations::new()
         .with::<User>()
@@ -24,4 +28,5 @@ pub fn migrations() -> Migrations {
         .with::<OAuthAccounts<User>>()
         .with::<users_diesel::Throttle>()
         .with::<Events<User>>()
+        .with::<Org>()
 }

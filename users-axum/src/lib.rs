@@ -182,6 +182,7 @@ mod mailer;
 #[cfg(feature = "oidc")]
 mod oauth;
 mod openapi;
+mod orgs;
 #[cfg(feature = "passkeys")]
 mod passkeys;
 mod pooled;
@@ -210,6 +211,7 @@ pub use mailer::{LogMailer, Mail, MailKind, Mailer, MemoryMailer};
 #[cfg(feature = "oidc")]
 pub use oauth::{OAuthProvider, OAuthSettings, DISCOVERY_LIFETIME, FLOW_LIFETIME, STATE_COOKIE};
 pub use openapi::openapi;
+pub use orgs::{HasOrgPermission, OrgMember};
 pub use profile::{NoProfile, Profile};
 #[cfg(feature = "redis")]
 pub use redis::{RedisRevocations, RedisThrottleStore};

@@ -27,6 +27,10 @@ pub enum MailKind {
     /// ([`Mail::event`]): a sign-in from a client it had not used, a password change, a removed
     /// second factor or passkey, a linked provider, as [`Notices`](crate::Notices) chooses.
     SecurityNotice,
+    /// A token for `POST /invitations/accept`, sent on `POST /orgs/{org_id}/invitations` to the
+    /// invited address ([`Mail::to`]); [`Mail::user`] is the inviter, [`Mail::org`] the
+    /// organization's name.
+    Invitation,
 }
 
 /// A message for a user: which kind, to which address, about whom, and the token to put in it
@@ -46,6 +50,8 @@ pub struct Mail<U> {
     pub pending_email: Option<String>,
     /// For a [`MailKind::SecurityNotice`], what happened (its kind, client, user agent, detail).
     pub event: Option<SecurityEvent>,
+    /// For a [`MailKind::Invitation`], the organization's name.
+    pub org: Option<String>,
 }
 
 impl<U: UserModel> Mail<U> {
@@ -58,6 +64,17 @@ impl<U: UserModel> Mail<U> {
             token,
             pending_email: None,
             event: None,
+            org: None,
+        }
+    }
+
+    /// A [`MailKind::Invitation`] to `to` from the inviter `user` to join the organization
+    /// named `org`.
+    pub fn invitation(user: U, to: String, org: String, token: String) -> Self {
+        Mail {
+            to,
+            org: Some(org),
+            ..Mail::to_user(MailKind::Invitation, user, token)
         }
     }
 
@@ -128,6 +145,10 @@ impl<U: UserModel> Mailer<U> for LogMailer {
             }
             MailKind::PasswordReset => println!(
                 "[mail to {to}] password reset token (POST /auth/reset-password): {}",
+                mail.token
+            ),
+            MailKind::Invitation => println!(
+                "[mail to {to}] invitation token (POST /invitations/accept): {}",
                 mail.token
             ),
             MailKind::EmailChangeNotice => println!(

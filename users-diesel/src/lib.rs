@@ -94,8 +94,8 @@ pub use users_core::{
 };
 // Addresses, role names and listing.
 pub use users_core::{
-    normalize_email, normalize_role_name, EmailProblem, UserListing, UserPage, UserQuery,
-    MAX_EMAIL_BYTES, MAX_PAGE_SIZE, MAX_ROLE_NAME_CHARS,
+    normalize_email, normalize_permission, normalize_role_name, EmailProblem, UserListing,
+    UserPage, UserQuery, MAX_EMAIL_BYTES, MAX_PAGE_SIZE, MAX_ROLE_NAME_CHARS,
 };
 // Tokens, throttling and the guarded check.
 pub use users_core::{

@@ -126,6 +126,7 @@ async fn update_me<U: Profile>(
             token,
             pending_email: Some(pending.clone()),
             event: None,
+            org: None,
         });
         users.mail(Mail {
             kind: MailKind::EmailChangeNotice,
@@ -134,6 +135,7 @@ async fn update_me<U: Profile>(
             token: String::new(),
             pending_email: Some(pending),
             event: None,
+            org: None,
         });
     }
     let password_change = current_password.zip(new_password.as_deref());

@@ -18,6 +18,7 @@ mod admin;
 mod auth;
 mod events;
 mod me;
+mod orgs;
 mod sessions;
 
 /// The routes of registration, sessions, verification, password reset, the user's own profile
@@ -96,6 +97,7 @@ pub(crate) fn schemas() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::
     .chain(admin::schemas())
     .chain(sessions::schemas())
     .chain(events::schemas())
+    .chain(orgs::schemas())
     .collect()
 }
 
@@ -107,6 +109,7 @@ pub(crate) fn endpoints<U: Profile>() -> Vec<Endpoint<U>> {
     all.extend(events::endpoints());
     all.extend(crate::factors::endpoints());
     all.extend(admin::endpoints());
+    all.extend(orgs::endpoints());
     #[cfg(feature = "passkeys")]
     all.extend(crate::passkeys::endpoints());
     #[cfg(feature = "oidc")]

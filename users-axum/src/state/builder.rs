@@ -3,14 +3,43 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use deadpool::managed::Manager;
 use tokio::sync::Semaphore;
-use users_diesel::{FirstProofClears, UsersError};
+use users_diesel::asynchronous::deadpool::Pool;
+use users_diesel::asynchronous::diesel_async::pooled_connection::PoolError;
+use users_diesel::asynchronous::AsyncDieselConnectionManager;
+use users_diesel::{
+    AsyncOrgStore, AsyncUserStore, AsyncUsers, FirstProofClears, RoleModel, UsersError,
+};
 
 use super::{ClientKey, UsersState};
 use crate::session::{self, Revocations};
 use crate::Profile;
 
 impl<U: Profile> UsersState<U> {
+    /// Serves organizations of the `#[org_model]` `O` (the routes under `/orgs` and
+    /// `POST /invitations/accept`, and the [`OrgMember`](crate::OrgMember) and
+    /// [`HasOrgPermission`](crate::HasOrgPermission) extractors), through `users` (the manager,
+    /// whose configuration declares the organization roles) over `pool`:
+    /// `state.organizations::<Org, _, _>(users.clone(), pool.clone())`. Without it those routes
+    /// answer 404 `not_found`.
+    pub fn organizations<O, R, C>(mut self, users: AsyncUsers<U, R>, pool: Pool<C>) -> Self
+    where
+        U: AsyncUserStore<C>,
+        U::Events: users_diesel::AsyncEventStore<C>,
+        R: RoleModel,
+        O: AsyncOrgStore<C, User = U>,
+        C: Send + 'static,
+        AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
+    {
+        self.orgs = Some(Arc::new(crate::orgs::PooledOrgs::<U, R, O, C> {
+            users,
+            pool,
+            org: std::marker::PhantomData,
+        }));
+        self
+    }
+
     /// Sets the absolute lifetime of a session from login, in whole seconds: its refresh
     /// token, and its cookie, last this long at most, however busy the session.
     pub fn session_lifetime(mut self, lifetime: Duration) -> Self {

@@ -81,6 +81,7 @@ pub struct UsersState<U: UserModel> {
     passkeys: Option<Arc<crate::passkeys::Passkeys>>,
     #[cfg(feature = "oidc")]
     oauth: Option<Arc<crate::oauth::OAuth>>,
+    orgs: Option<Arc<dyn crate::orgs::Orgs<U>>>,
     signer: Arc<TokenSigner>,
     mailer: Arc<dyn Mailer<U>>,
     revocations: Arc<dyn Revocations>,
@@ -185,6 +186,7 @@ impl<U: Profile> UsersState<U> {
             passkeys: None,
             #[cfg(feature = "oidc")]
             oauth: None,
+            orgs: None,
             signer: Arc::new(TokenSigner::new(users.config())),
             // The tables of the default set-up: stored sessions and second factors (provider
             // links join with `oauth`, sessions leave with `stateless_sessions`).
@@ -248,6 +250,18 @@ where
 impl<U: UserModel> UsersState<U> {
     pub(crate) fn pooled(&self) -> &dyn PooledUsers<U> {
         &*self.pooled
+    }
+
+    /// The organization operations, or 404 `not_found` where organizations are not configured
+    /// ([`organizations`](Self::organizations)).
+    pub(crate) fn orgs(&self) -> Result<&dyn crate::orgs::Orgs<U>, crate::ApiError> {
+        self.orgs.as_deref().ok_or_else(|| {
+            crate::ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                crate::ErrorCode::NotFound,
+                "organizations are not configured here",
+            )
+        })
     }
 
     /// How long stored sessions and their tokens last.
@@ -321,6 +335,7 @@ impl<U: UserModel> Clone for UsersState<U> {
             passkeys: self.passkeys.clone(),
             #[cfg(feature = "oidc")]
             oauth: self.oauth.clone(),
+            orgs: self.orgs.clone(),
             pooled: Arc::clone(&self.pooled),
             signer: Arc::clone(&self.signer),
             mailer: Arc::clone(&self.mailer),

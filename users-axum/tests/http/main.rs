@@ -24,6 +24,7 @@ mod me;
 mod multi_process;
 mod oauth;
 mod openapi;
+mod orgs;
 mod passkeys;
 mod redis_stores;
 mod router;

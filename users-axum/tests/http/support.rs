@@ -32,6 +32,9 @@ pub struct User {
 #[role_model]
 pub struct Role {}
 
+#[org_model]
+pub struct Org {}
+
 /// Only `display_name` is the user's to see and set; `credits` is not.
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserProfile {
@@ -69,6 +72,7 @@ pub fn migrations() -> Migrations {
         .with::<Sessions<User>>()
         .with::<SecondFactors<User>>()
         .with::<users_diesel::Events<User>>()
+        .with::<Org>()
 }
 
 /// The test database, seen from outside the app: what an operator does with the admin CLI.
@@ -152,7 +156,8 @@ where
     fn break_database(&mut self) {
         self.batch_execute(
             "DROP TABLE users_sessions; DROP TABLE users_second_factors; \
-             DROP TABLE users_passkeys; DROP TABLE user_roles; DROP TABLE users",
+             DROP TABLE users_passkeys; DROP TABLE user_roles; DROP TABLE org_members; \
+             DROP TABLE org_invitations; DROP TABLE users",
         )
         .unwrap();
     }
@@ -302,6 +307,20 @@ pub fn app_routes(users: &UsersState<User>) -> Router<UsersState<User>> {
                 user.email.clone()
             }),
         )
+        .route(
+            "/app/orgs/{org_id}/whoami",
+            get(|member: users_axum::OrgMember<User>| async move {
+                format!("{} {}", member.email, member.role)
+            }),
+        )
+        .route(
+            "/app/orgs/{org_id}/publish",
+            get(
+                |member: users_axum::HasOrgPermission<PublishPosts, User>| async move {
+                    member.email.clone()
+                },
+            ),
+        )
         .merge(layered)
         .merge(editors)
         .merge(staff)
@@ -349,7 +368,11 @@ impl App {
                     .max_size(4)
                     .build()
                     .unwrap();
-                (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
+                (
+                    UsersState::new(manager.clone(), pool.clone(), mailer.clone())
+                        .organizations::<Org, _, _>(manager, pool),
+                    Box::new(db),
+                )
             }
             #[cfg(feature = "postgres")]
             Backend::Postgres => {
@@ -362,7 +385,11 @@ impl App {
                     .max_size(4)
                     .build()
                     .unwrap();
-                (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
+                (
+                    UsersState::new(manager.clone(), pool.clone(), mailer.clone())
+                        .organizations::<Org, _, _>(manager, pool),
+                    Box::new(db),
+                )
             }
             #[cfg(feature = "mysql")]
             Backend::Mysql => {
@@ -377,7 +404,11 @@ impl App {
                     .max_size(4)
                     .build()
                     .unwrap();
-                (UsersState::new(manager, pool, mailer.clone()), Box::new(db))
+                (
+                    UsersState::new(manager.clone(), pool.clone(), mailer.clone())
+                        .organizations::<Org, _, _>(manager, pool),
+                    Box::new(db),
+                )
             }
         };
         let state = configure(state);
