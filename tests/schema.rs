@@ -26,8 +26,14 @@ pub struct Role {
     pub level: i16,
 }
 
+#[org_model]
+pub struct Org {
+    #[column(default = 5)]
+    pub seats: i32,
+}
+
 fn migrations() -> Migrations {
-    Migrations::new().with::<User>().with::<Role>()
+    Migrations::new().with::<User>().with::<Role>().with::<Org>()
 }
 
 /// Every problem of both models, in one list.
@@ -36,6 +42,7 @@ fn problems<C: IntrospectSchema>(conn: &mut C) -> Vec<SchemaProblem> {
     for result in [
         verify_schema::<User, _>(conn),
         verify_schema::<Role, _>(conn),
+        verify_schema::<Org, _>(conn),
     ] {
         match result {
             Ok(()) => {}
@@ -76,6 +83,13 @@ mod cases {
                 },
                 SchemaProblem::MissingTable {
                     table: "role_permissions"
+                },
+                SchemaProblem::MissingTable { table: "orgs" },
+                SchemaProblem::MissingTable {
+                    table: "org_members"
+                },
+                SchemaProblem::MissingTable {
+                    table: "org_invitations"
                 },
             ]
         );
@@ -175,14 +189,14 @@ mod cases {
     fn exported_migrations_make_the_same_schema_through_diesel_migrations(conn: _, db: _) {
         let dir = std::env::temp_dir().join(format!("users-migrations-{}", uuid::Uuid::now_v7()));
         let written = migrations().write_to(&dir, dialect_of(conn)).unwrap();
-        assert_eq!(written.len(), 2);
+        assert_eq!(written.len(), 3);
         for path in &written {
             assert!(path.join("up.sql").is_file() && path.join("down.sql").is_file());
         }
 
         let files = FileBasedMigrations::from_path(&dir).unwrap();
         let from_files = conn.run_pending_migrations(files).unwrap().len();
-        assert_eq!(from_files, 2);
+        assert_eq!(from_files, 3);
         assert_eq!(problems(conn), vec![]);
 
         let mut embedded = fresh_db();
