@@ -33,7 +33,10 @@ pub struct Org {
 }
 
 fn migrations() -> Migrations {
-    Migrations::new().with::<User>().with::<Role>().with::<Org>()
+    Migrations::new()
+        .with::<User>()
+        .with::<Role>()
+        .with::<Org>()
 }
 
 /// Every problem of both models, in one list.

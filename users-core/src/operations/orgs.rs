@@ -197,10 +197,7 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     where
         O: AsyncOrgStore<C, User = U>,
     {
-        let membership = O::membership(conn, org, actor.id())
-            .await?
-            .ok_or(UsersError::OrgNotFound)?;
-        self.decisions().org_allows(&membership.role, ORG_DELETE)?;
+        Self::member_of::<O, C>(conn, self.decisions(), org, actor.id(), Some(ORG_DELETE)).await?;
         O::delete(conn, org).await?;
         Ok(())
     }
@@ -220,11 +217,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     where
         O: AsyncOrgStore<C, User = U>,
     {
-        let membership = O::membership(conn, org, actor.id())
-            .await?
-            .ok_or(UsersError::OrgNotFound)?;
-        self.decisions()
-            .org_allows(&membership.role, MEMBERS_READ)?;
+        Self::member_of::<O, C>(conn, self.decisions(), org, actor.id(), Some(MEMBERS_READ))
+            .await?;
         O::members(conn, org).await
     }
 
@@ -256,10 +250,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             O::find_for_update(conn, org)
                 .await?
                 .ok_or(UsersError::OrgNotFound)?;
-            let mine = O::membership(conn, org, actor)
-                .await?
-                .ok_or(UsersError::OrgNotFound)?;
-            users.org_allows(&mine.role, MEMBERS_UPDATE)?;
+            let mine =
+                Self::member_of::<O, C>(conn, users, org, actor, Some(MEMBERS_UPDATE)).await?;
             let theirs = O::membership(conn, org, member)
                 .await?
                 .ok_or(UsersError::UserNotFound)?;
@@ -295,12 +287,9 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             O::find_for_update(conn, org)
                 .await?
                 .ok_or(UsersError::OrgNotFound)?;
-            let mine = O::membership(conn, org, actor)
-                .await?
-                .ok_or(UsersError::OrgNotFound)?;
-            if actor != member {
-                users.org_allows(&mine.role, MEMBERS_REMOVE)?;
-            }
+            // Leaving needs no permission.
+            let needs = (actor != member).then_some(MEMBERS_REMOVE);
+            let mine = Self::member_of::<O, C>(conn, users, org, actor, needs).await?;
             let theirs = O::membership(conn, org, member)
                 .await?
                 .ok_or(UsersError::UserNotFound)?;
@@ -385,10 +374,8 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             O::find_for_update(conn, org)
                 .await?
                 .ok_or(UsersError::OrgNotFound)?;
-            let mine = O::membership(conn, org, actor)
-                .await?
-                .ok_or(UsersError::OrgNotFound)?;
-            users.org_allows(&mine.role, INVITATIONS_CREATE)?;
+            let mine =
+                Self::member_of::<O, C>(conn, users, org, actor, Some(INVITATIONS_CREATE)).await?;
             if stored.role == ORG_OWNER {
                 users.org_allows(&mine.role, OWNERS_MANAGE)?;
             }
@@ -421,11 +408,14 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     where
         O: AsyncOrgStore<C, User = U>,
     {
-        let membership = O::membership(conn, org, actor.id())
-            .await?
-            .ok_or(UsersError::OrgNotFound)?;
-        self.decisions()
-            .org_allows(&membership.role, INVITATIONS_READ)?;
+        Self::member_of::<O, C>(
+            conn,
+            self.decisions(),
+            org,
+            actor.id(),
+            Some(INVITATIONS_READ),
+        )
+        .await?;
         O::pending_invitations(conn, org, SystemTime::now()).await
     }
 
@@ -447,11 +437,14 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     where
         O: AsyncOrgStore<C, User = U>,
     {
-        let membership = O::membership(conn, org, actor.id())
-            .await?
-            .ok_or(UsersError::OrgNotFound)?;
-        self.decisions()
-            .org_allows(&membership.role, INVITATIONS_REVOKE)?;
+        Self::member_of::<O, C>(
+            conn,
+            self.decisions(),
+            org,
+            actor.id(),
+            Some(INVITATIONS_REVOKE),
+        )
+        .await?;
         let found = O::invitation(conn, org, invitation).await?;
         if !found.is_some_and(|found| found.is_pending(SystemTime::now())) {
             return Err(UsersError::InvitationNotFound);
@@ -562,6 +555,32 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
             .join_by_invitation::<O, C>(conn, &invitation, &user, true)
             .await?;
         Ok((user, view))
+    }
+
+    /// The membership of `actor` in the organization, provided their role holds `permission`
+    /// (where one is needed): one primary-key read.
+    ///
+    /// # Errors
+    ///
+    /// [`UsersError::OrgNotFound`] for a non-member (as for no organization),
+    /// [`UsersError::NotPermitted`].
+    async fn member_of<O, C: Send>(
+        conn: &mut C,
+        users: &Users<U, R>,
+        org: O::Id,
+        actor: U::Id,
+        permission: Option<&str>,
+    ) -> Result<OrgMembership, UsersError>
+    where
+        O: AsyncOrgStore<C, User = U>,
+    {
+        let membership = O::membership(conn, org, actor)
+            .await?
+            .ok_or(UsersError::OrgNotFound)?;
+        if let Some(permission) = permission {
+            users.org_allows(&membership.role, permission)?;
+        }
+        Ok(membership)
     }
 
     /// Makes `user` a member by `invitation`, in one transaction with the organization's row

@@ -63,7 +63,7 @@ pub fn stores(model: &Model, backends: &[Backend]) -> TokenStream {
                 .map(|backend| {
                     let ident = &model.item.ident;
                     let connection = backend.connection(Flavor::Async);
-                    let user = super::org::user_type(model);
+                    let user = super::role::user_type(model);
                     let methods = org_store_methods(model, &user, *backend, Flavor::Async);
                     quote! {
                         #[automatically_derived]

@@ -155,8 +155,8 @@ pub fn model(model: &Model, backends: &[Backend], asynchronous: bool) -> TokenSt
             )
         }
         Kind::Org { .. } => {
-            let user = org::user_type(model);
-            let org_user = org::org_user_impl(model);
+            let user = role::user_type(model);
+            let org_user = role::role_user_impl(model);
             let tables = org::table_items(model);
             (
                 quote!(#org_user #tables),

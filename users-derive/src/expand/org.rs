@@ -3,7 +3,6 @@
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::quote;
-use syn::Path;
 
 use super::{
     field_defaults, shared_store_methods, sql_ident, table_path, write_source, Backend, Flavor,
@@ -78,36 +77,6 @@ pub fn tables<'m>(model: &'m Model) -> (&'m str, &'m str) {
         } => (members_table, invitations_table),
         _ => ("", ""),
     }
-}
-
-/// The user model's path as written (`User` unless `user = …`).
-fn user_path<'m>(model: &'m Model) -> Option<&'m Path> {
-    match &model.kind {
-        Kind::Org { user, .. } => Some(user),
-        _ => None,
-    }
-}
-
-/// `impl RoleUser for Org { type Type = User; }`: as for a role model (see
-/// `role::role_user_impl`), the one place the generated code names the user type; the user
-/// table's `UserTableOf<Org>` comes with it.
-pub fn org_user_impl(model: &Model) -> TokenStream {
-    let krate = &model.krate;
-    let ident = &model.item.ident;
-    let user = user_path(model);
-    quote! {
-        #[automatically_derived]
-        impl #krate::__private::RoleUser for #ident {
-            type Type = #user;
-        }
-    }
-}
-
-/// The user model's type, through [`org_user_impl`].
-pub fn user_type(model: &Model) -> TokenStream {
-    let krate = &model.krate;
-    let ident = &model.item.ident;
-    quote!(<#ident as #krate::__private::RoleUser>::Type)
 }
 
 /// The members and invitations `table!`s and their joins with the organizations table.

@@ -66,17 +66,19 @@ pub fn permissions_table<'m>(model: &'m Model) -> (&'m str, Span) {
     }
 }
 
-/// The user model's path as written (`User` unless `user = …`).
+/// The user model's path as written (`User` unless `user = …`), of a role or organization
+/// model.
 fn user_path<'m>(model: &'m Model) -> Option<&'m Path> {
     match &model.kind {
-        Kind::Role { user, .. } => Some(user),
-        Kind::User { .. } | Kind::Org { .. } => None,
+        Kind::Role { user, .. } | Kind::Org { user, .. } => Some(user),
+        Kind::User { .. } => None,
     }
 }
 
-/// `impl RoleUser for Role { type Type = User; }`: the one place the generated code names the
-/// user type. Everything else names it `<Role as RoleUser>::Type` ([`user_type`]), so a user
-/// type that is not in scope is one error, here, and an error type everywhere else.
+/// `impl RoleUser for Role { type Type = User; }` (or for an organization model): the one place
+/// the generated code names the user type. Everything else names it `<Role as RoleUser>::Type`
+/// ([`user_type`]), so a user type that is not in scope is one error, here, and an error type
+/// everywhere else.
 pub fn role_user_impl(model: &Model) -> TokenStream {
     let krate = &model.krate;
     let ident = &model.item.ident;
