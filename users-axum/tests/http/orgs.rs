@@ -15,12 +15,7 @@ http_tests! {
 
 async fn a_team_is_built_through_the_routes(backend: Backend) {
     let app = App::start(backend).await;
-    for email in ["alice@example.com", "bob@example.com", "carol@example.com"] {
-        app.register_verified(email).await;
-    }
-    let alice = app.login("alice@example.com").await;
-    let bob = app.login("bob@example.com").await;
-    let carol = app.login("carol@example.com").await;
+    let [alice, bob, carol] = signed_in(&app, ["alice", "bob", "carol"]).await;
 
     let acme = app
         .call(
@@ -229,12 +224,7 @@ async fn a_team_is_built_through_the_routes(backend: Backend) {
 async fn the_organization_extractors_check_membership_and_permission(backend: Backend) {
     let config = config().org_role("editor", &["posts.publish"]).unwrap();
     let app = App::start_over(backend, AsyncUsers::new(config), |state| state, |app| app).await;
-    for email in ["alice@example.com", "bob@example.com", "eve@example.com"] {
-        app.register_verified(email).await;
-    }
-    let alice = app.login("alice@example.com").await;
-    let bob = app.login("bob@example.com").await;
-    let eve = app.login("eve@example.com").await;
+    let [alice, bob, eve] = signed_in(&app, ["alice", "bob", "eve"]).await;
     let acme = app
         .call(
             Method::POST,
@@ -306,6 +296,17 @@ async fn the_organization_extractors_check_membership_and_permission(backend: Ba
     app.get(&format!("/app/orgs/{id}/publish"), &eve)
         .await
         .expect_error(404, "org_not_found");
+}
+
+/// Registers `names` at example.com, verified, and signs each in: their session tokens.
+async fn signed_in<const N: usize>(app: &App, names: [&str; N]) -> [String; N] {
+    let mut tokens = Vec::new();
+    for name in names {
+        let email = format!("{name}@example.com");
+        app.register_verified(&email).await;
+        tokens.push(app.login(&email).await);
+    }
+    tokens.try_into().expect("one token per name")
 }
 
 /// A well-formed id of no organization.
