@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use users_diesel::prelude::*;
 use users_diesel::{PasswordProblem, UsersHooks};
-use users_tests::{manager_tests, test_cases};
+use users_tests::{manager_tests, test_cases, CountRows};
 
 #[user_model]
 pub struct User {

@@ -58,6 +58,40 @@ mod cases {
         assert!(users.sessions(conn, &alice).unwrap().is_empty());
     }
 
+    fn a_new_session_deletes_the_users_ended_ones_and_only_those(conn: _, db: _) {
+        db.run_pending_migrations(Migrations::new().with::<User>().with::<Sessions<User>>())
+            .expect("migrate");
+        let users = drive(manager());
+        let alice = users.register(conn, EMAIL, PASSWORD).unwrap();
+        let bob = users.register(conn, "bob@example.com", PASSWORD).unwrap();
+        let origin = users_diesel::SessionOrigin::default;
+        // Sessions that soon idle out, and one of Bob's that does too.
+        let brief = users_diesel::SessionPolicy {
+            idle_timeout: std::time::Duration::from_millis(400),
+            ..users_diesel::SessionPolicy::default()
+        };
+        for _ in 0..3 {
+            users.start_session(conn, &alice, origin(), &brief).unwrap();
+        }
+        users.start_session(conn, &bob, origin(), &brief).unwrap();
+        assert_eq!(db.count_rows("users_sessions"), 4);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+
+        let policy = users_diesel::SessionPolicy::default();
+        let live = users
+            .start_session(conn, &alice, origin(), &policy)
+            .unwrap();
+        // Alice's three ended ones are gone; Bob's waits for his own next login.
+        assert_eq!(db.count_rows("users_sessions"), 2);
+        let left: Vec<_> = users
+            .sessions(conn, &alice)
+            .unwrap()
+            .into_iter()
+            .map(|session| session.id)
+            .collect();
+        assert_eq!(left, [live.session.id]);
+    }
+
     fn a_totp_login_takes_each_code_and_pending_token_once(conn: _, db: _) {
         db.run_pending_migrations(
             Migrations::new()

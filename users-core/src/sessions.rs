@@ -286,6 +286,14 @@ pub trait SessionStore<C> {
     /// The user's sessions, newest first, ended ones included.
     fn sessions_of(conn: &mut C, user_id: Uuid) -> Result<Vec<StoredSession>, UsersError>;
 
+    /// Deletes the user's sessions that ended by `now` (past their absolute or idle
+    /// deadline), in one statement; how many it deleted.
+    fn delete_ended_sessions(
+        conn: &mut C,
+        user_id: Uuid,
+        now: SystemTime,
+    ) -> Result<usize, UsersError>;
+
     /// Deletes every session of the user but `except`; how many it deleted.
     fn delete_sessions_of(
         conn: &mut C,

@@ -242,6 +242,24 @@ impl<U: UserModel> users_core::AsyncSessionStore<Conn> for Sessions<U> {
         Ok(rows.into_iter().map(StoredSession::from).collect())
     }
 
+    async fn delete_ended_sessions(
+        conn: &mut Conn,
+        user_id: Uuid,
+        now: SystemTime,
+    ) -> Result<usize, UsersError> {
+        let ended = users_sessions::table
+            .filter(users_sessions::user_id.eq(Key::from(user_id)))
+            .filter(
+                users_sessions::expires_at
+                    .le(time(now))
+                    .or(users_sessions::idle_expires_at.le(time(now))),
+            );
+        diesel::delete(ended)
+            .execute(conn)
+            .await
+            .map_err(UsersError::database)
+    }
+
     async fn delete_sessions_of(
         conn: &mut Conn,
         user_id: Uuid,

@@ -44,11 +44,9 @@ impl<U: UserModel, R: RoleModel> AsyncUsers<U, R> {
     {
         let now = SystemTime::now();
         let user_id: Uuid = user.id().into();
-        for row in U::Sessions::sessions_of(conn, user_id).await? {
-            if !row.is_live(now) {
-                U::Sessions::delete_session(conn, user_id, row.id).await?;
-            }
-        }
+        // One statement, however many sessions the user has (a script that logs in again and
+        // again must not make each login read them all).
+        U::Sessions::delete_ended_sessions(conn, user_id, now).await?;
         let event = SecurityEvent::new(EventKind::SessionStarted, user_id)
             .from_client(origin.client.as_deref())
             .with_user_agent(origin.user_agent.as_deref());
