@@ -65,7 +65,7 @@ pub fn run_pool(scale: f64, rounds: usize, backend: impl Fn(&str) -> bool) -> Re
             let manager = || users_diesel::asynchronous::sqlite_connection_manager(&url);
             let memory = runtime.block_on(connection_memory(manager(), None))?;
             let ids = seed(&mut conn, users)?;
-            let per_session = session_bytes(&mut conn, sessions, sqlite_bytes)?;
+            let per_session = session_bytes(&mut conn, &ids, sessions, sqlite_bytes)?;
             runtime.block_on(pool_line(
                 "sqlite",
                 manager(),
@@ -90,7 +90,7 @@ pub fn run_pool(scale: f64, rounds: usize, backend: impl Fn(&str) -> bool) -> Re
             let memory =
                 runtime.block_on(connection_memory(manager(), Some(postgres_backend_memory)))?;
             let ids = seed(&mut conn, users)?;
-            let per_session = session_bytes(&mut conn, sessions, postgres_bytes)?;
+            let per_session = session_bytes(&mut conn, &ids, sessions, postgres_bytes)?;
             runtime.block_on(pool_line(
                 "postgres",
                 manager(),
@@ -169,8 +169,13 @@ where
 }
 
 /// The bytes one stored session adds: the size `bytes` reads before and after `count`
-/// sessions of one user, divided by `count`.
-fn session_bytes<C>(conn: &mut C, count: usize, bytes: fn(&mut C) -> Result<u64>) -> Result<f64>
+/// sessions, one per user of `owners`, divided by `count`.
+fn session_bytes<C>(
+    conn: &mut C,
+    owners: &[Id<User>],
+    count: usize,
+    bytes: fn(&mut C) -> Result<u64>,
+) -> Result<f64>
 where
     C: diesel::Connection,
     User: users_diesel::UserStore<C>,
@@ -179,10 +184,11 @@ where
     users_diesel::Sessions<User>: users_diesel::SessionStore<C>,
 {
     let users = users_diesel::Users::<User, Role>::new(UsersConfig::new([7u8; 32])?);
-    let owner = users.register(conn, "sessions@example.com", PASSWORD)?;
     let before = bytes(conn)?;
     let policy = users_diesel::SessionPolicy::default();
-    for _ in 0..count {
+    // A session each for as many seeded users, as a day of logins would leave them.
+    for id in owners.iter().cycle().take(count) {
+        let owner = users.get(conn, *id)?.ok_or("a seeded user is gone")?;
         let origin = users_diesel::SessionOrigin {
             user_agent: Some(
                 "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
