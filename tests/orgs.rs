@@ -197,7 +197,7 @@ mod cases {
             users
                 .org_invitations::<Org, _>(conn, &alice, acme.id)
                 .unwrap(),
-            [to_dan.invitation.clone()]
+            std::slice::from_ref(&to_dan.invitation)
         );
         assert!(matches!(
             users.revoke_invitation::<Org, _>(conn, &bob, acme.id, to_dan.invitation.id),

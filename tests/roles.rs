@@ -281,7 +281,7 @@ mod cases {
         many.push(alice.clone());
         let grouped = users.roles_of_users(conn, &many).unwrap();
         assert_eq!(grouped.len(), many.len());
-        assert_eq!(grouped[12_345], [viewer.clone()]);
+        assert_eq!(grouped[12_345], std::slice::from_ref(&viewer));
         assert_eq!(grouped[many.len() - 1], [admin.clone(), viewer.clone()]);
         assert_eq!(grouped.iter().filter(|roles| !roles.is_empty()).count(), 2);
 
