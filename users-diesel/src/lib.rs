@@ -318,7 +318,6 @@ pub mod __private {
         database_error, join_write_error, now, org_write_error, role_write_error, transaction,
         user_write_error, MAX_BOUND_IDS,
     };
-    pub use crate::store::{CountRow, PermissionRow};
     pub use crate::user_enum::enum_from_stored;
     pub use crate::Id;
     pub use chrono;

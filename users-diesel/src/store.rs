@@ -70,22 +70,6 @@ pub fn join_write_error(error: DieselError, join_table: &str) -> UsersError {
     UsersError::database(error)
 }
 
-/// A row of `SELECT permission …`, as the role stores read a role's permissions.
-#[derive(Debug, diesel::QueryableByName)]
-pub struct PermissionRow {
-    /// The permission's name.
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub permission: String,
-}
-
-/// A row of `SELECT COUNT(*) AS n …`.
-#[derive(Debug, diesel::QueryableByName)]
-pub struct CountRow {
-    /// The count.
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub n: i64,
-}
-
 /// The most ids one generated statement binds: lists longer than this are read in chunks of
 /// it. SQLite refuses a statement with more than 32,766 values; PostgreSQL and MySQL take 65,535.
 pub const MAX_BOUND_IDS: usize = 10_000;

@@ -6,11 +6,12 @@ use serde_json::json;
 use users_axum::MailKind;
 use users_diesel::AsyncUsers;
 
-use crate::support::{config, http_tests, App, Backend};
+use crate::support::{config, http_tests, throttled_config, App, Backend};
 
 http_tests! {
     a_team_is_built_through_the_routes,
     the_organization_extractors_check_membership_and_permission,
+    an_invitation_over_the_addresss_mail_cap_is_withdrawn,
 }
 
 async fn a_team_is_built_through_the_routes(backend: Backend) {
@@ -296,6 +297,41 @@ async fn the_organization_extractors_check_membership_and_permission(backend: Ba
     app.get(&format!("/app/orgs/{id}/publish"), &eve)
         .await
         .expect_error(404, "org_not_found");
+}
+
+async fn an_invitation_over_the_addresss_mail_cap_is_withdrawn(backend: Backend) {
+    // Three mails an hour to an address.
+    let manager = AsyncUsers::new(throttled_config());
+    let app = App::start_over(backend, manager, |state| state, |app| app).await;
+    let [alice] = signed_in(&app, ["alice"]).await;
+    let acme = app
+        .call(
+            Method::POST,
+            "/orgs",
+            &alice,
+            Some(json!({ "name": "Acme" })),
+        )
+        .await
+        .expect(201)
+        .body;
+    let id = acme["id"].as_str().unwrap().to_owned();
+    let path = format!("/orgs/{id}/invitations");
+    let body = json!({ "email": "dan@example.com" });
+    for _ in 0..3 {
+        app.call(Method::POST, &path, &alice, Some(body.clone()))
+            .await
+            .expect(201);
+    }
+    app.call(Method::POST, &path, &alice, Some(body))
+        .await
+        .expect_error(429, "too_many_attempts");
+    // The refused invitation was not kept: no token is pending that nobody received.
+    let pending = app
+        .get(&format!("/orgs/{id}/invitations"), &alice)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(pending["invitations"].as_array().unwrap().len(), 3);
 }
 
 /// Registers `names` at example.com, verified, and signs each in: their session tokens.
